@@ -1,0 +1,103 @@
+#include "core/encoding.h"
+
+#include <errno.h>
+
+void hex_encode(const uint8_t *data, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[data[i] >> 4];
+		out[2 * i + 1] = digits[data[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int hex_decode(const char *text, size_t text_len, uint8_t *out, size_t cap)
+{
+	if (text_len % 2)
+		return -EINVAL;
+	if (text_len / 2 > cap)
+		return -ENOSPC;
+	for (size_t i = 0; i < text_len; i += 2) {
+		int hi = hex_value(text[i]), lo = hex_value(text[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		out[i / 2] = (uint8_t)(hi << 4 | lo);
+	}
+	return (int)(text_len / 2);
+}
+
+static int b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+int base64_decode_any(const char *text, size_t text_len, uint8_t *out, size_t cap)
+{
+	while (text_len > 0 && text[text_len - 1] == '=')
+		text_len--;
+	if (text_len % 4 == 1)
+		return -EINVAL;
+	size_t n = text_len / 4 * 3 + (text_len % 4 ? text_len % 4 - 1 : 0);
+	if (n > cap)
+		return -ENOSPC;
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t pos = 0;
+	for (size_t i = 0; i < text_len; i++) {
+		int v = b64_value(text[i]);
+		if (v < 0)
+			return -EINVAL;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[pos++] = (uint8_t)(acc >> bits);
+		}
+	}
+	/* Leftover bits must be zero for a canonical encoding. */
+	if (bits && (acc & ((1u << bits) - 1)))
+		return -EINVAL;
+	return (int)pos;
+}
+
+size_t base64_encode(const uint8_t *data, size_t len, char *out)
+{
+	static const char alphabet[] =
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)data[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)data[i + 1] << 8;
+		if (i + 2 < len)
+			v |= data[i + 2];
+		out[o++] = alphabet[v >> 18 & 63];
+		out[o++] = alphabet[v >> 12 & 63];
+		out[o++] = i + 1 < len ? alphabet[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < len ? alphabet[v & 63] : '=';
+	}
+	out[o] = '\0';
+	return o;
+}

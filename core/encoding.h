@@ -1,0 +1,18 @@
+/* Text encodings of bytes used across kensho: hex (serial numbers in paths and
+ * on the command line) and base64 / base64url (OCSP GET, PEM bodies). */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+/** Writes 2*len lowercase hex digits and a NUL into out (size 2*len+1). */
+void hex_encode(const uint8_t *data, size_t len, char *out);
+/** Decodes hex (either case, even length) into out of capacity cap.
+ * Returns the number of bytes, or -EINVAL (bad digit/odd length) / -ENOSPC. */
+int hex_decode(const char *text, size_t text_len, uint8_t *out, size_t cap);
+
+/** Decodes base64 or base64url, with or without '=' padding, ignoring no other
+ * characters. Returns the number of bytes written, -EINVAL or -ENOSPC. */
+int base64_decode_any(const char *text, size_t text_len, uint8_t *out, size_t cap);
+/** Encodes standard base64 with padding and a NUL; out needs 4*ceil(len/3)+1.
+ * Returns the length written (without the NUL). */
+size_t base64_encode(const uint8_t *data, size_t len, char *out);

@@ -1,0 +1,151 @@
+#include "core/json.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <stdio.h>
+#include <time.h>
+
+void json_init(struct json *j, struct buf *out)
+{
+	j->out = out;
+	j->depth = 0;
+	j->need_comma[0] = false;
+}
+
+static void escape(struct buf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	buf_append(b, "\"", 1);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (c) {
+		case '"': buf_append(b, "\\\"", 2); break;
+		case '\\': buf_append(b, "\\\\", 2); break;
+		case '\n': buf_append(b, "\\n", 2); break;
+		case '\r': buf_append(b, "\\r", 2); break;
+		case '\t': buf_append(b, "\\t", 2); break;
+		default:
+			if (c < 0x20 || c == 0x7f) {
+				char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+				buf_append(b, u, sizeof(u));
+			} else {
+				buf_append(b, &s[i], 1);
+			}
+		}
+	}
+	buf_append(b, "\"", 1);
+}
+
+/* Writes the separator and key that precede any value. */
+static void member(struct json *j, const char *key)
+{
+	if (j->need_comma[j->depth])
+		buf_append(j->out, ",", 1);
+	j->need_comma[j->depth] = true;
+	if (key) {
+		escape(j->out, key, strlen(key));
+		buf_append(j->out, ":", 1);
+	}
+}
+
+static void open(struct json *j, const char *key, char bracket)
+{
+	member(j, key);
+	buf_append(j->out, &bracket, 1);
+	if (j->depth + 1 < JSON_MAX_DEPTH)
+		j->depth++;
+	else
+		j->out->failed = 1;
+	j->need_comma[j->depth] = false;
+}
+
+static void close_(struct json *j, char bracket)
+{
+	if (j->depth > 0)
+		j->depth--;
+	buf_append(j->out, &bracket, 1);
+}
+
+void json_object_begin(struct json *j, const char *key)
+{
+	open(j, key, '{');
+}
+void json_object_end(struct json *j)
+{
+	close_(j, '}');
+}
+void json_array_begin(struct json *j, const char *key)
+{
+	open(j, key, '[');
+}
+void json_array_end(struct json *j)
+{
+	close_(j, ']');
+}
+
+void json_string_n(struct json *j, const char *key, const char *value, size_t len)
+{
+	member(j, key);
+	escape(j->out, value, len);
+}
+
+void json_string(struct json *j, const char *key, const char *value)
+{
+	if (!value) {
+		json_null(j, key);
+		return;
+	}
+	json_string_n(j, key, value, strlen(value));
+}
+
+void json_hex(struct json *j, const char *key, const uint8_t *data, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	member(j, key);
+	buf_append(j->out, "\"", 1);
+	for (size_t i = 0; i < len; i++) {
+		char pair[2] = {hex[data[i] >> 4], hex[data[i] & 15]};
+		buf_append(j->out, pair, 2);
+	}
+	buf_append(j->out, "\"", 1);
+}
+
+void json_int(struct json *j, const char *key, int64_t value)
+{
+	member(j, key);
+	buf_printf(j->out, "%" PRId64, value);
+}
+
+void json_uint(struct json *j, const char *key, uint64_t value)
+{
+	member(j, key);
+	buf_printf(j->out, "%" PRIu64, value);
+}
+
+void json_double(struct json *j, const char *key, double value)
+{
+	member(j, key);
+	buf_printf(j->out, "%.6g", value);
+}
+
+void json_bool(struct json *j, const char *key, bool value)
+{
+	member(j, key);
+	buf_append_str(j->out, value ? "true" : "false");
+}
+
+void json_null(struct json *j, const char *key)
+{
+	member(j, key);
+	buf_append_str(j->out, "null");
+}
+
+void json_time(struct json *j, const char *key, int64_t unix_seconds)
+{
+	time_t t = (time_t)unix_seconds;
+	struct tm tm;
+	char text[32];
+	gmtime_r(&t, &tm);
+	strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_string(j, key, text);
+}

@@ -1,0 +1,270 @@
+/* kensho's store: one LMDB environment behind this API (DESIGN.md, "Data").
+ *
+ * Nothing outside storage/ sees an LMDB type. All reads and writes happen in
+ * a store_txn; a write transaction is the unit of atomicity (a revocation, the
+ * invalidation of its cached OCSP response, its revocation-index entry and its
+ * change-log record commit together or not at all) and of durability
+ * (store_txn_commit returns only after fsync).
+ *
+ * Threads and processes: open the store after fork(), once per process. Read
+ * transactions may run on any thread (MDB_NOTLS); one write transaction at a
+ * time per environment (LMDB serialises writers across processes). Write
+ * commits fsync and so must not run on an event-loop thread: handlers run them
+ * with uv_queue_work.
+ *
+ * Pointers returned inside a transaction (struct store_blob) are valid only
+ * until that transaction ends: copy before committing or aborting.
+ *
+ * Errors: 0, -ENOENT (no such record), -EEXIST, -ESTALE (conditional write
+ * lost a race), -ENOSPC (map full and could not grow), -EIO, -ENOMEM, -EINVAL. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct store_txn;
+
+enum cert_kind { CERT_KIND_SIGN = 1, CERT_KIND_AUTH = 2 };
+
+enum cert_status { CERT_STATUS_GOOD = 0, CERT_STATUS_REVOKED = 1 };
+
+/** RFC 5280 CRLReason codes. */
+enum crl_reason {
+	CRL_REASON_UNSPECIFIED = 0,
+	CRL_REASON_KEY_COMPROMISE = 1,
+	CRL_REASON_CA_COMPROMISE = 2,
+	CRL_REASON_AFFILIATION_CHANGED = 3,
+	CRL_REASON_SUPERSEDED = 4,
+	CRL_REASON_CESSATION_OF_OPERATION = 5,
+	CRL_REASON_CERTIFICATE_HOLD = 6,
+	CRL_REASON_REMOVE_FROM_CRL = 8,
+	CRL_REASON_PRIVILEGE_WITHDRAWN = 9,
+	CRL_REASON_AA_COMPROMISE = 10,
+};
+
+enum store_hash { STORE_HASH_SHA1 = 1, STORE_HASH_SHA256 = 2 };
+
+#define STORE_SERIAL_MAX 20
+
+/** A certificate serial number: the INTEGER's content octets, big-endian,
+ * exactly as in DER (minimal, with a leading 0x00 only if the top bit is set). */
+struct store_serial {
+	uint8_t len;
+	uint8_t bytes[STORE_SERIAL_MAX];
+};
+
+/** Bytes owned by LMDB (inside a transaction) or by the caller (on input). */
+struct store_blob {
+	const uint8_t *data;
+	size_t len;
+};
+
+struct store_options {
+	const char *path;     /**< directory of the environment (created if absent) */
+	size_t map_size;      /**< initial map size in bytes; 0 = 1 GiB */
+	size_t map_max;       /**< growth cap on MDB_MAP_FULL; 0 = 1 TiB */
+	unsigned max_readers; /**< 0 = 1024 */
+	bool read_only;
+};
+
+/** Opens (creating if needed) the environment and all sub-databases, clears
+ * stale reader slots (mdb_reader_check). Returns 0 or a negative errno and a
+ * message for people in the log. */
+int store_open(const struct store_options *opts, struct store **out);
+/** Closes the environment. No transaction may be open. */
+void store_close(struct store *s);
+
+/** Begins a read (write=false) or write transaction. A write transaction that
+ * hits MDB_MAP_FULL on commit returns -EAGAIN after growing the map: redo the
+ * whole transaction. Read transactions transparently adopt a map grown by
+ * another process (MDB_MAP_RESIZED). */
+int store_txn_begin(struct store *s, bool write, struct store_txn **out);
+/** Commits (and fsyncs) a write transaction, or ends a read one. Frees txn. */
+int store_txn_commit(struct store_txn *txn);
+/** Abandons the transaction. Frees txn. */
+void store_txn_abort(struct store_txn *txn);
+
+/* --- issuers --------------------------------------------------------------- */
+
+struct store_issuer {
+	uint32_t id;           /**< assigned by store_issuer_put when 0 */
+	enum cert_kind kind;   /**< which certificates this CA issues */
+	char label[16];        /**< "sign" or "auth": names its files and URLs */
+	uint8_t name_sha1[20]; /**< hash of the DER subject Name */
+	uint8_t key_sha1[20];  /**< hash of the subjectPublicKey BIT STRING value */
+	uint8_t name_sha256[32];
+	uint8_t key_sha256[32];
+	uint64_t crl_number;      /**< number of the last CRL (full or delta) issued */
+	uint64_t base_crl_number; /**< number of the last full CRL issued */
+	int64_t base_crl_time;    /**< thisUpdate of that full CRL (unix seconds) */
+};
+
+/** Inserts or replaces an issuer (and its hash index entries). Also stores the
+ * CA certificate DER. */
+int store_issuer_put(struct store_txn *txn, struct store_issuer *issuer,
+                     struct store_blob cert_der);
+/** Reads an issuer by id. */
+int store_issuer_get(struct store_txn *txn, uint32_t id, struct store_issuer *out);
+/** Reads an issuer by label ("sign"/"auth"). */
+int store_issuer_by_label(struct store_txn *txn, const char *label, struct store_issuer *out);
+/** Finds an issuer by an OCSP CertID's hashes. -ENOENT if unknown. */
+int store_issuer_find(struct store_txn *txn, enum store_hash alg, const uint8_t *name_hash,
+                      const uint8_t *key_hash, uint32_t *id_out);
+/** The CA certificate DER of an issuer (valid within txn). */
+int store_issuer_cert(struct store_txn *txn, uint32_t id, struct store_blob *der_out);
+/** Lists all issuers; calls fn for each until it returns nonzero. */
+int store_issuer_each(struct store_txn *txn, int (*fn)(const struct store_issuer *, void *),
+                      void *arg);
+
+/* --- certificates ------------------------------------------------------------ */
+
+struct store_cert {
+	uint32_t issuer_id;
+	struct store_serial serial;
+	enum cert_kind kind;
+	enum cert_status status;
+	int64_t not_before; /**< unix seconds */
+	int64_t not_after;
+	int64_t revoked_at;           /**< unix seconds; 0 while good */
+	enum crl_reason reason;       /**< valid when revoked */
+	uint64_t person_id;           /**< links a person's certificates; 0 = none */
+	struct store_serial pair;     /**< the same person's other-kind certificate (len 0: none) */
+	struct store_serial replaces; /**< the certificate this one renewed */
+	struct store_serial replaced_by; /**< the certificate that renewed this one */
+	uint64_t version;                /**< bumped by every change; cached responses carry it */
+};
+
+/** Reads a certificate's status record. -ENOENT if never issued. */
+int store_cert_get(struct store_txn *txn, uint32_t issuer_id, const struct store_serial *serial,
+                   struct store_cert *out);
+
+/** Inserts a new certificate (-EEXIST if the serial exists) with its DER
+ * (may be empty for synthetic populations) and appends a change record. */
+int store_cert_insert(struct store_txn *txn, struct store_cert *cert, struct store_blob der);
+
+/** Updates a certificate's links (pair, replaces, replaced_by, person_id),
+ * bumping its version and appending a change record. */
+int store_cert_update_links(struct store_txn *txn, struct store_cert *cert);
+
+/** Revokes a certificate: sets status, time and reason, adds it to the
+ * revocation index, deletes its cached OCSP response, bumps its version and
+ * appends a change record — all in txn. -EALREADY if already revoked
+ * (except certificateHold → other reason, which updates). */
+int store_cert_revoke(struct store_txn *txn, uint32_t issuer_id, const struct store_serial *serial,
+                      int64_t revoked_at, enum crl_reason reason);
+
+/** The certificate's DER (valid within txn); -ENOENT if none was stored. */
+int store_cert_der(struct store_txn *txn, uint32_t issuer_id, const struct store_serial *serial,
+                   struct store_blob *der_out);
+
+/** Iterates an issuer's revoked certificates in order of revocation time,
+ * starting at `since` (inclusive, unix seconds), without loading them all:
+ * calls fn for each until it returns nonzero (which is then returned). */
+int store_revoked_each(struct store_txn *txn, uint32_t issuer_id, int64_t since,
+                       int (*fn)(const struct store_cert *, void *), void *arg);
+
+/** Counts certificates of an issuer (for metrics and tests). */
+int store_cert_count(struct store_txn *txn, uint32_t issuer_id, uint64_t *count);
+
+/* --- personal data (the signing certificate's four items) ---------------------- */
+
+struct store_person {
+	uint64_t id;
+	char name[256];    /**< UTF-8 */
+	char birth[10];    /**< EYYYYMMDD as in the certificate */
+	int sex;           /**< 1 male, 2 female, 3 unknown */
+	char address[801]; /**< UTF-8, up to 200 characters */
+};
+
+/** Stores a person (id assigned when 0). */
+int store_person_put(struct store_txn *txn, struct store_person *person);
+/** Reads a person. */
+int store_person_get(struct store_txn *txn, uint64_t id, struct store_person *out);
+
+/* --- cached OCSP responses ------------------------------------------------------- */
+
+struct store_response {
+	struct store_blob der; /**< the full OCSPResponse (valid within txn) */
+	int64_t this_update;
+	int64_t next_update;
+	uint64_t cert_version; /**< the store_cert.version it was signed for */
+};
+
+/** Looks up a certificate and its cached response in one go. Returns 0 with
+ * *cert filled; *response->der.data is NULL when there is no usable cached
+ * response (none, or signed for an older version of the record). -ENOENT if
+ * the certificate was never issued. */
+int store_status_lookup(struct store_txn *txn, uint32_t issuer_id,
+                        const struct store_serial *serial, struct store_cert *cert,
+                        struct store_response *response);
+
+/** Caches a signed response for (issuer, serial), but only if the
+ * certificate's version still equals response->cert_version: otherwise
+ * -ESTALE and nothing is written (a revocation won the race). */
+int store_response_put(struct store_txn *txn, uint32_t issuer_id, const struct store_serial *serial,
+                       const struct store_response *response);
+
+/* --- change log (read by replicas and delta CRLs) -------------------------------- */
+
+enum store_change_type {
+	STORE_CHANGE_ISSUED = 1,
+	STORE_CHANGE_REVOKED = 2,
+	STORE_CHANGE_LINKED = 3
+};
+
+struct store_change {
+	uint64_t seq;
+	int64_t time;
+	enum store_change_type type;
+	uint32_t issuer_id;
+	struct store_serial serial;
+};
+
+/** Iterates changes with seq >= from; fn returns nonzero to stop. */
+int store_change_each(struct store_txn *txn, uint64_t from,
+                      int (*fn)(const struct store_change *, void *), void *arg);
+/** The last sequence number (0 if empty). */
+int store_change_last(struct store_txn *txn, uint64_t *seq);
+
+/* --- intake (append-only) ----------------------------------------------------- */
+
+struct store_intake {
+	uint64_t receipt; /**< assigned by store_intake_put */
+	int64_t received_at;
+	uint8_t digest[32];            /**< SHA-256 of the original */
+	struct store_blob original;    /**< the submitted bytes, unchanged */
+	struct store_blob result;      /**< verification result (JSON) */
+	struct store_blob receipt_der; /**< the signed receipt returned to the client */
+};
+
+/** Appends an intake record; -EEXIST (with out->receipt set to the existing
+ * receipt) if the same digest was stored before. */
+int store_intake_put(struct store_txn *txn, struct store_intake *record);
+/** Reads an intake record by receipt number. */
+int store_intake_get(struct store_txn *txn, uint64_t receipt, struct store_intake *out);
+/** Finds a receipt number by the original's digest. */
+int store_intake_find(struct store_txn *txn, const uint8_t digest[32], uint64_t *receipt);
+
+/* --- audit (append-only) ------------------------------------------------------- */
+
+struct store_audit {
+	uint64_t seq; /**< assigned by store_audit_append */
+	int64_t time;
+	char actor[256];   /**< caller: client certificate subject or "cli" */
+	char action[64];   /**< e.g. "disclose-personal", "revoke", "issue" */
+	char subject[128]; /**< e.g. "sign/0a1b..." */
+};
+
+/** Appends an audit record. */
+int store_audit_append(struct store_txn *txn, struct store_audit *record);
+/** Iterates audit records with seq >= from. */
+int store_audit_each(struct store_txn *txn, uint64_t from,
+                     int (*fn)(const struct store_audit *, void *), void *arg);
+
+/* --- small helpers --------------------------------------------------------------- */
+
+/** Parses a serial in hex (leading zeros allowed) into DER content form. */
+int store_serial_from_hex(const char *hex, size_t len, struct store_serial *out);
+/** Writes the serial as lowercase hex (no leading 00 pad) into out[41]. */
+void store_serial_to_hex(const struct store_serial *serial, char out[2 * STORE_SERIAL_MAX + 1]);

@@ -1,0 +1,91 @@
+/* kensho_base: buffers, JSON writer, hex and base64. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "core/encoding.h"
+#include "core/json.h"
+
+static void test_buf_grows_and_steals(void **state)
+{
+	struct buf b = {0};
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(buf_printf(&b, "%d,", i), 0);
+	assert_int_equal(b.len, 3890);
+	assert_memory_equal(b.data, "0,1,2,", 6);
+	size_t len;
+	uint8_t *data = buf_steal(&b, &len);
+	assert_int_equal(len, 3890);
+	assert_null(b.data);
+	free(data);
+}
+
+static void test_json_nesting_and_escapes(void **state)
+{
+	struct buf b = {0};
+	struct json j;
+	json_init(&j, &b);
+	json_object_begin(&j, NULL);
+	json_string(&j, "s", "a\"b\\c\n\x01");
+	json_int(&j, "n", -5);
+	json_array_begin(&j, "list");
+	json_bool(&j, NULL, true);
+	json_null(&j, NULL);
+	json_hex(&j, NULL, (const uint8_t *)"\x0a\xff", 2);
+	json_array_end(&j);
+	json_time(&j, "t", 0);
+	json_object_end(&j);
+	buf_append(&b, "", 1);
+	assert_string_equal(
+	        (char *)b.data,
+	        "{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"n\":-5,\"list\":[true,null,\"0aff\"],"
+	        "\"t\":\"1970-01-01T00:00:00Z\"}");
+	buf_free(&b);
+}
+
+static void test_hex_round_trip_and_errors(void **state)
+{
+	uint8_t out[4];
+	char text[9];
+	assert_int_equal(hex_decode("00aFff10", 8, out, sizeof(out)), 4);
+	hex_encode(out, 4, text);
+	assert_string_equal(text, "00afff10");
+	assert_int_equal(hex_decode("abc", 3, out, sizeof(out)), -EINVAL);
+	assert_int_equal(hex_decode("zz", 2, out, sizeof(out)), -EINVAL);
+	assert_int_equal(hex_decode("0011223344", 10, out, sizeof(out)), -ENOSPC);
+}
+
+static void test_base64_variants(void **state)
+{
+	uint8_t out[16];
+	/* "\xfb\xff" is "+/8=" in base64 and "-_8" in unpadded base64url. */
+	assert_int_equal(base64_decode_any("+/8=", 4, out, sizeof(out)), 2);
+	assert_memory_equal(out, "\xfb\xff", 2);
+	assert_int_equal(base64_decode_any("-_8", 3, out, sizeof(out)), 2);
+	assert_memory_equal(out, "\xfb\xff", 2);
+	assert_int_equal(base64_decode_any("a", 1, out, sizeof(out)), -EINVAL);
+	assert_int_equal(base64_decode_any("ab*d", 4, out, sizeof(out)), -EINVAL);
+	assert_int_equal(base64_decode_any("/9", 2, out, sizeof(out)), -EINVAL); /* stray bits */
+	char text[16];
+	assert_int_equal(base64_encode((const uint8_t *)"kensho", 6, text), 8);
+	assert_string_equal(text, "a2Vuc2hv");
+	assert_int_equal(base64_encode((const uint8_t *)"ke", 2, text), 4);
+	assert_string_equal(text, "a2U=");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_buf_grows_and_steals),
+	        cmocka_unit_test(test_json_nesting_and_escapes),
+	        cmocka_unit_test(test_hex_round_trip_and_errors),
+	        cmocka_unit_test(test_base64_variants),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
