@@ -1,0 +1,110 @@
+/* tls/der: encodings checked against vectors from `openssl asn1parse -genstr`. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tls/der.h"
+
+static void expect(struct der *d, const char *hex)
+{
+	uint8_t *out;
+	size_t len;
+	assert_int_equal(der_finish(d, &out, &len), 0);
+	char *text = malloc(2 * len + 1);
+	for (size_t i = 0; i < len; i++)
+		sprintf(text + 2 * i, "%02x", out[i]);
+	text[2 * len] = 0;
+	assert_string_equal(text, hex);
+	free(text);
+	free(out);
+}
+
+static void test_oid_matches_openssl(void **state)
+{
+	struct der d;
+	der_init(&d);
+	der_oid(&d, "1.2.392.200149.8.5.5.1");
+	expect(&d, "060a2a83088c9b5508050501");
+}
+
+static void test_integers(void **state)
+{
+	struct der d;
+	der_init(&d);
+	der_int(&d, -129);
+	der_int(&d, 128);
+	der_int(&d, 0);
+	der_uint_bytes(&d, (const uint8_t *)"\x00\x00\x80", 3);
+	der_uint_bytes(&d, (const uint8_t *)"\x00\x7f", 2);
+	expect(&d, "0202ff7f"
+	           "02020080"
+	           "020100"
+	           "02020080"
+	           "02017f");
+}
+
+static void test_time_switches_form_in_2050(void **state)
+{
+	struct der d;
+	der_init(&d);
+	der_time(&d, 2524607999LL); /* 2049-12-31T23:59:59Z */
+	der_time(&d, 2524608000LL); /* 2050-01-01T00:00:00Z */
+	expect(&d, "170d3439313233313233353935395a"
+	           "180f32303530303130313030303030305a");
+}
+
+static void test_nested_long_form_lengths(void **state)
+{
+	struct der d;
+	der_init(&d);
+	uint8_t blob[300];
+	memset(blob, 0xab, sizeof(blob));
+	der_begin(&d, DER_SEQUENCE);
+	der_begin(&d, DER_CONTEXT(0));
+	der_tlv(&d, DER_OCTET_STRING, blob, sizeof(blob));
+	der_end(&d);
+	der_null(&d);
+	der_end(&d);
+	uint8_t *out;
+	size_t len;
+	assert_int_equal(der_finish(&d, &out, &len), 0);
+	/* 30 82 0137 | a0 82 0130 | 04 82 012c <300> | 05 00 */
+	assert_int_equal(len, 4 + 4 + 4 + 300 + 2);
+	assert_memory_equal(out, "\x30\x82\x01\x36\xa0\x82\x01\x30\x04\x82\x01\x2c", 12);
+	assert_memory_equal(out + 12 + 300, "\x05\x00", 2);
+	free(out);
+}
+
+static void test_errors_are_sticky(void **state)
+{
+	struct der d;
+	uint8_t *out;
+	size_t len;
+	der_init(&d);
+	der_begin(&d, DER_SEQUENCE);
+	assert_int_equal(der_finish(&d, &out, &len), -EINVAL); /* still open */
+	der_init(&d);
+	der_oid(&d, "3.1");
+	der_null(&d);
+	assert_int_equal(der_finish(&d, &out, &len), -EINVAL);
+	der_init(&d);
+	der_end(&d);
+	assert_int_equal(der_finish(&d, &out, &len), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_oid_matches_openssl),
+	        cmocka_unit_test(test_integers),
+	        cmocka_unit_test(test_time_switches_form_in_2050),
+	        cmocka_unit_test(test_nested_long_form_lengths),
+	        cmocka_unit_test(test_errors_are_sticky),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
