@@ -76,5 +76,30 @@ def main():
         f.write(b"application: change of address\nname: KENSHO TARO\n")
 
 
+
+def sign(out, cert_name, *opts, detached=False):
+    args = ["openssl", "cms", "-sign", "-binary", "-in", "content.txt", "-signer",
+            cert_name + ".pem", "-inkey", "signer.key", "-outform", "DER", "-out", out]
+    if not detached:
+        args.append("-nodetach")
+    subprocess.run(args + list(opts), cwd=HERE, check=True)
+
+
+def messages():
+    sign("attached.der", "signer")
+    sign("detached.der", "signer", detached=True)
+    sign("attached-noattr.der", "signer", "-noattr")
+    sign("detached-noattr.der", "signer", "-noattr", detached=True)
+    sign("attached-pss.der", "signer", "-keyopt", "rsa_padding_mode:pss")
+    sign("attached-sha384.der", "signer", "-md", "sha384")
+    sign("attached-sha512.der", "signer", "-md", "sha512", "-noattr")
+    sign("expired.der", "expired")
+    sign("future.der", "future")
+    sign("wrongku.der", "wrongku")
+    sign("unknown.der", "unknown")
+    sign("attached-ber.der", "signer", "-stream")  # indefinite lengths: BER
+
+
 if __name__ == "__main__":
     main()
+    messages()
