@@ -24,27 +24,15 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "handlers/handlers.h"
+#include "handlers/intake_commit.h"
 #include "handlers/verify.h"
 #include "storage/store.h"
 #include "tls/receipt.h"
 
-#define INTAKE_COMMIT_ATTEMPTS 4 /* map growth (-EAGAIN) redoes the batch */
-
 struct intake_pending {
+	struct intake_item item; /* first: the batch array points at it */
 	struct intake_pending *next;
-	struct exchange *ex;
-	const uint8_t *original; /* the request body: valid until answered */
-	size_t original_len;
-	uint8_t digest[32];
-	int64_t received_at;
-	uint8_t *result_json;
-	size_t result_len;
-	/* set by the commit job */
-	int rc;
-	bool existed;
-	uint64_t receipt;
-	uint8_t *receipt_der;
-	size_t receipt_len;
+	struct exchange *ex; /* its request body is item.original */
 };
 
 struct intake_handler {
@@ -62,136 +50,18 @@ struct intake_handler {
 	/* the batch being committed */
 	uv_work_t work;
 	bool busy;
-	struct intake_pending *batch;
+	struct intake_item **batch; /* batch_max slots */
+	size_t batch_len;
+	int batch_rc;
 	uint64_t last_receipt; /* a receipt number known to exist (0: none) */
 };
 
-/* --- receipt numbers ----------------------------------------------------------- */
-
-static bool receipt_exists(struct store_txn *txn, uint64_t n)
-{
-	struct store_intake rec;
-	return n == 0 || store_intake_get(txn, n, &rec) == 0;
-}
-
-/* The highest receipt number in the store. Numbers are dense (1..last,
- * assigned by store_intake_put as last + 1), so gallop from a known-present
- * hint and then bisect: O(log gap) reads, usually two. Other worker
- * processes may have appended since the hint. */
-static uint64_t last_receipt(struct store_txn *txn, uint64_t hint)
-{
-	uint64_t low = hint, step = 1;
-	if (!receipt_exists(txn, low))
-		low = 0;
-	while (receipt_exists(txn, low + step)) {
-		low += step;
-		step *= 2;
-	}
-	uint64_t high = low + step; /* absent */
-	while (high - low > 1) {
-		uint64_t mid = low + (high - low) / 2;
-		if (receipt_exists(txn, mid))
-			low = mid;
-		else
-			high = mid;
-	}
-	return low;
-}
-
 /* --- the commit job (thread pool) ------------------------------------------------- */
-
-static void batch_reset(struct intake_pending *batch)
-{
-	for (struct intake_pending *p = batch; p; p = p->next) {
-		free(p->receipt_der);
-		p->receipt_der = NULL;
-		p->existed = false;
-		p->rc = 0;
-	}
-}
-
-static int copy_receipt(struct intake_pending *p, const struct store_blob *der)
-{
-	p->receipt_der = malloc(der->len ? der->len : 1);
-	if (!p->receipt_der)
-		return -ENOMEM;
-	memcpy(p->receipt_der, der->data, der->len);
-	p->receipt_len = der->len;
-	return 0;
-}
-
-/* Stores one submission in txn, or finds the receipt it already has. */
-static int store_one(struct intake_handler *h, struct store_txn *txn, struct intake_pending *p,
-                     uint64_t *last)
-{
-	uint64_t existing;
-	struct store_intake rec;
-	int rc = store_intake_find(txn, p->digest, &existing);
-	if (rc == 0) {
-		/* Resubmitted (or twice in one batch): the first receipt stands. */
-		if ((rc = store_intake_get(txn, existing, &rec)) < 0)
-			return rc;
-		p->existed = true;
-		p->receipt = existing;
-		return copy_receipt(p, &rec.receipt_der);
-	}
-	if (rc != -ENOENT)
-		return rc;
-	struct receipt_fields f = {
-	        .number = *last + 1,
-	        .received_at = p->received_at,
-	        .result_json = (const char *)p->result_json,
-	        .result_json_len = p->result_len,
-	};
-	memcpy(f.sha256, p->digest, sizeof f.sha256);
-	if ((rc = receipt_sign(h->signer, &f, &p->receipt_der, &p->receipt_len)) < 0)
-		return rc;
-	rec = (struct store_intake){
-	        .received_at = p->received_at,
-	        .original = {p->original, p->original_len},
-	        .result = {p->result_json, p->result_len},
-	        .receipt_der = {p->receipt_der, p->receipt_len},
-	};
-	memcpy(rec.digest, p->digest, sizeof rec.digest);
-	if ((rc = store_intake_put(txn, &rec)) < 0)
-		return rc == -EEXIST ? -EIO : rc; /* find said absent in this txn */
-	if (rec.receipt != f.number)
-		return -EIO; /* the number signed is not the number stored */
-	p->receipt = f.number;
-	*last = f.number;
-	return 0;
-}
-
-static int commit_batch(struct intake_handler *h)
-{
-	int rc = -EAGAIN;
-	for (int attempt = 0; attempt < INTAKE_COMMIT_ATTEMPTS && rc == -EAGAIN; attempt++) {
-		batch_reset(h->batch);
-		struct store_txn *txn;
-		if ((rc = store_txn_begin(h->store, true, &txn)) < 0)
-			break;
-		uint64_t last = last_receipt(txn, h->last_receipt);
-		for (struct intake_pending *p = h->batch; p && rc == 0; p = p->next)
-			rc = store_one(h, txn, p, &last);
-		if (rc < 0) {
-			store_txn_abort(txn);
-			continue;
-		}
-		/* Returns after fsync: only now may anyone be told. */
-		rc = store_txn_commit(txn);
-		if (rc == 0)
-			h->last_receipt = last;
-	}
-	return rc;
-}
 
 static void commit_work_cb(uv_work_t *work)
 {
 	struct intake_handler *h = work->data;
-	int rc = commit_batch(h);
-	if (rc < 0)
-		for (struct intake_pending *p = h->batch; p; p = p->next)
-			p->rc = rc;
+	h->batch_rc = intake_commit(h->store, h->signer, h->batch, h->batch_len, &h->last_receipt);
 }
 
 /* --- answering ---------------------------------------------------------------------- */
@@ -209,8 +79,8 @@ static void respond_receipt(struct exchange *ex, int status, uint64_t receipt, u
 
 static void pending_free(struct intake_pending *p)
 {
-	free(p->receipt_der);
-	free(p->result_json);
+	free(p->item.receipt_der);
+	free((void *)p->item.result_json);
 	free(p);
 }
 
@@ -219,25 +89,25 @@ static void start_batch(struct intake_handler *h);
 static void commit_after_cb(uv_work_t *work, int status)
 {
 	struct intake_handler *h = work->data;
-	struct intake_pending *p = h->batch, *next;
-	h->batch = NULL;
-	h->busy = false;
-	for (; p; p = next) {
-		next = p->next;
-		if (status < 0 && p->rc == 0)
-			p->rc = status;
-		if (p->rc < 0) {
-			log_error("intake: commit failed: %s", strerror(-p->rc));
+	int rc = status < 0 ? status : h->batch_rc;
+	if (rc < 0)
+		log_error("intake: commit of %zu applications failed: %s", h->batch_len,
+		          strerror(-rc));
+	for (size_t i = 0; i < h->batch_len; i++) {
+		struct intake_pending *p = (struct intake_pending *)h->batch[i];
+		if (rc < 0) {
 			exchange_add_header(p->ex, "Retry-After", "1");
 			exchange_respond_error(p->ex, 503, "not_stored",
 			                       "the application could not be stored; retry");
 		} else {
-			respond_receipt(p->ex, p->existed ? 200 : 201, p->receipt, p->receipt_der,
-			                p->receipt_len);
-			p->receipt_der = NULL; /* owned by the response now */
+			respond_receipt(p->ex, p->item.existed ? 200 : 201, p->item.receipt,
+			                p->item.receipt_der, p->item.receipt_len);
+			p->item.receipt_der = NULL; /* owned by the response now */
 		}
 		pending_free(p);
 	}
+	h->batch_len = 0;
+	h->busy = false;
 	start_batch(h);
 }
 
@@ -245,13 +115,11 @@ static void start_batch(struct intake_handler *h)
 {
 	if (h->busy || !h->head)
 		return;
-	struct intake_pending **link = &h->batch;
-	for (size_t n = 0; n < h->batch_max && h->head; n++) {
+	h->batch_len = 0;
+	while (h->batch_len < h->batch_max && h->head) {
 		struct intake_pending *p = h->head;
 		h->head = p->next;
-		p->next = NULL;
-		*link = p;
-		link = &p->next;
+		h->batch[h->batch_len++] = &p->item;
 		h->queued--;
 	}
 	if (!h->head)
@@ -373,11 +241,11 @@ static void intake_on_post(struct handler *self, struct exchange *ex)
 		return;
 	}
 	p->ex = ex;
-	p->original = req->body;
-	p->original_len = req->body_len;
-	memcpy(p->digest, digest, sizeof digest);
-	p->received_at = now;
-	p->result_json = buf_steal(&result, &p->result_len);
+	p->item.original = req->body;
+	p->item.original_len = req->body_len;
+	memcpy(p->item.digest, digest, sizeof digest);
+	p->item.received_at = now;
+	p->item.result_json = buf_steal(&result, &p->item.result_len);
 	if (h->tail)
 		h->tail->next = p;
 	else
@@ -501,7 +369,8 @@ int intake_routes(struct router *r, const struct handler_env *env)
 	if (h.batch_max < 1)
 		h.batch_max = 1;
 	h.cas = verify_ca_cache_new();
-	if (!h.cas)
+	h.batch = calloc(h.batch_max, sizeof *h.batch);
+	if (!h.cas || !h.batch)
 		return -ENOMEM;
 	int rc = receipt_signer_open(env->data_dir, &h.signer);
 	if (rc < 0) {

@@ -70,6 +70,7 @@ def main():
          datetime.datetime(2040, 1, 1, tzinfo=UTC), t_end)
     cert("wrongku", name("wrong key usage"), pub, name("kensho test CA"), ca_key, 0x1004,
          t0, t_end, usage=("key_encipherment",))
+    cert("revoked", name("revoked"), pub, name("kensho test CA"), ca_key, 0x1006, t0, t_end)
     cert("unknown", name("unknown issuer"), pub, name("unrelated CA"), other_key, 0x1005,
          t0, t_end)
     with open(os.path.join(HERE, "content.txt"), "wb") as f:
@@ -97,6 +98,7 @@ def messages():
     sign("future.der", "future")
     sign("wrongku.der", "wrongku")
     sign("unknown.der", "unknown")
+    sign("revoked.der", "revoked")
     sign("attached-ber.der", "signer", "-stream")  # indefinite lengths: BER
 
 
