@@ -19,7 +19,7 @@ struct intake_fixture {
 	struct store *store;
 };
 
-static uint8_t *fixture_file(const char *name, size_t *len)
+static inline uint8_t *fixture_file(const char *name, size_t *len)
 {
 	char path[512];
 	snprintf(path, sizeof path, "%s/%s", CMS_FIXTURES, name);
@@ -32,7 +32,7 @@ static uint8_t *fixture_file(const char *name, size_t *len)
 	return data;
 }
 
-static int fixture_insert_cert(struct store_txn *txn, uint32_t issuer, const char *pem)
+static inline int fixture_insert_cert(struct store_txn *txn, uint32_t issuer, const char *pem)
 {
 	char path[512];
 	snprintf(path, sizeof path, "%s/%s", CMS_FIXTURES, pem);
@@ -54,12 +54,13 @@ static int fixture_insert_cert(struct store_txn *txn, uint32_t issuer, const cha
 	return rc;
 }
 
-static int fixture_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static inline int fixture_remove_entry(const char *path, const struct stat *st, int flag,
+                                       struct FTW *ftw)
 {
 	return remove(path);
 }
 
-static struct intake_fixture *intake_fixture_open(void)
+static inline struct intake_fixture *intake_fixture_open(void)
 {
 	struct intake_fixture *f = calloc(1, sizeof *f);
 	strcpy(f->dir, "/tmp/kensho-intake-XXXXXX");
@@ -91,7 +92,7 @@ static struct intake_fixture *intake_fixture_open(void)
 	return f;
 }
 
-static void intake_fixture_close(struct intake_fixture *f)
+static inline void intake_fixture_close(struct intake_fixture *f)
 {
 	store_close(f->store);
 	nftw(f->dir, fixture_remove_entry, 8, FTW_DEPTH | FTW_PHYS);
