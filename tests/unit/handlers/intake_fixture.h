@@ -21,6 +21,7 @@ struct intake_fixture {
 
 static inline uint8_t *fixture_file(const char *name, size_t *len)
 {
+	*len = 0;
 	char path[512];
 	snprintf(path, sizeof path, "%s/%s", CMS_FIXTURES, name);
 	FILE *fp = fopen(path, "rb");
