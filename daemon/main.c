@@ -191,8 +191,15 @@ static int worker_main(unsigned index, void *arg)
 	if (uv_loop_init(&w.loop) != 0)
 		return 1;
 	/* The store is opened here, after fork: an LMDB environment must not
-	 * cross a fork. Until storage/ lands, handlers get store = NULL. */
+	 * cross a fork. */
+	char store_path[4096];
+	snprintf(store_path, sizeof(store_path), "%s/%s", d->data_dir, STORE_DATA_SUBDIR);
+	struct store_options store_opts = {.path = store_path};
 	struct store *store = NULL;
+	if (store_open(&store_opts, &store) != 0) {
+		uv_loop_close(&w.loop);
+		return PROCESS_EXIT_CONFIG;
+	}
 	struct router *router = router_new();
 	struct handler_env env = {&w.loop, store, d->config, d->data_dir};
 	int status = 0;
@@ -244,6 +251,7 @@ out:
 	if (uv_loop_close(&w.loop) != 0)
 		log_warn("event loop closed with handles still open");
 	router_free(router);
+	store_close(store);
 	readiness_reset();
 	reload_reset();
 	metrics_reset();
