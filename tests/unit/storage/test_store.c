@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "storage/store_internal.h"
 #include "tests/unit/storage/fixture.h"
 
 static int setup(void **state)
@@ -374,6 +375,11 @@ static void test_revocation_invalidates_cached_response(void **state)
 	assert_int_equal(c.revoked_at, 1700000500);
 	assert_int_equal(c.version, 2);
 	assert_null(got.der.data);
+	/* white box: the revocation deleted the entry itself, not only
+	 * outdated it */
+	uint8_t key[CERT_KEY_MAX];
+	MDB_val k = {(size_t)cert_key(issuer, &serial, key), key}, v;
+	assert_int_equal(store_get(txn, DB_RESPONSES, &k, &v), -ENOENT);
 	store_txn_abort(txn);
 
 	/* a response signed for the revoked record may be cached and served */
