@@ -66,6 +66,7 @@ struct store_options {
 	size_t map_max;       /**< growth cap on MDB_MAP_FULL; 0 = 1 TiB */
 	unsigned max_readers; /**< 0 = 1024 */
 	bool read_only;
+	int read_txn_pool; /**< idle read transactions kept for reuse; 0 = 64, -1 = none */
 };
 
 /** Opens (creating if needed) the environment and all sub-databases, clears
