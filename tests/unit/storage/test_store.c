@@ -779,6 +779,52 @@ static void test_intake_dedup(void **state)
 	store_txn_abort(txn);
 }
 
+/* White box: values and environments of a layout this build does not know
+ * are refused, not misread. */
+static void test_unknown_versions_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t issuer = add_issuer(f->store, "sign", 1);
+	add_cert(f->store, issuer, 1);
+	struct store_serial serial = serial_of(1, 8);
+	uint8_t key[CERT_KEY_MAX];
+	MDB_val k = {(size_t)cert_key(issuer, &serial, key), key}, v;
+
+	struct store_txn *txn = begin(f->store, true);
+	assert_int_equal(store_get(txn, DB_CERTS, &k, &v), 0);
+	uint8_t copy[256];
+	assert_true(v.mv_size <= sizeof(copy));
+	memcpy(copy, v.mv_data, v.mv_size);
+	copy[0] = 2; /* a future layout */
+	v.mv_data = copy;
+	assert_int_equal(store_put(txn, DB_CERTS, &k, &v, 0), 0);
+	/* a revocation-index entry whose record is gone */
+	struct store_serial lost = serial_of(2, 8);
+	uint8_t rkey[REVOKED_KEY_MAX], one = 1;
+	MDB_val rk = {revoked_key(issuer, 10, &lost, rkey), rkey}, rv = {1, &one};
+	assert_int_equal(store_put(txn, DB_REVOKED, &rk, &rv, 0), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+
+	txn = begin(f->store, false);
+	struct store_cert c;
+	struct store_response r;
+	assert_int_equal(store_cert_get(txn, issuer, &serial, &c), -EIO);
+	assert_int_equal(store_status_lookup(txn, issuer, &serial, &c, &r), -EIO);
+	assert_int_equal(store_revoked_each(txn, issuer, 0, collect_cb, &(struct collected){0}),
+	                 -EIO);
+	store_txn_abort(txn);
+
+	txn = begin(f->store, true);
+	uint8_t schema[5] = {1, 0, 0, 0, 2};
+	MDB_val sk = {6, "schema"}, sv = {sizeof(schema), schema};
+	assert_int_equal(store_put(txn, DB_META, &sk, &sv, 0), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	store_close(f->store);
+	struct store_options opts = {.path = f->dir};
+	assert_int_equal(store_open(&opts, &f->store), -EPROTO);
+	assert_null(f->store);
+}
+
 static void expect_hex(const char *hex, const char *want_bytes, size_t want_len,
                        const char *want_hex)
 {
@@ -846,6 +892,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_audit_log, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_persons, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_intake_dedup, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_unknown_versions_are_refused, setup, teardown),
 	        cmocka_unit_test(test_serial_hex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
