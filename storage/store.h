@@ -252,6 +252,9 @@ struct store_intake {
 /** Appends an intake record; -EEXIST (with out->receipt set to the existing
  * receipt) if the same digest was stored before. */
 int store_intake_put(struct store_txn *txn, struct store_intake *record);
+/** The receipt number the next store_intake_put in this write transaction
+ * will assign (so a signed receipt can carry it before the record is put). */
+int store_intake_next_receipt(struct store_txn *txn, uint64_t *receipt);
 /** Reads an intake record by receipt number. */
 int store_intake_get(struct store_txn *txn, uint64_t receipt, struct store_intake *out);
 /** Finds a receipt number by the original's digest. */

@@ -740,8 +740,13 @@ static void test_intake_dedup(void **state)
 	                         .result = {result, sizeof(result) - 1},
 	                         .receipt_der = {receipt, sizeof(receipt)}};
 	memset(r.digest, 0xab, 32);
+	uint64_t next = 0;
+	assert_int_equal(store_intake_next_receipt(txn, &next), 0);
+	assert_int_equal(next, 1);
 	assert_int_equal(store_intake_put(txn, &r), 0);
 	assert_int_equal(r.receipt, 1);
+	assert_int_equal(store_intake_next_receipt(txn, &next), 0);
+	assert_int_equal(next, 2);
 	struct store_intake other = r;
 	other.digest[31] = 0;
 	other.receipt_der = (struct store_blob){0};
@@ -776,6 +781,7 @@ static void test_intake_dedup(void **state)
 	assert_int_equal(found, 2);
 	uint8_t unknown[32] = {0};
 	assert_int_equal(store_intake_find(txn, unknown, &found), -ENOENT);
+	assert_int_equal(store_intake_next_receipt(txn, &next), -EINVAL); /* read txn */
 	store_txn_abort(txn);
 }
 
