@@ -32,7 +32,6 @@
 #include "tls/ocsp.h"
 
 #define OCSP_CONTENT_TYPE  "application/ocsp-response"
-#define MAX_RESPONDERS     8
 #define MAX_SIGN_ATTEMPTS  4
 #define DEFAULT_VALIDITY_S 3600
 #define DEFAULT_INFLIGHT   32
@@ -42,8 +41,7 @@ struct sign_job;
 struct ocsp_handler {
 	struct handler super;
 	const struct handler_env *env;
-	struct ocsp_responder *responders[MAX_RESPONDERS];
-	size_t responder_count;
+	struct ocsp_responder_set *responders;
 	unsigned max_inflight;
 	unsigned inflight;
 	int64_t refresh_margin;   /* re-sign a cached response this long before nextUpdate */
@@ -248,32 +246,23 @@ static int lookups_refresh(struct sign_job *job, bool *changed)
 
 /* --- signing on the worker pool ------------------------------------------------------------ */
 
-static int write_back(struct sign_job *job)
+static int put_fn(struct store_txn *txn, void *arg)
 {
-	const struct ocsp_responder_options *opts = ocsp_responder_options(job->responder);
+	struct sign_job *job = arg;
 	struct store_response cached = {
 	        .der = {job->out.der, job->out.len},
 	        .this_update = job->out.this_update,
 	        .next_update = job->out.next_update,
 	        .cert_version = job->lookups[0].version,
 	};
-	int err;
-	for (int attempt = 0; attempt < 2; attempt++) {
-		struct store_txn *txn;
-		err = store_txn_begin(job->handler->env->store, true, &txn);
-		if (err)
-			return err;
-		err = store_response_put(txn, opts->store_issuer_id, &job->lookups[0].serial,
-		                         &cached);
-		if (err) {
-			store_txn_abort(txn);
-			return err;
-		}
-		err = store_txn_commit(txn);
-		if (err != -EAGAIN) /* the map grew: redo the transaction */
-			return err;
-	}
-	return err;
+	return store_response_put(txn, ocsp_responder_options(job->responder)->store_issuer_id,
+	                          &job->lookups[0].serial, &cached);
+}
+
+/* Caches the signed response (-ESTALE: the record changed since it was read). */
+static int write_back(struct sign_job *job)
+{
+	return store_write(job->handler->env->store, put_fn, job);
 }
 
 static void sign_work_cb(uv_work_t *work)
@@ -335,22 +324,6 @@ static void sign_done_cb(uv_work_t *work, int status)
 
 /* --- the request ------------------------------------------------------------------------------ */
 
-static struct ocsp_responder *responder_for(struct ocsp_handler *h, const struct ocsp_request *req)
-{
-	/* One response has one signer, so all CertIDs must name one issuer. */
-	struct ocsp_responder *found = NULL;
-	for (size_t i = 0; i < req->count; i++) {
-		struct ocsp_responder *match = NULL;
-		for (size_t k = 0; k < h->responder_count && !match; k++)
-			if (ocsp_responder_matches(h->responders[k], &req->ids[i]))
-				match = h->responders[k];
-		if (!match || (found && match != found))
-			return NULL;
-		found = match;
-	}
-	return found;
-}
-
 /* The request DER: the POST body, or the GET path after "/ocsp/". */
 static int request_bytes(const struct http_request *rq, uint8_t *buf, size_t cap,
                          const uint8_t **der, size_t *len)
@@ -392,7 +365,8 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 		return;
 	}
 	struct ocsp_request *req = &job->request;
-	struct ocsp_responder *responder = responder_for(h, req);
+	struct ocsp_responder *responder =
+	        ocsp_responder_set_match(h->responders, req->ids, req->count);
 	if (!responder) {
 		respond_status(ex, OCSP_STATUS_UNAUTHORIZED); /* not an issuer of ours */
 		return;
@@ -459,51 +433,6 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 /* --- set-up -------------------------------------------------------------------------------------
  */
 
-struct issuer_list {
-	struct store_issuer items[MAX_RESPONDERS];
-	size_t count;
-};
-
-static int collect_issuer(const struct store_issuer *issuer, void *arg)
-{
-	struct issuer_list *list = arg;
-	if (list->count < MAX_RESPONDERS)
-		list->items[list->count++] = *issuer;
-	return 0;
-}
-
-static int load_responders(struct ocsp_handler *h, const struct ocsp_responder_options *base)
-{
-	struct issuer_list list = {.count = 0};
-	struct store_txn *txn;
-	int err = store_txn_begin(h->env->store, false, &txn);
-	if (err)
-		return err;
-	err = store_issuer_each(txn, collect_issuer, &list);
-	store_txn_abort(txn);
-	if (err)
-		return err;
-	for (size_t i = 0; i < list.count; i++) {
-		const char *label = list.items[i].label;
-		char ca[4096], cert[4096], key[4096];
-		snprintf(ca, sizeof(ca), "%s/ca/%s-ca.pem", h->env->data_dir, label);
-		snprintf(cert, sizeof(cert), "%s/ca/%s-ocsp.pem", h->env->data_dir, label);
-		snprintf(key, sizeof(key), "%s/ca/%s-ocsp.key", h->env->data_dir, label);
-		struct ocsp_responder_options opts = *base;
-		opts.store_issuer_id = list.items[i].id;
-		struct ocsp_responder *r;
-		err = ocsp_responder_load(ca, cert, key, &opts, &r);
-		if (err) {
-			log_error("ocsp: no responder for issuer \"%s\": %s", label,
-			          strerror(-err));
-			return err;
-		}
-		h->responders[h->responder_count++] = r;
-		log_info("ocsp: responder for issuer \"%s\" loaded from %s", label, cert);
-	}
-	return 0;
-}
-
 int ocsp_routes(struct router *r, const struct handler_env *env)
 {
 	const struct config *c = env->config;
@@ -542,14 +471,15 @@ int ocsp_routes(struct router *r, const struct handler_env *env)
 	h->max_inflight = (unsigned)max_inflight;
 	h->refresh_margin = config_get_ms(c, "ocsp.refresh_before", validity_ms / 4) / 1000;
 	h->scratch = malloc(sizeof(*h->scratch));
-	int err = h->scratch ? load_responders(h, &opts) : -ENOMEM;
+	int err = h->scratch ? ocsp_responder_set_open(env->data_dir, env->store, &opts,
+	                                               &h->responders)
+	                     : -ENOMEM;
 	if (!err)
 		err = router_add(r, "/ocsp", HTTP_METHOD_GET | HTTP_METHOD_POST, &h->super);
 	if (!err)
 		err = router_add(r, "/ocsp/", HTTP_METHOD_GET | HTTP_METHOD_POST, &h->super);
 	if (err) {
-		for (size_t i = 0; i < h->responder_count; i++)
-			ocsp_responder_free(h->responders[i]);
+		ocsp_responder_set_free(h->responders);
 		free(h->scratch);
 		free(h);
 		return err;
