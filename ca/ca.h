@@ -22,7 +22,7 @@
 /** Base URL used when `ca init` gets none. */
 #define CA_DEFAULT_BASE_URL "http://127.0.0.1:8080"
 /** The store's directory below DIR. */
-#define CA_STORE_SUBDIR "store"
+#define CA_STORE_SUBDIR STORE_DATA_SUBDIR
 /** Length of the random serial numbers kensho issues (octets, top bit clear). */
 #define CA_SERIAL_LEN 16
 /** Room for a message for people. */
