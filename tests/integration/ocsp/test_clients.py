@@ -188,7 +188,49 @@ def main():
         with open(never, "rb") as f:
             status, _, body = get(srv.url + "/ocsp/" + get_path(f.read()))
         check(status == 200 and body == TRY_LATER, "a GET that needs signing gets tryLater over the cap")
+    ecdsa_responder(tmp.name, data, alice, ca)
     tmp.cleanup()
+
+
+def ecdsa_responder(tmp, data, alice, ca):
+    """The operator's recipe from docs/ocsp.md: an ECDSA P-256 responder
+    issued with the CA's key, ocsp.key_type = ecdsa, ResponderID by name."""
+    cadir = os.path.join(data, "ca")
+    ext = os.path.join(cadir, "ocsp-ext.cnf")
+    with open(ext, "w") as f:
+        f.write("basicConstraints = critical, CA:false\nkeyUsage = critical, digitalSignature\n"
+                "extendedKeyUsage = OCSPSigning\nnoCheck = ignored\n")
+    for label in ("sign", "auth"):
+        key, csr, pem = (os.path.join(cadir, f"{label}-ocsp.{n}") for n in ("key", "csr", "pem"))
+        run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", key, "-out", csr, "-subj", f"/CN=kensho {label} OCSP responder")
+        os.chmod(key, 0o600)
+        run("openssl", "x509", "-req", "-in", csr, "-CA", os.path.join(cadir, f"{label}-ca.pem"),
+            "-CAkey", os.path.join(cadir, f"{label}-ca.key"), "-set_serial", "0x7e57", "-days", "30",
+            "-extfile", ext, "-out", pem)
+    conf = os.path.join(tmp, "ecdsa.conf")
+    with open(conf, "w") as f:
+        f.write("ocsp.key_type = rsa\n")
+    try:
+        Server(data=data, args=["--config", conf]).start().stop()
+        refused = False
+    except RuntimeError:
+        refused = True
+    check(refused, "kenshod refuses an ECDSA responder key when ocsp.key_type = rsa")
+    with open(conf, "w") as f:
+        f.write("ocsp.key_type = ecdsa\nocsp.responder_id = by-name\nocsp.validity = 10m\n")
+    with Server(data=data, args=["--config", conf]) as srv:
+        out = openssl_ask(srv.url, os.path.join(cadir, "sign-ca.pem"), "-cert", alice.sign)
+        check("Response verify OK" in out and ": good" in out, "openssl verifies the ECDSA responder's answer")
+        b = ocsp.OCSPRequestBuilder().add_certificate(load_cert(alice.sign), ca, hashes.SHA256())
+        b = b.add_extension(x509.OCSPNonce(os.urandom(16)), critical=False)
+        resp = ocsp.load_der_ocsp_response(
+            post(srv.url + "/ocsp", b.build().public_bytes(serialization.Encoding.DER))[2])
+        verify_signed(resp, ca)
+        check(resp.signature_algorithm_oid == x509.oid.SignatureAlgorithmOID.ECDSA_WITH_SHA256
+              and resp.responder_name is not None and resp.responder_key_hash is None
+              and (resp.next_update - resp.this_update).total_seconds() == 600,
+              "ecdsa-with-SHA256, ResponderID by name, 10 minutes validity")
 
 
 if __name__ == "__main__":
