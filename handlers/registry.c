@@ -6,6 +6,8 @@
 
 #include "core/log.h"
 #include "handlers/health.h"
+#include "handlers/lookup.h"
+#include "handlers/ocsp.h"
 #include "handlers/verify.h"
 
 struct family {
@@ -15,6 +17,8 @@ struct family {
 
 static const struct family families[] = {
         {"health", health_routes},
+        {"lookup", lookup_routes},
+        {"ocsp", ocsp_routes},
         {"verify", verify_routes},
         {"intake", intake_routes},
 };
