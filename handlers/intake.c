@@ -53,7 +53,6 @@ struct intake_handler {
 	struct intake_item **batch; /* batch_max slots */
 	size_t batch_len;
 	int batch_rc;
-	uint64_t last_receipt; /* a receipt number known to exist (0: none) */
 };
 
 /* --- the commit job (thread pool) ------------------------------------------------- */
@@ -61,7 +60,7 @@ struct intake_handler {
 static void commit_work_cb(uv_work_t *work)
 {
 	struct intake_handler *h = work->data;
-	h->batch_rc = intake_commit(h->store, h->signer, h->batch, h->batch_len, &h->last_receipt);
+	h->batch_rc = intake_commit(h->store, h->signer, h->batch, h->batch_len);
 }
 
 /* --- answering ---------------------------------------------------------------------- */

@@ -10,36 +10,6 @@
 
 #define INTAKE_COMMIT_ATTEMPTS 4 /* map growth (-EAGAIN) redoes the batch */
 
-static bool receipt_exists(struct store_txn *txn, uint64_t n)
-{
-	struct store_intake rec;
-	return n == 0 || store_intake_get(txn, n, &rec) == 0;
-}
-
-/* The highest receipt number in the store. Numbers are dense (1..last,
- * assigned by store_intake_put as last + 1), so gallop from a known-present
- * hint and then bisect: O(log gap) reads, usually two. Other worker
- * processes may have appended since the hint. */
-static uint64_t last_receipt(struct store_txn *txn, uint64_t hint)
-{
-	uint64_t low = hint, step = 1;
-	if (!receipt_exists(txn, low))
-		low = 0;
-	while (receipt_exists(txn, low + step)) {
-		low += step;
-		step *= 2;
-	}
-	uint64_t high = low + step; /* absent */
-	while (high - low > 1) {
-		uint64_t mid = low + (high - low) / 2;
-		if (receipt_exists(txn, mid))
-			low = mid;
-		else
-			high = mid;
-	}
-	return low;
-}
-
 static void items_reset(struct intake_item *const *items, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -62,11 +32,10 @@ static int copy_receipt(struct intake_item *it, const struct store_blob *der)
 }
 
 /* Stores one submission in txn, or finds the receipt it already has. The
- * receipt names the number store_intake_put will assign (last + 1): it is
- * signed inside the transaction, where no other writer can take that number,
- * and the assignment is checked. */
-static int store_one(struct store_txn *txn, struct receipt_signer *signer, struct intake_item *it,
-                     uint64_t *last)
+ * receipt names the number store_intake_put will assign: it is signed inside
+ * the transaction, where no other writer can take that number, and the
+ * assignment is checked. */
+static int store_one(struct store_txn *txn, struct receipt_signer *signer, struct intake_item *it)
 {
 	uint64_t existing;
 	struct store_intake rec;
@@ -81,8 +50,11 @@ static int store_one(struct store_txn *txn, struct receipt_signer *signer, struc
 	}
 	if (rc != -ENOENT)
 		return rc;
+	uint64_t number;
+	if ((rc = store_intake_next_receipt(txn, &number)) < 0)
+		return rc;
 	struct receipt_fields f = {
-	        .number = *last + 1,
+	        .number = number,
 	        .received_at = it->received_at,
 	        .result_json = (const char *)it->result_json,
 	        .result_json_len = it->result_len,
@@ -102,12 +74,11 @@ static int store_one(struct store_txn *txn, struct receipt_signer *signer, struc
 	if (rec.receipt != f.number)
 		return -EIO; /* the number signed is not the number stored */
 	it->receipt = f.number;
-	*last = f.number;
 	return 0;
 }
 
 int intake_commit(struct store *store, struct receipt_signer *signer,
-                  struct intake_item *const *items, size_t n, uint64_t *last_hint)
+                  struct intake_item *const *items, size_t n)
 {
 	int rc = -EAGAIN;
 	for (int attempt = 0; attempt < INTAKE_COMMIT_ATTEMPTS && rc == -EAGAIN; attempt++) {
@@ -115,17 +86,14 @@ int intake_commit(struct store *store, struct receipt_signer *signer,
 		struct store_txn *txn;
 		if ((rc = store_txn_begin(store, true, &txn)) < 0)
 			break;
-		uint64_t last = last_receipt(txn, *last_hint);
 		for (size_t i = 0; i < n && rc == 0; i++)
-			rc = store_one(txn, signer, items[i], &last);
+			rc = store_one(txn, signer, items[i]);
 		if (rc < 0) {
 			store_txn_abort(txn);
 			continue;
 		}
 		/* Returns after fsync: only now may anyone be told. */
 		rc = store_txn_commit(txn);
-		if (rc == 0)
-			*last_hint = last;
 	}
 	if (rc < 0)
 		items_reset(items, n);

@@ -16,11 +16,8 @@ struct family {
 };
 
 static const struct family families[] = {
-        {"health", health_routes},
-        {"lookup", lookup_routes},
-        {"ocsp", ocsp_routes},
-        {"verify", verify_routes},
-        {"intake", intake_routes},
+        {"health", health_routes}, {"lookup", lookup_routes}, {"ocsp", ocsp_routes},
+        {"verify", verify_routes}, {"intake", intake_routes},
 };
 
 int handlers_register_all(struct router *r, const struct handler_env *env)

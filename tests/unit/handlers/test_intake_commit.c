@@ -65,8 +65,7 @@ static void test_batch_numbers_and_dedup(void **state)
 	item_init(&b, "application B");
 	item_init(&a_again, "application A"); /* the same bytes twice in one batch */
 	struct intake_item *batch[] = {&a, &b, &a_again};
-	uint64_t hint = 0;
-	assert_int_equal(intake_commit(fx->store, signer, batch, 3, &hint), 0);
+	assert_int_equal(intake_commit(fx->store, signer, batch, 3), 0);
 	assert_int_equal(a.receipt, 1);
 	assert_false(a.existed);
 	assert_int_equal(b.receipt, 2);
@@ -76,13 +75,11 @@ static void test_batch_numbers_and_dedup(void **state)
 	assert_memory_equal(a_again.receipt_der, a.receipt_der, a.receipt_len);
 	assert_receipt_names(&a, 1);
 	assert_receipt_names(&b, 2);
-	assert_int_equal(hint, 2);
 
-	/* a later batch, with a stale hint (as another process would have) */
+	/* a later batch */
 	item_init(&c, "application C");
 	struct intake_item *later[] = {&c, &b};
-	uint64_t stale = 0;
-	assert_int_equal(intake_commit(fx->store, signer, later, 2, &stale), 0);
+	assert_int_equal(intake_commit(fx->store, signer, later, 2), 0);
 	assert_int_equal(c.receipt, 3);
 	assert_true(b.existed);
 	assert_int_equal(b.receipt, 2);
@@ -110,7 +107,6 @@ static void test_many_batches_stay_dense(void **state)
 	enum { N = 40 };
 	static char texts[N][32];
 	struct intake_item items[N], *batch[N];
-	uint64_t hint = 0;
 	for (int i = 0; i < N; i++) {
 		snprintf(texts[i], sizeof texts[i], "bulk application %d", i);
 		item_init(&items[i], texts[i]);
@@ -120,7 +116,7 @@ static void test_many_batches_stay_dense(void **state)
 	uint64_t first = 0;
 	for (int at = 0, size = 1; at < N; at += size, size++) {
 		int n = at + size > N ? N - at : size;
-		assert_int_equal(intake_commit(fx->store, signer, batch + at, n, &hint), 0);
+		assert_int_equal(intake_commit(fx->store, signer, batch + at, n), 0);
 		if (at == 0)
 			first = items[0].receipt;
 	}
