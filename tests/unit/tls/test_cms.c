@@ -163,6 +163,17 @@ static void test_every_truncation_is_an_error(void **state)
 	free(der);
 }
 
+/* CMS_MAX_CERTS bounds the certificates kept; openssl made one with nine. */
+static void test_certificate_limit(void **state)
+{
+	size_t len;
+	struct cms_signed_data sd;
+	uint8_t *der = slurp("too-many-certs.der", &len);
+	assert_int_equal(cms_decode(der, len, &sd), -E2BIG);
+	assert_int_equal(cms_decode(der, CMS_MAX_INPUT + 1, &sd), -E2BIG); /* refused unread */
+	free(der);
+}
+
 static void test_not_signed_data(void **state)
 {
 	size_t len;
@@ -216,6 +227,7 @@ int main(void)
 	        cmocka_unit_test(test_altered_content_and_signature),
 	        cmocka_unit_test(test_ber_and_trailing_bytes_refused),
 	        cmocka_unit_test(test_every_truncation_is_an_error),
+	        cmocka_unit_test(test_certificate_limit),
 	        cmocka_unit_test(test_not_signed_data),
 	        cmocka_unit_test(test_builder_round_trip),
 	};

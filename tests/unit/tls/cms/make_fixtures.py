@@ -71,6 +71,7 @@ def main():
     cert("wrongku", name("wrong key usage"), pub, name("kensho test CA"), ca_key, 0x1004,
          t0, t_end, usage=("key_encipherment",))
     cert("revoked", name("revoked"), pub, name("kensho test CA"), ca_key, 0x1006, t0, t_end)
+    cert("extra", name("extra"), pub, name("kensho test CA"), ca_key, 0x1007, t0, t_end)
     cert("unknown", name("unknown issuer"), pub, name("unrelated CA"), other_key, 0x1005,
          t0, t_end)
     with open(os.path.join(HERE, "content.txt"), "wb") as f:
@@ -100,6 +101,13 @@ def messages():
     sign("unknown.der", "unknown")
     sign("revoked.der", "revoked")
     sign("attached-ber.der", "signer", "-stream")  # indefinite lengths: BER
+    # nine certificates: one more than kensho's limit
+    with open(os.path.join(HERE, "many-certs.pem"), "wb") as f:
+        for c in ("ca", "other-ca", "expired", "future", "wrongku", "unknown", "revoked", "extra"):
+            with open(os.path.join(HERE, c + ".pem"), "rb") as g:
+                f.write(g.read())
+    sign("too-many-certs.der", "signer", "-certfile", "many-certs.pem")
+    os.unlink(os.path.join(HERE, "many-certs.pem"))
 
 
 if __name__ == "__main__":
