@@ -11,10 +11,13 @@
  * by the CA, for keys drawn round-robin from a small pool generated up front:
  * the certificates parse and verify, but people share subject keys.
  *
- * Serial numbers: 9 octets, 0x4b then a bijective 64-bit mix of
- * (seed << 40) ^ counter, so serials are unique within a seed (and across
- * seeds that differ in their low 24 bits) and never collide with the 16-octet
- * random serials of real issuance. */
+ * Serial numbers: 9 octets, 0x4b, the seed's low 24 bits, then a 40-bit
+ * counter (four per person), big-endian. They are unique within a seed and
+ * across seeds that differ in their low 24 bits, never collide with the
+ * 16-octet random serials of real issuance, and grow monotonically, so each
+ * batch appends to the end of the certificate B-tree instead of dirtying
+ * pages all over it: random synthetic serials made a million people five
+ * times slower. (Real issuance keeps unpredictable serials.) */
 #include "ca/ca_internal.h"
 #include "core/log.h"
 
@@ -28,7 +31,7 @@
 
 #include <uv.h>
 
-#define BATCH_PEOPLE       20000
+#define BATCH_PEOPLE       100000
 #define BATCH_PEOPLE_CERTS 200
 #define GEN_SERIAL_TAG     0x4b
 #define DAY                86400
@@ -113,11 +116,13 @@ struct gen {
 
 static void gen_serial(const struct gen *g, uint64_t counter, struct store_serial *out)
 {
-	uint64_t v = mix64((g->opts->seed << 40) ^ counter);
+	uint64_t seed = g->opts->seed & 0xffffff;
 	out->len = 9;
 	out->bytes[0] = GEN_SERIAL_TAG;
-	for (int i = 0; i < 8; i++)
-		out->bytes[1 + i] = (uint8_t)(v >> (56 - 8 * i));
+	for (int i = 0; i < 3; i++)
+		out->bytes[1 + i] = (uint8_t)(seed >> (16 - 8 * i));
+	for (int i = 0; i < 5; i++)
+		out->bytes[4 + i] = (uint8_t)(counter >> (32 - 8 * i));
 }
 
 static void synth_person(struct prng *r, struct store_person *p, struct jpki_date *birth)
