@@ -12,8 +12,8 @@
  * Every state change is one store write transaction together with its audit
  * record. A struct ca is used by one thread at a time (its random generator
  * is not shared); write transactions fsync, so call the writing functions
- * off an event loop (uv_queue_work). Functions return 0 or a negative errno; those that take `err` also
- * write a message for people there. */
+ * off an event loop (uv_queue_work). Functions return 0 or a negative errno;
+ * those that take `err` also write a message for people there. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
