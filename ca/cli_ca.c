@@ -211,6 +211,10 @@ int cli_event(const char *data_dir, int argc, char **argv)
 	}
 	if (parse_target("event", &args, &kind, &serial))
 		return CLI_EXIT_USAGE;
+	if (event == CA_EVENT_RENEW && !cli_get(&args, "out")) {
+		cli_fail("event", "renew generates new keys: give --out DIR for them");
+		return CLI_EXIT_USAGE;
+	}
 	char err[CA_ERR_LEN] = "";
 	struct ca *ca;
 	if (ca_open(data_dir, &ca, err)) {

@@ -246,6 +246,9 @@ def check_rules(data, tmp, server, pubkey):
                     "--kind", "sign", event)
 
     s = new_pair(data, tmp, pubkey)
+    expect_exit(2, "renew without --out (nowhere to put the new keys) is refused", data, "event",
+                "--serial", s["sign"], "--kind", "sign", "renew")
+    check(lookup(server, "sign", s["sign"])[1]["status"] == "good", "the refused renew changed nothing")
     out = os.path.join(tmp, "renewed")
     r = kensho(data, "event", "--serial", s["sign"], "--kind", "sign", "renew", "--out", out)
     n = serials(r.stdout)
