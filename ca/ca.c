@@ -56,10 +56,8 @@ int ca_store_open(const char *data_dir, struct store **out)
 	return store_open(&opts, out);
 }
 
-static int ca_file(const struct ca *ca_or_null, const char *data_dir, const char *name, char *out,
-                   size_t cap)
+static int ca_file(const char *data_dir, const char *name, char *out, size_t cap)
 {
-	(void)ca_or_null;
 	int n = snprintf(out, cap, "%s/ca/%s", data_dir, name);
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
@@ -68,8 +66,7 @@ bool ca_exists(const char *data_dir)
 {
 	char path[PATH_MAX];
 	struct stat st;
-	return ca_file(NULL, data_dir, "sign-ca.pem", path, sizeof(path)) == 0 &&
-	       stat(path, &st) == 0;
+	return ca_file(data_dir, "sign-ca.pem", path, sizeof(path)) == 0 && stat(path, &st) == 0;
 }
 
 int ca_random(void *state, unsigned char *out, size_t len)
@@ -201,11 +198,11 @@ static void load_responders(struct ca *ca)
 	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH; k++) {
 		char ca_path[PATH_MAX], cert_path[PATH_MAX], key_path[PATH_MAX], name[32];
 		snprintf(name, sizeof(name), "%s-ca.pem", KIND_LABEL[k]);
-		int e = ca_file(ca, ca->data_dir, name, ca_path, sizeof(ca_path));
+		int e = ca_file(ca->data_dir, name, ca_path, sizeof(ca_path));
 		snprintf(name, sizeof(name), "%s-ocsp.pem", KIND_LABEL[k]);
-		e = e ? e : ca_file(ca, ca->data_dir, name, cert_path, sizeof(cert_path));
+		e = e ? e : ca_file(ca->data_dir, name, cert_path, sizeof(cert_path));
 		snprintf(name, sizeof(name), "%s-ocsp.key", KIND_LABEL[k]);
-		e = e ? e : ca_file(ca, ca->data_dir, name, key_path, sizeof(key_path));
+		e = e ? e : ca_file(ca->data_dir, name, key_path, sizeof(key_path));
 		struct ocsp_responder_options opts = {.store_issuer_id = ca->issuer_id[k]};
 		if (!e)
 			e = ocsp_responder_load(ca_path, cert_path, key_path, &opts,
@@ -414,13 +411,13 @@ static int init_one(struct ca *ca, enum cert_kind kind, bool responder, mbedtls_
 		return e;
 	}
 	snprintf(name, sizeof(name), "%s-%s.key", KIND_LABEL[kind], responder ? "ocsp" : "ca");
-	e = ca_file(ca, ca->data_dir, name, path, sizeof(path));
+	e = ca_file(ca->data_dir, name, path, sizeof(path));
 	if (!e)
 		e = x509_key_save(key, path);
 	if (!e) {
 		snprintf(name, sizeof(name), "%s-%s.pem", KIND_LABEL[kind],
 		         responder ? "ocsp" : "ca");
-		e = ca_file(ca, ca->data_dir, name, path, sizeof(path));
+		e = ca_file(ca->data_dir, name, path, sizeof(path));
 	}
 	if (!e)
 		e = write_pem(path, *der, *der_len);
@@ -455,7 +452,7 @@ int ca_init(const char *data_dir, const char *base_url, char err[CA_ERR_LEN])
 	char path[PATH_MAX];
 	int e = make_dir(data_dir, 0700);
 	if (!e)
-		e = ca_file(NULL, data_dir, "", path, sizeof(path));
+		e = ca_file(data_dir, "", path, sizeof(path));
 	if (!e)
 		e = make_dir(path, 0700);
 	if (e) {
@@ -487,7 +484,7 @@ int ca_init(const char *data_dir, const char *base_url, char err[CA_ERR_LEN])
 	if (!e) {
 		char text[512];
 		int n = snprintf(text, sizeof(text), "%s\n", ca->base_url);
-		e = ca_file(ca, data_dir, "base-url", path, sizeof(path));
+		e = ca_file(data_dir, "base-url", path, sizeof(path));
 		if (!e)
 			e = x509_file_write(path, text, (size_t)n, 0644);
 		if (e)
@@ -517,7 +514,7 @@ static int load_base_url(struct ca *ca)
 	char path[PATH_MAX];
 	uint8_t *text;
 	size_t len;
-	int err = ca_file(ca, ca->data_dir, "base-url", path, sizeof(path));
+	int err = ca_file(ca->data_dir, "base-url", path, sizeof(path));
 	if (!err)
 		err = x509_file_read(path, &text, &len);
 	if (err == -ENOENT) {
@@ -563,7 +560,7 @@ int ca_open_with_store(const char *data_dir, struct store *store, struct ca **ou
 	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH && !e; k++) {
 		char name[32];
 		snprintf(name, sizeof(name), "%s-ca.key", KIND_LABEL[k]);
-		e = ca_file(ca, data_dir, name, path, sizeof(path));
+		e = ca_file(data_dir, name, path, sizeof(path));
 		if (!e)
 			e = x509_key_load(&ca->ca_key[k], path);
 		if (e == -EPERM)

@@ -255,7 +255,9 @@ static int gen_one(struct gen *g, struct store_txn *txn, uint64_t index)
 		fresh[CERT_KIND_SIGN].pair = fresh[CERT_KIND_AUTH].serial;
 		fresh[CERT_KIND_AUTH].pair = fresh[CERT_KIND_SIGN].serial;
 	} else if (new_sign) {
+		/* The user-auth certificate's partner is now the new signing one. */
 		fresh[CERT_KIND_SIGN].pair = certs[CERT_KIND_AUTH].serial;
+		certs[CERT_KIND_AUTH].pair = fresh[CERT_KIND_SIGN].serial;
 	}
 
 	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH && !e; k++) {

@@ -483,6 +483,7 @@ struct issued_check {
 	struct ca *ca;
 	mbedtls_x509_crt chain[3]; /* CA certificates by kind */
 	int checked;
+	int replaced;
 };
 
 /* Every certificate issued by `gen --certs` has DER that verifies against its CA. */
@@ -507,6 +508,25 @@ static int check_issued_cb(const struct store_change *c, void *arg)
 	        mbedtls_x509_crt_verify(&crt, &st->chain[kind], NULL, NULL, &flags, NULL, NULL), 0);
 	assert_int_equal(crt.serial.len, c->serial.len);
 	mbedtls_x509_crt_free(&crt);
+
+	/* Links lead somewhere real: the pair exists as the other kind, and a
+	 * renewed or replaced certificate points back. */
+	struct store_cert rec, other;
+	enum cert_kind other_kind = kind == CERT_KIND_SIGN ? CERT_KIND_AUTH : CERT_KIND_SIGN;
+	assert_int_equal(store_txn_begin(ca_store(ca), false, &txn), 0);
+	assert_int_equal(store_cert_get(txn, c->issuer_id, &c->serial, &rec), 0);
+	if (rec.pair.len) {
+		assert_int_equal(
+		        store_cert_get(txn, ca_issuer_id(ca, other_kind), &rec.pair, &other), 0);
+		assert_int_equal(other.person_id, rec.person_id);
+	}
+	if (rec.replaces.len) {
+		assert_int_equal(store_cert_get(txn, c->issuer_id, &rec.replaces, &other), 0);
+		assert_serial_equal(&other.replaced_by, &rec.serial);
+		assert_int_equal(other.status, CERT_STATUS_REVOKED);
+		st->replaced++;
+	}
+	store_txn_abort(txn);
 	st->checked++;
 	return 0;
 }
@@ -538,6 +558,7 @@ static void test_gen_with_certs(void **state)
 	assert_int_equal(store_change_each(txn, first + 1, check_issued_cb, &st), 0);
 	store_txn_abort(txn);
 	assert_int_equal((uint64_t)st.checked, r.certs);
+	assert_true(st.replaced > 0); /* half the people had an event: some moved or renewed */
 	for (int k = 1; k <= 2; k++)
 		mbedtls_x509_crt_free(&st.chain[k]);
 }
