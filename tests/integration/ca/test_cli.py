@@ -283,6 +283,26 @@ def check_lookup(server, s):
     check(status == 404, "a signing serial is unknown as a user-auth certificate")
 
 
+def ocsp(data, server, kind, cert):
+    r = run("openssl", "ocsp", "-issuer", f"{data}/ca/{kind}-ca.pem", "-cert", cert, "-url",
+            server.url + "/ocsp", "-CAfile", f"{data}/ca/{kind}-ca.pem", "-no_nonce", check=False)
+    return r.stdout + r.stderr
+
+
+def check_ocsp(data, tmp, server, s):
+    """The issuers registered by ca init and the delegated responders work for
+    a real OCSP client (the hashes in the store match what openssl sends)."""
+    out = os.path.join(tmp, "person1")
+    text = ocsp(data, server, "sign", f"{out}/sign.pem")
+    check("Response verify OK" in text and f"{out}/sign.pem: good" in text,
+          "openssl ocsp: the signing certificate is good, signed by its delegated responder")
+    kensho(data, "event", "--serial", s["sign"], "--kind", "sign", "loss")
+    for kind in ("sign", "auth"):
+        text = ocsp(data, server, kind, f"{out}/{kind}.pem")
+        check("Response verify OK" in text and f"{out}/{kind}.pem: revoked" in text
+              and "Reason: keyCompromise" in text, f"openssl ocsp: after a loss the {kind} certificate is revoked")
+
+
 def check_gen(data):
     r = kensho(data, "gen", "--people", "5000", "--revoked", "0.1", "--seed", "42")
     fields = r.stdout.split()
@@ -308,6 +328,7 @@ def main():
         with server:
             check_lookup(server, s)
             check_rules(data, tmp, server, pubkey)
+            check_ocsp(data, tmp, server, s)
         check_gen(data)
     print("all CA command checks passed")
 
