@@ -23,7 +23,6 @@
 
 #define RSA_BITS          2048
 #define OFFICE_CODE       "KNSH01" /* the subject CN's issuing-office part */
-#define TXN_RETRIES       4
 #define SERIAL_RETRIES    3
 #define NAME_MAX_BYTES    255
 #define ADDRESS_MAX_BYTES 800
@@ -167,8 +166,6 @@ static int presign_cb(struct store_txn *txn, void *arg)
 	return ca_presign_in_txn(st->ca, txn, st->kind, st->serial);
 }
 
-static int write_txn(struct store *store, int (*body)(struct store_txn *, void *), void *arg);
-
 void ca_presign_after_commit(struct ca *ca, enum cert_kind kind, const struct store_serial *serial)
 {
 	int err;
@@ -177,7 +174,7 @@ void ca_presign_after_commit(struct ca *ca, enum cert_kind kind, const struct st
 	} else if (ca->responder[kind]) {
 		/* -ESTALE: a later change won the race; its own pre-sign follows. */
 		struct presign_state st = {ca, kind, serial};
-		err = write_txn(ca->store, presign_cb, &st);
+		err = store_write(ca->store, presign_cb, &st);
 		if (err == -ESTALE)
 			err = 0;
 	} else {
@@ -229,26 +226,6 @@ int ca_audit(struct store_txn *txn, const char *actor, const char *action, const
 	snprintf(a.action, sizeof(a.action), "%s", action);
 	snprintf(a.subject, sizeof(a.subject), "%s", subject);
 	return store_audit_append(txn, &a);
-}
-
-/* Runs body in a write transaction and commits; redoes the whole
- * transaction when the store grew its map (-EAGAIN, store.h). */
-static int write_txn(struct store *store, int (*body)(struct store_txn *, void *), void *arg)
-{
-	int err = -EAGAIN;
-	for (int attempt = 0; attempt < TXN_RETRIES && err == -EAGAIN; attempt++) {
-		struct store_txn *txn;
-		err = store_txn_begin(store, true, &txn);
-		if (err)
-			return err;
-		err = body(txn, arg);
-		if (err) {
-			store_txn_abort(txn);
-			return err;
-		}
-		err = store_txn_commit(txn);
-	}
-	return err;
 }
 
 /* --- names of things ------------------------------------------------------------ */
@@ -494,7 +471,7 @@ int ca_init(const char *data_dir, const char *base_url, char err[CA_ERR_LEN])
 		struct store *store;
 		e = ca_store_open(data_dir, &store);
 		if (!e) {
-			e = write_txn(store, init_register_cb, &st);
+			e = store_write(store, init_register_cb, &st);
 			store_close(store);
 		}
 		if (e)
@@ -857,7 +834,7 @@ int ca_issue(struct ca *ca, const struct ca_issue_request *req, struct ca_issued
 		if (e)
 			return e;
 		struct issue_state st = {ca, &p, out, req->actor, now};
-		e = write_txn(ca->store, issue_cb, &st);
+		e = store_write(ca->store, issue_cb, &st);
 		if (e != -EEXIST)
 			break;
 		ca_issued_free(out); /* a serial collided: draw new ones */
@@ -921,7 +898,7 @@ int ca_revoke(struct ca *ca, enum cert_kind kind, const struct store_serial *ser
 		return -EINVAL;
 	}
 	struct revoke_state st = {ca, kind, serial, reason, actor};
-	int e = write_txn(ca->store, revoke_cb, &st);
+	int e = store_write(ca->store, revoke_cb, &st);
 	if (e) {
 		revoke_error(err, e, kind, serial);
 		return e;
@@ -1088,7 +1065,7 @@ int ca_event(struct ca *ca, enum cert_kind kind, const struct store_serial *seri
 				return e;
 			st.renewed = &pair;
 		}
-		e = write_txn(ca->store, event_cb, &st);
+		e = store_write(ca->store, event_cb, &st);
 		if (e != -EEXIST || event != CA_EVENT_RENEW)
 			break;
 		ca_issued_free(&pair);

@@ -337,25 +337,6 @@ static void progress_draw(uint64_t done, uint64_t total, double seconds, bool fi
 	fflush(stderr);
 }
 
-/* Same write_txn contract as ca.c's: redo the batch when the map grew. */
-static int batch_write(struct gen *g)
-{
-	int e = -EAGAIN;
-	for (int attempt = 0; attempt < 4 && e == -EAGAIN; attempt++) {
-		struct store_txn *txn;
-		e = store_txn_begin(g->ca->store, true, &txn);
-		if (e)
-			return e;
-		e = batch_cb(txn, g);
-		if (e) {
-			store_txn_abort(txn);
-			return e;
-		}
-		e = store_txn_commit(txn);
-	}
-	return e;
-}
-
 int ca_gen(struct ca *ca, const struct ca_gen_options *opts, struct ca_gen_result *result,
            char err[CA_ERR_LEN])
 {
@@ -393,7 +374,7 @@ int ca_gen(struct ca *ca, const struct ca_gen_options *opts, struct ca_gen_resul
 	for (uint64_t first = 0; first < opts->people && !e; first += batch) {
 		g->first = first;
 		g->last = first + batch < opts->people ? first + batch : opts->people;
-		e = batch_write(g);
+		e = store_write(g->ca->store, batch_cb, g); /* redone whole if the map grows */
 		if (e == -EEXIST)
 			ca_error(err,
 			         "a population with seed %llu is in the store already; use another "

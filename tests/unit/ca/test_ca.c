@@ -563,6 +563,59 @@ static void test_gen_with_certs(void **state)
 		mbedtls_x509_crt_free(&st.chain[k]);
 }
 
+/* Copies an issuer record and its certificate from the main store. */
+static void copy_issuer(struct store *to, const char *label)
+{
+	struct store_txn *from_txn, *to_txn;
+	struct store_issuer issuer;
+	struct store_blob der;
+	assert_int_equal(store_txn_begin(ca_store(ca), false, &from_txn), 0);
+	assert_int_equal(store_issuer_by_label(from_txn, label, &issuer), 0);
+	assert_int_equal(store_issuer_cert(from_txn, issuer.id, &der), 0);
+	assert_int_equal(store_txn_begin(to, true, &to_txn), 0);
+	issuer.id = 0;
+	assert_int_equal(store_issuer_put(to_txn, &issuer, der), 0);
+	assert_int_equal(store_txn_commit(to_txn), 0);
+	store_txn_abort(from_txn);
+}
+
+/* A population larger than the store's map: every batch that fills it is
+ * redone after the map grows, and nothing is lost or doubled. */
+static void test_gen_grows_the_map(void **state)
+{
+	char dir2[300], cmd[1400], path[320];
+	snprintf(dir2, sizeof(dir2), "%s2", dir);
+	snprintf(cmd, sizeof(cmd),
+	         "mkdir -p '%s/ca' && cp -p '%s'/ca/*-ca.* '%s/ca/base-url' '%s/ca/'", dir2, dir,
+	         dir, dir2);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/store", dir2);
+	struct store_options opts = {.path = path, .map_size = 256 * 1024};
+	struct store *small;
+	assert_int_equal(store_open(&opts, &small), 0);
+	copy_issuer(small, "sign");
+	copy_issuer(small, "auth");
+
+	struct ca *ca2;
+	char err[CA_ERR_LEN];
+	assert_int_equal(ca_open_with_store(dir2, small, &ca2, err), 0);
+	struct ca_gen_options gen = {.people = 30000, .revoked = 0.1, .seed = 77};
+	struct ca_gen_result r;
+	assert_int_equal(ca_gen(ca2, &gen, &r, err), 0);
+	assert_int_equal(r.people, 30000);
+	uint64_t sign = 0, auth = 0;
+	struct store_txn *txn;
+	assert_int_equal(store_txn_begin(small, false, &txn), 0);
+	assert_int_equal(store_cert_count(txn, ca_issuer_id(ca2, CERT_KIND_SIGN), &sign), 0);
+	assert_int_equal(store_cert_count(txn, ca_issuer_id(ca2, CERT_KIND_AUTH), &auth), 0);
+	store_txn_abort(txn);
+	assert_int_equal(sign + auth, r.certs);
+	ca_close(ca2); /* does not own the store */
+	store_close(small);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir2);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -583,6 +636,7 @@ int main(void)
 	        cmocka_unit_test(test_names),
 	        cmocka_unit_test(test_gen_population),
 	        cmocka_unit_test(test_gen_with_certs),
+	        cmocka_unit_test(test_gen_grows_the_map),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
