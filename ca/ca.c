@@ -938,7 +938,8 @@ struct event_state {
 	const struct store_serial *serial;
 	enum ca_event_type event;
 	const char *actor;
-	struct ca_issued *renewed; /* the new pair (renew only), already signed */
+	struct ca_issued *renewed;    /* the new pair (renew) or signing certificate (change) */
+	const struct person *changed; /* the person after a move or rename, or NULL */
 	int64_t now;
 	bool revoked[3];            /* by kind: what this event revoked */
 	struct store_serial old[3]; /* the person's pair, by kind */
@@ -961,6 +962,49 @@ static int pair_of(struct ca *ca, struct store_txn *txn, enum cert_kind kind,
 		have[other] = e == 0;
 	}
 	return 0;
+}
+
+/* After a move or rename: the replacement signing certificate, linked to the
+ * one it replaces and to the pair's user-auth certificate, and the person's
+ * new item. */
+static int reissue_signing(struct ca *ca, struct store_txn *txn, struct event_state *st,
+                           struct store_cert certs[3], const bool have[3])
+{
+	const struct ca_issued_cert *n = &st->renewed->sign;
+	struct store_cert rec = {
+	        .issuer_id = ca->issuer_id[CERT_KIND_SIGN],
+	        .serial = n->serial,
+	        .kind = CERT_KIND_SIGN,
+	        .status = CERT_STATUS_GOOD,
+	        .not_before = n->not_before,
+	        .not_after = n->not_after,
+	        .person_id = certs[CERT_KIND_SIGN].person_id,
+	        .replaces = certs[CERT_KIND_SIGN].serial,
+	};
+	if (have[CERT_KIND_AUTH])
+		rec.pair = certs[CERT_KIND_AUTH].serial;
+	int e = store_cert_insert(txn, &rec, (struct store_blob){n->der, n->der_len});
+	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH && !e; k++) {
+		struct store_cert old;
+		if (!have[k])
+			continue;
+		e = store_cert_get(txn, ca->issuer_id[k], &certs[k].serial, &old);
+		if (e)
+			break;
+		if (k == CERT_KIND_SIGN)
+			old.replaced_by = n->serial;
+		else
+			old.pair = n->serial;
+		e = store_cert_update_links(txn, &old);
+	}
+	if (!e) {
+		struct store_person person = st->changed->record;
+		person.id = rec.person_id;
+		e = store_person_put(txn, &person);
+	}
+	if (!e)
+		st->renewed->person_id = rec.person_id;
+	return e;
 }
 
 static int event_cb(struct store_txn *txn, void *arg)
@@ -1014,6 +1058,10 @@ static int event_cb(struct store_txn *txn, void *arg)
 		st->renewed->person_id = certs[st->kind].person_id;
 	} else if (revoked == 0) {
 		return -EALREADY;
+	} else if (st->changed) {
+		e = reissue_signing(ca, txn, st, certs, have);
+		if (e)
+			return e;
 	}
 	char subject[128];
 	char action[32];
@@ -1044,15 +1092,70 @@ static int renewal_person(struct ca *ca, enum cert_kind kind, const struct store
 	return e;
 }
 
+/* The person after a move or rename, checked like a new issuance. */
+static int changed_person(struct ca *ca, enum cert_kind kind, const struct store_serial *serial,
+                          enum ca_event_type event, const struct ca_change *change,
+                          struct person *out, char *err)
+{
+	bool move = event == CA_EVENT_MOVE;
+	if ((event != CA_EVENT_MOVE && event != CA_EVENT_RENAME) ||
+	    !(move ? change->address : change->name)) {
+		ca_error(err,
+		         "a reissue needs a move with the new address or a rename with the new "
+		         "name");
+		return -EINVAL;
+	}
+	struct person old;
+	int e = renewal_person(ca, kind, serial, &old);
+	if (e) {
+		revoke_error(err, -ENOENT, kind, serial);
+		return -ENOENT;
+	}
+	char birth[32];
+	snprintf(birth, sizeof(birth), "%04d-%02d-%02d", old.birth.year % 10000,
+	         old.birth.month % 100, old.birth.day % 100);
+	struct ca_person in = {
+	        .name = move ? old.record.name : change->name,
+	        .birth = birth,
+	        .sex = old.record.sex,
+	        .address = move ? change->address : old.record.address,
+	};
+	return person_check(&in, out, err);
+}
+
 int ca_event(struct ca *ca, enum cert_kind kind, const struct store_serial *serial,
              enum ca_event_type event, const char *actor, struct ca_issued *renewed,
              char err[CA_ERR_LEN])
 {
+	return ca_event_change(ca, kind, serial, event, NULL, actor, renewed, err);
+}
+
+int ca_event_change(struct ca *ca, enum cert_kind kind, const struct store_serial *serial,
+                    enum ca_event_type event, const struct ca_change *change, const char *actor,
+                    struct ca_issued *renewed, char err[CA_ERR_LEN])
+{
 	struct ca_issued pair;
-	struct event_state st = {ca, kind, serial, event, actor, NULL, time(NULL), {0}, {{0}}};
+	struct person changed;
+	struct event_state st = {ca,   kind, serial,     event, actor,
+	                         NULL, NULL, time(NULL), {0},   {{0}}};
 	int e = 0;
+	if (change) {
+		e = changed_person(ca, kind, serial, event, change, &changed, err);
+		if (e)
+			return e;
+		st.changed = &changed;
+	}
 	for (int attempt = 0; attempt < SERIAL_RETRIES; attempt++) {
-		if (event == CA_EVENT_RENEW) {
+		if (change) {
+			memset(&pair, 0, sizeof(pair));
+			e = prepare_cert(ca, CERT_KIND_SIGN, &changed, change->sign_pubkey,
+			                 change->sign_pubkey_len, st.now, &pair.sign, err);
+			if (e) {
+				ca_issued_free(&pair);
+				return e;
+			}
+			st.renewed = &pair;
+		} else if (event == CA_EVENT_RENEW) {
 			struct person p;
 			e = renewal_person(ca, kind, serial, &p);
 			if (e == -ENOENT || e == -ENODATA) {
@@ -1066,7 +1169,7 @@ int ca_event(struct ca *ca, enum cert_kind kind, const struct store_serial *seri
 			st.renewed = &pair;
 		}
 		e = store_write(ca->store, event_cb, &st);
-		if (e != -EEXIST || event != CA_EVENT_RENEW)
+		if (e != -EEXIST || !st.renewed)
 			break;
 		ca_issued_free(&pair);
 	}
@@ -1093,7 +1196,8 @@ int ca_event(struct ca *ca, enum cert_kind kind, const struct store_serial *seri
 	if (st.renewed) {
 		if (pair.sign.issued)
 			ca_presign_after_commit(ca, CERT_KIND_SIGN, &pair.sign.serial);
-		ca_presign_after_commit(ca, CERT_KIND_AUTH, &pair.auth.serial);
+		if (pair.auth.issued)
+			ca_presign_after_commit(ca, CERT_KIND_AUTH, &pair.auth.serial);
 		if (renewed)
 			*renewed = pair;
 		else

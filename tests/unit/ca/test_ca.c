@@ -616,6 +616,65 @@ static void test_gen_grows_the_map(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* True if a certificate's DER holds this UTF-8 text (the otherNames do). */
+static bool der_contains(const uint8_t *der, size_t len, const char *text)
+{
+	return memmem(der, len, text, strlen(text)) != NULL;
+}
+
+static void test_move_with_new_address_reissues_signing(void **state)
+{
+	struct ca_issued out, re;
+	issue("1982-08-08", &out);
+	char err[CA_ERR_LEN];
+	struct ca_change change = {.address = "北海道札幌市中央区北1条西2丁目",
+	                           .sign_pubkey = pubkey_pem,
+	                           .sign_pubkey_len = strlen((char *)pubkey_pem)};
+	assert_int_equal(ca_event_change(ca, CERT_KIND_AUTH, &out.auth.serial, CA_EVENT_MOVE,
+	                                 &change, "t", &re, err),
+	                 0);
+	assert_true(re.sign.issued);
+	assert_false(re.auth.issued);
+	assert_true(der_contains(re.sign.der, re.sign.der_len, change.address));
+	assert_false(der_contains(re.sign.der, re.sign.der_len, "東京都新宿区"));
+	assert_true(der_contains(re.sign.der, re.sign.der_len, "鈴木\u3000一郎")); /* name kept */
+
+	struct store_cert old_sign, new_sign, auth;
+	get(CERT_KIND_SIGN, &out.sign.serial, &old_sign);
+	get(CERT_KIND_SIGN, &re.sign.serial, &new_sign);
+	get(CERT_KIND_AUTH, &out.auth.serial, &auth);
+	assert_int_equal(old_sign.reason, CRL_REASON_AFFILIATION_CHANGED);
+	assert_serial_equal(&old_sign.replaced_by, &re.sign.serial);
+	assert_serial_equal(&new_sign.replaces, &out.sign.serial);
+	assert_serial_equal(&new_sign.pair, &out.auth.serial);
+	assert_serial_equal(&auth.pair, &re.sign.serial);
+	assert_int_equal(auth.status, CERT_STATUS_GOOD);
+	assert_int_equal(new_sign.person_id, out.person_id);
+
+	struct store_txn *txn;
+	struct store_person person;
+	assert_int_equal(store_txn_begin(ca_store(ca), false, &txn), 0);
+	assert_int_equal(store_person_get(txn, out.person_id, &person), 0);
+	store_txn_abort(txn);
+	assert_string_equal(person.address, change.address);
+	assert_string_equal(person.birth, "319820808");
+
+	/* A rename needs the name, not an address; other events take no change. */
+	struct ca_change no_name = {.address = "x"};
+	assert_int_equal(ca_event_change(ca, CERT_KIND_SIGN, &re.sign.serial, CA_EVENT_RENAME,
+	                                 &no_name, "t", NULL, err),
+	                 -EINVAL);
+	assert_int_equal(ca_event_change(ca, CERT_KIND_SIGN, &re.sign.serial, CA_EVENT_LOSS,
+	                                 &change, "t", NULL, err),
+	                 -EINVAL);
+	/* The old certificate was replaced already: a second move through it fails. */
+	assert_int_equal(ca_event_change(ca, CERT_KIND_SIGN, &out.sign.serial, CA_EVENT_MOVE,
+	                                 &change, "t", NULL, err),
+	                 -EALREADY);
+	ca_issued_free(&re);
+	ca_issued_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -632,6 +691,7 @@ int main(void)
 	        cmocka_unit_test(test_event_request_revokes_both),
 	        cmocka_unit_test(test_loss_after_move_keeps_first_reason),
 	        cmocka_unit_test(test_event_renew_links_old_to_new),
+	        cmocka_unit_test(test_move_with_new_address_reissues_signing),
 	        cmocka_unit_test(test_events_are_audited),
 	        cmocka_unit_test(test_names),
 	        cmocka_unit_test(test_gen_population),
