@@ -53,6 +53,7 @@ struct intake_handler {
 	struct intake_item **batch; /* batch_max slots */
 	size_t batch_len;
 	int batch_rc;
+	uint64_t next_receipt; /* expected next receipt number (0: unknown) */
 };
 
 /* --- the commit job (thread pool) ------------------------------------------------- */
@@ -60,7 +61,7 @@ struct intake_handler {
 static void commit_work_cb(uv_work_t *work)
 {
 	struct intake_handler *h = work->data;
-	h->batch_rc = intake_commit(h->store, h->signer, h->batch, h->batch_len);
+	h->batch_rc = intake_commit(h->store, h->signer, h->batch, h->batch_len, &h->next_receipt);
 }
 
 /* --- answering ---------------------------------------------------------------------- */

@@ -26,7 +26,9 @@ struct intake_item {
 /** Stores every item not stored before (by digest) with a freshly signed
  * receipt, and fetches the original receipt of the others, all in one write
  * transaction that has committed (and fsynced) when this returns 0. On error
- * nothing was committed and no item has a receipt. Runs on a worker thread;
- * the signer must not be used concurrently. */
+ * nothing was committed and no item has a receipt. *next_hint is the
+ * receipt number the caller expects next (0: unknown); receipts are signed
+ * before the write transaction when it is known, and it is updated on
+ * success. Runs on a worker thread; the signer must not be used concurrently. */
 int intake_commit(struct store *store, struct receipt_signer *signer,
-                  struct intake_item *const *items, size_t n);
+                  struct intake_item *const *items, size_t n, uint64_t *next_hint);

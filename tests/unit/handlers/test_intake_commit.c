@@ -65,7 +65,8 @@ static void test_batch_numbers_and_dedup(void **state)
 	item_init(&b, "application B");
 	item_init(&a_again, "application A"); /* the same bytes twice in one batch */
 	struct intake_item *batch[] = {&a, &b, &a_again};
-	assert_int_equal(intake_commit(fx->store, signer, batch, 3), 0);
+	uint64_t next = 0; /* unknown: receipts are signed inside the transaction */
+	assert_int_equal(intake_commit(fx->store, signer, batch, 3, &next), 0);
 	assert_int_equal(a.receipt, 1);
 	assert_false(a.existed);
 	assert_int_equal(b.receipt, 2);
@@ -75,11 +76,15 @@ static void test_batch_numbers_and_dedup(void **state)
 	assert_memory_equal(a_again.receipt_der, a.receipt_der, a.receipt_len);
 	assert_receipt_names(&a, 1);
 	assert_receipt_names(&b, 2);
+	assert_int_equal(next, 3);
 
-	/* a later batch */
+	/* a later batch, predicted wrongly (as when another process wrote in
+	 * between): the presigned receipt is replaced by one with the right number */
 	item_init(&c, "application C");
 	struct intake_item *later[] = {&c, &b};
-	assert_int_equal(intake_commit(fx->store, signer, later, 2), 0);
+	uint64_t wrong = 1000;
+	assert_int_equal(intake_commit(fx->store, signer, later, 2, &wrong), 0);
+	assert_int_equal(wrong, 4);
 	assert_int_equal(c.receipt, 3);
 	assert_true(b.existed);
 	assert_int_equal(b.receipt, 2);
@@ -112,16 +117,18 @@ static void test_many_batches_stay_dense(void **state)
 		item_init(&items[i], texts[i]);
 		batch[i] = &items[i];
 	}
-	/* batches of 1, 2, 3, ... */
-	uint64_t first = 0;
+	/* batches of 1, 2, 3, ..., each predicted by the previous commit */
+	uint64_t first = 0, next = 0;
 	for (int at = 0, size = 1; at < N; at += size, size++) {
 		int n = at + size > N ? N - at : size;
-		assert_int_equal(intake_commit(fx->store, signer, batch + at, n), 0);
+		assert_int_equal(intake_commit(fx->store, signer, batch + at, n, &next), 0);
+		assert_int_equal(next, items[at + n - 1].receipt + 1);
 		if (at == 0)
 			first = items[0].receipt;
 	}
 	for (int i = 0; i < N; i++) {
 		assert_int_equal(items[i].receipt, first + i);
+		assert_receipt_names(&items[i], first + i);
 		free(items[i].receipt_der);
 	}
 }
