@@ -760,3 +760,16 @@ void tls_factory_free(struct tls_factory *f)
 	else
 		factory_release(f);
 }
+
+int tls_client_auth_parse(const char *text, enum tls_client_auth *out)
+{
+	if (strcmp(text, "none") == 0)
+		*out = TLS_CLIENT_AUTH_NONE;
+	else if (strcmp(text, "optional") == 0)
+		*out = TLS_CLIENT_AUTH_OPTIONAL;
+	else if (strcmp(text, "required") == 0)
+		*out = TLS_CLIENT_AUTH_REQUIRED;
+	else
+		return -EINVAL;
+	return 0;
+}

@@ -10,19 +10,6 @@
 
 /* --- settings ------------------------------------------------------------------ */
 
-int tls_client_auth_parse(const char *text, enum tls_client_auth *out)
-{
-	if (strcmp(text, "none") == 0)
-		*out = TLS_CLIENT_AUTH_NONE;
-	else if (strcmp(text, "optional") == 0)
-		*out = TLS_CLIENT_AUTH_OPTIONAL;
-	else if (strcmp(text, "required") == 0)
-		*out = TLS_CLIENT_AUTH_REQUIRED;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 /* Puts DIR/tls/name into storage; returns it, or NULL when out of room. */
 static const char *default_path(const char *data_dir, const char *name, char *storage,
                                 size_t storage_len, size_t *used)

@@ -87,13 +87,13 @@ static void setup_once(void)
 	snprintf(trust, sizeof trust, "%s/tls/ca.pem", pki_dir);
 	snprintf(policy, sizeof policy, "%s/tls/policy.conf", pki_dir);
 	struct tls_settings s = {
-		.cert_file = cert,
-		.key_file = key,
-		.trust_file = trust,
-		.policy_file = policy,
-		.client_auth = TLS_CLIENT_AUTH_OPTIONAL,
-		.handshake_timeout_ms = 1000,
-		.ticket_lifetime_s = 3600,
+	        .cert_file = cert,
+	        .key_file = key,
+	        .trust_file = trust,
+	        .policy_file = policy,
+	        .client_auth = TLS_CLIENT_AUTH_OPTIONAL,
+	        .handshake_timeout_ms = 1000,
+	        .ticket_lifetime_s = 3600,
 	};
 	if (tls_factory_new(NULL, &s, &factory, err, sizeof err) != 0) {
 		fprintf(stderr, "tls_factory_new: %s\n", err);
@@ -199,11 +199,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct peer_info peer;
 	memset(&peer, 0, sizeof peer);
 	struct transport_io io = {
-		.conn = &s,
-		.send = sink_send,
-		.deliver = sink_deliver,
-		.established = sink_established,
-		.fail = sink_fail,
+	        .conn = &s,
+	        .send = sink_send,
+	        .deliver = sink_deliver,
+	        .established = sink_established,
+	        .fail = sink_fail,
 	};
 	struct transport_factory *base = tls_factory_base(factory);
 	struct transport *t = base->create(base, &io, &peer);
