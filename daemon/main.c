@@ -138,6 +138,7 @@ static void tls_reload_cb(void *arg)
 	if (tls_factory_reload(w->tls, err, sizeof(err)) != 0) {
 		log_error("tls: reload refused, the previous configuration stays in force: %s",
 		          err);
+		reload_note_failure("tls", err);
 		return;
 	}
 	struct tls_stats st;
@@ -232,8 +233,13 @@ static int worker_main(unsigned index, void *arg)
 	if (uv_loop_init(&w.loop) != 0)
 		return 1;
 	/* The store is opened here, after fork: an LMDB environment must not
-	 * cross a fork. Until storage/ lands, handlers get store = NULL. */
+	 * cross a fork. Without it handlers answer 503 store_unavailable. */
 	struct store *store = NULL;
+	if (ca_store_open(d->data_dir, &store) != 0) {
+		log_error("cannot open the store in %s; store-backed endpoints answer 503",
+		          d->data_dir);
+		store = NULL;
+	}
 	struct router *router = router_new();
 	struct handler_env env = {&w.loop, store, d->config, d->data_dir};
 	int status = 0;
@@ -287,6 +293,8 @@ out:
 	if (uv_loop_close(&w.loop) != 0)
 		log_warn("event loop closed with handles still open");
 	router_free(router);
+	if (store)
+		store_close(store);
 	readiness_reset();
 	reload_reset();
 	metrics_reset();
