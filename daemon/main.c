@@ -233,11 +233,12 @@ static int worker_main(unsigned index, void *arg)
 	if (uv_loop_init(&w.loop) != 0)
 		return 1;
 	/* The store is opened here, after fork: an LMDB environment must not
-	 * cross a fork. Without it handlers answer 503 store_unavailable. */
+	 * cross a fork. Handlers treat a NULL store as "not ready". */
 	struct store *store = NULL;
-	if (ca_store_open(d->data_dir, &store) != 0) {
-		log_error("cannot open the store in %s; store-backed endpoints answer 503",
-		          d->data_dir);
+	int store_rc = ca_store_open(d->data_dir, &store);
+	if (store_rc != 0) {
+		log_error("cannot open the store in %s/%s: %s", d->data_dir, STORE_DATA_SUBDIR,
+		          strerror(-store_rc));
 		store = NULL;
 	}
 	struct router *router = router_new();

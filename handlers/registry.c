@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "handlers/admin.h"
 #include "handlers/health.h"
+#include "handlers/lookup.h"
 
 struct family {
 	const char *name;
@@ -15,6 +16,7 @@ struct family {
 
 static const struct family families[] = {
         {"health", health_routes},
+        {"lookup", lookup_routes},
         {"admin", admin_routes},
 };
 
