@@ -15,7 +15,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Server, check, run  # noqa: E402
+from harness import KENSHO, Server, check, run  # noqa: E402
 
 
 def context(tls_dir, client=None):
@@ -154,6 +154,58 @@ def main():
                                   "application/json")
         check(status == 400 and b"auth_pubkey" in body, "issue without a public key: 400")
 
+        # --- personal data: role, audit, `kensho audit` --------------------
+        path = f"/v1/certs/sign/{sign}?personal=1"
+        status, body, _ = request(port, context(tls_dir, "personal"), "GET", path)
+        answer = json.loads(body)
+        check(status == 200 and answer["personal"]["name"] == "山田\u3000花子"
+              and answer["serial"] == sign, "relying-party+personal receives the four items")
+        check(answer["personal"]["address"] == issue["address"] and answer["personal"]["sex"] == 2,
+              "address and sex as issued")
+        status, body, _ = request(port, context(tls_dir, "relying-party"), "GET", path)
+        check(status == 403 and b"personal" not in body.replace(b"relying-party+personal", b""),
+              "relying party without the personal role: 403")
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        conn.request("GET", path)
+        r = conn.getresponse()
+        check(r.status == 403, "personal data over plain HTTP: 403")
+        conn.close()
+        status, body, _ = request(port, context(tls_dir, "personal"), "GET", f"/v1/certs/sign/{sign}")
+        check(status == 200 and "personal" not in json.loads(body), "status query alone discloses nothing")
+        status, body, _ = request(port, context(tls_dir, "personal"), "GET",
+                                  f"/v1/certs/auth/{auth}?personal=1")
+        check(status == 400, "the four items only with a signing certificate")
+        out = run(KENSHO, "--data", srv.data, "audit", "--action", "disclose-personal").stdout
+        lines = [l for l in out.splitlines() if l]
+        check(len(lines) == 1 and f"sign/{sign}" in lines[0] and "CN=personal" in lines[0]
+              and "spki:" in lines[0], f"exactly one disclosure audited: {lines}")
+        out = run(KENSHO, "--data", srv.data, "audit", "--json").stdout
+        actions = [json.loads(l)["action"] for l in out.splitlines()]
+        check("disclose-personal" in actions and "revoke" in actions,
+              f"kensho audit --json lists operator actions and disclosures ({len(actions)})")
+
+        # --- the kensho CLI through the admin API -------------------------
+        remote = [KENSHO, "--server", f"https://localhost:{port}", "--cacert", f"{tls_dir}/ca.pem"]
+        operator = ["--cert", f"{tls_dir}/clients/operator.pem", "--key", f"{tls_dir}/clients/operator.key"]
+        with open(f"{srv.data}/pub.pem", "w") as f:
+            f.write(key)
+        r = run(*remote, *operator, "issue", "--name", "Suzuki Ichiro", "--birth", "1975-05-05",
+                "--sex", "1", "--address", "Osaka", "--sign-pubkey", f"{srv.data}/pub.pem",
+                "--auth-pubkey", f"{srv.data}/pub.pem", check=False)
+        check(r.returncode == 0, f"remote issue: {r.stdout[:120]} {r.stderr}")
+        auth2 = json.loads(r.stdout)["auth"]["serial"]
+        r = run(*remote, *operator, "revoke", "--kind", "auth", "--serial", auth2, "--reason",
+                "keyCompromise", check=False)
+        check(r.returncode == 0 and json.loads(r.stdout)["status"] == "revoked", "remote revoke")
+        r = run(*remote, "--cert", f"{tls_dir}/clients/relying-party.pem", "--key",
+                f"{tls_dir}/clients/relying-party.key", "revoke", "--kind", "auth", "--serial",
+                auth2, "--reason", "keyCompromise", check=False)
+        check(r.returncode == 1 and "HTTP 403" in r.stderr, "remote revoke as relying party refused")
+        r = run(*remote, *operator, "reload", check=False)
+        check(r.returncode == 0 and "reloaded" in r.stdout, "remote reload")
+        status, body, _ = request(port, context(tls_dir), "GET", f"/v1/certs/auth/{auth2}")
+        check(json.loads(body)["status"] == "revoked", "the remote revocation is visible")
+
         # --- reload under load ---------------------------------------------
         work = os.path.join(srv.data, "work")
         os.makedirs(work)
@@ -163,7 +215,7 @@ def main():
             time.sleep(0.5)
             # 1. A plain re-read by SIGHUP.
             srv.proc.send_signal(signal.SIGHUP)
-            check(wait_for_log(srv, "(generation 2)"), "SIGHUP reloaded (generation 2)")
+            check(wait_for_log(srv, "(generation 3)"), "SIGHUP reloaded (generation 3)")
             # 2. A broken policy is refused by SIGHUP and by the admin API.
             with open(f"{tls_dir}/policy.conf", "a") as f:
                 f.write("root subject CN=nobody\n")
