@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""testssl.sh (Debian package) against the TLS transport with the default
-client-certificate mode (optional): protocols, ciphers, forward secrecy,
+"""testssl.sh (Debian package) against kenshod's TLS listener with the
+default client-certificate mode (optional): protocols, ciphers, forward secrecy,
 server defaults and every vulnerability check. Every finding must be OK or
 INFO, except three that concern the demo certificate's surroundings rather
 than the TLS service: no revocation URL in the demo TLS CA's certificates,
@@ -12,11 +12,8 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(__file__))
-from test_tls_clients import Probe  # noqa: E402
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import check  # noqa: E402
+from harness import Server, check  # noqa: E402
 
 EXPECTED = {
     "cert_revocation": "the demo TLS CA publishes no CRL or OCSP URL",
@@ -27,13 +24,12 @@ EXPECTED = {
 
 def main():
     with tempfile.TemporaryDirectory(prefix="kensho-testssl-") as tmp:
-        data = os.path.join(tmp, "data")
-        os.makedirs(data)
-        with Probe(data, "optional") as p:
+        with Server(tls=True, args=["--no-access-log"]) as srv:
+            data = srv.data
             out = os.path.join(tmp, "testssl.json")
             args = ["testssl", "--quiet", "--color", "0", "--warnings", "off", "--fast",
                     "--add-ca", f"{data}/tls/ca.pem", "--jsonfile", out,
-                    "-p", "-e", "-f", "-S", "-U", f"127.0.0.1:{p.port}"]
+                    "-p", "-e", "-f", "-S", "-U", f"127.0.0.1:{srv.tls_port}"]
             print("$", " ".join(args), flush=True)
             r = subprocess.run(args, capture_output=True, text=True, timeout=400)
             print(r.stdout[-6000:])
