@@ -218,6 +218,9 @@ static void reload_signal_cb(uv_signal_t *h, int signum)
 
 static void print_urls(const struct daemon *d)
 {
+	for (size_t i = 0; i < d->listen_tls_count; i++)
+		fprintf(stderr, "kenshod: serving https://%s/ (demo CA: %s/tls/ca.pem)\n",
+		        d->listen_tls[i], d->data_dir);
 	for (size_t i = 0; i < d->listen_count; i++) {
 		fprintf(stderr, "kenshod: serving http://%s/\n", d->listen[i]);
 		for (size_t p = 0; p < sizeof(try_paths) / sizeof(try_paths[0]); p++)
