@@ -8,6 +8,7 @@
 #include "handlers/admin.h"
 #include "handlers/health.h"
 #include "handlers/lookup.h"
+#include "handlers/ocsp.h"
 
 struct family {
 	const char *name;
@@ -17,6 +18,7 @@ struct family {
 static const struct family families[] = {
         {"health", health_routes},
         {"lookup", lookup_routes},
+        {"ocsp", ocsp_routes},
         {"admin", admin_routes},
 };
 
