@@ -245,6 +245,25 @@ def main():
         _, _, after = request(port, context(tls_dir), "GET", "/healthz")
         check("localhost-rotated" in subject_cn(after) and after != before,
               "new connections get the new certificate")
+        # --- OCSP responder keys follow the same reload ---------------------
+        def ocsp_status():
+            r = run("openssl", "ocsp", "-issuer", f"{srv.data}/ca/auth-ca.pem", "-serial", "0x" + auth,
+                    "-url", f"{srv.url}/ocsp", "-noverify", check=False)
+            return r.stdout + r.stderr
+
+        check(f"{auth}: revoked" in ocsp_status().lower() or ": revoked" in ocsp_status(),
+              "OCSP answers revoked before the key reload")
+        key_path = f"{srv.data}/ca/auth-ocsp.key"
+        shutil.copy(key_path, f"{work}/auth-ocsp.key")
+        with open(key_path, "w") as f:
+            f.write("not a key\n")
+        srv.proc.send_signal(signal.SIGHUP)
+        check(wait_for_log(srv, "ocsp: reload refused"), "a broken OCSP responder key is refused")
+        check(": revoked" in ocsp_status(), "OCSP still answers, the previous key in force")
+        shutil.copy(f"{work}/auth-ocsp.key", key_path)
+        srv.proc.send_signal(signal.SIGHUP)
+        check(wait_for_log(srv, "ocsp: reloaded the responder keys"), "the restored key reloads")
+        check(": revoked" in ocsp_status(), "OCSP answers after the key reload")
         check(srv.proc.poll() is None, "kenshod still running")
 
 
