@@ -131,16 +131,50 @@ static int bootstrap_data_dir(const char *dir)
  * policy, session tickets) per worker, after fork, so no two workers share
  * random state or ticket keys. SIGHUP (and POST /v1/admin/reload) re-read its
  * files through the "tls" reload hook. Returns NULL (logged) on error. */
+/* TLS counters in /metrics, fed by the factory's observer. */
+static struct {
+	struct metric *handshake[4]; /* by enum tls_event */
+	struct metric *reload_ok, *reload_refused;
+} tls_metrics;
+
+static void tls_observer_cb(void *arg, enum tls_event event)
+{
+	(void)arg;
+	if ((unsigned)event < 4)
+		metric_add(tls_metrics.handshake[event], 1);
+}
+
+static void tls_metrics_register(void)
+{
+	static const char help[] = "TLS handshakes by outcome";
+	static const char *const labels[4] = {
+	        [TLS_EVENT_HANDSHAKE] = "result=\"full\"",
+	        [TLS_EVENT_RESUMED] = "result=\"resumed\"",
+	        [TLS_EVENT_HANDSHAKE_FAILED] = "result=\"failed\"",
+	        [TLS_EVENT_HANDSHAKE_TIMEOUT] = "result=\"timeout\"",
+	};
+	for (int i = 0; i < 4; i++)
+		tls_metrics.handshake[i] =
+		        metrics_counter("kensho_tls_handshakes_total", labels[i], help);
+	tls_metrics.reload_ok = metrics_counter("kensho_tls_reloads_total", "result=\"ok\"",
+	                                        "TLS configuration reloads by outcome");
+	tls_metrics.reload_refused =
+	        metrics_counter("kensho_tls_reloads_total", "result=\"refused\"",
+	                        "TLS configuration reloads by outcome");
+}
+
 static void tls_reload_cb(void *arg)
 {
 	struct worker *w = arg;
 	char err[512];
 	if (tls_factory_reload(w->tls, err, sizeof(err)) != 0) {
+		metric_add(tls_metrics.reload_refused, 1);
 		log_error("tls: reload refused, the previous configuration stays in force: %s",
 		          err);
 		reload_note_failure("tls", err);
 		return;
 	}
+	metric_add(tls_metrics.reload_ok, 1);
 	struct tls_stats st;
 	tls_factory_stats(w->tls, &st);
 	log_info("tls: reloaded certificate, key, trust store and policy (generation %u)",
@@ -157,6 +191,8 @@ static struct transport_factory *tls_listener_factory(struct worker *w)
 		log_error("tls: %s", err);
 		return NULL;
 	}
+	tls_metrics_register();
+	tls_factory_set_observer(w->tls, tls_observer_cb, NULL);
 	if (reload_register("tls", tls_reload_cb, w) != 0)
 		log_warn("tls: cannot register the reload hook; SIGHUP will not reload TLS");
 	return tls_factory_base(w->tls);

@@ -96,6 +96,8 @@ struct tls_factory {
 	struct tls_conn *handshaking; /* list of connections still in handshake */
 	struct tls_conn *stepping;    /* connection whose handshake is running */
 	struct tls_stats stats;
+	void (*observer)(void *arg, enum tls_event event);
+	void *observer_arg;
 };
 
 enum conn_state { CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSED, CONN_FAILED };
@@ -378,6 +380,12 @@ static int bio_recv_cb(void *arg, unsigned char *out, size_t len)
 	return (int)len;
 }
 
+static void observe(struct tls_factory *f, enum tls_event event)
+{
+	if (f->observer)
+		f->observer(f->observer_arg, event);
+}
+
 static void conn_fail(struct tls_conn *c, int err, const char *why)
 {
 	if (c->state == CONN_FAILED)
@@ -385,6 +393,8 @@ static void conn_fail(struct tls_conn *c, int err, const char *why)
 	if (c->state == CONN_HANDSHAKE) {
 		handshake_list_remove(c);
 		c->factory->stats.handshake_failures++;
+		observe(c->factory, err == -ETIMEDOUT ? TLS_EVENT_HANDSHAKE_TIMEOUT
+		                                      : TLS_EVENT_HANDSHAKE_FAILED);
 	}
 	c->state = CONN_FAILED;
 	log_debug("tls: %s: %s", c->super.peer ? c->super.peer->address : "?", why);
@@ -514,6 +524,7 @@ static void conn_step_handshake(struct tls_conn *c)
 	c->factory->stats.handshakes++;
 	if (c->resumed)
 		c->factory->stats.resumed++;
+	observe(c->factory, c->resumed ? TLS_EVENT_RESUMED : TLS_EVENT_HANDSHAKE);
 	c->super.io.established(c->super.io.conn);
 }
 
@@ -744,6 +755,13 @@ int tls_factory_reload(struct tls_factory *f, char *err, size_t err_len)
 void tls_factory_stats(const struct tls_factory *f, struct tls_stats *out)
 {
 	*out = f->stats;
+}
+
+void tls_factory_set_observer(struct tls_factory *f, void (*fn)(void *arg, enum tls_event event),
+                              void *arg)
+{
+	f->observer = fn;
+	f->observer_arg = arg;
 }
 
 static void timer_close_cb(uv_handle_t *h)

@@ -85,6 +85,19 @@ struct tls_stats {
 /** Copies the factory's counters. */
 void tls_factory_stats(const struct tls_factory *f, struct tls_stats *out);
 
+/** What an observer hears about (for metrics). */
+enum tls_event {
+	TLS_EVENT_HANDSHAKE,         /**< a full handshake completed */
+	TLS_EVENT_RESUMED,           /**< a handshake completed by session ticket */
+	TLS_EVENT_HANDSHAKE_FAILED,  /**< refused, bad record or bad certificate */
+	TLS_EVENT_HANDSHAKE_TIMEOUT, /**< tls.handshake_timeout passed */
+};
+
+/** Calls fn(arg, event) on the loop thread as handshakes end (NULL: none),
+ * so kenshod can count them in /metrics without tls/ knowing metrics. */
+void tls_factory_set_observer(struct tls_factory *f, void (*fn)(void *arg, enum tls_event event),
+                              void *arg);
+
 /** Frees the factory once every transport it created has been destroyed
  * (call at shutdown). With a loop, memory is released in the timer's close
  * callback, so the loop must run once more. */

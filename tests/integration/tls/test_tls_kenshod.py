@@ -264,6 +264,13 @@ def main():
         srv.proc.send_signal(signal.SIGHUP)
         check(wait_for_log(srv, "ocsp: reloaded the responder keys"), "the restored key reloads")
         check(": revoked" in ocsp_status(), "OCSP answers after the key reload")
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        conn.request("GET", "/metrics")
+        metrics = conn.getresponse().read().decode()
+        conn.close()
+        full = [l for l in metrics.splitlines() if l.startswith('kensho_tls_handshakes_total{result="full"}')]
+        check(full and float(full[0].split()[-1]) > 50, f"/metrics counts TLS handshakes: {full}")
+        check('kensho_tls_reloads_total{result="refused"}' in metrics, "/metrics counts refused reloads")
         check(srv.proc.poll() is None, "kenshod still running")
 
 
