@@ -169,6 +169,15 @@ int ocsp_responder_load(const char *ca_path, const char *cert_path, const char *
 		                 "responder key type differs from ocsp.key_type; see docs/ocsp.md",
 		                 key_path);
 
+	/* One signature now, on one thread: mbedTLS caches the EC generator's
+	 * precomputed table in the key's group on first use, which concurrent
+	 * first signings on the worker pool would race to fill. */
+	uint8_t probe_hash[32] = {0}, probe_sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
+	size_t probe_len;
+	if (mbedtls_pk_sign(&r->key, MBEDTLS_MD_SHA256, probe_hash, sizeof(probe_hash), probe_sig,
+	                    &probe_len, mbedtls_ctr_drbg_random, drbg))
+		return load_fail(r, -EINVAL, "responder key cannot sign", key_path);
+
 	const uint8_t *bits;
 	size_t bits_len;
 	if (spki_key_bits(&r->ca, &bits, &bits_len) || key_sha1(&r->cert, r->responder_key_sha1))
