@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "handlers/health.h"
+#include "handlers/lookup.h"
 #include "handlers/ocsp.h"
 
 struct family {
@@ -15,6 +16,7 @@ struct family {
 
 static const struct family families[] = {
         {"health", health_routes},
+        {"lookup", lookup_routes},
         {"ocsp", ocsp_routes},
 };
 
