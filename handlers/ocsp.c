@@ -26,6 +26,7 @@
 #include "core/config.h"
 #include "core/exchange.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "handlers/handlers.h"
 #include "handlers/ocsp.h"
 #include "storage/store.h"
@@ -44,8 +45,27 @@ struct ocsp_handler {
 	struct ocsp_responder_set *responders;
 	unsigned max_inflight;
 	unsigned inflight;
-	int64_t refresh_margin;   /* re-sign a cached response this long before nextUpdate */
-	struct sign_job *scratch; /* decoding space for the loop thread's fast path */
+	int64_t refresh_margin;     /* re-sign a cached response this long before nextUpdate */
+	struct sign_job *scratch;   /* decoding space for the loop thread's fast path */
+	struct metric *answered[8]; /* by enum answer_kind */
+	struct metric *inflight_gauge;
+};
+
+/* How a request was answered, for /metrics. */
+enum answer_kind {
+	ANSWER_CACHED,
+	ANSWER_SIGNED,
+	ANSWER_NOT_MODIFIED,
+	ANSWER_MALFORMED,
+	ANSWER_UNAUTHORIZED,
+	ANSWER_TRY_LATER,
+	ANSWER_INTERNAL_ERROR,
+};
+
+static const char *const answer_labels[] = {
+        "answer=\"cached\"",         "answer=\"signed\"",       "answer=\"not-modified\"",
+        "answer=\"malformed\"",      "answer=\"unauthorized\"", "answer=\"try-later\"",
+        "answer=\"internal-error\"",
 };
 
 /* One CertID's status as read from the store. */
@@ -76,8 +96,18 @@ static struct ocsp_handler *the_handler;
 
 /* --- answering ------------------------------------------------------------------ */
 
+static void count(enum answer_kind kind)
+{
+	if (the_handler)
+		metric_add(the_handler->answered[kind], 1);
+}
+
 static void respond_status(struct exchange *ex, enum ocsp_response_status status)
 {
+	count(status == OCSP_STATUS_MALFORMED_REQUEST ? ANSWER_MALFORMED
+	      : status == OCSP_STATUS_UNAUTHORIZED    ? ANSWER_UNAUTHORIZED
+	      : status == OCSP_STATUS_TRY_LATER       ? ANSWER_TRY_LATER
+	                                              : ANSWER_INTERNAL_ERROR);
 	size_t len;
 	const uint8_t *der = ocsp_status_response(status, &len);
 	exchange_respond(ex, 200, OCSP_CONTENT_TYPE, der, len);
@@ -172,12 +202,14 @@ static void respond_signed(struct exchange *ex, bool is_get, bool cacheable, int
 	         parse_http_date(inm, hlen, &since))
 		not_modified = this_update <= since; /* RFC 7232 §3.3 */
 	if (not_modified) {
+		count(ANSWER_NOT_MODIFIED);
 		if (owned)
 			free(der);
 		exchange_respond(ex, 304, NULL, NULL, 0);
 		return;
 	}
 send:
+	count(owned ? ANSWER_SIGNED : ANSWER_CACHED);
 	if (owned)
 		exchange_respond_owned(ex, 200, OCSP_CONTENT_TYPE, der, len);
 	else
@@ -306,6 +338,7 @@ static void sign_done_cb(uv_work_t *work, int status)
 {
 	struct sign_job *job = work->data;
 	job->handler->inflight--;
+	metric_set(job->handler->inflight_gauge, job->handler->inflight);
 	if (status || job->error) {
 		if (job->error && job->error != -EAGAIN)
 			log_warn("ocsp: signing failed: %s", strerror(-job->error));
@@ -428,6 +461,7 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 		return;
 	}
 	h->inflight++;
+	metric_set(h->inflight_gauge, h->inflight);
 }
 
 /* --- set-up -------------------------------------------------------------------------------------
@@ -471,6 +505,11 @@ int ocsp_routes(struct router *r, const struct handler_env *env)
 	h->max_inflight = (unsigned)max_inflight;
 	h->refresh_margin = config_get_ms(c, "ocsp.refresh_before", validity_ms / 4) / 1000;
 	h->scratch = malloc(sizeof(*h->scratch));
+	for (int k = ANSWER_CACHED; k <= ANSWER_INTERNAL_ERROR; k++)
+		h->answered[k] = metrics_counter("kensho_ocsp_answers_total", answer_labels[k],
+		                                 "OCSP requests by how they were answered");
+	h->inflight_gauge = metrics_gauge("kensho_ocsp_signs_inflight", NULL,
+	                                  "live OCSP signings queued or running");
 	int err = h->scratch ? ocsp_responder_set_open(env->data_dir, env->store, &opts,
 	                                               &h->responders)
 	                     : -ENOMEM;

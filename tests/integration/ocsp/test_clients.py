@@ -175,6 +175,13 @@ def main():
         bad = ocsp.load_der_ocsp_response(post(url + "/ocsp", b"\x30\x00")[2])
         check(bad.response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST, "cryptography: malformedRequest")
 
+        metrics = get(url + "/metrics")[2].decode()
+        counts = {line.split("{")[1].split("}")[0]: float(line.split()[-1]) for line in metrics.splitlines()
+                  if line.startswith("kensho_ocsp_answers_total{")}
+        check(counts.get('answer="cached"', 0) >= 4 and counts.get('answer="signed"', 0) >= 5
+              and counts.get('answer="not-modified"', 0) == 2 and counts.get('answer="malformed"', 0) == 5
+              and counts.get('answer="unauthorized"', 0) == 3, f"/metrics counts the answers ({counts})")
+
     # --- a cap of zero live signings: misses get tryLater, hits still work -------------------------------
     conf = os.path.join(tmp.name, "kenshod.conf")
     with open(conf, "w") as f:
