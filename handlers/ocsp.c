@@ -347,7 +347,7 @@ static void sign_done_cb(uv_work_t *work, int status)
 		                                                    : OCSP_STATUS_INTERNAL_ERROR);
 	} else {
 		uint32_t issuer_id = ocsp_responder_options(job->responder)->store_issuer_id;
-		respond_signed(job->exchange, job->is_get, job->write_back, (int64_t)time(NULL),
+		respond_signed(job->exchange, job->is_get, !job->request.has_nonce, (int64_t)time(NULL),
 		               issuer_id, &job->lookups[0].serial, job->lookups[0].version,
 		               job->out.der, job->out.len, job->out.this_update,
 		               job->out.next_update, true);

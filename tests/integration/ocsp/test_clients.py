@@ -115,6 +115,16 @@ def main():
         status, _, _ = get(f"{url}/ocsp/{get_path(req_der)}", {"If-None-Match": '"other"'})
         check(status == 200, "a different ETag gets the response")
 
+        never = os.path.join(tmp.name, "never.der")
+        run("openssl", "ocsp", "-issuer", sign_ca, "-serial", "0x0badc0df", "-no_nonce", "-reqout", never)
+        with open(never, "rb") as f:
+            never_der = f.read()
+        status, headers, body = get(f"{url}/ocsp/{get_path(never_der)}")
+        check(ocsp.load_der_ocsp_response(body).certificate_status == ocsp.OCSPCertStatus.UNKNOWN
+              and "public" in headers["Cache-Control"], "a GET answered unknown is cacheable too")
+        status, headers, body = post(url + "/ocsp", req_der)
+        check(headers["Cache-Control"] == "no-store", "POST answers are not for shared caches")
+
         # --- malformed ------------------------------------------------------------------------
         check(post(url + "/ocsp", b"\x30\x03garbage")[2] == MALFORMED, "garbage POST is malformedRequest")
         check(post(url + "/ocsp", req_der[:-3])[2] == MALFORMED, "truncated POST is malformedRequest")
@@ -190,10 +200,7 @@ def main():
         check(post(srv.url + "/ocsp", req_der)[2] == bodies[0], "cached response served with no signing allowed")
         out = openssl_ask(srv.url, sign_ca, "-cert", alice.sign)  # nonce: must sign live
         check("trylater (3)" in out.lower(), "openssl: tryLater when live signing is over its cap")
-        never = os.path.join(tmp.name, "never.der")
-        run("openssl", "ocsp", "-issuer", sign_ca, "-serial", "0x0badc0df", "-no_nonce", "-reqout", never)
-        with open(never, "rb") as f:
-            status, _, body = get(srv.url + "/ocsp/" + get_path(f.read()))
+        status, _, body = get(srv.url + "/ocsp/" + get_path(never_der))
         check(status == 200 and body == TRY_LATER, "a GET that needs signing gets tryLater over the cap")
     ecdsa_responder(tmp.name, data, alice, ca)
     tmp.cleanup()
