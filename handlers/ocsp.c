@@ -83,7 +83,6 @@ struct sign_job {
 	struct ocsp_responder *responder;
 	bool is_get;
 	bool write_back; /* a single plain CertID: cache what is signed */
-	int64_t now;
 	struct ocsp_request request;
 	struct lookup lookups[OCSP_MAX_CERT_IDS];
 	struct ocsp_signed out;
@@ -304,9 +303,12 @@ static void sign_work_cb(uv_work_t *work)
 	for (int attempt = 0; attempt < MAX_SIGN_ATTEMPTS; attempt++) {
 		for (size_t i = 0; i < job->request.count; i++)
 			answers[i] = job->lookups[i].answer;
-		job->error = ocsp_response_sign(job->responder, answers, job->request.count,
-		                                job->request.has_nonce ? job->request.nonce : NULL,
-		                                job->request.nonce_len, job->now, &job->out);
+		/* Signing time, not queueing time: after a lost race the
+		 * revocation may be later than when the request arrived. */
+		job->error =
+		        ocsp_response_sign(job->responder, answers, job->request.count,
+		                           job->request.has_nonce ? job->request.nonce : NULL,
+		                           job->request.nonce_len, (int64_t)time(NULL), &job->out);
 		if (job->error)
 			return;
 		bool changed = false;
@@ -347,10 +349,10 @@ static void sign_done_cb(uv_work_t *work, int status)
 		                                                    : OCSP_STATUS_INTERNAL_ERROR);
 	} else {
 		uint32_t issuer_id = ocsp_responder_options(job->responder)->store_issuer_id;
-		respond_signed(job->exchange, job->is_get, !job->request.has_nonce, (int64_t)time(NULL),
-		               issuer_id, &job->lookups[0].serial, job->lookups[0].version,
-		               job->out.der, job->out.len, job->out.this_update,
-		               job->out.next_update, true);
+		respond_signed(job->exchange, job->is_get, !job->request.has_nonce,
+		               (int64_t)time(NULL), issuer_id, &job->lookups[0].serial,
+		               job->lookups[0].version, job->out.der, job->out.len,
+		               job->out.this_update, job->out.next_update, true);
 	}
 	free(job);
 }
@@ -449,7 +451,6 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 	job->responder = responder;
 	job->is_get = is_get;
 	job->write_back = single_plain;
-	job->now = now;
 	job->out.der = NULL;
 	job->error = 0;
 	for (size_t i = 0; i < job->request.count; i++)
