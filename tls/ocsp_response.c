@@ -675,3 +675,31 @@ done:
 	mbedtls_x509_crt_free(&signer);
 	return err;
 }
+
+/* --- checking an answer ------------------------------------------------------------- */
+
+int ocsp_response_single(const struct ocsp_response_info *info, const struct ocsp_cert_id *id,
+                         int64_t now, int64_t skew, const struct ocsp_single **out)
+{
+	for (size_t i = 0; i < info->count; i++) {
+		const struct ocsp_single *s = &info->singles[i];
+		if (s->id.der_len != id->der_len || memcmp(s->id.der, id->der, id->der_len))
+			continue;
+		if (s->this_update > now + skew || (s->next_update && s->next_update < now - skew))
+			return -ESTALE;
+		*out = s;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+bool ocsp_response_nonce_matches(const struct ocsp_response_info *info, const uint8_t *nonce,
+                                 size_t nonce_len)
+{
+	/* ocsp_request_encode wraps the nonce in an OCTET STRING (RFC 8954). */
+	uint8_t head[4];
+	size_t head_len = der_header_write(head, DER_OCTET_STRING, nonce_len);
+	return info->has_nonce && info->nonce_len == head_len + nonce_len &&
+	       memcmp(info->nonce, head, head_len) == 0 &&
+	       memcmp(info->nonce + head_len, nonce, nonce_len) == 0;
+}
