@@ -27,6 +27,7 @@
 #include "core/exchange.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/reload.h"
 #include "handlers/handlers.h"
 #include "handlers/ocsp.h"
 #include "storage/store.h"
@@ -43,6 +44,8 @@ struct ocsp_handler {
 	struct handler super;
 	const struct handler_env *env;
 	struct ocsp_responder_set *responders;
+	struct ocsp_responder_set *retired; /* replaced by a reload, freed when idle */
+	struct ocsp_responder_options opts;
 	unsigned max_inflight;
 	unsigned inflight;
 	int64_t refresh_margin;     /* re-sign a cached response this long before nextUpdate */
@@ -336,11 +339,21 @@ static void sign_work_cb(uv_work_t *work)
 	job->error = -EAGAIN;
 }
 
+/* Frees responders a reload replaced once no signing job can use them. */
+static void release_retired(struct ocsp_handler *h)
+{
+	if (h->retired && h->inflight == 0) {
+		ocsp_responder_set_free(h->retired);
+		h->retired = NULL;
+	}
+}
+
 static void sign_done_cb(uv_work_t *work, int status)
 {
 	struct sign_job *job = work->data;
 	job->handler->inflight--;
 	metric_set(job->handler->inflight_gauge, job->handler->inflight);
+	release_retired(job->handler);
 	if (status || job->error) {
 		if (job->error && job->error != -EAGAIN)
 			log_warn("ocsp: signing failed: %s", strerror(-job->error));
@@ -468,6 +481,30 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 /* --- set-up -------------------------------------------------------------------------------------
  */
 
+/* SIGHUP: re-reads every responder (a renewed certificate, a new key). On
+ * any failure the current responders stay. Jobs already queued keep using
+ * the responders they were given, which are freed after the last finishes. */
+static void ocsp_reload_cb(void *arg)
+{
+	struct ocsp_handler *h = arg;
+	if (h->retired) {
+		log_warn("ocsp: responders of the previous reload are still signing; not reloaded, "
+		         "send SIGHUP again");
+		return;
+	}
+	struct ocsp_responder_set *fresh;
+	int err = ocsp_responder_set_open(h->env->data_dir, h->env->store, &h->opts, &fresh);
+	if (err) {
+		log_error("ocsp: reload failed (%s); keeping the current responders",
+		          strerror(-err));
+		return;
+	}
+	h->retired = h->responders;
+	h->responders = fresh;
+	release_retired(h);
+	log_info("ocsp: responders reloaded");
+}
+
 int ocsp_routes(struct router *r, const struct handler_env *env)
 {
 	const struct config *c = env->config;
@@ -514,6 +551,9 @@ int ocsp_routes(struct router *r, const struct handler_env *env)
 	int err = h->scratch ? ocsp_responder_set_open(env->data_dir, env->store, &opts,
 	                                               &h->responders)
 	                     : -ENOMEM;
+	h->opts = opts;
+	if (!err)
+		err = reload_register("ocsp", ocsp_reload_cb, h);
 	if (!err)
 		err = router_add(r, "/ocsp", HTTP_METHOD_GET | HTTP_METHOD_POST, &h->super);
 	if (!err)
