@@ -223,6 +223,13 @@ static void test_nonce_round_trip_and_limits(void **state)
 	assert_int_equal(ocsp_request_decode(der, len, &r), 0);
 	assert_int_equal(r.nonce_len, 20);
 	free(der);
+	/* A 128-octet nonce with a non-minimal 4-octet length fits the limit
+	 * by value but not the buffer kept for echoing: refused, not copied. */
+	uint8_t padded[6 + OCSP_NONCE_MAX] = {0x04, 0x84, 0x00, 0x00, 0x00, OCSP_NONCE_MAX};
+	memset(padded + 6, 0x33, OCSP_NONCE_MAX);
+	request_with_nonce(&id, padded, sizeof(padded), false, &der, &len);
+	assert_int_equal(ocsp_request_decode(der, len, &r), -E2BIG);
+	free(der);
 	/* An empty nonce is malformed (RFC 9654 §2.1: at least one octet). */
 	request_with_nonce(&id, nonce, 0, true, &der, &len);
 	assert_int_equal(ocsp_request_decode(der, len, &r), -EINVAL);
