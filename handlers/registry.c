@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "core/log.h"
+#include "handlers/admin.h"
 #include "handlers/health.h"
 #include "handlers/lookup.h"
 #include "handlers/ocsp.h"
@@ -16,8 +17,12 @@ struct family {
 };
 
 static const struct family families[] = {
-        {"health", health_routes}, {"lookup", lookup_routes}, {"ocsp", ocsp_routes},
-        {"verify", verify_routes}, {"intake", intake_routes},
+        {"health", health_routes},
+        {"lookup", lookup_routes},
+        {"ocsp", ocsp_routes},
+        {"admin", admin_routes},
+        {"verify", verify_routes},
+        {"intake", intake_routes},
 };
 
 int handlers_register_all(struct router *r, const struct handler_env *env)
