@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "handlers/handlers.h"
 #include "handlers/intake_commit.h"
+#include "handlers/roles.h"
 #include "handlers/verify.h"
 #include "storage/store.h"
 #include "tls/receipt.h"
@@ -39,6 +40,7 @@ struct intake_handler {
 	struct handler post;
 	struct handler get;
 	uv_loop_t *loop;
+	const struct handler_env *env; /* outlives the handlers */
 	struct store *store;
 	struct verify_ca_cache *cas;
 	struct receipt_signer *signer;
@@ -133,16 +135,17 @@ static void start_batch(struct intake_handler *h)
 
 /* --- POST /v1/intake -------------------------------------------------------------- */
 
-/* Role `intake` (core/exchange.h): required of TLS callers; plain-HTTP
- * callers have no verified identity and are let in only when
- * intake.allow_plain is on (the default, so the demo works). */
-static bool caller_may_submit(const struct intake_handler *h, const struct http_request *req)
+/* Role `intake` (handlers/roles.h, docs/tls.md): TLS callers need it from
+ * the client-certificate policy. Plain-HTTP callers have no verified
+ * identity and never hold it; they are let in only while intake.allow_plain
+ * is on (the default, so the plain demo works). Answers 403 otherwise. */
+static bool caller_may_submit(const struct intake_handler *h, struct exchange *ex)
 {
-	if (req->peer && req->peer->tls)
-		return (req->peer->roles & PEER_ROLE_INTAKE) != 0;
-	return h->allow_plain;
+	const struct http_request *req = exchange_request(ex);
+	if (req->peer && !req->peer->tls && h->allow_plain)
+		return true;
+	return handler_require_role(ex, h->env, PEER_ROLE_INTAKE);
 }
-
 static void respond_json(struct exchange *ex, int status, struct buf *b)
 {
 	if (b->failed) {
@@ -181,10 +184,8 @@ static void intake_on_post(struct handler *self, struct exchange *ex)
 {
 	struct intake_handler *h = (struct intake_handler *)self;
 	const struct http_request *req = exchange_request(ex);
-	if (!caller_may_submit(h, req)) {
-		exchange_respond_error(ex, 403, "forbidden", "the intake role is required");
+	if (!caller_may_submit(h, ex))
 		return;
-	}
 	if (!req->body || req->body_len == 0) {
 		exchange_respond_error(ex, 400, "empty_body", "POST a DER CMS SignedData");
 		return;
@@ -293,10 +294,8 @@ static void intake_on_get(struct handler *self, struct exchange *ex)
 		exchange_respond_error(ex, 400, "bad_receipt", "a receipt number is 1, 2, 3, ...");
 		return;
 	}
-	if (!caller_may_submit(h, req)) {
-		exchange_respond_error(ex, 403, "forbidden", "the intake role is required");
+	if (!caller_may_submit(h, ex))
 		return;
-	}
 	struct store_txn *txn;
 	if (store_txn_begin(h->store, false, &txn) < 0) {
 		exchange_respond_error(ex, 503, "unavailable", "the store could not be read");
@@ -362,6 +361,7 @@ int intake_routes(struct router *r, const struct handler_env *env)
 	h.get.name = "intake";
 	h.get.on_request = intake_on_get;
 	h.loop = env->loop;
+	h.env = env;
 	h.store = env->store;
 	h.allow_plain = config_get_bool(env->config, "intake.allow_plain", true);
 	h.queue_max = (size_t)config_get_int(env->config, "intake.queue_max", 1024);

@@ -8,12 +8,14 @@
 #include "core/exchange.h"
 #include "core/log.h"
 #include "handlers/handlers.h"
+#include "handlers/roles.h"
 #include "handlers/verify.h"
 
 /* --- POST /v1/verify ----------------------------------------------------------- */
 
 struct verify_handler {
 	struct handler super;
+	const struct handler_env *env;
 	struct store *store;
 	struct verify_ca_cache *cas;
 };
@@ -22,6 +24,8 @@ static void verify_on_request(struct handler *self, struct exchange *ex)
 {
 	struct verify_handler *h = (struct verify_handler *)self;
 	const struct http_request *req = exchange_request(ex);
+	if (!handler_require_role(ex, h->env, PEER_ROLE_RELYING_PARTY))
+		return;
 	if (!req->body || req->body_len == 0) {
 		exchange_respond_error(ex, 400, "empty_body",
 		                       "POST a DER CMS SignedData or a DER certificate");
@@ -66,6 +70,7 @@ int verify_routes(struct router *r, const struct handler_env *env)
 	static struct verify_handler h; /* lives as long as the process */
 	h.super.name = "verify";
 	h.super.on_request = verify_on_request;
+	h.env = env;
 	h.store = env->store;
 	h.cas = verify_ca_cache_new();
 	if (!h.cas)
