@@ -18,6 +18,7 @@
 #include <mbedtls/x509_crl.h>
 #include <mbedtls/x509_crt.h>
 
+#include "tls/crl_read.h"
 #include "tls/crl_write.h"
 
 struct fixture {
@@ -304,6 +305,47 @@ static void test_empty_serial_rejected(void **state)
 	free(der);
 }
 
+static void test_header_reads_back(void **state)
+{
+	struct fixture *f = *state;
+	f->spec.delta = true;
+	f->spec.number = 4097;
+	f->spec.base_number = 4090;
+	f->spec.next_update = 2600000000; /* GeneralizedTime (after 2049) */
+	struct list l = {0};
+	uint8_t *der;
+	size_t len;
+	assert_int_equal(write_to_memory(f, &l, &der, &len, NULL), 0);
+	struct crl_info info;
+	assert_int_equal(crl_read_info(der, len, &info), 0);
+	assert_int_equal(info.this_update, f->spec.this_update);
+	assert_int_equal(info.next_update, 2600000000);
+	assert_int_equal(info.number, 4097);
+	assert_true(info.delta);
+	assert_int_equal(info.base_number, 4090);
+	assert_true(info.entries_len > 0);
+	/* every truncation is refused */
+	for (size_t cut = 0; cut < len; cut += 7)
+		assert_int_equal(crl_read_info(der, cut, &info), -EINVAL);
+	free(der);
+}
+
+static void test_header_of_openssl_crl(void **state)
+{
+	/* `openssl ca -gencrl`: CRL number 4097 (0x1001), one revoked entry */
+	FILE *in = fopen(CRL_FIXTURES "/openssl-one.crl", "rb");
+	assert_non_null(in);
+	uint8_t der[2048];
+	size_t len = fread(der, 1, sizeof der, in);
+	fclose(in);
+	struct crl_info info;
+	assert_int_equal(crl_read_info(der, len, &info), 0);
+	assert_int_equal(info.number, 4097);
+	assert_false(info.delta);
+	assert_int_equal(info.next_update - info.this_update, 7 * 86400);
+	assert_true(info.entries_len > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +360,8 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_errors_propagate, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_empty_serial_rejected, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_header_reads_back, setup, teardown),
+	        cmocka_unit_test(test_header_of_openssl_crl),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
