@@ -14,6 +14,7 @@
 
 #include <mbedtls/pk.h>
 
+#include "ca/ca.h"
 #include "core/log.h"
 #include "storage/store.h"
 #include "tls/crl_write.h"
@@ -52,7 +53,7 @@ static bool label_valid(const char *label)
 static void read_base_url(const char *data_dir, char *out, size_t out_len)
 {
 	char path[4096];
-	snprintf(out, out_len, "%s", CRL_BASE_URL_DEFAULT);
+	snprintf(out, out_len, "%s", CA_DEFAULT_BASE_URL);
 	snprintf(path, sizeof path, "%s/ca/base-url", data_dir);
 	FILE *f = fopen(path, "r");
 	if (!f)
@@ -60,7 +61,7 @@ static void read_base_url(const char *data_dir, char *out, size_t out_len)
 	if (fgets(out, (int)out_len, f)) {
 		out[strcspn(out, "\r\n \t")] = 0;
 		if (!out[0])
-			snprintf(out, out_len, "%s", CRL_BASE_URL_DEFAULT);
+			snprintf(out, out_len, "%s", CA_DEFAULT_BASE_URL);
 	}
 	fclose(f);
 }

@@ -43,8 +43,6 @@ struct crl_generate_result {
 #define CRL_FULL_VALIDITY_DEFAULT (48 * 3600)
 /** Default nextUpdate - thisUpdate of a delta CRL (seconds). */
 #define CRL_DELTA_VALIDITY_DEFAULT (2 * 3600)
-/** Distribution point prefix when neither the caller nor DIR/ca/base-url names one. */
-#define CRL_BASE_URL_DEFAULT "http://localhost:8080"
 
 /** Generates, signs and publishes a full or delta CRL. Returns 0, -ENOENT (no
  * such issuer, or a delta without a full CRL before it), -EPERM (the CA key

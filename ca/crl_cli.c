@@ -1,5 +1,7 @@
 /* The `crl` subcommand of kensho's command line. */
-#include "ca/crl_cli.h"
+#include "ca/ca.h"
+#include "ca/cli.h"
+#include "ca/crl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,11 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ca/crl.h"
 #include "storage/store.h"
-
-/* Where kensho keeps its LMDB environment below DIR. */
-#define CRL_CLI_STORE_DIR "store"
 
 static void usage(FILE *f)
 {
@@ -73,53 +71,42 @@ static int copy_atomically(const char *src, const char *dst)
 	return err;
 }
 
-int crl_command(int argc, char **argv, const char *data_dir)
+int cli_crl(const char *data_dir, int argc, char **argv)
 {
-	struct crl_generate_options opts = {.data_dir = data_dir};
-	const char *out = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		bool has_value = i + 1 < argc;
-		if (!strcmp(a, "--kind") && has_value)
-			opts.label = argv[++i];
-		else if (!strcmp(a, "--delta"))
-			opts.delta = true;
-		else if (!strcmp(a, "--out") && has_value)
-			out = argv[++i];
-		else if (!strcmp(a, "--base-url") && has_value)
-			opts.base_url = argv[++i];
-		else if (!strcmp(a, "--validity") && has_value) {
-			char *end;
-			long long v = strtoll(argv[++i], &end, 10);
-			if (*end || v <= 0) {
-				fprintf(stderr, "kensho crl: --validity wants seconds > 0\n");
-				return 2;
-			}
-			opts.validity = v;
-		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return 0;
-		} else {
-			fprintf(stderr, "kensho crl: unexpected argument '%s'\n", a);
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (!opts.label || (strcmp(opts.label, "sign") && strcmp(opts.label, "auth"))) {
-		fprintf(stderr, "kensho crl: --kind sign or --kind auth is required\n");
+	struct cli_args args;
+	if (cli_parse(argc, argv, "kind:,delta,out:,base-url:,validity:", &args) ||
+	    args.positional_count) {
 		usage(stderr);
-		return 2;
+		return CLI_EXIT_USAGE;
+	}
+	struct crl_generate_options opts = {
+	        .data_dir = data_dir,
+	        .label = cli_get(&args, "kind"),
+	        .delta = cli_has(&args, "delta"),
+	        .base_url = cli_get(&args, "base-url"),
+	};
+	const char *out = cli_get(&args, "out");
+	if (!opts.label || (strcmp(opts.label, "sign") && strcmp(opts.label, "auth"))) {
+		cli_fail("crl", "--kind must be sign or auth");
+		return CLI_EXIT_USAGE;
+	}
+	const char *validity = cli_get(&args, "validity");
+	if (validity) {
+		char *end;
+		long long v = strtoll(validity, &end, 10);
+		if (*end || v <= 0) {
+			cli_fail("crl", "--validity wants a number of seconds > 0");
+			return CLI_EXIT_USAGE;
+		}
+		opts.validity = v;
 	}
 
-	char store_path[4096];
-	snprintf(store_path, sizeof store_path, "%s/%s", data_dir, CRL_CLI_STORE_DIR);
-	struct store_options so = {.path = store_path};
 	struct store *store;
-	int err = store_open(&so, &store);
+	int err = ca_store_open(data_dir, &store);
 	if (err) {
-		fprintf(stderr, "kensho crl: cannot open the store in %s: %s\n", store_path,
-		        strerror(-err));
-		return 1;
+		cli_fail("crl", "cannot open the store in %s/%s: %s", data_dir, CA_STORE_SUBDIR,
+		         strerror(-err));
+		return CLI_EXIT_FAILED;
 	}
 	struct crl_generate_result r;
 	err = crl_generate(store, &opts, &r);
@@ -127,13 +114,13 @@ int crl_command(int argc, char **argv, const char *data_dir)
 		err = crl_generate(store, &opts, &r);
 	store_close(store);
 	if (err) {
-		fprintf(stderr, "kensho crl: generating the %s %sCRL failed: %s\n", opts.label,
-		        opts.delta ? "delta " : "", strerror(-err));
-		return 1;
+		cli_fail("crl", "generating the %s %sCRL failed: %s", opts.label,
+		         opts.delta ? "delta " : "", strerror(-err));
+		return CLI_EXIT_FAILED;
 	}
 	if (out && (err = copy_atomically(r.path, out))) {
-		fprintf(stderr, "kensho crl: writing %s failed: %s\n", out, strerror(-err));
-		return 1;
+		cli_fail("crl", "writing %s failed: %s", out, strerror(-err));
+		return CLI_EXIT_FAILED;
 	}
 	printf("%s %s CRL number %" PRIu64, opts.label, opts.delta ? "delta" : "full", r.number);
 	if (opts.delta)
