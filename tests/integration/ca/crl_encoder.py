@@ -126,8 +126,11 @@ def test_full_and_delta(d):
     crl = check_with_cryptography(d, delta, 2, delta_base=1)
     assert len(crl) == 1
 
-    # without deltas bob is still good; with base + delta he is revoked
-    code, out = verify_leaf(d, "bob", full, delta)
+    # the full CRL alone does not list bob; with base + delta he is revoked.
+    # (Not tested: base + delta without -use_deltas. OpenSSL 3.0 then scores
+    # a delta like a complete CRL unless -extended_crl is given, and picks
+    # whichever has the later thisUpdate.)
+    code, out = verify_leaf(d, "bob", full)
     assert code == 0, out
     code, out = verify_leaf(d, "bob", full, delta, deltas=True)
     assert code != 0 and "certificate revoked" in out, out
