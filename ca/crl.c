@@ -19,14 +19,6 @@
 #include "storage/store.h"
 #include "tls/crl_write.h"
 
-/* The change-log position a full CRL was read at, kept beside it so the next
- * deltas can find revocations that committed after the full CRL's snapshot
- * but carry an earlier revocation time (e.g. back-dated by the operator). */
-struct base_state {
-	uint64_t number;
-	uint64_t change_seq;
-};
-
 int crl_path(const char *data_dir, const char *label, bool delta, char *out, size_t out_len)
 {
 	int n = snprintf(out, out_len, "%s/crl/%s%s.crl", data_dir, label, delta ? "-delta" : "");
@@ -92,24 +84,26 @@ static int load_ca_key(const char *data_dir, const char *label, mbedtls_pk_conte
 	return -ENOENT;
 }
 
-static int state_path(const char *data_dir, const char *label, char *out, size_t out_len)
+static int state_path(const char *data_dir, const char *label, bool delta, char *out,
+                      size_t out_len)
 {
-	int n = snprintf(out, out_len, "%s/crl/%s.base", data_dir, label);
+	int n = snprintf(out, out_len, "%s/crl/%s%s.state", data_dir, label, delta ? "-delta" : "");
 	return n < 0 || (size_t)n >= out_len ? -ENAMETOOLONG : 0;
 }
 
-static int read_base_state(const char *data_dir, const char *label, struct base_state *st)
+int crl_state_read(const char *data_dir, const char *label, bool delta, struct crl_state *st)
 {
 	char path[4096];
-	int err = state_path(data_dir, label, path, sizeof path);
+	int err = state_path(data_dir, label, delta, path, sizeof path);
 	if (err)
 		return err;
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return -errno;
-	int n = fscanf(f, "%" SCNu64 " %" SCNu64, &st->number, &st->change_seq);
+	int n = fscanf(f, "%" SCNu64 " %" SCNu64 " %" SCNd64 " %" SCNu64, &st->number,
+	               &st->base_number, &st->this_update, &st->change_seq);
 	fclose(f);
-	return n == 2 ? 0 : -EINVAL;
+	return n == 4 ? 0 : -EINVAL;
 }
 
 static int fsync_dir(const char *file_path)
@@ -179,14 +173,16 @@ static int tmp_publish(struct tmp_file *t, const char *path)
 	return fsync_dir(path);
 }
 
-static int write_base_state(const char *data_dir, const char *label, const struct base_state *st)
+static int write_state(const char *data_dir, const char *label, bool delta,
+                       const struct crl_state *st)
 {
 	char path[4096];
 	struct tmp_file t;
-	int err = state_path(data_dir, label, path, sizeof path);
+	int err = state_path(data_dir, label, delta, path, sizeof path);
 	if (err || (err = tmp_open(&t, path)))
 		return err;
-	fprintf(t.f, "%" PRIu64 " %" PRIu64 "\n", st->number, st->change_seq);
+	fprintf(t.f, "%" PRIu64 " %" PRIu64 " %" PRId64 " %" PRIu64 "\n", st->number,
+	        st->base_number, st->this_update, st->change_seq);
 	if ((err = tmp_sync(&t))) {
 		tmp_discard(&t);
 		return err;
@@ -364,7 +360,6 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 	struct tmp_file tmp = {.f = NULL};
 	struct store_txn *txn = NULL;
 	struct store_issuer issuer;
-	struct base_state base = {0};
 	bool have_tmp = false;
 
 	if ((err = store_txn_begin(store, false, &txn)))
@@ -400,13 +395,13 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 		}
 		src.since = issuer.base_crl_time;
 		src.expired_before = now;
-		struct base_state st;
-		if (read_base_state(opts->data_dir, opts->label, &st) == 0 &&
+		struct crl_state st;
+		if (crl_state_read(opts->data_dir, opts->label, false, &st) == 0 &&
 		    st.number == issuer.base_crl_number) {
 			if ((err = collect_extras(&src, st.change_seq + 1)))
 				goto done;
 		} else {
-			log_warn("crl: %s.base is missing or stale; the delta lists only "
+			log_warn("crl: %s.state is missing or stale; the delta lists only "
 			         "revocations dated since the base CRL",
 			         opts->label);
 		}
@@ -419,7 +414,6 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 		src.expired_before = issuer.base_crl_time ? issuer.base_crl_time : now;
 		if (src.expired_before > now)
 			src.expired_before = now;
-		base.change_seq = change_seq;
 	}
 
 	struct crl_spec spec = {
@@ -455,14 +449,18 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 	if ((err = tmp_publish(&tmp, result->path)))
 		goto done;
 	have_tmp = false;
-	if (!opts->delta) {
-		base.number = spec.number;
-		if ((err = write_base_state(opts->data_dir, opts->label, &base)))
-			log_warn("crl: could not record %s.base (%s): the next deltas may "
-			         "miss back-dated revocations",
-			         opts->label, strerror(-err));
-		err = 0;
-	}
+	struct crl_state state = {
+	        .number = spec.number,
+	        .base_number = opts->delta ? issuer.base_crl_number : spec.number,
+	        .this_update = now,
+	        .change_seq = change_seq,
+	};
+	if ((err = write_state(opts->data_dir, opts->label, opts->delta, &state)))
+		log_warn("crl: could not record %s%s.state (%s): the next %s", opts->label,
+		         opts->delta ? "-delta" : "", strerror(-err),
+		         opts->delta ? "check regenerates the delta"
+		                     : "deltas may miss back-dated revocations");
+	err = 0;
 	result->number = spec.number;
 	result->base_number = opts->delta ? issuer.base_crl_number : spec.number;
 	result->entries = written.entries;
@@ -476,5 +474,68 @@ done:
 		store_txn_abort(txn);
 	free(src.extra);
 	mbedtls_pk_free(&key);
+	return err;
+}
+
+/* --- scheduling ------------------------------------------------------------------ */
+
+struct pending_scan {
+	uint32_t issuer_id;
+	struct crl_watch *watch;
+};
+
+static int pending_cb(const struct store_change *ch, void *arg)
+{
+	struct pending_scan *scan = arg;
+	scan->watch->scanned_seq = ch->seq;
+	if (ch->type == STORE_CHANGE_REVOKED && ch->issuer_id == scan->issuer_id &&
+	    !scan->watch->pending_since)
+		scan->watch->pending_since = ch->time ? ch->time : 1;
+	return 0;
+}
+
+int crl_due(struct store *store, const char *data_dir, const char *label, int64_t now_ms,
+            const struct crl_policy *policy, struct crl_watch *watch, bool *full, bool *delta)
+{
+	*full = *delta = false;
+	if (!label_valid(label))
+		return -EINVAL;
+	int64_t now = now_ms / 1000;
+	struct store_txn *txn;
+	int err = store_txn_begin(store, false, &txn);
+	if (err)
+		return err;
+	struct store_issuer issuer;
+	if ((err = store_issuer_by_label(txn, label, &issuer)))
+		goto done;
+
+	char path[4096];
+	struct stat st;
+	if ((err = crl_path(data_dir, label, false, path, sizeof path)))
+		goto done;
+	*full = issuer.base_crl_number == 0 || stat(path, &st) != 0 ||
+	        now - issuer.base_crl_time >= policy->full_interval;
+
+	struct crl_state state;
+	if (crl_state_read(data_dir, label, true, &state) != 0 ||
+	    state.base_number != issuer.base_crl_number) {
+		*delta = true; /* none yet, or it applies to an older full CRL */
+		goto done;
+	}
+	if (state.number != watch->delta_number) {
+		/* a new delta was published (by us or another process): what it
+		 * was read at is where pending revocations start */
+		watch->delta_number = state.number;
+		watch->scanned_seq = state.change_seq;
+		watch->pending_since = 0;
+	}
+	struct pending_scan scan = {issuer.id, watch};
+	if ((err = store_change_each(txn, watch->scanned_seq + 1, pending_cb, &scan)))
+		goto done;
+	*delta = (watch->pending_since &&
+	          now_ms - watch->pending_since * 1000 >= policy->delta_after_ms) ||
+	         now - state.this_update >= policy->delta_refresh;
+done:
+	store_txn_abort(txn);
 	return err;
 }

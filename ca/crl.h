@@ -51,6 +51,41 @@ struct crl_generate_result {
 int crl_generate(struct store *store, const struct crl_generate_options *opts,
                  struct crl_generate_result *result);
 
+/** What was recorded beside a published CRL (DIR/crl/<label>[-delta].state). */
+struct crl_state {
+	uint64_t number;      /**< its cRLNumber */
+	uint64_t base_number; /**< the full CRL it applies to (itself for a full CRL) */
+	int64_t this_update;  /**< its thisUpdate */
+	uint64_t change_seq;  /**< the change log's last sequence when it was read */
+};
+
+/** Reads the state recorded with a label's last full or delta CRL. */
+int crl_state_read(const char *data_dir, const char *label, bool delta, struct crl_state *out);
+
+/** When CRLs are due. */
+struct crl_policy {
+	int64_t full_interval;  /**< seconds between full CRLs */
+	int64_t delta_after_ms; /**< how long a revocation waits for its delta CRL */
+	int64_t delta_refresh;  /**< seconds after which a delta is reissued anyway */
+};
+
+/** The caller's memory of what crl_due has already read from the change log,
+ * one per label, zeroed before the first call. */
+struct crl_watch {
+	uint64_t delta_number; /**< the delta this scan started from */
+	uint64_t scanned_seq;  /**< last change-log sequence looked at */
+	int64_t pending_since; /**< time of the first revocation not on a delta; 0: none */
+};
+
+/** Decides whether a full and/or a delta CRL is due for a label: a full one
+ * when there is none or full_interval has passed; a delta when there is none
+ * for the current full CRL, delta_after_ms has passed since the first
+ * revocation it lacks, or delta_refresh since it was issued. Reads the store
+ * and the state files only, so every process comes to the same answer.
+ * Returns 0, or -ENOENT when the store has no such issuer. */
+int crl_due(struct store *store, const char *data_dir, const char *label, int64_t now_ms,
+            const struct crl_policy *policy, struct crl_watch *watch, bool *full, bool *delta);
+
 /** The path a label's full or delta CRL is published at, written into out. */
 int crl_path(const char *data_dir, const char *label, bool delta, char *out, size_t out_len);
 
