@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "core/log.h"
+#include "handlers/crl.h"
 #include "handlers/health.h"
 
 struct family {
@@ -14,6 +15,7 @@ struct family {
 
 static const struct family families[] = {
         {"health", health_routes},
+        {"crl", crl_routes},
 };
 
 int handlers_register_all(struct router *r, const struct handler_env *env)
