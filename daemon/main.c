@@ -23,6 +23,8 @@
 #include "core/server.h"
 #include "core/transport.h"
 #include "handlers/handlers.h"
+#include "ca/ca.h"
+#include "storage/store.h"
 
 #define DEFAULT_DATA_DIR "./var/kensho"
 
@@ -96,22 +98,26 @@ static int make_dirs(const char *path, mode_t mode)
 }
 
 /* Prepares DIR on every start: DIR/ca (the CAs and OCSP responder keys),
- * DIR/tls (server certificate, demo TLS CA), DIR/db (the LMDB environment).
+ * DIR/tls (server certificate, demo TLS CA), DIR/store (the LMDB environment).
  * Key directories are owner-only (DESIGN.md rule 5).
  *
- * First-start content belongs here too: when DIR/ca holds no CA yet, the ca
- * area's bootstrap (the same code as `kensho ca init` plus a small `gen`
- * population) is called right after the directories exist, before any
- * worker forks, so all workers open a store that is already populated. */
+ * On first start (no CA in DIR/ca yet) the demo CAs and a small population
+ * are created with the same code as `kensho ca init` and `kensho issue`,
+ * before any worker forks, so all workers open a store that is populated. */
+/* People issued real certificate pairs in a new demo data directory. */
+#define DEMO_PEOPLE 100
+
 static int bootstrap_data_dir(const char *dir)
 {
 	char path[4096];
 	int rc = make_dirs(dir, 0755);
-	static const char *const subdirs[] = {"ca", "tls", "db"};
+	static const char *const subdirs[] = {"ca", "tls", STORE_DATA_SUBDIR};
 	for (size_t i = 0; rc == 0 && i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
 		rc = make_dir(path, 0700);
 	}
+	if (rc == 0)
+		rc = ca_bootstrap_demo(dir, DEMO_PEOPLE);
 	return rc;
 }
 
@@ -181,15 +187,21 @@ static int worker_main(unsigned index, void *arg)
 {
 	struct daemon *d = arg;
 	struct worker w = {.daemon = d};
+	int status = 0;
 	signal(SIGPIPE, SIG_IGN);
 	if (uv_loop_init(&w.loop) != 0)
 		return 1;
 	/* The store is opened here, after fork: an LMDB environment must not
-	 * cross a fork. Until storage/ lands, handlers get store = NULL. */
+	 * cross a fork. It is the one `kensho` writes. */
 	struct store *store = NULL;
-	struct router *router = router_new();
+	struct router *router = NULL;
+	if (ca_store_open(d->data_dir, &store) != 0) {
+		log_error("cannot open the store of %s", d->data_dir);
+		status = PROCESS_EXIT_CONFIG;
+		goto out;
+	}
+	router = router_new();
 	struct handler_env env = {&w.loop, store, d->config, d->data_dir};
-	int status = 0;
 	if (!router || handlers_register_all(router, &env) != 0) {
 		status = PROCESS_EXIT_CONFIG;
 		goto out;
@@ -237,7 +249,10 @@ out:
 	fflush(stdout);
 	if (uv_loop_close(&w.loop) != 0)
 		log_warn("event loop closed with handles still open");
-	router_free(router);
+	if (router)
+		router_free(router);
+	if (store)
+		store_close(store);
 	readiness_reset();
 	reload_reset();
 	metrics_reset();
