@@ -129,6 +129,10 @@ def main():
                 status, _, body = request(server, "/crl/auth.crl")
                 check(status == 200 and len(x509.load_der_x509_crl(body)) == 0,
                       "the server generated the missing auth CRL")
+                published = server.output().count("/crl/auth.crl (number 1,")
+                check(published == 1, f"one of the two workers generated it ({published})")
+                check("/crl/sign-delta.crl (number 3," in server.output(),
+                      "the server generated the sign delta after the revocation")
             else:
                 print("note: kenshod has no store yet; server-side generation not exercised")
         check(server.proc.returncode == 0, "kenshod stopped cleanly")
