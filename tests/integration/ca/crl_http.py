@@ -138,6 +138,29 @@ def main():
             else:
                 print("note: kenshod has no store yet; server-side generation not exercised")
         check(server.proc.returncode == 0, "kenshod stopped cleanly")
+
+        # crl.max_bytes bounds what a worker loads; crl.generate=false only serves
+        small = os.path.join(tmp, "small.conf")
+        sizes = {n: os.path.getsize(os.path.join(data, "crl", n))
+                 for n in ("sign.crl", "auth-delta.crl")}
+        limit = sizes["auth-delta.crl"]
+        with open(small, "w") as f:
+            f.write(f"crl.max_bytes = {limit}\ncrl.generate = false\ncrl.check_interval = 100ms\n")
+        # a missing full CRL would be generated at the first check, were
+        # generation on
+        os.remove(os.path.join(data, "crl", "auth.crl"))
+        before = sorted(os.listdir(os.path.join(data, "crl")))
+        with Server(data=data, args=["--config", small]) as server:
+            wait_for(f"a CRL of {limit} bytes is served with crl.max_bytes = {limit}",
+                     lambda: request(server, "/crl/auth-delta.crl")[0] == 200)
+            status, _, _ = request(server, "/crl/sign.crl")
+            check(sizes["sign.crl"] > limit and status == 404,
+                  f"a {sizes['sign.crl']}-byte CRL over crl.max_bytes is not served")
+            check("cannot serve" in server.output(), "and the log says why")
+            time.sleep(0.5)
+            check(request(server, "/crl/auth.crl")[0] == 404, "nothing generated the missing CRL")
+        check(sorted(os.listdir(os.path.join(data, "crl"))) == before,
+              "crl.generate = false publishes nothing")
     print("ok")
 
 
