@@ -288,37 +288,49 @@ static int collect_extras(struct revoked_source *src, uint64_t from_seq)
 
 /* --- generation ---------------------------------------------------------------- */
 
+struct number_update {
+	const struct store_issuer *read;
+	bool delta;
+	uint64_t number;
+	int64_t this_update;
+};
+
+static int number_update_cb(struct store_txn *txn, void *arg)
+{
+	const struct number_update *u = arg;
+	struct store_issuer now;
+	struct store_blob cert;
+	int err = store_issuer_get(txn, u->read->id, &now);
+	if (!err)
+		err = store_issuer_cert(txn, u->read->id, &cert);
+	if (err)
+		return err;
+	if (now.crl_number != u->read->crl_number ||
+	    now.base_crl_number != u->read->base_crl_number)
+		return -ESTALE;
+	now.crl_number = u->number;
+	if (!u->delta) {
+		now.base_crl_number = u->number;
+		now.base_crl_time = u->this_update;
+	}
+	/* store_issuer_put stores the certificate again: give it a copy, not
+	 * a pointer into the pages this transaction is rewriting. */
+	uint8_t *copy = malloc(cert.len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, cert.data, cert.len);
+	err = store_issuer_put(txn, &now, (struct store_blob){copy, cert.len});
+	free(copy);
+	return err;
+}
+
 /* Advances the issuer's CRL numbers once the file is durable. -ESTALE when
  * another generator advanced them since we read them. */
 static int commit_numbers(struct store *store, const struct store_issuer *read, bool delta,
                           uint64_t number, int64_t this_update)
 {
-	struct store_txn *txn;
-	int err = store_txn_begin(store, true, &txn);
-	if (err)
-		return err;
-	struct store_issuer now;
-	struct store_blob cert;
-	if ((err = store_issuer_get(txn, read->id, &now)) ||
-	    (err = store_issuer_cert(txn, read->id, &cert)))
-		goto fail;
-	if (now.crl_number != read->crl_number || now.base_crl_number != read->base_crl_number) {
-		err = -ESTALE;
-		goto fail;
-	}
-	now.crl_number = number;
-	if (!delta) {
-		now.base_crl_number = number;
-		now.base_crl_time = this_update;
-	}
-	/* store_issuer_put stores the certificate again: hand it its own bytes,
-	 * which stay valid until this transaction ends. */
-	if ((err = store_issuer_put(txn, &now, cert)))
-		goto fail;
-	return store_txn_commit(txn);
-fail:
-	store_txn_abort(txn);
-	return err;
+	struct number_update u = {read, delta, number, this_update};
+	return store_write(store, number_update_cb, &u);
 }
 
 int crl_generate(struct store *store, const struct crl_generate_options *opts,
