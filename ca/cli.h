@@ -49,3 +49,5 @@ int cli_event(const char *data_dir, int argc, char **argv);
 int cli_gen(const char *data_dir, int argc, char **argv);
 /** `kensho crl` (crl area). */
 int cli_crl(const char *data_dir, int argc, char **argv);
+/** `kensho audit` (tls area): lists the audit log. */
+int cli_audit(const char *data_dir, int argc, char **argv);

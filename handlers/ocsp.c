@@ -26,6 +26,7 @@
 #include "core/config.h"
 #include "core/exchange.h"
 #include "core/log.h"
+#include "core/reload.h"
 #include "handlers/handlers.h"
 #include "handlers/ocsp.h"
 #include "storage/store.h"
@@ -38,10 +39,20 @@
 
 struct sign_job;
 
+/* One loaded set of responder keys. The handler holds a reference to the
+ * current one and every signing job to the one it signs with, so a reload
+ * (SIGHUP, POST /v1/admin/reload) never frees keys a job is using. */
+struct responder_gen {
+	struct ocsp_responder_set *set;
+	unsigned refs;
+};
+
 struct ocsp_handler {
 	struct handler super;
 	const struct handler_env *env;
-	struct ocsp_responder_set *responders;
+	struct ocsp_responder_set *responders; /* gen->set */
+	struct responder_gen *gen;
+	struct ocsp_responder_options opts; /* to reload with */
 	unsigned max_inflight;
 	unsigned inflight;
 	int64_t refresh_margin;   /* re-sign a cached response this long before nextUpdate */
@@ -61,6 +72,7 @@ struct sign_job {
 	struct ocsp_handler *handler;
 	struct exchange *exchange;
 	struct ocsp_responder *responder;
+	struct responder_gen *gen; /* keeps responder alive */
 	bool is_get;
 	bool write_back; /* a single plain CertID: cache what is signed */
 	int64_t now;
@@ -302,10 +314,19 @@ static void sign_work_cb(uv_work_t *work)
 	job->error = -EAGAIN;
 }
 
+static void gen_unref(struct responder_gen *gen)
+{
+	if (--gen->refs > 0)
+		return;
+	ocsp_responder_set_free(gen->set);
+	free(gen);
+}
+
 static void sign_done_cb(uv_work_t *work, int status)
 {
 	struct sign_job *job = work->data;
 	job->handler->inflight--;
+	struct responder_gen *gen = job->gen;
 	if (status || job->error) {
 		if (job->error && job->error != -EAGAIN)
 			log_warn("ocsp: signing failed: %s", strerror(-job->error));
@@ -320,6 +341,7 @@ static void sign_done_cb(uv_work_t *work, int status)
 		               job->out.next_update, true);
 	}
 	free(job);
+	gen_unref(gen);
 }
 
 /* --- the request ------------------------------------------------------------------------------ */
@@ -414,6 +436,7 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 	job->handler = h;
 	job->exchange = ex;
 	job->responder = responder;
+	job->gen = h->gen;
 	job->is_get = is_get;
 	job->write_back = single_plain;
 	job->now = now;
@@ -427,11 +450,39 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 		respond_status(ex, OCSP_STATUS_INTERNAL_ERROR);
 		return;
 	}
+	h->gen->refs++;
 	h->inflight++;
 }
 
 /* --- set-up -------------------------------------------------------------------------------------
  */
+
+/* The "ocsp" reload hook: re-reads the responder keys and certificates. A
+ * set that fails to load leaves the current one in force. */
+static void ocsp_reload_cb(void *arg)
+{
+	struct ocsp_handler *h = arg;
+	struct responder_gen *gen = calloc(1, sizeof(*gen));
+	int err =
+	        gen ? ocsp_responder_set_open(h->env->data_dir, h->env->store, &h->opts, &gen->set)
+	            : -ENOMEM;
+	if (err) {
+		free(gen);
+		char why[160];
+		snprintf(why, sizeof(why), "responder keys in %s/ca: %s", h->env->data_dir,
+		         strerror(-err));
+		log_error("ocsp: reload refused, the previous responder keys stay in force: %s",
+		          why);
+		reload_note_failure("ocsp", why);
+		return;
+	}
+	gen->refs = 1;
+	struct responder_gen *old = h->gen;
+	h->gen = gen;
+	h->responders = gen->set;
+	gen_unref(old);
+	log_info("ocsp: reloaded the responder keys");
+}
 
 int ocsp_routes(struct router *r, const struct handler_env *env)
 {
@@ -470,16 +521,24 @@ int ocsp_routes(struct router *r, const struct handler_env *env)
 	h->env = env;
 	h->max_inflight = (unsigned)max_inflight;
 	h->refresh_margin = config_get_ms(c, "ocsp.refresh_before", validity_ms / 4) / 1000;
+	h->opts = opts;
+	h->gen = calloc(1, sizeof(*h->gen));
 	h->scratch = malloc(sizeof(*h->scratch));
-	int err = h->scratch ? ocsp_responder_set_open(env->data_dir, env->store, &opts,
-	                                               &h->responders)
-	                     : -ENOMEM;
+	int err = h->scratch && h->gen ? ocsp_responder_set_open(env->data_dir, env->store, &opts,
+	                                                         &h->responders)
+	                               : -ENOMEM;
+	if (!err) {
+		h->gen->set = h->responders;
+		h->gen->refs = 1;
+		err = reload_register("ocsp", ocsp_reload_cb, h);
+	}
 	if (!err)
 		err = router_add(r, "/ocsp", HTTP_METHOD_GET | HTTP_METHOD_POST, &h->super);
 	if (!err)
 		err = router_add(r, "/ocsp/", HTTP_METHOD_GET | HTTP_METHOD_POST, &h->super);
 	if (err) {
 		ocsp_responder_set_free(h->responders);
+		free(h->gen);
 		free(h->scratch);
 		free(h);
 		return err;

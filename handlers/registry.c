@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "core/log.h"
+#include "handlers/admin.h"
 #include "handlers/crl.h"
 #include "handlers/health.h"
 #include "handlers/lookup.h"
@@ -20,6 +21,7 @@ static const struct family families[] = {
         {"crl", crl_routes},
         {"lookup", lookup_routes},
         {"ocsp", ocsp_routes},
+        {"admin", admin_routes},
 };
 
 int handlers_register_all(struct router *r, const struct handler_env *env)
