@@ -141,6 +141,8 @@ int harness_pump(struct harness *h, int responses, int ms)
 
 bool harness_response(const struct harness *h, int n, struct response *out)
 {
+	if (!h->received.data)
+		return false;
 	const char *p = (const char *)h->received.data;
 	const char *end = p + h->received.len;
 	for (int i = 0; p && p < end; i++) {
