@@ -23,6 +23,8 @@
 #include "core/server.h"
 #include "core/transport.h"
 #include "handlers/handlers.h"
+#include "ca/ca.h"
+#include "storage/store.h"
 
 #define DEFAULT_DATA_DIR "./var/kensho"
 
@@ -96,22 +98,26 @@ static int make_dirs(const char *path, mode_t mode)
 }
 
 /* Prepares DIR on every start: DIR/ca (the CAs and OCSP responder keys),
- * DIR/tls (server certificate, demo TLS CA), DIR/db (the LMDB environment).
+ * DIR/tls (server certificate, demo TLS CA), DIR/store (the LMDB environment).
  * Key directories are owner-only (DESIGN.md rule 5).
  *
- * First-start content belongs here too: when DIR/ca holds no CA yet, the ca
- * area's bootstrap (the same code as `kensho ca init` plus a small `gen`
- * population) is called right after the directories exist, before any
- * worker forks, so all workers open a store that is already populated. */
+ * On first start (no CA in DIR/ca yet) the demo CAs and a small population
+ * are created with the same code as `kensho ca init` and `kensho issue`,
+ * before any worker forks, so all workers open a store that is populated. */
+/* People issued real certificate pairs in a new demo data directory. */
+#define DEMO_PEOPLE 100
+
 static int bootstrap_data_dir(const char *dir)
 {
 	char path[4096];
 	int rc = make_dirs(dir, 0755);
-	static const char *const subdirs[] = {"ca", "tls", "db"};
+	static const char *const subdirs[] = {"ca", "tls", STORE_DATA_SUBDIR};
 	for (size_t i = 0; rc == 0 && i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
 		rc = make_dir(path, 0700);
 	}
+	if (rc == 0)
+		rc = ca_bootstrap_demo(dir, DEMO_PEOPLE);
 	return rc;
 }
 
