@@ -135,6 +135,16 @@ static struct transport_factory *tls_listener_factory(struct worker *w)
 
 /* --- the worker ------------------------------------------------------------ */
 
+/* /readyz: the store opened (per worker, after fork). */
+static int store_readiness_check(void *arg, char *why, size_t why_len)
+{
+	if (!arg) {
+		snprintf(why, why_len, "store not open");
+		return -ENODEV;
+	}
+	return 0;
+}
+
 static void handle_closed_cb(uv_handle_t *h)
 {
 	(void)h;
@@ -191,8 +201,17 @@ static int worker_main(unsigned index, void *arg)
 	if (uv_loop_init(&w.loop) != 0)
 		return 1;
 	/* The store is opened here, after fork: an LMDB environment must not
-	 * cross a fork. Until storage/ lands, handlers get store = NULL. */
+	 * cross a fork. */
 	struct store *store = NULL;
+	char store_path[4096];
+	snprintf(store_path, sizeof(store_path), "%s/%s", d->data_dir, STORE_DATA_SUBDIR);
+	struct store_options store_opts = {.path = store_path};
+	if (store_open(&store_opts, &store) != 0) {
+		log_error("cannot open the store at %s", store_path);
+		uv_loop_close(&w.loop);
+		return PROCESS_EXIT_CONFIG;
+	}
+	readiness_register("store", store_readiness_check, store);
 	struct router *router = router_new();
 	struct handler_env env = {&w.loop, store, d->config, d->data_dir};
 	int status = 0;
@@ -244,6 +263,7 @@ out:
 	if (uv_loop_close(&w.loop) != 0)
 		log_warn("event loop closed with handles still open");
 	router_free(router);
+	store_close(store);
 	readiness_reset();
 	reload_reset();
 	metrics_reset();
