@@ -16,6 +16,7 @@
 
 struct exchange *harness_pending[256];
 int harness_pending_count;
+int harness_big_count;
 
 static void echo_on_request(struct handler *self, struct exchange *ex)
 {
@@ -43,6 +44,22 @@ static void async_on_request(struct handler *self, struct exchange *ex)
 		exchange_respond(ex, 503, NULL, NULL, 0);
 }
 
+/* /big?N answers N bytes: large responses for the write-side bounds. */
+static void big_on_request(struct handler *self, struct exchange *ex)
+{
+	(void)self;
+	size_t n = strtoul(exchange_request(ex)->query, NULL, 10);
+	char *body = malloc(n ? n : 1);
+	if (!body) {
+		exchange_respond(ex, 500, NULL, NULL, 0);
+		return;
+	}
+	memset(body, 'b', n);
+	harness_big_count++;
+	exchange_respond_owned(ex, 200, "application/octet-stream", body, n);
+}
+
+static struct handler big_handler = {"big", big_on_request};
 static struct handler echo_handler = {"echo", echo_on_request};
 static struct handler async_handler = {"async", async_on_request};
 
@@ -52,6 +69,7 @@ int harness_start(struct harness *h, const struct server_limits *l)
 	h->client = -1;
 	signal(SIGPIPE, SIG_IGN); /* as kenshod does: a dead peer is an error return */
 	harness_pending_count = 0;
+	harness_big_count = 0;
 	struct server_limits defaults;
 	server_limits_default(&defaults);
 	if (uv_loop_init(&h->loop))
@@ -61,6 +79,7 @@ int harness_start(struct harness *h, const struct server_limits *l)
 	               HTTP_METHOD_DELETE | HTTP_METHOD_OPTIONS;
 	router_add(h->router, "/echo", all, &echo_handler);
 	router_add(h->router, "/async/", all, &async_handler);
+	router_add(h->router, "/big", HTTP_METHOD_GET, &big_handler);
 	h->server = server_new(&h->loop, h->router, l ? l : &defaults);
 	return h->server ? 0 : -ENOMEM;
 }
@@ -150,13 +169,18 @@ bool harness_response(const struct harness *h, int n, struct response *out)
 		if (!head_end)
 			return false;
 		size_t head_len = (size_t)(head_end - p) + 4;
+		/* The received bytes are not NUL-terminated: parse a copy. */
+		char line[64];
+		size_t line_len = head_len < sizeof(line) - 1 ? head_len : sizeof(line) - 1;
+		memcpy(line, p, line_len);
+		line[line_len] = '\0';
 		int status = 0;
-		if (sscanf(p, "HTTP/1.1 %d", &status) != 1)
+		if (sscanf(line, "HTTP/1.1 %d", &status) != 1)
 			return false;
 		size_t clen = 0;
-		const char *cl = memmem(p, head_len, "Content-Length: ", 16);
+		const char *cl = memmem(p, head_len, "\r\nContent-Length: ", 18);
 		if (cl)
-			clen = strtoul(cl + 16, NULL, 10);
+			clen = strtoul(cl + 18, NULL, 10); /* ends at the CRLF before head_end */
 		/* interim (1xx) responses carry no content */
 		size_t body_len = status < 200 ? 0 : clen;
 		if ((size_t)(end - head_end - 4) < body_len)

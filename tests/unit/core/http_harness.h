@@ -30,7 +30,8 @@ struct response {
 
 /** Starts a server with limits l (NULL: defaults) and the test routes:
  * /echo (any method: answers "METHOD path?query len=N"), /async/ (holds the
- * exchange in harness_pending for the test to answer). Returns 0 or -errno. */
+ * exchange in harness_pending for the test to answer), /big?N (N bytes).
+ * Returns 0 or -errno. */
 int harness_start(struct harness *h, const struct server_limits *l);
 /** Adds a connection: returns the client fd (also stored as h->client). */
 int harness_connect(struct harness *h);
@@ -48,3 +49,5 @@ void harness_stop(struct harness *h);
 extern struct exchange *harness_pending[256];
 /** How many /async/ exchanges arrived. */
 extern int harness_pending_count;
+/** How many /big requests were answered. */
+extern int harness_big_count;

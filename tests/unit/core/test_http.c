@@ -434,6 +434,74 @@ static void test_half_close_still_answers(void **state)
 	harness_stop(&h);
 }
 
+/* More pipelined requests than limits.pipeline, then a half-close: the held
+ * ones are still parsed and answered before the close. */
+static void test_half_close_with_held_requests(void **state)
+{
+	struct server_limits l;
+	server_limits_default(&l);
+	l.pipeline_depth = 2;
+	struct harness h;
+	assert_int_equal(harness_start(&h, &l), 0);
+	harness_connect(&h);
+	struct buf burst = {0};
+	for (int i = 0; i < 20; i++)
+		buf_printf(&burst, "GET /async/%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+	harness_send(&h, burst.data, burst.len);
+	shutdown(h.client, SHUT_WR);
+	for (int answered = 0; answered < 20;) {
+		harness_pump(&h, answered + 1, 50);
+		assert_true(harness_pending_count <= answered + 2);
+		for (; answered < harness_pending_count; answered++)
+			exchange_respond(harness_pending[answered], 200, "text/plain", "k", 1);
+		if (h.peer_closed)
+			break;
+	}
+	harness_pump(&h, 21, 500);
+	assert_int_equal(harness_pump(&h, 21, 10), 20);
+	assert_true(h.peer_closed);
+	buf_free(&burst);
+	harness_stop(&h);
+}
+
+/* A client that does not read: output stops growing past
+ * limits.write_buffer_bytes (no more requests are parsed), everything is
+ * delivered once it reads, and one that never reads is closed after
+ * limits.idle_timeout. */
+static void test_write_backpressure_and_stalled_reader(void **state)
+{
+	struct server_limits l;
+	server_limits_default(&l);
+	l.write_buffer_bytes = 64 * 1024;
+	l.idle_timeout_ms = 300;
+	struct harness h;
+	assert_int_equal(harness_start(&h, &l), 0);
+	harness_connect(&h);
+	struct buf burst = {0};
+	for (int i = 0; i < 100; i++)
+		buf_append_str(&burst, "GET /big?100000 HTTP/1.1\r\nHost: t\r\n\r\n");
+	harness_send(&h, burst.data, burst.len);
+	for (int i = 0; i < 50; i++)
+		uv_run(&h.loop, UV_RUN_NOWAIT); /* without reading our end */
+	/* socket buffers hold a few hundred KB; the bound stops the rest */
+	assert_true(harness_big_count > 0);
+	assert_true(harness_big_count < 20);
+	assert_int_equal(harness_pump(&h, 100, 5000), 100);
+	assert_int_equal(harness_big_count, 100);
+	/* now one that never reads */
+	harness_send(&h, burst.data, burst.len);
+	uint64_t start = uv_hrtime();
+	while (server_connection_count(h.server) && uv_hrtime() - start < 3000000000u) {
+		uv_run(&h.loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	assert_int_equal(server_connection_count(h.server), 0);
+	uint64_t waited_ms = (uv_hrtime() - start) / 1000000u;
+	assert_true(waited_ms >= 250 && waited_ms < 2000);
+	buf_free(&burst);
+	harness_stop(&h);
+}
+
 /* Drain: a held request is answered with Connection: close, then done. */
 static bool drained;
 static void on_drained(struct server *s, void *arg)
@@ -485,6 +553,8 @@ int main(void)
 	        cmocka_unit_test(test_head_and_http10),
 	        cmocka_unit_test(test_method_not_allowed_and_not_found),
 	        cmocka_unit_test(test_half_close_still_answers),
+	        cmocka_unit_test(test_half_close_with_held_requests),
+	        cmocka_unit_test(test_write_backpressure_and_stalled_reader),
 	        cmocka_unit_test(test_drain_finishes_in_flight),
 	};
 	if (getenv("KENSHO_TEST_FILTER"))
