@@ -134,6 +134,7 @@ def main():
         deferred = [l for l in body.decode().splitlines()
                     if l.startswith("kensho_http_connections_deferred_total ")]
         check(deferred and int(deferred[0].split()[1]) >= 1, "deferred accepts are counted")
+        check(srv.stop() == 0, "exits 0 after all that (LeakSanitizer-clean under ASan)")
     tmp.cleanup()
 
 

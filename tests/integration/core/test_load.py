@@ -65,6 +65,7 @@ def main():
         check(int(line.split()[1]) >= 1000, f"/metrics shows them open ({line})")
         for s in socks:
             s.close()
+        check(srv.stop() == 0, "exits 0 (LeakSanitizer-clean under ASan)")
 
 
 main()

@@ -63,6 +63,7 @@ def main():
               "access log line is JSON with status, method, latency")
         check("try: curl http://127.0.0.1:%d/healthz" % srv.port in srv.output(),
               "start-up prints URLs to try")
+        check(srv.stop() == 0, "SIGTERM: exits 0 (LeakSanitizer-clean in the ASan build)")
         check(os.path.isdir(os.path.join(srv.data, "ca")) and
               oct(os.stat(os.path.join(srv.data, "ca")).st_mode & 0o777) == "0o700",
               "data directory layout created, key directory owner-only")
