@@ -197,24 +197,22 @@ static int worker_main(unsigned index, void *arg)
 {
 	struct daemon *d = arg;
 	struct worker w = {.daemon = d};
+	int status = 0;
 	signal(SIGPIPE, SIG_IGN);
 	if (uv_loop_init(&w.loop) != 0)
 		return 1;
 	/* The store is opened here, after fork: an LMDB environment must not
-	 * cross a fork. */
+	 * cross a fork. It is the one `kensho` writes. */
 	struct store *store = NULL;
-	char store_path[4096];
-	snprintf(store_path, sizeof(store_path), "%s/%s", d->data_dir, STORE_DATA_SUBDIR);
-	struct store_options store_opts = {.path = store_path};
-	if (store_open(&store_opts, &store) != 0) {
-		log_error("cannot open the store at %s", store_path);
-		uv_loop_close(&w.loop);
-		return PROCESS_EXIT_CONFIG;
+	struct router *router = NULL;
+	if (ca_store_open(d->data_dir, &store) != 0) {
+		log_error("cannot open the store of %s", d->data_dir);
+		status = PROCESS_EXIT_CONFIG;
+		goto out;
 	}
 	readiness_register("store", store_readiness_check, store);
-	struct router *router = router_new();
+	router = router_new();
 	struct handler_env env = {&w.loop, store, d->config, d->data_dir};
-	int status = 0;
 	if (!router || handlers_register_all(router, &env) != 0) {
 		status = PROCESS_EXIT_CONFIG;
 		goto out;
@@ -262,8 +260,10 @@ out:
 	fflush(stdout);
 	if (uv_loop_close(&w.loop) != 0)
 		log_warn("event loop closed with handles still open");
-	router_free(router);
-	store_close(store);
+	if (router)
+		router_free(router);
+	if (store)
+		store_close(store);
 	readiness_reset();
 	reload_reset();
 	metrics_reset();
