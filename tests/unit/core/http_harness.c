@@ -25,6 +25,8 @@ static void echo_on_request(struct handler *self, struct exchange *ex)
 	char text[512];
 	int n = snprintf(text, sizeof(text), "%s %s%s%s len=%zu", r->method_name, r->path,
 	                 r->query[0] ? "?" : "", r->query, r->body_len);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		n = (int)sizeof(text) - 1; /* truncated echo of a long target */
 	size_t vlen = 0;
 	const char *v = exchange_header(ex, "x-echo", &vlen);
 	if (v && (size_t)n + vlen + 1 < sizeof(text)) {
