@@ -208,7 +208,9 @@ void conn_flush(struct conn *c)
 			return;
 		}
 	} else if (c->no_more && !c->queue_head && !c->parsing && c->write_pending == 0) {
-		conn_close(c); /* draining, or the client half-closed */
+		/* draining, or the client half-closed: answers are out, close
+		 * gracefully so they are not lost to a reset */
+		conn_begin_linger(c);
 		return;
 	}
 	conn_maybe_send_continue(c);

@@ -502,6 +502,34 @@ static void test_write_backpressure_and_stalled_reader(void **state)
 	harness_stop(&h);
 }
 
+/* Drain with several pipelined requests in flight: every one is answered,
+ * only the last says Connection: close. */
+static void test_drain_answers_every_pipelined_request(void **state)
+{
+	struct harness h;
+	assert_int_equal(harness_start(&h, NULL), 0);
+	harness_connect(&h);
+	const char req[] = REQ("/async/1") REQ("/async/2") REQ("/async/3");
+	harness_send(&h, req, sizeof(req) - 1);
+	harness_pump(&h, 1, 100);
+	assert_int_equal(harness_pending_count, 3);
+	server_drain(h.server, NULL, NULL);
+	exchange_respond(harness_pending[1], 200, "text/plain", "2", 1);
+	exchange_respond(harness_pending[0], 200, "text/plain", "1", 1);
+	exchange_respond(harness_pending[2], 200, "text/plain", "3", 1);
+	assert_int_equal(harness_pump(&h, 3, 1000), 3);
+	struct response r;
+	for (int i = 0; i < 3; i++) {
+		char want[2] = {(char)('1' + i), 0};
+		assert_true(harness_response(&h, i, &r));
+		expect_body(&r, want);
+		assert_true((strstr(r.head, "Connection: close") != NULL) == (i == 2));
+	}
+	harness_pump(&h, 4, 500);
+	assert_true(h.peer_closed);
+	harness_stop(&h);
+}
+
 /* Drain: a held request is answered with Connection: close, then done. */
 static bool drained;
 static void on_drained(struct server *s, void *arg)
@@ -556,6 +584,7 @@ int main(void)
 	        cmocka_unit_test(test_half_close_with_held_requests),
 	        cmocka_unit_test(test_write_backpressure_and_stalled_reader),
 	        cmocka_unit_test(test_drain_finishes_in_flight),
+	        cmocka_unit_test(test_drain_answers_every_pipelined_request),
 	};
 	if (getenv("KENSHO_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("KENSHO_TEST_FILTER"));
