@@ -89,5 +89,18 @@ def main():
                            text=True, timeout=10)
         check(r.returncode == 2 and "--listen" in r.stderr, "no listener: usage and exit 2")
 
+        # A port another program holds (without SO_REUSEPORT) is a start-up
+        # error, for one worker and for a supervisor alike.
+        import socket
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            addr = "127.0.0.1:%d" % taken.getsockname()[1]
+            for extra in ([], ["--workers", "2"]):
+                r = subprocess.run([KENSHOD, "--data", os.path.join(tmp, "d"), "--listen", addr]
+                                   + extra, capture_output=True, text=True, timeout=60)
+                check(r.returncode != 0 and f"cannot listen on {addr}" in r.stderr,
+                      f"port in use {' '.join(extra)}: says so and exits {r.returncode}")
+
 
 main()
