@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "core/log.h"
+#include "handlers/admin.h"
 #include "handlers/health.h"
 #include "handlers/lookup.h"
 #include "handlers/ocsp.h"
@@ -18,6 +19,7 @@ static const struct family families[] = {
         {"health", health_routes},
         {"lookup", lookup_routes},
         {"ocsp", ocsp_routes},
+        {"admin", admin_routes},
 };
 
 int handlers_register_all(struct router *r, const struct handler_env *env)
