@@ -75,7 +75,10 @@ def main():
         check(all(not os.path.exists(f"/proc/{w}") or
                   open(f"/proc/{w}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
                   for w in workers), "no worker left behind")
-        check("restarted worker" in srv.output(), "the restart is logged")
+        logged = wait_until(lambda: "restarted worker" in srv.output(), 3)
+        if not logged:
+            sys.stderr.write(srv.output())
+        check(logged, "the restart is logged")
     finally:
         srv.stop()
 
