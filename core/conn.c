@@ -26,6 +26,7 @@ static void conn_parse(struct conn *c, const uint8_t *data, size_t len);
 static void conn_begin_linger(struct conn *c);
 static void conn_update_timer(struct conn *c);
 static void conn_maybe_resume(struct conn *c);
+static void conn_after_eof(struct conn *c);
 
 struct conn *conn_alloc(struct server *s)
 {
@@ -207,7 +208,9 @@ void conn_flush(struct conn *c)
 			return;
 		}
 	} else if (c->no_more && !c->queue_head && !c->parsing && c->write_pending == 0) {
-		conn_close(c); /* draining, or the client half-closed */
+		/* draining, or the client half-closed: answers are out, close
+		 * gracefully so they are not lost to a reset */
+		conn_begin_linger(c);
 		return;
 	}
 	conn_maybe_send_continue(c);
@@ -294,14 +297,9 @@ static void conn_read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *b)
 		}
 		/* Half-close (RFC 9112 9.6): answer what was asked, then close. */
 		c->peer_eof = true;
-		c->no_more = true;
 		uv_read_stop(stream);
 		c->reading = false;
-		if (c->parsing || (!c->queue_head && c->write_pending == 0)) {
-			conn_close(c);
-			return;
-		}
-		conn_flush(c);
+		conn_after_eof(c);
 		return;
 	}
 	if (c->state == CONN_LINGER)
@@ -310,6 +308,20 @@ static void conn_read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *b)
 	int rc = c->transport->ops->on_read(c->transport, (const uint8_t *)b->base, (size_t)n);
 	if (rc < 0 && c->state == CONN_OPEN)
 		conn_close(c);
+}
+
+/* The client sent its last byte. Requests held back by the pipeline bound
+ * are still parsed and answered; once none is held, a partial request can
+ * never complete, so it is dropped and the connection closes when the
+ * answers are out. */
+static void conn_after_eof(struct conn *c)
+{
+	if (c->state != CONN_OPEN || c->paused)
+		return;
+	exchange_free(c->parsing);
+	c->parsing = NULL;
+	c->no_more = true;
+	conn_flush(c);
 }
 
 static void conn_read_start(struct conn *c)
@@ -361,7 +373,11 @@ static void conn_maybe_resume(struct conn *c)
 	if (held.len)
 		conn_parse(c, held.data, held.len);
 	buf_free(&held);
-	if (c->state == CONN_OPEN && !c->paused && !c->no_more)
+	if (c->state != CONN_OPEN)
+		return;
+	if (c->peer_eof)
+		conn_after_eof(c);
+	else if (!c->paused && !c->no_more)
 		conn_read_start(c);
 	conn_update_timer(c);
 }

@@ -141,7 +141,10 @@ static void exchange_serialize(struct exchange *ex, struct conn *c, int status,
 {
 	struct buf *o = &ex->out;
 	bool head = ex->req.method == HTTP_METHOD_HEAD;
-	bool close = ex->close_after || c->no_more || c->server->draining;
+	/* When the connection is ending (drain, HTTP/1.0, half-close), only its
+	 * last answer says so: earlier pipelined requests are still answered. */
+	bool last = ex->next == NULL && c->parsing == NULL;
+	bool close = ex->close_after || (last && (c->no_more || c->server->draining));
 	if (close)
 		ex->close_after = true;
 	buf_reserve(o, 160 + ex->extra_headers.len + (head ? 0 : body_len));

@@ -213,6 +213,16 @@ static int bootstrap_tls(const struct daemon *d)
 
 /* --- the worker ------------------------------------------------------------ */
 
+/* /readyz: the store opened (per worker, after fork). */
+static int store_readiness_check(void *arg, char *why, size_t why_len)
+{
+	if (!arg) {
+		snprintf(why, why_len, "store not open");
+		return -ENODEV;
+	}
+	return 0;
+}
+
 static void handle_closed_cb(uv_handle_t *h)
 {
 	(void)h;
@@ -281,6 +291,7 @@ static int worker_main(unsigned index, void *arg)
 		status = PROCESS_EXIT_CONFIG;
 		goto out;
 	}
+	readiness_register("store", store_readiness_check, store);
 	router = router_new();
 	struct handler_env env = {&w.loop, store, d->config, d->data_dir};
 	if (!router || handlers_register_all(router, &env) != 0) {

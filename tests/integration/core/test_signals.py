@@ -1,0 +1,90 @@
+"""Process model: SIGTERM drains (in-flight requests finish with
+Connection: close, idle connections close, exit 0 within the bound), SIGHUP
+does not stop the server, and with --workers 2 the supervisor restarts a
+worker that dies and stops all of them on SIGTERM."""
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Server, check  # noqa: E402
+from client import Conn, get, wait_until  # noqa: E402
+
+
+def children(pid):
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid and fields[0] != "Z":
+                    out.append(int(entry))
+            except OSError:
+                pass
+    return sorted(out)
+
+
+def main():
+    srv = Server(args=["--no-access-log"]).start()
+    try:
+        srv.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.2)
+        check(srv.get("/healthz")[0] == 200, "SIGHUP runs reload hooks and keeps serving")
+
+        idle = Conn(srv.port)
+        idle.send(get("/healthz"))
+        idle.response()
+        # In flight: the head is in, the body is still coming.
+        busy = Conn(srv.port)
+        busy.send(b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n12345")
+        time.sleep(0.2)
+        start = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        check(idle.closed_by_server(3), "idle keep-alive connection closed on SIGTERM")
+        time.sleep(0.3)
+        check(srv.proc.poll() is None, "still running while a request is in flight")
+        busy.send(b"67890")
+        st, headers, _ = busy.response()
+        check(st == 405 and headers.get("connection") == "close",
+              "the in-flight request is answered, with Connection: close")
+        busy.close()
+        rc = srv.proc.wait(10)
+        check(rc == 0 and time.monotonic() - start < 10, f"exits 0 after draining (rc {rc})")
+    finally:
+        srv.stop()
+
+    srv = Server(args=["--no-access-log", "--workers", "2"]).start()
+    try:
+        check(wait_until(lambda: len(children(srv.proc.pid)) == 2, 5), "two workers forked")
+        statuses = [srv.get("/healthz")[0] for _ in range(20)]
+        check(statuses == [200] * 20, "20 requests served by the workers")
+        victim = children(srv.proc.pid)[0]
+        os.kill(victim, signal.SIGKILL)
+
+        def replaced():
+            now = children(srv.proc.pid)  # one snapshot: the kill may land between two
+            return len(now) == 2 and victim not in now
+
+        # a worker that dies within 1 s of its start is restarted after 1 s
+        check(wait_until(replaced, 5), "the supervisor restarts a killed worker")
+        check(srv.get("/healthz")[0] == 200, "still serving after the restart")
+        start = time.monotonic()
+        workers = children(srv.proc.pid)
+        srv.proc.send_signal(signal.SIGTERM)
+        rc = srv.proc.wait(15)
+        check(rc == 0 and time.monotonic() - start < 5, f"supervisor exits 0 on SIGTERM ({rc})")
+        check(all(not os.path.exists(f"/proc/{w}") or
+                  open(f"/proc/{w}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+                  for w in workers), "no worker left behind")
+        logged = wait_until(lambda: "restarted worker" in srv.output(), 3)
+        if not logged:
+            sys.stderr.write(srv.output())
+        check(logged, "the restart is logged")
+    finally:
+        srv.stop()
+
+
+main()
