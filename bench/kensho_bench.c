@@ -1,0 +1,227 @@
+/* kensho-bench: measures kenshod (or any HTTP server) under a bounded load and
+ * reports latency percentiles, throughput and errors, as text and JSON.
+ * See `kensho-bench --help` and docs/benchmarks.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/loadgen.h"
+#include "bench/workload.h"
+#include "core/buf.h"
+
+static const char usage[] =
+        "usage: kensho-bench --url URL [options]\n"
+        "  --url URL            http://host:port/path or https://...\n"
+        "  --duration S         measured seconds (default 10)\n"
+        "  --warmup S           seconds of load before measuring (default 0)\n"
+        "  --requests N         stop after N requests (the duration still bounds the run)\n"
+        "  --connections N      concurrent connections (default 10)\n"
+        "  --rate R             open loop: R requests/s in total, latency from due time\n"
+        "                       (default: closed loop)\n"
+        "  --method M           GET (default) or POST\n"
+        "  --body-file F        request body (implies POST unless --method)\n"
+        "  --content-type T     Content-Type of the body\n"
+        "  --check-share F      share of answers checked (default 0.01)\n"
+        "  --cacert F           verify the https server against these CA certificates\n"
+        "  --no-resume          https: full handshake on every connection\n"
+        "  --reconnect          a new connection per request (measures handshakes)\n"
+        "  --label L            name of this run in the JSON output\n"
+        "  --json F             write the result as JSON to F ('-' for stdout)\n";
+
+static int parse_url(const char *url, struct bench_options *o, char **path)
+{
+	const char *p;
+	if (strncmp(url, "http://", 7) == 0) {
+		p = url + 7;
+		o->port = 80;
+	} else if (strncmp(url, "https://", 8) == 0) {
+		p = url + 8;
+		o->port = 443;
+		o->tls = true;
+	} else {
+		return -EINVAL;
+	}
+	const char *host_end;
+	if (*p == '[') {
+		host_end = strchr(p, ']');
+		if (!host_end)
+			return -EINVAL;
+		p++;
+	} else {
+		host_end = p + strcspn(p, ":/");
+	}
+	size_t host_len = (size_t)(host_end - p);
+	if (host_len == 0 || host_len >= sizeof(o->host))
+		return -EINVAL;
+	memcpy(o->host, p, host_len);
+	o->host[host_len] = '\0';
+	const char *rest = host_end + (*host_end == ']');
+	if (*rest == ':') {
+		char *end;
+		long port = strtol(rest + 1, &end, 10);
+		if (port <= 0 || port > 65535)
+			return -EINVAL;
+		o->port = (int)port;
+		rest = end;
+	}
+	*path = strdup(*rest == '/' ? rest : "/");
+	return *path ? 0 : -ENOMEM;
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	struct buf b = {0};
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&b, chunk, n);
+	fclose(f);
+	if (b.failed) {
+		buf_free(&b);
+		return NULL;
+	}
+	if (!b.data)
+		buf_reserve(&b, 1);
+	return buf_steal(&b, len);
+}
+
+static void print_text(const char *label, const struct bench_options *o,
+                       const struct bench_result *r)
+{
+	double rps = r->elapsed_s > 0 ? (double)r->completed / r->elapsed_s : 0;
+	printf("%s: %s, %u connections%s, %.1f s\n", label,
+	       o->rate > 0 ? "open loop" : "closed loop", o->connections,
+	       o->tls ? (o->tls_resume ? ", https (resumption on)" : ", https (resumption off)")
+	              : "",
+	       r->elapsed_s);
+	if (o->rate > 0)
+		printf("  target rate %.0f/s\n", o->rate);
+	printf("  requests %llu, %.0f/s; status 2xx %llu 3xx %llu 4xx %llu 5xx %llu\n",
+	       (unsigned long long)r->completed, rps, (unsigned long long)r->status_2xx,
+	       (unsigned long long)r->status_3xx, (unsigned long long)r->status_4xx,
+	       (unsigned long long)r->status_5xx);
+	printf("  latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
+	       histogram_percentile(&r->latency, 50) / 1e3,
+	       histogram_percentile(&r->latency, 90) / 1e3,
+	       histogram_percentile(&r->latency, 99) / 1e3,
+	       histogram_percentile(&r->latency, 99.9) / 1e3, r->latency.max / 1e3);
+	printf("  errors: connect %llu io %llu parse %llu timeout %llu; checked %llu, wrong %llu\n",
+	       (unsigned long long)r->errors_connect, (unsigned long long)r->errors_io,
+	       (unsigned long long)r->errors_parse, (unsigned long long)r->errors_timeout,
+	       (unsigned long long)r->checked, (unsigned long long)r->check_failed);
+	if (o->tls)
+		printf("  connections made %llu, sessions resumed %llu\n",
+		       (unsigned long long)r->connects, (unsigned long long)r->handshakes_resumed);
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_options o = {.connections = 10, .duration_s = 10, .tls_resume = true};
+	const char *url = NULL, *method = NULL, *body_file = NULL, *content_type = NULL;
+	const char *json_path = NULL, *label = "kensho-bench";
+	double check_share = 0.01;
+	enum { OPT_WARMUP = 256, OPT_NO_RESUME, OPT_CHECK_SHARE, OPT_CONTENT_TYPE, OPT_BODY_FILE };
+	static const struct option longopts[] = {
+	        {"url", required_argument, NULL, 'u'},
+	        {"duration", required_argument, NULL, 'd'},
+	        {"warmup", required_argument, NULL, OPT_WARMUP},
+	        {"requests", required_argument, NULL, 'n'},
+	        {"connections", required_argument, NULL, 'c'},
+	        {"rate", required_argument, NULL, 'r'},
+	        {"method", required_argument, NULL, 'm'},
+	        {"body-file", required_argument, NULL, OPT_BODY_FILE},
+	        {"content-type", required_argument, NULL, OPT_CONTENT_TYPE},
+	        {"check-share", required_argument, NULL, OPT_CHECK_SHARE},
+	        {"cacert", required_argument, NULL, 'C'},
+	        {"no-resume", no_argument, NULL, OPT_NO_RESUME},
+	        {"reconnect", no_argument, NULL, 'R'},
+	        {"label", required_argument, NULL, 'l'},
+	        {"json", required_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "u:d:n:c:r:m:C:Rl:j:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'u': url = optarg; break;
+		case 'd': o.duration_s = atof(optarg); break;
+		case OPT_WARMUP: o.warmup_s = atof(optarg); break;
+		case 'n': o.max_requests = strtoull(optarg, NULL, 10); break;
+		case 'c': o.connections = (unsigned)atoi(optarg); break;
+		case 'r': o.rate = atof(optarg); break;
+		case 'm': method = optarg; break;
+		case OPT_BODY_FILE: body_file = optarg; break;
+		case OPT_CONTENT_TYPE: content_type = optarg; break;
+		case OPT_CHECK_SHARE: check_share = atof(optarg); break;
+		case 'C': o.cacert = optarg; break;
+		case OPT_NO_RESUME: o.tls_resume = false; break;
+		case 'R': o.reconnect_each = true; break;
+		case 'l': label = optarg; break;
+		case 'j': json_path = optarg; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	char *path = NULL;
+	if (!url || parse_url(url, &o, &path) != 0) {
+		fprintf(stderr,
+		        "kensho-bench: a valid --url http[s]://host[:port][/path] is required\n%s",
+		        usage);
+		return 2;
+	}
+	if (o.connections == 0 || o.connections > 100000 || o.duration_s <= 0 ||
+	    o.duration_s > 86400 || o.warmup_s < 0 || o.rate < 0) {
+		fprintf(stderr,
+		        "kensho-bench: --connections must be 1..100000, --duration 0..86400 s\n");
+		free(path);
+		return 2;
+	}
+	uint8_t *body = NULL;
+	size_t body_len = 0;
+	if (body_file && !(body = read_file(body_file, &body_len))) {
+		fprintf(stderr, "kensho-bench: cannot read %s\n", body_file);
+		free(path);
+		return 2;
+	}
+	if (!method)
+		method = body ? "POST" : "GET";
+
+	struct fixed_workload w;
+	fixed_workload_init(&w, method, path, body, body_len, content_type, check_share);
+	struct bench_result result;
+	int rc = loadgen_run(&o, &w.super, &result);
+	fixed_workload_free(&w);
+	free(path);
+	if (rc < 0)
+		return 1;
+
+	print_text(label, &o, &result);
+	if (json_path) {
+		struct buf out = {0};
+		loadgen_result_json(&o, label, &result, &out);
+		buf_append(&out, "\n", 1);
+		FILE *f = strcmp(json_path, "-") == 0 ? stdout : fopen(json_path, "w");
+		if (!f || fwrite(out.data, 1, out.len, f) != out.len) {
+			fprintf(stderr, "kensho-bench: cannot write %s\n", json_path);
+			rc = -EIO;
+		}
+		if (f && f != stdout)
+			fclose(f);
+		buf_free(&out);
+	}
+	if (result.completed == 0) {
+		fprintf(stderr, "kensho-bench: no request was answered\n");
+		return 1;
+	}
+	if (result.check_failed) {
+		fprintf(stderr, "kensho-bench: %llu checked answers were wrong\n",
+		        (unsigned long long)result.check_failed);
+		return 3;
+	}
+	return rc < 0 ? 1 : 0;
+}
