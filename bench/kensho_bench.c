@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bench/loadgen.h"
+#include "bench/ocsp_workload.h"
 #include "bench/workload.h"
 #include "core/buf.h"
 
@@ -119,13 +120,80 @@ static void print_text(const char *label, const struct bench_options *o,
 		       (unsigned long long)r->connects, (unsigned long long)r->handshakes_resumed);
 }
 
+/* Before a measured OCSP run: ask for each sampled certificate once (warming
+ * the responder's cache, saving the answers for peers that serve files) and
+ * write the sample as an OpenSSL index for `openssl ocsp -index`. */
+static int ocsp_setup(struct ocsp_workload *w, const struct bench_options *measured, bool prefetch,
+		      const char *save_path, const char *index_path)
+{
+	if (index_path) {
+		FILE *f = fopen(index_path, "w");
+		int rc = f ? ocsp_workload_write_openssl_index(w, f) : -errno;
+		if (f && fclose(f) != 0)
+			rc = -EIO;
+		if (rc < 0) {
+			fprintf(stderr, "kensho-bench: cannot write %s\n", index_path);
+			return rc;
+		}
+	}
+	if (!prefetch)
+		return 0;
+	FILE *save = NULL;
+	if (save_path && !(save = fopen(save_path, "w"))) {
+		fprintf(stderr, "kensho-bench: cannot write %s\n", save_path);
+		return -errno;
+	}
+	struct bench_options o = *measured;
+	o.rate = 0;
+	o.warmup_s = 0;
+	o.duration_s = 3600;
+	o.max_requests = 0;
+	o.connections = o.connections < 8 ? o.connections : 8;
+	struct bench_result r;
+	ocsp_workload_prefetch(w, save);
+	int rc = loadgen_run(&o, ocsp_workload_base(w), &r);
+	ocsp_workload_end_prefetch(w);
+	if (save && fclose(save) != 0)
+		rc = -EIO;
+	printf("prefetch: %llu answers in %.1f s, %llu wrong, %llu errors\n",
+	       (unsigned long long)r.completed, r.elapsed_s, (unsigned long long)r.check_failed,
+	       (unsigned long long)(r.errors_connect + r.errors_io + r.errors_parse + r.errors_timeout));
+	if (rc == 0 && (r.check_failed || r.completed == 0)) {
+		fprintf(stderr, "kensho-bench: prefetch got wrong or no answers\n");
+		rc = -EPROTO;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct bench_options o = {.connections = 10, .duration_s = 10, .tls_resume = true};
 	const char *url = NULL, *method = NULL, *body_file = NULL, *content_type = NULL;
 	const char *json_path = NULL, *label = "kensho-bench";
 	double check_share = 0.01;
-	enum { OPT_WARMUP = 256, OPT_NO_RESUME, OPT_CHECK_SHARE, OPT_CONTENT_TYPE, OPT_BODY_FILE };
+	const char *ocsp_data = NULL;
+	struct ocsp_mix mix = {.good = 0.9, .revoked = 0.05, .unknown = 0.05};
+	enum {
+		OPT_WARMUP = 256,
+		OPT_NO_RESUME,
+		OPT_CHECK_SHARE,
+		OPT_CONTENT_TYPE,
+		OPT_BODY_FILE,
+		OPT_OCSP_DATA,
+		OPT_MIX,
+		OPT_MISS,
+		OPT_NONCE,
+		OPT_POST,
+		OPT_POOL,
+		OPT_SEED,
+		OPT_ISSUER,
+		OPT_PREFETCH,
+		OPT_SAVE_RESPONSES,
+		OPT_OPENSSL_INDEX,
+		OPT_SETUP_ONLY,
+	};
+	bool prefetch = false, setup_only = false;
+	const char *save_responses = NULL, *openssl_index = NULL;
 	static const struct option longopts[] = {
 	        {"url", required_argument, NULL, 'u'},
 	        {"duration", required_argument, NULL, 'd'},
@@ -163,6 +231,23 @@ int main(int argc, char **argv)
 		case 'R': o.reconnect_each = true; break;
 		case 'l': label = optarg; break;
 		case 'j': json_path = optarg; break;
+		case OPT_OCSP_DATA: ocsp_data = optarg; break;
+		case OPT_MIX:
+			if (sscanf(optarg, "%lf,%lf,%lf", &mix.good, &mix.revoked, &mix.unknown) != 3) {
+				fprintf(stderr, "kensho-bench: --mix wants three shares: good,revoked,unknown\n");
+				return 2;
+			}
+			break;
+		case OPT_MISS: mix.miss = atof(optarg); break;
+		case OPT_NONCE: mix.nonce = atof(optarg); break;
+		case OPT_POST: mix.post = true; break;
+		case OPT_POOL: mix.pool = (unsigned)atoi(optarg); break;
+		case OPT_SEED: mix.seed = strtoull(optarg, NULL, 10); break;
+		case OPT_ISSUER: mix.issuer = optarg; break;
+		case OPT_PREFETCH: prefetch = true; break;
+		case OPT_SAVE_RESPONSES: save_responses = optarg; break;
+		case OPT_OPENSSL_INDEX: openssl_index = optarg; break;
+		case OPT_SETUP_ONLY: setup_only = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -191,11 +276,33 @@ int main(int argc, char **argv)
 	if (!method)
 		method = body ? "POST" : "GET";
 
-	struct fixed_workload w;
-	fixed_workload_init(&w, method, path, body, body_len, content_type, check_share);
+	struct fixed_workload fixed;
+	struct ocsp_workload *ocsp = NULL;
+	struct bench_workload *workload = &fixed.super;
+	fixed_workload_init(&fixed, method, path, body, body_len, content_type, check_share);
+	if (ocsp_data) {
+		mix.check_share = check_share;
+		if (ocsp_workload_open(ocsp_data, &mix, &ocsp) < 0) {
+			fixed_workload_free(&fixed);
+			free(path);
+			return 1;
+		}
+		ocsp_workload_describe(ocsp);
+		workload = ocsp_workload_base(ocsp);
+	}
+	int rc = 0;
+	if (ocsp && (prefetch || openssl_index))
+		rc = ocsp_setup(ocsp, &o, prefetch, save_responses, openssl_index);
+	if (rc < 0 || setup_only) {
+		fixed_workload_free(&fixed);
+		ocsp_workload_free(ocsp);
+		free(path);
+		return rc < 0 ? 1 : 0;
+	}
 	struct bench_result result;
-	int rc = loadgen_run(&o, &w.super, &result);
-	fixed_workload_free(&w);
+	rc = loadgen_run(&o, workload, &result);
+	fixed_workload_free(&fixed);
+	ocsp_workload_free(ocsp);
 	free(path);
 	if (rc < 0)
 		return 1;
