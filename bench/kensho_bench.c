@@ -29,7 +29,22 @@ static const char usage[] =
         "  --no-resume          https: full handshake on every connection\n"
         "  --reconnect          a new connection per request (measures handshakes)\n"
         "  --label L            name of this run in the JSON output\n"
-        "  --json F             write the result as JSON to F ('-' for stdout)\n";
+        "  --json F             write the result as JSON to F ('-' for stdout)\n"
+        "  --body-dir D         POST the files in D in turn (e.g. distinct applications)\n"
+        "OCSP mix (requests go to the URL's host, path /ocsp):\n"
+        "  --ocsp-data DIR      draw requests from the population in a kensho data dir\n"
+        "  --mix G,R,U          shares of good, revoked, unknown (default 0.9,0.05,0.05)\n"
+        "  --miss F             share asked with SHA-256 CertIDs (not pre-signed: signed live)\n"
+        "  --nonce F            share carrying a nonce (always signed live)\n"
+        "  --post               POST requests instead of RFC 5019 GETs\n"
+        "  --pool N             certificates sampled per class (default 10000)\n"
+        "  --seed S             random seed for the sample and the mix\n"
+        "  --issuer LABEL       only this issuer's certificates (sign or auth)\n"
+        "  --prefetch           first ask for every sampled certificate once (fills the\n"
+        "                       responder's cache; every answer is checked)\n"
+        "  --save-responses F   with --prefetch: write the answers as base64 lines to F\n"
+        "  --openssl-index F    write the sample as an OpenSSL CA index to F\n"
+        "  --setup-only         stop after --prefetch / --openssl-index\n";
 
 static int parse_url(const char *url, struct bench_options *o, char **path)
 {
@@ -124,7 +139,7 @@ static void print_text(const char *label, const struct bench_options *o,
  * the responder's cache, saving the answers for peers that serve files) and
  * write the sample as an OpenSSL index for `openssl ocsp -index`. */
 static int ocsp_setup(struct ocsp_workload *w, const struct bench_options *measured, bool prefetch,
-		      const char *save_path, const char *index_path)
+                      const char *save_path, const char *index_path)
 {
 	if (index_path) {
 		FILE *f = fopen(index_path, "w");
@@ -157,7 +172,8 @@ static int ocsp_setup(struct ocsp_workload *w, const struct bench_options *measu
 		rc = -EIO;
 	printf("prefetch: %llu answers in %.1f s, %llu wrong, %llu errors\n",
 	       (unsigned long long)r.completed, r.elapsed_s, (unsigned long long)r.check_failed,
-	       (unsigned long long)(r.errors_connect + r.errors_io + r.errors_parse + r.errors_timeout));
+	       (unsigned long long)(r.errors_connect + r.errors_io + r.errors_parse +
+	                            r.errors_timeout));
 	if (rc == 0 && (r.check_failed || r.completed == 0)) {
 		fprintf(stderr, "kensho-bench: prefetch got wrong or no answers\n");
 		rc = -EPROTO;
@@ -191,8 +207,10 @@ int main(int argc, char **argv)
 		OPT_SAVE_RESPONSES,
 		OPT_OPENSSL_INDEX,
 		OPT_SETUP_ONLY,
+		OPT_BODY_DIR,
 	};
 	bool prefetch = false, setup_only = false;
+	const char *body_dir = NULL;
 	const char *save_responses = NULL, *openssl_index = NULL;
 	static const struct option longopts[] = {
 	        {"url", required_argument, NULL, 'u'},
@@ -210,6 +228,19 @@ int main(int argc, char **argv)
 	        {"reconnect", no_argument, NULL, 'R'},
 	        {"label", required_argument, NULL, 'l'},
 	        {"json", required_argument, NULL, 'j'},
+	        {"body-dir", required_argument, NULL, OPT_BODY_DIR},
+	        {"ocsp-data", required_argument, NULL, OPT_OCSP_DATA},
+	        {"mix", required_argument, NULL, OPT_MIX},
+	        {"miss", required_argument, NULL, OPT_MISS},
+	        {"nonce", required_argument, NULL, OPT_NONCE},
+	        {"post", no_argument, NULL, OPT_POST},
+	        {"pool", required_argument, NULL, OPT_POOL},
+	        {"seed", required_argument, NULL, OPT_SEED},
+	        {"issuer", required_argument, NULL, OPT_ISSUER},
+	        {"prefetch", no_argument, NULL, OPT_PREFETCH},
+	        {"save-responses", required_argument, NULL, OPT_SAVE_RESPONSES},
+	        {"openssl-index", required_argument, NULL, OPT_OPENSSL_INDEX},
+	        {"setup-only", no_argument, NULL, OPT_SETUP_ONLY},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
@@ -233,8 +264,10 @@ int main(int argc, char **argv)
 		case 'j': json_path = optarg; break;
 		case OPT_OCSP_DATA: ocsp_data = optarg; break;
 		case OPT_MIX:
-			if (sscanf(optarg, "%lf,%lf,%lf", &mix.good, &mix.revoked, &mix.unknown) != 3) {
-				fprintf(stderr, "kensho-bench: --mix wants three shares: good,revoked,unknown\n");
+			if (sscanf(optarg, "%lf,%lf,%lf", &mix.good, &mix.revoked, &mix.unknown) !=
+			    3) {
+				fprintf(stderr, "kensho-bench: --mix wants three shares: "
+				                "good,revoked,unknown\n");
 				return 2;
 			}
 			break;
@@ -248,6 +281,7 @@ int main(int argc, char **argv)
 		case OPT_SAVE_RESPONSES: save_responses = optarg; break;
 		case OPT_OPENSSL_INDEX: openssl_index = optarg; break;
 		case OPT_SETUP_ONLY: setup_only = true; break;
+		case OPT_BODY_DIR: body_dir = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -277,9 +311,22 @@ int main(int argc, char **argv)
 		method = body ? "POST" : "GET";
 
 	struct fixed_workload fixed;
+	struct files_workload files = {0};
 	struct ocsp_workload *ocsp = NULL;
 	struct bench_workload *workload = &fixed.super;
 	fixed_workload_init(&fixed, method, path, body, body_len, content_type, check_share);
+	if (body_dir) {
+		int err = files_workload_init(&files, body_dir, path, content_type, false,
+		                              check_share);
+		if (err < 0) {
+			fprintf(stderr, "kensho-bench: cannot read bodies from %s: %s\n", body_dir,
+			        strerror(-err));
+			fixed_workload_free(&fixed);
+			free(path);
+			return 2;
+		}
+		workload = &files.super;
+	}
 	if (ocsp_data) {
 		mix.check_share = check_share;
 		if (ocsp_workload_open(ocsp_data, &mix, &ocsp) < 0) {
@@ -302,6 +349,7 @@ int main(int argc, char **argv)
 	struct bench_result result;
 	rc = loadgen_run(&o, workload, &result);
 	fixed_workload_free(&fixed);
+	files_workload_free(&files);
 	ocsp_workload_free(ocsp);
 	free(path);
 	if (rc < 0)

@@ -136,11 +136,11 @@ static int collect_issued(const struct store_change *change, void *arg)
 static int collect_revoked(const struct store_cert *cert, void *arg)
 {
 	struct sampled item = {
-		.issuer_id = cert->issuer_id,
-		.serial = cert->serial,
-		.not_after = cert->not_after,
-		.revoked_at = cert->revoked_at,
-		.reason = cert->reason,
+	        .issuer_id = cert->issuer_id,
+	        .serial = cert->serial,
+	        .not_after = cert->not_after,
+	        .revoked_at = cert->revoked_at,
+	        .reason = cert->reason,
 	};
 	reservoir_offer(arg, &item);
 	return 0;
@@ -162,7 +162,7 @@ static bool wanted_issuer(const struct ocsp_workload *w, uint32_t id)
 /* --- building requests -------------------------------------------------------- */
 
 static int build_variant(struct ocsp_workload *w, struct variant *v, enum klass k, unsigned issuer,
-			 const struct store_serial *serial, enum ocsp_hash hash, bool nonce)
+                         const struct store_serial *serial, enum ocsp_hash hash, bool nonce)
 {
 	const struct issuer *is = &w->issuers[issuer];
 	v->klass = k;
@@ -175,7 +175,7 @@ static int build_variant(struct ocsp_workload *w, struct variant *v, enum klass 
 		for (size_t i = 0; i < sizeof(v->nonce_bytes); i++)
 			v->nonce_bytes[i] = (uint8_t)next_random(&w->rng);
 	rc = ocsp_request_encode(&v->id, 1, nonce ? v->nonce_bytes : NULL,
-				 nonce ? sizeof(v->nonce_bytes) : 0, &v->body, &v->body_len);
+	                         nonce ? sizeof(v->nonce_bytes) : 0, &v->body, &v->body_len);
 	if (rc < 0)
 		return rc;
 	/* RFC 6960 Appendix A.1: GET {url}/{url-encoding of base64 of the DER}. */
@@ -217,10 +217,10 @@ static int build_pool(struct ocsp_workload *w, enum klass k, const struct sample
 		if (is < 0)
 			return -ENOENT;
 		int rc = build_variant(w, &pool->sha1[i], k, (unsigned)is, &items[i].serial,
-				       OCSP_HASH_SHA1, false);
+		                       OCSP_HASH_SHA1, false);
 		if (rc == 0)
 			rc = build_variant(w, &pool->sha256[i], k, (unsigned)is, &items[i].serial,
-					   OCSP_HASH_SHA256, false);
+			                   OCSP_HASH_SHA256, false);
 		if (rc < 0)
 			return rc;
 		pool->count++;
@@ -229,7 +229,7 @@ static int build_pool(struct ocsp_workload *w, enum klass k, const struct sample
 		size_t pick = (size_t)(next_random(&w->rng) % n);
 		int is = issuer_index(w, items[pick].issuer_id);
 		int rc = build_variant(w, &pool->nonce[i], k, (unsigned)is, &items[pick].serial,
-				       OCSP_HASH_SHA1, true);
+		                       OCSP_HASH_SHA1, true);
 		if (rc < 0)
 			return rc;
 	}
@@ -258,7 +258,9 @@ static const struct variant *variant_of(const struct ocsp_workload *w, uint32_t 
 	const struct klass_pool *pool = &w->pools[tag >> 28];
 	unsigned kind = tag >> 26 & 3;
 	size_t index = tag & ((1u << 26) - 1);
-	return kind == 0 ? &pool->sha1[index] : kind == 1 ? &pool->sha256[index] : &pool->nonce[index];
+	return kind == 0   ? &pool->sha1[index]
+	       : kind == 1 ? &pool->sha256[index]
+	                   : &pool->nonce[index];
 }
 
 static int ocsp_next(struct bench_workload *self, struct bench_request *req)
@@ -269,8 +271,10 @@ static int ocsp_next(struct bench_workload *self, struct bench_request *req)
 		for (int k = 0; k < KLASS_COUNT; k++) {
 			if (n < w->pools[k].count) {
 				uint32_t tag = TAG(k, 0, n);
-				*req = (struct bench_request){
-					.method = "GET", .path = variant_of(w, tag)->path, .tag = tag, .check = true};
+				*req = (struct bench_request){.method = "GET",
+				                              .path = variant_of(w, tag)->path,
+				                              .tag = tag,
+				                              .check = true};
 				return 0;
 			}
 			n -= w->pools[k].count;
@@ -313,7 +317,7 @@ static int ocsp_next(struct bench_workload *self, struct bench_request *req)
 }
 
 static bool ocsp_check(struct bench_workload *self, const struct bench_request *req, int status,
-		       const uint8_t *body, size_t body_len)
+                       const uint8_t *body, size_t body_len)
 {
 	struct ocsp_workload *w = (struct ocsp_workload *)self;
 	const struct variant *v = variant_of(w, req->tag);
@@ -326,8 +330,8 @@ static bool ocsp_check(struct bench_workload *self, const struct bench_request *
 	if (s->id.der_len != v->id.der_len || memcmp(s->id.der, v->id.der, v->id.der_len) != 0)
 		return false;
 	enum ocsp_cert_status want = v->klass == KLASS_GOOD      ? OCSP_CERT_GOOD
-				     : v->klass == KLASS_REVOKED ? OCSP_CERT_REVOKED
-								 : OCSP_CERT_UNKNOWN;
+	                             : v->klass == KLASS_REVOKED ? OCSP_CERT_REVOKED
+	                                                         : OCSP_CERT_UNKNOWN;
 	if (s->status != want)
 		return false;
 	if (v->nonce) {
@@ -374,9 +378,9 @@ static void index_time(int64_t t, char out[16])
 int ocsp_workload_write_openssl_index(const struct ocsp_workload *w, FILE *out)
 {
 	static const char *const reasons[] = {
-		"unspecified", "keyCompromise", "CACompromise", "affiliationChanged", "superseded",
-		"cessationOfOperation", "certificateHold", "unspecified", "removeFromCRL",
-		"privilegeWithdrawn", "AACompromise"};
+	        "unspecified",   "keyCompromise",        "CACompromise",    "affiliationChanged",
+	        "superseded",    "cessationOfOperation", "certificateHold", "unspecified",
+	        "removeFromCRL", "privilegeWithdrawn",   "AACompromise"};
 	for (int k = KLASS_GOOD; k <= KLASS_REVOKED; k++) {
 		for (size_t i = 0; i < w->pools[k].count; i++) {
 			const struct sampled *item = &w->records[k][i];
@@ -387,12 +391,14 @@ int ocsp_workload_write_openssl_index(const struct ocsp_workload *w, FILE *out)
 					*p = (char)(*p - 'a' + 'A');
 			index_time(item->not_after, expiry);
 			if (k == KLASS_GOOD) {
-				fprintf(out, "V\t%s\t\t%s\tunknown\t/CN=%s\n", expiry, serial, serial);
+				fprintf(out, "V\t%s\t\t%s\tunknown\t/CN=%s\n", expiry, serial,
+				        serial);
 			} else {
 				index_time(item->revoked_at, revoked);
-				int reason = item->reason >= 0 && item->reason <= 10 ? item->reason : 0;
+				int reason =
+				        item->reason >= 0 && item->reason <= 10 ? item->reason : 0;
 				fprintf(out, "R\t%s\t%s,%s\t%s\tunknown\t/CN=%s\n", expiry, revoked,
-					reasons[reason], serial, serial);
+				        reasons[reason], serial, serial);
 			}
 		}
 	}
@@ -405,7 +411,7 @@ struct bench_workload *ocsp_workload_base(struct ocsp_workload *w)
 }
 
 static int load_population(struct ocsp_workload *w, const char *data_dir,
-			   struct reservoir *good_and_all, struct reservoir *revoked)
+                           struct reservoir *good_and_all, struct reservoir *revoked)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/db", data_dir);
@@ -413,7 +419,8 @@ static int load_population(struct ocsp_workload *w, const char *data_dir,
 	struct store *s;
 	int rc = store_open(&opts, &s);
 	if (rc < 0) {
-		fprintf(stderr, "kensho-bench: cannot open the store in %s: %s\n", path, strerror(-rc));
+		fprintf(stderr, "kensho-bench: cannot open the store in %s: %s\n", path,
+		        strerror(-rc));
 		return rc;
 	}
 	struct store_txn *txn = NULL;
@@ -445,8 +452,8 @@ static int load_population(struct ocsp_workload *w, const char *data_dir,
 	size_t kept = 0;
 	for (size_t i = 0; rc == 0 && i < good_and_all->count; i++) {
 		struct store_cert cert;
-		if (store_cert_get(txn, good_and_all->items[i].issuer_id, &good_and_all->items[i].serial,
-				   &cert) == 0 &&
+		if (store_cert_get(txn, good_and_all->items[i].issuer_id,
+		                   &good_and_all->items[i].serial, &cert) == 0 &&
 		    cert.status == CERT_STATUS_GOOD) {
 			good_and_all->items[i].not_after = cert.not_after;
 			good_and_all->items[kept++] = good_and_all->items[i];
@@ -469,7 +476,8 @@ int ocsp_workload_open(const char *data_dir, const struct ocsp_mix *mix, struct 
 	w->super.next = ocsp_next;
 	w->super.check = ocsp_check;
 	size_t pool = mix->pool ? mix->pool : 10000;
-	struct reservoir good = {.cap = pool, .rng = &w->rng}, revoked = {.cap = pool, .rng = &w->rng};
+	struct reservoir good = {.cap = pool, .rng = &w->rng},
+	                 revoked = {.cap = pool, .rng = &w->rng};
 	struct sampled *unknown = calloc(pool, sizeof(*unknown));
 	good.items = calloc(pool, sizeof(*good.items));
 	revoked.items = calloc(pool, sizeof(*revoked.items));
@@ -490,8 +498,10 @@ int ocsp_workload_open(const char *data_dir, const struct ocsp_mix *mix, struct 
 	double total = 0;
 	for (int k = 0; k < KLASS_COUNT; k++) {
 		if (shares[k] > 0 && counts[k] == 0 && rc == 0) {
-			fprintf(stderr, "kensho-bench: the mix asks for %s certificates, the population has none\n",
-				klass_names[k]);
+			fprintf(stderr,
+			        "kensho-bench: the mix asks for %s certificates, the population "
+			        "has none\n",
+			        klass_names[k]);
 			rc = -ENOENT;
 		}
 		total += shares[k] > 0 ? shares[k] : 0;
@@ -526,8 +536,8 @@ void ocsp_workload_describe(const struct ocsp_workload *w)
 	       w->issuer_count, w->pools[KLASS_GOOD].count, w->pools[KLASS_REVOKED].count,
 	       w->pools[KLASS_UNKNOWN].count);
 	printf("mix: good %.2f revoked %.2f unknown %.2f; misses %.2f nonces %.2f; %s\n",
-	       w->cumulative[0], w->cumulative[1] - w->cumulative[0], 1 - w->cumulative[1], w->mix.miss,
-	       w->mix.nonce, w->mix.post ? "POST" : "GET");
+	       w->cumulative[0], w->cumulative[1] - w->cumulative[0], 1 - w->cumulative[1],
+	       w->mix.miss, w->mix.nonce, w->mix.post ? "POST" : "GET");
 }
 
 void ocsp_workload_free(struct ocsp_workload *w)

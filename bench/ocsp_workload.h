@@ -13,15 +13,15 @@
 #include "bench/loadgen.h"
 
 struct ocsp_mix {
-	double good;      /**< shares of the population drawn (normalised) */
+	double good; /**< shares of the population drawn (normalised) */
 	double revoked;
-	double unknown;   /**< serials never issued by a known issuer */
-	double miss;      /**< share asked with a SHA-256 CertID, which the
-			   * pre-signed (SHA-1) cache cannot answer: signed live */
-	double nonce;     /**< share carrying a nonce: always signed live */
-	bool post;        /**< POST instead of GET */
+	double unknown; /**< serials never issued by a known issuer */
+	double miss;    /**< share asked with a SHA-256 CertID, which the
+	                 * pre-signed (SHA-1) cache cannot answer: signed live */
+	double nonce;   /**< share carrying a nonce: always signed live */
+	bool post;      /**< POST instead of GET */
 	double check_share;
-	unsigned pool;    /**< distinct certificates sampled per class */
+	unsigned pool; /**< distinct certificates sampled per class */
 	uint64_t seed;
 	const char *issuer; /**< only this issuer's label ("sign"/"auth"); NULL: all */
 };
@@ -31,7 +31,7 @@ struct ocsp_workload;
 /** Samples the population in data_dir (its store, read-only) and prebuilds
  * the requests. Returns 0, or a negative errno with a message on stderr. */
 int ocsp_workload_open(const char *data_dir, const struct ocsp_mix *mix,
-		       struct ocsp_workload **out);
+                       struct ocsp_workload **out);
 /** The workload interface for loadgen_run. */
 struct bench_workload *ocsp_workload_base(struct ocsp_workload *w);
 /** Prints what was sampled (counts per class). */
