@@ -414,7 +414,7 @@ static int load_population(struct ocsp_workload *w, const char *data_dir,
                            struct reservoir *good_and_all, struct reservoir *revoked)
 {
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/db", data_dir);
+	snprintf(path, sizeof(path), "%s/" STORE_DATA_SUBDIR, data_dir);
 	struct store_options opts = {.path = path, .read_only = true};
 	struct store *s;
 	int rc = store_open(&opts, &s);
