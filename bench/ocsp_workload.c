@@ -267,8 +267,13 @@ static int ocsp_next(struct bench_workload *self, struct bench_request *req)
 {
 	struct ocsp_workload *w = (struct ocsp_workload *)self;
 	if (w->prefetching) {
+		/* Only the classes the mix will draw: a class with no share would
+		 * only cost signatures here. */
 		size_t n = w->prefetch_next++;
 		for (int k = 0; k < KLASS_COUNT; k++) {
+			double share = w->cumulative[k] - (k ? w->cumulative[k - 1] : 0);
+			if (share <= 0)
+				continue;
 			if (n < w->pools[k].count) {
 				uint32_t tag = TAG(k, 0, n);
 				*req = (struct bench_request){.method = "GET",
