@@ -45,6 +45,7 @@ struct klass_pool {
 struct ocsp_workload {
 	struct bench_workload super;
 	struct ocsp_mix mix;
+	char base[256]; /* the responder's path without a trailing '/' */
 	struct issuer *issuers;
 	size_t issuer_count;
 	struct klass_pool pools[KLASS_COUNT];
@@ -184,7 +185,8 @@ static int build_variant(struct ocsp_workload *w, struct variant *v, enum klass 
 	if (!b64)
 		return -ENOMEM;
 	base64_encode(v->body, v->body_len, b64);
-	buf_append_str(&path, "/ocsp/");
+	buf_append_str(&path, w->base);
+	buf_append_str(&path, "/");
 	for (const char *p = b64; *p; p++) {
 		if (*p == '+')
 			buf_append_str(&path, "%2B");
@@ -305,7 +307,7 @@ static int ocsp_next(struct bench_workload *self, struct bench_request *req)
 	*req = (struct bench_request){.tag = tag};
 	if (w->mix.post) {
 		req->method = "POST";
-		req->path = "/ocsp";
+		req->path = w->base[0] ? w->base : "/";
 		req->body = v->body;
 		req->body_len = v->body_len;
 		req->content_type = "application/ocsp-request";
@@ -477,6 +479,10 @@ int ocsp_workload_open(const char *data_dir, const struct ocsp_mix *mix, struct 
 	if (!w)
 		return -ENOMEM;
 	w->mix = *mix;
+	snprintf(w->base, sizeof(w->base), "%s", mix->path ? mix->path : "/ocsp");
+	size_t base_len = strlen(w->base);
+	while (base_len && w->base[base_len - 1] == '/')
+		w->base[--base_len] = '\0';
 	w->rng = mix->seed ? mix->seed : (uint64_t)time(NULL);
 	w->super.next = ocsp_next;
 	w->super.check = ocsp_check;

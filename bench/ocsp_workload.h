@@ -24,6 +24,8 @@ struct ocsp_mix {
 	unsigned pool; /**< distinct certificates sampled per class */
 	uint64_t seed;
 	const char *issuer; /**< only this issuer's label ("sign"/"auth"); NULL: all */
+	const char *path;   /**< the responder's path: NULL means "/ocsp" (kenshod);
+	                     * "/" for responders at the root (CFSSL) */
 };
 
 struct ocsp_workload;
