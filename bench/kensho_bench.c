@@ -40,6 +40,7 @@ static const char usage[] =
         "  --pool N             certificates sampled per class (default 10000)\n"
         "  --seed S             random seed for the sample and the mix\n"
         "  --issuer LABEL       only this issuer's certificates (sign or auth)\n"
+        "  --ocsp-path P        the responder's path (default /ocsp; / for CFSSL)\n"
         "  --prefetch           first ask for every sampled certificate once (fills the\n"
         "                       responder's cache; every answer is checked)\n"
         "  --save-responses F   with --prefetch: write the answers as base64 lines to F\n"
@@ -208,6 +209,7 @@ int main(int argc, char **argv)
 		OPT_OPENSSL_INDEX,
 		OPT_SETUP_ONLY,
 		OPT_BODY_DIR,
+		OPT_OCSP_PATH,
 	};
 	bool prefetch = false, setup_only = false;
 	const char *body_dir = NULL;
@@ -241,6 +243,7 @@ int main(int argc, char **argv)
 	        {"save-responses", required_argument, NULL, OPT_SAVE_RESPONSES},
 	        {"openssl-index", required_argument, NULL, OPT_OPENSSL_INDEX},
 	        {"setup-only", no_argument, NULL, OPT_SETUP_ONLY},
+	        {"ocsp-path", required_argument, NULL, OPT_OCSP_PATH},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
@@ -282,6 +285,7 @@ int main(int argc, char **argv)
 		case OPT_OPENSSL_INDEX: openssl_index = optarg; break;
 		case OPT_SETUP_ONLY: setup_only = true; break;
 		case OPT_BODY_DIR: body_dir = optarg; break;
+		case OPT_OCSP_PATH: mix.path = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
