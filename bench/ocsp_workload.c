@@ -466,7 +466,7 @@ static int load_population(struct ocsp_workload *w, const char *data_dir,
 			good_and_all->items[kept++] = good_and_all->items[i];
 		}
 	}
-	good_and_all->count = kept;
+	good_and_all->count = kept < revoked->cap ? kept : revoked->cap;
 	if (txn)
 		store_txn_abort(txn);
 	store_close(s);
@@ -487,10 +487,12 @@ int ocsp_workload_open(const char *data_dir, const struct ocsp_mix *mix, struct 
 	w->super.next = ocsp_next;
 	w->super.check = ocsp_check;
 	size_t pool = mix->pool ? mix->pool : 10000;
-	struct reservoir good = {.cap = pool, .rng = &w->rng},
-	                 revoked = {.cap = pool, .rng = &w->rng};
+	/* The issued-certificates reservoir oversamples: revoked ones are filtered
+	 * out of it afterwards and the rest cut to the pool size. */
+	struct reservoir good = {.cap = 2 * pool + 16, .rng = &w->rng};
+	struct reservoir revoked = {.cap = pool, .rng = &w->rng};
 	struct sampled *unknown = calloc(pool, sizeof(*unknown));
-	good.items = calloc(pool, sizeof(*good.items));
+	good.items = calloc(good.cap, sizeof(*good.items));
 	revoked.items = calloc(pool, sizeof(*revoked.items));
 	int rc = good.items && revoked.items && unknown ? 0 : -ENOMEM;
 	if (rc == 0)
