@@ -36,6 +36,10 @@ class Peer:
     """A server process on 127.0.0.1:port in a temporary directory."""
 
     name = "peer"
+    # A line the server prints when it accepts connections; when set, it is
+    # awaited instead of probing the port (a probe connection would stall a
+    # server that handles one connection at a time).
+    ready_line = None
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix=f"kensho-{self.name}-")
@@ -49,8 +53,22 @@ class Peer:
         log = open(os.path.join(self.dir, "output.log"), "wb")
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                      cwd=self.dir, start_new_session=True)
-        wait_for_port(self.port, self.proc)
+        if self.ready_line:
+            self.wait_for_line(os.path.join(self.dir, "output.log"))
+        else:
+            wait_for_port(self.port, self.proc)
         return self
+
+    def wait_for_line(self, path, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.proc.args[0]} exited with {self.proc.returncode}")
+            with open(path, "rb") as f:
+                if self.ready_line.encode() in f.read():
+                    return
+            time.sleep(0.05)
+        raise TimeoutError(f"{self.proc.args[0]} did not print {self.ready_line!r} in {timeout}s")
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -143,6 +161,7 @@ class OpensslOcsp(Peer):
     """`openssl ocsp -index`: signs every answer live from a CA index file."""
 
     name = "openssl-ocsp"
+    ready_line = "waiting for OCSP client connections"
 
     def __init__(self, index_lines, ca_pem, responder_pem, responder_key, workers=1):
         super().__init__()
