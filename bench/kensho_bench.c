@@ -38,7 +38,7 @@ static const char usage[] =
         "  --nonce F            share carrying a nonce (always signed live)\n"
         "  --post               POST requests instead of RFC 5019 GETs\n"
         "  --pool N             certificates sampled per class (default 10000)\n"
-        "  --seed S             random seed for the sample and the mix\n"
+        "  --seed S             seed for the sample and the mix (default 1)\n"
         "  --issuer LABEL       only this issuer's certificates (sign or auth)\n"
         "  --ocsp-path P        the responder's path (default /ocsp; / for CFSSL)\n"
         "  --prefetch           first ask for every sampled certificate once (fills the\n"
