@@ -1,0 +1,570 @@
+#include "bench/ocsp_workload.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/encoding.h"
+#include "storage/store.h"
+#include "tls/ocsp.h"
+
+enum klass { KLASS_GOOD, KLASS_REVOKED, KLASS_UNKNOWN, KLASS_COUNT };
+static const char *const klass_names[] = {"good", "revoked", "unknown"};
+
+struct issuer {
+	uint32_t id;
+	uint8_t *der;
+	size_t len;
+};
+
+/* One prebuilt request: a certificate asked with a SHA-1 or SHA-256 CertID,
+ * with or without a nonce. */
+struct variant {
+	enum klass klass;
+	unsigned issuer;
+	struct ocsp_cert_id id;
+	bool nonce;
+	uint8_t nonce_bytes[16];
+	char *path;    /* GET target */
+	uint8_t *body; /* POST body */
+	size_t body_len;
+};
+
+/* Each class has its plain SHA-1 variants, SHA-256 variants (misses), and a
+ * pool of nonce variants. */
+struct klass_pool {
+	size_t count; /* certificates sampled */
+	struct variant *sha1, *sha256;
+	size_t nonce_count;
+	struct variant *nonce;
+};
+
+struct ocsp_workload {
+	struct bench_workload super;
+	struct ocsp_mix mix;
+	char base[256]; /* the responder's path without a trailing '/' */
+	struct issuer *issuers;
+	size_t issuer_count;
+	struct klass_pool pools[KLASS_COUNT];
+	double cumulative[KLASS_COUNT];
+	uint64_t rng;
+	uint64_t counter;
+	/* prefetch: every plain SHA-1 variant once, in order, answers saved */
+	bool prefetching;
+	size_t prefetch_next;
+	FILE *prefetch_out;
+	struct sampled *records[KLASS_COUNT]; /* kept for the openssl index */
+	/* variants addressed by tag: tag = class << 28 | kind << 26 | index */
+};
+
+static uint64_t next_random(uint64_t *state)
+{
+	/* splitmix64: fast, reproducible from --seed, good enough to draw a mix. */
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static double uniform(uint64_t *state)
+{
+	return (double)(next_random(state) >> 11) / 9007199254740992.0;
+}
+
+/* --- sampling the population ------------------------------------------------- */
+
+struct sampled {
+	uint32_t issuer_id;
+	struct store_serial serial;
+	int64_t not_after;
+	int64_t revoked_at;
+	int reason;
+};
+
+struct reservoir {
+	struct sampled *items;
+	size_t cap, count;
+	uint64_t seen;
+	uint64_t *rng;
+};
+
+/* Algorithm R: after n offers every offered item is kept with probability
+ * cap/n, so the sample is uniform over the whole population. */
+static void reservoir_offer(struct reservoir *r, const struct sampled *item)
+{
+	r->seen++;
+	size_t slot;
+	if (r->count < r->cap)
+		slot = r->count++;
+	else if ((slot = (size_t)(next_random(r->rng) % r->seen)) >= r->cap)
+		return;
+	r->items[slot] = *item;
+}
+
+static int collect_issuer(const struct store_issuer *issuer, void *arg)
+{
+	struct ocsp_workload *w = arg;
+	if (w->mix.issuer && strcmp(w->mix.issuer, issuer->label) != 0)
+		return 0;
+	struct issuer *more = realloc(w->issuers, (w->issuer_count + 1) * sizeof(*more));
+	if (!more)
+		return -ENOMEM;
+	w->issuers = more;
+	w->issuers[w->issuer_count++] = (struct issuer){.id = issuer->id};
+	return 0;
+}
+
+struct collector {
+	struct ocsp_workload *w;
+	struct reservoir *reservoir;
+};
+
+static bool wanted_issuer(const struct ocsp_workload *w, uint32_t id);
+
+static int collect_issued(const struct store_change *change, void *arg)
+{
+	struct collector *c = arg;
+	if (change->type == STORE_CHANGE_ISSUED && wanted_issuer(c->w, change->issuer_id)) {
+		struct sampled item = {.issuer_id = change->issuer_id, .serial = change->serial};
+		reservoir_offer(c->reservoir, &item);
+	}
+	return 0;
+}
+
+static int collect_revoked(const struct store_cert *cert, void *arg)
+{
+	struct sampled item = {
+	        .issuer_id = cert->issuer_id,
+	        .serial = cert->serial,
+	        .not_after = cert->not_after,
+	        .revoked_at = cert->revoked_at,
+	        .reason = cert->reason,
+	};
+	reservoir_offer(arg, &item);
+	return 0;
+}
+
+static int issuer_index(const struct ocsp_workload *w, uint32_t id)
+{
+	for (size_t i = 0; i < w->issuer_count; i++)
+		if (w->issuers[i].id == id)
+			return (int)i;
+	return -1;
+}
+
+static bool wanted_issuer(const struct ocsp_workload *w, uint32_t id)
+{
+	return issuer_index(w, id) >= 0;
+}
+
+/* --- building requests -------------------------------------------------------- */
+
+static int build_variant(struct ocsp_workload *w, struct variant *v, enum klass k, unsigned issuer,
+                         const struct store_serial *serial, enum ocsp_hash hash, bool nonce)
+{
+	const struct issuer *is = &w->issuers[issuer];
+	v->klass = k;
+	v->issuer = issuer;
+	v->nonce = nonce;
+	int rc = ocsp_cert_id_make(hash, is->der, is->len, serial->bytes, serial->len, &v->id);
+	if (rc < 0)
+		return rc;
+	if (nonce)
+		for (size_t i = 0; i < sizeof(v->nonce_bytes); i++)
+			v->nonce_bytes[i] = (uint8_t)next_random(&w->rng);
+	rc = ocsp_request_encode(&v->id, 1, nonce ? v->nonce_bytes : NULL,
+	                         nonce ? sizeof(v->nonce_bytes) : 0, &v->body, &v->body_len);
+	if (rc < 0)
+		return rc;
+	/* RFC 6960 Appendix A.1: GET {url}/{url-encoding of base64 of the DER}. */
+	char *b64 = malloc(4 * ((v->body_len + 2) / 3) + 1);
+	struct buf path = {0};
+	if (!b64)
+		return -ENOMEM;
+	base64_encode(v->body, v->body_len, b64);
+	buf_append_str(&path, w->base);
+	buf_append_str(&path, "/");
+	for (const char *p = b64; *p; p++) {
+		if (*p == '+')
+			buf_append_str(&path, "%2B");
+		else if (*p == '/')
+			buf_append_str(&path, "%2F");
+		else if (*p == '=')
+			buf_append_str(&path, "%3D");
+		else
+			buf_append(&path, p, 1);
+	}
+	buf_append(&path, "", 1);
+	free(b64);
+	if (path.failed)
+		return -ENOMEM;
+	v->path = (char *)buf_steal(&path, NULL);
+	return 0;
+}
+
+static int build_pool(struct ocsp_workload *w, enum klass k, const struct sampled *items, size_t n)
+{
+	struct klass_pool *pool = &w->pools[k];
+	pool->sha1 = calloc(n ? n : 1, sizeof(struct variant));
+	pool->sha256 = calloc(n ? n : 1, sizeof(struct variant));
+	pool->nonce_count = n < 1024 ? n : 1024;
+	pool->nonce = calloc(pool->nonce_count ? pool->nonce_count : 1, sizeof(struct variant));
+	if (!pool->sha1 || !pool->sha256 || !pool->nonce)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int is = issuer_index(w, items[i].issuer_id);
+		if (is < 0)
+			return -ENOENT;
+		int rc = build_variant(w, &pool->sha1[i], k, (unsigned)is, &items[i].serial,
+		                       OCSP_HASH_SHA1, false);
+		if (rc == 0)
+			rc = build_variant(w, &pool->sha256[i], k, (unsigned)is, &items[i].serial,
+			                   OCSP_HASH_SHA256, false);
+		if (rc < 0)
+			return rc;
+		pool->count++;
+	}
+	for (size_t i = 0; i < pool->nonce_count; i++) {
+		size_t pick = (size_t)(next_random(&w->rng) % n);
+		int is = issuer_index(w, items[pick].issuer_id);
+		int rc = build_variant(w, &pool->nonce[i], k, (unsigned)is, &items[pick].serial,
+		                       OCSP_HASH_SHA1, true);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void free_pool(struct klass_pool *pool)
+{
+	struct variant *lists[] = {pool->sha1, pool->sha256, pool->nonce};
+	size_t counts[] = {pool->count, pool->count, pool->nonce_count};
+	for (int l = 0; l < 3; l++) {
+		for (size_t i = 0; lists[l] && i < counts[l]; i++) {
+			free(lists[l][i].path);
+			free(lists[l][i].body);
+		}
+		free(lists[l]);
+	}
+}
+
+/* --- the workload interface ---------------------------------------------------- */
+
+#define TAG(k, kind, index) ((uint32_t)(k) << 28 | (uint32_t)(kind) << 26 | (uint32_t)(index))
+
+static const struct variant *variant_of(const struct ocsp_workload *w, uint32_t tag)
+{
+	const struct klass_pool *pool = &w->pools[tag >> 28];
+	unsigned kind = tag >> 26 & 3;
+	size_t index = tag & ((1u << 26) - 1);
+	return kind == 0   ? &pool->sha1[index]
+	       : kind == 1 ? &pool->sha256[index]
+	                   : &pool->nonce[index];
+}
+
+static int ocsp_next(struct bench_workload *self, struct bench_request *req)
+{
+	struct ocsp_workload *w = (struct ocsp_workload *)self;
+	if (w->prefetching) {
+		/* Only the classes the mix will draw: a class with no share would
+		 * only cost signatures here. */
+		size_t n = w->prefetch_next++;
+		for (int k = 0; k < KLASS_COUNT; k++) {
+			double share = w->cumulative[k] - (k ? w->cumulative[k - 1] : 0);
+			if (share <= 0)
+				continue;
+			if (n < w->pools[k].count) {
+				uint32_t tag = TAG(k, 0, n);
+				*req = (struct bench_request){.method = "GET",
+				                              .path = variant_of(w, tag)->path,
+				                              .tag = tag,
+				                              .check = true};
+				return 0;
+			}
+			n -= w->pools[k].count;
+		}
+		return -1;
+	}
+	double pick = uniform(&w->rng);
+	enum klass k = KLASS_GOOD;
+	while (k < KLASS_UNKNOWN && pick >= w->cumulative[k])
+		k++;
+	struct klass_pool *pool = &w->pools[k];
+	unsigned kind = 0;
+	size_t index;
+	if (w->mix.nonce > 0 && uniform(&w->rng) < w->mix.nonce) {
+		kind = 2;
+		index = (size_t)(next_random(&w->rng) % pool->nonce_count);
+	} else {
+		kind = w->mix.miss > 0 && uniform(&w->rng) < w->mix.miss;
+		index = (size_t)(next_random(&w->rng) % pool->count);
+	}
+	uint32_t tag = TAG(k, kind, index);
+	const struct variant *v = variant_of(w, tag);
+	*req = (struct bench_request){.tag = tag};
+	if (w->mix.post) {
+		req->method = "POST";
+		req->path = w->base[0] ? w->base : "/";
+		req->body = v->body;
+		req->body_len = v->body_len;
+		req->content_type = "application/ocsp-request";
+	} else {
+		req->method = "GET";
+		req->path = v->path;
+	}
+	uint64_t n = w->counter++;
+	if (w->mix.check_share >= 1)
+		req->check = true;
+	else if (w->mix.check_share > 0)
+		req->check = n % (uint64_t)(1.0 / w->mix.check_share) == 0;
+	return 0;
+}
+
+static bool ocsp_check(struct bench_workload *self, const struct bench_request *req, int status,
+                       const uint8_t *body, size_t body_len)
+{
+	struct ocsp_workload *w = (struct ocsp_workload *)self;
+	const struct variant *v = variant_of(w, req->tag);
+	static struct ocsp_response_info info; /* large; one loop thread */
+	if (status != 200 || ocsp_response_parse(body, body_len, &info) != 0)
+		return false;
+	if (info.status != OCSP_STATUS_SUCCESSFUL || info.count < 1)
+		return false;
+	const struct ocsp_single *s = &info.singles[0];
+	if (s->id.der_len != v->id.der_len || memcmp(s->id.der, v->id.der, v->id.der_len) != 0)
+		return false;
+	enum ocsp_cert_status want = v->klass == KLASS_GOOD      ? OCSP_CERT_GOOD
+	                             : v->klass == KLASS_REVOKED ? OCSP_CERT_REVOKED
+	                                                         : OCSP_CERT_UNKNOWN;
+	if (s->status != want)
+		return false;
+	if (v->nonce) {
+		/* The echoed extnValue is an OCTET STRING wrapping our 16 octets. */
+		if (!info.has_nonce || info.nonce_len != 2 + sizeof(v->nonce_bytes) ||
+		    memcmp(info.nonce + 2, v->nonce_bytes, sizeof(v->nonce_bytes)) != 0)
+			return false;
+	}
+	const struct issuer *is = &w->issuers[v->issuer];
+	if (ocsp_response_verify(&info, is->der, is->len) != 0)
+		return false;
+	if (w->prefetching && w->prefetch_out) {
+		char *b64 = malloc(4 * ((body_len + 2) / 3) + 1);
+		if (!b64)
+			return false;
+		base64_encode(body, body_len, b64);
+		fprintf(w->prefetch_out, "%s\n", b64);
+		free(b64);
+	}
+	return true;
+}
+
+void ocsp_workload_prefetch(struct ocsp_workload *w, FILE *save)
+{
+	w->prefetching = true;
+	w->prefetch_next = 0;
+	w->prefetch_out = save;
+}
+
+void ocsp_workload_end_prefetch(struct ocsp_workload *w)
+{
+	w->prefetching = false;
+	w->prefetch_out = NULL;
+}
+
+static void index_time(int64_t t, char out[16])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, 16, "%y%m%d%H%M%SZ", &tm);
+}
+
+int ocsp_workload_write_openssl_index(const struct ocsp_workload *w, FILE *out)
+{
+	static const char *const reasons[] = {
+	        "unspecified",   "keyCompromise",        "CACompromise",    "affiliationChanged",
+	        "superseded",    "cessationOfOperation", "certificateHold", "unspecified",
+	        "removeFromCRL", "privilegeWithdrawn",   "AACompromise"};
+	for (int k = KLASS_GOOD; k <= KLASS_REVOKED; k++) {
+		for (size_t i = 0; i < w->pools[k].count; i++) {
+			const struct sampled *item = &w->records[k][i];
+			char serial[2 * STORE_SERIAL_MAX + 1], expiry[16], revoked[16];
+			store_serial_to_hex(&item->serial, serial);
+			for (char *p = serial; *p; p++)
+				if (*p >= 'a' && *p <= 'f')
+					*p = (char)(*p - 'a' + 'A');
+			index_time(item->not_after, expiry);
+			if (k == KLASS_GOOD) {
+				fprintf(out, "V\t%s\t\t%s\tunknown\t/CN=%s\n", expiry, serial,
+				        serial);
+			} else {
+				index_time(item->revoked_at, revoked);
+				int reason =
+				        item->reason >= 0 && item->reason <= 10 ? item->reason : 0;
+				fprintf(out, "R\t%s\t%s,%s\t%s\tunknown\t/CN=%s\n", expiry, revoked,
+				        reasons[reason], serial, serial);
+			}
+		}
+	}
+	return ferror(out) ? -EIO : 0;
+}
+
+struct bench_workload *ocsp_workload_base(struct ocsp_workload *w)
+{
+	return &w->super;
+}
+
+static int load_population(struct ocsp_workload *w, const char *data_dir,
+                           struct reservoir *good_and_all, struct reservoir *revoked)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/" STORE_DATA_SUBDIR, data_dir);
+	struct store_options opts = {.path = path, .read_only = true};
+	struct store *s;
+	int rc = store_open(&opts, &s);
+	if (rc < 0) {
+		fprintf(stderr, "kensho-bench: cannot open the store in %s: %s\n", path,
+		        strerror(-rc));
+		return rc;
+	}
+	struct store_txn *txn = NULL;
+	rc = store_txn_begin(s, false, &txn);
+	if (rc == 0)
+		rc = store_issuer_each(txn, collect_issuer, w);
+	for (size_t i = 0; rc == 0 && i < w->issuer_count; i++) {
+		struct store_blob der;
+		rc = store_issuer_cert(txn, w->issuers[i].id, &der);
+		if (rc == 0 && !(w->issuers[i].der = malloc(der.len)))
+			rc = -ENOMEM;
+		if (rc == 0) {
+			memcpy(w->issuers[i].der, der.data, der.len);
+			w->issuers[i].len = der.len;
+		}
+	}
+	if (rc == 0 && w->issuer_count == 0) {
+		fprintf(stderr, "kensho-bench: the store in %s has no issuers\n", path);
+		rc = -ENOENT;
+	}
+	/* Every issued certificate is offered to one reservoir; revoked ones come
+	 * from the revocation index too, so a rare class is still well sampled. */
+	struct collector issued = {w, good_and_all};
+	if (rc == 0)
+		rc = store_change_each(txn, 0, collect_issued, &issued);
+	for (size_t i = 0; rc == 0 && i < w->issuer_count; i++)
+		rc = store_revoked_each(txn, w->issuers[i].id, 0, collect_revoked, revoked);
+	/* Keep only good certificates in the first reservoir. */
+	size_t kept = 0;
+	for (size_t i = 0; rc == 0 && i < good_and_all->count; i++) {
+		struct store_cert cert;
+		if (store_cert_get(txn, good_and_all->items[i].issuer_id,
+		                   &good_and_all->items[i].serial, &cert) == 0 &&
+		    cert.status == CERT_STATUS_GOOD) {
+			good_and_all->items[i].not_after = cert.not_after;
+			good_and_all->items[kept++] = good_and_all->items[i];
+		}
+	}
+	good_and_all->count = kept < revoked->cap ? kept : revoked->cap;
+	if (txn)
+		store_txn_abort(txn);
+	store_close(s);
+	return rc;
+}
+
+int ocsp_workload_open(const char *data_dir, const struct ocsp_mix *mix, struct ocsp_workload **out)
+{
+	struct ocsp_workload *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->mix = *mix;
+	snprintf(w->base, sizeof(w->base), "%s", mix->path ? mix->path : "/ocsp");
+	size_t base_len = strlen(w->base);
+	while (base_len && w->base[base_len - 1] == '/')
+		w->base[--base_len] = '\0';
+	/* A fixed default seed: two runs on the same data draw the same sample, so
+	 * a prefetch warms exactly what the measured run asks for. */
+	w->rng = mix->seed ? mix->seed : 1;
+	w->super.next = ocsp_next;
+	w->super.check = ocsp_check;
+	size_t pool = mix->pool ? mix->pool : 10000;
+	/* The issued-certificates reservoir oversamples: revoked ones are filtered
+	 * out of it afterwards and the rest cut to the pool size. */
+	struct reservoir good = {.cap = 2 * pool + 16, .rng = &w->rng};
+	struct reservoir revoked = {.cap = pool, .rng = &w->rng};
+	struct sampled *unknown = calloc(pool, sizeof(*unknown));
+	good.items = calloc(good.cap, sizeof(*good.items));
+	revoked.items = calloc(pool, sizeof(*revoked.items));
+	int rc = good.items && revoked.items && unknown ? 0 : -ENOMEM;
+	if (rc == 0)
+		rc = load_population(w, data_dir, &good, &revoked);
+	/* Unknown: 16 random octets under a known issuer (a collision with an
+	 * issued serial is astronomically unlikely). */
+	for (size_t i = 0; rc == 0 && i < pool; i++) {
+		unknown[i].issuer_id = w->issuers[next_random(&w->rng) % w->issuer_count].id;
+		unknown[i].serial.len = 16;
+		for (int b = 0; b < 16; b++)
+			unknown[i].serial.bytes[b] = (uint8_t)next_random(&w->rng);
+		unknown[i].serial.bytes[0] = (unknown[i].serial.bytes[0] & 0x3f) | 0x40;
+	}
+	double shares[KLASS_COUNT] = {mix->good, mix->revoked, mix->unknown};
+	size_t counts[KLASS_COUNT] = {good.count, revoked.count, pool};
+	double total = 0;
+	for (int k = 0; k < KLASS_COUNT; k++) {
+		if (shares[k] > 0 && counts[k] == 0 && rc == 0) {
+			fprintf(stderr,
+			        "kensho-bench: the mix asks for %s certificates, the population "
+			        "has none\n",
+			        klass_names[k]);
+			rc = -ENOENT;
+		}
+		total += shares[k] > 0 ? shares[k] : 0;
+	}
+	if (rc == 0 && total <= 0)
+		rc = -EINVAL;
+	double acc = 0;
+	for (int k = 0; rc == 0 && k < KLASS_COUNT; k++) {
+		acc += (shares[k] > 0 ? shares[k] : 0) / total;
+		w->cumulative[k] = acc;
+	}
+	if (rc == 0)
+		rc = build_pool(w, KLASS_GOOD, good.items, good.count);
+	if (rc == 0)
+		rc = build_pool(w, KLASS_REVOKED, revoked.items, revoked.count);
+	if (rc == 0)
+		rc = build_pool(w, KLASS_UNKNOWN, unknown, pool);
+	w->records[KLASS_GOOD] = good.items;
+	w->records[KLASS_REVOKED] = revoked.items;
+	w->records[KLASS_UNKNOWN] = unknown;
+	if (rc < 0) {
+		ocsp_workload_free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+void ocsp_workload_describe(const struct ocsp_workload *w)
+{
+	printf("population: %zu issuers; sampled %zu good, %zu revoked, %zu unknown serials\n",
+	       w->issuer_count, w->pools[KLASS_GOOD].count, w->pools[KLASS_REVOKED].count,
+	       w->pools[KLASS_UNKNOWN].count);
+	printf("mix: good %.2f revoked %.2f unknown %.2f; misses %.2f nonces %.2f; %s\n",
+	       w->cumulative[0], w->cumulative[1] - w->cumulative[0], 1 - w->cumulative[1],
+	       w->mix.miss, w->mix.nonce, w->mix.post ? "POST" : "GET");
+}
+
+void ocsp_workload_free(struct ocsp_workload *w)
+{
+	if (!w)
+		return;
+	for (int k = 0; k < KLASS_COUNT; k++)
+		free_pool(&w->pools[k]);
+	for (size_t i = 0; i < w->issuer_count; i++)
+		free(w->issuers[i].der);
+	for (int k = 0; k < KLASS_COUNT; k++)
+		free(w->records[k]);
+	free(w->issuers);
+	free(w);
+}

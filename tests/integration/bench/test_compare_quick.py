@@ -1,0 +1,40 @@
+"""bench/compare --quick: every benchmark scenario runs for about a second on
+tiny data against kenshod and its peers, so the full benchmark's machinery is
+proven by the suite. Asserts the harness's results, not speed."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from harness import SOURCE, check  # noqa: E402
+
+SCENARIOS = ["cached", "live", "store", "tls", "crl", "intake"]
+
+with tempfile.TemporaryDirectory(prefix="kensho-compare-test-") as out:
+    p = subprocess.run([sys.executable, os.path.join(SOURCE, "bench", "compare"), "--quick",
+                        "--out", out], capture_output=True, text=True, timeout=900)
+    print(p.stdout[-6000:])
+    print(p.stderr[-3000:], file=sys.stderr)
+    check(p.returncode == 0, "bench/compare --quick ran every scenario without failure")
+    results = json.load(open(os.path.join(out, "results.json")))
+    for scenario in SCENARIOS:
+        runs = [r for r in results if r["scenario"] == scenario]
+        check(runs, f"scenario {scenario} produced results")
+        for r in runs:
+            check(r["requests"] > 0, f"{r['label']} at {r['connections']} connections answered requests")
+            check(r["checks"]["failed"] == 0, f"{r['label']}: every checked answer was right")
+            check(sum(r["errors"].values()) == 0, f"{r['label']}: no transport errors")
+    peers = {r["label"] for r in results}
+    for label in ("kenshod-1w-mix", "kenshod-2w-mix", "nginx-1w", "nginx-2w", "cfssl-post", "openssl-ocsp",
+                  "live-rsa-capacity", "live-ecdsa-capacity", "tls-full", "tls-resumed"):
+        check(label in peers, f"{label} was measured")
+    resumed = [r for r in results if r["label"] == "tls-resumed"][0]
+    full = [r for r in results if r["label"] == "tls-full"][0]
+    check(resumed["resumed"] > 0 and full["resumed"] == 0,
+          f"resumption happened only when offered ({resumed['resumed']} vs {full['resumed']})")
+    for png in ("throughput.png", "latency.png"):
+        path = os.path.join(out, png)
+        check(os.path.getsize(path) > 1000 and open(path, "rb").read(4) == b"\x89PNG",
+              f"{png} was drawn")
