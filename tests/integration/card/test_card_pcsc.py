@@ -1,0 +1,170 @@
+"""kensho-card against the virtual JPKI card through a private pcscd and the
+vpcd reader: certificates, PIN counters and lockout, and the client's
+messages for every failure a terminal meets (wrong PIN, blocked PIN, no card,
+card removed mid-operation, not a JPKI card, no reader, no pcscd)."""
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.environ.get("KENSHO_SOURCE_DIR", os.path.join(HERE, "../../.."))
+BUILD = os.environ.get("KENSHO_BUILD_DIR", os.path.join(SOURCE, "build"))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "emulator"))
+
+import pcsc_env  # noqa: E402
+
+pcsc_env.enter_private_namespace()
+
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+
+import fixture  # noqa: E402
+
+CARD = os.path.join(BUILD, "card", "kensho-card")
+SIGN_PIN, AUTH_PIN = "ABC123", "1234"
+
+
+def card(*args, pin=None, check=None):
+    """Runs kensho-card; a PIN goes through a pipe named by --pin-fd."""
+    argv = [CARD] + list(args)
+    fds = ()
+    r_fd = None
+    if pin is not None:
+        r_fd, w_fd = os.pipe()
+        os.write(w_fd, pin.encode() + b"\n")
+        os.close(w_fd)
+        argv += ["--pin-fd", str(r_fd)]
+        fds = (r_fd,)
+    print("$", " ".join(argv[1:]), flush=True)
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, pass_fds=fds, timeout=30,
+                           stdin=subprocess.DEVNULL)
+    finally:
+        if r_fd is not None:
+            os.close(r_fd)
+    print(p.stdout + p.stderr, end="", flush=True)
+    if check is True:
+        assert p.returncode == 0, f"exit {p.returncode}"
+    elif check is False:
+        assert p.returncode != 0, "expected failure"
+    return p
+
+
+def der_of(pem_text):
+    return x509.load_pem_x509_certificate(pem_text.encode()).public_bytes(
+        serialization.Encoding.DER)
+
+
+def tries(kind):
+    out = card("pin-status", check=True).stdout
+    for line in out.splitlines():
+        if line.startswith(kind):
+            return line.split(": ", 1)[1]
+    raise AssertionError(f"no {kind} line in {out!r}")
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="kensho-card-") as tmp:
+        fx = fixture.make_card_fixture(os.path.join(tmp, "fixture"))
+        card_args = ["--sign-pin", SIGN_PIN, "--auth-pin", AUTH_PIN]
+        for k in ("sign", "auth"):
+            card_args += [f"--{k}-cert", f"{fx}/{k}.pem", f"--{k}-ca", f"{fx}/{k}-ca.pem",
+                          f"--{k}-key", f"{fx}/{k}.key"]
+        stack = pcsc_env.PcscStack(tmp, CARD)
+        with stack:
+            # No card yet: the reader is there, empty.
+            out = card("readers", check=True).stdout
+            assert "Virtual PCD 00 00\tempty" in out, out
+            r = card("info", check=False)
+            assert "no card in the reader" in r.stderr
+
+            stack.insert(card_args)
+            out = card("readers", check=True).stdout
+            assert "Virtual PCD 00 00\tcard" in out, out
+            out = card("info", check=True).stdout
+            assert "token: JPKIAPICCTOKEN2" in out
+            assert "card: My Number card" in out
+            assert "user-authentication PIN: 3 of 3 tries left" in out
+            assert "signing PIN: 5 of 5 tries left" in out
+            assert "auth certificate subject: C=JP, CN=auth test card 0001" in out, out
+
+            # Both certificates (and both CA certificates) byte for byte.
+            auth = card("cert", "auth", check=True).stdout
+            assert der_of(auth) == der_of(open(f"{fx}/auth.pem").read())
+            out_file = os.path.join(tmp, "auth-ca.pem")
+            card("cert", "auth-ca", "--out", out_file, check=True)
+            assert der_of(open(out_file).read()) == der_of(open(f"{fx}/auth-ca.pem").read())
+
+            # The signing certificate needs the signing PIN. A wrong one
+            # costs a try; the right one restores the counter.
+            r = card("cert", "sign", pin="WRONG1", check=False)
+            assert "wrong PIN: 4 tries left" in r.stderr, r.stderr
+            assert tries("signing PIN") == "4 of 5 tries left"
+            # A PIN of the wrong form never reaches the card.
+            r = card("cert", "sign", pin="abc", check=False)
+            assert "not a valid signing PIN" in r.stderr and "no try spent" in r.stderr
+            assert tries("signing PIN") == "4 of 5 tries left"
+            sign = card("cert", "sign", pin=SIGN_PIN, check=True).stdout
+            assert der_of(sign) == der_of(open(f"{fx}/sign.pem").read())
+            assert tries("signing PIN") == "5 of 5 tries left"
+            out_file = os.path.join(tmp, "sign.pem")
+            card("cert", "sign", "--out", out_file, pin=SIGN_PIN, check=True)
+            assert der_of(open(out_file).read()) == der_of(open(f"{fx}/sign.pem").read())
+            # The PIN verified in one run does not outlive it (card reset).
+            r = card("cert", "sign-ca", check=True)
+
+            # PINs are never taken from argv.
+            r = card("cert", "sign", "--pin", SIGN_PIN, check=False)
+            assert r.returncode == 2 and "never taken from the command line" in r.stderr
+            # Without a terminal and without --pin-fd there is no PIN.
+            r = subprocess.run([CARD, "cert", "sign"], capture_output=True, text=True,
+                               stdin=subprocess.DEVNULL, start_new_session=True, timeout=30)
+            assert r.returncode == 1 and "--pin-fd" in r.stderr, r.stderr
+
+            # Lock the user-authentication PIN (3 tries): the client says so,
+            # and the right PIN no longer helps.
+            lock_auth_pin()
+
+            # A card without the JPKI application.
+            stack.insert(card_args + ["--no-jpki"])
+            r = card("info", check=False)
+            assert "not a JPKI card" in r.stderr, r.stderr
+
+            # The card pulled out in the middle of reading a certificate
+            # (SELECT AID, SELECT EF, header READ, then the fourth APDU).
+            stack.insert(card_args + ["--remove-after", "4"])
+            r = card("cert", "auth", check=False)
+            assert "the card was removed during the operation" in r.stderr, r.stderr
+
+            # No matching reader.
+            r = card("--reader", "No Such Reader", "info", check=False)
+            assert "no smart card reader found" in r.stderr, r.stderr
+        # pcscd stopped.
+        r = card("readers", check=False)
+        assert "pcscd) is not running" in r.stderr, r.stderr
+    print("ok")
+
+
+def lock_auth_pin():
+    """Spends the user-authentication PIN's three tries and checks the
+    client's messages and the counter after each."""
+    r = card("pin-verify", "auth", pin="9999", check=False)
+    assert "wrong PIN: 2 tries left" in r.stderr, r.stderr
+    card("pin-verify", "auth", pin=AUTH_PIN, check=True)
+    assert tries("user-authentication PIN") == "3 of 3 tries left"
+    for left in (2, 1):
+        r = card("pin-verify", "auth", pin="9999", check=False)
+        assert f"wrong PIN: {left} {'try' if left == 1 else 'tries'} left" in r.stderr, r.stderr
+        assert tries("user-authentication PIN") == f"{left} of 3 tries left"
+    r = card("pin-verify", "auth", pin="9999", check=False)
+    assert "PIN blocked" in r.stderr, r.stderr
+    assert tries("user-authentication PIN") == "blocked (0 of 3 tries left)"
+    r = card("pin-verify", "auth", pin=AUTH_PIN, check=False)
+    assert "PIN blocked" in r.stderr, r.stderr
+    # The signing PIN is a separate counter and still works.
+    card("pin-verify", "sign", pin=SIGN_PIN, check=True)
+
+
+if __name__ == "__main__":
+    main()
