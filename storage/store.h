@@ -75,6 +75,10 @@ int store_open(const struct store_options *opts, struct store **out);
 /** Closes the environment. No transaction may be open. */
 void store_close(struct store *s);
 
+/** The size of this process's map of the environment in bytes (grows on
+ * MDB_MAP_FULL; for metrics and tests). */
+size_t store_map_size(struct store *s);
+
 /** Begins a read (write=false) or write transaction. A write transaction that
  * hits MDB_MAP_FULL on commit returns -EAGAIN after growing the map: redo the
  * whole transaction. Read transactions transparently adopt a map grown by
@@ -84,6 +88,12 @@ int store_txn_begin(struct store *s, bool write, struct store_txn **out);
 int store_txn_commit(struct store_txn *txn);
 /** Abandons the transaction. Frees txn. */
 void store_txn_abort(struct store_txn *txn);
+
+/** Runs fn in a write transaction and commits it; when the map fills (in fn
+ * or at commit) grows it and runs fn again from the start, so fn must have no
+ * effects outside txn. Returns fn's nonzero result (after aborting), the
+ * commit's result, or -ENOSPC at the map's maximum. */
+int store_write(struct store *s, int (*fn)(struct store_txn *txn, void *arg), void *arg);
 
 /* --- issuers --------------------------------------------------------------- */
 

@@ -1,0 +1,58 @@
+/* Private to storage/: the value encoding. Every value starts with a version
+ * byte; fields follow in a fixed order, integers big-endian, variable-length
+ * fields prefixed by their length. An encoder with no buffer only counts, so
+ * a record is measured, then written straight into space reserved in the map
+ * (MDB_RESERVE) without a temporary copy. A decoder never reads past the end:
+ * any shortfall latches `bad` and every later read yields zeros. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/store.h"
+
+/* Current version of every value layout (README.md, "Schema"). */
+#define CODEC_V1 1
+
+struct encoder {
+	uint8_t *p; /* NULL: count only */
+	size_t len;
+};
+
+struct decoder {
+	const uint8_t *p;
+	size_t left;
+	bool bad;
+};
+
+void enc_u8(struct encoder *e, uint8_t v);
+void enc_u16(struct encoder *e, uint16_t v);
+void enc_u32(struct encoder *e, uint32_t v);
+void enc_u64(struct encoder *e, uint64_t v);
+void enc_i64(struct encoder *e, int64_t v);
+/** Raw bytes, no length prefix (fixed-size fields, or the value's tail). */
+void enc_bytes(struct encoder *e, const void *data, size_t len);
+/** A serial: one length octet, then its content octets. */
+void enc_serial(struct encoder *e, const struct store_serial *serial);
+/** A string of up to 65535 bytes: u16 length, then the bytes. */
+void enc_str16(struct encoder *e, const char *text);
+/** A blob: u32 length, then the bytes. */
+void enc_blob(struct encoder *e, struct store_blob blob);
+
+/** Starts decoding a value; latches bad unless its version byte is supported. */
+void dec_init(struct decoder *d, const void *data, size_t len);
+uint8_t dec_u8(struct decoder *d);
+uint16_t dec_u16(struct decoder *d);
+uint32_t dec_u32(struct decoder *d);
+uint64_t dec_u64(struct decoder *d);
+int64_t dec_i64(struct decoder *d);
+/** Copies len bytes into out. */
+void dec_bytes(struct decoder *d, void *out, size_t len);
+/** Points into the value for len bytes (valid within the transaction). */
+const uint8_t *dec_view(struct decoder *d, size_t len);
+void dec_serial(struct decoder *d, struct store_serial *out);
+/** Copies a str16 into out (capacity cap, NUL-terminated); too long is bad. */
+void dec_str16(struct decoder *d, char *out, size_t cap);
+void dec_blob(struct decoder *d, struct store_blob *out);
+/** 0 when the whole value was read without shortfall, else -EIO (corrupt). */
+int dec_finish(const struct decoder *d);

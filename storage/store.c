@@ -1,0 +1,472 @@
+/* The environment: opening, transactions, map growth and LMDB error
+ * translation. Every other file in storage/ reaches LMDB through here or
+ * through plain mdb_get/mdb_cursor calls inside a transaction begun here. */
+#include "storage/store_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "storage/codec.h"
+
+#define DEFAULT_MAP_SIZE ((size_t)1 << 30)
+#define DEFAULT_MAP_MAX  ((size_t)1 << 40)
+#define DEFAULT_READERS  1024u
+
+/* Bumped when a layout changes incompatibly; a store written by a newer
+ * kensho is refused rather than misread. */
+#define SCHEMA_VERSION 1
+
+static const char *const db_names[DB_COUNT] = {
+        [DB_META] = "meta",
+        [DB_ISSUERS] = "issuers",
+        [DB_ISSUER_INDEX] = "issuer_index",
+        [DB_CERTS] = "certs",
+        [DB_CERT_DER] = "cert_der",
+        [DB_RESPONSES] = "responses",
+        [DB_REVOKED] = "revoked",
+        [DB_CHANGES] = "changes",
+        [DB_PERSONS] = "persons",
+        [DB_INTAKE] = "intake",
+        [DB_INTAKE_DIGEST] = "intake_digest",
+        [DB_AUDIT] = "audit",
+};
+
+int store_error(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS: return 0;
+	case MDB_NOTFOUND: return -ENOENT;
+	case MDB_KEYEXIST: return -EEXIST;
+	case MDB_MAP_FULL: return -EAGAIN;
+	case MDB_MAP_RESIZED: return -EAGAIN;
+	case MDB_READERS_FULL: return -EBUSY;
+	case MDB_TXN_FULL:
+	case MDB_CURSOR_FULL:
+	case MDB_PAGE_FULL:
+	case MDB_DBS_FULL: return -ENOSPC;
+	case MDB_BAD_VALSIZE: return -EINVAL;
+	case MDB_INCOMPATIBLE:
+	case MDB_VERSION_MISMATCH:
+	case MDB_INVALID: return -EPROTO;
+	case MDB_PAGE_NOTFOUND:
+	case MDB_CORRUPTED:
+	case MDB_PANIC:
+	case MDB_BAD_RSLOT:
+	case MDB_BAD_TXN:
+	case MDB_BAD_DBI:
+	case MDB_TLS_FULL: return -EIO;
+	default:
+		/* LMDB passes system errors through as positive errno values. */
+		return rc > 0 ? -rc : -EIO;
+	}
+}
+
+/* How long a resize waits for this process's other transactions to end.
+ * Transactions are short; running out means a thread holds a read
+ * transaction while it grows the map, which would otherwise deadlock. */
+#define REMAP_WAIT_SECONDS 5
+
+/* Takes `remap` exclusively: no other transaction of this process is active
+ * while LMDB remaps. -EDEADLK if they do not end in time. */
+static int remap_lock(struct store *s)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += REMAP_WAIT_SECONDS;
+	if (pthread_rwlock_timedwrlock(&s->remap, &until) == 0)
+		return 0;
+	log_error("store: cannot resize the map: a transaction of this process stayed open "
+	          "for %d s (a thread holding a read transaction while writing?)",
+	          REMAP_WAIT_SECONDS);
+	return -EDEADLK;
+}
+
+/* Adopts the map size another process recorded in the meta page after it
+ * grew the map (MDB_MAP_RESIZED). */
+static int store_adopt_map_size(struct store *s)
+{
+	int rc = remap_lock(s);
+	if (rc)
+		return rc;
+	rc = mdb_env_set_mapsize(s->env, 0);
+	pthread_rwlock_unlock(&s->remap);
+	return store_error(rc);
+}
+
+/* Doubles the map after MDB_MAP_FULL, up to map_max. `seen` is the size the
+ * failed transaction ran with: if another thread has grown the map since, the
+ * transaction is simply redone. -ENOSPC at the cap. */
+static int store_grow(struct store *s, size_t seen)
+{
+	int rc = remap_lock(s);
+	if (rc)
+		return rc;
+	MDB_envinfo info;
+	mdb_env_info(s->env, &info);
+	size_t now = info.me_mapsize, next = now;
+	if (now == seen && now < s->map_max) {
+		next = now > s->map_max / 2 ? s->map_max : now * 2;
+		rc = store_error(mdb_env_set_mapsize(s->env, next));
+	}
+	pthread_rwlock_unlock(&s->remap);
+	if (rc)
+		return rc;
+	if (next != now) {
+		log_info("store: map grown from %zu to %zu bytes", now, next);
+	} else if (now == seen) {
+		log_error("store: map is full at its maximum of %zu bytes; raise the maximum",
+		          s->map_max);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+static int store_open_dbs(struct store *s)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn);
+	if (rc)
+		return store_error(rc);
+	for (int i = 0; i < DB_COUNT && rc == 0; i++)
+		rc = mdb_dbi_open(txn, db_names[i], s->read_only ? 0 : MDB_CREATE, &s->dbi[i]);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return store_error(rc);
+	}
+	MDB_val key = {6, "schema"}, val;
+	rc = mdb_get(txn, s->dbi[DB_META], &key, &val);
+	if (rc == MDB_NOTFOUND && !s->read_only) {
+		uint8_t v[5] = {CODEC_V1};
+		put_be32(v + 1, SCHEMA_VERSION);
+		val = (MDB_val){sizeof(v), v};
+		rc = mdb_put(txn, s->dbi[DB_META], &key, &val, 0);
+	} else if (rc == 0) {
+		struct decoder d;
+		dec_init(&d, val.mv_data, val.mv_size);
+		uint32_t version = dec_u32(&d);
+		if (dec_finish(&d) || version != SCHEMA_VERSION)
+			rc = MDB_INCOMPATIBLE;
+	}
+	if (rc) {
+		mdb_txn_abort(txn);
+		return store_error(rc);
+	}
+	return store_error(mdb_txn_commit(txn));
+}
+
+int store_open(const struct store_options *opts, struct store **out)
+{
+	*out = NULL;
+	if (!opts || !opts->path)
+		return -EINVAL;
+	if (!opts->read_only && mkdir(opts->path, 0700) != 0 && errno != EEXIST) {
+		int err = -errno;
+		log_error("store: cannot create %s: %s", opts->path, strerror(errno));
+		return err;
+	}
+	struct store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->read_only = opts->read_only;
+	size_t map_size = opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE;
+	s->map_max = opts->map_max ? opts->map_max : DEFAULT_MAP_MAX;
+	if (s->map_max < map_size)
+		s->map_max = map_size;
+	pthread_rwlock_init(&s->remap, NULL);
+	pthread_mutex_init(&s->pool_lock, NULL);
+
+	int rc = mdb_env_create(&s->env);
+	if (rc == 0)
+		rc = mdb_env_set_maxdbs(s->env, DB_COUNT);
+	if (rc == 0)
+		rc = mdb_env_set_mapsize(s->env, map_size);
+	if (rc == 0)
+		rc = mdb_env_set_maxreaders(s->env, opts->max_readers ? opts->max_readers
+		                                                      : DEFAULT_READERS);
+	/* MDB_NOTLS: reader slots belong to transactions, not threads, so read
+	 * transactions may run (and be reused) on libuv's worker threads. No
+	 * MDB_NOSYNC/MDB_NOMETASYNC: a commit returns only once it is durable. */
+	if (rc == 0)
+		rc = mdb_env_open(s->env, opts->path, MDB_NOTLS | (s->read_only ? MDB_RDONLY : 0),
+		                  0600);
+	if (rc) {
+		int err = store_error(rc);
+		log_error("store: cannot open the LMDB environment in %s: %s", opts->path,
+		          mdb_strerror(rc));
+		store_close(s);
+		return err;
+	}
+	/* Slots left by processes that died inside a read transaction would pin
+	 * old pages forever. */
+	int dead = 0;
+	mdb_reader_check(s->env, &dead);
+	if (dead)
+		log_warn("store: cleared %d stale reader slot(s) in %s", dead, opts->path);
+
+	int err = store_open_dbs(s);
+	if (err == -EAGAIN) {
+		/* another process grew the map beyond our initial size */
+		err = store_adopt_map_size(s);
+		if (err == 0)
+			err = store_open_dbs(s);
+	}
+	if (err) {
+		log_error("store: cannot open the sub-databases in %s: %s%s", opts->path,
+		          strerror(-err),
+		          err == -EPROTO   ? " (written by an incompatible version of kensho)"
+		          : err == -ENOENT ? " (not initialised; open it once read-write)"
+		                           : "");
+		store_close(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	while (s->pool) {
+		struct store_txn *t = s->pool;
+		s->pool = t->next;
+		mdb_txn_abort(t->txn);
+		free(t);
+	}
+	if (s->env)
+		mdb_env_close(s->env);
+	pthread_rwlock_destroy(&s->remap);
+	pthread_mutex_destroy(&s->pool_lock);
+	free(s);
+}
+
+size_t store_map_size(struct store *s)
+{
+	MDB_envinfo info;
+	pthread_rwlock_rdlock(&s->remap);
+	mdb_env_info(s->env, &info);
+	pthread_rwlock_unlock(&s->remap);
+	return info.me_mapsize;
+}
+
+/* A reset read transaction from the pool, renewed; NULL if none is idle. */
+static struct store_txn *pool_take(struct store *s)
+{
+	pthread_mutex_lock(&s->pool_lock);
+	struct store_txn *t = s->pool;
+	if (t) {
+		s->pool = t->next;
+		s->pool_len--;
+	}
+	pthread_mutex_unlock(&s->pool_lock);
+	return t;
+}
+
+/* Ends a read transaction: reset (while still holding `remap`, as the
+ * transaction is active until then) and keep it for reuse, or free it. */
+static void read_end(struct store_txn *t)
+{
+	struct store *s = t->store;
+	mdb_txn_reset(t->txn);
+	pthread_rwlock_unlock(&s->remap);
+	pthread_mutex_lock(&s->pool_lock);
+	bool kept = s->pool_len < STORE_TXN_POOL_MAX;
+	if (kept) {
+		t->next = s->pool;
+		s->pool = t;
+		s->pool_len++;
+	}
+	pthread_mutex_unlock(&s->pool_lock);
+	if (!kept) {
+		mdb_txn_abort(t->txn);
+		free(t);
+	}
+}
+
+/* One attempt at beginning a transaction, holding `remap` shared on success. */
+static int txn_begin_once(struct store *s, bool write, struct store_txn **out)
+{
+	struct store_txn *t = write ? NULL : pool_take(s);
+	pthread_rwlock_rdlock(&s->remap);
+	int rc;
+	if (t) {
+		rc = mdb_txn_renew(t->txn);
+		if (rc) {
+			mdb_txn_abort(t->txn);
+			free(t);
+			t = NULL;
+		}
+	} else {
+		t = calloc(1, sizeof(*t));
+		if (!t) {
+			pthread_rwlock_unlock(&s->remap);
+			return -ENOMEM;
+		}
+		t->store = s;
+		t->write = write;
+		rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+		if (rc) {
+			free(t);
+			t = NULL;
+		}
+	}
+	if (rc) {
+		pthread_rwlock_unlock(&s->remap);
+		return rc == MDB_MAP_RESIZED ? 1 : store_error(rc);
+	}
+	t->map_full = false;
+	if (write) {
+		MDB_envinfo info;
+		mdb_env_info(s->env, &info);
+		t->map_seen = info.me_mapsize;
+	}
+	*out = t;
+	return 0;
+}
+
+int store_txn_begin(struct store *s, bool write, struct store_txn **out)
+{
+	*out = NULL;
+	if (write && s->read_only)
+		return -EROFS;
+	for (int attempt = 0; attempt < 8; attempt++) {
+		int rc = txn_begin_once(s, write, out);
+		if (rc <= 0)
+			return rc;
+		/* MDB_MAP_RESIZED: another process grew the map; adopt its size. */
+		rc = store_adopt_map_size(s);
+		if (rc)
+			return rc;
+	}
+	return -EAGAIN;
+}
+
+/* Ends a write transaction without committing; after MDB_MAP_FULL grows the
+ * map and returns -EAGAIN (redo the transaction) or -ENOSPC (at the cap). */
+static int write_abort(struct store_txn *t)
+{
+	struct store *s = t->store;
+	bool full = t->map_full;
+	size_t seen = t->map_seen;
+	mdb_txn_abort(t->txn);
+	pthread_rwlock_unlock(&s->remap);
+	free(t);
+	if (!full)
+		return 0;
+	int rc = store_grow(s, seen);
+	return rc ? rc : -EAGAIN;
+}
+
+int store_txn_commit(struct store_txn *t)
+{
+	struct store *s = t->store;
+	if (!t->write) {
+		read_end(t);
+		return 0;
+	}
+	if (t->map_full)
+		return write_abort(t);
+	size_t seen = t->map_seen;
+	int rc = mdb_txn_commit(t->txn);
+	pthread_rwlock_unlock(&s->remap);
+	free(t);
+	if (rc == MDB_MAP_FULL) {
+		rc = store_grow(s, seen);
+		return rc ? rc : -EAGAIN;
+	}
+	if (rc)
+		log_error("store: commit failed: %s", mdb_strerror(rc));
+	return store_error(rc);
+}
+
+void store_txn_abort(struct store_txn *t)
+{
+	if (!t)
+		return;
+	if (t->write) {
+		write_abort(t);
+		return;
+	}
+	read_end(t);
+}
+
+int store_write(struct store *s, int (*fn)(struct store_txn *, void *), void *arg)
+{
+	for (;;) {
+		struct store_txn *txn;
+		int rc = store_txn_begin(s, true, &txn);
+		if (rc)
+			return rc;
+		rc = fn(txn, arg);
+		if (txn->map_full) {
+			rc = write_abort(txn); /* grows the map: -EAGAIN, or -ENOSPC at the cap */
+		} else if (rc) {
+			store_txn_abort(txn);
+			return rc;
+		} else {
+			rc = store_txn_commit(txn);
+		}
+		if (rc != -EAGAIN)
+			return rc;
+	}
+}
+
+int store_require_write(struct store_txn *txn)
+{
+	if (!txn)
+		return -EINVAL;
+	if (!txn->write)
+		return txn->store->read_only ? -EROFS : -EINVAL;
+	return 0;
+}
+
+int store_put(struct store_txn *txn, enum store_db db, MDB_val *key, MDB_val *val, unsigned flags)
+{
+	int rc = mdb_put(txn->txn, txn->store->dbi[db], key, val, flags);
+	if (rc == MDB_MAP_FULL)
+		txn->map_full = true;
+	return store_error(rc);
+}
+
+int store_get(struct store_txn *txn, enum store_db db, MDB_val *key, MDB_val *val)
+{
+	return store_error(mdb_get(txn->txn, txn->store->dbi[db], key, val));
+}
+
+int store_del(struct store_txn *txn, enum store_db db, MDB_val *key)
+{
+	int rc = mdb_del(txn->txn, txn->store->dbi[db], key, NULL);
+	if (rc == MDB_MAP_FULL)
+		txn->map_full = true;
+	return store_error(rc);
+}
+
+int store_cursor(struct store_txn *txn, enum store_db db, MDB_cursor **out)
+{
+	return store_error(mdb_cursor_open(txn->txn, txn->store->dbi[db], out));
+}
+
+int store_last_seq(struct store_txn *txn, enum store_db db, uint64_t *seq)
+{
+	MDB_cursor *c;
+	int rc = store_cursor(txn, db, &c);
+	if (rc)
+		return rc;
+	MDB_val key, val;
+	rc = mdb_cursor_get(c, &key, &val, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND) {
+		*seq = 0;
+		return 0;
+	}
+	if (rc)
+		return store_error(rc);
+	if (key.mv_size != 8)
+		return -EIO;
+	*seq = get_be64(key.mv_data);
+	return 0;
+}

@@ -1,0 +1,113 @@
+/* Private to storage/: the environment, transactions, key layouts and the
+ * helpers every record file shares. Nothing outside storage/ includes this. */
+#pragma once
+#include <lmdb.h>
+#include <pthread.h>
+
+#include "storage/store.h"
+
+/* The sub-databases, in the order store_open opens them (README.md, "Schema"). */
+enum store_db {
+	DB_META,
+	DB_ISSUERS,
+	DB_ISSUER_INDEX,
+	DB_CERTS,
+	DB_CERT_DER,
+	DB_RESPONSES,
+	DB_REVOKED,
+	DB_CHANGES,
+	DB_PERSONS,
+	DB_INTAKE,
+	DB_INTAKE_DIGEST,
+	DB_AUDIT,
+	DB_COUNT
+};
+
+/* Read transactions kept reset for reuse (mdb_txn_reset/renew): beyond this
+ * many idle ones, ending a read transaction frees it. */
+#define STORE_TXN_POOL_MAX 64
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	size_t map_max;
+	bool read_only;
+	/* mdb_env_set_mapsize may run only while no transaction of this process
+	 * is active: every transaction holds `remap` shared, a resize holds it
+	 * exclusively. */
+	pthread_rwlock_t remap;
+	pthread_mutex_t pool_lock;
+	struct store_txn *pool;
+	unsigned pool_len;
+};
+
+struct store_txn {
+	struct store *store;
+	MDB_txn *txn;
+	bool write;
+	bool map_full;          /* a put hit MDB_MAP_FULL: commit/abort grow the map */
+	size_t map_seen;        /* map size when a write transaction began */
+	struct store_txn *next; /* in the pool */
+};
+
+/** Translates an LMDB or system error code to a negative errno. */
+int store_error(int rc);
+
+/** mdb_put with MDB_MAP_FULL bookkeeping; returns 0 or a negative errno. */
+int store_put(struct store_txn *txn, enum store_db db, MDB_val *key, MDB_val *val, unsigned flags);
+/** mdb_get; -ENOENT when absent. */
+int store_get(struct store_txn *txn, enum store_db db, MDB_val *key, MDB_val *val);
+/** mdb_del of a whole key; -ENOENT when absent. */
+int store_del(struct store_txn *txn, enum store_db db, MDB_val *key);
+/** Opens a cursor on db. */
+int store_cursor(struct store_txn *txn, enum store_db db, MDB_cursor **out);
+/** The last 8-byte big-endian key of db (0 when empty): append-only sequences. */
+int store_last_seq(struct store_txn *txn, enum store_db db, uint64_t *seq);
+/** -EINVAL unless txn is a write transaction, -EROFS on a read-only store. */
+int store_require_write(struct store_txn *txn);
+
+/* --- keys: compact big-endian binary so that one mdb_get finds a record and
+ * cursors iterate in numeric order --------------------------------------------- */
+
+/* issuer id (4) + serial content octets (1..20) */
+#define CERT_KEY_MAX (4 + STORE_SERIAL_MAX)
+/* issuer id (4) + revocation time (8, sign bit flipped) + serial */
+#define REVOKED_KEY_MAX (4 + 8 + STORE_SERIAL_MAX)
+
+/** Builds the certs/responses/cert_der key; returns its length or -EINVAL. */
+int cert_key(uint32_t issuer_id, const struct store_serial *serial, uint8_t out[CERT_KEY_MAX]);
+/** Builds a revocation-index key (serial may be NULL: the range start). */
+size_t revoked_key(uint32_t issuer_id, int64_t when, const struct store_serial *serial,
+                   uint8_t out[REVOKED_KEY_MAX]);
+
+static inline void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline void put_be64(uint8_t *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+
+static inline uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t get_be64(const uint8_t *p)
+{
+	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+}
+
+/* --- shared by the record files ------------------------------------------------ */
+
+/** Appends a change-log record (changes.c). */
+int change_append(struct store_txn *txn, enum store_change_type type, uint32_t issuer_id,
+                  const struct store_serial *serial);
+/** Adds delta to an issuer's certificate counter (certs.c). */
+int cert_count_add(struct store_txn *txn, uint32_t issuer_id, int64_t delta);
