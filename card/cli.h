@@ -20,6 +20,7 @@ struct cli_options {
 	const char *file;   /**< --file FILE */
 	const char *server; /**< --server URL */
 	enum jpki_key kind; /**< --kind auth|sign (check) */
+	const char *ca;     /**< --ca FILE: trust anchor for check (else the card's CA) */
 };
 
 /** Prints "kensho-card: what: <card_strerror(err)>" and returns 1. */

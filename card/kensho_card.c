@@ -25,7 +25,7 @@ static void usage(FILE *out)
 	      "  pin-status                      tries left for both PINs\n"
 	      "  pin-verify auth|sign            check a PIN (a wrong one spends a try)\n"
 	      "  sign --file F [--out F.p7s]     CMS SignedData over F with the signing key\n"
-	      "  check [--kind auth|sign] --server URL\n"
+	      "  check [--kind auth|sign] [--ca FILE] --server URL\n"
 	      "                                  ask a kensho server (OCSP) about the card's cert\n"
 	      "  submit --file F --server URL    sign F, submit it to URL/v1/intake, check "
 	      "receipt\n"
@@ -340,6 +340,8 @@ int main(int argc, char **argv)
 			o.out = argv[++i];
 		} else if (strcmp(a, "--file") == 0 && next) {
 			o.file = argv[++i];
+		} else if (strcmp(a, "--ca") == 0 && next) {
+			o.ca = argv[++i];
 		} else if (strcmp(a, "--server") == 0 && next) {
 			o.server = argv[++i];
 		} else if (strcmp(a, "--kind") == 0 && next) {

@@ -31,7 +31,8 @@ def _write_cert(path, cert):
 
 
 def make_card_fixture(out):
-    """Writes {sign,auth}-ca.pem, {sign,auth}.pem and {sign,auth}.key into out."""
+    """Writes {sign,auth}-ca.pem/.key, {sign,auth}.pem and {sign,auth}.key
+    into out."""
     os.makedirs(out, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
     for kind, ou, policy, usage in (
@@ -62,6 +63,7 @@ def make_card_fixture(out):
                     x509.ObjectIdentifier(policy), None)]), critical=False)
                 .sign(ca_key, hashes.SHA256()))
         _write_cert(os.path.join(out, f"{kind}-ca.pem"), ca)
+        _write_key(os.path.join(out, f"{kind}-ca.key"), ca_key)
         _write_cert(os.path.join(out, f"{kind}.pem"), cert)
         _write_key(os.path.join(out, f"{kind}.key"), key)
     return out

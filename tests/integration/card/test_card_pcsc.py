@@ -114,6 +114,26 @@ def main():
             # The PIN verified in one run does not outlive it (card reset).
             r = card("cert", "sign-ca", check=True)
 
+            # A CMS signature by the card's signing key that openssl accepts.
+            doc = os.path.join(tmp, "application.txt")
+            with open(doc, "w") as f:
+                f.write("転居届: kensho test application\n")
+            card("sign", "--file", doc, pin=SIGN_PIN, check=True)
+            verified = os.path.join(tmp, "verified.txt")
+            v = subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER",
+                                "-in", doc + ".p7s", "-CAfile", f"{fx}/sign-ca.pem",
+                                "-out", verified], capture_output=True, text=True)
+            print(v.stderr, end="")
+            assert v.returncode == 0 and "Verification successful" in v.stderr
+            assert open(verified, "rb").read() == open(doc, "rb").read()
+            # Signing without the right PIN produces nothing.
+            r = card("sign", "--file", doc, "--out", doc + ".bad", pin="WRONG9", check=False)
+            assert "wrong PIN: 4 tries left" in r.stderr and not os.path.exists(doc + ".bad")
+            card("pin-verify", "sign", pin=SIGN_PIN, check=True)
+
+            # OCSP against openssl's responder: good, then revoked.
+            ocsp_check_with_openssl(tmp, fx)
+
             # PINs are never taken from argv.
             r = card("cert", "sign", "--pin", SIGN_PIN, check=False)
             assert r.returncode == 2 and "never taken from the command line" in r.stderr
@@ -144,6 +164,93 @@ def main():
         r = card("readers", check=False)
         assert "pcscd) is not running" in r.stderr, r.stderr
     print("ok")
+
+
+def ocsp_index_line(cert_path, revoked):
+    cert = x509.load_pem_x509_certificate(open(cert_path, "rb").read())
+    expiry = cert.not_valid_after_utc.strftime("%y%m%d%H%M%SZ")
+    serial = f"{cert.serial_number:X}"
+    if len(serial) % 2:
+        serial = "0" + serial
+    subject = "/" + "/".join(a.rfc4514_string() for a in reversed(list(cert.subject)))
+    if revoked:
+        return f"R\t{expiry}\t240101000000Z,keyCompromise\t{serial}\tunknown\t{subject}\n"
+    return f"V\t{expiry}\t\t{serial}\tunknown\t{subject}\n"
+
+
+class OpensslOcsp:
+    """An OCSP responder on 127.0.0.1: a small HTTP front whose every POST
+    body goes to `openssl ocsp -reqin ... -respout ...` (openssl is the real
+    responder; its own -port mode cannot bind to loopback only)."""
+
+    def __init__(self, tmp, fx, kind, index):
+        import http.server
+        import threading
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                req = os.path.join(tmp, "ocsp-req.der")
+                resp = os.path.join(tmp, "ocsp-resp.der")
+                with open(req, "wb") as f:
+                    f.write(body)
+                subprocess.run(["openssl", "ocsp", "-index", index, "-rsigner",
+                                f"{fx}/{kind}-ca.pem", "-rkey", f"{fx}/{kind}-ca.key",
+                                "-CA", f"{fx}/{kind}-ca.pem", "-reqin", req, "-respout", resp,
+                                "-ndays", "1"], check=True, capture_output=True)
+                data = open(resp, "rb").read()
+                outer.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/ocsp-response")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.requests = 0
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def ocsp_check_with_openssl(tmp, fx):
+    """`check` against openssl as the OCSP responder, signing with the CA key
+    itself: good, then revoked with its reason; the signing certificate too."""
+    for kind, revoked in (("auth", False), ("auth", True), ("sign", False)):
+        index = os.path.join(tmp, f"index-{kind}.txt")
+        with open(index, "w") as f:
+            f.write(ocsp_index_line(f"{fx}/{kind}.pem", revoked))
+        responder = OpensslOcsp(tmp, fx, kind, index)
+        try:
+            args = ["check", "--kind", kind, "--server", responder.url]
+            r = card(*args, pin=SIGN_PIN if kind == "sign" else None, check=None)
+            assert responder.requests == 1
+            if revoked:
+                assert r.returncode == 1, r.returncode
+                assert "status: revoked" in r.stdout and "reason: keyCompromise" in r.stdout
+                assert "certificate is revoked" in r.stderr
+            else:
+                assert r.returncode == 0, r.returncode
+                assert "status: good" in r.stdout
+            assert "signature verified, nonce matches" in r.stdout
+        finally:
+            responder.close()
+    # A response signed by the wrong CA is not trusted.
+    index = os.path.join(tmp, "index-auth.txt")
+    responder = OpensslOcsp(tmp, fx, "sign", index)
+    try:
+        r = card("check", "--kind", "auth", "--server", responder.url, check=False)
+        assert "does not verify" in r.stderr or "another certificate" in r.stderr, r.stderr
+    finally:
+        responder.close()
 
 
 def lock_auth_pin():
