@@ -60,6 +60,10 @@ struct store_blob {
 	size_t len;
 };
 
+/** Where a kensho data directory keeps the environment: DIR/store. Every
+ * program (kenshod, kensho, kensho-bench) opens it through this name. */
+#define STORE_DATA_SUBDIR "store"
+
 struct store_options {
 	const char *path;     /**< directory of the environment (created if absent) */
 	size_t map_size;      /**< initial map size in bytes; 0 = 1 GiB */

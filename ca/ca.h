@@ -1,0 +1,175 @@
+/* The operator's CA library: the two JPKI-style CAs and their OCSP
+ * responders, issuing certificate pairs, revocation and the real service's
+ * revocation rules, synthetic populations. The `kensho` command line, the
+ * admin API and kenshod's first start all call these same functions.
+ *
+ * Files below DIR (the data directory):
+ *   DIR/ca/{sign,auth}-ca.pem, .key     the CAs (keys mode 0600)
+ *   DIR/ca/{sign,auth}-ocsp.pem, .key   their delegated OCSP responders
+ *   DIR/ca/base-url                     where CRLs and OCSP are published
+ *   DIR/store/                          the LMDB environment (storage/store.h)
+ *
+ * Every state change is one store write transaction together with its audit
+ * record. Functions return 0 or a negative errno; those that take `err` also
+ * write a message for people there. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/store.h"
+
+/** Base URL used when `ca init` gets none. */
+#define CA_DEFAULT_BASE_URL "http://127.0.0.1:8080"
+/** The store's directory below DIR. */
+#define CA_STORE_SUBDIR STORE_DATA_SUBDIR
+/** Length of the random serial numbers kensho issues (octets, top bit clear). */
+#define CA_SERIAL_LEN 16
+/** Room for a message for people. */
+#define CA_ERR_LEN 256
+
+struct ca;
+
+/** Writes DIR/store into out. Returns 0 or -ENAMETOOLONG. */
+int ca_store_path(const char *data_dir, char *out, size_t cap);
+
+/** Opens (creating if needed) the store of a data directory. */
+int ca_store_open(const char *data_dir, struct store **out);
+
+/** True if DIR already holds the CAs. */
+bool ca_exists(const char *data_dir);
+
+/** Creates both CAs and their OCSP responders, writes their files, stores
+ * base_url (NULL: CA_DEFAULT_BASE_URL) and registers both issuers in the
+ * store. -EEXIST if the CAs exist already. */
+int ca_init(const char *data_dir, const char *base_url, char err[CA_ERR_LEN]);
+
+/** Loads the CAs of DIR (keys, certificates, base URL) and opens its store. */
+int ca_open(const char *data_dir, struct ca **out, char err[CA_ERR_LEN]);
+/** Loads the CAs like ca_open but on a store the caller already opened
+ * (kenshod's, one per process); the caller keeps ownership of it. */
+int ca_open_with_store(const char *data_dir, struct store *store, struct ca **out,
+                       char err[CA_ERR_LEN]);
+/** Closes what ca_open opened. */
+void ca_close(struct ca *ca);
+/** The store the CA writes. */
+struct store *ca_store(struct ca *ca);
+/** The store's issuer id for a kind. */
+uint32_t ca_issuer_id(const struct ca *ca, enum cert_kind kind);
+/** The configured base URL. */
+const char *ca_base_url(const struct ca *ca);
+
+/** Called after every committed change to a certificate's status (issue,
+ * revoke, event), outside the transaction, so the OCSP area can pre-sign the
+ * new response (DESIGN.md: pre-sign on issuance and on status change). A
+ * failure is logged and does not undo the change: the responder then signs
+ * live on its first miss. */
+typedef int (*ca_presign_fn)(void *arg, uint32_t issuer_id, const struct store_serial *serial);
+/** Installs the pre-sign hook (NULL: none). */
+void ca_set_presign(struct ca *ca, ca_presign_fn fn, void *arg);
+
+/** The basic four items as the operator enters them. */
+struct ca_person {
+	const char *name;    /**< UTF-8, family and given name separated by U+3000 */
+	const char *birth;   /**< YYYY-MM-DD */
+	int sex;             /**< 1 male, 2 female, 3 unknown */
+	const char *address; /**< UTF-8 from the prefecture on, at most 200 characters */
+};
+
+/** An issuance. Public keys are PEM or DER SubjectPublicKeyInfo; NULL means
+ * kensho generates the key pair and hands the private key back. */
+struct ca_issue_request {
+	struct ca_person person;
+	const uint8_t *sign_pubkey;
+	size_t sign_pubkey_len;
+	const uint8_t *auth_pubkey;
+	size_t auth_pubkey_len;
+	const char *actor; /**< for the audit log: "cli" or the operator's subject */
+};
+
+/** One issued certificate; all pointers are malloc'd (freed by ca_issued_free). */
+struct ca_issued_cert {
+	bool issued; /**< false: not issued (signing certificate of a child) */
+	struct store_serial serial;
+	int64_t not_before; /**< unix seconds, as in the certificate */
+	int64_t not_after;
+	uint8_t *der;
+	size_t der_len;
+	char *key_pem; /**< the generated private key, NULL if the caller gave the key */
+};
+
+/** The outcome of an issuance or renewal. */
+struct ca_issued {
+	uint64_t person_id;
+	struct ca_issued_cert sign;
+	struct ca_issued_cert auth;
+};
+
+/** Frees what an issuance returned (wiping the private keys). */
+void ca_issued_free(struct ca_issued *issued);
+
+/** Issues a person's certificate pair: both certificates, the person's four
+ * items and the links, one transaction. People under 15 get no signing
+ * certificate (JPKI.md); sign.issued is then false. */
+int ca_issue(struct ca *ca, const struct ca_issue_request *req, struct ca_issued *out,
+             char err[CA_ERR_LEN]);
+
+/** Revokes one certificate with an RFC 5280 reason. -ENOENT unknown serial,
+ * -EALREADY already revoked. */
+int ca_revoke(struct ca *ca, enum cert_kind kind, const struct store_serial *serial,
+              enum crl_reason reason, const char *actor, char err[CA_ERR_LEN]);
+
+/** Life events of the real service (JPKI.md, "revoked when"). */
+enum ca_event_type {
+	CA_EVENT_MOVE = 1, /**< address changed: signing certificate, affiliationChanged */
+	CA_EVENT_RENAME,   /**< name changed: signing certificate, affiliationChanged */
+	CA_EVENT_DEATH,    /**< both, cessationOfOperation (see ca.c why) */
+	CA_EVENT_LOSS,     /**< card lost: both, keyCompromise */
+	CA_EVENT_REQUEST,  /**< holder's request: both, cessationOfOperation */
+	CA_EVENT_RENEW,    /**< new pair issued; both old ones superseded and linked */
+};
+
+/** Applies an event to the pair the given certificate belongs to, in one
+ * transaction with its audit record. For CA_EVENT_RENEW, `renewed` (may be
+ * NULL) receives the new pair; keys are generated. */
+int ca_event(struct ca *ca, enum cert_kind kind, const struct store_serial *serial,
+             enum ca_event_type event, const char *actor, struct ca_issued *renewed,
+             char err[CA_ERR_LEN]);
+
+/** Parses an RFC 5280 reason name ("keyCompromise", ...). */
+int ca_reason_parse(const char *name, enum crl_reason *out);
+/** The RFC 5280 name of a reason. */
+const char *ca_reason_name(enum crl_reason reason);
+/** Parses "move", "rename", "death", "loss", "request" or "renew". */
+int ca_event_parse(const char *name, enum ca_event_type *out);
+/** Parses "sign" or "auth". */
+int ca_kind_parse(const char *name, enum cert_kind *out);
+/** "sign" or "auth". */
+const char *ca_kind_name(enum cert_kind kind);
+
+/** Synthetic population options (`kensho gen`). */
+struct ca_gen_options {
+	uint64_t people;
+	double revoked;    /**< share of people with a revoking event, 0..1 */
+	uint64_t seed;     /**< same seed, same population */
+	bool certs;        /**< also sign real DER certificates (keys from a small pool) */
+	unsigned key_pool; /**< keys in the pool when certs (0: 4) */
+	bool progress;     /**< draw a progress bar on stderr */
+};
+
+/** Counts of what ca_gen wrote. */
+struct ca_gen_result {
+	uint64_t people;
+	uint64_t certs;
+	uint64_t revoked;
+	double seconds;
+};
+
+/** Creates a synthetic population in large transactions (see gen.c). */
+int ca_gen(struct ca *ca, const struct ca_gen_options *opts, struct ca_gen_result *result,
+           char err[CA_ERR_LEN]);
+
+/** On an empty data directory: ca init with the default base URL and a demo
+ * population of `people` with real certificates, some revoked. Does nothing
+ * (returns 0) if the CAs exist. */
+int ca_bootstrap_demo(const char *data_dir, unsigned people);

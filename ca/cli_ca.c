@@ -1,0 +1,291 @@
+/* The ca area's subcommands: ca init, issue, revoke, event, gen. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ca/ca.h"
+#include "ca/cli.h"
+#include "tls/x509_write.h"
+
+int cli_ca(const char *data_dir, int argc, char **argv)
+{
+	struct cli_args args;
+	if (argc < 2 || strcmp(argv[1], "init") != 0) {
+		cli_fail("ca", "usage: kensho --data DIR ca init [--base-url URL]");
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_parse(argc - 1, argv + 1, "base-url:", &args) || args.positional_count) {
+		cli_fail("ca init", "usage: kensho --data DIR ca init [--base-url URL]");
+		return CLI_EXIT_USAGE;
+	}
+	char err[CA_ERR_LEN] = "";
+	int e = ca_init(data_dir, cli_get(&args, "base-url"), err);
+	if (e) {
+		cli_fail("ca init", "%s", err);
+		return CLI_EXIT_FAILED;
+	}
+	printf("created %s/ca/sign-ca.pem, auth-ca.pem, sign-ocsp.pem, auth-ocsp.pem\n", data_dir);
+	return 0;
+}
+
+static int read_key_file(const char *command, const char *path, uint8_t **data, size_t *len)
+{
+	if (!path) {
+		*data = NULL;
+		*len = 0;
+		return 0;
+	}
+	int e = x509_file_read(path, data, len);
+	if (e)
+		cli_fail(command, "reading %s failed: %s", path, strerror(-e));
+	return e;
+}
+
+/* Writes OUTDIR/<kind>.pem and, when kensho made the key, <kind>.key (0600). */
+static int write_issued(const char *command, const char *out_dir, const char *kind,
+                        const struct ca_issued_cert *c)
+{
+	if (!c->issued)
+		return 0;
+	char path[PATH_MAX];
+	char *pem;
+	int e = x509_cert_pem(c->der, c->der_len, &pem);
+	if (e)
+		return e;
+	snprintf(path, sizeof(path), "%s/%s.pem", out_dir, kind);
+	e = x509_file_write(path, pem, strlen(pem), 0644);
+	free(pem);
+	if (!e && c->key_pem) {
+		snprintf(path, sizeof(path), "%s/%s.key", out_dir, kind);
+		e = x509_file_write(path, c->key_pem, strlen(c->key_pem), 0600);
+	}
+	if (e)
+		cli_fail(command, "writing %s failed: %s", path, strerror(-e));
+	return e;
+}
+
+static int write_pair(const char *command, const char *out_dir, const struct ca_issued *issued)
+{
+	if (out_dir) {
+		if (mkdir(out_dir, 0700) && errno != EEXIST) {
+			cli_fail(command, "creating %s failed: %s", out_dir, strerror(errno));
+			return -errno;
+		}
+		int e = write_issued(command, out_dir, "sign", &issued->sign);
+		if (!e)
+			e = write_issued(command, out_dir, "auth", &issued->auth);
+		if (e)
+			return e;
+	}
+	char hex[2 * STORE_SERIAL_MAX + 1];
+	if (issued->sign.issued) {
+		store_serial_to_hex(&issued->sign.serial, hex);
+		printf("sign %s\n", hex);
+	} else {
+		fprintf(stderr, "kensho %s: no signing certificate: the holder is under 15\n",
+		        command);
+	}
+	store_serial_to_hex(&issued->auth.serial, hex);
+	printf("auth %s\n", hex);
+	return 0;
+}
+
+int cli_issue(const char *data_dir, int argc, char **argv)
+{
+	static const char usage[] =
+	        "usage: kensho --data DIR issue --name NAME --birth YYYY-MM-DD --sex 1|2|3 "
+	        "--address ADDR [--sign-pubkey FILE] [--auth-pubkey FILE] --out OUTDIR";
+	struct cli_args args;
+	if (cli_parse(argc, argv,
+	              "name:,birth:,sex:,address:,sign-pubkey:,auth-pubkey:,out:", &args) ||
+	    args.positional_count || !cli_get(&args, "name") || !cli_get(&args, "birth") ||
+	    !cli_get(&args, "sex") || !cli_get(&args, "address") || !cli_get(&args, "out")) {
+		cli_fail("issue", "%s", usage);
+		return CLI_EXIT_USAGE;
+	}
+	const char *sex = cli_get(&args, "sex");
+	struct ca_issue_request req = {
+	        .person = {cli_get(&args, "name"), cli_get(&args, "birth"),
+	                   strlen(sex) == 1 ? sex[0] - '0' : 0, cli_get(&args, "address")},
+	        .actor = "cli",
+	};
+	uint8_t *sign_key = NULL, *auth_key = NULL;
+	int status = CLI_EXIT_FAILED;
+	if (read_key_file("issue", cli_get(&args, "sign-pubkey"), &sign_key,
+	                  &req.sign_pubkey_len) ||
+	    read_key_file("issue", cli_get(&args, "auth-pubkey"), &auth_key, &req.auth_pubkey_len))
+		goto out;
+	req.sign_pubkey = sign_key;
+	req.auth_pubkey = auth_key;
+
+	char err[CA_ERR_LEN] = "";
+	struct ca *ca;
+	if (ca_open(data_dir, &ca, err)) {
+		cli_fail("issue", "%s", err);
+		goto out;
+	}
+	struct ca_issued issued;
+	int e = ca_issue(ca, &req, &issued, err);
+	if (e) {
+		cli_fail("issue", "%s", err);
+		status = e == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
+	} else {
+		status = write_pair("issue", cli_get(&args, "out"), &issued) ? CLI_EXIT_FAILED : 0;
+		ca_issued_free(&issued);
+	}
+	ca_close(ca);
+out:
+	free(sign_key);
+	free(auth_key);
+	return status;
+}
+
+static int parse_target(const char *command, const struct cli_args *args, enum cert_kind *kind,
+                        struct store_serial *serial)
+{
+	const char *k = cli_get(args, "kind"), *s = cli_get(args, "serial");
+	if (!k || ca_kind_parse(k, kind)) {
+		cli_fail(command, "--kind must be sign or auth");
+		return -EINVAL;
+	}
+	if (!s || store_serial_from_hex(s, strlen(s), serial)) {
+		cli_fail(command, "--serial must be the serial number in hex (at most 20 octets)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cli_revoke(const char *data_dir, int argc, char **argv)
+{
+	struct cli_args args;
+	enum cert_kind kind;
+	struct store_serial serial;
+	enum crl_reason reason;
+	if (cli_parse(argc, argv, "kind:,serial:,reason:", &args) || args.positional_count ||
+	    parse_target("revoke", &args, &kind, &serial))
+		return CLI_EXIT_USAGE;
+	const char *r = cli_get(&args, "reason");
+	if (!r || ca_reason_parse(r, &reason)) {
+		cli_fail("revoke", "--reason must be an RFC 5280 reason name: unspecified, "
+		                   "keyCompromise, cACompromise, affiliationChanged, superseded, "
+		                   "cessationOfOperation, certificateHold, privilegeWithdrawn, "
+		                   "aACompromise");
+		return CLI_EXIT_USAGE;
+	}
+	char err[CA_ERR_LEN] = "";
+	struct ca *ca;
+	if (ca_open(data_dir, &ca, err)) {
+		cli_fail("revoke", "%s", err);
+		return CLI_EXIT_FAILED;
+	}
+	int e = ca_revoke(ca, kind, &serial, reason, "cli", err);
+	ca_close(ca);
+	if (e) {
+		cli_fail("revoke", "%s", err);
+		return CLI_EXIT_FAILED;
+	}
+	char hex[2 * STORE_SERIAL_MAX + 1];
+	store_serial_to_hex(&serial, hex);
+	printf("revoked %s %s %s\n", ca_kind_name(kind), hex, ca_reason_name(reason));
+	return 0;
+}
+
+int cli_event(const char *data_dir, int argc, char **argv)
+{
+	static const char usage[] = "usage: kensho --data DIR event --serial HEX --kind sign|auth "
+	                            "move|rename|death|loss|request|renew [--out DIR]";
+	struct cli_args args;
+	enum cert_kind kind;
+	struct store_serial serial;
+	enum ca_event_type event;
+	if (cli_parse(argc, argv, "kind:,serial:,out:", &args))
+		return CLI_EXIT_USAGE;
+	if (args.positional_count != 1 || ca_event_parse(args.positional[0], &event)) {
+		cli_fail("event", "%s", usage);
+		return CLI_EXIT_USAGE;
+	}
+	if (parse_target("event", &args, &kind, &serial))
+		return CLI_EXIT_USAGE;
+	char err[CA_ERR_LEN] = "";
+	struct ca *ca;
+	if (ca_open(data_dir, &ca, err)) {
+		cli_fail("event", "%s", err);
+		return CLI_EXIT_FAILED;
+	}
+	struct ca_issued renewed;
+	int e = ca_event(ca, kind, &serial, event, "cli", &renewed, err);
+	ca_close(ca);
+	if (e) {
+		cli_fail("event", "%s", err);
+		return CLI_EXIT_FAILED;
+	}
+	int status = 0;
+	if (event == CA_EVENT_RENEW) {
+		status = write_pair("event", cli_get(&args, "out"), &renewed) ? CLI_EXIT_FAILED : 0;
+		ca_issued_free(&renewed);
+	} else {
+		printf("applied %s\n", args.positional[0]);
+	}
+	return status;
+}
+
+static int parse_u64(const char *text, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno || end == text || *end || text[0] == '-')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int cli_gen(const char *data_dir, int argc, char **argv)
+{
+	static const char usage[] = "usage: kensho --data DIR gen --people N [--revoked FRACTION] "
+	                            "[--seed S] [--certs [--key-pool K]]";
+	struct cli_args args;
+	struct ca_gen_options opts = {.revoked = 0.05, .seed = 1, .progress = isatty(2)};
+	const char *v;
+	uint64_t pool = 0;
+	if (cli_parse(argc, argv, "people:,revoked:,seed:,certs,key-pool:", &args) ||
+	    args.positional_count || !(v = cli_get(&args, "people")) ||
+	    parse_u64(v, &opts.people) ||
+	    ((v = cli_get(&args, "seed")) && parse_u64(v, &opts.seed)) ||
+	    ((v = cli_get(&args, "key-pool")) && (parse_u64(v, &pool) || pool < 1 || pool > 64))) {
+		cli_fail("gen", "%s", usage);
+		return CLI_EXIT_USAGE;
+	}
+	if ((v = cli_get(&args, "revoked"))) {
+		char *end;
+		opts.revoked = strtod(v, &end);
+		if (end == v || *end) {
+			cli_fail("gen", "--revoked must be a fraction such as 0.05");
+			return CLI_EXIT_USAGE;
+		}
+	}
+	opts.certs = cli_has(&args, "certs");
+	opts.key_pool = (unsigned)pool;
+	char err[CA_ERR_LEN] = "";
+	struct ca *ca;
+	if (ca_open(data_dir, &ca, err)) {
+		cli_fail("gen", "%s", err);
+		return CLI_EXIT_FAILED;
+	}
+	struct ca_gen_result r;
+	int e = ca_gen(ca, &opts, &r, err);
+	ca_close(ca);
+	if (e) {
+		cli_fail("gen", "%s", err);
+		return e == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
+	}
+	printf("people %" PRIu64 " certificates %" PRIu64 " revoked %" PRIu64
+	       " seconds %.2f rate %.0f people/s\n",
+	       r.people, r.certs, r.revoked, r.seconds, r.seconds > 0 ? r.people / r.seconds : 0.0);
+	return 0;
+}

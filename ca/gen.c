@@ -1,0 +1,420 @@
+/* Synthetic populations (`kensho gen`).
+ *
+ * Speed comes from three choices: people are written in large write
+ * transactions (one fsync per batch, not per person); by default only status
+ * records and persons are stored, with no certificate signed (RSA-2048 signs
+ * at about 600/s per core, so 2M certificates would take an hour); and every
+ * person's data is a pure function of (seed, index), so a batch that must be
+ * redone after the store grows its map (-EAGAIN) regenerates identically.
+ *
+ * With `certs`, every status record also gets a real DER certificate signed
+ * by the CA, for keys drawn round-robin from a small pool generated up front:
+ * the certificates parse and verify, but people share subject keys.
+ *
+ * Serial numbers: 9 octets, 0x4b then a bijective 64-bit mix of
+ * (seed << 40) ^ counter, so serials are unique within a seed (and across
+ * seeds that differ in their low 24 bits) and never collide with the 16-octet
+ * random serials of real issuance. */
+#include "ca/ca_internal.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#define BATCH_PEOPLE       20000
+#define BATCH_PEOPLE_CERTS 200
+#define GEN_SERIAL_TAG     0x4b
+#define DAY                86400
+#define ISSUED_WITHIN_DAYS (4 * 365)
+#define KEY_POOL_DEFAULT   4
+#define KEY_POOL_MAX       64
+
+static const char *const FAMILY[] = {
+        "佐藤", "鈴木", "高橋",   "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤",
+        "吉田", "山田", "佐々木", "山口", "松本", "井上", "木村", "林",   "斎藤", "清水",
+        "山崎", "森",   "池田",   "橋本", "阿部", "石川", "山下", "中島", "石井", "小川",
+        "前田", "岡田", "長谷川", "藤田", "後藤", "近藤", "村上", "遠藤", "青木", "坂本",
+};
+static const char *const GIVEN_MALE[] = {
+        "翔太", "大輔", "健太", "拓也", "直樹", "和也", "達也", "誠",   "浩二", "隆",
+        "蓮",   "悠真", "湊",   "大翔", "陽翔", "樹",   "一郎", "正男", "勝",   "清",
+};
+static const char *const GIVEN_FEMALE[] = {
+        "陽子", "恵子", "裕子", "美穂",   "愛", "彩",   "真由美", "智子", "明美", "由美子",
+        "陽菜", "結衣", "葵",   "さくら", "凛", "美咲", "花子",   "和子", "幸子", "節子",
+};
+static const char *const MUNICIPALITY[] = {
+        "北海道札幌市中央区",     "宮城県仙台市青葉区", "福島県郡山市",       "茨城県水戸市",
+        "埼玉県さいたま市浦和区", "千葉県千葉市美浜区", "東京都千代田区",     "東京都新宿区",
+        "東京都世田谷区",         "東京都八王子市",     "神奈川県横浜市中区", "神奈川県川崎市幸区",
+        "新潟県新潟市中央区",     "石川県金沢市",       "長野県松本市",       "静岡県浜松市中区",
+        "愛知県名古屋市中村区",   "三重県津市",         "京都府京都市左京区", "大阪府大阪市北区",
+        "大阪府堺市堺区",         "兵庫県神戸市中央区", "奈良県奈良市",       "岡山県岡山市北区",
+        "広島県広島市中区",       "香川県高松市",       "愛媛県松山市",       "福岡県福岡市博多区",
+        "熊本県熊本市中央区",     "鹿児島県鹿児島市",   "沖縄県那覇市",       "青森県弘前市",
+};
+static const char *const TOWN[] = {
+        "本町", "中央", "栄町", "緑町", "旭町", "幸町", "桜木町", "東町",
+        "西町", "南町", "北町", "新町", "元町", "城東", "港町",   "若葉",
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* splitmix64's finalizer: a bijection on 64-bit values. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+struct prng {
+	uint64_t state;
+};
+
+static uint64_t prng_next(struct prng *r)
+{
+	r->state += 0x9e3779b97f4a7c15ULL;
+	return mix64(r->state);
+}
+
+static uint64_t prng_below(struct prng *r, uint64_t n)
+{
+	return prng_next(r) % n;
+}
+
+static double prng_unit(struct prng *r)
+{
+	return (double)(prng_next(r) >> 11) / 9007199254740992.0;
+}
+
+struct gen {
+	struct ca *ca;
+	const struct ca_gen_options *opts;
+	struct ca_gen_result *result;
+	mbedtls_pk_context pool[KEY_POOL_MAX];
+	unsigned pool_size;
+	int64_t now;
+	uint64_t first, last; /* this batch: people [first, last) */
+	uint64_t batch_certs, batch_revoked;
+	uint64_t pool_next;
+	char *err;
+};
+
+static void gen_serial(const struct gen *g, uint64_t counter, struct store_serial *out)
+{
+	uint64_t v = mix64((g->opts->seed << 40) ^ counter);
+	out->len = 9;
+	out->bytes[0] = GEN_SERIAL_TAG;
+	for (int i = 0; i < 8; i++)
+		out->bytes[1 + i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static void synth_person(struct prng *r, struct store_person *p, struct jpki_date *birth)
+{
+	uint64_t s = prng_below(r, 100);
+	p->sex = s < 49 ? 1 : s < 99 ? 2 : 3;
+	const char *given = p->sex == 1   ? GIVEN_MALE[prng_below(r, COUNT(GIVEN_MALE))]
+	                    : p->sex == 2 ? GIVEN_FEMALE[prng_below(r, COUNT(GIVEN_FEMALE))]
+	                                  : GIVEN_MALE[prng_below(r, COUNT(GIVEN_MALE))];
+	snprintf(p->name, sizeof(p->name), "%s\u3000%s", FAMILY[prng_below(r, COUNT(FAMILY))],
+	         given);
+	birth->year = 1935 + (int)prng_below(r, 2022 - 1935 + 1);
+	birth->month = 1 + (int)prng_below(r, 12);
+	birth->day = 1 + (int)prng_below(r, 28);
+	jpki_birth_code(birth, p->birth);
+}
+
+static void synth_address(struct prng *r, struct store_person *p)
+{
+	snprintf(p->address, sizeof(p->address), "%s%s%u丁目%u番%u号",
+	         MUNICIPALITY[prng_below(r, COUNT(MUNICIPALITY))], TOWN[prng_below(r, COUNT(TOWN))],
+	         1 + (unsigned)prng_below(r, 9), 1 + (unsigned)prng_below(r, 30),
+	         1 + (unsigned)prng_below(r, 20));
+}
+
+/* Inserts one certificate (signing it first with --certs). */
+static int gen_cert(struct gen *g, struct store_txn *txn, struct store_cert *rec,
+                    const struct store_person *p)
+{
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	if (g->opts->certs) {
+		struct jpki_items items = {p->name, p->birth, p->sex, p->address};
+		mbedtls_pk_context *key = &g->pool[g->pool_next++ % g->pool_size];
+		int e = ca_sign_ee(g->ca, rec->kind, &rec->serial, rec->not_before, rec->not_after,
+		                   key, rec->kind == CERT_KIND_SIGN ? &items : NULL, &der,
+		                   &der_len);
+		if (e)
+			return e;
+	}
+	rec->issuer_id = g->ca->issuer_id[rec->kind];
+	int e = store_cert_insert(txn, rec, (struct store_blob){der, der_len});
+	free(der);
+	if (!e)
+		g->batch_certs++;
+	return e;
+}
+
+enum synth_event { SYNTH_MOVE, SYNTH_RENAME, SYNTH_LOSS, SYNTH_DEATH, SYNTH_REQUEST, SYNTH_RENEW };
+
+/* Shares of the events among revoked people: moves dominate real revocation
+ * counts, then losses, deaths, renewals and requests. */
+static enum synth_event pick_event(struct prng *r)
+{
+	uint64_t x = prng_below(r, 100);
+	return x < 40   ? SYNTH_MOVE
+	       : x < 48 ? SYNTH_RENAME
+	       : x < 63 ? SYNTH_LOSS
+	       : x < 78 ? SYNTH_DEATH
+	       : x < 88 ? SYNTH_REQUEST
+	                : SYNTH_RENEW;
+}
+
+static int gen_one(struct gen *g, struct store_txn *txn, uint64_t index)
+{
+	struct prng r = {mix64(g->opts->seed * 0x9e3779b97f4a7c15ULL ^ mix64(index + 1))};
+	struct store_person p = {0};
+	struct jpki_date birth;
+	synth_person(&r, &p, &birth);
+	synth_address(&r, &p);
+
+	int64_t issued = g->now - (int64_t)prng_below(&r, ISSUED_WITHIN_DAYS) * DAY -
+	                 (int64_t)prng_below(&r, DAY);
+	struct jpki_date issue_day;
+	jpki_date_from_unix(issued, &issue_day);
+	if (jpki_age_on(&birth, &issue_day) < 0)
+		issued = jpki_date_to_unix(&birth) + DAY; /* born after: issued as a newborn */
+	jpki_date_from_unix(issued, &issue_day);
+	bool has_sign = jpki_age_on(&birth, &issue_day) >= JPKI_SIGN_MIN_AGE;
+
+	bool revoke = prng_unit(&r) < g->opts->revoked;
+	enum synth_event event = pick_event(&r);
+	if (!has_sign && (event == SYNTH_MOVE || event == SYNTH_RENAME))
+		event = SYNTH_LOSS;
+	int64_t event_at = issued + (int64_t)prng_below(&r, (uint64_t)(g->now - issued) + 1);
+	struct store_person moved = p;
+	if (revoke && event == SYNTH_MOVE)
+		synth_address(&r, &moved);
+
+	int e = store_person_put(txn, &moved);
+	if (e)
+		return e;
+
+	/* Each person owns four serial counters: the pair and a possible new pair. */
+	struct store_cert certs[3] = {{0}};
+	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH; k++) {
+		certs[k].kind = (enum cert_kind)k;
+		certs[k].status = CERT_STATUS_GOOD;
+		certs[k].not_before = issued;
+		certs[k].not_after = jpki_validity_end(&birth, issued);
+		certs[k].person_id = moved.id;
+		gen_serial(g, index * 4 + (uint64_t)k - 1, &certs[k].serial);
+	}
+	if (has_sign) {
+		certs[CERT_KIND_SIGN].pair = certs[CERT_KIND_AUTH].serial;
+		certs[CERT_KIND_AUTH].pair = certs[CERT_KIND_SIGN].serial;
+	}
+
+	/* A renewal or a move issues new certificates that replace the old ones. */
+	bool renew = revoke && event == SYNTH_RENEW;
+	bool new_sign =
+	        revoke && (event == SYNTH_MOVE || event == SYNTH_RENAME || renew) && has_sign;
+	struct store_cert fresh[3] = {{0}};
+	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH; k++) {
+		bool wanted = k == CERT_KIND_SIGN ? new_sign : renew;
+		if (!wanted)
+			continue;
+		fresh[k] = certs[k];
+		fresh[k].not_before = event_at;
+		fresh[k].not_after = jpki_validity_end(&birth, event_at);
+		fresh[k].pair = (struct store_serial){0};
+		gen_serial(g, index * 4 + 2 + (uint64_t)k - 1, &fresh[k].serial);
+		fresh[k].replaces = certs[k].serial;
+		certs[k].replaced_by = fresh[k].serial;
+	}
+	if (renew && has_sign) {
+		fresh[CERT_KIND_SIGN].pair = fresh[CERT_KIND_AUTH].serial;
+		fresh[CERT_KIND_AUTH].pair = fresh[CERT_KIND_SIGN].serial;
+	} else if (new_sign) {
+		fresh[CERT_KIND_SIGN].pair = certs[CERT_KIND_AUTH].serial;
+	}
+
+	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH && !e; k++) {
+		if (k == CERT_KIND_SIGN && !has_sign)
+			continue;
+		e = gen_cert(g, txn, &certs[k], &p);
+		if (!e && fresh[k].serial.len)
+			e = gen_cert(g, txn, &fresh[k], &moved);
+	}
+	if (e || !revoke)
+		return e;
+
+	bool revoke_auth = event != SYNTH_MOVE && event != SYNTH_RENAME;
+	enum crl_reason reason = event == SYNTH_MOVE || event == SYNTH_RENAME
+	                                 ? CRL_REASON_AFFILIATION_CHANGED
+	                         : event == SYNTH_LOSS  ? CRL_REASON_KEY_COMPROMISE
+	                         : event == SYNTH_RENEW ? CRL_REASON_SUPERSEDED
+	                                                : CRL_REASON_CESSATION_OF_OPERATION;
+	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH && !e; k++) {
+		if ((k == CERT_KIND_SIGN && !has_sign) || (k == CERT_KIND_AUTH && !revoke_auth))
+			continue;
+		e = store_cert_revoke(txn, g->ca->issuer_id[k], &certs[k].serial, event_at, reason);
+		if (!e)
+			g->batch_revoked++;
+	}
+	return e;
+}
+
+static int batch_cb(struct store_txn *txn, void *arg)
+{
+	struct gen *g = arg;
+	g->batch_certs = g->batch_revoked = 0;
+	for (uint64_t i = g->first; i < g->last; i++) {
+		int e = gen_one(g, txn, i);
+		if (e)
+			return e;
+	}
+	char subject[128];
+	snprintf(subject, sizeof(subject), "people %llu-%llu seed %llu",
+	         (unsigned long long)g->first, (unsigned long long)g->last - 1,
+	         (unsigned long long)g->opts->seed);
+	return ca_audit(txn, "cli", "gen", subject);
+}
+
+static void progress_draw(uint64_t done, uint64_t total, double seconds, bool final)
+{
+	const int width = 40;
+	int filled = total ? (int)((double)done / (double)total * width) : width;
+	char bar[64];
+	for (int i = 0; i < width; i++)
+		bar[i] = i < filled ? '#' : '.';
+	bar[width] = 0;
+	double rate = seconds > 0 ? (double)done / seconds : 0;
+	fprintf(stderr, "\r[%s] %3d%% %llu/%llu people, %.0f people/s", bar,
+	        total ? (int)(done * 100 / total) : 100, (unsigned long long)done,
+	        (unsigned long long)total, rate);
+	if (final)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+/* Same write_txn contract as ca.c's: redo the batch when the map grew. */
+static int batch_write(struct gen *g)
+{
+	int e = -EAGAIN;
+	for (int attempt = 0; attempt < 4 && e == -EAGAIN; attempt++) {
+		struct store_txn *txn;
+		e = store_txn_begin(g->ca->store, true, &txn);
+		if (e)
+			return e;
+		e = batch_cb(txn, g);
+		if (e) {
+			store_txn_abort(txn);
+			return e;
+		}
+		e = store_txn_commit(txn);
+	}
+	return e;
+}
+
+int ca_gen(struct ca *ca, const struct ca_gen_options *opts, struct ca_gen_result *result,
+           char err[CA_ERR_LEN])
+{
+	if (opts->revoked < 0 || opts->revoked > 1 || isnan(opts->revoked)) {
+		ca_error(err, "--revoked must be a fraction between 0 and 1");
+		return -EINVAL;
+	}
+	if (opts->people > (1ULL << 38)) {
+		ca_error(err, "--people is limited to 2^38");
+		return -EINVAL;
+	}
+	struct gen *g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	memset(result, 0, sizeof(*result));
+	g->ca = ca;
+	g->opts = opts;
+	g->result = result;
+	g->err = err;
+	g->now = time(NULL);
+	int e = 0;
+	if (opts->certs) {
+		g->pool_size = opts->key_pool ? opts->key_pool : KEY_POOL_DEFAULT;
+		if (g->pool_size > KEY_POOL_MAX)
+			g->pool_size = KEY_POOL_MAX;
+		for (unsigned i = 0; i < g->pool_size; i++)
+			mbedtls_pk_init(&g->pool[i]);
+		for (unsigned i = 0; i < g->pool_size && !e; i++)
+			e = x509_key_generate(&g->pool[i], 2048, ca_random, ca);
+		if (e)
+			ca_error(err, "generating the key pool failed: %s", strerror(-e));
+	}
+	uint64_t start = uv_hrtime();
+	uint64_t batch = opts->certs ? BATCH_PEOPLE_CERTS : BATCH_PEOPLE;
+	for (uint64_t first = 0; first < opts->people && !e; first += batch) {
+		g->first = first;
+		g->last = first + batch < opts->people ? first + batch : opts->people;
+		e = batch_write(g);
+		if (e == -EEXIST)
+			ca_error(err,
+			         "a population with seed %llu is in the store already; use another "
+			         "--seed",
+			         (unsigned long long)opts->seed);
+		else if (e)
+			ca_error(err, "writing people %llu-%llu failed: %s",
+			         (unsigned long long)g->first, (unsigned long long)g->last - 1,
+			         strerror(-e));
+		if (e)
+			break;
+		result->people = g->last;
+		result->certs += g->batch_certs;
+		result->revoked += g->batch_revoked;
+		if (opts->progress)
+			progress_draw(result->people, opts->people,
+			              (double)(uv_hrtime() - start) / 1e9, false);
+	}
+	result->seconds = (double)(uv_hrtime() - start) / 1e9;
+	if (opts->progress)
+		progress_draw(result->people, opts->people, result->seconds, true);
+	for (unsigned i = 0; i < g->pool_size; i++)
+		mbedtls_pk_free(&g->pool[i]);
+	free(g);
+	return e;
+}
+
+int ca_bootstrap_demo(const char *data_dir, unsigned people)
+{
+	if (ca_exists(data_dir))
+		return 0;
+	char err[CA_ERR_LEN] = "";
+	int e = ca_init(data_dir, NULL, err);
+	struct ca *ca = NULL;
+	if (!e)
+		e = ca_open(data_dir, &ca, err);
+	if (!e) {
+		struct ca_gen_options opts = {
+		        .people = people, .revoked = 0.05, .seed = 1, .certs = true, .key_pool = 2};
+		struct ca_gen_result result;
+		e = ca_gen(ca, &opts, &result, err);
+		if (!e)
+			log_info("demo data in %s: %llu people, %llu certificates, %llu revoked",
+			         data_dir, (unsigned long long)result.people,
+			         (unsigned long long)result.certs,
+			         (unsigned long long)result.revoked);
+	}
+	if (e)
+		log_error("creating the demo CAs in %s failed: %s", data_dir, err);
+	ca_close(ca);
+	return e;
+}

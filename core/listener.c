@@ -1,0 +1,205 @@
+/* Listening sockets. Each worker process binds its own socket with
+ * SO_REUSEPORT, so the kernel spreads connections across workers.
+ *
+ * At limits.connections the accept is deferred: libuv stops polling a
+ * listener whose connection callback did not accept, so the new connection
+ * waits in the kernel backlog (bounded by limits.backlog) while existing ones
+ * are served, and is accepted as soon as a slot frees. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/server_impl.h"
+
+static void format_peer(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		uv_ip4_name(in, host, sizeof(host));
+		port = ntohs(in->sin_port);
+		snprintf(out, len, "%s:%d", host, port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+		uv_ip6_name(in6, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+		snprintf(out, len, "[%s]:%d", host, port);
+	} else {
+		snprintf(out, len, "local");
+	}
+}
+
+static void accept_failed_closed_cb(uv_handle_t *h)
+{
+	conn_discard(h->data);
+}
+
+static int listener_accept_one(struct listener *l)
+{
+	struct server *s = l->server;
+	struct conn *c = conn_alloc(s);
+	if (!c)
+		return -ENOMEM;
+	uv_tcp_init(s->loop, &c->io.tcp);
+	c->io.handle.data = c;
+	int rc = uv_accept((uv_stream_t *)&l->tcp, &c->io.stream);
+	if (rc < 0) {
+		/* the tcp handle is initialised: free only in its close callback */
+		c->state = CONN_CLOSED;
+		uv_close(&c->io.handle, accept_failed_closed_cb);
+		return rc;
+	}
+	uv_tcp_nodelay(&c->io.tcp, 1);
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	if (uv_tcp_getpeername(&c->io.tcp, (struct sockaddr *)&ss, &len) == 0)
+		format_peer(&ss, c->peer.address, sizeof(c->peer.address));
+	metric_add(s->m_accepted, 1);
+	return conn_start(c, l->factory);
+}
+
+static void listener_connection_cb(uv_stream_t *stream, int status)
+{
+	struct listener *l = stream->data;
+	struct server *s = l->server;
+	if (status < 0) {
+		log_warn("accept on %s failed: %s", l->address, uv_strerror(status));
+		return;
+	}
+	if (s->conn_count >= s->limits.max_connections) {
+		if (!l->accept_pending)
+			metric_add(s->m_deferred, 1);
+		l->accept_pending = true;
+		return;
+	}
+	int rc = listener_accept_one(l);
+	if (rc < 0)
+		log_debug("accept on %s: %s", l->address, uv_strerror(rc));
+}
+
+void listener_accept_pending(struct server *s)
+{
+	for (struct listener *l = s->listeners; l; l = l->next) {
+		if (!l->accept_pending || l->closed || s->conn_count >= s->limits.max_connections)
+			continue;
+		l->accept_pending = false;
+		int rc = listener_accept_one(l);
+		if (rc < 0)
+			log_debug("deferred accept on %s: %s", l->address, uv_strerror(rc));
+	}
+}
+
+/* Splits "host:port", "[v6]:port" or ":port"/"*:port" (all addresses). */
+static int split_host_port(const char *text, char *host, size_t host_len, char *port,
+                           size_t port_len)
+{
+	const char *colon;
+	const char *h = text;
+	size_t hlen;
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		h = text + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(text, ':');
+		if (!colon)
+			return -EINVAL;
+		hlen = (size_t)(colon - text);
+	}
+	if (hlen >= host_len || strlen(colon + 1) >= port_len || !colon[1])
+		return -EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (strcmp(host, "*") == 0)
+		host[0] = '\0';
+	strcpy(port, colon + 1);
+	return 0;
+}
+
+static void listener_closed_cb(uv_handle_t *h)
+{
+	struct listener *l = h->data;
+	struct server *s = l->server;
+	free(l);
+	server_release_handle(s);
+}
+
+int server_listen(struct server *s, const char *host_port, struct transport_factory *factory)
+{
+	char host[256], port[16];
+	if (split_host_port(host_port, host, sizeof(host), port, sizeof(port))) {
+		log_error("listen address %s: expected HOST:PORT or [IPv6]:PORT", host_port);
+		return -EINVAL;
+	}
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+	if (gai != 0) {
+		log_error("listen address %s: %s", host_port, gai_strerror(gai));
+		return -EINVAL;
+	}
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int rc = fd < 0 ? -errno : 0;
+	int one = 1;
+	if (rc == 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	                setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))))
+		rc = -errno;
+	if (rc == 0 && bind(fd, ai->ai_addr, ai->ai_addrlen))
+		rc = -errno;
+	freeaddrinfo(ai);
+	if (rc < 0) {
+		log_error("cannot listen on %s: %s", host_port, strerror(-rc));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	struct listener *l = calloc(1, sizeof(*l));
+	if (!l) {
+		close(fd);
+		return -ENOMEM;
+	}
+	l->server = s;
+	l->factory = factory;
+	snprintf(l->address, sizeof(l->address), "%s", host_port);
+	uv_tcp_init(s->loop, &l->tcp);
+	l->tcp.data = l;
+	s->open_handles++;
+	rc = uv_tcp_open(&l->tcp, fd);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&l->tcp, s->limits.backlog, listener_connection_cb);
+	if (rc < 0) {
+		log_error("cannot listen on %s: %s", host_port, uv_strerror(rc));
+		if (uv_fileno((uv_handle_t *)&l->tcp, &(uv_os_fd_t){0}) != 0)
+			close(fd);
+		uv_close((uv_handle_t *)&l->tcp, listener_closed_cb);
+		return rc;
+	}
+	l->next = s->listeners;
+	s->listeners = l;
+	log_info("listening on %s (%s)", host_port, factory ? "tls" : "http");
+	return 0;
+}
+
+void listener_close_all(struct server *s)
+{
+	struct listener *l = s->listeners;
+	s->listeners = NULL;
+	while (l) {
+		struct listener *next = l->next;
+		l->closed = true;
+		uv_close((uv_handle_t *)&l->tcp, listener_closed_cb);
+		l = next;
+	}
+}

@@ -1,0 +1,56 @@
+/* The registry of SIGHUP reload callbacks. */
+#include "core/reload.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+struct reload_hook {
+	char *name;
+	reload_fn fn;
+	void *arg;
+	struct reload_hook *next;
+};
+
+static struct reload_hook *hooks_first, *hooks_last;
+
+int reload_register(const char *name, reload_fn fn, void *arg)
+{
+	struct reload_hook *h = calloc(1, sizeof(*h));
+	if (!h || !(h->name = strdup(name))) {
+		free(h);
+		return -ENOMEM;
+	}
+	h->fn = fn;
+	h->arg = arg;
+	if (hooks_last)
+		hooks_last->next = h;
+	else
+		hooks_first = h;
+	hooks_last = h;
+	return 0;
+}
+
+int reload_run_all(void)
+{
+	int n = 0;
+	for (struct reload_hook *h = hooks_first; h; h = h->next) {
+		log_info("reload: %s", h->name);
+		h->fn(h->arg);
+		n++;
+	}
+	return n;
+}
+
+void reload_reset(void)
+{
+	while (hooks_first) {
+		struct reload_hook *next = hooks_first->next;
+		free(hooks_first->name);
+		free(hooks_first);
+		hooks_first = next;
+	}
+	hooks_last = NULL;
+}

@@ -1,0 +1,395 @@
+/* kenshod: reads flags and the config file, prepares the data directory,
+ * then runs one event loop per worker process (core/process.h for N > 1).
+ * Each worker opens its own store, builds the router from handlers/ and
+ * serves until SIGTERM drains it. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/exchange.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/process.h"
+#include "core/readiness.h"
+#include "core/reload.h"
+#include "core/server.h"
+#include "core/transport.h"
+#include "handlers/handlers.h"
+#include "ca/ca.h"
+#include "storage/store.h"
+
+#define DEFAULT_DATA_DIR "./var/kensho"
+
+struct daemon {
+	struct config *config;
+	const char *data_dir;
+	unsigned workers;
+	struct server_limits limits;
+	bool access_log;
+	char **listen; /* plain HTTP listeners */
+	size_t listen_count;
+	char **listen_tls; /* TLS listeners */
+	size_t listen_tls_count;
+};
+
+/* Per-worker state that signal callbacks need. */
+struct worker {
+	struct daemon *daemon;
+	uv_loop_t loop;
+	struct server *server;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	bool stopping;
+};
+
+/* Paths printed on start so the operator can try the service at once.
+ * Endpoint families add theirs here (OCSP, CRL, lookup...). */
+static const char *const try_paths[] = {"/healthz", "/readyz", "/metrics"};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: kenshod [--data DIR] --listen HOST:PORT [--listen HOST:PORT ...]\n"
+	             "               [--listen-tls HOST:PORT ...] [--workers N] [--config FILE]\n"
+	             "               [--log-level error|warn|info|debug] [--no-access-log]\n"
+	             "\n"
+	             "  --data DIR         data directory (default " DEFAULT_DATA_DIR
+	             "; created if missing)\n"
+	             "  --listen HOST:PORT plain HTTP listener ([v6]:PORT for IPv6); repeatable\n"
+	             "  --listen-tls H:P   HTTPS listener; repeatable\n"
+	             "  --workers N        worker processes sharing the ports (SO_REUSEPORT)\n"
+	             "  --config FILE      key = value settings (see docs/configuration.md)\n"
+	             "  --log-level LEVEL  stderr log verbosity (default info)\n"
+	             "  --no-access-log    do not write JSON access-log lines to stdout\n");
+}
+
+/* --- the data directory --------------------------------------------------- */
+
+static int make_dir(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	int e = errno;
+	log_error("cannot create %s: %s", path, strerror(e));
+	return -e;
+}
+
+static int make_dirs(const char *path, mode_t mode)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int rc = make_dir(tmp, 0755);
+		*p = '/';
+		if (rc)
+			return rc;
+	}
+	return make_dir(tmp, mode);
+}
+
+/* Prepares DIR on every start: DIR/ca (the CAs and OCSP responder keys),
+ * DIR/tls (server certificate, demo TLS CA), DIR/store (the LMDB environment).
+ * Key directories are owner-only (DESIGN.md rule 5).
+ *
+ * On first start (no CA in DIR/ca yet) the demo CAs and a small population
+ * are created with the same code as `kensho ca init` and `kensho issue`,
+ * before any worker forks, so all workers open a store that is populated. */
+/* People issued real certificate pairs in a new demo data directory. */
+#define DEMO_PEOPLE 100
+
+static int bootstrap_data_dir(const char *dir)
+{
+	char path[4096];
+	int rc = make_dirs(dir, 0755);
+	static const char *const subdirs[] = {"ca", "tls", STORE_DATA_SUBDIR};
+	for (size_t i = 0; rc == 0 && i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
+		rc = make_dir(path, 0700);
+	}
+	if (rc == 0)
+		rc = ca_bootstrap_demo(dir, DEMO_PEOPLE);
+	return rc;
+}
+
+/* --- TLS ------------------------------------------------------------------- */
+
+/* The one place where --listen-tls gets its transport: tls/ builds a factory
+ * (certificates from tls.* config keys or DIR/tls/, client-certificate
+ * policy, session tickets) per worker, after fork. Returns NULL while this
+ * build has no TLS transport; the caller then skips TLS listeners. */
+static struct transport_factory *tls_listener_factory(struct worker *w)
+{
+	(void)w;
+	return NULL;
+}
+
+/* --- the worker ------------------------------------------------------------ */
+
+static void handle_closed_cb(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void drained_cb(struct server *s, void *arg)
+{
+	struct worker *w = arg;
+	log_info("drained; exiting");
+	uv_close((uv_handle_t *)&w->sig_term, handle_closed_cb);
+	uv_close((uv_handle_t *)&w->sig_int, handle_closed_cb);
+	uv_close((uv_handle_t *)&w->sig_hup, handle_closed_cb);
+	server_close(s);
+	w->server = NULL;
+}
+
+static void stop_signal_cb(uv_signal_t *h, int signum)
+{
+	struct worker *w = h->data;
+	if (!w->server)
+		return;
+	if (w->stopping) {
+		log_warn("second %s: closing all connections now", strsignal(signum));
+		drained_cb(w->server, w);
+		return;
+	}
+	w->stopping = true;
+	log_info("%s: draining", strsignal(signum));
+	server_drain(w->server, drained_cb, w);
+}
+
+static void reload_signal_cb(uv_signal_t *h, int signum)
+{
+	(void)h;
+	(void)signum;
+	log_info("SIGHUP: reloading");
+	reload_run_all();
+}
+
+static void print_urls(const struct daemon *d)
+{
+	for (size_t i = 0; i < d->listen_count; i++) {
+		fprintf(stderr, "kenshod: serving http://%s/\n", d->listen[i]);
+		for (size_t p = 0; p < sizeof(try_paths) / sizeof(try_paths[0]); p++)
+			fprintf(stderr, "  try: curl http://%s%s\n", d->listen[i], try_paths[p]);
+	}
+}
+
+static int worker_main(unsigned index, void *arg)
+{
+	struct daemon *d = arg;
+	struct worker w = {.daemon = d};
+	signal(SIGPIPE, SIG_IGN);
+	if (uv_loop_init(&w.loop) != 0)
+		return 1;
+	/* The store is opened here, after fork: an LMDB environment must not
+	 * cross a fork. Until storage/ lands, handlers get store = NULL. */
+	struct store *store = NULL;
+	struct router *router = router_new();
+	struct handler_env env = {&w.loop, store, d->config, d->data_dir};
+	int status = 0;
+	if (!router || handlers_register_all(router, &env) != 0) {
+		status = PROCESS_EXIT_CONFIG;
+		goto out;
+	}
+	w.server = server_new(&w.loop, router, &d->limits);
+	if (!w.server) {
+		status = 1;
+		goto out;
+	}
+	server_set_access_log(w.server, d->access_log);
+	readiness_register("server", server_readiness_check, w.server);
+	for (size_t i = 0; i < d->listen_count; i++) {
+		if (server_listen(w.server, d->listen[i], NULL) != 0)
+			status = PROCESS_EXIT_CONFIG;
+	}
+	struct transport_factory *tls = d->listen_tls_count ? tls_listener_factory(&w) : NULL;
+	for (size_t i = 0; i < d->listen_tls_count; i++) {
+		if (!tls) {
+			if (index == 0)
+				log_warn("TLS listener not available in this build; not listening "
+				         "on %s",
+				         d->listen_tls[i]);
+			continue;
+		}
+		if (server_listen(w.server, d->listen_tls[i], tls) != 0)
+			status = PROCESS_EXIT_CONFIG;
+	}
+	if (status) {
+		server_close(w.server);
+		w.server = NULL;
+		uv_run(&w.loop, UV_RUN_DEFAULT);
+		goto out;
+	}
+	uv_signal_init(&w.loop, &w.sig_term);
+	uv_signal_init(&w.loop, &w.sig_int);
+	uv_signal_init(&w.loop, &w.sig_hup);
+	w.sig_term.data = w.sig_int.data = w.sig_hup.data = &w;
+	uv_signal_start(&w.sig_term, stop_signal_cb, SIGTERM);
+	uv_signal_start(&w.sig_int, stop_signal_cb, SIGINT);
+	uv_signal_start(&w.sig_hup, reload_signal_cb, SIGHUP);
+	if (index == 0)
+		print_urls(d);
+	uv_run(&w.loop, UV_RUN_DEFAULT);
+out:
+	fflush(stdout);
+	if (uv_loop_close(&w.loop) != 0)
+		log_warn("event loop closed with handles still open");
+	router_free(router);
+	readiness_reset();
+	reload_reset();
+	metrics_reset();
+	return status;
+}
+
+/* --- flags and configuration ---------------------------------------------- */
+
+static int add_address(char ***list, size_t *count, const char *text)
+{
+	char **bigger = realloc(*list, (*count + 1) * sizeof(char *));
+	if (!bigger)
+		return -ENOMEM;
+	*list = bigger;
+	if (!(bigger[*count] = strdup(text)))
+		return -ENOMEM;
+	(*count)++;
+	return 0;
+}
+
+/* A config value may list several addresses separated by commas or spaces. */
+static int add_address_list(char ***list, size_t *count, const char *text)
+{
+	char *copy = strdup(text), *save = NULL;
+	if (!copy)
+		return -ENOMEM;
+	int rc = 0;
+	for (char *tok = strtok_r(copy, ", \t", &save); tok && rc == 0;
+	     tok = strtok_r(NULL, ", \t", &save))
+		rc = add_address(list, count, tok);
+	free(copy);
+	return rc;
+}
+
+static void free_addresses(char **list, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(list[i]);
+	free(list);
+}
+
+/* So 1,000s of connections per worker fit: the hard limit is the real one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_LISTEN_TLS = 256, OPT_LOG_LEVEL, OPT_NO_ACCESS_LOG };
+	static const struct option options[] = {
+	        {"data", required_argument, NULL, 'd'},
+	        {"listen", required_argument, NULL, 'l'},
+	        {"listen-tls", required_argument, NULL, OPT_LISTEN_TLS},
+	        {"workers", required_argument, NULL, 'w'},
+	        {"config", required_argument, NULL, 'c'},
+	        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	        {"no-access-log", no_argument, NULL, OPT_NO_ACCESS_LOG},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	struct daemon d = {0};
+	d.config = config_new();
+	if (!d.config)
+		return 1;
+	const char *config_path = NULL;
+	int status = 2;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "d:l:w:c:h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'd': config_set(d.config, "server.data", optarg); break;
+		case 'l': add_address(&d.listen, &d.listen_count, optarg); break;
+		case OPT_LISTEN_TLS: add_address(&d.listen_tls, &d.listen_tls_count, optarg); break;
+		case 'w': config_set(d.config, "server.workers", optarg); break;
+		case 'c': config_path = optarg; break;
+		case OPT_LOG_LEVEL: config_set(d.config, "log.level", optarg); break;
+		case OPT_NO_ACCESS_LOG: config_set(d.config, "log.access", "off"); break;
+		case 'h':
+			usage(stdout);
+			status = 0;
+			goto out;
+		default: usage(stderr); goto out;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kenshod: unexpected argument %s\n", argv[optind]);
+		usage(stderr);
+		goto out;
+	}
+	if (config_path) {
+		char err[256];
+		if (config_load_file(d.config, config_path, err, sizeof(err)) != 0) {
+			fprintf(stderr, "kenshod: config %s: %s\n", config_path, err);
+			goto out;
+		}
+	}
+	enum log_level level = LOG_INFO;
+	if (log_parse_level(config_get(d.config, "log.level", "info"), &level) != 0) {
+		fprintf(stderr, "kenshod: log.level must be error, warn, info or debug\n");
+		goto out;
+	}
+	log_set_level(level);
+	/* Flags win; the file's listen keys apply only when no flag gave one. */
+	if (!d.listen_count)
+		add_address_list(&d.listen, &d.listen_count,
+		                 config_get(d.config, "server.listen", ""));
+	if (!d.listen_tls_count)
+		add_address_list(&d.listen_tls, &d.listen_tls_count,
+		                 config_get(d.config, "server.listen_tls", ""));
+	if (!d.listen_count && !d.listen_tls_count) {
+		fprintf(stderr, "kenshod: nothing to listen on; give --listen HOST:PORT\n");
+		usage(stderr);
+		goto out;
+	}
+	int64_t workers = config_get_int(d.config, "server.workers", 1);
+	if (workers < 1 || workers > 256) {
+		fprintf(stderr, "kenshod: --workers must be between 1 and 256\n");
+		goto out;
+	}
+	d.workers = (unsigned)workers;
+	d.data_dir = config_get(d.config, "server.data", DEFAULT_DATA_DIR);
+	d.access_log = config_get_bool(d.config, "log.access", true);
+	server_limits_default(&d.limits);
+	server_limits_from_config(&d.limits, d.config);
+	raise_fd_limit();
+	if (bootstrap_data_dir(d.data_dir) != 0) {
+		status = 1;
+		goto out;
+	}
+	/* Line-buffered would cost a write per request; server.c flushes the
+	 * access log once per loop iteration instead. */
+	static char stdout_buffer[1 << 16];
+	setvbuf(stdout, stdout_buffer, _IOFBF, sizeof(stdout_buffer));
+	log_info("kenshod starting: data %s, %u worker(s)", d.data_dir, d.workers);
+	if (d.workers == 1)
+		status = worker_main(0, &d);
+	else
+		status = process_supervise(d.workers, worker_main, &d,
+		                           d.limits.drain_timeout_ms + 2000);
+out:
+	free_addresses(d.listen, d.listen_count);
+	free_addresses(d.listen_tls, d.listen_tls_count);
+	config_free(d.config);
+	return status;
+}

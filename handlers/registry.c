@@ -1,0 +1,29 @@
+/* Wires every endpoint family into the router. Each family adds one line to
+ * the table below (its `*_routes` function from its own header). */
+#include "handlers/handlers.h"
+
+#include <stddef.h>
+
+#include "core/log.h"
+#include "handlers/health.h"
+
+struct family {
+	const char *name;
+	handler_routes_fn routes;
+};
+
+static const struct family families[] = {
+        {"health", health_routes},
+};
+
+int handlers_register_all(struct router *r, const struct handler_env *env)
+{
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		int rc = families[i].routes(r, env);
+		if (rc < 0) {
+			log_error("cannot register %s endpoints: error %d", families[i].name, rc);
+			return rc;
+		}
+	}
+	return 0;
+}
