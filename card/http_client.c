@@ -137,7 +137,8 @@ int http_response_parse(const uint8_t *raw, size_t len, struct http_reply *out)
 	if (!nl || nl - raw < 12 || memcmp(raw, "HTTP/1.", 7) != 0 || raw[8] != ' ')
 		return -EBADMSG;
 	size_t status;
-	if (parse_number(raw + 9, 3, 10, &status) < 0 || status < 100 || status > 599)
+	if (parse_number(raw + 9, 3, 10, &status) < 0 || status < 100 || status > 599 ||
+	    (raw[12] != ' ' && raw[12] != '\r' && raw[12] != '\n'))
 		return -EBADMSG;
 	out->status = (int)status;
 
