@@ -9,7 +9,6 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.environ.get("KENSHO_SOURCE_DIR", os.path.join(HERE, "../../.."))
-BUILD = os.environ.get("KENSHO_BUILD_DIR", os.path.join(SOURCE, "build"))
 sys.path.insert(0, os.path.join(SOURCE, "tests", "emulator"))
 
 import pcsc_env  # noqa: E402
@@ -17,60 +16,17 @@ import pcsc_env  # noqa: E402
 pcsc_env.enter_private_namespace()
 
 from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 import fixture  # noqa: E402
 
-CARD = os.path.join(BUILD, "card", "kensho-card")
-SIGN_PIN, AUTH_PIN = "ABC123", "1234"
-
-
-def card(*args, pin=None, check=None):
-    """Runs kensho-card; a PIN goes through a pipe named by --pin-fd."""
-    argv = [CARD] + list(args)
-    fds = ()
-    r_fd = None
-    if pin is not None:
-        r_fd, w_fd = os.pipe()
-        os.write(w_fd, pin.encode() + b"\n")
-        os.close(w_fd)
-        argv += ["--pin-fd", str(r_fd)]
-        fds = (r_fd,)
-    print("$", " ".join(argv[1:]), flush=True)
-    try:
-        p = subprocess.run(argv, capture_output=True, text=True, pass_fds=fds, timeout=30,
-                           stdin=subprocess.DEVNULL)
-    finally:
-        if r_fd is not None:
-            os.close(r_fd)
-    print(p.stdout + p.stderr, end="", flush=True)
-    if check is True:
-        assert p.returncode == 0, f"exit {p.returncode}"
-    elif check is False:
-        assert p.returncode != 0, "expected failure"
-    return p
-
-
-def der_of(pem_text):
-    return x509.load_pem_x509_certificate(pem_text.encode()).public_bytes(
-        serialization.Encoding.DER)
-
-
-def tries(kind):
-    out = card("pin-status", check=True).stdout
-    for line in out.splitlines():
-        if line.startswith(kind):
-            return line.split(": ", 1)[1]
-    raise AssertionError(f"no {kind} line in {out!r}")
+from cardtest import CARD, AUTH_PIN, SIGN_PIN, card, der_of, tries  # noqa: E402
+from cardtest import card_args as cardtest_args  # noqa: E402
 
 
 def main():
     with tempfile.TemporaryDirectory(prefix="kensho-card-") as tmp:
         fx = fixture.make_card_fixture(os.path.join(tmp, "fixture"))
-        card_args = ["--sign-pin", SIGN_PIN, "--auth-pin", AUTH_PIN]
-        for k in ("sign", "auth"):
-            card_args += [f"--{k}-cert", f"{fx}/{k}.pem", f"--{k}-ca", f"{fx}/{k}-ca.pem",
-                          f"--{k}-key", f"{fx}/{k}.key"]
+        card_args = cardtest_args(fx, fx, fx)
         stack = pcsc_env.PcscStack(tmp, CARD)
         with stack:
             # No card yet: the reader is there, empty.
