@@ -146,6 +146,7 @@ int http_response_parse(const uint8_t *raw, size_t len, struct http_reply *out)
 	int has_length = 0;
 	size_t content_length = 0;
 	const uint8_t *p = nl + 1;
+	out->headers = p;
 	for (;;) {
 		nl = line_end(p, end);
 		if (!nl)
@@ -154,6 +155,7 @@ int http_response_parse(const uint8_t *raw, size_t len, struct http_reply *out)
 		if (line_len > 0 && p[line_len - 1] == '\r')
 			line_len--;
 		if (line_len == 0) {
+			out->headers_len = (size_t)(p - out->headers);
 			p = nl + 1;
 			break;
 		}
@@ -194,6 +196,29 @@ int http_response_parse(const uint8_t *raw, size_t len, struct http_reply *out)
 	out->body = p;
 	out->body_len = available;
 	return 0;
+}
+
+int http_reply_header(const struct http_reply *reply, const char *name, char *out, size_t cap)
+{
+	const uint8_t *p = reply->headers;
+	const uint8_t *end = p ? p + reply->headers_len : NULL;
+	while (p && p < end) {
+		const uint8_t *nl = line_end(p, end);
+		if (!nl)
+			break;
+		size_t line_len = (size_t)(nl - p);
+		const uint8_t *v;
+		size_t vlen;
+		if (header_is(p, line_len, name, &v, &vlen)) {
+			if (vlen >= cap)
+				return -ENOSPC;
+			memcpy(out, v, vlen);
+			out[vlen] = '\0';
+			return 0;
+		}
+		p = nl + 1;
+	}
+	return -ENOENT;
 }
 
 void http_reply_free(struct http_reply *reply)

@@ -26,7 +26,9 @@ struct http_reply {
 	const uint8_t *body;
 	size_t body_len;
 	char content_type[128];
-	struct buf decoded; /**< de-chunked body; free with http_reply_free */
+	struct buf decoded;     /**< de-chunked body; free with http_reply_free */
+	const uint8_t *headers; /**< the header lines, for http_reply_header */
+	size_t headers_len;
 };
 
 /** Parses an http:// URL. Returns 0, -EPROTONOSUPPORT (https or another
@@ -43,6 +45,10 @@ int http_response_parse(const uint8_t *raw, size_t len, struct http_reply *out);
  * -EHOSTUNREACH (name not resolved), -E2BIG, -EBADMSG or -EIO. */
 int http_post(const struct http_url *url, const char *path, const char *content_type,
               const uint8_t *body, size_t len, struct buf *raw, struct http_reply *reply);
+
+/** Copies the first header named `name` (case-insensitive) into out
+ * (capacity cap, NUL-terminated). Returns 0, -ENOENT or -ENOSPC. */
+int http_reply_header(const struct http_reply *reply, const char *name, char *out, size_t cap);
 
 /** Frees what a parsed reply owns. */
 void http_reply_free(struct http_reply *reply);

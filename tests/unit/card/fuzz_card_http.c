@@ -1,10 +1,12 @@
-/* Fuzz target: a server's HTTP/1.1 response as kensho-card reads it
- * (status line, headers, Content-Length or chunked body), and URL parsing. */
+/* Fuzz target: what kensho-card reads from a server: an HTTP/1.1 response
+ * (status line, headers, Content-Length or chunked body), a receipt's JSON
+ * content, and URL parsing. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "card/http_client.h"
+#include "card/receipt_fields.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -18,7 +20,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			sum ^= reply.body[i];
 		(void)sum;
 	}
+	char value[32];
+	http_reply_header(&reply, "Kensho-Receipt", value, sizeof(value));
 	http_reply_free(&reply);
+
+	struct receipt_summary summary;
+	receipt_fields_parse(data, size, &summary);
 
 	char url_text[1024];
 	size_t n = size < sizeof(url_text) - 1 ? size : sizeof(url_text) - 1;

@@ -43,6 +43,11 @@ static void test_content_length(void **state)
 	assert_string_equal(r.content_type, "application/ocsp-response");
 	assert_int_equal(r.body_len, 3);
 	assert_memory_equal(r.body, "abc", 3);
+	char value[16];
+	assert_int_equal(http_reply_header(&r, "CONTENT-LENGTH", value, sizeof(value)), 0);
+	assert_string_equal(value, "3");
+	assert_int_equal(http_reply_header(&r, "Kensho-Receipt", value, sizeof(value)), -ENOENT);
+	assert_int_equal(http_reply_header(&r, "Content-Type", value, 4), -ENOSPC);
 	http_reply_free(&r);
 	/* A body shorter than announced: the connection broke. */
 	assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", &r), -EBADMSG);
