@@ -16,14 +16,12 @@
 #include "tls/cms_build.h"
 #include "tls/ocsp.h"
 
-/* Largest file `sign` and `submit` take (the intake limit is the server's). */
-#define CLI_MAX_SIGNED_FILE (8u << 20)
 /* Clock skew tolerated on OCSP thisUpdate/nextUpdate (RFC 5019 §4 leaves it
  * to the client; five minutes is common practice). */
 #define CLI_OCSP_SKEW_SECONDS 300
 #define CLI_OCSP_NONCE_LEN    16
 
-static int read_file(const char *path, size_t max, struct buf *out)
+int cli_read_file(const char *path, size_t max, struct buf *out)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
@@ -49,7 +47,7 @@ static int read_file(const char *path, size_t max, struct buf *out)
 	return 0;
 }
 
-static int write_file(const char *path, const uint8_t *data, size_t len)
+int cli_write_file(const char *path, const uint8_t *data, size_t len)
 {
 	FILE *f = fopen(path, "wb");
 	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
@@ -71,10 +69,8 @@ static int card_sign_cb(void *arg, const uint8_t *digest_info, size_t digest_inf
 	return jpki_sign(t, JPKI_KEY_SIGN, digest_info, digest_info_len, sig, sig_len);
 }
 
-/* Signs content with the card's signing key: CMS SignedData with the content
- * attached, signed attributes (signing time) and the signing certificate. */
-static int sign_content(const struct cli_options *o, const struct buf *content, uint8_t **cms,
-                        size_t *cms_len)
+int cli_sign_content(const struct cli_options *o, const struct buf *content, uint8_t **cms,
+                     size_t *cms_len)
 {
 	struct pcsc_session s;
 	struct card_transport t;
@@ -112,13 +108,13 @@ int cli_cmd_sign(const struct cli_options *o)
 		return 2;
 	}
 	struct buf content = {0};
-	if (read_file(o->file, CLI_MAX_SIGNED_FILE, &content)) {
+	if (cli_read_file(o->file, CLI_MAX_SIGNED_FILE, &content)) {
 		buf_free(&content);
 		return 1;
 	}
 	uint8_t *cms = NULL;
 	size_t cms_len = 0;
-	int rc = sign_content(o, &content, &cms, &cms_len);
+	int rc = cli_sign_content(o, &content, &cms, &cms_len);
 	buf_free(&content);
 	if (rc == 0) {
 		struct buf out_path = {0};
@@ -127,7 +123,8 @@ int cli_cmd_sign(const struct cli_options *o)
 		else
 			buf_printf(&out_path, "%s.p7s", o->file);
 		buf_append(&out_path, "", 1);
-		rc = out_path.failed ? 1 : write_file((const char *)out_path.data, cms, cms_len);
+		rc = out_path.failed ? 1
+		                     : cli_write_file((const char *)out_path.data, cms, cms_len);
 		if (rc == 0)
 			printf("signed %s: %s (%zu bytes, CMS SignedData, DER)\n", o->file,
 			       (const char *)out_path.data, cms_len);
@@ -137,11 +134,10 @@ int cli_cmd_sign(const struct cli_options *o)
 	return rc;
 }
 
-/* Loads a certificate file, PEM or DER, as DER. */
-static int load_cert_file(const char *path, struct buf *der)
+int cli_load_cert_file(const char *path, struct buf *der)
 {
 	struct buf raw = {0};
-	if (read_file(path, 65536, &raw)) {
+	if (cli_read_file(path, 65536, &raw)) {
 		buf_free(&raw);
 		return 1;
 	}
@@ -310,7 +306,7 @@ int cli_cmd_check(const struct cli_options *o)
 		return 2;
 	}
 	struct buf ca = {0};
-	if (o->ca && load_cert_file(o->ca, &ca)) {
+	if (o->ca && cli_load_cert_file(o->ca, &ca)) {
 		buf_free(&ca);
 		return 1;
 	}

@@ -340,6 +340,8 @@ int main(int argc, char **argv)
 			o.out = argv[++i];
 		} else if (strcmp(a, "--file") == 0 && next) {
 			o.file = argv[++i];
+		} else if (strcmp(a, "--receipt-cert") == 0 && next) {
+			o.receipt_cert = argv[++i];
 		} else if (strcmp(a, "--ca") == 0 && next) {
 			o.ca = argv[++i];
 		} else if (strcmp(a, "--server") == 0 && next) {
