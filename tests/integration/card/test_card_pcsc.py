@@ -35,7 +35,13 @@ def main():
             r = card("info", check=False)
             assert "no card in the reader" in r.stderr
 
+            # Waiting for a card: `info --wait` runs before the card arrives.
+            waiting = subprocess.Popen([CARD, "--wait", "15", "info"], stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
             stack.insert(card_args)
+            out, err = waiting.communicate(timeout=30)
+            print("$ --wait 15 info (card inserted meanwhile)\n" + out + err, end="")
+            assert waiting.returncode == 0 and "token: JPKIAPICCTOKEN2" in out, err
             out = card("readers", check=True).stdout
             assert "Virtual PCD 00 00\tcard" in out, out
             out = card("info", check=True).stdout
