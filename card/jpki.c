@@ -28,6 +28,33 @@ static int exchange(const struct card_transport *t, const uint8_t *cmd, int cmd_
 		return err;
 	if (resp_len > APDU_RESPONSE_MAX)
 		return -EPROTO;
+	err = apdu_response_parse(resp, resp_len, out);
+	if (err < 0)
+		return err;
+	/* Under T=0 the card may answer 61xx ("xx bytes waiting", ISO 7816-4
+	 * §5.1.3): fetch them with GET RESPONSE. A 6Cxx ("wrong Le, use xx")
+	 * answer to a command that has an Le gets the command once more with
+	 * that Le. Each is followed once; a card repeating them is broken. */
+	uint8_t again[APDU_COMMAND_MAX];
+	if (out->sw >> 8 == 0x61) {
+		again[0] = 0x00;
+		again[1] = 0xc0;
+		again[2] = 0x00;
+		again[3] = 0x00;
+		again[4] = (uint8_t)out->sw;
+		cmd_len = 5;
+	} else if (out->sw >> 8 == 0x6c && cmd_len == 5) {
+		memcpy(again, cmd, 4);
+		again[4] = (uint8_t)out->sw;
+	} else {
+		return 0;
+	}
+	resp_len = APDU_RESPONSE_MAX;
+	err = t->transmit(t->ctx, again, (size_t)cmd_len, resp, &resp_len);
+	if (err < 0)
+		return err;
+	if (resp_len > APDU_RESPONSE_MAX)
+		return -EPROTO;
 	return apdu_response_parse(resp, resp_len, out);
 }
 

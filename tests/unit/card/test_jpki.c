@@ -304,6 +304,37 @@ static void test_sign(void **state)
 	assert_int_equal(s.next, s.count);
 }
 
+/* T=0 answers: 61xx is followed by GET RESPONSE, 6Cxx by the same command
+ * with the right Le. */
+static void test_t0_status_words(void **state)
+{
+	uint8_t info[32];
+	memset(info, ' ', sizeof(info));
+	memcpy(info, "JPKIAPICCTOKEN", 14);
+	struct script s = {0};
+	struct card_transport t = transport(&s);
+	expect_select_ef(&s, 0x0006, 0x9000);
+	expect_read(&s, 0, 32, NULL, 0, 0x6120);
+	answer(expect(&s, "\x00\xc0\x00\x00\x20", 5), info, 32, 0x9000);
+	char label[33];
+	enum apdu_card_kind kind;
+	assert_int_equal(jpki_read_token_info(&t, label, sizeof(label), &kind), 0);
+	assert_string_equal(label, "JPKIAPICCTOKEN");
+	assert_int_equal(kind, APDU_CARD_RESIDENT);
+
+	expect_select_ef(&s, 0x0006, 0x9000);
+	expect_read(&s, 0, 32, NULL, 0, 0x6c20);
+	expect_read(&s, 0, 32, info, 32, 0x9000);
+	assert_int_equal(jpki_read_token_info(&t, label, sizeof(label), &kind), 0);
+
+	/* Followed once only. */
+	expect_select_ef(&s, 0x0006, 0x9000);
+	expect_read(&s, 0, 32, NULL, 0, 0x6120);
+	answer(expect(&s, "\x00\xc0\x00\x00\x20", 5), NULL, 0, 0x6120);
+	assert_int_equal(jpki_read_token_info(&t, label, sizeof(label), &kind), -EPROTO);
+	assert_int_equal(s.next, s.count);
+}
+
 static void test_messages(void **state)
 {
 	assert_string_equal(card_strerror(-EKEYREJECTED), "wrong PIN");
@@ -324,6 +355,7 @@ int main(void)
 	        cmocka_unit_test(test_pin_tries_and_verify),
 	        cmocka_unit_test(test_pin_format),
 	        cmocka_unit_test(test_sign),
+	        cmocka_unit_test(test_t0_status_words),
 	        cmocka_unit_test(test_messages),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
