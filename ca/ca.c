@@ -19,6 +19,7 @@
 #include <mbedtls/sha256.h>
 
 #include "core/log.h"
+#include "tls/ocsp.h"
 
 #define RSA_BITS          2048
 #define OFFICE_CODE       "KNSH01" /* the subject CN's issuing-office part */
@@ -108,6 +109,8 @@ void ca_close(struct ca *ca)
 	if (ca->own_store && ca->store)
 		store_close(ca->store);
 	for (int k = 0; k < 3; k++)
+		ocsp_responder_free(ca->responder[k]);
+	for (int k = 0; k < 3; k++)
 		mbedtls_pk_free(&ca->ca_key[k]);
 	mbedtls_ctr_drbg_free(&ca->drbg);
 	mbedtls_entropy_free(&ca->entropy);
@@ -135,16 +138,83 @@ void ca_set_presign(struct ca *ca, ca_presign_fn fn, void *arg)
 	ca->presign_arg = arg;
 }
 
+int ca_presign_in_txn(struct ca *ca, struct store_txn *txn, enum cert_kind kind,
+                      const struct store_serial *serial)
+{
+	struct ocsp_responder *r = ca->responder[kind];
+	if (!r)
+		return -ENOENT;
+	struct store_cert cert;
+	int e = store_cert_get(txn, ca->issuer_id[kind], serial, &cert);
+	if (e)
+		return e;
+	struct ocsp_signed signed_response;
+	struct store_response cached;
+	e = ocsp_presign(r, &cert, time(NULL), &signed_response, &cached);
+	if (e)
+		return e;
+	e = store_response_put(txn, ca->issuer_id[kind], serial, &cached);
+	free(signed_response.der);
+	return e;
+}
+
+struct presign_state {
+	struct ca *ca;
+	enum cert_kind kind;
+	const struct store_serial *serial;
+};
+
+static int presign_cb(struct store_txn *txn, void *arg)
+{
+	struct presign_state *st = arg;
+	return ca_presign_in_txn(st->ca, txn, st->kind, st->serial);
+}
+
+static int write_txn(struct store *store, int (*body)(struct store_txn *, void *), void *arg);
+
 void ca_presign_after_commit(struct ca *ca, enum cert_kind kind, const struct store_serial *serial)
 {
-	if (!ca->presign)
+	int err;
+	if (ca->presign) {
+		err = ca->presign(ca->presign_arg, ca->issuer_id[kind], serial);
+	} else if (ca->responder[kind]) {
+		/* -ESTALE: a later change won the race; its own pre-sign follows. */
+		struct presign_state st = {ca, kind, serial};
+		err = write_txn(ca->store, presign_cb, &st);
+		if (err == -ESTALE)
+			err = 0;
+	} else {
 		return;
-	int err = ca->presign(ca->presign_arg, ca->issuer_id[kind], serial);
+	}
 	if (err) {
 		char label[64];
 		ca_cert_label(kind, serial, label, sizeof(label));
-		log_warn("pre-signing the OCSP response of %s failed (%d); it will be signed live",
-		         label, err);
+		log_warn("pre-signing the OCSP response of %s failed (%s); it will be signed live",
+		         label, strerror(-err));
+	}
+}
+
+/* Loads the delegated responders for pre-signing; without them (files
+ * missing) the CA still works and the responder signs live. */
+static void load_responders(struct ca *ca)
+{
+	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH; k++) {
+		char ca_path[PATH_MAX], cert_path[PATH_MAX], key_path[PATH_MAX], name[32];
+		snprintf(name, sizeof(name), "%s-ca.pem", KIND_LABEL[k]);
+		int e = ca_file(ca, ca->data_dir, name, ca_path, sizeof(ca_path));
+		snprintf(name, sizeof(name), "%s-ocsp.pem", KIND_LABEL[k]);
+		e = e ? e : ca_file(ca, ca->data_dir, name, cert_path, sizeof(cert_path));
+		snprintf(name, sizeof(name), "%s-ocsp.key", KIND_LABEL[k]);
+		e = e ? e : ca_file(ca, ca->data_dir, name, key_path, sizeof(key_path));
+		struct ocsp_responder_options opts = {.store_issuer_id = ca->issuer_id[k]};
+		if (!e)
+			e = ocsp_responder_load(ca_path, cert_path, key_path, &opts,
+			                        &ca->responder[k]);
+		if (e) {
+			ca->responder[k] = NULL;
+			log_warn("no OCSP pre-signing for %s certificates: loading %s failed (%s)",
+			         KIND_LABEL[k], key_path, strerror(-e));
+		}
 	}
 }
 
@@ -513,6 +583,8 @@ int ca_open_with_store(const char *data_dir, struct store *store, struct ca **ou
 			ca_error(err,
 			         "the store has no issuers: %s (run `kensho --data %s ca init`)",
 			         strerror(-e), data_dir);
+		else
+			load_responders(ca);
 	}
 	if (e) {
 		ca_close(ca);

@@ -60,10 +60,12 @@ uint32_t ca_issuer_id(const struct ca *ca, enum cert_kind kind);
 const char *ca_base_url(const struct ca *ca);
 
 /** Called after every committed change to a certificate's status (issue,
- * revoke, event), outside the transaction, so the OCSP area can pre-sign the
- * new response (DESIGN.md: pre-sign on issuance and on status change). A
- * failure is logged and does not undo the change: the responder then signs
- * live on its first miss. */
+ * revoke, event), outside the transaction, to pre-sign the new OCSP response
+ * (DESIGN.md: pre-sign on issuance and on status change). Without a hook the
+ * CA does it itself with DIR/ca/{sign,auth}-ocsp.{pem,key} (tls/ocsp.h
+ * ocsp_presign, then store_response_put in its own transaction); kenshod may
+ * install a hook that does this on its worker pool instead. A failure is
+ * logged and does not undo the change: the responder signs live on a miss. */
 typedef int (*ca_presign_fn)(void *arg, uint32_t issuer_id, const struct store_serial *serial);
 /** Installs the pre-sign hook (NULL: none). */
 void ca_set_presign(struct ca *ca, ca_presign_fn fn, void *arg);

@@ -18,8 +18,9 @@ struct ca {
 	mbedtls_pk_context ca_key[3]; /**< by enum cert_kind */
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
-	ca_presign_fn presign;
+	ca_presign_fn presign; /**< the installed hook, or NULL: built-in */
 	void *presign_arg;
+	struct ocsp_responder *responder[3]; /**< built-in pre-signers, by kind (may be NULL) */
 };
 
 /** The CA's random generator, as mbedTLS takes it. */
@@ -39,6 +40,11 @@ void ca_cert_label(enum cert_kind kind, const struct store_serial *serial, char 
 
 /** Writes a message for people into err (which may be NULL). */
 void ca_error(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** Pre-signs and caches the OCSP response of a certificate inside txn with
+ * the kind's delegated responder. -ENOENT if no responder is loaded. */
+int ca_presign_in_txn(struct ca *ca, struct store_txn *txn, enum cert_kind kind,
+                      const struct store_serial *serial);
 
 /** Calls the pre-sign hook for a certificate whose status changed. */
 void ca_presign_after_commit(struct ca *ca, enum cert_kind kind, const struct store_serial *serial);

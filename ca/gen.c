@@ -181,6 +181,9 @@ static enum synth_event pick_event(struct prng *r)
 	                : SYNTH_RENEW;
 }
 
+static int gen_revoke(struct gen *g, struct store_txn *txn, enum synth_event event, bool has_sign,
+                      struct store_cert *certs, int64_t event_at);
+
 static int gen_one(struct gen *g, struct store_txn *txn, uint64_t index)
 {
 	struct prng r = {mix64(g->opts->seed * 0x9e3779b97f4a7c15ULL ^ mix64(index + 1))};
@@ -257,8 +260,26 @@ static int gen_one(struct gen *g, struct store_txn *txn, uint64_t index)
 		if (!e && fresh[k].serial.len)
 			e = gen_cert(g, txn, &fresh[k], &moved);
 	}
-	if (e || !revoke)
-		return e;
+	if (!e && revoke)
+		e = gen_revoke(g, txn, event, has_sign, certs, event_at);
+	/* With real certificates, also pre-sign their OCSP responses, as issuance
+	 * does; in the same transaction so the batch stays one commit. */
+	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH && !e && g->opts->certs; k++) {
+		if (k == CERT_KIND_SIGN && !has_sign)
+			continue;
+		e = ca_presign_in_txn(g->ca, txn, (enum cert_kind)k, &certs[k].serial);
+		if (!e && fresh[k].serial.len)
+			e = ca_presign_in_txn(g->ca, txn, (enum cert_kind)k, &fresh[k].serial);
+		if (e == -ENOENT)
+			e = 0; /* no responder loaded: the server signs live */
+	}
+	return e;
+}
+
+static int gen_revoke(struct gen *g, struct store_txn *txn, enum synth_event event, bool has_sign,
+                      struct store_cert *certs, int64_t event_at)
+{
+	int e = 0;
 
 	bool revoke_auth = event != SYNTH_MOVE && event != SYNTH_RENAME;
 	enum crl_reason reason = event == SYNTH_MOVE || event == SYNTH_RENAME

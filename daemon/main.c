@@ -191,8 +191,14 @@ static int worker_main(unsigned index, void *arg)
 	if (uv_loop_init(&w.loop) != 0)
 		return 1;
 	/* The store is opened here, after fork: an LMDB environment must not
-	 * cross a fork. Until storage/ lands, handlers get store = NULL. */
+	 * cross a fork. Handlers treat a NULL store as "not ready". */
 	struct store *store = NULL;
+	int store_rc = ca_store_open(d->data_dir, &store);
+	if (store_rc != 0) {
+		log_error("cannot open the store in %s/%s: %s", d->data_dir, STORE_DATA_SUBDIR,
+		          strerror(-store_rc));
+		store = NULL;
+	}
 	struct router *router = router_new();
 	struct handler_env env = {&w.loop, store, d->config, d->data_dir};
 	int status = 0;
@@ -244,6 +250,8 @@ out:
 	if (uv_loop_close(&w.loop) != 0)
 		log_warn("event loop closed with handles still open");
 	router_free(router);
+	if (store)
+		store_close(store);
 	readiness_reset();
 	reload_reset();
 	metrics_reset();

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "handlers/health.h"
+#include "handlers/lookup.h"
 
 struct family {
 	const char *name;
@@ -14,6 +15,7 @@ struct family {
 
 static const struct family families[] = {
         {"health", health_routes},
+        {"lookup", lookup_routes},
 };
 
 int handlers_register_all(struct router *r, const struct handler_env *env)

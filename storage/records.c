@@ -133,6 +133,16 @@ int store_intake_put(struct store_txn *txn, struct store_intake *record)
 	return rc;
 }
 
+int store_intake_next_receipt(struct store_txn *txn, uint64_t *receipt)
+{
+	int rc = store_require_write(txn);
+	uint64_t last = 0;
+	if (rc == 0)
+		rc = store_last_seq(txn, DB_INTAKE, &last);
+	*receipt = rc ? 0 : last + 1;
+	return rc;
+}
+
 int store_intake_get(struct store_txn *txn, uint64_t receipt, struct store_intake *out)
 {
 	uint8_t k[8];

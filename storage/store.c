@@ -172,6 +172,9 @@ int store_open(const struct store_options *opts, struct store **out)
 	if (!s)
 		return -ENOMEM;
 	s->read_only = opts->read_only;
+	s->pool_max = opts->read_txn_pool < 0    ? 0
+	              : opts->read_txn_pool == 0 ? STORE_TXN_POOL_DEFAULT
+	                                         : (unsigned)opts->read_txn_pool;
 	size_t map_size = opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE;
 	s->map_max = opts->map_max ? opts->map_max : DEFAULT_MAP_MAX;
 	if (s->map_max < map_size)
@@ -274,7 +277,7 @@ static void read_end(struct store_txn *t)
 	mdb_txn_reset(t->txn);
 	pthread_rwlock_unlock(&s->remap);
 	pthread_mutex_lock(&s->pool_lock);
-	bool kept = s->pool_len < STORE_TXN_POOL_MAX;
+	bool kept = s->pool_len < s->pool_max;
 	if (kept) {
 		t->next = s->pool;
 		s->pool = t;

@@ -70,6 +70,7 @@ struct store_options {
 	size_t map_max;       /**< growth cap on MDB_MAP_FULL; 0 = 1 TiB */
 	unsigned max_readers; /**< 0 = 1024 */
 	bool read_only;
+	int read_txn_pool; /**< idle read transactions kept for reuse; 0 = 64, -1 = none */
 };
 
 /** Opens (creating if needed) the environment and all sub-databases, clears
@@ -255,6 +256,9 @@ struct store_intake {
 /** Appends an intake record; -EEXIST (with out->receipt set to the existing
  * receipt) if the same digest was stored before. */
 int store_intake_put(struct store_txn *txn, struct store_intake *record);
+/** The receipt number the next store_intake_put in this write transaction
+ * will assign (so a signed receipt can carry it before the record is put). */
+int store_intake_next_receipt(struct store_txn *txn, uint64_t *receipt);
 /** Reads an intake record by receipt number. */
 int store_intake_get(struct store_txn *txn, uint64_t receipt, struct store_intake *out);
 /** Finds a receipt number by the original's digest. */

@@ -25,7 +25,7 @@ enum store_db {
 
 /* Read transactions kept reset for reuse (mdb_txn_reset/renew): beyond this
  * many idle ones, ending a read transaction frees it. */
-#define STORE_TXN_POOL_MAX 64
+#define STORE_TXN_POOL_DEFAULT 64
 
 struct store {
 	MDB_env *env;
@@ -39,6 +39,7 @@ struct store {
 	pthread_mutex_t pool_lock;
 	struct store_txn *pool;
 	unsigned pool_len;
+	unsigned pool_max;
 };
 
 struct store_txn {

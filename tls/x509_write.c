@@ -290,7 +290,7 @@ int x509_pubkey_parse(mbedtls_pk_context *key, const uint8_t *data, size_t len)
 		return -ENOMEM;
 	memcpy(copy, data, len);
 	copy[len] = 0;
-	bool pem = len > 0 && memchr(data, '-', len) != NULL;
+	bool pem = len >= 10 && memcmp(data, "-----BEGIN", 10) == 0;
 	int ret = mbedtls_pk_parse_public_key(key, copy, pem ? len + 1 : len);
 	free(copy);
 	if (ret)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "storage/store_internal.h"
 #include "tests/unit/storage/fixture.h"
 
 static int setup(void **state)
@@ -374,6 +375,11 @@ static void test_revocation_invalidates_cached_response(void **state)
 	assert_int_equal(c.revoked_at, 1700000500);
 	assert_int_equal(c.version, 2);
 	assert_null(got.der.data);
+	/* white box: the revocation deleted the entry itself, not only
+	 * outdated it */
+	uint8_t key[CERT_KEY_MAX];
+	MDB_val k = {(size_t)cert_key(issuer, &serial, key), key}, v;
+	assert_int_equal(store_get(txn, DB_RESPONSES, &k, &v), -ENOENT);
 	store_txn_abort(txn);
 
 	/* a response signed for the revoked record may be cached and served */
@@ -734,8 +740,13 @@ static void test_intake_dedup(void **state)
 	                         .result = {result, sizeof(result) - 1},
 	                         .receipt_der = {receipt, sizeof(receipt)}};
 	memset(r.digest, 0xab, 32);
+	uint64_t next = 0;
+	assert_int_equal(store_intake_next_receipt(txn, &next), 0);
+	assert_int_equal(next, 1);
 	assert_int_equal(store_intake_put(txn, &r), 0);
 	assert_int_equal(r.receipt, 1);
+	assert_int_equal(store_intake_next_receipt(txn, &next), 0);
+	assert_int_equal(next, 2);
 	struct store_intake other = r;
 	other.digest[31] = 0;
 	other.receipt_der = (struct store_blob){0};
@@ -770,7 +781,54 @@ static void test_intake_dedup(void **state)
 	assert_int_equal(found, 2);
 	uint8_t unknown[32] = {0};
 	assert_int_equal(store_intake_find(txn, unknown, &found), -ENOENT);
+	assert_int_equal(store_intake_next_receipt(txn, &next), -EINVAL); /* read txn */
 	store_txn_abort(txn);
+}
+
+/* White box: values and environments of a layout this build does not know
+ * are refused, not misread. */
+static void test_unknown_versions_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t issuer = add_issuer(f->store, "sign", 1);
+	add_cert(f->store, issuer, 1);
+	struct store_serial serial = serial_of(1, 8);
+	uint8_t key[CERT_KEY_MAX];
+	MDB_val k = {(size_t)cert_key(issuer, &serial, key), key}, v;
+
+	struct store_txn *txn = begin(f->store, true);
+	assert_int_equal(store_get(txn, DB_CERTS, &k, &v), 0);
+	uint8_t copy[256];
+	assert_true(v.mv_size <= sizeof(copy));
+	memcpy(copy, v.mv_data, v.mv_size);
+	copy[0] = 2; /* a future layout */
+	v.mv_data = copy;
+	assert_int_equal(store_put(txn, DB_CERTS, &k, &v, 0), 0);
+	/* a revocation-index entry whose record is gone */
+	struct store_serial lost = serial_of(2, 8);
+	uint8_t rkey[REVOKED_KEY_MAX], one = 1;
+	MDB_val rk = {revoked_key(issuer, 10, &lost, rkey), rkey}, rv = {1, &one};
+	assert_int_equal(store_put(txn, DB_REVOKED, &rk, &rv, 0), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+
+	txn = begin(f->store, false);
+	struct store_cert c;
+	struct store_response r;
+	assert_int_equal(store_cert_get(txn, issuer, &serial, &c), -EIO);
+	assert_int_equal(store_status_lookup(txn, issuer, &serial, &c, &r), -EIO);
+	assert_int_equal(store_revoked_each(txn, issuer, 0, collect_cb, &(struct collected){0}),
+	                 -EIO);
+	store_txn_abort(txn);
+
+	txn = begin(f->store, true);
+	uint8_t schema[5] = {1, 0, 0, 0, 2};
+	MDB_val sk = {6, "schema"}, sv = {sizeof(schema), schema};
+	assert_int_equal(store_put(txn, DB_META, &sk, &sv, 0), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	store_close(f->store);
+	struct store_options opts = {.path = f->dir};
+	assert_int_equal(store_open(&opts, &f->store), -EPROTO);
+	assert_null(f->store);
 }
 
 static void expect_hex(const char *hex, const char *want_bytes, size_t want_len,
@@ -840,6 +898,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_audit_log, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_persons, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_intake_dedup, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_unknown_versions_are_refused, setup, teardown),
 	        cmocka_unit_test(test_serial_hex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
