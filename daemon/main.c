@@ -187,21 +187,21 @@ static int worker_main(unsigned index, void *arg)
 {
 	struct daemon *d = arg;
 	struct worker w = {.daemon = d};
+	int status = 0;
 	signal(SIGPIPE, SIG_IGN);
 	if (uv_loop_init(&w.loop) != 0)
 		return 1;
 	/* The store is opened here, after fork: an LMDB environment must not
-	 * cross a fork. Handlers treat a NULL store as "not ready". */
+	 * cross a fork. It is the one `kensho` writes. */
 	struct store *store = NULL;
-	int store_rc = ca_store_open(d->data_dir, &store);
-	if (store_rc != 0) {
-		log_error("cannot open the store in %s/%s: %s", d->data_dir, STORE_DATA_SUBDIR,
-		          strerror(-store_rc));
-		store = NULL;
+	struct router *router = NULL;
+	if (ca_store_open(d->data_dir, &store) != 0) {
+		log_error("cannot open the store of %s", d->data_dir);
+		status = PROCESS_EXIT_CONFIG;
+		goto out;
 	}
-	struct router *router = router_new();
+	router = router_new();
 	struct handler_env env = {&w.loop, store, d->config, d->data_dir};
-	int status = 0;
 	if (!router || handlers_register_all(router, &env) != 0) {
 		status = PROCESS_EXIT_CONFIG;
 		goto out;
@@ -249,7 +249,8 @@ out:
 	fflush(stdout);
 	if (uv_loop_close(&w.loop) != 0)
 		log_warn("event loop closed with handles still open");
-	router_free(router);
+	if (router)
+		router_free(router);
 	if (store)
 		store_close(store);
 	readiness_reset();

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "handlers/health.h"
 #include "handlers/lookup.h"
+#include "handlers/ocsp.h"
 
 struct family {
 	const char *name;
@@ -16,6 +17,7 @@ struct family {
 static const struct family families[] = {
         {"health", health_routes},
         {"lookup", lookup_routes},
+        {"ocsp", ocsp_routes},
 };
 
 int handlers_register_all(struct router *r, const struct handler_env *env)

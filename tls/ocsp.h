@@ -225,3 +225,33 @@ int ocsp_response_parse(const uint8_t *der, size_t len, struct ocsp_response_inf
  * tbsResponseData verifies. 0 or -EKEYREJECTED. */
 int ocsp_response_verify(const struct ocsp_response_info *info, const uint8_t *ca_der,
                          size_t ca_len);
+
+/* --- responders of a data directory (needs kensho_store) ---------------------- */
+
+struct store;
+struct store_serial;
+struct ocsp_responder_set;
+
+/** Loads a delegated responder for every issuer in the store, from
+ * DIR/ca/LABEL-ca.pem, DIR/ca/LABEL-ocsp.pem and DIR/ca/LABEL-ocsp.key, with
+ * `base` for everything but the store issuer id. The store stays the
+ * caller's. Fails (logging which) if any responder cannot be loaded. */
+int ocsp_responder_set_open(const char *data_dir, struct store *store,
+                            const struct ocsp_responder_options *base,
+                            struct ocsp_responder_set **out);
+/** Frees the set and its responders. */
+void ocsp_responder_set_free(struct ocsp_responder_set *set);
+/** The responder of a store issuer id, or NULL. */
+struct ocsp_responder *ocsp_responder_set_get(const struct ocsp_responder_set *set,
+                                              uint32_t issuer_id);
+/** The one responder that answers for every CertID of the request, or NULL
+ * when one is not ours or two name different issuers (one response has one
+ * signer). */
+struct ocsp_responder *ocsp_responder_set_match(const struct ocsp_responder_set *set,
+                                                const struct ocsp_cert_id *ids, size_t count);
+/** Pre-signs and caches the response for one certificate: reads its record,
+ * signs, and stores it with store_response_put; if a newer change wins the
+ * race (-ESTALE) reads and signs again. Has the ca_presign_fn signature (arg
+ * is the set) so `kensho` can install it with ca_set_presign. Blocks (signs
+ * and commits): not for an event-loop thread. */
+int ocsp_responder_set_presign(void *set, uint32_t issuer_id, const struct store_serial *serial);

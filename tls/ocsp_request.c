@@ -231,21 +231,17 @@ static int hex_digit(char c)
 
 int ocsp_get_path_decode(const char *text, size_t len, uint8_t *out, size_t cap)
 {
-	/* base64 text is at most 4/3 of the DER plus padding. */
-	size_t text_cap = cap / 3 * 4 + 8;
-	char *clean = malloc(text_cap);
-	if (!clean)
-		return -ENOMEM;
+	/* The cleaned text lives on the stack (this runs per GET on the loop):
+	 * base64 of the largest request kensho accepts, with padding. */
+	char clean[OCSP_REQUEST_MAX / 3 * 4 + 8];
 	size_t n = 0;
 	for (size_t i = 0; i < len; i++) {
 		char c = text[i];
 		if (c == '%') {
 			int hi = i + 2 < len ? hex_digit(text[i + 1]) : -1;
 			int lo = i + 2 < len ? hex_digit(text[i + 2]) : -1;
-			if (hi < 0 || lo < 0) {
-				free(clean);
+			if (hi < 0 || lo < 0)
 				return -EINVAL;
-			}
 			c = (char)(hi << 4 | lo);
 			i += 2;
 		}
@@ -256,15 +252,11 @@ int ocsp_get_path_decode(const char *text, size_t len, uint8_t *out, size_t cap)
 		 * configured with a trailing slash (RFC 5019 §5). */
 		if (c == '/' && n == 0)
 			continue;
-		if (n == text_cap) {
-			free(clean);
+		if (n == sizeof(clean))
 			return -ENOSPC;
-		}
 		clean[n++] = c;
 	}
-	int ret = base64_decode_any(clean, n, out, cap);
-	free(clean);
-	return ret;
+	return base64_decode_any(clean, n, out, cap);
 }
 
 int ocsp_cert_id_make(enum ocsp_hash hash, const uint8_t *issuer_der, size_t issuer_len,

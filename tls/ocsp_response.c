@@ -150,8 +150,10 @@ int ocsp_responder_load(const char *ca_path, const char *cert_path, const char *
 	if (mbedtls_x509_crt_verify(&r->cert, &r->ca, NULL, NULL, &flags, NULL, NULL))
 		return load_fail(r, -EINVAL, "responder certificate is not valid under the CA",
 		                 cert_path);
-	/* RFC 6960 §4.2.2.2: a delegated responder carries id-kp-OCSPSigning. */
-	if (mbedtls_x509_crt_check_extended_key_usage(&r->cert, MBEDTLS_OID_OCSP_SIGNING,
+	/* RFC 6960 §4.2.2.2: a delegated responder carries id-kp-OCSPSigning
+	 * (mbedTLS treats a certificate without the extension as "any"). */
+	if (!(r->cert.ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) ||
+	    mbedtls_x509_crt_check_extended_key_usage(&r->cert, MBEDTLS_OID_OCSP_SIGNING,
 	                                              MBEDTLS_OID_SIZE(MBEDTLS_OID_OCSP_SIGNING)))
 		return load_fail(r, -EINVAL, "responder certificate lacks id-kp-OCSPSigning",
 		                 cert_path);
@@ -564,11 +566,12 @@ int ocsp_response_parse(const uint8_t *der, size_t len, struct ocsp_response_inf
 		return -EINVAL;
 	info->sig_md = md;
 	info->sig_pk = pk;
-	mbedtls_asn1_bitstring sig;
-	if (mbedtls_asn1_get_bitstring(&p, end, &sig) || sig.unused_bits)
+	/* mbedtls_asn1_get_bitstring insists the BIT STRING ends at `end`. */
+	if (get(&p, end, &n, MBEDTLS_ASN1_BIT_STRING) || n < 1 || *p != 0)
 		return -EINVAL;
-	info->signature = sig.p;
-	info->signature_len = sig.len;
+	info->signature = p + 1;
+	info->signature_len = n - 1;
+	p += n;
 	if (p < end) {
 		if (get(&p, end, &n, ASN1_EXPLICIT(0)) || p + n != end ||
 		    get(&p, end, &n, ASN1_SEQ) || p + n != end)
@@ -643,6 +646,7 @@ int ocsp_response_verify(const struct ocsp_response_info *info, const uint8_t *c
 		    mbedtls_x509_crt_parse_der(&signer, info->signer_cert, info->signer_cert_len) ||
 		    !responder_id_names(info, &signer) ||
 		    mbedtls_x509_crt_verify(&signer, &ca, NULL, NULL, &flags, NULL, NULL) ||
+		    !(signer.ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) ||
 		    mbedtls_x509_crt_check_extended_key_usage(
 		            &signer, MBEDTLS_OID_OCSP_SIGNING,
 		            MBEDTLS_OID_SIZE(MBEDTLS_OID_OCSP_SIGNING)))

@@ -1,0 +1,291 @@
+/* bench_ocsp: kenshod's OCSP request→response path without the network.
+ *
+ * Builds a store in a temporary data directory (the test CA of
+ * tests/unit/tls/ocsp/, N certificates, the first H pre-signed), then times,
+ * each over several runs (the median is printed):
+ *   lookup    a read transaction + store_status_lookup (the bare store cost)
+ *   hit-post  decode a DER request, pick the responder, look up, check the
+ *             cached response answers the CertID, copy it: the fast path
+ *   hit-get   the same from the base64 GET path
+ *   sign-rsa  / sign-ecdsa   one live signature (a miss)
+ *   miss      sign + write the response back (fsync'd commit)
+ * and the ratio of the fast path to the bare lookup.
+ *
+ * Usage: bench_ocsp [--certs N] [--presigned H] [--runs R] [--seconds S] */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "core/encoding.h"
+#include "ocsp_fixture.h"
+#include "storage/store.h"
+#include "tls/ocsp.h"
+
+struct bench {
+	struct store *store;
+	uint32_t issuer;
+	struct ocsp_responder_set *set;
+	struct ocsp_responder *ecdsa;
+	size_t certs, presigned;
+	uint8_t **req_der; /* one pre-encoded request per pre-signed cert */
+	size_t *req_len;
+	char **req_b64;
+	size_t *req_b64_len;
+	uint8_t *copy; /* where the fast path copies the response */
+	uint64_t rng;
+};
+
+static void serial_of(size_t i, uint8_t out[4])
+{
+	uint32_t v = (uint32_t)i + 0x10000000u; /* 4 octets, top bit clear */
+	out[0] = (uint8_t)(v >> 24);
+	out[1] = (uint8_t)(v >> 16);
+	out[2] = (uint8_t)(v >> 8);
+	out[3] = (uint8_t)v;
+}
+
+static size_t next_index(struct bench *b, size_t n)
+{
+	b->rng ^= b->rng << 13;
+	b->rng ^= b->rng >> 7;
+	b->rng ^= b->rng << 17;
+	return (size_t)(b->rng % n);
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "bench_ocsp: %s: %s\n", what, strerror(err < 0 ? -err : err));
+	exit(1);
+}
+
+/* --- the measured operations (each returns 0 or exits) ---------------------------------- */
+
+static void op_lookup(struct bench *b)
+{
+	uint8_t serial[4];
+	serial_of(next_index(b, b->presigned), serial);
+	struct store_serial s = {.len = 4};
+	memcpy(s.bytes, serial, 4);
+	struct store_txn *txn;
+	struct store_cert cert;
+	struct store_response resp;
+	if (store_txn_begin(b->store, false, &txn) ||
+	    store_status_lookup(txn, b->issuer, &s, &cert, &resp) || !resp.der.data)
+		die("lookup", EIO);
+	store_txn_abort(txn);
+}
+
+static struct ocsp_request scratch;
+
+static void fast_path(struct bench *b, const uint8_t *der, size_t len)
+{
+	if (ocsp_request_decode(der, len, &scratch))
+		die("decode", EINVAL);
+	struct ocsp_responder *r = ocsp_responder_set_match(b->set, scratch.ids, scratch.count);
+	if (!r)
+		die("match", ENOENT);
+	struct store_serial s = {.len = scratch.ids[0].serial_len};
+	memcpy(s.bytes, scratch.ids[0].serial, s.len);
+	struct store_txn *txn;
+	struct store_cert cert;
+	struct store_response resp;
+	int64_t now = (int64_t)time(NULL);
+	if (store_txn_begin(b->store, false, &txn) ||
+	    store_status_lookup(txn, b->issuer, &s, &cert, &resp) || !resp.der.data ||
+	    now >= resp.next_update ||
+	    !ocsp_response_answers(resp.der.data, resp.der.len, &scratch.ids[0]))
+		die("hit", EIO);
+	memcpy(b->copy, resp.der.data, resp.der.len);
+	store_txn_abort(txn);
+}
+
+static void op_hit_post(struct bench *b)
+{
+	size_t i = next_index(b, b->presigned);
+	fast_path(b, b->req_der[i], b->req_len[i]);
+}
+
+static void op_hit_get(struct bench *b)
+{
+	size_t i = next_index(b, b->presigned);
+	static uint8_t der[OCSP_REQUEST_MAX];
+	int n = ocsp_get_path_decode(b->req_b64[i], b->req_b64_len[i], der, sizeof(der));
+	if (n <= 0)
+		die("get path", EINVAL);
+	fast_path(b, der, (size_t)n);
+}
+
+static void sign_with(struct bench *b, struct ocsp_responder *r)
+{
+	uint8_t serial[4];
+	serial_of(next_index(b, b->certs), serial);
+	struct ocsp_cert_id id;
+	if (ocsp_responder_cert_id(r, OCSP_HASH_SHA1, serial, 4, &id))
+		die("cert id", EINVAL);
+	struct ocsp_answer a = {.id = &id, .status = OCSP_CERT_GOOD, .reason = -1};
+	struct ocsp_signed out;
+	if (ocsp_response_sign(r, &a, 1, NULL, 0, (int64_t)time(NULL), &out))
+		die("sign", EIO);
+	free(out.der);
+}
+
+static void op_sign_rsa(struct bench *b)
+{
+	sign_with(b, ocsp_responder_set_get(b->set, b->issuer));
+}
+
+static void op_sign_ecdsa(struct bench *b)
+{
+	sign_with(b, b->ecdsa);
+}
+
+static void op_miss(struct bench *b)
+{
+	/* Certificates past the pre-signed ones: sign and cache, as a miss does. */
+	struct store_serial s = {.len = 4};
+	serial_of(b->presigned + next_index(b, b->certs - b->presigned), s.bytes);
+	int err = ocsp_responder_set_presign(b->set, b->issuer, &s);
+	if (err)
+		die("miss", err);
+}
+
+/* --- timing ------------------------------------------------------------------------------- */
+
+static int compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Runs op for about `seconds`, `runs` times; returns the median ops/s. */
+static double measure(struct bench *b, const char *name, void (*op)(struct bench *), int runs,
+                      double seconds)
+{
+	double rates[64];
+	for (int r = 0; r < runs; r++) {
+		uint64_t start = uv_hrtime(), deadline = start + (uint64_t)(seconds * 1e9);
+		uint64_t count = 0, now;
+		do {
+			for (int k = 0; k < 16; k++)
+				op(b);
+			count += 16;
+			now = uv_hrtime();
+		} while (now < deadline);
+		rates[r] = (double)count / ((double)(now - start) / 1e9);
+	}
+	qsort(rates, (size_t)runs, sizeof(double), compare_double);
+	double median = rates[runs / 2];
+	printf("%-10s %12.0f ops/s %10.2f us/op   (runs: min %.0f, max %.0f)\n", name, median,
+	       1e6 / median, rates[0], rates[runs - 1]);
+	fflush(stdout);
+	return median;
+}
+
+/* --- set-up --------------------------------------------------------------------------------- */
+
+static void populate(struct bench *b)
+{
+	struct store_txn *txn;
+	if (store_txn_begin(b->store, true, &txn))
+		die("begin", EIO);
+	for (size_t i = 0; i < b->certs; i++) {
+		struct store_cert cert = {.issuer_id = b->issuer,
+		                          .kind = CERT_KIND_SIGN,
+		                          .status = CERT_STATUS_GOOD,
+		                          .not_before = 1700000000,
+		                          .not_after = 2000000000,
+		                          .serial = {.len = 4}};
+		serial_of(i, cert.serial.bytes);
+		int err = store_cert_insert(txn, &cert, (struct store_blob){0});
+		if (err)
+			die("insert", err);
+	}
+	int err = store_txn_commit(txn);
+	if (err)
+		die("commit", err);
+	struct ocsp_responder *r = ocsp_responder_set_get(b->set, b->issuer);
+	b->req_der = calloc(b->presigned, sizeof(*b->req_der));
+	b->req_len = calloc(b->presigned, sizeof(*b->req_len));
+	b->req_b64 = calloc(b->presigned, sizeof(*b->req_b64));
+	b->req_b64_len = calloc(b->presigned, sizeof(*b->req_b64_len));
+	for (size_t i = 0; i < b->presigned; i++) {
+		struct store_serial s = {.len = 4};
+		serial_of(i, s.bytes);
+		err = ocsp_responder_set_presign(b->set, b->issuer, &s);
+		struct ocsp_cert_id id;
+		if (!err)
+			err = ocsp_responder_cert_id(r, OCSP_HASH_SHA1, s.bytes, 4, &id);
+		if (!err)
+			err = ocsp_request_encode(&id, 1, NULL, 0, &b->req_der[i], &b->req_len[i]);
+		if (err)
+			die("presign", err);
+		b->req_b64[i] = malloc(b->req_len[i] / 3 * 4 + 8);
+		b->req_b64_len[i] = base64_encode(b->req_der[i], b->req_len[i], b->req_b64[i]);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct bench b = {.certs = 100000, .presigned = 1000, .rng = 0x9e3779b97f4a7c15ull};
+	int runs = 5;
+	double seconds = 0.5;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--certs"))
+			b.certs = strtoul(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--presigned"))
+			b.presigned = strtoul(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--runs"))
+			runs = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--seconds"))
+			seconds = atof(argv[i + 1]);
+	}
+	if (b.presigned == 0 || b.presigned >= b.certs || runs < 1 || runs > 63) {
+		fprintf(stderr, "usage: bench_ocsp [--certs N] [--presigned H<N] [--runs 1..63] "
+		                "[--seconds S]\n");
+		return 2;
+	}
+	char dir[] = "/tmp/kensho-bench-ocsp-XXXXXX";
+	if (!mkdtemp(dir))
+		die("mkdtemp", errno);
+	int err = ocsp_fixture_create(OCSP_FIXTURE_DIR, dir, false, &b.store, &b.issuer);
+	struct ocsp_responder_options opts = {.validity_seconds = 3600};
+	if (!err)
+		err = ocsp_responder_set_open(dir, b.store, &opts, &b.set);
+	char ec_key[1100];
+	snprintf(ec_key, sizeof(ec_key), "%s/ca/ec.key", dir);
+	char cmd[2400];
+	snprintf(cmd, sizeof(cmd), "cp '%s/responder-ec.key' '%s' && chmod 600 '%s'",
+	         OCSP_FIXTURE_DIR, ec_key, ec_key);
+	if (!err && system(cmd))
+		err = -EIO;
+	struct ocsp_responder_options ec_opts = {.key_type = OCSP_KEY_ECDSA};
+	if (!err)
+		err = ocsp_responder_load(OCSP_FIXTURE_DIR "/ca.pem",
+		                          OCSP_FIXTURE_DIR "/responder-ec.pem", ec_key, &ec_opts,
+		                          &b.ecdsa);
+	if (err)
+		die("set-up", err);
+	b.copy = malloc(65536);
+	printf("bench_ocsp: %zu certificates, %zu pre-signed (RSA-2048 responder), %d runs of "
+	       "%.1fs, median shown\n",
+	       b.certs, b.presigned, runs, seconds);
+	populate(&b);
+
+	double lookup = measure(&b, "lookup", op_lookup, runs, seconds);
+	double hit_post = measure(&b, "hit-post", op_hit_post, runs, seconds);
+	double hit_get = measure(&b, "hit-get", op_hit_get, runs, seconds);
+	measure(&b, "sign-rsa", op_sign_rsa, runs, seconds);
+	measure(&b, "sign-ecdsa", op_sign_ecdsa, runs, seconds);
+	measure(&b, "miss", op_miss, runs, seconds);
+	printf("fast path / bare lookup: POST %.2fx, GET %.2fx the lookup's time\n",
+	       lookup / hit_post, lookup / hit_get);
+
+	ocsp_responder_free(b.ecdsa);
+	ocsp_responder_set_free(b.set);
+	store_close(b.store);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) ? 1 : 0;
+}

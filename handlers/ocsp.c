@@ -1,0 +1,489 @@
+/* The OCSP responder endpoint: POST /ocsp and GET /ocsp/{base64 request}
+ * (RFC 6960 Appendix A, RFC 5019 profile for GET).
+ *
+ * Fast path (the common case): one CertID, no nonce, a cached response in
+ * the store that is fresh and names the same CertID: one read transaction on
+ * the loop thread, a copy, the answer. Everything else (a miss, a stale
+ * entry, a nonce, several CertIDs) is signed on libuv's worker pool, with at
+ * most `ocsp.max_inflight_signs` signings queued or running; beyond that the
+ * answer is tryLater (RFC 6960 §4.2.1) instead of an unbounded queue.
+ *
+ * Never good after a revocation (DESIGN rule 1): store_cert_revoke deletes
+ * the cached response in the revocation's own transaction, so a read
+ * transaction sees either the old record with its response or the revoked
+ * record without one. A signing job read its statuses before signing; before
+ * answering it either writes the response back with store_response_put
+ * (which refuses, -ESTALE, if the record changed since) or re-reads the
+ * records' versions, and re-signs if a revocation got in between. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/config.h"
+#include "core/exchange.h"
+#include "core/log.h"
+#include "handlers/handlers.h"
+#include "handlers/ocsp.h"
+#include "storage/store.h"
+#include "tls/ocsp.h"
+
+#define OCSP_CONTENT_TYPE  "application/ocsp-response"
+#define MAX_SIGN_ATTEMPTS  4
+#define DEFAULT_VALIDITY_S 3600
+#define DEFAULT_INFLIGHT   32
+
+struct sign_job;
+
+struct ocsp_handler {
+	struct handler super;
+	const struct handler_env *env;
+	struct ocsp_responder_set *responders;
+	unsigned max_inflight;
+	unsigned inflight;
+	int64_t refresh_margin;   /* re-sign a cached response this long before nextUpdate */
+	struct sign_job *scratch; /* decoding space for the loop thread's fast path */
+};
+
+/* One CertID's status as read from the store. */
+struct lookup {
+	bool issued;
+	struct store_serial serial;
+	uint64_t version;
+	struct ocsp_answer answer;
+};
+
+struct sign_job {
+	uv_work_t work;
+	struct ocsp_handler *handler;
+	struct exchange *exchange;
+	struct ocsp_responder *responder;
+	bool is_get;
+	bool write_back; /* a single plain CertID: cache what is signed */
+	int64_t now;
+	struct ocsp_request request;
+	struct lookup lookups[OCSP_MAX_CERT_IDS];
+	struct ocsp_signed out;
+	int error;
+};
+
+/* The handler lives as long as the process; a static pointer keeps it
+ * reachable for leak checkers. */
+static struct ocsp_handler *the_handler;
+
+/* --- answering ------------------------------------------------------------------ */
+
+static void respond_status(struct exchange *ex, enum ocsp_response_status status)
+{
+	size_t len;
+	const uint8_t *der = ocsp_status_response(status, &len);
+	exchange_respond(ex, 200, OCSP_CONTENT_TYPE, der, len);
+}
+
+static void http_date(int64_t t, char out[40])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, 40, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+static bool parse_http_date(const char *text, size_t len, int64_t *out)
+{
+	char buf[64];
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, text, len);
+	buf[len] = 0;
+	struct tm tm = {0};
+	const char *end = strptime(buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!end || *end)
+		return false;
+	*out = (int64_t)timegm(&tm);
+	return true;
+}
+
+/* True when an If-None-Match list contains the tag (or is "*"). */
+static bool etag_listed(const char *list, size_t len, const char *etag)
+{
+	size_t etag_len = strlen(etag);
+	for (size_t i = 0; i < len;) {
+		while (i < len && (list[i] == ' ' || list[i] == ','))
+			i++;
+		size_t start = i;
+		while (i < len && list[i] != ',')
+			i++;
+		size_t end = i;
+		while (end > start && list[end - 1] == ' ')
+			end--;
+		const char *item = list + start;
+		size_t item_len = end - start;
+		if (item_len >= 2 && item[0] == 'W' && item[1] == '/') { /* weak comparison */
+			item += 2;
+			item_len -= 2;
+		}
+		if ((item_len == 1 && item[0] == '*') ||
+		    (item_len == etag_len && memcmp(item, etag, etag_len) == 0))
+			return true;
+	}
+	return false;
+}
+
+/* Sends a signed response. A successful GET without a nonce gets the RFC
+ * 5019 §6.2 caching headers and honours conditional requests; POST and
+ * nonce responses are for one client only and carry no-store. The body is
+ * copied unless `owned` (then it is handed over). */
+static void respond_signed(struct exchange *ex, bool is_get, bool cacheable, int64_t now,
+                           uint32_t issuer_id, const struct store_serial *serial, uint64_t version,
+                           uint8_t *der, size_t len, int64_t this_update, int64_t next_update,
+                           bool owned)
+{
+	if (!(is_get && cacheable)) {
+		exchange_add_header(ex, "Cache-Control", "no-store");
+		goto send;
+	}
+	char value[128], last_modified[40], expires[40], etag[96];
+	int64_t max_age = next_update > now ? next_update - now : 0;
+	snprintf(value, sizeof(value), "max-age=%" PRId64 ", public, no-transform, must-revalidate",
+	         max_age);
+	http_date(this_update, last_modified);
+	http_date(next_update, expires);
+	char serial_hex[2 * STORE_SERIAL_MAX + 1];
+	store_serial_to_hex(serial, serial_hex);
+	/* The response's identity: issuer, serial, record version and signing
+	 * time name one signed answer. */
+	snprintf(etag, sizeof(etag), "\"%" PRIx32 "-%s-%" PRIx64 "-%" PRIx64 "\"", issuer_id,
+	         serial_hex, version, (uint64_t)this_update);
+	exchange_add_header(ex, "Cache-Control", value);
+	exchange_add_header(ex, "Last-Modified", last_modified);
+	exchange_add_header(ex, "Expires", expires);
+	exchange_add_header(ex, "ETag", etag);
+
+	size_t hlen;
+	const char *inm = exchange_header(ex, "If-None-Match", &hlen);
+	int64_t since;
+	bool not_modified = false;
+	if (inm)
+		not_modified = etag_listed(inm, hlen, etag);
+	else if ((inm = exchange_header(ex, "If-Modified-Since", &hlen)) &&
+	         parse_http_date(inm, hlen, &since))
+		not_modified = this_update <= since; /* RFC 7232 §3.3 */
+	if (not_modified) {
+		if (owned)
+			free(der);
+		exchange_respond(ex, 304, NULL, NULL, 0);
+		return;
+	}
+send:
+	if (owned)
+		exchange_respond_owned(ex, 200, OCSP_CONTENT_TYPE, der, len);
+	else
+		exchange_respond(ex, 200, OCSP_CONTENT_TYPE, der, len);
+}
+
+/* --- status lookups ----------------------------------------------------------------- */
+
+/* Reads one CertID's record; on a cache hit fills *cached (valid in txn). */
+static int lookup_one(struct store_txn *txn, uint32_t issuer_id, const struct ocsp_cert_id *id,
+                      struct lookup *out, struct store_response *cached)
+{
+	memset(out, 0, sizeof(*out));
+	out->answer.id = id;
+	out->answer.status = OCSP_CERT_UNKNOWN;
+	out->answer.reason = -1;
+	if (cached)
+		cached->der.data = NULL;
+	/* A serial longer than any kensho issues was never issued here. */
+	if (id->serial_len > STORE_SERIAL_MAX)
+		return 0;
+	out->serial.len = id->serial_len;
+	memcpy(out->serial.bytes, id->serial, id->serial_len);
+	struct store_cert cert;
+	struct store_response response;
+	int err = store_status_lookup(txn, issuer_id, &out->serial, &cert, &response);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	out->issued = true;
+	out->version = cert.version;
+	if (cert.status == CERT_STATUS_REVOKED) {
+		out->answer.status = OCSP_CERT_REVOKED;
+		out->answer.revoked_at = cert.revoked_at;
+		out->answer.reason = (int)cert.reason;
+	} else {
+		out->answer.status = OCSP_CERT_GOOD;
+	}
+	if (cached)
+		*cached = response;
+	return 0;
+}
+
+/* Re-reads the job's records; true if any changed since they were read. */
+static int lookups_refresh(struct sign_job *job, bool *changed)
+{
+	uint32_t issuer_id = ocsp_responder_options(job->responder)->store_issuer_id;
+	struct store_txn *txn;
+	int err = store_txn_begin(job->handler->env->store, false, &txn);
+	if (err)
+		return err;
+	*changed = false;
+	for (size_t i = 0; i < job->request.count && !err; i++) {
+		struct lookup now;
+		err = lookup_one(txn, issuer_id, &job->request.ids[i], &now, NULL);
+		if (!err && (now.issued != job->lookups[i].issued ||
+		             now.version != job->lookups[i].version)) {
+			job->lookups[i] = now;
+			*changed = true;
+		}
+	}
+	store_txn_abort(txn);
+	return err;
+}
+
+/* --- signing on the worker pool ------------------------------------------------------------ */
+
+static int put_fn(struct store_txn *txn, void *arg)
+{
+	struct sign_job *job = arg;
+	struct store_response cached = {
+	        .der = {job->out.der, job->out.len},
+	        .this_update = job->out.this_update,
+	        .next_update = job->out.next_update,
+	        .cert_version = job->lookups[0].version,
+	};
+	return store_response_put(txn, ocsp_responder_options(job->responder)->store_issuer_id,
+	                          &job->lookups[0].serial, &cached);
+}
+
+/* Caches the signed response (-ESTALE: the record changed since it was read). */
+static int write_back(struct sign_job *job)
+{
+	return store_write(job->handler->env->store, put_fn, job);
+}
+
+static void sign_work_cb(uv_work_t *work)
+{
+	struct sign_job *job = work->data;
+	struct ocsp_answer answers[OCSP_MAX_CERT_IDS];
+	for (int attempt = 0; attempt < MAX_SIGN_ATTEMPTS; attempt++) {
+		for (size_t i = 0; i < job->request.count; i++)
+			answers[i] = job->lookups[i].answer;
+		job->error = ocsp_response_sign(job->responder, answers, job->request.count,
+		                                job->request.has_nonce ? job->request.nonce : NULL,
+		                                job->request.nonce_len, job->now, &job->out);
+		if (job->error)
+			return;
+		bool changed = false;
+		if (job->write_back) {
+			job->error = write_back(job);
+			if (job->error == -ESTALE) {
+				/* A revocation committed after our read: re-read, re-sign. */
+				job->error = lookups_refresh(job, &changed);
+				changed = true;
+			} else if (job->error) {
+				/* The cache is only an optimisation; the answer stands once
+				 * the records are confirmed unchanged. */
+				log_warn("ocsp: caching a signed response failed: %s",
+				         strerror(-job->error));
+				job->error = lookups_refresh(job, &changed);
+			}
+		} else {
+			job->error = lookups_refresh(job, &changed);
+		}
+		if (job->error || !changed)
+			return;
+		free(job->out.der);
+		job->out.der = NULL;
+	}
+	job->error = -EAGAIN;
+}
+
+static void sign_done_cb(uv_work_t *work, int status)
+{
+	struct sign_job *job = work->data;
+	job->handler->inflight--;
+	if (status || job->error) {
+		if (job->error && job->error != -EAGAIN)
+			log_warn("ocsp: signing failed: %s", strerror(-job->error));
+		free(job->out.der);
+		respond_status(job->exchange, job->error == -EAGAIN ? OCSP_STATUS_TRY_LATER
+		                                                    : OCSP_STATUS_INTERNAL_ERROR);
+	} else {
+		uint32_t issuer_id = ocsp_responder_options(job->responder)->store_issuer_id;
+		respond_signed(job->exchange, job->is_get, job->write_back, (int64_t)time(NULL),
+		               issuer_id, &job->lookups[0].serial, job->lookups[0].version,
+		               job->out.der, job->out.len, job->out.this_update,
+		               job->out.next_update, true);
+	}
+	free(job);
+}
+
+/* --- the request ------------------------------------------------------------------------------ */
+
+/* The request DER: the POST body, or the GET path after "/ocsp/". */
+static int request_bytes(const struct http_request *rq, uint8_t *buf, size_t cap,
+                         const uint8_t **der, size_t *len)
+{
+	if (rq->method == HTTP_METHOD_POST) {
+		if (!rq->body || rq->body_len == 0 || rq->body_len > cap)
+			return -EINVAL;
+		*der = rq->body;
+		*len = rq->body_len;
+		return 0;
+	}
+	static const char prefix[] = "/ocsp/";
+	if (rq->path_len <= sizeof(prefix) - 1)
+		return -EINVAL;
+	int n = ocsp_get_path_decode(rq->path + sizeof(prefix) - 1,
+	                             rq->path_len - (sizeof(prefix) - 1), buf, cap);
+	if (n <= 0)
+		return -EINVAL;
+	*der = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+static void ocsp_on_request(struct handler *self, struct exchange *ex)
+{
+	struct ocsp_handler *h = (struct ocsp_handler *)self;
+	const struct http_request *rq = exchange_request(ex);
+	bool is_get = rq->method != HTTP_METHOD_POST;
+
+	/* Decode into the handler's scratch job (one loop thread per process);
+	 * only a request that must be signed gets its own copy. */
+	struct sign_job *job = h->scratch;
+	uint8_t get_buf[OCSP_REQUEST_MAX];
+	const uint8_t *der;
+	size_t len;
+	if (request_bytes(rq, get_buf, sizeof(get_buf), &der, &len) ||
+	    ocsp_request_decode(der, len, &job->request)) {
+		respond_status(ex, OCSP_STATUS_MALFORMED_REQUEST);
+		return;
+	}
+	struct ocsp_request *req = &job->request;
+	struct ocsp_responder *responder =
+	        ocsp_responder_set_match(h->responders, req->ids, req->count);
+	if (!responder) {
+		respond_status(ex, OCSP_STATUS_UNAUTHORIZED); /* not an issuer of ours */
+		return;
+	}
+	uint32_t issuer_id = ocsp_responder_options(responder)->store_issuer_id;
+	int64_t now = (int64_t)time(NULL);
+
+	struct store_txn *txn = NULL;
+	int err = store_txn_begin(h->env->store, false, &txn);
+	struct store_response cached = {0};
+	for (size_t i = 0; i < req->count && !err; i++)
+		err = lookup_one(txn, issuer_id, &req->ids[i], &job->lookups[i],
+		                 req->count == 1 ? &cached : NULL);
+	if (err) {
+		if (txn)
+			store_txn_abort(txn);
+		log_warn("ocsp: status lookup failed: %s", strerror(-err));
+		respond_status(ex, OCSP_STATUS_INTERNAL_ERROR);
+		return;
+	}
+	bool single_plain = req->count == 1 && !req->has_nonce && job->lookups[0].issued;
+	if (single_plain && cached.der.data && now + h->refresh_margin < cached.next_update &&
+	    now >= cached.this_update &&
+	    ocsp_response_answers(cached.der.data, cached.der.len, &req->ids[0])) {
+		/* Hit: copy out of the map before the transaction ends. */
+		respond_signed(ex, is_get, true, now, issuer_id, &job->lookups[0].serial,
+		               job->lookups[0].version, (uint8_t *)cached.der.data, cached.der.len,
+		               cached.this_update, cached.next_update, false);
+		store_txn_abort(txn);
+		return;
+	}
+	store_txn_abort(txn);
+
+	if (exchange_is_cancelled(ex) || h->inflight >= h->max_inflight) {
+		respond_status(ex, OCSP_STATUS_TRY_LATER); /* shed load, RFC 6960 §2.3 */
+		return;
+	}
+	job = malloc(sizeof(*job));
+	if (!job) {
+		respond_status(ex, OCSP_STATUS_INTERNAL_ERROR);
+		return;
+	}
+	memcpy(job, h->scratch, sizeof(*job));
+	job->work.data = job;
+	job->handler = h;
+	job->exchange = ex;
+	job->responder = responder;
+	job->is_get = is_get;
+	job->write_back = single_plain;
+	job->now = now;
+	job->out.der = NULL;
+	job->error = 0;
+	for (size_t i = 0; i < job->request.count; i++)
+		job->lookups[i].answer.id = &job->request.ids[i]; /* into the job's own copy */
+	err = uv_queue_work(exchange_loop(ex), &job->work, sign_work_cb, sign_done_cb);
+	if (err) {
+		free(job);
+		respond_status(ex, OCSP_STATUS_INTERNAL_ERROR);
+		return;
+	}
+	h->inflight++;
+}
+
+/* --- set-up -------------------------------------------------------------------------------------
+ */
+
+int ocsp_routes(struct router *r, const struct handler_env *env)
+{
+	const struct config *c = env->config;
+	struct ocsp_responder_options opts = {.responder_id = OCSP_RESPONDER_BY_KEY};
+	const char *rid = config_get(c, "ocsp.responder_id", "by-key");
+	if (strcmp(rid, "by-name") == 0)
+		opts.responder_id = OCSP_RESPONDER_BY_NAME;
+	else if (strcmp(rid, "by-key") != 0) {
+		log_error("ocsp.responder_id must be by-key or by-name, not \"%s\"", rid);
+		return -EINVAL;
+	}
+	const char *key_type = config_get(c, "ocsp.key_type", "");
+	if (strcmp(key_type, "rsa") == 0)
+		opts.key_type = OCSP_KEY_RSA;
+	else if (strcmp(key_type, "ecdsa") == 0)
+		opts.key_type = OCSP_KEY_ECDSA;
+	else if (*key_type) {
+		log_error("ocsp.key_type must be rsa or ecdsa, not \"%s\"", key_type);
+		return -EINVAL;
+	}
+	int64_t validity_ms = config_get_ms(c, "ocsp.validity", DEFAULT_VALIDITY_S * 1000);
+	int64_t max_inflight = config_get_int(c, "ocsp.max_inflight_signs", DEFAULT_INFLIGHT);
+	if (validity_ms < 60000 || max_inflight < 0 || max_inflight > 1000000) {
+		log_error("ocsp.validity must be at least 1m and ocsp.max_inflight_signs within "
+		          "0..1000000");
+		return -EINVAL;
+	}
+	opts.validity_seconds = validity_ms / 1000;
+
+	struct ocsp_handler *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->super.name = "ocsp";
+	h->super.on_request = ocsp_on_request;
+	h->env = env;
+	h->max_inflight = (unsigned)max_inflight;
+	h->refresh_margin = config_get_ms(c, "ocsp.refresh_before", validity_ms / 4) / 1000;
+	h->scratch = malloc(sizeof(*h->scratch));
+	int err = h->scratch ? ocsp_responder_set_open(env->data_dir, env->store, &opts,
+	                                               &h->responders)
+	                     : -ENOMEM;
+	if (!err)
+		err = router_add(r, "/ocsp", HTTP_METHOD_GET | HTTP_METHOD_POST, &h->super);
+	if (!err)
+		err = router_add(r, "/ocsp/", HTTP_METHOD_GET | HTTP_METHOD_POST, &h->super);
+	if (err) {
+		ocsp_responder_set_free(h->responders);
+		free(h->scratch);
+		free(h);
+		return err;
+	}
+	the_handler = h;
+	return 0;
+}
