@@ -80,9 +80,21 @@ def main():
             assert "status: good" in r.stdout and f"serial: {serials['sign']}" in r.stdout
 
             # Submit the signed application; the receipt is checked.
-            r = card("submit", "--file", doc, "--server", server.url,
-                     "--receipt-cert", f"{ca_dir}/receipt.pem", pin=SIGN_PIN, check=True)
+            receipt = os.path.join(tmp, "receipt.p7s")
+            r = card("submit", "--file", doc, "--server", server.url, "--receipt-cert",
+                     f"{ca_dir}/receipt.pem", "--out", receipt, pin=SIGN_PIN, check=True)
+            assert "(stored)" in r.stdout and "result: valid" in r.stdout, r.stdout
             assert "receipt: verified" in r.stdout, r.stdout
+            number = re.search(r"^receipt number: (\d+)$", r.stdout, re.M).group(1)
+            # openssl agrees with the pinned receipt certificate.
+            v = subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in",
+                                receipt, "-CAfile", f"{ca_dir}/receipt.pem"],
+                               capture_output=True, text=True)
+            assert v.returncode == 0 and f'"receipt":{number},' in v.stdout, v.stderr
+            # A receipt from another key than the pinned one is refused.
+            r = card("submit", "--file", doc, "--server", server.url, "--receipt-cert",
+                     f"{ca_dir}/sign-ca.pem", pin=SIGN_PIN, check=False)
+            assert "not signed by the pinned receipt certificate" in r.stderr, r.stderr
 
             # The holder dies: both certificates are revoked.
             run(KENSHO, "--data", data, "event", "--serial", serials["sign"], "--kind", "sign",
@@ -93,6 +105,10 @@ def main():
                      check=False)
             assert r.returncode == 1 and "status: revoked" in r.stdout, r.stdout
             assert "the card's signing certificate is revoked" in r.stderr
+            # Intake now refuses what the card signs.
+            r = card("submit", "--file", doc, "--server", server.url, "--receipt-cert",
+                     f"{ca_dir}/receipt.pem", pin=SIGN_PIN, check=False)
+            assert "refused the application (HTTP 422)" in r.stderr, r.stderr
 
             # Lock the signing PIN: five wrong tries.
             for left in (4, 3, 2, 1):
