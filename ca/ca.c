@@ -23,7 +23,6 @@
 
 #define RSA_BITS          2048
 #define OFFICE_CODE       "KNSH01" /* the subject CN's issuing-office part */
-#define TXN_RETRIES       4
 #define SERIAL_RETRIES    3
 #define NAME_MAX_BYTES    255
 #define ADDRESS_MAX_BYTES 800
@@ -56,10 +55,8 @@ int ca_store_open(const char *data_dir, struct store **out)
 	return store_open(&opts, out);
 }
 
-static int ca_file(const struct ca *ca_or_null, const char *data_dir, const char *name, char *out,
-                   size_t cap)
+static int ca_file(const char *data_dir, const char *name, char *out, size_t cap)
 {
-	(void)ca_or_null;
 	int n = snprintf(out, cap, "%s/ca/%s", data_dir, name);
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
@@ -68,8 +65,7 @@ bool ca_exists(const char *data_dir)
 {
 	char path[PATH_MAX];
 	struct stat st;
-	return ca_file(NULL, data_dir, "sign-ca.pem", path, sizeof(path)) == 0 &&
-	       stat(path, &st) == 0;
+	return ca_file(data_dir, "sign-ca.pem", path, sizeof(path)) == 0 && stat(path, &st) == 0;
 }
 
 int ca_random(void *state, unsigned char *out, size_t len)
@@ -170,8 +166,6 @@ static int presign_cb(struct store_txn *txn, void *arg)
 	return ca_presign_in_txn(st->ca, txn, st->kind, st->serial);
 }
 
-static int write_txn(struct store *store, int (*body)(struct store_txn *, void *), void *arg);
-
 void ca_presign_after_commit(struct ca *ca, enum cert_kind kind, const struct store_serial *serial)
 {
 	int err;
@@ -180,7 +174,7 @@ void ca_presign_after_commit(struct ca *ca, enum cert_kind kind, const struct st
 	} else if (ca->responder[kind]) {
 		/* -ESTALE: a later change won the race; its own pre-sign follows. */
 		struct presign_state st = {ca, kind, serial};
-		err = write_txn(ca->store, presign_cb, &st);
+		err = store_write(ca->store, presign_cb, &st);
 		if (err == -ESTALE)
 			err = 0;
 	} else {
@@ -201,11 +195,11 @@ static void load_responders(struct ca *ca)
 	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH; k++) {
 		char ca_path[PATH_MAX], cert_path[PATH_MAX], key_path[PATH_MAX], name[32];
 		snprintf(name, sizeof(name), "%s-ca.pem", KIND_LABEL[k]);
-		int e = ca_file(ca, ca->data_dir, name, ca_path, sizeof(ca_path));
+		int e = ca_file(ca->data_dir, name, ca_path, sizeof(ca_path));
 		snprintf(name, sizeof(name), "%s-ocsp.pem", KIND_LABEL[k]);
-		e = e ? e : ca_file(ca, ca->data_dir, name, cert_path, sizeof(cert_path));
+		e = e ? e : ca_file(ca->data_dir, name, cert_path, sizeof(cert_path));
 		snprintf(name, sizeof(name), "%s-ocsp.key", KIND_LABEL[k]);
-		e = e ? e : ca_file(ca, ca->data_dir, name, key_path, sizeof(key_path));
+		e = e ? e : ca_file(ca->data_dir, name, key_path, sizeof(key_path));
 		struct ocsp_responder_options opts = {.store_issuer_id = ca->issuer_id[k]};
 		if (!e)
 			e = ocsp_responder_load(ca_path, cert_path, key_path, &opts,
@@ -232,26 +226,6 @@ int ca_audit(struct store_txn *txn, const char *actor, const char *action, const
 	snprintf(a.action, sizeof(a.action), "%s", action);
 	snprintf(a.subject, sizeof(a.subject), "%s", subject);
 	return store_audit_append(txn, &a);
-}
-
-/* Runs body in a write transaction and commits; redoes the whole
- * transaction when the store grew its map (-EAGAIN, store.h). */
-static int write_txn(struct store *store, int (*body)(struct store_txn *, void *), void *arg)
-{
-	int err = -EAGAIN;
-	for (int attempt = 0; attempt < TXN_RETRIES && err == -EAGAIN; attempt++) {
-		struct store_txn *txn;
-		err = store_txn_begin(store, true, &txn);
-		if (err)
-			return err;
-		err = body(txn, arg);
-		if (err) {
-			store_txn_abort(txn);
-			return err;
-		}
-		err = store_txn_commit(txn);
-	}
-	return err;
 }
 
 /* --- names of things ------------------------------------------------------------ */
@@ -414,13 +388,13 @@ static int init_one(struct ca *ca, enum cert_kind kind, bool responder, mbedtls_
 		return e;
 	}
 	snprintf(name, sizeof(name), "%s-%s.key", KIND_LABEL[kind], responder ? "ocsp" : "ca");
-	e = ca_file(ca, ca->data_dir, name, path, sizeof(path));
+	e = ca_file(ca->data_dir, name, path, sizeof(path));
 	if (!e)
 		e = x509_key_save(key, path);
 	if (!e) {
 		snprintf(name, sizeof(name), "%s-%s.pem", KIND_LABEL[kind],
 		         responder ? "ocsp" : "ca");
-		e = ca_file(ca, ca->data_dir, name, path, sizeof(path));
+		e = ca_file(ca->data_dir, name, path, sizeof(path));
 	}
 	if (!e)
 		e = write_pem(path, *der, *der_len);
@@ -455,7 +429,7 @@ int ca_init(const char *data_dir, const char *base_url, char err[CA_ERR_LEN])
 	char path[PATH_MAX];
 	int e = make_dir(data_dir, 0700);
 	if (!e)
-		e = ca_file(NULL, data_dir, "", path, sizeof(path));
+		e = ca_file(data_dir, "", path, sizeof(path));
 	if (!e)
 		e = make_dir(path, 0700);
 	if (e) {
@@ -487,7 +461,7 @@ int ca_init(const char *data_dir, const char *base_url, char err[CA_ERR_LEN])
 	if (!e) {
 		char text[512];
 		int n = snprintf(text, sizeof(text), "%s\n", ca->base_url);
-		e = ca_file(ca, data_dir, "base-url", path, sizeof(path));
+		e = ca_file(data_dir, "base-url", path, sizeof(path));
 		if (!e)
 			e = x509_file_write(path, text, (size_t)n, 0644);
 		if (e)
@@ -497,7 +471,7 @@ int ca_init(const char *data_dir, const char *base_url, char err[CA_ERR_LEN])
 		struct store *store;
 		e = ca_store_open(data_dir, &store);
 		if (!e) {
-			e = write_txn(store, init_register_cb, &st);
+			e = store_write(store, init_register_cb, &st);
 			store_close(store);
 		}
 		if (e)
@@ -517,7 +491,7 @@ static int load_base_url(struct ca *ca)
 	char path[PATH_MAX];
 	uint8_t *text;
 	size_t len;
-	int err = ca_file(ca, ca->data_dir, "base-url", path, sizeof(path));
+	int err = ca_file(ca->data_dir, "base-url", path, sizeof(path));
 	if (!err)
 		err = x509_file_read(path, &text, &len);
 	if (err == -ENOENT) {
@@ -563,7 +537,7 @@ int ca_open_with_store(const char *data_dir, struct store *store, struct ca **ou
 	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH && !e; k++) {
 		char name[32];
 		snprintf(name, sizeof(name), "%s-ca.key", KIND_LABEL[k]);
-		e = ca_file(ca, data_dir, name, path, sizeof(path));
+		e = ca_file(data_dir, name, path, sizeof(path));
 		if (!e)
 			e = x509_key_load(&ca->ca_key[k], path);
 		if (e == -EPERM)
@@ -860,7 +834,7 @@ int ca_issue(struct ca *ca, const struct ca_issue_request *req, struct ca_issued
 		if (e)
 			return e;
 		struct issue_state st = {ca, &p, out, req->actor, now};
-		e = write_txn(ca->store, issue_cb, &st);
+		e = store_write(ca->store, issue_cb, &st);
 		if (e != -EEXIST)
 			break;
 		ca_issued_free(out); /* a serial collided: draw new ones */
@@ -924,7 +898,7 @@ int ca_revoke(struct ca *ca, enum cert_kind kind, const struct store_serial *ser
 		return -EINVAL;
 	}
 	struct revoke_state st = {ca, kind, serial, reason, actor};
-	int e = write_txn(ca->store, revoke_cb, &st);
+	int e = store_write(ca->store, revoke_cb, &st);
 	if (e) {
 		revoke_error(err, e, kind, serial);
 		return e;
@@ -964,7 +938,8 @@ struct event_state {
 	const struct store_serial *serial;
 	enum ca_event_type event;
 	const char *actor;
-	struct ca_issued *renewed; /* the new pair (renew only), already signed */
+	struct ca_issued *renewed;    /* the new pair (renew) or signing certificate (change) */
+	const struct person *changed; /* the person after a move or rename, or NULL */
 	int64_t now;
 	bool revoked[3];            /* by kind: what this event revoked */
 	struct store_serial old[3]; /* the person's pair, by kind */
@@ -987,6 +962,49 @@ static int pair_of(struct ca *ca, struct store_txn *txn, enum cert_kind kind,
 		have[other] = e == 0;
 	}
 	return 0;
+}
+
+/* After a move or rename: the replacement signing certificate, linked to the
+ * one it replaces and to the pair's user-auth certificate, and the person's
+ * new item. */
+static int reissue_signing(struct ca *ca, struct store_txn *txn, struct event_state *st,
+                           struct store_cert certs[3], const bool have[3])
+{
+	const struct ca_issued_cert *n = &st->renewed->sign;
+	struct store_cert rec = {
+	        .issuer_id = ca->issuer_id[CERT_KIND_SIGN],
+	        .serial = n->serial,
+	        .kind = CERT_KIND_SIGN,
+	        .status = CERT_STATUS_GOOD,
+	        .not_before = n->not_before,
+	        .not_after = n->not_after,
+	        .person_id = certs[CERT_KIND_SIGN].person_id,
+	        .replaces = certs[CERT_KIND_SIGN].serial,
+	};
+	if (have[CERT_KIND_AUTH])
+		rec.pair = certs[CERT_KIND_AUTH].serial;
+	int e = store_cert_insert(txn, &rec, (struct store_blob){n->der, n->der_len});
+	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH && !e; k++) {
+		struct store_cert old;
+		if (!have[k])
+			continue;
+		e = store_cert_get(txn, ca->issuer_id[k], &certs[k].serial, &old);
+		if (e)
+			break;
+		if (k == CERT_KIND_SIGN)
+			old.replaced_by = n->serial;
+		else
+			old.pair = n->serial;
+		e = store_cert_update_links(txn, &old);
+	}
+	if (!e) {
+		struct store_person person = st->changed->record;
+		person.id = rec.person_id;
+		e = store_person_put(txn, &person);
+	}
+	if (!e)
+		st->renewed->person_id = rec.person_id;
+	return e;
 }
 
 static int event_cb(struct store_txn *txn, void *arg)
@@ -1040,6 +1058,10 @@ static int event_cb(struct store_txn *txn, void *arg)
 		st->renewed->person_id = certs[st->kind].person_id;
 	} else if (revoked == 0) {
 		return -EALREADY;
+	} else if (st->changed) {
+		e = reissue_signing(ca, txn, st, certs, have);
+		if (e)
+			return e;
 	}
 	char subject[128];
 	char action[32];
@@ -1070,15 +1092,70 @@ static int renewal_person(struct ca *ca, enum cert_kind kind, const struct store
 	return e;
 }
 
+/* The person after a move or rename, checked like a new issuance. */
+static int changed_person(struct ca *ca, enum cert_kind kind, const struct store_serial *serial,
+                          enum ca_event_type event, const struct ca_change *change,
+                          struct person *out, char *err)
+{
+	bool move = event == CA_EVENT_MOVE;
+	if ((event != CA_EVENT_MOVE && event != CA_EVENT_RENAME) ||
+	    !(move ? change->address : change->name)) {
+		ca_error(err,
+		         "a reissue needs a move with the new address or a rename with the new "
+		         "name");
+		return -EINVAL;
+	}
+	struct person old;
+	int e = renewal_person(ca, kind, serial, &old);
+	if (e) {
+		revoke_error(err, -ENOENT, kind, serial);
+		return -ENOENT;
+	}
+	char birth[32];
+	snprintf(birth, sizeof(birth), "%04d-%02d-%02d", old.birth.year % 10000,
+	         old.birth.month % 100, old.birth.day % 100);
+	struct ca_person in = {
+	        .name = move ? old.record.name : change->name,
+	        .birth = birth,
+	        .sex = old.record.sex,
+	        .address = move ? change->address : old.record.address,
+	};
+	return person_check(&in, out, err);
+}
+
 int ca_event(struct ca *ca, enum cert_kind kind, const struct store_serial *serial,
              enum ca_event_type event, const char *actor, struct ca_issued *renewed,
              char err[CA_ERR_LEN])
 {
+	return ca_event_change(ca, kind, serial, event, NULL, actor, renewed, err);
+}
+
+int ca_event_change(struct ca *ca, enum cert_kind kind, const struct store_serial *serial,
+                    enum ca_event_type event, const struct ca_change *change, const char *actor,
+                    struct ca_issued *renewed, char err[CA_ERR_LEN])
+{
 	struct ca_issued pair;
-	struct event_state st = {ca, kind, serial, event, actor, NULL, time(NULL), {0}, {{0}}};
+	struct person changed;
+	struct event_state st = {ca,   kind, serial,     event, actor,
+	                         NULL, NULL, time(NULL), {0},   {{0}}};
 	int e = 0;
+	if (change) {
+		e = changed_person(ca, kind, serial, event, change, &changed, err);
+		if (e)
+			return e;
+		st.changed = &changed;
+	}
 	for (int attempt = 0; attempt < SERIAL_RETRIES; attempt++) {
-		if (event == CA_EVENT_RENEW) {
+		if (change) {
+			memset(&pair, 0, sizeof(pair));
+			e = prepare_cert(ca, CERT_KIND_SIGN, &changed, change->sign_pubkey,
+			                 change->sign_pubkey_len, st.now, &pair.sign, err);
+			if (e) {
+				ca_issued_free(&pair);
+				return e;
+			}
+			st.renewed = &pair;
+		} else if (event == CA_EVENT_RENEW) {
 			struct person p;
 			e = renewal_person(ca, kind, serial, &p);
 			if (e == -ENOENT || e == -ENODATA) {
@@ -1091,8 +1168,8 @@ int ca_event(struct ca *ca, enum cert_kind kind, const struct store_serial *seri
 				return e;
 			st.renewed = &pair;
 		}
-		e = write_txn(ca->store, event_cb, &st);
-		if (e != -EEXIST || event != CA_EVENT_RENEW)
+		e = store_write(ca->store, event_cb, &st);
+		if (e != -EEXIST || !st.renewed)
 			break;
 		ca_issued_free(&pair);
 	}
@@ -1119,7 +1196,8 @@ int ca_event(struct ca *ca, enum cert_kind kind, const struct store_serial *seri
 	if (st.renewed) {
 		if (pair.sign.issued)
 			ca_presign_after_commit(ca, CERT_KIND_SIGN, &pair.sign.serial);
-		ca_presign_after_commit(ca, CERT_KIND_AUTH, &pair.auth.serial);
+		if (pair.auth.issued)
+			ca_presign_after_commit(ca, CERT_KIND_AUTH, &pair.auth.serial);
 		if (renewed)
 			*renewed = pair;
 		else

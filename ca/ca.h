@@ -10,8 +10,10 @@
  *   DIR/store/                          the LMDB environment (storage/store.h)
  *
  * Every state change is one store write transaction together with its audit
- * record. Functions return 0 or a negative errno; those that take `err` also
- * write a message for people there. */
+ * record. A struct ca is used by one thread at a time (its random generator
+ * is not shared); write transactions fsync, so call the writing functions
+ * off an event loop (uv_queue_work). Functions return 0 or a negative errno;
+ * those that take `err` also write a message for people there. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -137,6 +139,24 @@ enum ca_event_type {
 int ca_event(struct ca *ca, enum cert_kind kind, const struct store_serial *serial,
              enum ca_event_type event, const char *actor, struct ca_issued *renewed,
              char err[CA_ERR_LEN]);
+
+/** The new item after a move or a name change, for reissuing the signing
+ * certificate. */
+struct ca_change {
+	const char *name;           /**< the new name (rename), else NULL */
+	const char *address;        /**< the new address (move), else NULL */
+	const uint8_t *sign_pubkey; /**< the new key, PEM or DER; NULL: generated */
+	size_t sign_pubkey_len;
+};
+
+/** Like ca_event; for CA_EVENT_MOVE and CA_EVENT_RENAME with `change` also
+ * stores the new item and issues the replacement signing certificate in the
+ * same transaction: linked replaces/replaced_by with the old one, and the
+ * user-auth certificate's pair becomes it. It is returned in reissued->sign
+ * (reissued may be NULL). -EINVAL for other events or a missing item. */
+int ca_event_change(struct ca *ca, enum cert_kind kind, const struct store_serial *serial,
+                    enum ca_event_type event, const struct ca_change *change, const char *actor,
+                    struct ca_issued *reissued, char err[CA_ERR_LEN]);
 
 /** Parses an RFC 5280 reason name ("keyCompromise", ...). */
 int ca_reason_parse(const char *name, enum crl_reason *out);

@@ -47,3 +47,5 @@ int cli_revoke(const char *data_dir, int argc, char **argv);
 int cli_event(const char *data_dir, int argc, char **argv);
 /** `kensho gen` (ca area). */
 int cli_gen(const char *data_dir, int argc, char **argv);
+/** `kensho audit` (tls area): lists the audit log. */
+int cli_audit(const char *data_dir, int argc, char **argv);

@@ -90,8 +90,10 @@ static int write_pair(const char *command, const char *out_dir, const struct ca_
 		fprintf(stderr, "kensho %s: no signing certificate: the holder is under 15\n",
 		        command);
 	}
-	store_serial_to_hex(&issued->auth.serial, hex);
-	printf("auth %s\n", hex);
+	if (issued->auth.issued) {
+		store_serial_to_hex(&issued->auth.serial, hex);
+		printf("auth %s\n", hex);
+	}
 	return 0;
 }
 
@@ -198,12 +200,14 @@ int cli_revoke(const char *data_dir, int argc, char **argv)
 int cli_event(const char *data_dir, int argc, char **argv)
 {
 	static const char usage[] = "usage: kensho --data DIR event --serial HEX --kind sign|auth "
-	                            "move|rename|death|loss|request|renew [--out DIR]";
+	                            "move|rename|death|loss|request|renew [--address NEW | --name "
+	                            "NEW] [--sign-pubkey FILE] "
+	                            "[--out DIR]";
 	struct cli_args args;
 	enum cert_kind kind;
 	struct store_serial serial;
 	enum ca_event_type event;
-	if (cli_parse(argc, argv, "kind:,serial:,out:", &args))
+	if (cli_parse(argc, argv, "kind:,serial:,out:,name:,address:,sign-pubkey:", &args))
 		return CLI_EXIT_USAGE;
 	if (args.positional_count != 1 || ca_event_parse(args.positional[0], &event)) {
 		cli_fail("event", "%s", usage);
@@ -211,26 +215,48 @@ int cli_event(const char *data_dir, int argc, char **argv)
 	}
 	if (parse_target("event", &args, &kind, &serial))
 		return CLI_EXIT_USAGE;
+	/* A move or rename with the new item reissues the signing certificate. */
+	struct ca_change change = {.name = cli_get(&args, "name"),
+	                           .address = cli_get(&args, "address")};
+	bool reissue = change.name || change.address;
+	if (reissue && event != (change.address ? CA_EVENT_MOVE : CA_EVENT_RENAME)) {
+		cli_fail("event", "--address goes with move, --name with rename");
+		return CLI_EXIT_USAGE;
+	}
+	bool new_keys = event == CA_EVENT_RENEW || (reissue && !cli_get(&args, "sign-pubkey"));
+	if (new_keys && !cli_get(&args, "out")) {
+		cli_fail("event", "%s generates new keys: give --out DIR for them",
+		         args.positional[0]);
+		return CLI_EXIT_USAGE;
+	}
+	uint8_t *key = NULL;
+	if (read_key_file("event", cli_get(&args, "sign-pubkey"), &key, &change.sign_pubkey_len))
+		return CLI_EXIT_FAILED;
+	change.sign_pubkey = key;
 	char err[CA_ERR_LEN] = "";
 	struct ca *ca;
+	int status = CLI_EXIT_FAILED;
 	if (ca_open(data_dir, &ca, err)) {
 		cli_fail("event", "%s", err);
-		return CLI_EXIT_FAILED;
+		goto out;
 	}
-	struct ca_issued renewed;
-	int e = ca_event(ca, kind, &serial, event, "cli", &renewed, err);
+	struct ca_issued issued;
+	int e = ca_event_change(ca, kind, &serial, event, reissue ? &change : NULL, "cli", &issued,
+	                        err);
 	ca_close(ca);
 	if (e) {
 		cli_fail("event", "%s", err);
-		return CLI_EXIT_FAILED;
+		status = e == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
+		goto out;
 	}
-	int status = 0;
-	if (event == CA_EVENT_RENEW) {
-		status = write_pair("event", cli_get(&args, "out"), &renewed) ? CLI_EXIT_FAILED : 0;
-		ca_issued_free(&renewed);
-	} else {
-		printf("applied %s\n", args.positional[0]);
+	printf("applied %s\n", args.positional[0]);
+	status = 0;
+	if (event == CA_EVENT_RENEW || reissue) {
+		status = write_pair("event", cli_get(&args, "out"), &issued) ? CLI_EXIT_FAILED : 0;
+		ca_issued_free(&issued);
 	}
+out:
+	free(key);
 	return status;
 }
 

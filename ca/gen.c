@@ -11,10 +11,13 @@
  * by the CA, for keys drawn round-robin from a small pool generated up front:
  * the certificates parse and verify, but people share subject keys.
  *
- * Serial numbers: 9 octets, 0x4b then a bijective 64-bit mix of
- * (seed << 40) ^ counter, so serials are unique within a seed (and across
- * seeds that differ in their low 24 bits) and never collide with the 16-octet
- * random serials of real issuance. */
+ * Serial numbers: 9 octets, 0x4b, the seed's low 24 bits, then a 40-bit
+ * counter (four per person), big-endian. They are unique within a seed and
+ * across seeds that differ in their low 24 bits, never collide with the
+ * 16-octet random serials of real issuance, and grow monotonically, so each
+ * batch appends to the end of the certificate B-tree instead of dirtying
+ * pages all over it: random synthetic serials made a million people five
+ * times slower. (Real issuance keeps unpredictable serials.) */
 #include "ca/ca_internal.h"
 #include "core/log.h"
 
@@ -28,7 +31,7 @@
 
 #include <uv.h>
 
-#define BATCH_PEOPLE       20000
+#define BATCH_PEOPLE       100000
 #define BATCH_PEOPLE_CERTS 200
 #define GEN_SERIAL_TAG     0x4b
 #define DAY                86400
@@ -113,11 +116,13 @@ struct gen {
 
 static void gen_serial(const struct gen *g, uint64_t counter, struct store_serial *out)
 {
-	uint64_t v = mix64((g->opts->seed << 40) ^ counter);
+	uint64_t seed = g->opts->seed & 0xffffff;
 	out->len = 9;
 	out->bytes[0] = GEN_SERIAL_TAG;
-	for (int i = 0; i < 8; i++)
-		out->bytes[1 + i] = (uint8_t)(v >> (56 - 8 * i));
+	for (int i = 0; i < 3; i++)
+		out->bytes[1 + i] = (uint8_t)(seed >> (16 - 8 * i));
+	for (int i = 0; i < 5; i++)
+		out->bytes[4 + i] = (uint8_t)(counter >> (32 - 8 * i));
 }
 
 static void synth_person(struct prng *r, struct store_person *p, struct jpki_date *birth)
@@ -250,7 +255,9 @@ static int gen_one(struct gen *g, struct store_txn *txn, uint64_t index)
 		fresh[CERT_KIND_SIGN].pair = fresh[CERT_KIND_AUTH].serial;
 		fresh[CERT_KIND_AUTH].pair = fresh[CERT_KIND_SIGN].serial;
 	} else if (new_sign) {
+		/* The user-auth certificate's partner is now the new signing one. */
 		fresh[CERT_KIND_SIGN].pair = certs[CERT_KIND_AUTH].serial;
+		certs[CERT_KIND_AUTH].pair = fresh[CERT_KIND_SIGN].serial;
 	}
 
 	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH && !e; k++) {
@@ -330,25 +337,6 @@ static void progress_draw(uint64_t done, uint64_t total, double seconds, bool fi
 	fflush(stderr);
 }
 
-/* Same write_txn contract as ca.c's: redo the batch when the map grew. */
-static int batch_write(struct gen *g)
-{
-	int e = -EAGAIN;
-	for (int attempt = 0; attempt < 4 && e == -EAGAIN; attempt++) {
-		struct store_txn *txn;
-		e = store_txn_begin(g->ca->store, true, &txn);
-		if (e)
-			return e;
-		e = batch_cb(txn, g);
-		if (e) {
-			store_txn_abort(txn);
-			return e;
-		}
-		e = store_txn_commit(txn);
-	}
-	return e;
-}
-
 int ca_gen(struct ca *ca, const struct ca_gen_options *opts, struct ca_gen_result *result,
            char err[CA_ERR_LEN])
 {
@@ -386,7 +374,7 @@ int ca_gen(struct ca *ca, const struct ca_gen_options *opts, struct ca_gen_resul
 	for (uint64_t first = 0; first < opts->people && !e; first += batch) {
 		g->first = first;
 		g->last = first + batch < opts->people ? first + batch : opts->people;
-		e = batch_write(g);
+		e = store_write(g->ca->store, batch_cb, g); /* redone whole if the map grows */
 		if (e == -EEXIST)
 			ca_error(err,
 			         "a population with seed %llu is in the store already; use another "

@@ -2,6 +2,7 @@
 #include "core/reload.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,8 @@ struct reload_hook {
 };
 
 static struct reload_hook *hooks_first, *hooks_last;
+static int last_failures;
+static char last_failure[512];
 
 int reload_register(const char *name, reload_fn fn, void *arg)
 {
@@ -36,12 +39,27 @@ int reload_register(const char *name, reload_fn fn, void *arg)
 int reload_run_all(void)
 {
 	int n = 0;
+	last_failures = 0;
+	last_failure[0] = '\0';
 	for (struct reload_hook *h = hooks_first; h; h = h->next) {
 		log_info("reload: %s", h->name);
 		h->fn(h->arg);
 		n++;
 	}
 	return n;
+}
+
+void reload_note_failure(const char *name, const char *why)
+{
+	if (last_failures++ == 0)
+		snprintf(last_failure, sizeof(last_failure), "%s: %s", name, why);
+}
+
+int reload_last_failures(char *why, size_t why_len)
+{
+	if (why_len)
+		snprintf(why, why_len, "%s", last_failure);
+	return last_failures;
 }
 
 void reload_reset(void)

@@ -25,6 +25,8 @@
 #include "handlers/handlers.h"
 #include "ca/ca.h"
 #include "storage/store.h"
+#include "tls/tls.h"
+#include "tls/tls_demo_pki.h"
 
 #define DEFAULT_DATA_DIR "./var/kensho"
 
@@ -47,6 +49,7 @@ struct worker {
 	struct server *server;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	bool stopping;
+	struct tls_factory *tls; /* shared by this worker's TLS listeners */
 };
 
 /* Paths printed on start so the operator can try the service at once.
@@ -125,12 +128,87 @@ static int bootstrap_data_dir(const char *dir)
 
 /* The one place where --listen-tls gets its transport: tls/ builds a factory
  * (certificates from tls.* config keys or DIR/tls/, client-certificate
- * policy, session tickets) per worker, after fork. Returns NULL while this
- * build has no TLS transport; the caller then skips TLS listeners. */
+ * policy, session tickets) per worker, after fork, so no two workers share
+ * random state or ticket keys. SIGHUP (and POST /v1/admin/reload) re-read its
+ * files through the "tls" reload hook. Returns NULL (logged) on error. */
+/* TLS counters in /metrics, fed by the factory's observer. */
+static struct {
+	struct metric *handshake[4]; /* by enum tls_event */
+	struct metric *reload_ok, *reload_refused;
+} tls_metrics;
+
+static void tls_observer_cb(void *arg, enum tls_event event)
+{
+	(void)arg;
+	if ((unsigned)event < 4)
+		metric_add(tls_metrics.handshake[event], 1);
+}
+
+static void tls_metrics_register(void)
+{
+	static const char help[] = "TLS handshakes by outcome";
+	static const char *const labels[4] = {
+	        [TLS_EVENT_HANDSHAKE] = "result=\"full\"",
+	        [TLS_EVENT_RESUMED] = "result=\"resumed\"",
+	        [TLS_EVENT_HANDSHAKE_FAILED] = "result=\"failed\"",
+	        [TLS_EVENT_HANDSHAKE_TIMEOUT] = "result=\"timeout\"",
+	};
+	for (int i = 0; i < 4; i++)
+		tls_metrics.handshake[i] =
+		        metrics_counter("kensho_tls_handshakes_total", labels[i], help);
+	tls_metrics.reload_ok = metrics_counter("kensho_tls_reloads_total", "result=\"ok\"",
+	                                        "TLS configuration reloads by outcome");
+	tls_metrics.reload_refused =
+	        metrics_counter("kensho_tls_reloads_total", "result=\"refused\"",
+	                        "TLS configuration reloads by outcome");
+}
+
+static void tls_reload_cb(void *arg)
+{
+	struct worker *w = arg;
+	char err[512];
+	if (tls_factory_reload(w->tls, err, sizeof(err)) != 0) {
+		metric_add(tls_metrics.reload_refused, 1);
+		log_error("tls: reload refused, the previous configuration stays in force: %s",
+		          err);
+		reload_note_failure("tls", err);
+		return;
+	}
+	metric_add(tls_metrics.reload_ok, 1);
+	struct tls_stats st;
+	tls_factory_stats(w->tls, &st);
+	log_info("tls: reloaded certificate, key, trust store and policy (generation %u)",
+	         st.generation);
+}
+
 static struct transport_factory *tls_listener_factory(struct worker *w)
 {
-	(void)w;
-	return NULL;
+	char err[512], storage[4096];
+	struct tls_settings settings;
+	if (tls_settings_from_config(w->daemon->config, w->daemon->data_dir, &settings, storage,
+	                             sizeof(storage), err, sizeof(err)) != 0 ||
+	    tls_factory_new(&w->loop, &settings, &w->tls, err, sizeof(err)) != 0) {
+		log_error("tls: %s", err);
+		return NULL;
+	}
+	tls_metrics_register();
+	tls_factory_set_observer(w->tls, tls_observer_cb, NULL);
+	if (reload_register("tls", tls_reload_cb, w) != 0)
+		log_warn("tls: cannot register the reload hook; SIGHUP will not reload TLS");
+	return tls_factory_base(w->tls);
+}
+
+/* With --listen-tls and no tls.cert, DIR/tls/ gets the demo TLS PKI, once,
+ * before workers fork. */
+static int bootstrap_tls(const struct daemon *d)
+{
+	if (!d->listen_tls_count || config_get(d->config, "tls.cert", NULL))
+		return 0;
+	char err[512];
+	int rc = tls_demo_pki_ensure(d->data_dir, err, sizeof(err));
+	if (rc != 0)
+		log_error("tls: %s", err);
+	return rc;
 }
 
 /* --- the worker ------------------------------------------------------------ */
@@ -176,6 +254,9 @@ static void reload_signal_cb(uv_signal_t *h, int signum)
 
 static void print_urls(const struct daemon *d)
 {
+	for (size_t i = 0; i < d->listen_tls_count; i++)
+		fprintf(stderr, "kenshod: serving https://%s/ (demo CA: %s/tls/ca.pem)\n",
+		        d->listen_tls[i], d->data_dir);
 	for (size_t i = 0; i < d->listen_count; i++) {
 		fprintf(stderr, "kenshod: serving http://%s/\n", d->listen[i]);
 		for (size_t p = 0; p < sizeof(try_paths) / sizeof(try_paths[0]); p++)
@@ -220,11 +301,8 @@ static int worker_main(unsigned index, void *arg)
 	struct transport_factory *tls = d->listen_tls_count ? tls_listener_factory(&w) : NULL;
 	for (size_t i = 0; i < d->listen_tls_count; i++) {
 		if (!tls) {
-			if (index == 0)
-				log_warn("TLS listener not available in this build; not listening "
-				         "on %s",
-				         d->listen_tls[i]);
-			continue;
+			status = PROCESS_EXIT_CONFIG;
+			break;
 		}
 		if (server_listen(w.server, d->listen_tls[i], tls) != 0)
 			status = PROCESS_EXIT_CONFIG;
@@ -246,6 +324,11 @@ static int worker_main(unsigned index, void *arg)
 		print_urls(d);
 	uv_run(&w.loop, UV_RUN_DEFAULT);
 out:
+	if (w.tls) {
+		/* Every connection is gone; the factory's timer closes on one more turn. */
+		tls_factory_free(w.tls);
+		uv_run(&w.loop, UV_RUN_DEFAULT);
+	}
 	fflush(stdout);
 	if (uv_loop_close(&w.loop) != 0)
 		log_warn("event loop closed with handles still open");
@@ -382,7 +465,7 @@ int main(int argc, char **argv)
 	server_limits_default(&d.limits);
 	server_limits_from_config(&d.limits, d.config);
 	raise_fd_limit();
-	if (bootstrap_data_dir(d.data_dir) != 0) {
+	if (bootstrap_data_dir(d.data_dir) != 0 || bootstrap_tls(&d) != 0) {
 		status = 1;
 		goto out;
 	}

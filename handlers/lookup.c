@@ -21,6 +21,7 @@
 #include "core/buf.h"
 #include "core/exchange.h"
 #include "core/json.h"
+#include "handlers/lookup_personal.h"
 #include "storage/store.h"
 
 struct lookup_handler {
@@ -128,6 +129,10 @@ static void lookup_on_request(struct handler *self, struct exchange *ex)
 	if (body.failed) {
 		buf_free(&body);
 		exchange_respond_error(ex, 500, "internal_error", "out of memory");
+		return;
+	}
+	if (lookup_personal_requested(req)) {
+		lookup_personal_respond(ex, h->env, &cert, &body);
 		return;
 	}
 	exchange_add_header(ex, "Cache-Control", "no-store");

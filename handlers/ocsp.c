@@ -26,6 +26,8 @@
 #include "core/config.h"
 #include "core/exchange.h"
 #include "core/log.h"
+#include "core/metrics.h"
+#include "core/reload.h"
 #include "handlers/handlers.h"
 #include "handlers/ocsp.h"
 #include "storage/store.h"
@@ -38,14 +40,43 @@
 
 struct sign_job;
 
+/* One loaded set of responder keys. The handler holds a reference to the
+ * current one and every signing job to the one it signs with, so a reload
+ * (SIGHUP, POST /v1/admin/reload) never frees keys a job is using. */
+struct responder_gen {
+	struct ocsp_responder_set *set;
+	unsigned refs;
+};
+
 struct ocsp_handler {
 	struct handler super;
 	const struct handler_env *env;
-	struct ocsp_responder_set *responders;
+	struct ocsp_responder_set *responders; /* gen->set */
+	struct responder_gen *gen;
+	struct ocsp_responder_options opts; /* to reload with */
 	unsigned max_inflight;
 	unsigned inflight;
-	int64_t refresh_margin;   /* re-sign a cached response this long before nextUpdate */
-	struct sign_job *scratch; /* decoding space for the loop thread's fast path */
+	int64_t refresh_margin;     /* re-sign a cached response this long before nextUpdate */
+	struct sign_job *scratch;   /* decoding space for the loop thread's fast path */
+	struct metric *answered[8]; /* by enum answer_kind */
+	struct metric *inflight_gauge;
+};
+
+/* How a request was answered, for /metrics. */
+enum answer_kind {
+	ANSWER_CACHED,
+	ANSWER_SIGNED,
+	ANSWER_NOT_MODIFIED,
+	ANSWER_MALFORMED,
+	ANSWER_UNAUTHORIZED,
+	ANSWER_TRY_LATER,
+	ANSWER_INTERNAL_ERROR,
+};
+
+static const char *const answer_labels[] = {
+        "answer=\"cached\"",         "answer=\"signed\"",       "answer=\"not-modified\"",
+        "answer=\"malformed\"",      "answer=\"unauthorized\"", "answer=\"try-later\"",
+        "answer=\"internal-error\"",
 };
 
 /* One CertID's status as read from the store. */
@@ -61,9 +92,9 @@ struct sign_job {
 	struct ocsp_handler *handler;
 	struct exchange *exchange;
 	struct ocsp_responder *responder;
+	struct responder_gen *gen; /* keeps responder alive */
 	bool is_get;
 	bool write_back; /* a single plain CertID: cache what is signed */
-	int64_t now;
 	struct ocsp_request request;
 	struct lookup lookups[OCSP_MAX_CERT_IDS];
 	struct ocsp_signed out;
@@ -76,8 +107,18 @@ static struct ocsp_handler *the_handler;
 
 /* --- answering ------------------------------------------------------------------ */
 
+static void count(enum answer_kind kind)
+{
+	if (the_handler)
+		metric_add(the_handler->answered[kind], 1);
+}
+
 static void respond_status(struct exchange *ex, enum ocsp_response_status status)
 {
+	count(status == OCSP_STATUS_MALFORMED_REQUEST ? ANSWER_MALFORMED
+	      : status == OCSP_STATUS_UNAUTHORIZED    ? ANSWER_UNAUTHORIZED
+	      : status == OCSP_STATUS_TRY_LATER       ? ANSWER_TRY_LATER
+	                                              : ANSWER_INTERNAL_ERROR);
 	size_t len;
 	const uint8_t *der = ocsp_status_response(status, &len);
 	exchange_respond(ex, 200, OCSP_CONTENT_TYPE, der, len);
@@ -172,12 +213,14 @@ static void respond_signed(struct exchange *ex, bool is_get, bool cacheable, int
 	         parse_http_date(inm, hlen, &since))
 		not_modified = this_update <= since; /* RFC 7232 §3.3 */
 	if (not_modified) {
+		count(ANSWER_NOT_MODIFIED);
 		if (owned)
 			free(der);
 		exchange_respond(ex, 304, NULL, NULL, 0);
 		return;
 	}
 send:
+	count(owned ? ANSWER_SIGNED : ANSWER_CACHED);
 	if (owned)
 		exchange_respond_owned(ex, 200, OCSP_CONTENT_TYPE, der, len);
 	else
@@ -272,9 +315,12 @@ static void sign_work_cb(uv_work_t *work)
 	for (int attempt = 0; attempt < MAX_SIGN_ATTEMPTS; attempt++) {
 		for (size_t i = 0; i < job->request.count; i++)
 			answers[i] = job->lookups[i].answer;
-		job->error = ocsp_response_sign(job->responder, answers, job->request.count,
-		                                job->request.has_nonce ? job->request.nonce : NULL,
-		                                job->request.nonce_len, job->now, &job->out);
+		/* Signing time, not queueing time: after a lost race the
+		 * revocation may be later than when the request arrived. */
+		job->error =
+		        ocsp_response_sign(job->responder, answers, job->request.count,
+		                           job->request.has_nonce ? job->request.nonce : NULL,
+		                           job->request.nonce_len, (int64_t)time(NULL), &job->out);
 		if (job->error)
 			return;
 		bool changed = false;
@@ -302,10 +348,20 @@ static void sign_work_cb(uv_work_t *work)
 	job->error = -EAGAIN;
 }
 
+static void gen_unref(struct responder_gen *gen)
+{
+	if (--gen->refs > 0)
+		return;
+	ocsp_responder_set_free(gen->set);
+	free(gen);
+}
+
 static void sign_done_cb(uv_work_t *work, int status)
 {
 	struct sign_job *job = work->data;
 	job->handler->inflight--;
+	struct responder_gen *gen = job->gen;
+	metric_set(job->handler->inflight_gauge, job->handler->inflight);
 	if (status || job->error) {
 		if (job->error && job->error != -EAGAIN)
 			log_warn("ocsp: signing failed: %s", strerror(-job->error));
@@ -314,12 +370,13 @@ static void sign_done_cb(uv_work_t *work, int status)
 		                                                    : OCSP_STATUS_INTERNAL_ERROR);
 	} else {
 		uint32_t issuer_id = ocsp_responder_options(job->responder)->store_issuer_id;
-		respond_signed(job->exchange, job->is_get, job->write_back, (int64_t)time(NULL),
-		               issuer_id, &job->lookups[0].serial, job->lookups[0].version,
-		               job->out.der, job->out.len, job->out.this_update,
-		               job->out.next_update, true);
+		respond_signed(job->exchange, job->is_get, !job->request.has_nonce,
+		               (int64_t)time(NULL), issuer_id, &job->lookups[0].serial,
+		               job->lookups[0].version, job->out.der, job->out.len,
+		               job->out.this_update, job->out.next_update, true);
 	}
 	free(job);
+	gen_unref(gen);
 }
 
 /* --- the request ------------------------------------------------------------------------------ */
@@ -414,9 +471,9 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 	job->handler = h;
 	job->exchange = ex;
 	job->responder = responder;
+	job->gen = h->gen;
 	job->is_get = is_get;
 	job->write_back = single_plain;
-	job->now = now;
 	job->out.der = NULL;
 	job->error = 0;
 	for (size_t i = 0; i < job->request.count; i++)
@@ -427,11 +484,40 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 		respond_status(ex, OCSP_STATUS_INTERNAL_ERROR);
 		return;
 	}
+	h->gen->refs++;
 	h->inflight++;
+	metric_set(h->inflight_gauge, h->inflight);
 }
 
 /* --- set-up -------------------------------------------------------------------------------------
  */
+
+/* The "ocsp" reload hook: re-reads the responder keys and certificates. A
+ * set that fails to load leaves the current one in force. */
+static void ocsp_reload_cb(void *arg)
+{
+	struct ocsp_handler *h = arg;
+	struct responder_gen *gen = calloc(1, sizeof(*gen));
+	int err =
+	        gen ? ocsp_responder_set_open(h->env->data_dir, h->env->store, &h->opts, &gen->set)
+	            : -ENOMEM;
+	if (err) {
+		free(gen);
+		char why[160];
+		snprintf(why, sizeof(why), "responder keys in %s/ca: %s", h->env->data_dir,
+		         strerror(-err));
+		log_error("ocsp: reload refused, the previous responder keys stay in force: %s",
+		          why);
+		reload_note_failure("ocsp", why);
+		return;
+	}
+	gen->refs = 1;
+	struct responder_gen *old = h->gen;
+	h->gen = gen;
+	h->responders = gen->set;
+	gen_unref(old);
+	log_info("ocsp: reloaded the responder keys");
+}
 
 int ocsp_routes(struct router *r, const struct handler_env *env)
 {
@@ -470,16 +556,29 @@ int ocsp_routes(struct router *r, const struct handler_env *env)
 	h->env = env;
 	h->max_inflight = (unsigned)max_inflight;
 	h->refresh_margin = config_get_ms(c, "ocsp.refresh_before", validity_ms / 4) / 1000;
+	h->opts = opts;
+	h->gen = calloc(1, sizeof(*h->gen));
 	h->scratch = malloc(sizeof(*h->scratch));
-	int err = h->scratch ? ocsp_responder_set_open(env->data_dir, env->store, &opts,
-	                                               &h->responders)
-	                     : -ENOMEM;
+	for (int k = ANSWER_CACHED; k <= ANSWER_INTERNAL_ERROR; k++)
+		h->answered[k] = metrics_counter("kensho_ocsp_answers_total", answer_labels[k],
+		                                 "OCSP requests by how they were answered");
+	h->inflight_gauge = metrics_gauge("kensho_ocsp_signs_inflight", NULL,
+	                                  "live OCSP signings queued or running");
+	int err = h->scratch && h->gen ? ocsp_responder_set_open(env->data_dir, env->store, &opts,
+	                                                         &h->responders)
+	                               : -ENOMEM;
+	if (!err) {
+		h->gen->set = h->responders;
+		h->gen->refs = 1;
+		err = reload_register("ocsp", ocsp_reload_cb, h);
+	}
 	if (!err)
 		err = router_add(r, "/ocsp", HTTP_METHOD_GET | HTTP_METHOD_POST, &h->super);
 	if (!err)
 		err = router_add(r, "/ocsp/", HTTP_METHOD_GET | HTTP_METHOD_POST, &h->super);
 	if (err) {
 		ocsp_responder_set_free(h->responders);
+		free(h->gen);
 		free(h->scratch);
 		free(h);
 		return err;

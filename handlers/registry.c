@@ -5,9 +5,11 @@
 #include <stddef.h>
 
 #include "core/log.h"
+#include "handlers/admin.h"
 #include "handlers/health.h"
 #include "handlers/lookup.h"
 #include "handlers/ocsp.h"
+#include "handlers/verify.h"
 
 struct family {
 	const char *name;
@@ -18,6 +20,9 @@ static const struct family families[] = {
         {"health", health_routes},
         {"lookup", lookup_routes},
         {"ocsp", ocsp_routes},
+        {"admin", admin_routes},
+        {"verify", verify_routes},
+        {"intake", intake_routes},
 };
 
 int handlers_register_all(struct router *r, const struct handler_env *env)

@@ -120,6 +120,12 @@ int store_issuer_put(struct store_txn *txn, struct store_issuer *issuer, struct 
 	    (issuer->kind != CERT_KIND_SIGN && issuer->kind != CERT_KIND_AUTH) ||
 	    cert_der.len > UINT32_MAX)
 		return -EINVAL;
+	/* Labels name files and URLs: two issuers may not share one. Checked
+	 * first, so that -EEXIST leaves the transaction untouched. */
+	struct label_search search = {issuer->label, issuer->id, NULL};
+	rc = store_issuer_each(txn, label_match_cb, &search);
+	if (rc)
+		return rc < 0 ? rc : -EEXIST;
 	if (issuer->id == 0) {
 		uint64_t last = 0;
 		MDB_cursor *c;
@@ -141,12 +147,6 @@ int store_issuer_put(struct store_txn *txn, struct store_issuer *issuer, struct 
 		if (rc && rc != -ENOENT)
 			return rc;
 	}
-	/* Labels name files and URLs: two issuers may not share one. */
-	struct label_search search = {issuer->label, issuer->id, NULL};
-	rc = store_issuer_each(txn, label_match_cb, &search);
-	if (rc)
-		return rc < 0 ? rc : -EEXIST;
-
 	struct encoder e = {0};
 	issuer_encode(&e, issuer, cert_der);
 	uint8_t k[4];

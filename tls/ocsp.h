@@ -255,3 +255,16 @@ struct ocsp_responder *ocsp_responder_set_match(const struct ocsp_responder_set 
  * is the set) so `kensho` can install it with ca_set_presign. Blocks (signs
  * and commits): not for an event-loop thread. */
 int ocsp_responder_set_presign(void *set, uint32_t issuer_id, const struct store_serial *serial);
+
+/* --- client side: checking an answer ------------------------------------------ */
+
+/** Finds the SingleResponse for a CertID (same DER) in a parsed response and
+ * checks its window (RFC 6960 §3.2 items 4-5): thisUpdate no later than
+ * now + skew, nextUpdate (when present) no earlier than now - skew. 0 with
+ * *out set; -ENOENT if the response does not answer the CertID; -ESTALE if
+ * outside its window. */
+int ocsp_response_single(const struct ocsp_response_info *info, const struct ocsp_cert_id *id,
+                         int64_t now, int64_t skew, const struct ocsp_single **out);
+/** True when the response echoes the raw nonce given to ocsp_request_encode. */
+bool ocsp_response_nonce_matches(const struct ocsp_response_info *info, const uint8_t *nonce,
+                                 size_t nonce_len);

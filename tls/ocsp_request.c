@@ -142,7 +142,9 @@ int ocsp_extensions_decode(unsigned char **p, const unsigned char *end, bool *ha
 				value_len = inner_len;
 			if (value_len == 0)
 				return -EINVAL;
-			if (value_len > OCSP_NONCE_MAX)
+			/* The whole extnValue is kept: a non-minimal length form
+			 * (04 84 00 00 00 80 ...) must not overflow the buffer. */
+			if (value_len > OCSP_NONCE_MAX || len > OCSP_NONCE_MAX + 4)
 				return -E2BIG;
 			if (*has_nonce)
 				return -EINVAL; /* RFC 5280 §4.2: at most one instance */

@@ -169,6 +169,15 @@ int ocsp_responder_load(const char *ca_path, const char *cert_path, const char *
 		                 "responder key type differs from ocsp.key_type; see docs/ocsp.md",
 		                 key_path);
 
+	/* One signature now, on one thread: mbedTLS caches the EC generator's
+	 * precomputed table in the key's group on first use, which concurrent
+	 * first signings on the worker pool would race to fill. */
+	uint8_t probe_hash[32] = {0}, probe_sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
+	size_t probe_len;
+	if (mbedtls_pk_sign(&r->key, MBEDTLS_MD_SHA256, probe_hash, sizeof(probe_hash), probe_sig,
+	                    &probe_len, mbedtls_ctr_drbg_random, drbg))
+		return load_fail(r, -EINVAL, "responder key cannot sign", key_path);
+
 	const uint8_t *bits;
 	size_t bits_len;
 	if (spki_key_bits(&r->ca, &bits, &bits_len) || key_sha1(&r->cert, r->responder_key_sha1))
@@ -665,4 +674,32 @@ done:
 	mbedtls_x509_crt_free(&ca);
 	mbedtls_x509_crt_free(&signer);
 	return err;
+}
+
+/* --- checking an answer ------------------------------------------------------------- */
+
+int ocsp_response_single(const struct ocsp_response_info *info, const struct ocsp_cert_id *id,
+                         int64_t now, int64_t skew, const struct ocsp_single **out)
+{
+	for (size_t i = 0; i < info->count; i++) {
+		const struct ocsp_single *s = &info->singles[i];
+		if (s->id.der_len != id->der_len || memcmp(s->id.der, id->der, id->der_len))
+			continue;
+		if (s->this_update > now + skew || (s->next_update && s->next_update < now - skew))
+			return -ESTALE;
+		*out = s;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+bool ocsp_response_nonce_matches(const struct ocsp_response_info *info, const uint8_t *nonce,
+                                 size_t nonce_len)
+{
+	/* ocsp_request_encode wraps the nonce in an OCTET STRING (RFC 8954). */
+	uint8_t head[4];
+	size_t head_len = der_header_write(head, DER_OCTET_STRING, nonce_len);
+	return info->has_nonce && info->nonce_len == head_len + nonce_len &&
+	       memcmp(info->nonce, head, head_len) == 0 &&
+	       memcmp(info->nonce + head_len, nonce, nonce_len) == 0;
 }

@@ -115,7 +115,9 @@ def check_issue(data, base, tmp):
     check(r.returncode != 0, "the signing certificate does not verify under the user-auth CA")
 
     sign = load(f"{out}/sign.pem")
-    check(format(sign.serial_number, "x") == s["sign"], "printed serial is the certificate's")
+    # kensho prints two hex digits per octet (as openssl does): compare values,
+    # since a first octet below 0x10 prints with a leading zero.
+    check(int(s["sign"], 16) == sign.serial_number, "printed serial is the certificate's")
     san = sign.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
     items = {o.type_id.dotted_string: utf8_value(o.value) for o in san.get_values_for_type(x509.OtherName)}
     check(items[JPKI + "1"] == NAME, "otherName name reads back")
@@ -245,7 +247,36 @@ def check_rules(data, tmp, server, pubkey):
         expect_exit(1, f"{event} again has nothing to do and fails", data, "event", "--serial", s["sign"],
                     "--kind", "sign", event)
 
+    # a move with the new address also reissues the signing certificate
     s = new_pair(data, tmp, pubkey)
+    moved = "北海道札幌市中央区北1条西2丁目"
+    out = os.path.join(tmp, "moved")
+    expect_exit(2, "move --address without --out or --sign-pubkey (new key, nowhere to put it) is refused",
+                data, "event", "--serial", s["auth"], "--kind", "auth", "move", "--address", moved)
+    expect_exit(2, "--name goes with rename, not move", data, "event", "--serial", s["auth"], "--kind", "auth",
+                "move", "--name", "x", "--out", out)
+    r = kensho(data, "event", "--serial", s["auth"], "--kind", "auth", "move", "--address", moved, "--out", out)
+    n = serials(r.stdout)
+    check(set(n) == {"sign"}, "move --address issues a new signing certificate only")
+    sign = load(f"{out}/sign.pem")
+    san = sign.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    items = {o.type_id.dotted_string: utf8_value(o.value) for o in san.get_values_for_type(x509.OtherName)}
+    check(items[JPKI + "5"] == moved and items[JPKI + "1"] == "鈴木\u3000一郎",
+          "the new signing certificate carries the new address and the same name")
+    old, new = lookup(server, "sign", s["sign"])[1], lookup(server, "sign", n["sign"])[1]
+    auth = lookup(server, "auth", s["auth"])[1]
+    check(old["reason"] == "affiliationChanged" and old["links"]["replaced_by"] == {"kind": "sign", "serial": n["sign"]},
+          "move: the old signing certificate is revoked and replaced_by the new one")
+    check(new["links"]["replaces"] == {"kind": "sign", "serial": s["sign"]}
+          and new["links"]["pair"] == {"kind": "auth", "serial": s["auth"]},
+          "move: the new signing certificate replaces the old and pairs with the user-auth one")
+    check(auth["status"] == "good" and auth["links"]["pair"] == {"kind": "sign", "serial": n["sign"]},
+          "move: the user-auth certificate stays good and now pairs with the new signing one")
+
+    s = new_pair(data, tmp, pubkey)
+    expect_exit(2, "renew without --out (nowhere to put the new keys) is refused", data, "event",
+                "--serial", s["sign"], "--kind", "sign", "renew")
+    check(lookup(server, "sign", s["sign"])[1]["status"] == "good", "the refused renew changed nothing")
     out = os.path.join(tmp, "renewed")
     r = kensho(data, "event", "--serial", s["sign"], "--kind", "sign", "renew", "--out", out)
     n = serials(r.stdout)
@@ -280,6 +311,26 @@ def check_lookup(server, s):
     check(status == 404, "a signing serial is unknown as a user-auth certificate")
 
 
+def ocsp(data, server, kind, cert):
+    r = run("openssl", "ocsp", "-issuer", f"{data}/ca/{kind}-ca.pem", "-cert", cert, "-url",
+            server.url + "/ocsp", "-CAfile", f"{data}/ca/{kind}-ca.pem", "-no_nonce", check=False)
+    return r.stdout + r.stderr
+
+
+def check_ocsp(data, tmp, server, s):
+    """The issuers registered by ca init and the delegated responders work for
+    a real OCSP client (the hashes in the store match what openssl sends)."""
+    out = os.path.join(tmp, "person1")
+    text = ocsp(data, server, "sign", f"{out}/sign.pem")
+    check("Response verify OK" in text and f"{out}/sign.pem: good" in text,
+          "openssl ocsp: the signing certificate is good, signed by its delegated responder")
+    kensho(data, "event", "--serial", s["sign"], "--kind", "sign", "loss")
+    for kind in ("sign", "auth"):
+        text = ocsp(data, server, kind, f"{out}/{kind}.pem")
+        check("Response verify OK" in text and f"{out}/{kind}.pem: revoked" in text
+              and "Reason: keyCompromise" in text, f"openssl ocsp: after a loss the {kind} certificate is revoked")
+
+
 def check_gen(data):
     r = kensho(data, "gen", "--people", "5000", "--revoked", "0.1", "--seed", "42")
     fields = r.stdout.split()
@@ -305,6 +356,7 @@ def main():
         with server:
             check_lookup(server, s)
             check_rules(data, tmp, server, pubkey)
+            check_ocsp(data, tmp, server, s)
         check_gen(data)
     print("all CA command checks passed")
 

@@ -3,8 +3,10 @@ built by hand), GnuTLS ocsptool and python3 cryptography, for good, revoked
 with reason, unknown, a foreign issuer and malformed input; RFC 5019 caching
 headers and conditional GET; tryLater when live signing is over its cap."""
 import os
+import signal
 import sys
 import tempfile
+import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -115,6 +117,16 @@ def main():
         status, _, _ = get(f"{url}/ocsp/{get_path(req_der)}", {"If-None-Match": '"other"'})
         check(status == 200, "a different ETag gets the response")
 
+        never = os.path.join(tmp.name, "never.der")
+        run("openssl", "ocsp", "-issuer", sign_ca, "-serial", "0x0badc0df", "-no_nonce", "-reqout", never)
+        with open(never, "rb") as f:
+            never_der = f.read()
+        status, headers, body = get(f"{url}/ocsp/{get_path(never_der)}")
+        check(ocsp.load_der_ocsp_response(body).certificate_status == ocsp.OCSPCertStatus.UNKNOWN
+              and "public" in headers["Cache-Control"], "a GET answered unknown is cacheable too")
+        status, headers, body = post(url + "/ocsp", req_der)
+        check(headers["Cache-Control"] == "no-store", "POST answers are not for shared caches")
+
         # --- malformed ------------------------------------------------------------------------
         check(post(url + "/ocsp", b"\x30\x03garbage")[2] == MALFORMED, "garbage POST is malformedRequest")
         check(post(url + "/ocsp", req_der[:-3])[2] == MALFORMED, "truncated POST is malformedRequest")
@@ -175,6 +187,13 @@ def main():
         bad = ocsp.load_der_ocsp_response(post(url + "/ocsp", b"\x30\x00")[2])
         check(bad.response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST, "cryptography: malformedRequest")
 
+        metrics = get(url + "/metrics")[2].decode()
+        counts = {line.split("{")[1].split("}")[0]: float(line.split()[-1]) for line in metrics.splitlines()
+                  if line.startswith("kensho_ocsp_answers_total{")}
+        check(counts.get('answer="cached"', 0) >= 4 and counts.get('answer="signed"', 0) >= 5
+              and counts.get('answer="not-modified"', 0) == 2 and counts.get('answer="malformed"', 0) == 5
+              and counts.get('answer="unauthorized"', 0) == 3, f"/metrics counts the answers ({counts})")
+
     # --- a cap of zero live signings: misses get tryLater, hits still work -------------------------------
     conf = os.path.join(tmp.name, "kenshod.conf")
     with open(conf, "w") as f:
@@ -183,10 +202,7 @@ def main():
         check(post(srv.url + "/ocsp", req_der)[2] == bodies[0], "cached response served with no signing allowed")
         out = openssl_ask(srv.url, sign_ca, "-cert", alice.sign)  # nonce: must sign live
         check("trylater (3)" in out.lower(), "openssl: tryLater when live signing is over its cap")
-        never = os.path.join(tmp.name, "never.der")
-        run("openssl", "ocsp", "-issuer", sign_ca, "-serial", "0x0badc0df", "-no_nonce", "-reqout", never)
-        with open(never, "rb") as f:
-            status, _, body = get(srv.url + "/ocsp/" + get_path(f.read()))
+        status, _, body = get(srv.url + "/ocsp/" + get_path(never_der))
         check(status == 200 and body == TRY_LATER, "a GET that needs signing gets tryLater over the cap")
     ecdsa_responder(tmp.name, data, alice, ca)
     tmp.cleanup()
@@ -200,14 +216,18 @@ def ecdsa_responder(tmp, data, alice, ca):
     with open(ext, "w") as f:
         f.write("basicConstraints = critical, CA:false\nkeyUsage = critical, digitalSignature\n"
                 "extendedKeyUsage = OCSPSigning\nnoCheck = ignored\n")
-    for label in ("sign", "auth"):
+
+    def new_responder(label, serial):
         key, csr, pem = (os.path.join(cadir, f"{label}-ocsp.{n}") for n in ("key", "csr", "pem"))
         run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
             "-keyout", key, "-out", csr, "-subj", f"/CN=kensho {label} OCSP responder")
         os.chmod(key, 0o600)
         run("openssl", "x509", "-req", "-in", csr, "-CA", os.path.join(cadir, f"{label}-ca.pem"),
-            "-CAkey", os.path.join(cadir, f"{label}-ca.key"), "-set_serial", "0x7e57", "-days", "30",
+            "-CAkey", os.path.join(cadir, f"{label}-ca.key"), "-set_serial", serial, "-days", "30",
             "-extfile", ext, "-out", pem)
+
+    for label in ("sign", "auth"):
+        new_responder(label, "0x7e57")
     conf = os.path.join(tmp, "ecdsa.conf")
     with open(conf, "w") as f:
         f.write("ocsp.key_type = rsa\n")
@@ -231,6 +251,30 @@ def ecdsa_responder(tmp, data, alice, ca):
               and resp.responder_name is not None and resp.responder_key_hash is None
               and (resp.next_update - resp.this_update).total_seconds() == 600,
               "ecdsa-with-SHA256, ResponderID by name, 10 minutes validity")
+
+        def live_signer_serial():
+            b = ocsp.OCSPRequestBuilder().add_certificate(load_cert(alice.sign), ca, hashes.SHA1())
+            b = b.add_extension(x509.OCSPNonce(os.urandom(16)), critical=False)
+            resp = ocsp.load_der_ocsp_response(
+                post(srv.url + "/ocsp", b.build().public_bytes(serialization.Encoding.DER))[2])
+            verify_signed(resp, ca)
+            return resp.certificates[0].serial_number
+
+        def sighup_and_wait(marker):
+            before = srv.output().count(marker)
+            srv.proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while srv.output().count(marker) == before and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return srv.output().count(marker) > before
+
+        check(live_signer_serial() == 0x7e57, "signed by the responder loaded at start")
+        new_responder("sign", "0x7e58")
+        check(sighup_and_wait("ocsp: reloaded the responder keys") and live_signer_serial() == 0x7e58,
+              "SIGHUP loads a renewed responder")
+        os.chmod(os.path.join(cadir, "sign-ocsp.key"), 0o644)
+        check(sighup_and_wait("ocsp: reload refused") and live_signer_serial() == 0x7e58,
+              "a reload that fails (key readable by others) keeps the current responder")
 
 
 if __name__ == "__main__":

@@ -40,8 +40,9 @@ def main():
     with open(req, "rb") as f:
         path = "/ocsp/" + get_path(f.read())
 
-    with Server(data=data) as srv:
-        status, _, body = srv.get(path)
+    # Two worker processes share the port and the store, as in production.
+    with Server(data=data, args=["--workers", "2"]) as srv:
+        status, _, body = srv.get(path)  # signed once, cached in the shared store
         check(status == 200 and ocsp.load_der_ocsp_response(body).certificate_status == ocsp.OCSPCertStatus.GOOD,
               "good before the revocation (and now cached)")
         stop = threading.Event()

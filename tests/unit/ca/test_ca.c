@@ -483,6 +483,7 @@ struct issued_check {
 	struct ca *ca;
 	mbedtls_x509_crt chain[3]; /* CA certificates by kind */
 	int checked;
+	int replaced;
 };
 
 /* Every certificate issued by `gen --certs` has DER that verifies against its CA. */
@@ -507,6 +508,25 @@ static int check_issued_cb(const struct store_change *c, void *arg)
 	        mbedtls_x509_crt_verify(&crt, &st->chain[kind], NULL, NULL, &flags, NULL, NULL), 0);
 	assert_int_equal(crt.serial.len, c->serial.len);
 	mbedtls_x509_crt_free(&crt);
+
+	/* Links lead somewhere real: the pair exists as the other kind, and a
+	 * renewed or replaced certificate points back. */
+	struct store_cert rec, other;
+	enum cert_kind other_kind = kind == CERT_KIND_SIGN ? CERT_KIND_AUTH : CERT_KIND_SIGN;
+	assert_int_equal(store_txn_begin(ca_store(ca), false, &txn), 0);
+	assert_int_equal(store_cert_get(txn, c->issuer_id, &c->serial, &rec), 0);
+	if (rec.pair.len) {
+		assert_int_equal(
+		        store_cert_get(txn, ca_issuer_id(ca, other_kind), &rec.pair, &other), 0);
+		assert_int_equal(other.person_id, rec.person_id);
+	}
+	if (rec.replaces.len) {
+		assert_int_equal(store_cert_get(txn, c->issuer_id, &rec.replaces, &other), 0);
+		assert_serial_equal(&other.replaced_by, &rec.serial);
+		assert_int_equal(other.status, CERT_STATUS_REVOKED);
+		st->replaced++;
+	}
+	store_txn_abort(txn);
 	st->checked++;
 	return 0;
 }
@@ -538,8 +558,121 @@ static void test_gen_with_certs(void **state)
 	assert_int_equal(store_change_each(txn, first + 1, check_issued_cb, &st), 0);
 	store_txn_abort(txn);
 	assert_int_equal((uint64_t)st.checked, r.certs);
+	assert_true(st.replaced > 0); /* half the people had an event: some moved or renewed */
 	for (int k = 1; k <= 2; k++)
 		mbedtls_x509_crt_free(&st.chain[k]);
+}
+
+/* Copies an issuer record and its certificate from the main store. */
+static void copy_issuer(struct store *to, const char *label)
+{
+	struct store_txn *from_txn, *to_txn;
+	struct store_issuer issuer;
+	struct store_blob der;
+	assert_int_equal(store_txn_begin(ca_store(ca), false, &from_txn), 0);
+	assert_int_equal(store_issuer_by_label(from_txn, label, &issuer), 0);
+	assert_int_equal(store_issuer_cert(from_txn, issuer.id, &der), 0);
+	assert_int_equal(store_txn_begin(to, true, &to_txn), 0);
+	issuer.id = 0;
+	assert_int_equal(store_issuer_put(to_txn, &issuer, der), 0);
+	assert_int_equal(store_txn_commit(to_txn), 0);
+	store_txn_abort(from_txn);
+}
+
+/* A population larger than the store's map: every batch that fills it is
+ * redone after the map grows, and nothing is lost or doubled. */
+static void test_gen_grows_the_map(void **state)
+{
+	char dir2[300], cmd[1400], path[320];
+	snprintf(dir2, sizeof(dir2), "%s2", dir);
+	snprintf(cmd, sizeof(cmd),
+	         "mkdir -p '%s/ca' && cp -p '%s'/ca/*-ca.* '%s/ca/base-url' '%s/ca/'", dir2, dir,
+	         dir, dir2);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/store", dir2);
+	struct store_options opts = {.path = path, .map_size = 256 * 1024};
+	struct store *small;
+	assert_int_equal(store_open(&opts, &small), 0);
+	copy_issuer(small, "sign");
+	copy_issuer(small, "auth");
+
+	struct ca *ca2;
+	char err[CA_ERR_LEN];
+	assert_int_equal(ca_open_with_store(dir2, small, &ca2, err), 0);
+	struct ca_gen_options gen = {.people = 30000, .revoked = 0.1, .seed = 77};
+	struct ca_gen_result r;
+	assert_int_equal(ca_gen(ca2, &gen, &r, err), 0);
+	assert_int_equal(r.people, 30000);
+	uint64_t sign = 0, auth = 0;
+	struct store_txn *txn;
+	assert_int_equal(store_txn_begin(small, false, &txn), 0);
+	assert_int_equal(store_cert_count(txn, ca_issuer_id(ca2, CERT_KIND_SIGN), &sign), 0);
+	assert_int_equal(store_cert_count(txn, ca_issuer_id(ca2, CERT_KIND_AUTH), &auth), 0);
+	store_txn_abort(txn);
+	assert_int_equal(sign + auth, r.certs);
+	ca_close(ca2); /* does not own the store */
+	store_close(small);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir2);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* True if a certificate's DER holds this UTF-8 text (the otherNames do). */
+static bool der_contains(const uint8_t *der, size_t len, const char *text)
+{
+	return memmem(der, len, text, strlen(text)) != NULL;
+}
+
+static void test_move_with_new_address_reissues_signing(void **state)
+{
+	struct ca_issued out, re;
+	issue("1982-08-08", &out);
+	char err[CA_ERR_LEN];
+	struct ca_change change = {.address = "北海道札幌市中央区北1条西2丁目",
+	                           .sign_pubkey = pubkey_pem,
+	                           .sign_pubkey_len = strlen((char *)pubkey_pem)};
+	assert_int_equal(ca_event_change(ca, CERT_KIND_AUTH, &out.auth.serial, CA_EVENT_MOVE,
+	                                 &change, "t", &re, err),
+	                 0);
+	assert_true(re.sign.issued);
+	assert_false(re.auth.issued);
+	assert_true(der_contains(re.sign.der, re.sign.der_len, change.address));
+	assert_false(der_contains(re.sign.der, re.sign.der_len, "東京都新宿区"));
+	assert_true(der_contains(re.sign.der, re.sign.der_len, "鈴木\u3000一郎")); /* name kept */
+
+	struct store_cert old_sign, new_sign, auth;
+	get(CERT_KIND_SIGN, &out.sign.serial, &old_sign);
+	get(CERT_KIND_SIGN, &re.sign.serial, &new_sign);
+	get(CERT_KIND_AUTH, &out.auth.serial, &auth);
+	assert_int_equal(old_sign.reason, CRL_REASON_AFFILIATION_CHANGED);
+	assert_serial_equal(&old_sign.replaced_by, &re.sign.serial);
+	assert_serial_equal(&new_sign.replaces, &out.sign.serial);
+	assert_serial_equal(&new_sign.pair, &out.auth.serial);
+	assert_serial_equal(&auth.pair, &re.sign.serial);
+	assert_int_equal(auth.status, CERT_STATUS_GOOD);
+	assert_int_equal(new_sign.person_id, out.person_id);
+
+	struct store_txn *txn;
+	struct store_person person;
+	assert_int_equal(store_txn_begin(ca_store(ca), false, &txn), 0);
+	assert_int_equal(store_person_get(txn, out.person_id, &person), 0);
+	store_txn_abort(txn);
+	assert_string_equal(person.address, change.address);
+	assert_string_equal(person.birth, "319820808");
+
+	/* A rename needs the name, not an address; other events take no change. */
+	struct ca_change no_name = {.address = "x"};
+	assert_int_equal(ca_event_change(ca, CERT_KIND_SIGN, &re.sign.serial, CA_EVENT_RENAME,
+	                                 &no_name, "t", NULL, err),
+	                 -EINVAL);
+	assert_int_equal(ca_event_change(ca, CERT_KIND_SIGN, &re.sign.serial, CA_EVENT_LOSS,
+	                                 &change, "t", NULL, err),
+	                 -EINVAL);
+	/* The old certificate was replaced already: a second move through it fails. */
+	assert_int_equal(ca_event_change(ca, CERT_KIND_SIGN, &out.sign.serial, CA_EVENT_MOVE,
+	                                 &change, "t", NULL, err),
+	                 -EALREADY);
+	ca_issued_free(&re);
+	ca_issued_free(&out);
 }
 
 int main(void)
@@ -558,10 +691,12 @@ int main(void)
 	        cmocka_unit_test(test_event_request_revokes_both),
 	        cmocka_unit_test(test_loss_after_move_keeps_first_reason),
 	        cmocka_unit_test(test_event_renew_links_old_to_new),
+	        cmocka_unit_test(test_move_with_new_address_reissues_signing),
 	        cmocka_unit_test(test_events_are_audited),
 	        cmocka_unit_test(test_names),
 	        cmocka_unit_test(test_gen_population),
 	        cmocka_unit_test(test_gen_with_certs),
+	        cmocka_unit_test(test_gen_grows_the_map),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

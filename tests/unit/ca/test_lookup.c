@@ -59,6 +59,18 @@ void exchange_respond_error(struct exchange *ex, int status, const char *error, 
 	answer(ex, status, body, (size_t)n);
 }
 
+/* Used by handlers/lookup_personal.c (the ?personal=1 branch). */
+uv_loop_t *exchange_loop(const struct exchange *ex)
+{
+	return uv_default_loop();
+}
+
+void exchange_respond(struct exchange *ex, int status, const char *content_type, const void *body,
+                      size_t body_len)
+{
+	answer(ex, status, body, body_len);
+}
+
 int router_add(struct router *r, const char *path, unsigned methods, struct handler *h)
 {
 	routed = h;

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <sys/wait.h>
 
+#include "storage/store_internal.h"
 #include "tests/unit/storage/fixture.h"
 
 #define SMALL_MAP (64u << 10)
@@ -314,6 +315,89 @@ static void test_second_process_reads_while_parent_writes(void **state)
 	fixture_close(f);
 }
 
+struct reader_search {
+	pid_t pid;
+	int found;
+};
+
+static int reader_line_cb(const char *line, void *ctx)
+{
+	struct reader_search *search = ctx;
+	int pid;
+	if (sscanf(line, "%d", &pid) == 1 && pid == search->pid)
+		search->found++;
+	return 0;
+}
+
+/* A child that opens the store, and then either leaves a read transaction
+ * behind as it dies (stale) or keeps the environment open until told. */
+static pid_t spawn_reader(const char *dir, bool die_in_txn, int *release_fd)
+{
+	int ready[2], release[2];
+	if (pipe(ready) || pipe(release))
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(ready[0]);
+		close(release[1]);
+		struct store *s;
+		struct store_options opts = {.path = dir, .read_only = true};
+		struct store_txn *txn;
+		CHILD_CHECK(store_open(&opts, &s) == 0);
+		CHILD_CHECK(store_txn_begin(s, false, &txn) == 0);
+		if (die_in_txn)
+			_exit(0); /* no abort, no close: the slot stays taken */
+		store_txn_abort(txn);
+		send_byte(ready[1]);
+		wait_byte(release[0]);
+		store_close(s);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(release[0]);
+	char c;
+	if (!die_in_txn && read(ready[0], &c, 1) != 1)
+		pid = -1;
+	close(ready[0]);
+	*release_fd = release[1];
+	return pid;
+}
+
+static void test_stale_readers_cleared_at_open(void **state)
+{
+	struct fixture *f = fixture_open(0, 0);
+	assert_non_null(f);
+	store_close(f->store);
+	f->store = NULL;
+
+	/* one process keeps the environment (and its reader table) alive ... */
+	int keeper_release, stale_release, status;
+	pid_t keeper = spawn_reader(f->dir, false, &keeper_release);
+	assert_true(keeper > 0);
+	/* ... while another dies inside a read transaction */
+	pid_t stale = spawn_reader(f->dir, true, &stale_release);
+	assert_true(stale > 0);
+	assert_int_equal(waitpid(stale, &status, 0), stale);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(stale_release);
+
+	struct store_options opts = {.path = f->dir};
+	assert_int_equal(store_open(&opts, &f->store), 0);
+	struct reader_search search = {.pid = stale};
+	mdb_reader_list(f->store->env, reader_line_cb, &search);
+	assert_int_equal(search.found, 0);
+	/* the live process's slot is still there */
+	search = (struct reader_search){.pid = keeper};
+	mdb_reader_list(f->store->env, reader_line_cb, &search);
+	assert_true(search.found >= 1);
+
+	send_byte(keeper_release);
+	close(keeper_release);
+	assert_int_equal(waitpid(keeper, &status, 0), keeper);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fixture_close(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +407,7 @@ int main(void)
 	        cmocka_unit_test(test_store_write_aborts_on_error),
 	        cmocka_unit_test(test_reader_threads_survive_growth),
 	        cmocka_unit_test(test_second_process_reads_while_parent_writes),
+	        cmocka_unit_test(test_stale_readers_cleared_at_open),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

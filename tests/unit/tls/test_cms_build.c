@@ -65,7 +65,7 @@ static struct cms_build_params params(struct fixture *f)
 	        .content = content,
 	        .content_len = sizeof content - 1,
 	        .signed_attributes = true,
-	        .signing_time = 1795000000, /* 2026-11-17 */
+	        .signing_time = 1795000000, /* 2026-11-18 */
 	        .cert = f->cert.raw.p,
 	        .cert_len = f->cert.raw.len,
 	        .sign = cms_sign_pk,

@@ -223,6 +223,13 @@ static void test_nonce_round_trip_and_limits(void **state)
 	assert_int_equal(ocsp_request_decode(der, len, &r), 0);
 	assert_int_equal(r.nonce_len, 20);
 	free(der);
+	/* A 128-octet nonce with a non-minimal 4-octet length fits the limit
+	 * by value but not the buffer kept for echoing: refused, not copied. */
+	uint8_t padded[6 + OCSP_NONCE_MAX] = {0x04, 0x84, 0x00, 0x00, 0x00, OCSP_NONCE_MAX};
+	memset(padded + 6, 0x33, OCSP_NONCE_MAX);
+	request_with_nonce(&id, padded, sizeof(padded), false, &der, &len);
+	assert_int_equal(ocsp_request_decode(der, len, &r), -E2BIG);
+	free(der);
 	/* An empty nonce is malformed (RFC 9654 §2.1: at least one octet). */
 	request_with_nonce(&id, nonce, 0, true, &der, &len);
 	assert_int_equal(ocsp_request_decode(der, len, &r), -EINVAL);
@@ -466,6 +473,47 @@ static void test_refuses_readable_key(void **state)
 	                 -EINVAL);
 }
 
+static void test_client_checks(void **state)
+{
+	struct ocsp_responder *r;
+	assert_int_equal(load_responder(FIXTURE("responder-ec.pem"), FIXTURE("responder-ec.key"),
+	                                OCSP_KEY_ECDSA, OCSP_RESPONDER_BY_KEY, 600, 0600, &r),
+	                 0);
+	struct ocsp_cert_id ids[2];
+	cert_id(OCSP_HASH_SHA256, "1001", &ids[0]);
+	cert_id(OCSP_HASH_SHA1, "1001", &ids[1]);
+	const uint8_t nonce[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18};
+	uint8_t *req_der;
+	size_t req_len;
+	struct ocsp_request req;
+	assert_int_equal(ocsp_request_encode(ids, 1, nonce, sizeof(nonce), &req_der, &req_len), 0);
+	assert_int_equal(ocsp_request_decode(req_der, req_len, &req), 0);
+	struct ocsp_answer a = {.id = &req.ids[0], .status = OCSP_CERT_GOOD, .reason = -1};
+	struct ocsp_signed out;
+	assert_int_equal(ocsp_response_sign(r, &a, 1, req.nonce, req.nonce_len, 1800000000, &out),
+	                 0);
+	struct ocsp_response_info *info = malloc(sizeof(*info));
+	assert_int_equal(ocsp_response_parse(out.der, out.len, info), 0);
+	assert_true(ocsp_response_nonce_matches(info, nonce, sizeof(nonce)));
+	assert_false(ocsp_response_nonce_matches(info, nonce, sizeof(nonce) - 1));
+
+	const struct ocsp_single *single;
+	assert_int_equal(ocsp_response_single(info, &ids[0], 1800000000, 0, &single), 0);
+	assert_int_equal(single->status, OCSP_CERT_GOOD);
+	/* The SHA-1 CertID of the same serial was not asked: not answered. */
+	assert_int_equal(ocsp_response_single(info, &ids[1], 1800000000, 0, &single), -ENOENT);
+	/* Before thisUpdate (beyond the skew) and after nextUpdate: stale. */
+	assert_int_equal(ocsp_response_single(info, &ids[0], 1800000000 - 61, 60, &single),
+	                 -ESTALE);
+	assert_int_equal(ocsp_response_single(info, &ids[0], 1800000000 - 59, 60, &single), 0);
+	assert_int_equal(ocsp_response_single(info, &ids[0], 1800000000 + 601, 0, &single),
+	                 -ESTALE);
+	free(info);
+	free(out.der);
+	free(req_der);
+	ocsp_responder_free(r);
+}
+
 static void test_status_only_responses(void **state)
 {
 	const enum ocsp_response_status all[] = {
@@ -499,6 +547,7 @@ int main(void)
 	        cmocka_unit_test(test_verifies_and_rejects),
 	        cmocka_unit_test(test_ecdsa_responder_by_key),
 	        cmocka_unit_test(test_refuses_readable_key),
+	        cmocka_unit_test(test_client_checks),
 	        cmocka_unit_test(test_status_only_responses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -70,11 +70,46 @@ def main():
          datetime.datetime(2040, 1, 1, tzinfo=UTC), t_end)
     cert("wrongku", name("wrong key usage"), pub, name("kensho test CA"), ca_key, 0x1004,
          t0, t_end, usage=("key_encipherment",))
+    cert("revoked", name("revoked"), pub, name("kensho test CA"), ca_key, 0x1006, t0, t_end)
+    cert("extra", name("extra"), pub, name("kensho test CA"), ca_key, 0x1007, t0, t_end)
     cert("unknown", name("unknown issuer"), pub, name("unrelated CA"), other_key, 0x1005,
          t0, t_end)
     with open(os.path.join(HERE, "content.txt"), "wb") as f:
         f.write(b"application: change of address\nname: KENSHO TARO\n")
 
 
+
+def sign(out, cert_name, *opts, detached=False):
+    args = ["openssl", "cms", "-sign", "-binary", "-in", "content.txt", "-signer",
+            cert_name + ".pem", "-inkey", "signer.key", "-outform", "DER", "-out", out]
+    if not detached:
+        args.append("-nodetach")
+    subprocess.run(args + list(opts), cwd=HERE, check=True)
+
+
+def messages():
+    sign("attached.der", "signer")
+    sign("detached.der", "signer", detached=True)
+    sign("attached-noattr.der", "signer", "-noattr")
+    sign("detached-noattr.der", "signer", "-noattr", detached=True)
+    sign("attached-pss.der", "signer", "-keyopt", "rsa_padding_mode:pss")
+    sign("attached-sha384.der", "signer", "-md", "sha384")
+    sign("attached-sha512.der", "signer", "-md", "sha512", "-noattr")
+    sign("expired.der", "expired")
+    sign("future.der", "future")
+    sign("wrongku.der", "wrongku")
+    sign("unknown.der", "unknown")
+    sign("revoked.der", "revoked")
+    sign("attached-ber.der", "signer", "-stream")  # indefinite lengths: BER
+    # nine certificates: one more than kensho's limit
+    with open(os.path.join(HERE, "many-certs.pem"), "wb") as f:
+        for c in ("ca", "other-ca", "expired", "future", "wrongku", "unknown", "revoked", "extra"):
+            with open(os.path.join(HERE, c + ".pem"), "rb") as g:
+                f.write(g.read())
+    sign("too-many-certs.der", "signer", "-certfile", "many-certs.pem")
+    os.unlink(os.path.join(HERE, "many-certs.pem"))
+
+
 if __name__ == "__main__":
     main()
+    messages()

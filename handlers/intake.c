@@ -1,0 +1,384 @@
+/* POST /v1/intake and GET /v1/intake/{receipt} (docs/intake.md).
+ *
+ * Durability (DESIGN.md rule 2): a submission is answered only after the
+ * write transaction holding its original, its verification result and its
+ * signed receipt has committed, and store_txn_commit fsyncs. To keep
+ * throughput when each commit costs an fsync, submissions wait in a bounded
+ * queue and are committed in batches: one uv_queue_work job runs one write
+ * transaction (one fsync) for up to intake.batch_max submissions, then the
+ * loop answers them all. While a batch is being committed the next one
+ * gathers. A full queue answers 503 at once rather than queueing without
+ * limit. Only one batch per process is in flight, so the receipt key (whose
+ * RSA blinding state is not thread-safe) is used by one thread at a time. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mbedtls/sha256.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/encoding.h"
+#include "core/exchange.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "handlers/handlers.h"
+#include "handlers/intake_commit.h"
+#include "handlers/roles.h"
+#include "handlers/verify.h"
+#include "storage/store.h"
+#include "tls/receipt.h"
+
+struct intake_pending {
+	struct intake_item item; /* first: the batch array points at it */
+	struct intake_pending *next;
+	struct exchange *ex; /* its request body is item.original */
+};
+
+struct intake_handler {
+	struct handler post;
+	struct handler get;
+	uv_loop_t *loop;
+	const struct handler_env *env; /* outlives the handlers */
+	struct store *store;
+	struct verify_ca_cache *cas;
+	struct receipt_signer *signer;
+	bool allow_plain;
+	size_t queue_max, batch_max;
+	/* waiting submissions, FIFO */
+	struct intake_pending *head, *tail;
+	size_t queued;
+	/* the batch being committed */
+	uv_work_t work;
+	bool busy;
+	struct intake_item **batch; /* batch_max slots */
+	size_t batch_len;
+	int batch_rc;
+	uint64_t next_receipt; /* expected next receipt number (0: unknown) */
+};
+
+/* --- the commit job (thread pool) ------------------------------------------------- */
+
+static void commit_work_cb(uv_work_t *work)
+{
+	struct intake_handler *h = work->data;
+	h->batch_rc = intake_commit(h->store, h->signer, h->batch, h->batch_len, &h->next_receipt);
+}
+
+/* --- answering ---------------------------------------------------------------------- */
+
+static void respond_receipt(struct exchange *ex, int status, uint64_t receipt, uint8_t *der,
+                            size_t len)
+{
+	char number[24], location[48];
+	snprintf(number, sizeof number, "%llu", (unsigned long long)receipt);
+	snprintf(location, sizeof location, "/v1/intake/%llu", (unsigned long long)receipt);
+	exchange_add_header(ex, "Kensho-Receipt", number);
+	exchange_add_header(ex, "Location", location);
+	exchange_respond_owned(ex, status, "application/cms", der, len);
+}
+
+static void pending_free(struct intake_pending *p)
+{
+	free(p->item.receipt_der);
+	free((void *)p->item.result_json);
+	free(p);
+}
+
+static void start_batch(struct intake_handler *h);
+
+static void commit_after_cb(uv_work_t *work, int status)
+{
+	struct intake_handler *h = work->data;
+	int rc = status < 0 ? status : h->batch_rc;
+	if (rc < 0)
+		log_error("intake: commit of %zu applications failed: %s", h->batch_len,
+		          strerror(-rc));
+	for (size_t i = 0; i < h->batch_len; i++) {
+		struct intake_pending *p = (struct intake_pending *)h->batch[i];
+		if (rc < 0) {
+			exchange_add_header(p->ex, "Retry-After", "1");
+			exchange_respond_error(p->ex, 503, "not_stored",
+			                       "the application could not be stored; retry");
+		} else {
+			respond_receipt(p->ex, p->item.existed ? 200 : 201, p->item.receipt,
+			                p->item.receipt_der, p->item.receipt_len);
+			p->item.receipt_der = NULL; /* owned by the response now */
+		}
+		pending_free(p);
+	}
+	h->batch_len = 0;
+	h->busy = false;
+	start_batch(h);
+}
+
+static void start_batch(struct intake_handler *h)
+{
+	if (h->busy || !h->head)
+		return;
+	h->batch_len = 0;
+	while (h->batch_len < h->batch_max && h->head) {
+		struct intake_pending *p = h->head;
+		h->head = p->next;
+		h->batch[h->batch_len++] = &p->item;
+		h->queued--;
+	}
+	if (!h->head)
+		h->tail = NULL;
+	h->busy = true;
+	h->work.data = h;
+	int rc = uv_queue_work(h->loop, &h->work, commit_work_cb, commit_after_cb);
+	if (rc < 0) /* per libuv, the callbacks will not run: answer now */
+		commit_after_cb(&h->work, rc);
+}
+
+/* --- POST /v1/intake -------------------------------------------------------------- */
+
+/* Role `intake` (handlers/roles.h, docs/tls.md): TLS callers need it from
+ * the client-certificate policy. Plain-HTTP callers have no verified
+ * identity and never hold it; they are let in only while intake.allow_plain
+ * is on (the default, so the plain demo works). Answers 403 otherwise. */
+static bool caller_may_submit(const struct intake_handler *h, struct exchange *ex)
+{
+	const struct http_request *req = exchange_request(ex);
+	if (req->peer && !req->peer->tls && h->allow_plain)
+		return true;
+	return handler_require_role(ex, h->env, PEER_ROLE_INTAKE);
+}
+static void respond_json(struct exchange *ex, int status, struct buf *b)
+{
+	if (b->failed) {
+		buf_free(b);
+		exchange_respond_error(ex, 500, "out_of_memory", NULL);
+		return;
+	}
+	size_t len;
+	uint8_t *body = buf_steal(b, &len);
+	exchange_respond_owned(ex, status, "application/json", body, len);
+}
+
+/* Answers from the store if these bytes were accepted before. Returns true if
+ * it answered. */
+static bool answer_if_known(struct intake_handler *h, struct exchange *ex, const uint8_t *digest)
+{
+	struct store_txn *txn;
+	if (store_txn_begin(h->store, false, &txn) < 0)
+		return false; /* the commit job will find it */
+	uint64_t receipt;
+	struct store_intake rec;
+	bool known = store_intake_find(txn, digest, &receipt) == 0 &&
+	             store_intake_get(txn, receipt, &rec) == 0;
+	uint8_t *der = NULL;
+	if (known && (der = malloc(rec.receipt_der.len ? rec.receipt_der.len : 1)))
+		memcpy(der, rec.receipt_der.data, rec.receipt_der.len);
+	size_t len = known ? rec.receipt_der.len : 0;
+	store_txn_abort(txn);
+	if (!der)
+		return false;
+	respond_receipt(ex, 200, receipt, der, len);
+	return true;
+}
+
+static void intake_on_post(struct handler *self, struct exchange *ex)
+{
+	struct intake_handler *h = (struct intake_handler *)self;
+	const struct http_request *req = exchange_request(ex);
+	if (!caller_may_submit(h, ex))
+		return;
+	if (!req->body || req->body_len == 0) {
+		exchange_respond_error(ex, 400, "empty_body", "POST a DER CMS SignedData");
+		return;
+	}
+	size_t header_len, cms_len, detached_len;
+	const char *header = exchange_header(ex, "Kensho-Signature-Length", &header_len);
+	const uint8_t *detached;
+	if (verify_split_body(req->body, req->body_len, header, header_len, &cms_len, &detached,
+	                      &detached_len) < 0) {
+		exchange_respond_error(ex, 400, "bad_signature_length",
+		                       "Kensho-Signature-Length must be 1..body length");
+		return;
+	}
+	int64_t now = (int64_t)time(NULL);
+	struct verify_result r;
+	const char *detail;
+	int rc = verify_submission(h->store, h->cas, req->body, cms_len, detached, detached_len,
+	                           now, &r, &detail);
+	if (rc == -EINVAL || rc == -ENOTSUP || rc == -E2BIG) {
+		exchange_respond_error(ex, rc == -E2BIG ? 413 : 400, "malformed", detail);
+		return;
+	}
+	if (rc < 0) {
+		exchange_respond_error(ex, 503, "unavailable", "the store could not be read");
+		return;
+	}
+	if (!r.is_cms) {
+		exchange_respond_error(ex, 400, "not_signed", "intake takes CMS SignedData only");
+		return;
+	}
+	struct buf result = {0};
+	verify_result_json(&r, &result);
+	if (!r.valid) { /* nothing is stored for an invalid application */
+		respond_json(ex, 422, &result);
+		return;
+	}
+	uint8_t digest[32];
+	mbedtls_sha256_ret(req->body, req->body_len, digest, 0);
+	if (answer_if_known(h, ex, digest)) {
+		buf_free(&result);
+		return;
+	}
+	if (h->queued >= h->queue_max) {
+		buf_free(&result);
+		exchange_add_header(ex, "Retry-After", "1");
+		exchange_respond_error(ex, 503, "busy", "intake queue is full; retry");
+		return;
+	}
+	struct intake_pending *p = calloc(1, sizeof *p);
+	if (!p || result.failed) {
+		free(p);
+		buf_free(&result);
+		exchange_respond_error(ex, 500, "out_of_memory", NULL);
+		return;
+	}
+	p->ex = ex;
+	p->item.original = req->body;
+	p->item.original_len = req->body_len;
+	memcpy(p->item.digest, digest, sizeof digest);
+	p->item.received_at = now;
+	p->item.result_json = buf_steal(&result, &p->item.result_len);
+	if (h->tail)
+		h->tail->next = p;
+	else
+		h->head = p;
+	h->tail = p;
+	h->queued++;
+	start_batch(h);
+}
+
+/* --- GET /v1/intake/{receipt} ---------------------------------------------------- */
+
+static int parse_receipt(const char *text, size_t len, uint64_t *out)
+{
+	uint64_t n = 0;
+	if (len == 0 || len > 19)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] < '0' || text[i] > '9')
+			return -EINVAL;
+		n = n * 10 + (uint64_t)(text[i] - '0');
+	}
+	if (n == 0)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+static bool accepts_cms(struct exchange *ex)
+{
+	size_t len;
+	const char *accept = exchange_header(ex, "Accept", &len);
+	return accept && memmem(accept, len, "application/cms", 15) != NULL;
+}
+
+static void intake_on_get(struct handler *self, struct exchange *ex)
+{
+	struct intake_handler *h =
+	        (struct intake_handler *)((char *)self - offsetof(struct intake_handler, get));
+	const struct http_request *req = exchange_request(ex);
+	static const char prefix[] = "/v1/intake/";
+	uint64_t number;
+	if (req->path_len <= sizeof prefix - 1 ||
+	    parse_receipt(req->path + sizeof prefix - 1, req->path_len - (sizeof prefix - 1),
+	                  &number) < 0) {
+		exchange_respond_error(ex, 400, "bad_receipt", "a receipt number is 1, 2, 3, ...");
+		return;
+	}
+	if (!caller_may_submit(h, ex))
+		return;
+	struct store_txn *txn;
+	if (store_txn_begin(h->store, false, &txn) < 0) {
+		exchange_respond_error(ex, 503, "unavailable", "the store could not be read");
+		return;
+	}
+	struct store_intake rec;
+	int rc = store_intake_get(txn, number, &rec);
+	if (rc < 0) {
+		store_txn_abort(txn);
+		if (rc == -ENOENT)
+			exchange_respond_error(ex, 404, "not_found", "no such receipt");
+		else
+			exchange_respond_error(ex, 503, "unavailable",
+			                       "the store could not be read");
+		return;
+	}
+	if (accepts_cms(ex)) {
+		uint8_t *der = malloc(rec.receipt_der.len ? rec.receipt_der.len : 1);
+		if (der)
+			memcpy(der, rec.receipt_der.data, rec.receipt_der.len);
+		size_t len = rec.receipt_der.len;
+		store_txn_abort(txn);
+		if (!der)
+			exchange_respond_error(ex, 500, "out_of_memory", NULL);
+		else
+			respond_receipt(ex, 200, number, der, len);
+		return;
+	}
+	struct buf b = {0};
+	struct json j;
+	json_init(&j, &b);
+	json_object_begin(&j, NULL);
+	json_uint(&j, "receipt", number);
+	json_string(&j, "state", "accepted");
+	json_time(&j, "received_at", rec.received_at);
+	json_hex(&j, "sha256", rec.digest, sizeof rec.digest);
+	json_uint(&j, "size", rec.original.len);
+	char *b64 = malloc(4 * ((rec.receipt_der.len + 2) / 3) + 1);
+	if (b64) {
+		base64_encode(rec.receipt_der.data, rec.receipt_der.len, b64);
+		json_string(&j, "receipt_cms", b64);
+		free(b64);
+	} else {
+		b.failed = -ENOMEM;
+	}
+	json_object_end(&j);
+	/* The stored result is JSON from verify_result_json: spliced in last. */
+	if (!b.failed && rec.result.len > 0) {
+		b.len--;
+		buf_append_str(&b, ",\"result\":");
+		buf_append(&b, rec.result.data, rec.result.len);
+		buf_append_str(&b, "}");
+	}
+	store_txn_abort(txn);
+	respond_json(ex, 200, &b);
+}
+
+int intake_routes(struct router *r, const struct handler_env *env)
+{
+	static struct intake_handler h; /* lives as long as the process */
+	h.post.name = "intake";
+	h.post.on_request = intake_on_post;
+	h.get.name = "intake";
+	h.get.on_request = intake_on_get;
+	h.loop = env->loop;
+	h.env = env;
+	h.store = env->store;
+	h.allow_plain = config_get_bool(env->config, "intake.allow_plain", true);
+	h.queue_max = (size_t)config_get_int(env->config, "intake.queue_max", 1024);
+	h.batch_max = (size_t)config_get_int(env->config, "intake.batch_max", 64);
+	if (h.batch_max < 1)
+		h.batch_max = 1;
+	h.cas = verify_ca_cache_new();
+	h.batch = calloc(h.batch_max, sizeof *h.batch);
+	if (!h.cas || !h.batch)
+		return -ENOMEM;
+	int rc = receipt_signer_open(env->data_dir, &h.signer);
+	if (rc < 0) {
+		log_error("intake: cannot open the receipt key in %s/ca: %s", env->data_dir,
+		          strerror(-rc));
+		return rc;
+	}
+	if ((rc = router_add(r, "/v1/intake", HTTP_METHOD_POST, &h.post)) < 0)
+		return rc;
+	return router_add(r, "/v1/intake/", HTTP_METHOD_GET | HTTP_METHOD_HEAD, &h.get);
+}

@@ -1,0 +1,161 @@
+/* One write transaction per batch of intake submissions: see intake_commit.h.
+ *
+ * A receipt names its own number, which store_intake_put assigns (the next in
+ * sequence) inside the write transaction. Signing a receipt costs an RSA
+ * private-key operation (about 1.7 ms with mbedTLS 2.28), and LMDB has one
+ * writer per environment across all processes: signing a batch inside the
+ * transaction would hold that lock (and delay revocations) for the whole
+ * batch. So receipts are signed before the transaction with the numbers the
+ * previous commit predicts, and the transaction only checks each prediction:
+ * when another writer took numbers in between (another worker process, or
+ * the first batch after start when nothing is predicted yet), the receipts
+ * that no longer fit are signed again inside the transaction. */
+#include "handlers/intake_commit.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/store.h"
+#include "tls/receipt.h"
+
+#define INTAKE_COMMIT_ATTEMPTS 4 /* map growth (-EAGAIN) redoes the batch */
+
+static void item_clear(struct intake_item *it)
+{
+	free(it->receipt_der);
+	it->receipt_der = NULL;
+	it->receipt_len = 0;
+	it->receipt = 0;
+	it->existed = false;
+}
+
+static int copy_receipt(struct intake_item *it, const struct store_blob *der)
+{
+	it->receipt_der = malloc(der->len ? der->len : 1);
+	if (!it->receipt_der)
+		return -ENOMEM;
+	memcpy(it->receipt_der, der->data, der->len);
+	it->receipt_len = der->len;
+	return 0;
+}
+
+/* Signs the item's receipt as number `number` (deterministic: the same item and
+ * number always give the same bytes). */
+static int sign_as(struct receipt_signer *signer, struct intake_item *it, uint64_t number)
+{
+	item_clear(it);
+	struct receipt_fields f = {
+	        .number = number,
+	        .received_at = it->received_at,
+	        .result_json = (const char *)it->result_json,
+	        .result_json_len = it->result_len,
+	};
+	memcpy(f.sha256, it->digest, sizeof f.sha256);
+	int rc = receipt_sign(signer, &f, &it->receipt_der, &it->receipt_len);
+	if (rc == 0)
+		it->receipt = number;
+	return rc;
+}
+
+static bool same_digest_earlier(struct intake_item *const *items, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (memcmp(items[j]->digest, items[i]->digest, sizeof items[i]->digest) == 0)
+			return true;
+	return false;
+}
+
+/* Outside any write transaction: signs the receipts of the items that look
+ * new, numbered from `next`. Items already stored or repeated in the batch
+ * get no receipt here. Returns 0 or a negative errno. */
+static int presign(struct store *store, struct receipt_signer *signer,
+                   struct intake_item *const *items, size_t n, uint64_t next)
+{
+	struct store_txn *txn;
+	int rc = store_txn_begin(store, false, &txn);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		uint64_t existing;
+		int found = store_intake_find(txn, items[i]->digest, &existing);
+		if (found == 0 || same_digest_earlier(items, i))
+			continue;
+		if (found != -ENOENT)
+			rc = found;
+		else
+			rc = sign_as(signer, items[i], next++);
+	}
+	store_txn_abort(txn);
+	return rc;
+}
+
+/* Stores one submission in txn, or finds the receipt it already has. The
+ * receipt must name the number store_intake_put assigns: a presigned one is
+ * kept only if its number is that one, and the assignment is checked. */
+static int store_one(struct store_txn *txn, struct receipt_signer *signer, struct intake_item *it)
+{
+	uint64_t existing, number;
+	struct store_intake rec;
+	int rc = store_intake_find(txn, it->digest, &existing);
+	if (rc == 0) {
+		/* Resubmitted (or twice in one batch): the first receipt stands. */
+		if ((rc = store_intake_get(txn, existing, &rec)) < 0)
+			return rc;
+		item_clear(it);
+		it->existed = true;
+		it->receipt = existing;
+		return copy_receipt(it, &rec.receipt_der);
+	}
+	if (rc != -ENOENT)
+		return rc;
+	if ((rc = store_intake_next_receipt(txn, &number)) < 0)
+		return rc;
+	if (!it->receipt_der || it->existed || it->receipt != number)
+		if ((rc = sign_as(signer, it, number)) < 0)
+			return rc;
+	rec = (struct store_intake){
+	        .received_at = it->received_at,
+	        .original = {it->original, it->original_len},
+	        .result = {it->result_json, it->result_len},
+	        .receipt_der = {it->receipt_der, it->receipt_len},
+	};
+	memcpy(rec.digest, it->digest, sizeof rec.digest);
+	if ((rc = store_intake_put(txn, &rec)) < 0)
+		return rc == -EEXIST ? -EIO : rc; /* find said absent in this txn */
+	if (rec.receipt != number)
+		return -EIO; /* the number signed is not the number stored */
+	return 0;
+}
+
+int intake_commit(struct store *store, struct receipt_signer *signer,
+                  struct intake_item *const *items, size_t n, uint64_t *next_hint)
+{
+	for (size_t i = 0; i < n; i++)
+		item_clear(items[i]);
+	int rc = *next_hint ? presign(store, signer, items, n, *next_hint) : 0;
+	if (rc == 0)
+		rc = -EAGAIN;
+	for (int attempt = 0; attempt < INTAKE_COMMIT_ATTEMPTS && rc == -EAGAIN; attempt++) {
+		struct store_txn *txn;
+		uint64_t next = 0;
+		if ((rc = store_txn_begin(store, true, &txn)) < 0)
+			break;
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = store_one(txn, signer, items[i]);
+		if (rc == 0)
+			rc = store_intake_next_receipt(txn, &next);
+		if (rc < 0) {
+			store_txn_abort(txn);
+			continue;
+		}
+		/* Returns after fsync: only now may anyone be told. */
+		rc = store_txn_commit(txn);
+		if (rc == 0)
+			*next_hint = next;
+	}
+	if (rc < 0)
+		for (size_t i = 0; i < n; i++)
+			item_clear(items[i]);
+	return rc;
+}

@@ -1,0 +1,143 @@
+/* handlers/intake_commit: a batch commits with dense receipt numbers, each
+ * receipt names its record, and the same bytes always get the first receipt. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <mbedtls/sha256.h>
+
+#include "handlers/intake_commit.h"
+#include "intake_fixture.h"
+#include "tls/cms.h"
+#include "tls/receipt.h"
+
+static struct intake_fixture *fx;
+static struct receipt_signer *signer;
+
+static int setup(void **state)
+{
+	fx = intake_fixture_open();
+	if (!fx)
+		return -1;
+	return receipt_signer_open(fx->dir, &signer);
+}
+
+static int teardown(void **state)
+{
+	receipt_signer_free(signer);
+	intake_fixture_close(fx);
+	return 0;
+}
+
+static const char result[] = "{\"valid\":true}";
+
+static void item_init(struct intake_item *it, const char *text)
+{
+	memset(it, 0, sizeof *it);
+	it->original = (const uint8_t *)text;
+	it->original_len = strlen(text);
+	mbedtls_sha256_ret(it->original, it->original_len, it->digest, 0);
+	it->received_at = 1795000000;
+	it->result_json = (const uint8_t *)result;
+	it->result_len = sizeof result - 1;
+}
+
+/* The receipt's JSON content names `number` and the original's digest. */
+static void assert_receipt_names(const struct intake_item *it, uint64_t number)
+{
+	struct cms_signed_data sd;
+	assert_int_equal(cms_decode(it->receipt_der, it->receipt_len, &sd), 0);
+	char want[160], hex[65];
+	for (int i = 0; i < 32; i++)
+		sprintf(hex + 2 * i, "%02x", it->digest[i]);
+	snprintf(want, sizeof want, "\"receipt\":%llu,", (unsigned long long)number);
+	assert_non_null(memmem(sd.content.p, sd.content.len, want, strlen(want)));
+	assert_non_null(memmem(sd.content.p, sd.content.len, hex, 64));
+}
+
+static void test_batch_numbers_and_dedup(void **state)
+{
+	struct intake_item a, b, a_again, c;
+	item_init(&a, "application A");
+	item_init(&b, "application B");
+	item_init(&a_again, "application A"); /* the same bytes twice in one batch */
+	struct intake_item *batch[] = {&a, &b, &a_again};
+	uint64_t next = 0; /* unknown: receipts are signed inside the transaction */
+	assert_int_equal(intake_commit(fx->store, signer, batch, 3, &next), 0);
+	assert_int_equal(a.receipt, 1);
+	assert_false(a.existed);
+	assert_int_equal(b.receipt, 2);
+	assert_int_equal(a_again.receipt, 1);
+	assert_true(a_again.existed);
+	assert_int_equal(a_again.receipt_len, a.receipt_len);
+	assert_memory_equal(a_again.receipt_der, a.receipt_der, a.receipt_len);
+	assert_receipt_names(&a, 1);
+	assert_receipt_names(&b, 2);
+	assert_int_equal(next, 3);
+
+	/* a later batch, predicted wrongly (as when another process wrote in
+	 * between): the presigned receipt is replaced by one with the right number */
+	item_init(&c, "application C");
+	struct intake_item *later[] = {&c, &b};
+	uint64_t wrong = 1000;
+	assert_int_equal(intake_commit(fx->store, signer, later, 2, &wrong), 0);
+	assert_int_equal(wrong, 4);
+	assert_int_equal(c.receipt, 3);
+	assert_true(b.existed);
+	assert_int_equal(b.receipt, 2);
+	assert_receipt_names(&c, 3);
+
+	/* what was committed is what GET /v1/intake/{n} reads */
+	struct store_txn *txn;
+	struct store_intake rec;
+	assert_int_equal(store_txn_begin(fx->store, false, &txn), 0);
+	assert_int_equal(store_intake_get(txn, 3, &rec), 0);
+	assert_int_equal(rec.original.len, strlen("application C"));
+	assert_memory_equal(rec.original.data, "application C", rec.original.len);
+	assert_int_equal(rec.receipt_der.len, c.receipt_len);
+	assert_memory_equal(rec.receipt_der.data, c.receipt_der, c.receipt_len);
+	assert_int_equal(store_intake_get(txn, 4, &rec), -ENOENT);
+	store_txn_abort(txn);
+
+	struct intake_item *all[] = {&a, &b, &a_again, &c};
+	for (int i = 0; i < 4; i++)
+		free(all[i]->receipt_der);
+}
+
+static void test_many_batches_stay_dense(void **state)
+{
+	enum { N = 40 };
+	static char texts[N][32];
+	struct intake_item items[N], *batch[N];
+	for (int i = 0; i < N; i++) {
+		snprintf(texts[i], sizeof texts[i], "bulk application %d", i);
+		item_init(&items[i], texts[i]);
+		batch[i] = &items[i];
+	}
+	/* batches of 1, 2, 3, ..., each predicted by the previous commit */
+	uint64_t first = 0, next = 0;
+	for (int at = 0, size = 1; at < N; at += size, size++) {
+		int n = at + size > N ? N - at : size;
+		assert_int_equal(intake_commit(fx->store, signer, batch + at, n, &next), 0);
+		assert_int_equal(next, items[at + n - 1].receipt + 1);
+		if (at == 0)
+			first = items[0].receipt;
+	}
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(items[i].receipt, first + i);
+		assert_receipt_names(&items[i], first + i);
+		free(items[i].receipt_der);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_batch_numbers_and_dedup),
+	        cmocka_unit_test(test_many_batches_stay_dense),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

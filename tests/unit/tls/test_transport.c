@@ -1,0 +1,819 @@
+/* tls/tls.c: a server transport driven in memory against an mbedTLS client.
+ * Handshake, data both ways, client-certificate policy, refused protocol
+ * versions and ciphers, garbage and truncated records, tickets, reload and
+ * the handshake timeout. Certificates come from tls_demo_pki_ensure. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "core/buf.h"
+#include "core/exchange.h"
+#include "tls/tls.h"
+#include "tls/tls_demo_pki.h"
+#include "tls/tls_policy.h"
+
+static char dir[256];       /* demo PKI that the server trusts */
+static char other_dir[256]; /* a second, untrusted demo PKI */
+
+/* --- the connection side of the server transport ----------------------------- */
+
+struct fake_conn {
+	struct buf to_client; /* ciphertext the server sent */
+	struct buf plaintext; /* what the server delivered */
+	int established;
+	int failed;
+	int fail_err;
+	char fail_why[256];
+	struct peer_info peer;
+	struct transport *t;
+};
+
+static int conn_send(void *conn, const uint8_t *data, size_t len)
+{
+	struct fake_conn *c = conn;
+	return buf_append(&c->to_client, data, len);
+}
+
+static int conn_deliver(void *conn, const uint8_t *data, size_t len)
+{
+	struct fake_conn *c = conn;
+	return buf_append(&c->plaintext, data, len);
+}
+
+static void conn_established(void *conn)
+{
+	struct fake_conn *c = conn;
+	c->established++;
+}
+
+static void conn_fail(void *conn, int err, const char *why)
+{
+	struct fake_conn *c = conn;
+	c->failed++;
+	c->fail_err = err;
+	snprintf(c->fail_why, sizeof c->fail_why, "%s", why);
+}
+
+static void conn_open(struct fake_conn *c, struct tls_factory *f)
+{
+	memset(c, 0, sizeof *c);
+	struct transport_io io = {
+	        .conn = c,
+	        .send = conn_send,
+	        .deliver = conn_deliver,
+	        .established = conn_established,
+	        .fail = conn_fail,
+	};
+	snprintf(c->peer.address, sizeof c->peer.address, "127.0.0.1:1");
+	struct transport_factory *base = tls_factory_base(f);
+	c->t = base->create(base, &io, &c->peer);
+	assert_non_null(c->t);
+	assert_int_equal(c->t->ops->start(c->t), 0);
+}
+
+static void conn_close(struct fake_conn *c)
+{
+	c->t->ops->destroy(c->t);
+	buf_free(&c->to_client);
+	buf_free(&c->plaintext);
+}
+
+/* --- an mbedTLS client ----------------------------------------------------------- */
+
+struct client {
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_ssl_config conf;
+	mbedtls_ssl_context ssl;
+	mbedtls_x509_crt ca, cert;
+	mbedtls_pk_context key;
+	struct buf to_server;
+	struct fake_conn *server; /* its to_client is our input */
+	size_t in_off;
+	int ciphersuites[2];
+};
+
+static int client_send(void *arg, const unsigned char *data, size_t len)
+{
+	struct client *cl = arg;
+	buf_append(&cl->to_server, data, len);
+	return (int)len;
+}
+
+static int client_recv(void *arg, unsigned char *out, size_t len)
+{
+	struct client *cl = arg;
+	struct buf *in = &cl->server->to_client;
+	size_t avail = in->len - cl->in_off;
+	if (avail == 0)
+		return MBEDTLS_ERR_SSL_WANT_READ;
+	if (len > avail)
+		len = avail;
+	memcpy(out, in->data + cl->in_off, len);
+	cl->in_off += len;
+	return (int)len;
+}
+
+struct client_opts {
+	const char *cert_base; /* e.g. "clients/operator" under pki_dir */
+	const char *pki_dir;
+	int minor_version; /* 0: TLS 1.2 */
+	int ciphersuite;   /* 0: defaults */
+};
+
+static void client_init(struct client *cl, struct fake_conn *server, const struct client_opts *o)
+{
+	memset(cl, 0, sizeof *cl);
+	cl->server = server;
+	mbedtls_entropy_init(&cl->entropy);
+	mbedtls_ctr_drbg_init(&cl->drbg);
+	assert_int_equal(
+	        mbedtls_ctr_drbg_seed(&cl->drbg, mbedtls_entropy_func, &cl->entropy, NULL, 0), 0);
+	mbedtls_ssl_config_init(&cl->conf);
+	mbedtls_ssl_init(&cl->ssl);
+	mbedtls_x509_crt_init(&cl->ca);
+	mbedtls_x509_crt_init(&cl->cert);
+	mbedtls_pk_init(&cl->key);
+	assert_int_equal(mbedtls_ssl_config_defaults(&cl->conf, MBEDTLS_SSL_IS_CLIENT,
+	                                             MBEDTLS_SSL_TRANSPORT_STREAM,
+	                                             MBEDTLS_SSL_PRESET_DEFAULT),
+	                 0);
+	mbedtls_ssl_conf_rng(&cl->conf, mbedtls_ctr_drbg_random, &cl->drbg);
+	char path[512];
+	snprintf(path, sizeof path, "%s/tls/ca.pem", dir);
+	assert_int_equal(mbedtls_x509_crt_parse_file(&cl->ca, path), 0);
+	mbedtls_ssl_conf_ca_chain(&cl->conf, &cl->ca, NULL);
+	mbedtls_ssl_conf_authmode(&cl->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	if (o && o->minor_version) {
+		mbedtls_ssl_conf_min_version(&cl->conf, 3, o->minor_version);
+		mbedtls_ssl_conf_max_version(&cl->conf, 3, o->minor_version);
+	}
+	if (o && o->ciphersuite) {
+		cl->ciphersuites[0] = o->ciphersuite;
+		mbedtls_ssl_conf_ciphersuites(&cl->conf, cl->ciphersuites);
+	}
+	if (o && o->cert_base) {
+		snprintf(path, sizeof path, "%s/tls/%s.pem", o->pki_dir ? o->pki_dir : dir,
+		         o->cert_base);
+		assert_int_equal(mbedtls_x509_crt_parse_file(&cl->cert, path), 0);
+		snprintf(path, sizeof path, "%s/tls/%s.key", o->pki_dir ? o->pki_dir : dir,
+		         o->cert_base);
+		assert_int_equal(mbedtls_pk_parse_keyfile(&cl->key, path, NULL), 0);
+		assert_int_equal(mbedtls_ssl_conf_own_cert(&cl->conf, &cl->cert, &cl->key), 0);
+	}
+	assert_int_equal(mbedtls_ssl_setup(&cl->ssl, &cl->conf), 0);
+	assert_int_equal(mbedtls_ssl_set_hostname(&cl->ssl, "localhost"), 0);
+	mbedtls_ssl_set_bio(&cl->ssl, cl, client_send, client_recv, NULL);
+}
+
+static void client_free(struct client *cl)
+{
+	mbedtls_ssl_free(&cl->ssl);
+	mbedtls_ssl_config_free(&cl->conf);
+	mbedtls_x509_crt_free(&cl->ca);
+	mbedtls_x509_crt_free(&cl->cert);
+	mbedtls_pk_free(&cl->key);
+	mbedtls_ctr_drbg_free(&cl->drbg);
+	mbedtls_entropy_free(&cl->entropy);
+	buf_free(&cl->to_server);
+}
+
+/* Moves the client's output into the server transport. */
+static void flush_to_server(struct client *cl)
+{
+	if (cl->to_server.len == 0)
+		return;
+	struct fake_conn *s = cl->server;
+	assert_int_equal(s->t->ops->on_read(s->t, cl->to_server.data, cl->to_server.len), 0);
+	buf_reset(&cl->to_server);
+}
+
+/* Runs the handshake to completion or failure; returns the client's result. */
+static int handshake(struct client *cl)
+{
+	int rc = MBEDTLS_ERR_SSL_WANT_READ;
+	for (int round = 0; round < 50; round++) {
+		rc = mbedtls_ssl_handshake(&cl->ssl);
+		flush_to_server(cl);
+		if (rc != MBEDTLS_ERR_SSL_WANT_READ)
+			break;
+		if (cl->server->failed && cl->in_off == cl->server->to_client.len)
+			break;
+	}
+	if (rc == 0) {
+		/* The server's Finished is processed; let it see ours too. */
+		flush_to_server(cl);
+	}
+	return rc;
+}
+
+static void client_write(struct client *cl, const char *text)
+{
+	assert_int_equal(mbedtls_ssl_write(&cl->ssl, (const unsigned char *)text, strlen(text)),
+	                 (int)strlen(text));
+	flush_to_server(cl);
+}
+
+static int client_read(struct client *cl, char *out, size_t cap)
+{
+	int n = mbedtls_ssl_read(&cl->ssl, (unsigned char *)out, cap - 1);
+	if (n >= 0)
+		out[n] = '\0';
+	return n;
+}
+
+/* --- factory helpers ------------------------------------------------------------- */
+
+static struct tls_factory *factory_with(enum tls_client_auth auth, int64_t timeout_ms)
+{
+	char cert[512], key[512], trust[512], policy[512], err[256] = "";
+	snprintf(cert, sizeof cert, "%s/tls/server.pem", dir);
+	snprintf(key, sizeof key, "%s/tls/server.key", dir);
+	snprintf(trust, sizeof trust, "%s/tls/ca.pem", dir);
+	snprintf(policy, sizeof policy, "%s/tls/policy.conf", dir);
+	struct tls_settings s = {
+	        .cert_file = cert,
+	        .key_file = key,
+	        .trust_file = trust,
+	        .policy_file = policy,
+	        .client_auth = auth,
+	        .handshake_timeout_ms = timeout_ms,
+	        .ticket_lifetime_s = 3600,
+	};
+	struct tls_factory *f = NULL;
+	int rc = tls_factory_new(NULL, &s, &f, err, sizeof err);
+	if (rc != 0)
+		fail_msg("tls_factory_new: %d %s", rc, err);
+	return f;
+}
+
+static int group_setup(void **state)
+{
+	char err[256];
+	snprintf(dir, sizeof dir, "/tmp/kensho-tls-unit-XXXXXX");
+	snprintf(other_dir, sizeof other_dir, "/tmp/kensho-tls-other-XXXXXX");
+	if (!mkdtemp(dir) || !mkdtemp(other_dir))
+		return -1;
+	if (tls_demo_pki_ensure(dir, err, sizeof err) != 0 ||
+	    tls_demo_pki_ensure(other_dir, err, sizeof err) != 0) {
+		fprintf(stderr, "demo pki: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", dir, other_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* --- tests ----------------------------------------------------------------------- */
+
+static void test_demo_pki_files(void **state)
+{
+	static const char *keys[] = {"ca.key",
+	                             "server.key",
+	                             "clients/operator.key",
+	                             "clients/relying-party.key",
+	                             "clients/personal.key",
+	                             "clients/intake.key"};
+	char path[512];
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		struct stat st;
+		snprintf(path, sizeof path, "%s/tls/%s", dir, keys[i]);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+	}
+	/* The server certificate names localhost and 127.0.0.1 and chains to ca.pem. */
+	mbedtls_x509_crt ca, server;
+	mbedtls_x509_crt_init(&ca);
+	mbedtls_x509_crt_init(&server);
+	snprintf(path, sizeof path, "%s/tls/ca.pem", dir);
+	assert_int_equal(mbedtls_x509_crt_parse_file(&ca, path), 0);
+	snprintf(path, sizeof path, "%s/tls/server.pem", dir);
+	assert_int_equal(mbedtls_x509_crt_parse_file(&server, path), 0);
+	uint32_t flags = 0;
+	assert_int_equal(
+	        mbedtls_x509_crt_verify(&server, &ca, NULL, "localhost", &flags, NULL, NULL), 0);
+	assert_int_not_equal(
+	        mbedtls_x509_crt_verify(&server, &ca, NULL, "example.org", &flags, NULL, NULL), 0);
+	assert_int_equal(mbedtls_x509_crt_check_extended_key_usage(
+	                         &server, MBEDTLS_OID_SERVER_AUTH,
+	                         MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)),
+	                 0);
+	mbedtls_x509_crt_free(&ca);
+	mbedtls_x509_crt_free(&server);
+	/* A second call leaves the existing material alone. */
+	struct stat before, after;
+	assert_int_equal(stat(path, &before), 0);
+	char err[128];
+	assert_int_equal(tls_demo_pki_ensure(dir, err, sizeof err), 0);
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+}
+
+static void test_handshake_and_data_both_ways(void **state)
+{
+	struct tls_factory *f = factory_with(TLS_CLIENT_AUTH_OPTIONAL, 0);
+	struct fake_conn s;
+	struct client cl;
+	conn_open(&s, f);
+	client_init(&cl, &s, NULL);
+	assert_int_equal(handshake(&cl), 0);
+	assert_int_equal(s.established, 1);
+	assert_int_equal(s.failed, 0);
+	assert_true(s.peer.tls);
+	assert_false(s.peer.client_cert);
+	assert_int_equal(s.peer.roles, PEER_ROLE_RELYING_PARTY); /* policy: anonymous */
+	assert_string_equal(mbedtls_ssl_get_version(&cl.ssl), "TLSv1.2");
+	const char *suite = mbedtls_ssl_get_ciphersuite(&cl.ssl);
+	assert_non_null(strstr(suite, "ECDHE-ECDSA"));
+
+	client_write(&cl, "GET / HTTP/1.1\r\n\r\n");
+	assert_int_equal(s.plaintext.len, 18);
+	assert_memory_equal(s.plaintext.data, "GET / HTTP/1.1\r\n\r\n", 18);
+
+	/* A body larger than one record comes out whole on the other side. */
+	size_t big_len = 40000;
+	uint8_t *big = malloc(big_len);
+	for (size_t i = 0; i < big_len; i++)
+		big[i] = (uint8_t)(i * 7);
+	assert_int_equal(s.t->ops->write(s.t, big, big_len), 0);
+	uint8_t *got = malloc(big_len);
+	size_t have = 0;
+	while (have < big_len) {
+		int n = mbedtls_ssl_read(&cl.ssl, got + have, big_len - have);
+		assert_true(n > 0);
+		have += (size_t)n;
+	}
+	assert_memory_equal(got, big, big_len);
+	free(big);
+	free(got);
+
+	/* Orderly close: the server answers close_notify with close_notify. */
+	assert_int_equal(mbedtls_ssl_close_notify(&cl.ssl), 0);
+	flush_to_server(&cl);
+	char tmp[16];
+	assert_int_equal(client_read(&cl, tmp, sizeof tmp), MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY);
+	assert_int_equal(s.t->ops->write(s.t, (const uint8_t *)"x", 1), -ENOTCONN);
+
+	struct tls_stats st;
+	tls_factory_stats(f, &st);
+	assert_int_equal(st.handshakes, 1);
+	assert_int_equal(st.handshake_failures, 0);
+	client_free(&cl);
+	conn_close(&s);
+	tls_factory_free(f);
+}
+
+static void spki_of(const char *pem_path, uint8_t out[32])
+{
+	mbedtls_x509_crt crt;
+	mbedtls_x509_crt_init(&crt);
+	assert_int_equal(mbedtls_x509_crt_parse_file(&crt, pem_path), 0);
+	mbedtls_sha256_ret(crt.pk_raw.p, crt.pk_raw.len, out, 0);
+	mbedtls_x509_crt_free(&crt);
+}
+
+static void test_client_certificates_get_policy_roles(void **state)
+{
+	static const struct {
+		const char *base, *subject;
+		unsigned roles;
+	} cases[] = {
+	        {"clients/operator", "CN=operator, O=kensho demo", PEER_ROLE_OPERATOR},
+	        {"clients/relying-party", "CN=relying-party, O=kensho demo",
+	         PEER_ROLE_RELYING_PARTY},
+	        {"clients/personal", "CN=personal, O=kensho demo",
+	         PEER_ROLE_RELYING_PARTY | PEER_ROLE_PERSONAL},
+	        {"clients/intake", "CN=intake, O=kensho demo", PEER_ROLE_INTAKE},
+	};
+	struct tls_factory *f = factory_with(TLS_CLIENT_AUTH_REQUIRED, 0);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct fake_conn s;
+		struct client cl;
+		conn_open(&s, f);
+		struct client_opts o = {.cert_base = cases[i].base};
+		client_init(&cl, &s, &o);
+		assert_int_equal(handshake(&cl), 0);
+		assert_int_equal(s.established, 1);
+		assert_true(s.peer.client_cert);
+		assert_string_equal(s.peer.subject, cases[i].subject);
+		assert_int_equal(s.peer.roles, cases[i].roles);
+		char path[512];
+		uint8_t spki[32];
+		snprintf(path, sizeof path, "%s/tls/%s.pem", dir, cases[i].base);
+		spki_of(path, spki);
+		assert_memory_equal(s.peer.spki_sha256, spki, 32);
+		client_free(&cl);
+		conn_close(&s);
+	}
+	tls_factory_free(f);
+}
+
+static void test_required_without_certificate_fails(void **state)
+{
+	struct tls_factory *f = factory_with(TLS_CLIENT_AUTH_REQUIRED, 0);
+	struct fake_conn s;
+	struct client cl;
+	conn_open(&s, f);
+	client_init(&cl, &s, NULL);
+	int rc = handshake(&cl);
+	assert_int_not_equal(rc, 0);
+	assert_int_equal(s.established, 0);
+	assert_int_equal(s.failed, 1);
+	assert_int_equal(s.fail_err, -EACCES);
+	/* The client was told by an alert, not just a dropped connection. */
+	assert_int_equal(rc, MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE);
+	client_free(&cl);
+	conn_close(&s);
+	tls_factory_free(f);
+}
+
+static void test_untrusted_certificate_refused_even_when_optional(void **state)
+{
+	for (int mode = TLS_CLIENT_AUTH_OPTIONAL; mode <= TLS_CLIENT_AUTH_REQUIRED; mode++) {
+		struct tls_factory *f = factory_with((enum tls_client_auth)mode, 0);
+		struct fake_conn s;
+		struct client cl;
+		conn_open(&s, f);
+		struct client_opts o = {.cert_base = "clients/operator", .pki_dir = other_dir};
+		client_init(&cl, &s, &o);
+		handshake(&cl);
+		char tmp[16];
+		client_read(&cl, tmp, sizeof tmp); /* picks up a late alert */
+		assert_int_equal(s.established, 0);
+		assert_int_equal(s.failed, 1);
+		assert_int_equal(s.fail_err, -EACCES);
+		assert_int_equal(s.peer.roles, 0);
+		client_free(&cl);
+		conn_close(&s);
+		tls_factory_free(f);
+	}
+}
+
+static void test_old_versions_and_weak_ciphers_refused(void **state)
+{
+	struct tls_factory *f = factory_with(TLS_CLIENT_AUTH_NONE, 0);
+	struct client_opts refused[] = {
+	        {.minor_version = MBEDTLS_SSL_MINOR_VERSION_1}, /* TLS 1.0 */
+	        {.minor_version = MBEDTLS_SSL_MINOR_VERSION_2}, /* TLS 1.1 */
+	        {.ciphersuite = MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256},
+	        {.ciphersuite = MBEDTLS_TLS_RSA_WITH_AES_128_GCM_SHA256}, /* no forward secrecy */
+	        {.ciphersuite = MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_CCM},
+	        {.ciphersuite = MBEDTLS_TLS_ECDHE_ECDSA_WITH_CAMELLIA_128_GCM_SHA256},
+	};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		struct fake_conn s;
+		struct client cl;
+		conn_open(&s, f);
+		client_init(&cl, &s, &refused[i]);
+		assert_int_not_equal(handshake(&cl), 0);
+		assert_int_equal(s.established, 0);
+		assert_int_equal(s.failed, 1);
+		client_free(&cl);
+		conn_close(&s);
+	}
+	/* Each allowed suite works with the ECDSA certificate. */
+	static const int allowed[] = {
+	        MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	        MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	        MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	};
+	for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
+		struct fake_conn s;
+		struct client cl;
+		conn_open(&s, f);
+		struct client_opts o = {.ciphersuite = allowed[i]};
+		client_init(&cl, &s, &o);
+		assert_int_equal(handshake(&cl), 0);
+		assert_int_equal(s.established, 1);
+		client_free(&cl);
+		conn_close(&s);
+	}
+	struct tls_stats st;
+	tls_factory_stats(f, &st);
+	assert_int_equal(st.handshake_failures, sizeof refused / sizeof refused[0]);
+	tls_factory_free(f);
+}
+
+static void test_garbage_and_truncated_records(void **state)
+{
+	struct tls_factory *f = factory_with(TLS_CLIENT_AUTH_NONE, 0);
+	/* Garbage instead of a ClientHello. */
+	{
+		struct fake_conn s;
+		conn_open(&s, f);
+		static const uint8_t junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+		assert_int_equal(s.t->ops->on_read(s.t, junk, sizeof junk - 1), 0);
+		assert_int_equal(s.failed, 1);
+		assert_int_equal(s.established, 0);
+		/* Later bytes are ignored, not processed after the failure. */
+		assert_int_equal(s.t->ops->on_read(s.t, junk, sizeof junk - 1), 0);
+		assert_int_equal(s.failed, 1);
+		conn_close(&s);
+	}
+	/* A record split at every byte boundary still arrives whole. */
+	{
+		struct fake_conn s;
+		struct client cl;
+		conn_open(&s, f);
+		client_init(&cl, &s, NULL);
+		assert_int_equal(handshake(&cl), 0);
+		assert_int_equal(mbedtls_ssl_write(&cl.ssl, (const unsigned char *)"hello", 5), 5);
+		for (size_t i = 0; i < cl.to_server.len; i++) {
+			assert_int_equal(s.plaintext.len, 0);
+			assert_int_equal(s.t->ops->on_read(s.t, cl.to_server.data + i, 1), 0);
+		}
+		buf_reset(&cl.to_server);
+		assert_int_equal(s.plaintext.len, 5);
+		assert_int_equal(s.failed, 0);
+		/* A record with a flipped bit fails authentication (bad_record_mac). */
+		assert_int_equal(mbedtls_ssl_write(&cl.ssl, (const unsigned char *)"world", 5), 5);
+		cl.to_server.data[cl.to_server.len - 1] ^= 0x01;
+		flush_to_server(&cl);
+		assert_int_equal(s.plaintext.len, 5);
+		assert_int_equal(s.failed, 1);
+		client_free(&cl);
+		conn_close(&s);
+	}
+	/* A header announcing an oversized record is refused at once. */
+	{
+		struct fake_conn s;
+		struct client cl;
+		conn_open(&s, f);
+		client_init(&cl, &s, NULL);
+		assert_int_equal(handshake(&cl), 0);
+		static const uint8_t huge[] = {0x17, 0x03, 0x03, 0xff, 0xff};
+		assert_int_equal(s.t->ops->on_read(s.t, huge, sizeof huge), 0);
+		assert_int_equal(s.failed, 1);
+		client_free(&cl);
+		conn_close(&s);
+	}
+	/* A peer that never completes a record cannot grow our buffer without bound. */
+	{
+		struct fake_conn s;
+		conn_open(&s, f);
+		static const uint8_t partial[] = {0x16, 0x03, 0x01, 0x40,
+		                                  0x00}; /* 16 KiB handshake */
+		uint8_t zeros[4096] = {0};
+		assert_int_equal(s.t->ops->on_read(s.t, partial, sizeof partial), 0);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(s.t->ops->on_read(s.t, zeros, sizeof zeros), 0);
+		assert_int_equal(s.failed, 0); /* still an incomplete record */
+		for (int i = 0; i < 80 && !s.failed; i++)
+			assert_int_equal(s.t->ops->on_read(s.t, zeros, sizeof zeros), 0);
+		assert_int_equal(s.failed, 1);
+		conn_close(&s);
+	}
+	tls_factory_free(f);
+}
+
+static void test_session_ticket_resumes(void **state)
+{
+	struct tls_factory *f = factory_with(TLS_CLIENT_AUTH_OPTIONAL, 0);
+	mbedtls_ssl_session saved;
+	mbedtls_ssl_session_init(&saved);
+	{
+		struct fake_conn s;
+		struct client cl;
+		conn_open(&s, f);
+		struct client_opts o = {.cert_base = "clients/operator"};
+		client_init(&cl, &s, &o);
+		mbedtls_ssl_conf_session_tickets(&cl.conf, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+		assert_int_equal(handshake(&cl), 0);
+		assert_int_equal(mbedtls_ssl_get_session(&cl.ssl, &saved), 0);
+		client_free(&cl);
+		conn_close(&s);
+	}
+	{
+		struct fake_conn s;
+		struct client cl;
+		conn_open(&s, f);
+		struct client_opts o = {.cert_base = "clients/operator"};
+		client_init(&cl, &s, &o);
+		assert_int_equal(mbedtls_ssl_set_session(&cl.ssl, &saved), 0);
+		assert_int_equal(handshake(&cl), 0);
+		/* The resumed session keeps the verified certificate and its roles. */
+		assert_true(s.peer.client_cert);
+		assert_int_equal(s.peer.roles, PEER_ROLE_OPERATOR);
+		client_free(&cl);
+		conn_close(&s);
+	}
+	struct tls_stats st;
+	tls_factory_stats(f, &st);
+	assert_int_equal(st.handshakes, 2);
+	assert_int_equal(st.resumed, 1);
+	mbedtls_ssl_session_free(&saved);
+	tls_factory_free(f);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof cmd, "cp -p '%s' '%s'", from, to);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_reload_keeps_old_config_on_error(void **state)
+{
+	/* A private copy of the files, so the test can break them. */
+	char work[256], cmd[800];
+	snprintf(work, sizeof work, "/tmp/kensho-tls-reload-XXXXXX");
+	assert_non_null(mkdtemp(work));
+	snprintf(cmd, sizeof cmd, "cp -rp '%s/tls' '%s/tls'", dir, work);
+	assert_int_equal(system(cmd), 0);
+	char saved_dir[256];
+	memcpy(saved_dir, dir, sizeof dir);
+	memcpy(dir, work, sizeof dir);
+
+	struct tls_factory *f = factory_with(TLS_CLIENT_AUTH_OPTIONAL, 0);
+	struct fake_conn live;
+	struct client live_cl;
+	conn_open(&live, f);
+	struct client_opts op = {.cert_base = "clients/operator"};
+	client_init(&live_cl, &live, &op);
+	assert_int_equal(handshake(&live_cl), 0);
+
+	char path[512], backup[512], err[256] = "";
+	/* 1. A broken policy file is refused with the file and line named. */
+	snprintf(path, sizeof path, "%s/tls/policy.conf", dir);
+	snprintf(backup, sizeof backup, "%s/tls/policy.conf.good", dir);
+	copy_file(path, backup);
+	FILE *fp = fopen(path, "a");
+	fputs("superuser subject CN=x\n", fp);
+	fclose(fp);
+	assert_int_equal(tls_factory_reload(f, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "policy.conf"));
+	assert_non_null(strstr(err, "line 8"));
+	copy_file(backup, path);
+	/* 2. A key that does not match the certificate. */
+	snprintf(path, sizeof path, "%s/tls/server.key", dir);
+	snprintf(backup, sizeof backup, "%s/tls/server.key.good", dir);
+	copy_file(path, backup);
+	char other_key[512];
+	snprintf(other_key, sizeof other_key, "%s/tls/clients/intake.key", dir);
+	copy_file(other_key, path);
+	assert_int_equal(tls_factory_reload(f, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "does not belong"));
+	/* 3. A key readable by others. */
+	copy_file(backup, path);
+	chmod(path, 0644);
+	assert_int_equal(tls_factory_reload(f, err, sizeof err), -EPERM);
+	chmod(path, 0600);
+	/* 4. A truncated certificate. */
+	snprintf(path, sizeof path, "%s/tls/server.pem", dir);
+	snprintf(backup, sizeof backup, "%s/tls/server.pem.good", dir);
+	copy_file(path, backup);
+	assert_int_equal(truncate(path, 100), 0);
+	assert_true(tls_factory_reload(f, err, sizeof err) < 0);
+	assert_non_null(strstr(err, "server.pem"));
+	copy_file(backup, path);
+
+	struct tls_stats st;
+	tls_factory_stats(f, &st);
+	assert_int_equal(st.generation, 1);
+	assert_int_equal(st.reload_failures, 4);
+
+	/* The live connection never noticed. */
+	client_write(&live_cl, "still here");
+	assert_int_equal(live.plaintext.len, 10);
+	assert_int_equal(live.failed, 0);
+
+	/* 5. A good reload: the operator loses the role in the new policy; the
+	 * open connection keeps what it was granted, new ones get the new rules. */
+	snprintf(path, sizeof path, "%s/tls/policy.conf", dir);
+	fp = fopen(path, "w");
+	fputs("relying-party subject CN=operator, O=kensho demo\n", fp);
+	fclose(fp);
+	assert_int_equal(tls_factory_reload(f, err, sizeof err), 0);
+	tls_factory_stats(f, &st);
+	assert_int_equal(st.generation, 2);
+	assert_int_equal(st.reloads, 1);
+	client_write(&live_cl, "!");
+	assert_int_equal(live.plaintext.len, 11);
+	assert_int_equal(live.peer.roles, PEER_ROLE_OPERATOR);
+	assert_int_equal(live.t->ops->write(live.t, (const uint8_t *)"ok", 2), 0);
+	char tmp[8];
+	assert_int_equal(client_read(&live_cl, tmp, sizeof tmp), 2);
+
+	struct fake_conn s;
+	struct client cl;
+	conn_open(&s, f);
+	client_init(&cl, &s, &op);
+	assert_int_equal(handshake(&cl), 0);
+	assert_int_equal(s.peer.roles, PEER_ROLE_RELYING_PARTY);
+	client_free(&cl);
+	conn_close(&s);
+
+	client_free(&live_cl);
+	conn_close(&live);
+	tls_factory_free(f);
+	memcpy(dir, saved_dir, sizeof dir);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_handshake_timeout(void **state)
+{
+	struct tls_factory *f = factory_with(TLS_CLIENT_AUTH_NONE, 200);
+	struct fake_conn slow, done;
+	conn_open(&slow, f);
+	conn_open(&done, f);
+	struct client cl;
+	client_init(&cl, &done, NULL);
+	assert_int_equal(handshake(&cl), 0);
+	uint64_t now = uv_hrtime() / 1000000u;
+	assert_int_equal(tls_factory_expire_handshakes(f, now), 0);
+	assert_int_equal(tls_factory_expire_handshakes(f, now + 250), 1);
+	assert_int_equal(slow.failed, 1);
+	assert_int_equal(slow.fail_err, -ETIMEDOUT);
+	assert_int_equal(done.failed, 0);
+	assert_int_equal(tls_factory_expire_handshakes(f, now + 500), 0);
+	client_free(&cl);
+	conn_close(&slow);
+	conn_close(&done);
+	tls_factory_free(f);
+}
+
+static void test_policy_parsing(void **state)
+{
+	struct tls_policy *p = NULL;
+	char err[200] = "";
+	const char good[] = "# comment\n"
+	                    "\n"
+	                    "operator,intake subject CN=a,   O=b  # trailing comment\r\n"
+	                    "relying-party+personal spki "
+	                    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
+	                    "relying-party anonymous\n";
+	assert_int_equal(tls_policy_parse(good, sizeof good - 1, &p, err, sizeof err), 0);
+	uint8_t spki[32] = {0};
+	assert_int_equal(tls_policy_roles(p, "CN=a, O=b", spki),
+	                 PEER_ROLE_OPERATOR | PEER_ROLE_INTAKE);
+	assert_int_equal(tls_policy_roles(p, "CN=a, O=c", spki), 0);
+	for (int i = 0; i < 32; i++)
+		spki[i] = (uint8_t)((i % 16) * 0x11);
+	assert_int_equal(tls_policy_roles(p, "CN=z", spki),
+	                 PEER_ROLE_RELYING_PARTY | PEER_ROLE_PERSONAL);
+	assert_int_equal(tls_policy_anonymous_roles(p), PEER_ROLE_RELYING_PARTY);
+	tls_policy_free(p);
+
+	static const struct {
+		const char *text, *needle;
+	} bad[] = {
+	        {"admin subject CN=x\n", "line 1: unknown role"},
+	        {"\noperator spki 0011\n", "line 2: spki wants 64 hex"},
+	        {"operator subject\n", "line 1: subject rule without a DN"},
+	        {"operator anonymous\n", "anonymous callers may not"},
+	        {"relying-party+personal anonymous\n", "anonymous callers may not"},
+	        {"intake cn=foo\n", "expected \"subject\""},
+	        {"operator, subject CN=x\n", "unknown role"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		p = NULL;
+		assert_int_equal(
+		        tls_policy_parse(bad[i].text, strlen(bad[i].text), &p, err, sizeof err),
+		        -EINVAL);
+		assert_null(p);
+		if (!strstr(err, bad[i].needle))
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, bad[i].needle);
+	}
+	char roles[64];
+	tls_roles_format(PEER_ROLE_OPERATOR | PEER_ROLE_RELYING_PARTY, roles, sizeof roles);
+	assert_string_equal(roles, "relying-party,operator");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_policy_parsing),
+	        cmocka_unit_test(test_demo_pki_files),
+	        cmocka_unit_test(test_handshake_and_data_both_ways),
+	        cmocka_unit_test(test_client_certificates_get_policy_roles),
+	        cmocka_unit_test(test_required_without_certificate_fails),
+	        cmocka_unit_test(test_untrusted_certificate_refused_even_when_optional),
+	        cmocka_unit_test(test_old_versions_and_weak_ciphers_refused),
+	        cmocka_unit_test(test_garbage_and_truncated_records),
+	        cmocka_unit_test(test_session_ticket_resumes),
+	        cmocka_unit_test(test_reload_keeps_old_config_on_error),
+	        cmocka_unit_test(test_handshake_timeout),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

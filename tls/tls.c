@@ -1,0 +1,793 @@
+/* The TLS transport and its per-listener factory (see tls.h).
+ *
+ * mbedTLS runs over two in-memory directions: ciphertext read from the socket
+ * is appended to `in` and consumed by the recv callback; everything mbedTLS
+ * writes goes straight to the connection's send (which copies). Neither
+ * callback ever blocks: an empty `in` answers WANT_READ and the handshake or
+ * read resumes on the next on_read. */
+#include "tls/tls.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pem.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ticket.h>
+#include <mbedtls/x509_crt.h>
+
+#include "core/config.h"
+#include "core/exchange.h"
+#include "core/log.h"
+#include "tls/tls_policy.h"
+
+/* Ciphertext waiting for mbedTLS is at most one partial record plus one read;
+ * anything beyond this means the peer is flooding a stalled connection. */
+#define TLS_MAX_PENDING_INPUT (256 * 1024)
+/* Plaintext is handed up in pieces of at most one record. */
+#define TLS_READ_CHUNK 16384
+
+/* TLS 1.2 suites with forward secrecy and AEAD only (RFC 5289, RFC 7905),
+ * strongest first. */
+static const int allowed_ciphersuites[] = {
+        MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        0,
+};
+
+static const mbedtls_ecp_group_id allowed_curves[] = {
+        MBEDTLS_ECP_DP_CURVE25519,
+        MBEDTLS_ECP_DP_SECP256R1,
+        MBEDTLS_ECP_DP_SECP384R1,
+        MBEDTLS_ECP_DP_NONE,
+};
+
+/* Signature hashes for ServerKeyExchange and CertificateVerify (RFC 5246
+ * §7.4.1.4.1): no SHA-1. */
+static const int allowed_sig_hashes[] = {
+        MBEDTLS_MD_SHA512,
+        MBEDTLS_MD_SHA384,
+        MBEDTLS_MD_SHA256,
+        MBEDTLS_MD_NONE,
+};
+
+/* One generation of a listener's configuration. Connections hold a
+ * reference, so a reload never changes what an open connection uses. */
+struct tls_context {
+	unsigned refs;
+	unsigned generation;
+	struct tls_factory *factory;
+	mbedtls_ssl_config conf;
+	mbedtls_x509_crt chain;
+	mbedtls_pk_context key;
+	mbedtls_x509_crt trust;
+	bool have_trust;
+	bool have_tickets;
+	mbedtls_ssl_ticket_context tickets;
+	struct tls_policy *policy;
+	enum tls_client_auth client_auth;
+};
+
+struct tls_conn;
+
+struct tls_factory {
+	struct transport_factory super;
+	uv_loop_t *loop;
+	uv_timer_t timer;
+	char *cert_file, *key_file, *trust_file, *policy_file;
+	enum tls_client_auth client_auth;
+	int64_t handshake_timeout_ms;
+	int64_t ticket_lifetime_s;
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	struct tls_context *current;
+	struct tls_conn *handshaking; /* list of connections still in handshake */
+	struct tls_conn *stepping;    /* connection whose handshake is running */
+	struct tls_stats stats;
+	void (*observer)(void *arg, enum tls_event event);
+	void *observer_arg;
+};
+
+enum conn_state { CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSED, CONN_FAILED };
+
+struct tls_conn {
+	struct transport super;
+	struct tls_factory *factory;
+	struct tls_context *ctx;
+	mbedtls_ssl_context ssl;
+	enum conn_state state;
+	bool resumed;
+	bool deliver_stopped;
+	uint8_t *in;
+	size_t in_len, in_off, in_cap;
+	uint64_t started_ms;
+	struct tls_conn *prev, *next;
+};
+
+int tls_errno(int err)
+{
+	switch (err) {
+	case 0: return 0;
+	case MBEDTLS_ERR_SSL_WANT_READ:
+	case MBEDTLS_ERR_SSL_WANT_WRITE: return -EAGAIN;
+	case MBEDTLS_ERR_SSL_ALLOC_FAILED:
+	case MBEDTLS_ERR_PK_ALLOC_FAILED:
+	case MBEDTLS_ERR_X509_ALLOC_FAILED: return -ENOMEM;
+	case MBEDTLS_ERR_PK_FILE_IO_ERROR:
+	case MBEDTLS_ERR_X509_FILE_IO_ERROR: return -EIO;
+	case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY: return -EPIPE;
+	case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
+	case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE:
+	case MBEDTLS_ERR_SSL_PEER_VERIFY_FAILED: return -EACCES;
+	case MBEDTLS_ERR_NET_SEND_FAILED: return -ECONNRESET;
+	case MBEDTLS_ERR_PK_KEY_INVALID_FORMAT:
+	case MBEDTLS_ERR_PK_KEY_INVALID_VERSION:
+	case MBEDTLS_ERR_PK_PASSWORD_REQUIRED:
+	case MBEDTLS_ERR_PK_TYPE_MISMATCH:
+	case MBEDTLS_ERR_X509_INVALID_FORMAT:
+	case MBEDTLS_ERR_PEM_INVALID_DATA: return -EINVAL;
+	default: return -EPROTO;
+	}
+}
+
+static void describe(int mbedtls_err, char *out, size_t len)
+{
+	mbedtls_strerror(mbedtls_err, out, len);
+}
+
+/* --- configuration generations ---------------------------------------------- */
+
+static void context_unref(struct tls_context *ctx)
+{
+	if (!ctx || --ctx->refs > 0)
+		return;
+	mbedtls_ssl_config_free(&ctx->conf);
+	mbedtls_x509_crt_free(&ctx->chain);
+	mbedtls_pk_free(&ctx->key);
+	mbedtls_x509_crt_free(&ctx->trust);
+	if (ctx->have_tickets)
+		mbedtls_ssl_ticket_free(&ctx->tickets);
+	tls_policy_free(ctx->policy);
+	free(ctx);
+}
+
+/* A resumed handshake is the only one that parses a ticket; the factory knows
+ * which connection is stepping, since handshakes run one at a time on the
+ * loop thread. */
+static int ticket_parse_cb(void *p_ticket, mbedtls_ssl_session *session, unsigned char *buf,
+                           size_t len)
+{
+	struct tls_context *ctx = p_ticket;
+	int rc = mbedtls_ssl_ticket_parse(&ctx->tickets, session, buf, len);
+	if (rc == 0 && ctx->factory->stepping)
+		ctx->factory->stepping->resumed = true;
+	return rc;
+}
+
+static int ticket_write_cb(void *p_ticket, const mbedtls_ssl_session *session, unsigned char *start,
+                           const unsigned char *end, size_t *tlen, uint32_t *lifetime)
+{
+	struct tls_context *ctx = p_ticket;
+	return mbedtls_ssl_ticket_write(&ctx->tickets, session, start, end, tlen, lifetime);
+}
+
+/* Rule 5 of DESIGN.md: key material only from owner-only files. */
+static int check_key_permissions(const char *path, char *err, size_t err_len)
+{
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		int rc = -errno;
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(err, err_len,
+		         "%s: private key readable by group or others (mode %03o); chmod 600 it",
+		         path, (unsigned)(st.st_mode & 0777));
+		return -EPERM;
+	}
+	return 0;
+}
+
+static int load_error(int mbedtls_err, const char *path, const char *what, char *err,
+                      size_t err_len)
+{
+	char why[128];
+	describe(mbedtls_err, why, sizeof why);
+	snprintf(err, err_len, "%s: cannot load %s: %s", path, what, why);
+	return tls_errno(mbedtls_err);
+}
+
+static int context_load(struct tls_factory *f, struct tls_context **out, char *err, size_t err_len)
+{
+	struct tls_context *ctx = calloc(1, sizeof *ctx);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->refs = 1;
+	ctx->factory = f;
+	ctx->client_auth = f->client_auth;
+	mbedtls_ssl_config_init(&ctx->conf);
+	mbedtls_x509_crt_init(&ctx->chain);
+	mbedtls_pk_init(&ctx->key);
+	mbedtls_x509_crt_init(&ctx->trust);
+	int rc;
+
+	int mrc = mbedtls_x509_crt_parse_file(&ctx->chain, f->cert_file);
+	if (mrc != 0) {
+		rc = mrc > 0 ? -EINVAL : load_error(mrc, f->cert_file, "certificate", err, err_len);
+		if (mrc > 0)
+			snprintf(err, err_len, "%s: %d certificate(s) could not be parsed",
+			         f->cert_file, mrc);
+		goto fail;
+	}
+	rc = check_key_permissions(f->key_file, err, err_len);
+	if (rc < 0)
+		goto fail;
+	mrc = mbedtls_pk_parse_keyfile(&ctx->key, f->key_file, NULL);
+	if (mrc != 0) {
+		rc = load_error(mrc, f->key_file, "private key", err, err_len);
+		goto fail;
+	}
+	mbedtls_pk_type_t kt = mbedtls_pk_get_type(&ctx->key);
+	if (kt != MBEDTLS_PK_RSA && kt != MBEDTLS_PK_ECKEY && kt != MBEDTLS_PK_ECDSA) {
+		snprintf(err, err_len, "%s: key is neither RSA nor ECDSA", f->key_file);
+		rc = -EINVAL;
+		goto fail;
+	}
+	mrc = mbedtls_pk_check_pair(&ctx->chain.pk, &ctx->key);
+	if (mrc != 0) {
+		snprintf(err, err_len, "%s does not belong to the certificate in %s", f->key_file,
+		         f->cert_file);
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (f->trust_file) {
+		mrc = mbedtls_x509_crt_parse_file(&ctx->trust, f->trust_file);
+		if (mrc != 0) {
+			rc = mrc > 0 ? -EINVAL
+			             : load_error(mrc, f->trust_file, "trust store", err, err_len);
+			if (mrc > 0)
+				snprintf(err, err_len, "%s: %d certificate(s) could not be parsed",
+				         f->trust_file, mrc);
+			goto fail;
+		}
+		ctx->have_trust = true;
+	} else if (f->client_auth != TLS_CLIENT_AUTH_NONE) {
+		snprintf(err, err_len,
+		         "tls.client_auth is not none but no trust store (tls.trust) is set");
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (f->policy_file) {
+		char perr[200];
+		rc = tls_policy_load(f->policy_file, &ctx->policy, perr, sizeof perr);
+		if (rc < 0) {
+			snprintf(err, err_len, "%s: %s", f->policy_file, perr);
+			goto fail;
+		}
+	}
+
+	mbedtls_ssl_config *conf = &ctx->conf;
+	mrc = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+	                                  MBEDTLS_SSL_PRESET_DEFAULT);
+	if (mrc != 0) {
+		rc = load_error(mrc, "(defaults)", "TLS configuration", err, err_len);
+		goto fail;
+	}
+	mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &f->drbg);
+	mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	                             MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	                             MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_ciphersuites(conf, allowed_ciphersuites);
+	mbedtls_ssl_conf_curves(conf, allowed_curves);
+	mbedtls_ssl_conf_sig_hashes(conf, allowed_sig_hashes);
+	/* Renegotiation is a second handshake on a live connection: costly for
+	 * the server and the root of CVE-2009-3555-style splicing. Secure
+	 * renegotiation indication (RFC 5746) is still sent. */
+	mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+	mbedtls_ssl_conf_legacy_renegotiation(conf, MBEDTLS_SSL_LEGACY_NO_RENEGOTIATION);
+	mbedtls_ssl_conf_extended_master_secret(conf, MBEDTLS_SSL_EXTENDED_MS_ENABLED);
+	mrc = mbedtls_ssl_conf_own_cert(conf, &ctx->chain, &ctx->key);
+	if (mrc != 0) {
+		rc = load_error(mrc, f->cert_file, "certificate into TLS configuration", err,
+		                err_len);
+		goto fail;
+	}
+	if (ctx->have_trust)
+		mbedtls_ssl_conf_ca_chain(conf, &ctx->trust, NULL);
+	static const int authmodes[] = {
+	        [TLS_CLIENT_AUTH_NONE] = MBEDTLS_SSL_VERIFY_NONE,
+	        [TLS_CLIENT_AUTH_OPTIONAL] = MBEDTLS_SSL_VERIFY_OPTIONAL,
+	        [TLS_CLIENT_AUTH_REQUIRED] = MBEDTLS_SSL_VERIFY_REQUIRED,
+	};
+	mbedtls_ssl_conf_authmode(conf, authmodes[f->client_auth]);
+	if (f->ticket_lifetime_s > 0) {
+		/* Each generation has its own ticket keys: a reload (perhaps of a
+		 * trust store that dropped a CA) forces full handshakes, so no
+		 * session outlives the configuration that verified it. Within a
+		 * generation mbedTLS rotates the key every lifetime (RFC 5077 §5.5). */
+		mbedtls_ssl_ticket_init(&ctx->tickets);
+		ctx->have_tickets = true;
+		uint32_t lifetime =
+		        f->ticket_lifetime_s > 86400 ? 86400 : (uint32_t)f->ticket_lifetime_s;
+		mrc = mbedtls_ssl_ticket_setup(&ctx->tickets, mbedtls_ctr_drbg_random, &f->drbg,
+		                               MBEDTLS_CIPHER_AES_256_GCM, lifetime);
+		if (mrc != 0) {
+			rc = load_error(mrc, "(tickets)", "session ticket keys", err, err_len);
+			goto fail;
+		}
+		mbedtls_ssl_conf_session_tickets(conf, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+		mbedtls_ssl_conf_session_tickets_cb(conf, ticket_write_cb, ticket_parse_cb, ctx);
+	} else {
+		mbedtls_ssl_conf_session_tickets(conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+	}
+	ctx->generation = f->current ? f->current->generation + 1 : 1;
+	*out = ctx;
+	return 0;
+fail:
+	context_unref(ctx);
+	return rc;
+}
+
+/* --- connections ------------------------------------------------------------- */
+
+static void handshake_list_remove(struct tls_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (c->factory->handshaking == c)
+		c->factory->handshaking = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static int bio_send_cb(void *arg, const unsigned char *data, size_t len)
+{
+	struct tls_conn *c = arg;
+	if (len > INT_MAX)
+		len = INT_MAX;
+	if (c->super.io.send(c->super.io.conn, data, len) < 0)
+		return MBEDTLS_ERR_NET_SEND_FAILED;
+	return (int)len;
+}
+
+static int bio_recv_cb(void *arg, unsigned char *out, size_t len)
+{
+	struct tls_conn *c = arg;
+	size_t avail = c->in_len - c->in_off;
+	if (avail == 0)
+		return MBEDTLS_ERR_SSL_WANT_READ;
+	if (len > avail)
+		len = avail;
+	if (len > INT_MAX)
+		len = INT_MAX;
+	memcpy(out, c->in + c->in_off, len);
+	c->in_off += len;
+	return (int)len;
+}
+
+static void observe(struct tls_factory *f, enum tls_event event)
+{
+	if (f->observer)
+		f->observer(f->observer_arg, event);
+}
+
+static void conn_fail(struct tls_conn *c, int err, const char *why)
+{
+	if (c->state == CONN_FAILED)
+		return;
+	if (c->state == CONN_HANDSHAKE) {
+		handshake_list_remove(c);
+		c->factory->stats.handshake_failures++;
+		observe(c->factory, err == -ETIMEDOUT ? TLS_EVENT_HANDSHAKE_TIMEOUT
+		                                      : TLS_EVENT_HANDSHAKE_FAILED);
+	}
+	c->state = CONN_FAILED;
+	log_debug("tls: %s: %s", c->super.peer ? c->super.peer->address : "?", why);
+	c->super.io.fail(c->super.io.conn, err, why);
+}
+
+static void conn_fail_mbedtls(struct tls_conn *c, int mbedtls_err, const char *during)
+{
+	char why[160], msg[200];
+	describe(mbedtls_err, why, sizeof why);
+	snprintf(msg, sizeof msg, "%s: %s", during, why);
+	conn_fail(c, tls_errno(mbedtls_err), msg);
+}
+
+/* Fills in who the peer is and applies the policy. Returns false if the
+ * connection was refused. */
+static bool conn_identify(struct tls_conn *c)
+{
+	struct peer_info *peer = c->super.peer;
+	const mbedtls_x509_crt *crt = mbedtls_ssl_get_peer_cert(&c->ssl);
+	peer->tls = true;
+	peer->client_cert = false;
+	peer->subject[0] = '\0';
+	memset(peer->spki_sha256, 0, sizeof peer->spki_sha256);
+	if (!crt || c->ctx->client_auth == TLS_CLIENT_AUTH_NONE) {
+		peer->roles = tls_policy_anonymous_roles(c->ctx->policy);
+		return true;
+	}
+	uint32_t flags = mbedtls_ssl_get_verify_result(&c->ssl);
+	if (flags != 0) {
+		/* "optional" means a caller may come without a certificate, not
+		 * with one that does not verify. */
+		char info[160];
+		mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
+		info[strcspn(info, "\n")] = '\0';
+		mbedtls_ssl_send_alert_message(&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+		                               MBEDTLS_SSL_ALERT_MSG_BAD_CERT);
+		char msg[200];
+		snprintf(msg, sizeof msg, "client certificate refused: %s", info);
+		conn_fail(c, -EACCES, msg);
+		return false;
+	}
+	peer->client_cert = true;
+	if (mbedtls_x509_dn_gets(peer->subject, sizeof peer->subject, &crt->subject) < 0)
+		peer->subject[0] = '\0';
+	mbedtls_sha256_ret(crt->pk_raw.p, crt->pk_raw.len, peer->spki_sha256, 0);
+	peer->roles = tls_policy_roles(c->ctx->policy, peer->subject, peer->spki_sha256);
+	return true;
+}
+
+static void input_compact(struct tls_conn *c)
+{
+	if (c->in_off == c->in_len) {
+		c->in_off = c->in_len = 0;
+	} else if (c->in_off > 0) {
+		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+		c->in_len -= c->in_off;
+		c->in_off = 0;
+	}
+}
+
+static int input_append(struct tls_conn *c, const uint8_t *data, size_t len)
+{
+	input_compact(c);
+	if (len > TLS_MAX_PENDING_INPUT - c->in_len)
+		return -EMSGSIZE;
+	if (c->in_len + len > c->in_cap) {
+		size_t ncap = c->in_cap ? c->in_cap : 4096;
+		while (ncap < c->in_len + len)
+			ncap *= 2;
+		uint8_t *n = realloc(c->in, ncap);
+		if (!n)
+			return -ENOMEM;
+		c->in = n;
+		c->in_cap = ncap;
+	}
+	memcpy(c->in + c->in_len, data, len);
+	c->in_len += len;
+	return 0;
+}
+
+static void conn_read_plaintext(struct tls_conn *c)
+{
+	uint8_t chunk[TLS_READ_CHUNK];
+	while (c->state == CONN_OPEN) {
+		int n = mbedtls_ssl_read(&c->ssl, chunk, sizeof chunk);
+		if (n > 0) {
+			if (!c->deliver_stopped &&
+			    c->super.io.deliver(c->super.io.conn, chunk, (size_t)n) < 0)
+				c->deliver_stopped = true;
+			continue;
+		}
+		if (n == MBEDTLS_ERR_SSL_WANT_READ || n == MBEDTLS_ERR_SSL_WANT_WRITE)
+			return;
+		if (n == 0 || n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+			/* RFC 5246 §7.2.1: answer close_notify with our own. */
+			mbedtls_ssl_close_notify(&c->ssl);
+			c->state = CONN_CLOSED;
+			return;
+		}
+		conn_fail_mbedtls(c, n, "TLS record");
+		return;
+	}
+}
+
+static void conn_step_handshake(struct tls_conn *c)
+{
+	c->factory->stepping = c;
+	int rc = mbedtls_ssl_handshake(&c->ssl);
+	c->factory->stepping = NULL;
+	if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
+		return;
+	if (rc != 0) {
+		/* mbedTLS leaves a missing required certificate unannounced; RFC
+		 * 5246 §7.4.6 says to answer it with a fatal handshake_failure, so
+		 * the client learns why instead of seeing a dropped connection. */
+		if (rc == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE)
+			mbedtls_ssl_send_alert_message(&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+			                               MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
+		conn_fail_mbedtls(c, rc, "TLS handshake");
+		return;
+	}
+	handshake_list_remove(c);
+	if (!conn_identify(c))
+		return;
+	c->state = CONN_OPEN;
+	c->factory->stats.handshakes++;
+	if (c->resumed)
+		c->factory->stats.resumed++;
+	observe(c->factory, c->resumed ? TLS_EVENT_RESUMED : TLS_EVENT_HANDSHAKE);
+	c->super.io.established(c->super.io.conn);
+}
+
+static int tls_start(struct transport *t)
+{
+	(void)t;
+	return 0; /* the client speaks first */
+}
+
+static int tls_on_read(struct transport *t, const uint8_t *data, size_t len)
+{
+	struct tls_conn *c = (struct tls_conn *)t;
+	if (c->state == CONN_FAILED || c->state == CONN_CLOSED)
+		return 0;
+	int rc = input_append(c, data, len);
+	if (rc < 0) {
+		conn_fail(c, rc,
+		          rc == -EMSGSIZE ? "too much unprocessed TLS input" : "out of memory");
+		return 0;
+	}
+	if (c->state == CONN_HANDSHAKE)
+		conn_step_handshake(c);
+	if (c->state == CONN_OPEN)
+		conn_read_plaintext(c);
+	input_compact(c);
+	return 0;
+}
+
+static int tls_write(struct transport *t, const uint8_t *data, size_t len)
+{
+	struct tls_conn *c = (struct tls_conn *)t;
+	if (c->state != CONN_OPEN)
+		return -ENOTCONN;
+	size_t off = 0;
+	while (off < len) {
+		int n = mbedtls_ssl_write(&c->ssl, data + off, len - off);
+		if (n < 0)
+			return tls_errno(n);
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+static int tls_shutdown(struct transport *t)
+{
+	struct tls_conn *c = (struct tls_conn *)t;
+	if (c->state != CONN_OPEN)
+		return 0;
+	c->state = CONN_CLOSED;
+	int rc = mbedtls_ssl_close_notify(&c->ssl);
+	return rc < 0 ? tls_errno(rc) : 0;
+}
+
+static void tls_destroy(struct transport *t)
+{
+	struct tls_conn *c = (struct tls_conn *)t;
+	if (c->state == CONN_HANDSHAKE)
+		handshake_list_remove(c);
+	mbedtls_ssl_free(&c->ssl);
+	context_unref(c->ctx);
+	free(c->in);
+	free(c);
+}
+
+static const struct transport_ops tls_ops = {
+        .start = tls_start,
+        .on_read = tls_on_read,
+        .write = tls_write,
+        .shutdown = tls_shutdown,
+        .destroy = tls_destroy,
+};
+
+static uint64_t now_ms(void)
+{
+	return uv_hrtime() / 1000000u;
+}
+
+static struct transport *factory_create(struct transport_factory *self,
+                                        const struct transport_io *io, struct peer_info *peer)
+{
+	struct tls_factory *f = (struct tls_factory *)self;
+	struct tls_conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->super.ops = &tls_ops;
+	c->super.io = *io;
+	c->super.peer = peer;
+	c->factory = f;
+	c->ctx = f->current;
+	c->ctx->refs++;
+	mbedtls_ssl_init(&c->ssl);
+	if (mbedtls_ssl_setup(&c->ssl, &c->ctx->conf) != 0) {
+		mbedtls_ssl_free(&c->ssl);
+		context_unref(c->ctx);
+		free(c);
+		return NULL;
+	}
+	mbedtls_ssl_set_bio(&c->ssl, c, bio_send_cb, bio_recv_cb, NULL);
+	c->state = CONN_HANDSHAKE;
+	c->started_ms = now_ms();
+	c->next = f->handshaking;
+	if (c->next)
+		c->next->prev = c;
+	f->handshaking = c;
+	return &c->super;
+}
+
+/* --- factory ----------------------------------------------------------------- */
+
+unsigned tls_factory_expire_handshakes(struct tls_factory *f, uint64_t now)
+{
+	if (f->handshake_timeout_ms <= 0)
+		return 0;
+	unsigned failed = 0;
+	struct tls_conn *c = f->handshaking;
+	while (c) {
+		struct tls_conn *next = c->next;
+		if (now - c->started_ms >= (uint64_t)f->handshake_timeout_ms) {
+			conn_fail(c, -ETIMEDOUT, "TLS handshake timed out");
+			failed++;
+		}
+		c = next;
+	}
+	return failed;
+}
+
+static void sweep_cb(uv_timer_t *timer)
+{
+	tls_factory_expire_handshakes(timer->data, now_ms());
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void factory_release(struct tls_factory *f)
+{
+	context_unref(f->current);
+	mbedtls_ctr_drbg_free(&f->drbg);
+	mbedtls_entropy_free(&f->entropy);
+	free(f->cert_file);
+	free(f->key_file);
+	free(f->trust_file);
+	free(f->policy_file);
+	free(f);
+}
+
+int tls_factory_new(uv_loop_t *loop, const struct tls_settings *s, struct tls_factory **out,
+                    char *err, size_t err_len)
+{
+	if (!s->cert_file || !s->key_file) {
+		snprintf(err, err_len, "no TLS certificate or key configured (tls.cert, tls.key)");
+		return -EINVAL;
+	}
+	struct tls_factory *f = calloc(1, sizeof *f);
+	if (!f)
+		return -ENOMEM;
+	f->super.create = factory_create;
+	f->cert_file = strdup(s->cert_file);
+	f->key_file = strdup(s->key_file);
+	f->trust_file = dup_or_null(s->trust_file);
+	f->policy_file = dup_or_null(s->policy_file);
+	f->client_auth = s->client_auth;
+	f->handshake_timeout_ms = s->handshake_timeout_ms;
+	f->ticket_lifetime_s = s->ticket_lifetime_s;
+	mbedtls_entropy_init(&f->entropy);
+	mbedtls_ctr_drbg_init(&f->drbg);
+	if (!f->cert_file || !f->key_file || (s->trust_file && !f->trust_file) ||
+	    (s->policy_file && !f->policy_file)) {
+		factory_release(f);
+		return -ENOMEM;
+	}
+	static const char personalisation[] = "kensho tls";
+	int mrc = mbedtls_ctr_drbg_seed(&f->drbg, mbedtls_entropy_func, &f->entropy,
+	                                (const unsigned char *)personalisation,
+	                                sizeof personalisation - 1);
+	if (mrc != 0) {
+		load_error(mrc, "(entropy)", "random generator", err, err_len);
+		factory_release(f);
+		return tls_errno(mrc);
+	}
+	int rc = context_load(f, &f->current, err, err_len);
+	if (rc < 0) {
+		factory_release(f);
+		return rc;
+	}
+	f->stats.generation = f->current->generation;
+	f->loop = loop;
+	if (loop && f->handshake_timeout_ms > 0) {
+		uint64_t period = (uint64_t)f->handshake_timeout_ms / 4;
+		if (period < 50)
+			period = 50;
+		if (period > 1000)
+			period = 1000;
+		uv_timer_init(loop, &f->timer);
+		f->timer.data = f;
+		uv_timer_start(&f->timer, sweep_cb, period, period);
+		/* The sweep alone must not keep the loop alive at shutdown. */
+		uv_unref((uv_handle_t *)&f->timer);
+	} else {
+		f->loop = NULL;
+	}
+	*out = f;
+	return 0;
+}
+
+struct transport_factory *tls_factory_base(struct tls_factory *f)
+{
+	return &f->super;
+}
+
+int tls_factory_reload(struct tls_factory *f, char *err, size_t err_len)
+{
+	struct tls_context *next;
+	int rc = context_load(f, &next, err, err_len);
+	if (rc < 0) {
+		f->stats.reload_failures++;
+		return rc;
+	}
+	context_unref(f->current);
+	f->current = next;
+	f->stats.reloads++;
+	f->stats.generation = next->generation;
+	return 0;
+}
+
+void tls_factory_stats(const struct tls_factory *f, struct tls_stats *out)
+{
+	*out = f->stats;
+}
+
+void tls_factory_set_observer(struct tls_factory *f, void (*fn)(void *arg, enum tls_event event),
+                              void *arg)
+{
+	f->observer = fn;
+	f->observer_arg = arg;
+}
+
+static void timer_close_cb(uv_handle_t *h)
+{
+	factory_release(h->data);
+}
+
+void tls_factory_free(struct tls_factory *f)
+{
+	if (!f)
+		return;
+	if (f->loop)
+		uv_close((uv_handle_t *)&f->timer, timer_close_cb);
+	else
+		factory_release(f);
+}
+
+int tls_client_auth_parse(const char *text, enum tls_client_auth *out)
+{
+	if (strcmp(text, "none") == 0)
+		*out = TLS_CLIENT_AUTH_NONE;
+	else if (strcmp(text, "optional") == 0)
+		*out = TLS_CLIENT_AUTH_OPTIONAL;
+	else if (strcmp(text, "required") == 0)
+		*out = TLS_CLIENT_AUTH_REQUIRED;
+	else
+		return -EINVAL;
+	return 0;
+}

@@ -1,0 +1,107 @@
+/* The TLS transport (core/transport.h) on mbedTLS 2.28, and the per-listener
+ * factory that owns its configuration.
+ *
+ * Protocol choices (see docs/tls.md): TLS 1.2 only; ECDHE key exchange with
+ * AES-GCM or ChaCha20-Poly1305 (RFC 7905) only; an RSA or ECDSA server
+ * certificate; session tickets (RFC 5077) whose keys rotate; renegotiation
+ * off. Handshakes advance only when bytes arrive, so the loop never waits on a
+ * peer; a handshake that has not finished within the configured time fails.
+ *
+ * Reload: tls_factory_reload() builds a complete new configuration from the
+ * files and swaps it in only if every file loaded. Each connection holds a
+ * reference to the configuration it started with, so open connections and
+ * requests in flight are untouched; new connections get the new one.
+ *
+ * A factory is used on one loop thread. Create it after fork() (each worker
+ * process its own), so random generators and ticket keys are never shared. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/transport.h"
+
+struct config;
+struct tls_factory;
+
+enum tls_client_auth {
+	TLS_CLIENT_AUTH_NONE = 0, /**< no CertificateRequest */
+	TLS_CLIENT_AUTH_OPTIONAL, /**< asked for; if presented it must verify */
+	TLS_CLIENT_AUTH_REQUIRED, /**< handshake fails without a verified certificate */
+};
+
+/** Where a TLS listener's material lives and how it behaves. Strings are
+ * copied by tls_factory_new. */
+struct tls_settings {
+	const char *cert_file;   /**< PEM server certificate (chain: leaf first) */
+	const char *key_file;    /**< PEM/DER private key, owner-only permissions */
+	const char *trust_file;  /**< PEM CAs for client certificates; NULL: none */
+	const char *policy_file; /**< client-certificate policy; NULL: no roles */
+	enum tls_client_auth client_auth;
+	int64_t handshake_timeout_ms; /**< 0: no limit */
+	int64_t ticket_lifetime_s;    /**< ticket key rotation period; 0: no tickets */
+};
+
+/** Fills settings from kenshod's configuration (tls.cert, tls.key,
+ * tls.trust, tls.policy, tls.client_auth, tls.handshake_timeout,
+ * tls.ticket_lifetime), defaulting files to DIR/tls/... (docs/tls.md).
+ * Returned strings point into config or into `storage` (size storage_len).
+ * Returns 0 or -EINVAL with a message in err. */
+int tls_settings_from_config(const struct config *c, const char *data_dir, struct tls_settings *out,
+                             char *storage, size_t storage_len, char *err, size_t err_len);
+
+/** Parses "none", "optional" or "required". */
+int tls_client_auth_parse(const char *text, enum tls_client_auth *out);
+
+/** Loads the files and creates a factory. `loop` runs the handshake timeout
+ * sweep (NULL: no timeouts). On failure returns -errno/-EINVAL with a
+ * message for the operator in err. */
+int tls_factory_new(uv_loop_t *loop, const struct tls_settings *s, struct tls_factory **out,
+                    char *err, size_t err_len);
+
+/** The generic factory a listener calls to create connections' transports. */
+struct transport_factory *tls_factory_base(struct tls_factory *f);
+
+/** Re-reads certificate, key, trust store and policy. On any error the old
+ * configuration stays in force, err says which file failed and why, and a
+ * negative errno is returned. */
+int tls_factory_reload(struct tls_factory *f, char *err, size_t err_len);
+
+/** Fails every handshake that started more than the timeout before now_ms
+ * (uv_now scale). The factory's timer calls it; tests may too. Returns the
+ * number of connections failed. */
+unsigned tls_factory_expire_handshakes(struct tls_factory *f, uint64_t now_ms);
+
+/** Counters for metrics. */
+struct tls_stats {
+	uint64_t handshakes;         /**< completed */
+	uint64_t handshake_failures; /**< failed, timed out or refused */
+	uint64_t resumed;            /**< completed by session ticket */
+	uint64_t reloads;            /**< successful reloads */
+	uint64_t reload_failures;    /**< refused reloads */
+	unsigned generation;         /**< configuration in force, 1 at start */
+};
+
+/** Copies the factory's counters. */
+void tls_factory_stats(const struct tls_factory *f, struct tls_stats *out);
+
+/** What an observer hears about (for metrics). */
+enum tls_event {
+	TLS_EVENT_HANDSHAKE,         /**< a full handshake completed */
+	TLS_EVENT_RESUMED,           /**< a handshake completed by session ticket */
+	TLS_EVENT_HANDSHAKE_FAILED,  /**< refused, bad record or bad certificate */
+	TLS_EVENT_HANDSHAKE_TIMEOUT, /**< tls.handshake_timeout passed */
+};
+
+/** Calls fn(arg, event) on the loop thread as handshakes end (NULL: none),
+ * so kenshod can count them in /metrics without tls/ knowing metrics. */
+void tls_factory_set_observer(struct tls_factory *f, void (*fn)(void *arg, enum tls_event event),
+                              void *arg);
+
+/** Frees the factory once every transport it created has been destroyed
+ * (call at shutdown). With a loop, memory is released in the timer's close
+ * callback, so the loop must run once more. */
+void tls_factory_free(struct tls_factory *f);
+
+/** Translates an mbedTLS error code to a negative errno (the one place). */
+int tls_errno(int mbedtls_err);

@@ -1,0 +1,302 @@
+/* Client-certificate policy file parsing and matching (see tls_policy.h). */
+#include "tls/tls_policy.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/encoding.h"
+#include "core/exchange.h"
+
+#define POLICY_MAX_BYTES (1 << 20)
+#define POLICY_DN_MAX    256
+
+enum rule_kind { RULE_SUBJECT, RULE_SPKI, RULE_ANONYMOUS };
+
+struct rule {
+	enum rule_kind kind;
+	unsigned roles;
+	char subject[POLICY_DN_MAX]; /* normalised */
+	uint8_t spki[32];
+};
+
+struct tls_policy {
+	struct rule *rules;
+	size_t count;
+};
+
+static const struct {
+	const char *name;
+	unsigned roles;
+} role_names[] = {
+        {"relying-party+personal", PEER_ROLE_RELYING_PARTY | PEER_ROLE_PERSONAL},
+        {"relying-party", PEER_ROLE_RELYING_PARTY},
+        {"intake", PEER_ROLE_INTAKE},
+        {"operator", PEER_ROLE_OPERATOR},
+};
+
+int tls_roles_parse(const char *text, size_t len, unsigned *roles)
+{
+	unsigned acc = 0;
+	size_t i = 0;
+	while (i < len) {
+		size_t j = i;
+		while (j < len && text[j] != ',')
+			j++;
+		size_t k;
+		for (k = 0; k < sizeof role_names / sizeof role_names[0]; k++) {
+			if (strlen(role_names[k].name) == j - i &&
+			    memcmp(role_names[k].name, text + i, j - i) == 0)
+				break;
+		}
+		if (k == sizeof role_names / sizeof role_names[0])
+			return -EINVAL;
+		acc |= role_names[k].roles;
+		i = j + 1;
+	}
+	if (len == 0 || text[len - 1] == ',')
+		return -EINVAL;
+	*roles = acc;
+	return 0;
+}
+
+void tls_roles_format(unsigned roles, char *out, size_t out_len)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} bits[] = {
+	        {PEER_ROLE_RELYING_PARTY, "relying-party"},
+	        {PEER_ROLE_PERSONAL, "personal"},
+	        {PEER_ROLE_INTAKE, "intake"},
+	        {PEER_ROLE_OPERATOR, "operator"},
+	};
+	size_t used = 0;
+	if (out_len == 0)
+		return;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof bits / sizeof bits[0]; i++) {
+		if (!(roles & bits[i].bit))
+			continue;
+		int n = snprintf(out + used, out_len - used, "%s%s", used ? "," : "", bits[i].name);
+		if (n < 0 || (size_t)n >= out_len - used)
+			return;
+		used += (size_t)n;
+	}
+}
+
+/* "CN=a,  O=b" and "CN=a, O=b" name the same subject: drop blanks that
+ * follow an RDN separator so either spelling in the policy file matches. */
+static void normalise_dn(const char *in, size_t len, char *out, size_t out_len)
+{
+	size_t o = 0;
+	bool after_comma = false;
+	for (size_t i = 0; i < len && o + 1 < out_len; i++) {
+		char c = in[i];
+		if (after_comma && (c == ' ' || c == '\t'))
+			continue;
+		after_comma = (c == ',' || c == '+');
+		out[o++] = c;
+	}
+	while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '\t'))
+		o--;
+	out[o] = '\0';
+}
+
+static int fail(char *err, size_t err_len, unsigned line, const char *fmt, ...)
+{
+	char why[160];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	snprintf(err, err_len, "line %u: %s", line, why);
+	return -EINVAL;
+}
+
+static size_t skip_blank(const char *s, size_t i, size_t end)
+{
+	while (i < end && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	return i;
+}
+
+static size_t word_end(const char *s, size_t i, size_t end)
+{
+	while (i < end && s[i] != ' ' && s[i] != '\t')
+		i++;
+	return i;
+}
+
+static int parse_line(const char *s, size_t end, unsigned line, struct rule *r, char *err,
+                      size_t err_len)
+{
+	size_t i = skip_blank(s, 0, end);
+	size_t roles_end = word_end(s, i, end);
+	if (tls_roles_parse(s + i, roles_end - i, &r->roles) < 0)
+		return fail(err, err_len, line,
+		            "unknown role in \"%.*s\" (use relying-party, "
+		            "relying-party+personal, intake, operator)",
+		            (int)(roles_end - i), s + i);
+	i = skip_blank(s, roles_end, end);
+	size_t kind_end = word_end(s, i, end);
+	size_t rest = skip_blank(s, kind_end, end);
+	size_t kind_len = kind_end - i;
+	if (kind_len == 9 && memcmp(s + i, "anonymous", 9) == 0) {
+		if (rest != end)
+			return fail(err, err_len, line, "nothing may follow \"anonymous\"");
+		/* DESIGN.md rule 4: personal data and the admin API need a
+		 * certificate; an anonymous caller can never be granted them. */
+		if (r->roles & (PEER_ROLE_PERSONAL | PEER_ROLE_OPERATOR))
+			return fail(err, err_len, line,
+			            "anonymous callers may not get personal or operator roles");
+		r->kind = RULE_ANONYMOUS;
+		return 0;
+	}
+	if (kind_len == 7 && memcmp(s + i, "subject", 7) == 0) {
+		if (rest == end)
+			return fail(err, err_len, line, "subject rule without a DN");
+		if (end - rest >= POLICY_DN_MAX)
+			return fail(err, err_len, line, "subject longer than %d bytes",
+			            POLICY_DN_MAX - 1);
+		r->kind = RULE_SUBJECT;
+		normalise_dn(s + rest, end - rest, r->subject, sizeof r->subject);
+		return 0;
+	}
+	if (kind_len == 4 && memcmp(s + i, "spki", 4) == 0) {
+		size_t hex_end = word_end(s, rest, end);
+		if (skip_blank(s, hex_end, end) != end ||
+		    hex_decode(s + rest, hex_end - rest, r->spki, sizeof r->spki) != 32)
+			return fail(err, err_len, line,
+			            "spki wants 64 hex digits (SHA-256 of the "
+			            "SubjectPublicKeyInfo)");
+		r->kind = RULE_SPKI;
+		return 0;
+	}
+	return fail(err, err_len, line,
+	            "expected \"subject\", \"spki\" or \"anonymous\" after roles");
+}
+
+int tls_policy_parse(const char *text, size_t len, struct tls_policy **out, char *err,
+                     size_t err_len)
+{
+	struct tls_policy *p = calloc(1, sizeof *p);
+	if (!p)
+		return -ENOMEM;
+	size_t cap = 0;
+	unsigned line = 0;
+	size_t pos = 0;
+	while (pos < len) {
+		size_t eol = pos;
+		while (eol < len && text[eol] != '\n')
+			eol++;
+		line++;
+		size_t end = eol;
+		for (size_t k = pos; k < eol; k++) {
+			if (text[k] == '#') {
+				end = k;
+				break;
+			}
+		}
+		while (end > pos &&
+		       (text[end - 1] == ' ' || text[end - 1] == '\t' || text[end - 1] == '\r'))
+			end--;
+		size_t start = skip_blank(text, pos, end);
+		pos = eol + 1;
+		if (start == end)
+			continue;
+		if (memchr(text + start, '\0', end - start)) {
+			tls_policy_free(p);
+			return fail(err, err_len, line, "NUL byte in line");
+		}
+		if (p->count == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct rule *n = realloc(p->rules, ncap * sizeof *n);
+			if (!n) {
+				tls_policy_free(p);
+				return -ENOMEM;
+			}
+			p->rules = n;
+			cap = ncap;
+		}
+		struct rule *r = &p->rules[p->count];
+		memset(r, 0, sizeof *r);
+		int rc = parse_line(text + start, end - start, line, r, err, err_len);
+		if (rc < 0) {
+			tls_policy_free(p);
+			return rc;
+		}
+		p->count++;
+	}
+	*out = p;
+	return 0;
+}
+
+int tls_policy_load(const char *path, struct tls_policy **out, char *err, size_t err_len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		int rc = -errno;
+		snprintf(err, err_len, "cannot open: %s", strerror(errno));
+		return rc;
+	}
+	char *text = malloc(POLICY_MAX_BYTES);
+	if (!text) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	size_t n = fread(text, 1, POLICY_MAX_BYTES, f);
+	int read_error = ferror(f);
+	int too_big = !feof(f) && n == POLICY_MAX_BYTES;
+	fclose(f);
+	int rc;
+	if (read_error) {
+		snprintf(err, err_len, "read error");
+		rc = -EIO;
+	} else if (too_big) {
+		snprintf(err, err_len, "larger than %d bytes", POLICY_MAX_BYTES);
+		rc = -EFBIG;
+	} else {
+		rc = tls_policy_parse(text, n, out, err, err_len);
+	}
+	free(text);
+	return rc;
+}
+
+void tls_policy_free(struct tls_policy *p)
+{
+	if (!p)
+		return;
+	free(p->rules);
+	free(p);
+}
+
+unsigned tls_policy_roles(const struct tls_policy *p, const char *subject,
+                          const uint8_t spki_sha256[32])
+{
+	if (!p)
+		return 0;
+	char norm[POLICY_DN_MAX];
+	normalise_dn(subject, strlen(subject), norm, sizeof norm);
+	unsigned roles = 0;
+	for (size_t i = 0; i < p->count; i++) {
+		const struct rule *r = &p->rules[i];
+		if (r->kind == RULE_SUBJECT && strcmp(r->subject, norm) == 0)
+			roles |= r->roles;
+		else if (r->kind == RULE_SPKI && memcmp(r->spki, spki_sha256, 32) == 0)
+			roles |= r->roles;
+	}
+	return roles;
+}
+
+unsigned tls_policy_anonymous_roles(const struct tls_policy *p)
+{
+	unsigned roles = 0;
+	for (size_t i = 0; p && i < p->count; i++)
+		if (p->rules[i].kind == RULE_ANONYMOUS)
+			roles |= p->rules[i].roles;
+	return roles;
+}
