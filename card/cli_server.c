@@ -1,5 +1,5 @@
-/* kensho-card's commands that build CMS or talk to a kensho server:
- * sign, check, submit. */
+/* kensho-card's commands that build CMS or ask a kensho server over OCSP:
+ * sign and check (submit is in cli_submit.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,10 +338,4 @@ int cli_cmd_check(const struct cli_options *o)
 		return 1;
 	}
 	return rc;
-}
-
-int cli_cmd_submit(const struct cli_options *o)
-{
-	fputs("kensho-card: submit: intake is not available in this build yet\n", stderr);
-	return 1;
 }

@@ -130,7 +130,9 @@ def main():
 
 def ocsp_index_line(cert_path, revoked):
     cert = x509.load_pem_x509_certificate(open(cert_path, "rb").read())
-    expiry = cert.not_valid_after_utc.strftime("%y%m%d%H%M%SZ")
+    # not_valid_after_utc is newer than Debian 12's python3-cryptography.
+    after = getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after
+    expiry = after.strftime("%y%m%d%H%M%SZ")
     serial = f"{cert.serial_number:X}"
     if len(serial) % 2:
         serial = "0" + serial
