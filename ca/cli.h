@@ -47,5 +47,7 @@ int cli_revoke(const char *data_dir, int argc, char **argv);
 int cli_event(const char *data_dir, int argc, char **argv);
 /** `kensho gen` (ca area). */
 int cli_gen(const char *data_dir, int argc, char **argv);
+/** `kensho crl` (crl area). */
+int cli_crl(const char *data_dir, int argc, char **argv);
 /** `kensho audit` (tls area): lists the audit log. */
 int cli_audit(const char *data_dir, int argc, char **argv);

@@ -23,6 +23,8 @@ static const struct cli_command COMMANDS[] = {
         {"event",
          "event --serial HEX --kind sign|auth move|rename|death|loss|request|renew [--out DIR]",
          cli_event},
+        {"crl", "crl --kind sign|auth [--delta] [--out FILE] [--base-url URL] [--validity SECONDS]",
+         cli_crl},
         {"gen", "gen --people N [--revoked FRACTION] [--seed S] [--certs [--key-pool K]]", cli_gen},
         {"audit", "audit [--from SEQ] [--action ACTION] [--json]", cli_audit},
 };

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "handlers/admin.h"
+#include "handlers/crl.h"
 #include "handlers/health.h"
 #include "handlers/lookup.h"
 #include "handlers/ocsp.h"
@@ -18,6 +19,7 @@ struct family {
 
 static const struct family families[] = {
         {"health", health_routes},
+        {"crl", crl_routes},
         {"lookup", lookup_routes},
         {"ocsp", ocsp_routes},
         {"admin", admin_routes},

@@ -1,0 +1,553 @@
+/* CRL generation from the revocation index: see crl.h. */
+#include "ca/crl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mbedtls/pk.h>
+
+#include "ca/ca.h"
+#include "core/log.h"
+#include "storage/store.h"
+#include "tls/crl_write.h"
+
+int crl_path(const char *data_dir, const char *label, bool delta, char *out, size_t out_len)
+{
+	int n = snprintf(out, out_len, "%s/crl/%s%s.crl", data_dir, label, delta ? "-delta" : "");
+	return n < 0 || (size_t)n >= out_len ? -ENAMETOOLONG : 0;
+}
+
+int crl_url(const char *base_url, const char *label, bool delta, char *out, size_t out_len)
+{
+	size_t len = strlen(base_url);
+	while (len > 0 && base_url[len - 1] == '/')
+		len--;
+	int n = snprintf(out, out_len, "%.*s/crl/%s%s.crl", (int)len, base_url, label,
+	                 delta ? "-delta" : "");
+	return n < 0 || (size_t)n >= out_len ? -ENAMETOOLONG : 0;
+}
+
+static bool label_valid(const char *label)
+{
+	return label && (!strcmp(label, "sign") || !strcmp(label, "auth"));
+}
+
+/* The configured distribution point prefix: DIR/ca/base-url (written by
+ * `kensho ca init --base-url`), else the default. */
+static void read_base_url(const char *data_dir, char *out, size_t out_len)
+{
+	char path[4096];
+	snprintf(out, out_len, "%s", CA_DEFAULT_BASE_URL);
+	snprintf(path, sizeof path, "%s/ca/base-url", data_dir);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fgets(out, (int)out_len, f)) {
+		out[strcspn(out, "\r\n \t")] = 0;
+		if (!out[0])
+			snprintf(out, out_len, "%s", CA_DEFAULT_BASE_URL);
+	}
+	fclose(f);
+}
+
+/* Loads the CA's private key, refusing one that others may read (DESIGN.md,
+ * rule 5). */
+static int load_ca_key(const char *data_dir, const char *label, mbedtls_pk_context *key)
+{
+	static const char *const names[] = {"%s/ca/%s-ca.key", "%s/ca/%s-ca-key.pem"};
+	char path[4096];
+	struct stat st;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(path, sizeof path, names[i], data_dir, label);
+		if (stat(path, &st) != 0)
+			continue;
+		if (st.st_mode & 077) {
+			log_error("crl: %s is readable by group or others; chmod 600 it", path);
+			return -EPERM;
+		}
+		if (mbedtls_pk_parse_keyfile(key, path, NULL) != 0) {
+			log_error("crl: %s is not a private key kensho can read", path);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	log_error("crl: no private key for the %s CA in %s/ca (run `kensho ca init`)", label,
+	          data_dir);
+	return -ENOENT;
+}
+
+static int state_path(const char *data_dir, const char *label, bool delta, char *out,
+                      size_t out_len)
+{
+	int n = snprintf(out, out_len, "%s/crl/%s%s.state", data_dir, label, delta ? "-delta" : "");
+	return n < 0 || (size_t)n >= out_len ? -ENAMETOOLONG : 0;
+}
+
+int crl_state_read(const char *data_dir, const char *label, bool delta, struct crl_state *st)
+{
+	char path[4096];
+	int err = state_path(data_dir, label, delta, path, sizeof path);
+	if (err)
+		return err;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	int n = fscanf(f, "%" SCNu64 " %" SCNu64 " %" SCNd64 " %" SCNu64, &st->number,
+	               &st->base_number, &st->this_update, &st->change_seq);
+	fclose(f);
+	return n == 4 ? 0 : -EINVAL;
+}
+
+static int fsync_dir(const char *file_path)
+{
+	char copy[4096];
+	snprintf(copy, sizeof copy, "%s", file_path);
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int err = fsync(fd) == 0 ? 0 : -errno;
+	close(fd);
+	return err;
+}
+
+/* A temporary file beside `path`, to be renamed over it once complete. */
+struct tmp_file {
+	char path[4096];
+	FILE *f;
+};
+
+static int tmp_open(struct tmp_file *t, const char *path)
+{
+	int n = snprintf(t->path, sizeof t->path, "%s.tmp.XXXXXX", path);
+	if (n < 0 || (size_t)n >= sizeof t->path)
+		return -ENAMETOOLONG;
+	int fd = mkostemp(t->path, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	fchmod(fd, 0644);
+	t->f = fdopen(fd, "wb");
+	if (!t->f) {
+		int err = -errno;
+		close(fd);
+		unlink(t->path);
+		return err;
+	}
+	return 0;
+}
+
+/* Flushes and fsyncs the file's data; the caller then renames it. */
+static int tmp_sync(struct tmp_file *t)
+{
+	int err = 0;
+	if (fflush(t->f) != 0 || fsync(fileno(t->f)) != 0)
+		err = errno ? -errno : -EIO;
+	if (fclose(t->f) != 0 && !err)
+		err = -EIO;
+	t->f = NULL;
+	return err;
+}
+
+static void tmp_discard(struct tmp_file *t)
+{
+	if (t->f)
+		fclose(t->f);
+	t->f = NULL;
+	unlink(t->path);
+}
+
+static int tmp_publish(struct tmp_file *t, const char *path)
+{
+	if (rename(t->path, path) != 0) {
+		int err = -errno;
+		unlink(t->path);
+		return err;
+	}
+	return fsync_dir(path);
+}
+
+static int write_state(const char *data_dir, const char *label, bool delta,
+                       const struct crl_state *st)
+{
+	char path[4096];
+	struct tmp_file t;
+	int err = state_path(data_dir, label, delta, path, sizeof path);
+	if (err || (err = tmp_open(&t, path)))
+		return err;
+	fprintf(t.f, "%" PRIu64 " %" PRIu64 " %" PRId64 " %" PRIu64 "\n", st->number,
+	        st->base_number, st->this_update, st->change_seq);
+	if ((err = tmp_sync(&t))) {
+		tmp_discard(&t);
+		return err;
+	}
+	return tmp_publish(&t, path);
+}
+
+/* --- the entry source ---------------------------------------------------------- */
+
+struct revoked_source {
+	struct store_txn *txn;
+	uint32_t issuer_id;
+	int64_t since;          /* revocation-index start (inclusive) */
+	int64_t expired_before; /* entries whose not_after is earlier are left out */
+	/* delta only: revocations dated before `since` that committed after
+	 * the base was read (collected once, replayed in both passes) */
+	struct store_cert *extra;
+	size_t extra_count;
+	size_t extra_cap;
+	/* current pass */
+	crl_emit_fn emit;
+	void *emit_arg;
+};
+
+static int emit_cert(struct revoked_source *src, const struct store_cert *c)
+{
+	if (c->status != CERT_STATUS_REVOKED || c->not_after < src->expired_before)
+		return 0;
+	struct crl_entry e = {
+	        .serial = c->serial.bytes,
+	        .serial_len = c->serial.len,
+	        .revoked_at = c->revoked_at,
+	        .reason = (int)c->reason,
+	};
+	return src->emit(src->emit_arg, &e);
+}
+
+static int revoked_cb(const struct store_cert *c, void *arg)
+{
+	return emit_cert(arg, c);
+}
+
+static int revoked_source_cb(void *arg, crl_emit_fn emit, void *emit_arg)
+{
+	struct revoked_source *src = arg;
+	src->emit = emit;
+	src->emit_arg = emit_arg;
+	int err = store_revoked_each(src->txn, src->issuer_id, src->since, revoked_cb, src);
+	for (size_t i = 0; !err && i < src->extra_count; i++)
+		err = emit_cert(src, &src->extra[i]);
+	return err;
+}
+
+static int serial_compare(const void *a, const void *b)
+{
+	const struct store_serial *x = &((const struct store_cert *)a)->serial;
+	const struct store_serial *y = &((const struct store_cert *)b)->serial;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return memcmp(x->bytes, y->bytes, x->len);
+}
+
+static int extra_cb(const struct store_change *ch, void *arg)
+{
+	struct revoked_source *src = arg;
+	if (ch->type != STORE_CHANGE_REVOKED || ch->issuer_id != src->issuer_id)
+		return 0;
+	struct store_cert c;
+	int err = store_cert_get(src->txn, src->issuer_id, &ch->serial, &c);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	/* At or after `since` the revocation index already has it. */
+	if (c.status != CERT_STATUS_REVOKED || c.revoked_at >= src->since)
+		return 0;
+	if (src->extra_count == src->extra_cap) {
+		size_t cap = src->extra_cap ? 2 * src->extra_cap : 16;
+		struct store_cert *grown = realloc(src->extra, cap * sizeof *grown);
+		if (!grown)
+			return -ENOMEM;
+		src->extra = grown;
+		src->extra_cap = cap;
+	}
+	src->extra[src->extra_count++] = c;
+	return 0;
+}
+
+/* Collects the delta's back-dated revocations, one entry per certificate. */
+static int collect_extras(struct revoked_source *src, uint64_t from_seq)
+{
+	int err = store_change_each(src->txn, from_seq, extra_cb, src);
+	if (err || src->extra_count < 2)
+		return err;
+	qsort(src->extra, src->extra_count, sizeof *src->extra, serial_compare);
+	size_t kept = 1;
+	for (size_t i = 1; i < src->extra_count; i++)
+		if (serial_compare(&src->extra[i], &src->extra[kept - 1]) != 0)
+			src->extra[kept++] = src->extra[i];
+	src->extra_count = kept;
+	return 0;
+}
+
+/* --- generation ---------------------------------------------------------------- */
+
+struct number_update {
+	const struct store_issuer *read;
+	bool delta;
+	uint64_t number;
+	int64_t this_update;
+};
+
+static int number_update_cb(struct store_txn *txn, void *arg)
+{
+	const struct number_update *u = arg;
+	struct store_issuer now;
+	struct store_blob cert;
+	int err = store_issuer_get(txn, u->read->id, &now);
+	if (!err)
+		err = store_issuer_cert(txn, u->read->id, &cert);
+	if (err)
+		return err;
+	if (now.crl_number != u->read->crl_number ||
+	    now.base_crl_number != u->read->base_crl_number)
+		return -ESTALE;
+	now.crl_number = u->number;
+	if (!u->delta) {
+		now.base_crl_number = u->number;
+		now.base_crl_time = u->this_update;
+	}
+	/* store_issuer_put stores the certificate again: give it a copy, not
+	 * a pointer into the pages this transaction is rewriting. */
+	uint8_t *copy = malloc(cert.len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, cert.data, cert.len);
+	err = store_issuer_put(txn, &now, (struct store_blob){copy, cert.len});
+	free(copy);
+	return err;
+}
+
+/* Advances the issuer's CRL numbers once the file is durable. -ESTALE when
+ * another generator advanced them since we read them. */
+static int commit_numbers(struct store *store, const struct store_issuer *read, bool delta,
+                          uint64_t number, int64_t this_update)
+{
+	struct number_update u = {read, delta, number, this_update};
+	return store_write(store, number_update_cb, &u);
+}
+
+int crl_generate(struct store *store, const struct crl_generate_options *opts,
+                 struct crl_generate_result *result)
+{
+	if (!store || !opts || !opts->data_dir || !label_valid(opts->label) || !result)
+		return -EINVAL;
+	memset(result, 0, sizeof *result);
+
+	char dir[4096], base_url[1024], idp[1200], freshest[1200];
+	snprintf(dir, sizeof dir, "%s/crl", opts->data_dir);
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		int err = -errno;
+		log_error("crl: cannot create %s: %s", dir, strerror(errno));
+		return err;
+	}
+	if (opts->base_url)
+		snprintf(base_url, sizeof base_url, "%s", opts->base_url);
+	else
+		read_base_url(opts->data_dir, base_url, sizeof base_url);
+	int err = crl_path(opts->data_dir, opts->label, opts->delta, result->path,
+	                   sizeof result->path);
+	if (err || (err = crl_url(base_url, opts->label, false, idp, sizeof idp)) ||
+	    (err = crl_url(base_url, opts->label, true, freshest, sizeof freshest)))
+		return err;
+
+	mbedtls_pk_context key;
+	mbedtls_pk_init(&key);
+	if ((err = load_ca_key(opts->data_dir, opts->label, &key))) {
+		mbedtls_pk_free(&key);
+		return err;
+	}
+
+	int64_t now = opts->now ? opts->now : (int64_t)time(NULL);
+	int64_t validity = opts->validity ? opts->validity
+	                   : opts->delta  ? CRL_DELTA_VALIDITY_DEFAULT
+	                                  : CRL_FULL_VALIDITY_DEFAULT;
+	struct revoked_source src = {0};
+	struct tmp_file tmp = {.f = NULL};
+	struct store_txn *txn = NULL;
+	struct store_issuer issuer;
+	bool have_tmp = false;
+
+	if ((err = store_txn_begin(store, false, &txn)))
+		goto done;
+	src.txn = txn;
+	if ((err = store_issuer_by_label(txn, opts->label, &issuer))) {
+		if (err == -ENOENT)
+			log_error("crl: no %s issuer in the store (run `kensho ca init`)",
+			          opts->label);
+		goto done;
+	}
+	struct store_blob cert;
+	const uint8_t *name;
+	size_t name_len, key_id_len;
+	uint8_t key_id[64];
+	if ((err = store_issuer_cert(txn, issuer.id, &cert)) ||
+	    (err = crl_issuer_from_cert(cert.data, cert.len, &name, &name_len, key_id,
+	                                &key_id_len))) {
+		log_error("crl: the %s issuer's certificate is missing or unreadable", opts->label);
+		goto done;
+	}
+	uint64_t change_seq;
+	if ((err = store_change_last(txn, &change_seq)))
+		goto done;
+
+	src.issuer_id = issuer.id;
+	if (opts->delta) {
+		if (issuer.base_crl_number == 0) {
+			log_error("crl: no full %s CRL yet: generate one before a delta",
+			          opts->label);
+			err = -ENOENT;
+			goto done;
+		}
+		src.since = issuer.base_crl_time;
+		src.expired_before = now;
+		struct crl_state st;
+		if (crl_state_read(opts->data_dir, opts->label, false, &st) == 0 &&
+		    st.number == issuer.base_crl_number) {
+			if ((err = collect_extras(&src, st.change_seq + 1)))
+				goto done;
+		} else {
+			log_warn("crl: %s.state is missing or stale; the delta lists only "
+			         "revocations dated since the base CRL",
+			         opts->label);
+		}
+	} else {
+		/* RFC 5280 §3.3: an entry stays until it has appeared on one
+		 * regularly scheduled CRL issued beyond the certificate's
+		 * validity, which the previous full CRL (issued at
+		 * base_crl_time) was for anything that expired before it. */
+		src.since = 0;
+		src.expired_before = issuer.base_crl_time ? issuer.base_crl_time : now;
+		if (src.expired_before > now)
+			src.expired_before = now;
+	}
+
+	struct crl_spec spec = {
+	        .issuer_name = name,
+	        .issuer_name_len = name_len,
+	        .authority_key_id = key_id,
+	        .authority_key_id_len = key_id_len,
+	        .number = issuer.crl_number + 1,
+	        .delta = opts->delta,
+	        .base_number = issuer.base_crl_number,
+	        .this_update = now,
+	        .next_update = now + validity,
+	        .distribution_point = idp,
+	        .only_user_certs = true,
+	        .freshest_crl = opts->delta ? NULL : freshest,
+	        .source = revoked_source_cb,
+	        .source_arg = &src,
+	};
+	if ((err = tmp_open(&tmp, result->path)))
+		goto done;
+	have_tmp = true;
+	setvbuf(tmp.f, NULL, _IOFBF, 1 << 16);
+	struct crl_result written;
+	if ((err = crl_write(&spec, &key, tmp.f, &written)) || (err = tmp_sync(&tmp))) {
+		log_error("crl: writing %s failed: %s", tmp.path, strerror(-err));
+		goto done;
+	}
+	store_txn_abort(txn);
+	txn = NULL;
+
+	if ((err = commit_numbers(store, &issuer, opts->delta, spec.number, now)))
+		goto done;
+	if ((err = tmp_publish(&tmp, result->path)))
+		goto done;
+	have_tmp = false;
+	struct crl_state state = {
+	        .number = spec.number,
+	        .base_number = opts->delta ? issuer.base_crl_number : spec.number,
+	        .this_update = now,
+	        .change_seq = change_seq,
+	};
+	if ((err = write_state(opts->data_dir, opts->label, opts->delta, &state)))
+		log_warn("crl: could not record %s%s.state (%s): the next %s", opts->label,
+		         opts->delta ? "-delta" : "", strerror(-err),
+		         opts->delta ? "check regenerates the delta"
+		                     : "deltas may miss back-dated revocations");
+	err = 0;
+	result->number = spec.number;
+	result->base_number = opts->delta ? issuer.base_crl_number : spec.number;
+	result->entries = written.entries;
+	result->bytes = written.bytes;
+	log_info("crl: published %s (number %" PRIu64 ", %" PRIu64 " entries, %" PRIu64 " bytes)",
+	         result->path, result->number, result->entries, result->bytes);
+done:
+	if (have_tmp)
+		tmp_discard(&tmp);
+	if (txn)
+		store_txn_abort(txn);
+	free(src.extra);
+	mbedtls_pk_free(&key);
+	return err;
+}
+
+/* --- scheduling ------------------------------------------------------------------ */
+
+struct pending_scan {
+	uint32_t issuer_id;
+	struct crl_watch *watch;
+};
+
+static int pending_cb(const struct store_change *ch, void *arg)
+{
+	struct pending_scan *scan = arg;
+	scan->watch->scanned_seq = ch->seq;
+	if (ch->type == STORE_CHANGE_REVOKED && ch->issuer_id == scan->issuer_id &&
+	    !scan->watch->pending_since)
+		scan->watch->pending_since = ch->time ? ch->time : 1;
+	return 0;
+}
+
+int crl_due(struct store *store, const char *data_dir, const char *label, int64_t now_ms,
+            const struct crl_policy *policy, struct crl_watch *watch, bool *full, bool *delta)
+{
+	*full = *delta = false;
+	if (!label_valid(label))
+		return -EINVAL;
+	int64_t now = now_ms / 1000;
+	struct store_txn *txn;
+	int err = store_txn_begin(store, false, &txn);
+	if (err)
+		return err;
+	struct store_issuer issuer;
+	if ((err = store_issuer_by_label(txn, label, &issuer)))
+		goto done;
+
+	char path[4096];
+	struct stat st;
+	if ((err = crl_path(data_dir, label, false, path, sizeof path)))
+		goto done;
+	*full = issuer.base_crl_number == 0 || stat(path, &st) != 0 ||
+	        now - issuer.base_crl_time >= policy->full_interval;
+
+	struct crl_state state;
+	if (crl_state_read(data_dir, label, true, &state) != 0 ||
+	    state.base_number != issuer.base_crl_number) {
+		*delta = true; /* none yet, or it applies to an older full CRL */
+		goto done;
+	}
+	if (state.number != watch->delta_number) {
+		/* a new delta was published (by us or another process): what it
+		 * was read at is where pending revocations start */
+		watch->delta_number = state.number;
+		watch->scanned_seq = state.change_seq;
+		watch->pending_since = 0;
+	}
+	struct pending_scan scan = {issuer.id, watch};
+	if ((err = store_change_each(txn, watch->scanned_seq + 1, pending_cb, &scan)))
+		goto done;
+	*delta = (watch->pending_since &&
+	          now_ms - watch->pending_since * 1000 >= policy->delta_after_ms) ||
+	         now - state.this_update >= policy->delta_refresh;
+done:
+	store_txn_abort(txn);
+	return err;
+}

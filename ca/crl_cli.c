@@ -1,0 +1,131 @@
+/* The `crl` subcommand of kensho's command line. */
+#include "ca/ca.h"
+#include "ca/cli.h"
+#include "ca/crl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/store.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: kensho --data DIR crl --kind sign|auth [--delta] [--out FILE]\n"
+	           "                            [--base-url URL] [--validity SECONDS]\n"
+	           "Generates a full (or delta) CRL for the signature or authentication CA,\n"
+	           "publishes it under DIR/crl/ and, with --out, also writes it to FILE.\n");
+}
+
+/* Copies src to dst through a temporary file and rename, so readers of dst
+ * see the old or the new CRL, never a part. */
+static int copy_atomically(const char *src, const char *dst)
+{
+	char tmp[4096];
+	int n = snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", dst);
+	if (n < 0 || (size_t)n >= sizeof tmp)
+		return -ENAMETOOLONG;
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	int out = mkostemp(tmp, O_CLOEXEC);
+	if (out < 0) {
+		int err = -errno;
+		close(in);
+		return err;
+	}
+	fchmod(out, 0644);
+	char buf[1 << 16];
+	ssize_t got;
+	int err = 0;
+	while ((got = read(in, buf, sizeof buf)) > 0) {
+		for (ssize_t off = 0; off < got;) {
+			ssize_t w = write(out, buf + off, (size_t)(got - off));
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				err = -errno;
+				break;
+			}
+			off += w;
+		}
+		if (err)
+			break;
+	}
+	if (got < 0 && !err)
+		err = -errno;
+	if (!err && fsync(out) != 0)
+		err = -errno;
+	close(in);
+	if (close(out) != 0 && !err)
+		err = -EIO;
+	if (!err && rename(tmp, dst) != 0)
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+int cli_crl(const char *data_dir, int argc, char **argv)
+{
+	struct cli_args args;
+	if (cli_parse(argc, argv, "kind:,delta,out:,base-url:,validity:", &args) ||
+	    args.positional_count) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	struct crl_generate_options opts = {
+	        .data_dir = data_dir,
+	        .label = cli_get(&args, "kind"),
+	        .delta = cli_has(&args, "delta"),
+	        .base_url = cli_get(&args, "base-url"),
+	};
+	const char *out = cli_get(&args, "out");
+	if (!opts.label || (strcmp(opts.label, "sign") && strcmp(opts.label, "auth"))) {
+		cli_fail("crl", "--kind must be sign or auth");
+		return CLI_EXIT_USAGE;
+	}
+	const char *validity = cli_get(&args, "validity");
+	if (validity) {
+		char *end;
+		long long v = strtoll(validity, &end, 10);
+		if (*end || v <= 0) {
+			cli_fail("crl", "--validity wants a number of seconds > 0");
+			return CLI_EXIT_USAGE;
+		}
+		opts.validity = v;
+	}
+
+	struct store *store;
+	int err = ca_store_open(data_dir, &store);
+	if (err) {
+		cli_fail("crl", "cannot open the store in %s/%s: %s", data_dir, CA_STORE_SUBDIR,
+		         strerror(-err));
+		return CLI_EXIT_FAILED;
+	}
+	struct crl_generate_result r;
+	err = crl_generate(store, &opts, &r);
+	if (err == -ESTALE) /* another generator published first: one more try */
+		err = crl_generate(store, &opts, &r);
+	store_close(store);
+	if (err) {
+		cli_fail("crl", "generating the %s %sCRL failed: %s", opts.label,
+		         opts.delta ? "delta " : "", strerror(-err));
+		return CLI_EXIT_FAILED;
+	}
+	if (out && (err = copy_atomically(r.path, out))) {
+		cli_fail("crl", "writing %s failed: %s", out, strerror(-err));
+		return CLI_EXIT_FAILED;
+	}
+	printf("%s %s CRL number %" PRIu64, opts.label, opts.delta ? "delta" : "full", r.number);
+	if (opts.delta)
+		printf(" (base %" PRIu64 ")", r.base_number);
+	printf(": %" PRIu64 " entries, %" PRIu64 " bytes, %s\n", r.entries, r.bytes,
+	       out ? out : r.path);
+	return 0;
+}

@@ -1,0 +1,567 @@
+/* CRL endpoints: see crl.h.
+ *
+ * Serving: each of the four files is held in memory with its validators
+ * (a strong ETag from the SHA-256 of the bytes, Last-Modified = thisUpdate)
+ * and swapped for the new one on the loop thread once a replacement has been
+ * read on the thread pool. A timer stats the files (uv_fs_stat, off the
+ * loop), so every worker serves what any process published.
+ *
+ * Generating: on the same timer, one job at a time goes to the thread pool;
+ * it takes a non-blocking flock on DIR/crl/.generate.lock so only one
+ * process generates, asks crl_due (ca/crl.h) what is due and publishes it.
+ * The loop never signs, reads a file or waits for a lock. */
+#include "handlers/crl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mbedtls/sha256.h>
+
+#include "ca/crl.h"
+#include "core/config.h"
+#include "core/encoding.h"
+#include "core/exchange.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "handlers/handlers.h"
+#include "tls/crl_read.h"
+
+#define CRL_CHECK_INTERVAL_MS_DEFAULT 1000
+#define CRL_DELTA_AFTER_MS_DEFAULT    (60 * 1000)
+#define CRL_FULL_INTERVAL_MS_DEFAULT  (24 * 3600 * 1000LL)
+#define CRL_MAX_BYTES_DEFAULT         (512LL * 1024 * 1024)
+
+enum { DOC_SIGN, DOC_SIGN_DELTA, DOC_AUTH, DOC_AUTH_DELTA, DOC_COUNT };
+
+static const struct {
+	const char *label;
+	bool delta;
+	const char *url_path;
+} DOCS[DOC_COUNT] = {
+        {"sign", false, "/crl/sign.crl"},
+        {"sign", true, "/crl/sign-delta.crl"},
+        {"auth", false, "/crl/auth.crl"},
+        {"auth", true, "/crl/auth-delta.crl"},
+};
+
+static const char *const LABELS[2] = {"sign", "auth"};
+
+/* One published file as served. */
+struct crl_doc {
+	uint8_t *data;
+	size_t len;
+	char etag[2 * 16 + 3];  /* "<128 bits of SHA-256 in hex>" */
+	char last_modified[40]; /* IMF-fixdate of thisUpdate */
+	int64_t this_update;
+	int64_t next_update;
+	/* the file it was read from, to notice a replacement */
+	uint64_t dev, ino, size;
+	int64_t mtime_ns;
+};
+
+struct crl_service;
+
+struct crl_route {
+	struct handler super;
+	struct crl_service *svc;
+	int index;
+};
+
+struct crl_service {
+	uv_loop_t *loop;
+	struct store *store;
+	char data_dir[2048];
+	char base_url[1024]; /* "" = DIR/ca/base-url */
+	struct crl_doc docs[DOC_COUNT];
+	struct crl_route routes[DOC_COUNT];
+	uv_fs_t stat_req[DOC_COUNT];
+	bool stating[DOC_COUNT];
+	bool loading[DOC_COUNT];
+	uv_timer_t timer;
+	uv_signal_t sig_term, sig_int;
+	bool closing;
+	bool generating;
+	bool generate;
+	int64_t check_ms;
+	int64_t full_validity, delta_validity, max_bytes;
+	struct crl_policy policy;
+	struct crl_watch watch[2]; /* used only by the generation job */
+	struct metric *generated, *failed;
+};
+
+/* One worker process serves one set of CRLs; it lives as long as the
+ * process because the router keeps pointing at its routes. */
+static struct crl_service *service;
+
+/* --- conditional requests ---------------------------------------------------------- */
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+bool crl_if_none_match(const char *value, size_t len, const char *etag)
+{
+	size_t etag_len = strlen(etag);
+	size_t i = 0;
+	while (i < len) {
+		while (i < len && (is_space(value[i]) || value[i] == ','))
+			i++;
+		if (i >= len)
+			break;
+		if (value[i] == '*')
+			return true;
+		/* weak comparison (§8.8.3.2): W/ does not matter */
+		if (len - i >= 2 && value[i] == 'W' && value[i + 1] == '/')
+			i += 2;
+		size_t start = i;
+		if (i < len && value[i] == '"') {
+			i++;
+			while (i < len && value[i] != '"')
+				i++;
+			if (i < len)
+				i++;
+		} else {
+			while (i < len && value[i] != ',' && !is_space(value[i]))
+				i++;
+		}
+		if (i - start == etag_len && memcmp(value + start, etag, etag_len) == 0)
+			return true;
+		while (i < len && value[i] != ',')
+			i++;
+	}
+	return false;
+}
+
+int crl_http_date_parse(const char *text, size_t len, int64_t *out)
+{
+	static const char *const formats[] = {
+	        "%a, %d %b %Y %H:%M:%S GMT", /* IMF-fixdate */
+	        "%A, %d-%b-%y %H:%M:%S GMT", /* RFC 850 */
+	        "%a %b %e %H:%M:%S %Y",      /* asctime */
+	};
+	char copy[64];
+	if (len == 0 || len >= sizeof copy)
+		return -EINVAL;
+	memcpy(copy, text, len);
+	copy[len] = 0;
+	for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++) {
+		struct tm tm;
+		memset(&tm, 0, sizeof tm);
+		const char *end = strptime(copy, formats[f], &tm);
+		if (end && *end == 0) {
+			*out = (int64_t)timegm(&tm);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* RFC 9110 §13.2.2: If-None-Match first; If-Modified-Since only without it. */
+static bool not_modified(struct exchange *ex, const struct crl_doc *doc)
+{
+	size_t len;
+	const char *inm = exchange_header(ex, "If-None-Match", &len);
+	if (inm)
+		return crl_if_none_match(inm, len, doc->etag);
+	const char *ims = exchange_header(ex, "If-Modified-Since", &len);
+	int64_t since;
+	return ims && crl_http_date_parse(ims, len, &since) == 0 && doc->this_update <= since;
+}
+
+/* --- serving -------------------------------------------------------------------------- */
+
+static void crl_on_request(struct handler *self, struct exchange *ex)
+{
+	struct crl_route *route = (struct crl_route *)self;
+	const struct crl_doc *doc = &route->svc->docs[route->index];
+	if (!doc->data) {
+		exchange_add_header(ex, "Cache-Control", "no-store");
+		exchange_respond_error(ex, 404, "not_found", "this CRL has not been published yet");
+		return;
+	}
+	char cache[64];
+	int64_t left = doc->next_update - (int64_t)time(NULL);
+	if (doc->next_update && left > 0)
+		snprintf(cache, sizeof cache, "public, max-age=%" PRId64 ", no-transform", left);
+	else
+		snprintf(cache, sizeof cache, "no-cache");
+	exchange_add_header(ex, "ETag", doc->etag);
+	exchange_add_header(ex, "Last-Modified", doc->last_modified);
+	exchange_add_header(ex, "Cache-Control", cache);
+	if (not_modified(ex, doc)) {
+		exchange_respond(ex, 304, NULL, NULL, 0);
+		return;
+	}
+	exchange_respond(ex, 200, "application/pkix-crl", doc->data, doc->len);
+}
+
+/* --- loading a replaced file (thread pool) ------------------------------------------ */
+
+struct load_job {
+	uv_work_t req;
+	struct crl_service *svc;
+	int index;
+	char path[4096];
+	int64_t max_bytes;
+	struct crl_doc doc;
+	int err;
+};
+
+static int read_whole(const char *path, int64_t max_bytes, struct crl_doc *doc)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int err = 0;
+	if (fstat(fd, &st) != 0) {
+		err = -errno;
+		goto done;
+	}
+	if (st.st_size <= 0 || st.st_size > max_bytes) {
+		err = -EFBIG;
+		goto done;
+	}
+	doc->data = malloc((size_t)st.st_size);
+	if (!doc->data) {
+		err = -ENOMEM;
+		goto done;
+	}
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, doc->data + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			goto done;
+		}
+		got += (size_t)n;
+	}
+	doc->len = got;
+	doc->dev = (uint64_t)st.st_dev;
+	doc->ino = (uint64_t)st.st_ino;
+	doc->size = (uint64_t)st.st_size;
+	doc->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+done:
+	close(fd);
+	return err;
+}
+
+static void load_work_cb(uv_work_t *req)
+{
+	struct load_job *job = req->data;
+	struct crl_doc *doc = &job->doc;
+	job->err = read_whole(job->path, job->max_bytes, doc);
+	struct crl_info info;
+	if (!job->err && crl_read_info(doc->data, doc->len, &info) != 0)
+		job->err = -EINVAL;
+	if (job->err)
+		return;
+	doc->this_update = info.this_update;
+	doc->next_update = info.next_update;
+	uint8_t hash[32];
+	char hex[2 * 16 + 1];
+	mbedtls_sha256_ret(doc->data, doc->len, hash, 0);
+	hex_encode(hash, 16, hex);
+	snprintf(doc->etag, sizeof doc->etag, "\"%s\"", hex);
+	time_t t = (time_t)info.this_update;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(doc->last_modified, sizeof doc->last_modified, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+static void load_after_cb(uv_work_t *req, int status)
+{
+	struct load_job *job = req->data;
+	struct crl_service *svc = job->svc;
+	svc->loading[job->index] = false;
+	if (status == 0 && job->err == 0) {
+		struct crl_doc *doc = &svc->docs[job->index];
+		free(doc->data);
+		*doc = job->doc;
+		job->doc.data = NULL;
+		log_info("crl: serving %s (%zu bytes, ETag %s)", DOCS[job->index].url_path,
+		         doc->len, doc->etag);
+	} else if (job->err) {
+		log_warn("crl: cannot serve %s: %s", job->path, strerror(-job->err));
+		/* remember the identity so a broken file is not reread every tick */
+		struct crl_doc *doc = &svc->docs[job->index];
+		if (job->doc.ino) {
+			doc->dev = job->doc.dev;
+			doc->ino = job->doc.ino;
+			doc->size = job->doc.size;
+			doc->mtime_ns = job->doc.mtime_ns;
+		}
+	}
+	free(job->doc.data);
+	free(job);
+}
+
+static void start_load(struct crl_service *svc, int index)
+{
+	struct load_job *job = calloc(1, sizeof *job);
+	if (!job)
+		return;
+	job->req.data = job;
+	job->svc = svc;
+	job->index = index;
+	job->max_bytes = svc->max_bytes;
+	crl_path(svc->data_dir, DOCS[index].label, DOCS[index].delta, job->path, sizeof job->path);
+	if (uv_queue_work(svc->loop, &job->req, load_work_cb, load_after_cb) != 0) {
+		free(job);
+		return;
+	}
+	svc->loading[index] = true;
+}
+
+static void stat_cb(uv_fs_t *req)
+{
+	struct crl_service *svc = req->data;
+	int index = (int)(req - svc->stat_req);
+	svc->stating[index] = false;
+	if (req->result == 0 && !svc->closing && !svc->loading[index]) {
+		const uv_stat_t *st = &req->statbuf;
+		const struct crl_doc *doc = &svc->docs[index];
+		int64_t mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+		if (st->st_dev != doc->dev || st->st_ino != doc->ino || st->st_size != doc->size ||
+		    mtime_ns != doc->mtime_ns)
+			start_load(svc, index);
+	}
+	uv_fs_req_cleanup(req);
+}
+
+static void check_files(struct crl_service *svc)
+{
+	for (int i = 0; i < DOC_COUNT; i++) {
+		if (svc->stating[i] || svc->loading[i])
+			continue;
+		char path[4096];
+		crl_path(svc->data_dir, DOCS[i].label, DOCS[i].delta, path, sizeof path);
+		svc->stat_req[i].data = svc;
+		if (uv_fs_stat(svc->loop, &svc->stat_req[i], path, stat_cb) == 0)
+			svc->stating[i] = true;
+	}
+}
+
+/* --- generating (thread pool) ------------------------------------------------------------ */
+
+struct gen_job {
+	uv_work_t req;
+	struct crl_service *svc;
+	int64_t now_ms;
+	int published;
+	int failures;
+};
+
+static int generate_one(struct crl_service *svc, const char *label, bool delta)
+{
+	struct crl_generate_options opts = {
+	        .data_dir = svc->data_dir,
+	        .label = label,
+	        .delta = delta,
+	        .base_url = svc->base_url[0] ? svc->base_url : NULL,
+	        .validity = delta ? svc->delta_validity : svc->full_validity,
+	};
+	struct crl_generate_result result;
+	int err = crl_generate(svc->store, &opts, &result);
+	if (err == -ESTALE) /* another process published first: decide again next time */
+		err = 0;
+	return err;
+}
+
+static void gen_work_cb(uv_work_t *req)
+{
+	struct gen_job *job = req->data;
+	struct crl_service *svc = job->svc;
+	char dir[4096], lock_path[4200];
+	snprintf(dir, sizeof dir, "%s/crl", svc->data_dir);
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return;
+	snprintf(lock_path, sizeof lock_path, "%s/.generate.lock", dir);
+	int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	/* Another process generating: it will publish, we will load. */
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return;
+	}
+	for (int k = 0; k < 2; k++) {
+		bool full, delta;
+		int err = crl_due(svc->store, svc->data_dir, LABELS[k], job->now_ms, &svc->policy,
+		                  &svc->watch[k], &full, &delta);
+		if (err) {
+			if (err != -ENOENT)
+				job->failures++;
+			continue;
+		}
+		if (full) {
+			if ((err = generate_one(svc, LABELS[k], false)) != 0) {
+				job->failures++;
+				continue;
+			}
+			job->published++;
+		}
+		if (full || delta) {
+			if (generate_one(svc, LABELS[k], true) != 0)
+				job->failures++;
+			else
+				job->published++;
+		}
+	}
+	flock(fd, LOCK_UN);
+	close(fd);
+}
+
+static void gen_after_cb(uv_work_t *req, int status)
+{
+	struct gen_job *job = req->data;
+	struct crl_service *svc = job->svc;
+	svc->generating = false;
+	if (svc->generated)
+		metric_add(svc->generated, job->published);
+	if (svc->failed)
+		metric_add(svc->failed, job->failures);
+	if (job->published && !svc->closing)
+		check_files(svc); /* serve what was just published without waiting a tick */
+	free(job);
+}
+
+static void start_generation(struct crl_service *svc)
+{
+	struct gen_job *job = calloc(1, sizeof *job);
+	if (!job)
+		return;
+	job->req.data = job;
+	job->svc = svc;
+	job->now_ms = (int64_t)time(NULL) * 1000;
+	struct timespec ts;
+	if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+		job->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (uv_queue_work(svc->loop, &job->req, gen_work_cb, gen_after_cb) != 0) {
+		free(job);
+		return;
+	}
+	svc->generating = true;
+}
+
+/* --- timer and shutdown ---------------------------------------------------------------- */
+
+static void timer_cb(uv_timer_t *t)
+{
+	struct crl_service *svc = t->data;
+	check_files(svc);
+	if (svc->generate && svc->store && !svc->generating)
+		start_generation(svc);
+}
+
+static void handle_closed_cb(uv_handle_t *h)
+{
+	(void)h;
+}
+
+/* The worker drains on SIGTERM/SIGINT: stop the timer so the loop can end.
+ * Documents stay in memory for requests still being answered. */
+static void stop_signal_cb(uv_signal_t *h, int signum)
+{
+	struct crl_service *svc = h->data;
+	(void)signum;
+	if (svc->closing)
+		return;
+	svc->closing = true;
+	uv_close((uv_handle_t *)&svc->timer, handle_closed_cb);
+	uv_close((uv_handle_t *)&svc->sig_term, handle_closed_cb);
+	uv_close((uv_handle_t *)&svc->sig_int, handle_closed_cb);
+}
+
+static void read_config(struct crl_service *svc, const struct config *c)
+{
+	svc->check_ms = config_get_ms(c, "crl.check_interval", CRL_CHECK_INTERVAL_MS_DEFAULT);
+	if (svc->check_ms < 10)
+		svc->check_ms = 10;
+	svc->policy.delta_after_ms =
+	        config_get_ms(c, "crl.delta_after_ms", CRL_DELTA_AFTER_MS_DEFAULT);
+	int64_t full_ms = config_get_ms(c, "crl.full_interval", CRL_FULL_INTERVAL_MS_DEFAULT);
+	svc->policy.full_interval = full_ms / 1000 > 0 ? full_ms / 1000 : 1;
+	int64_t full_validity_ms =
+	        config_get_ms(c, "crl.full_validity", CRL_FULL_VALIDITY_DEFAULT * 1000LL);
+	int64_t delta_validity_ms =
+	        config_get_ms(c, "crl.delta_validity", CRL_DELTA_VALIDITY_DEFAULT * 1000LL);
+	svc->full_validity = full_validity_ms / 1000 > 0 ? full_validity_ms / 1000 : 1;
+	svc->delta_validity = delta_validity_ms / 1000 > 0 ? delta_validity_ms / 1000 : 1;
+	/* reissue a delta halfway through its validity even without changes */
+	svc->policy.delta_refresh = svc->delta_validity / 2 > 0 ? svc->delta_validity / 2 : 1;
+	svc->max_bytes = config_get_size(c, "crl.max_bytes", CRL_MAX_BYTES_DEFAULT);
+	svc->generate = config_get_bool(c, "crl.generate", true);
+	snprintf(svc->base_url, sizeof svc->base_url, "%s", config_get(c, "crl.base_url", ""));
+}
+
+int crl_routes(struct router *r, const struct handler_env *env)
+{
+	if (!service) {
+		service = calloc(1, sizeof *service);
+		if (!service)
+			return -ENOMEM;
+	} else if (!service->closing) {
+		return -EEXIST; /* one set of CRL routes per process */
+	} else {
+		/* a previous server in this process has stopped: start afresh,
+		 * keeping nothing that pointed into the old loop */
+		for (int i = 0; i < DOC_COUNT; i++)
+			free(service->docs[i].data);
+		memset(service, 0, sizeof *service);
+	}
+	struct crl_service *svc = service;
+	svc->loop = env->loop;
+	svc->store = env->store;
+	snprintf(svc->data_dir, sizeof svc->data_dir, "%s", env->data_dir ? env->data_dir : ".");
+	struct config *defaults = env->config ? NULL : config_new();
+	if (!env->config && !defaults)
+		return -ENOMEM;
+	read_config(svc, env->config ? env->config : defaults);
+	config_free(defaults);
+	svc->generated = metrics_counter("kensho_crl_published_total", NULL,
+	                                 "CRLs (full and delta) this worker generated");
+	svc->failed = metrics_counter("kensho_crl_generation_failures_total", NULL,
+	                              "CRL due checks or generations that failed");
+	if (svc->generate && !svc->store)
+		log_info("crl: no store in this process; serving published CRLs without "
+		         "generating them");
+
+	for (int i = 0; i < DOC_COUNT; i++) {
+		svc->routes[i] = (struct crl_route){
+		        .super = {.name = "crl", .on_request = crl_on_request},
+		        .svc = svc,
+		        .index = i,
+		};
+		int err = router_add(r, DOCS[i].url_path, HTTP_METHOD_GET | HTTP_METHOD_HEAD,
+		                     &svc->routes[i].super);
+		if (err)
+			return err;
+	}
+	if (uv_timer_init(svc->loop, &svc->timer) != 0 ||
+	    uv_signal_init(svc->loop, &svc->sig_term) != 0 ||
+	    uv_signal_init(svc->loop, &svc->sig_int) != 0)
+		return -EIO;
+	svc->timer.data = svc->sig_term.data = svc->sig_int.data = svc;
+	/* None of these may keep the loop alive on its own. */
+	uv_unref((uv_handle_t *)&svc->timer);
+	uv_unref((uv_handle_t *)&svc->sig_term);
+	uv_unref((uv_handle_t *)&svc->sig_int);
+	uv_signal_start(&svc->sig_term, stop_signal_cb, SIGTERM);
+	uv_signal_start(&svc->sig_int, stop_signal_cb, SIGINT);
+	/* first tick at once: load what is published, generate what is due */
+	uv_timer_start(&svc->timer, timer_cb, 0, (uint64_t)svc->check_ms);
+	return 0;
+}

@@ -1,0 +1,27 @@
+/* /crl/{sign,auth}.crl and /crl/{sign,auth}-delta.crl: the published CRLs
+ * (DIR/crl/) served from memory with validators for conditional GET, and
+ * their regeneration on a schedule and after revocations. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct handler_env;
+struct router;
+
+/** Adds the four CRL routes (GET and HEAD), loads the published files and
+ * starts the timer that reloads replaced files and, when a store is at hand
+ * and crl.generate is on, regenerates due CRLs on the thread pool (one
+ * process at a time, by an flock on DIR/crl/.generate.lock). Settings:
+ * crl.check_interval, crl.delta_after_ms, crl.full_interval,
+ * crl.full_validity, crl.delta_validity, crl.base_url, crl.max_bytes,
+ * crl.generate. Returns 0 or -errno. */
+int crl_routes(struct router *r, const struct handler_env *env);
+
+/** RFC 9110 §13.1.2: true if an If-None-Match value (a list of entity tags,
+ * or "*") matches the strong tag etag (with its quotes), by weak comparison. */
+bool crl_if_none_match(const char *value, size_t len, const char *etag);
+
+/** Parses an HTTP-date (RFC 9110 §5.6.7: IMF-fixdate, and the obsolete
+ * RFC 850 and asctime forms) into unix seconds. Returns 0 or -EINVAL. */
+int crl_http_date_parse(const char *text, size_t len, int64_t *out);

@@ -1,0 +1,269 @@
+/* ca/crl: generation from a real store (numbers, publication, the CA key's
+ * permissions) and crl_due, the schedule every kenshod worker follows. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <mbedtls/x509_crt.h>
+
+#include "ca/ca.h"
+#include "ca/crl.h"
+#include "storage/store.h"
+#include "tls/crl_read.h"
+
+struct fixture {
+	char dir[64];
+	struct store *store;
+	uint32_t issuer_id;
+	int64_t now;
+	struct crl_policy policy;
+};
+
+static int copy_file(const char *from, const char *to, mode_t mode)
+{
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	if (!in || !out)
+		return -1;
+	char buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+		fwrite(buf, 1, n, out);
+	fclose(in);
+	fclose(out);
+	return chmod(to, mode);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	strcpy(f->dir, "/tmp/kensho-crl-unit-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	char path[256];
+	snprintf(path, sizeof path, "%s/ca", f->dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof path, "%s/ca/sign-ca.key", f->dir);
+	if (copy_file(CRL_FIXTURES "/crl-ca.key", path, 0600))
+		return -1;
+	if (ca_store_open(f->dir, &f->store))
+		return -1;
+
+	mbedtls_x509_crt ca;
+	mbedtls_x509_crt_init(&ca);
+	if (mbedtls_x509_crt_parse_file(&ca, CRL_FIXTURES "/crl-ca.pem"))
+		return -1;
+	struct store_issuer issuer = {.kind = CERT_KIND_SIGN};
+	strcpy(issuer.label, "sign");
+	struct store_txn *txn;
+	if (store_txn_begin(f->store, true, &txn) ||
+	    store_issuer_put(txn, &issuer, (struct store_blob){ca.raw.p, ca.raw.len}) ||
+	    store_txn_commit(txn))
+		return -1;
+	mbedtls_x509_crt_free(&ca);
+	f->issuer_id = issuer.id;
+	f->now = (int64_t)time(NULL);
+	f->policy = (struct crl_policy){
+	        .full_interval = 3600, .delta_after_ms = 60000, .delta_refresh = 1800};
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	store_close(f->store);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static void revoke_new(struct fixture *f, uint8_t serial_byte)
+{
+	struct store_cert c = {
+	        .issuer_id = f->issuer_id,
+	        .kind = CERT_KIND_SIGN,
+	        .not_before = f->now - 86400,
+	        .not_after = f->now + 86400,
+	        .serial = {.len = 1, .bytes = {serial_byte}},
+	};
+	struct store_txn *txn;
+	assert_int_equal(store_txn_begin(f->store, true, &txn), 0);
+	assert_int_equal(store_cert_insert(txn, &c, (struct store_blob){NULL, 0}), 0);
+	assert_int_equal(
+	        store_cert_revoke(txn, f->issuer_id, &c.serial, f->now, CRL_REASON_KEY_COMPROMISE),
+	        0);
+	assert_int_equal(store_txn_commit(txn), 0);
+}
+
+static void generate(struct fixture *f, bool delta, struct crl_generate_result *r)
+{
+	struct crl_generate_options o = {.data_dir = f->dir, .label = "sign", .delta = delta};
+	assert_int_equal(crl_generate(f->store, &o, r), 0);
+}
+
+static void due(struct fixture *f, struct crl_watch *w, int64_t at, bool full, bool delta)
+{
+	bool is_full, is_delta;
+	assert_int_equal(
+	        crl_due(f->store, f->dir, "sign", at * 1000, &f->policy, w, &is_full, &is_delta),
+	        0);
+	assert_int_equal(is_full, full);
+	assert_int_equal(is_delta, delta);
+}
+
+static void read_published(const char *path, struct crl_info *info)
+{
+	FILE *in = fopen(path, "rb");
+	assert_non_null(in);
+	static uint8_t der[1 << 16];
+	size_t len = fread(der, 1, sizeof der, in);
+	fclose(in);
+	assert_int_equal(crl_read_info(der, len, info), 0);
+}
+
+static void test_numbers_and_publication(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_generate_options o = {.data_dir = f->dir, .label = "sign", .delta = true};
+	struct crl_generate_result r;
+	/* a delta needs a full CRL before it */
+	assert_int_equal(crl_generate(f->store, &o, &r), -ENOENT);
+
+	revoke_new(f, 0x11);
+	generate(f, false, &r);
+	assert_int_equal(r.number, 1);
+	assert_int_equal(r.entries, 1);
+	struct crl_info info;
+	read_published(r.path, &info);
+	assert_int_equal(info.number, 1);
+	assert_false(info.delta);
+
+	revoke_new(f, 0x22);
+	generate(f, true, &r);
+	assert_int_equal(r.number, 2);
+	assert_int_equal(r.base_number, 1);
+	assert_true(r.entries >= 1); /* 0x22, and 0x11 if in the base's second */
+	read_published(r.path, &info);
+	assert_true(info.delta);
+	assert_int_equal(info.base_number, 1);
+	assert_int_equal(info.number, 2);
+
+	generate(f, false, &r);
+	assert_int_equal(r.number, 3);
+	assert_int_equal(r.entries, 2);
+
+	struct store_txn *txn;
+	struct store_issuer issuer;
+	assert_int_equal(store_txn_begin(f->store, false, &txn), 0);
+	assert_int_equal(store_issuer_get(txn, f->issuer_id, &issuer), 0);
+	store_txn_abort(txn);
+	assert_int_equal(issuer.crl_number, 3);
+	assert_int_equal(issuer.base_crl_number, 3);
+
+	struct crl_state st;
+	assert_int_equal(crl_state_read(f->dir, "sign", false, &st), 0);
+	assert_int_equal(st.number, 3);
+	assert_int_equal(st.base_number, 3);
+}
+
+static void test_key_readable_by_others_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char path[256];
+	snprintf(path, sizeof path, "%s/ca/sign-ca.key", f->dir);
+	assert_int_equal(chmod(path, 0644), 0);
+	struct crl_generate_options o = {.data_dir = f->dir, .label = "sign"};
+	struct crl_generate_result r;
+	assert_int_equal(crl_generate(f->store, &o, &r), -EPERM);
+	snprintf(path, sizeof path, "%s/crl/sign.crl", f->dir);
+	assert_int_not_equal(access(path, F_OK), 0);
+	/* and nothing was numbered */
+	struct store_txn *txn;
+	struct store_issuer issuer;
+	assert_int_equal(store_txn_begin(f->store, false, &txn), 0);
+	assert_int_equal(store_issuer_get(txn, f->issuer_id, &issuer), 0);
+	store_txn_abort(txn);
+	assert_int_equal(issuer.crl_number, 0);
+}
+
+static void test_unknown_issuer(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_watch w = {0};
+	bool full, delta;
+	assert_int_equal(
+	        crl_due(f->store, f->dir, "auth", f->now * 1000, &f->policy, &w, &full, &delta),
+	        -ENOENT);
+	assert_int_equal(
+	        crl_due(f->store, f->dir, "other", f->now * 1000, &f->policy, &w, &full, &delta),
+	        -EINVAL);
+}
+
+static void test_schedule(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_watch w = {0};
+	struct crl_generate_result r;
+	due(f, &w, f->now, true, true); /* nothing published yet */
+	generate(f, false, &r);
+	due(f, &w, f->now, false, true); /* no delta for this full CRL */
+	generate(f, true, &r);
+	due(f, &w, f->now, false, false);
+
+	/* a revocation waits delta_after_ms for its delta */
+	revoke_new(f, 0x33);
+	due(f, &w, f->now, false, false);
+	due(f, &w, f->now + 50, false, false);
+	due(f, &w, f->now + 70, false, true);
+	generate(f, true, &r);
+	due(f, &w, f->now + 70, false, false);
+
+	/* deltas are reissued halfway through, full CRLs every full_interval */
+	due(f, &w, f->now + 1810, false, true);
+	due(f, &w, f->now + 3610, true, true);
+}
+
+static void test_another_process_published(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_watch mine = {0}, theirs = {0};
+	struct crl_generate_result r;
+	generate(f, false, &r);
+	generate(f, true, &r);
+	revoke_new(f, 0x44);
+	due(f, &mine, f->now + 70, false, true);
+	due(f, &theirs, f->now + 70, false, true);
+	/* they publish the delta; we must not publish it again */
+	generate(f, true, &r);
+	due(f, &theirs, f->now + 70, false, false);
+	due(f, &mine, f->now + 70, false, false);
+
+	/* a full CRL published elsewhere makes a delta due for it */
+	generate(f, false, &r);
+	due(f, &mine, f->now + 70, false, true);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(test_numbers_and_publication, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_key_readable_by_others_is_refused, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_unknown_issuer, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_schedule, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_another_process_published, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
