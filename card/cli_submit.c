@@ -1,0 +1,133 @@
+/* kensho-card submit: sign a file on the card, POST it to /v1/intake and
+ * check the signed receipt (docs/intake.md) against the pinned receipt
+ * certificate. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/sha256.h>
+#include <mbedtls/x509_crt.h>
+
+#include "card/cli.h"
+#include "card/http_client.h"
+#include "card/receipt_fields.h"
+#include "core/encoding.h"
+#include "tls/cms.h"
+
+/* Checks the receipt: CMS signed by exactly the pinned certificate, a valid
+ * signature, and content naming this submission. Prints what it says. */
+static int check_receipt(const uint8_t *der, size_t len, const struct buf *pinned,
+                         const char *number_header, const uint8_t submitted_sha256[32])
+{
+	struct cms_signed_data sd;
+	if (cms_decode(der, len, &sd) < 0 || sd.detached) {
+		fputs("kensho-card: the receipt is not a CMS SignedData with content\n", stderr);
+		return 1;
+	}
+	mbedtls_x509_crt signer;
+	mbedtls_x509_crt_init(&signer);
+	int rc = 1;
+	enum cms_verdict verdict = CMS_VERDICT_BAD_SIGNATURE;
+	if (cms_signer_cert(&sd, &signer) < 0)
+		fputs("kensho-card: the receipt carries no signer certificate\n", stderr);
+	else if (signer.raw.len != pinned->len || memcmp(signer.raw.p, pinned->data, pinned->len))
+		fputs("kensho-card: the receipt is not signed by the pinned receipt certificate\n",
+		      stderr);
+	else if (cms_verify_signature(&sd, sd.content.p, sd.content.len, &signer, &verdict) < 0 ||
+	         verdict != CMS_VERDICT_VALID)
+		fprintf(stderr, "kensho-card: the receipt's signature does not verify (%s)\n",
+		        cms_verdict_name(verdict));
+	else
+		rc = 0;
+	mbedtls_x509_crt_free(&signer);
+	if (rc)
+		return rc;
+
+	struct receipt_summary s;
+	char expected[65];
+	hex_encode(submitted_sha256, 32, expected);
+	if (receipt_fields_parse(sd.content.p, sd.content.len, &s) < 0) {
+		fputs("kensho-card: the receipt's content is malformed\n", stderr);
+		return 1;
+	}
+	char number[24];
+	snprintf(number, sizeof(number), "%llu", (unsigned long long)s.number);
+	if (strcmp(number, number_header) != 0) {
+		fputs("kensho-card: the receipt's number differs from the server's answer\n",
+		      stderr);
+		return 1;
+	}
+	if (strcmp(s.sha256, expected) != 0) {
+		fputs("kensho-card: the receipt is for other bytes than those submitted\n", stderr);
+		return 1;
+	}
+	printf("receipt number: %s\n", number);
+	printf("received at: %s\n", s.received_at);
+	printf("sha256: %s\n", s.sha256);
+	printf("result: %s\n", s.valid ? "valid" : "not valid");
+	printf("content: %.*s\n", (int)sd.content.len, (const char *)sd.content.p);
+	printf("receipt: verified (signature by the pinned receipt certificate, this "
+	       "submission's SHA-256)\n");
+	return s.valid ? 0 : 1;
+}
+
+int cli_cmd_submit(const struct cli_options *o)
+{
+	if (!o->file || !o->server || !o->receipt_cert) {
+		fputs("kensho-card: submit needs --file FILE --server URL --receipt-cert PEM\n",
+		      stderr);
+		return 2;
+	}
+	struct http_url url;
+	int err = http_url_parse(o->server, &url);
+	if (err < 0) {
+		fprintf(stderr, "kensho-card: bad --server URL %s (%s)\n", o->server,
+		        err == -EPROTONOSUPPORT ? "only http:// is supported" : "malformed");
+		return 2;
+	}
+	struct buf pinned = {0}, content = {0};
+	if (cli_load_cert_file(o->receipt_cert, &pinned) ||
+	    cli_read_file(o->file, CLI_MAX_SIGNED_FILE, &content)) {
+		buf_free(&pinned);
+		buf_free(&content);
+		return 1;
+	}
+	uint8_t *cms = NULL;
+	size_t cms_len = 0;
+	int rc = cli_sign_content(o, &content, &cms, &cms_len);
+	buf_free(&content);
+	struct buf raw = {0};
+	struct http_reply reply = {0};
+	if (rc == 0) {
+		err = http_post(&url, "/v1/intake", "application/cms", cms, cms_len, &raw, &reply);
+		if (err < 0) {
+			fprintf(stderr, "kensho-card: submitting to %s failed: %s\n", o->server,
+			        strerror(-err));
+			rc = 1;
+		}
+	}
+	char number[24] = "";
+	if (rc == 0 && (reply.status == 201 || reply.status == 200) &&
+	    http_reply_header(&reply, "Kensho-Receipt", number, sizeof(number)) == 0) {
+		printf("submitted: %s (%s)\n", o->file,
+		       reply.status == 201 ? "stored" : "already stored: the same receipt again");
+		uint8_t digest[32];
+		mbedtls_sha256_ret(cms, cms_len, digest, 0);
+		rc = check_receipt(reply.body, reply.body_len, &pinned, number, digest);
+		if (rc == 0 && o->out)
+			rc = cli_write_file(o->out, reply.body, reply.body_len);
+	} else if (rc == 0) {
+		/* Errors come as JSON {"error","detail"}; a rejected application
+		 * (422) as its verification result. */
+		fprintf(stderr, "kensho-card: the server refused the application (HTTP %d): %.*s\n",
+		        reply.status, (int)(reply.body_len > 2000 ? 2000 : reply.body_len),
+		        (const char *)reply.body);
+		rc = 1;
+	}
+	free(cms);
+	http_reply_free(&reply);
+	buf_free(&raw);
+	buf_free(&pinned);
+	return rc;
+}

@@ -1,0 +1,311 @@
+#include "card/http_client.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+int http_url_parse(const char *url, struct http_url *out)
+{
+	memset(out, 0, sizeof(*out));
+	const char *p;
+	if (strncmp(url, "http://", 7) == 0)
+		p = url + 7;
+	else if (strstr(url, "://"))
+		return -EPROTONOSUPPORT;
+	else
+		return -EINVAL;
+	size_t host_len = strcspn(p, ":/");
+	if (host_len == 0 || host_len >= sizeof(out->host))
+		return -EINVAL;
+	memcpy(out->host, p, host_len);
+	p += host_len;
+	snprintf(out->port, sizeof(out->port), "80");
+	if (*p == ':') {
+		p++;
+		size_t port_len = strspn(p, "0123456789");
+		if (port_len == 0 || port_len > 5 || (p[port_len] && p[port_len] != '/'))
+			return -EINVAL;
+		memcpy(out->port, p, port_len);
+		out->port[port_len] = '\0';
+		if (atoi(out->port) < 1 || atoi(out->port) > 65535)
+			return -EINVAL;
+		p += port_len;
+	}
+	size_t base_len = strlen(p);
+	while (base_len > 0 && p[base_len - 1] == '/')
+		base_len--;
+	if (base_len >= sizeof(out->base))
+		return -EINVAL;
+	for (size_t i = 0; i < base_len; i++) {
+		/* The base goes into the request line verbatim. */
+		if ((unsigned char)p[i] <= ' ' || p[i] == 0x7f)
+			return -EINVAL;
+	}
+	memcpy(out->base, p, base_len);
+	return 0;
+}
+
+/* Finds the end of the line starting at p (CRLF or a bare LF). */
+static const uint8_t *line_end(const uint8_t *p, const uint8_t *end)
+{
+	const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+	return nl;
+}
+
+static int header_is(const uint8_t *line, size_t len, const char *name, const uint8_t **value,
+                     size_t *value_len)
+{
+	size_t n = strlen(name);
+	if (len <= n || line[n] != ':' || strncasecmp((const char *)line, name, n) != 0)
+		return 0;
+	const uint8_t *v = line + n + 1;
+	const uint8_t *e = line + len;
+	while (v < e && (*v == ' ' || *v == '\t'))
+		v++;
+	while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		e--;
+	*value = v;
+	*value_len = (size_t)(e - v);
+	return 1;
+}
+
+/* Parses a decimal or hex number of at most 9 digits (bodies stay under the
+ * 1 MiB limit, so longer numbers are malformed). */
+static int parse_number(const uint8_t *p, size_t len, int base, size_t *out)
+{
+	if (len == 0 || len > 9)
+		return -EBADMSG;
+	size_t v = 0;
+	for (size_t i = 0; i < len; i++) {
+		int d;
+		if (p[i] >= '0' && p[i] <= '9')
+			d = p[i] - '0';
+		else if (base == 16 && isxdigit(p[i]))
+			d = tolower(p[i]) - 'a' + 10;
+		else
+			return -EBADMSG;
+		v = v * (size_t)base + (size_t)d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* RFC 9112 §7.1: chunk-size [; ext] CRLF data CRLF ... 0 CRLF trailers CRLF. */
+static int dechunk(const uint8_t *p, const uint8_t *end, struct buf *out)
+{
+	for (;;) {
+		const uint8_t *nl = line_end(p, end);
+		if (!nl)
+			return -EBADMSG;
+		size_t digits = 0;
+		while (p + digits < nl && isxdigit(p[digits]))
+			digits++;
+		size_t size;
+		if (parse_number(p, digits, 16, &size) < 0)
+			return -EBADMSG;
+		p = nl + 1;
+		if (size == 0)
+			return 0; /* trailers, if any, are ignored */
+		if ((size_t)(end - p) < size + 1)
+			return -EBADMSG;
+		if (buf_append(out, p, size) < 0)
+			return -ENOMEM;
+		p += size;
+		if (*p == '\r')
+			p++;
+		if (p >= end || *p != '\n')
+			return -EBADMSG;
+		p++;
+	}
+}
+
+int http_response_parse(const uint8_t *raw, size_t len, struct http_reply *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!raw || len == 0)
+		return -EBADMSG;
+	const uint8_t *end = raw + len;
+	const uint8_t *nl = line_end(raw, end);
+	/* "HTTP/1.x NNN" at least. */
+	if (!nl || nl - raw < 12 || memcmp(raw, "HTTP/1.", 7) != 0 || raw[8] != ' ')
+		return -EBADMSG;
+	size_t status;
+	if (parse_number(raw + 9, 3, 10, &status) < 0 || status < 100 || status > 599 ||
+	    (raw[12] != ' ' && raw[12] != '\r' && raw[12] != '\n'))
+		return -EBADMSG;
+	out->status = (int)status;
+
+	int chunked = 0;
+	int has_length = 0;
+	size_t content_length = 0;
+	const uint8_t *p = nl + 1;
+	out->headers = p;
+	for (;;) {
+		nl = line_end(p, end);
+		if (!nl)
+			return -EBADMSG;
+		size_t line_len = (size_t)(nl - p);
+		if (line_len > 0 && p[line_len - 1] == '\r')
+			line_len--;
+		if (line_len == 0) {
+			out->headers_len = (size_t)(p - out->headers);
+			p = nl + 1;
+			break;
+		}
+		const uint8_t *v;
+		size_t vlen;
+		if (header_is(p, line_len, "Content-Length", &v, &vlen)) {
+			if (parse_number(v, vlen, 10, &content_length) < 0)
+				return -EBADMSG;
+			has_length = 1;
+		} else if (header_is(p, line_len, "Transfer-Encoding", &v, &vlen)) {
+			chunked = vlen == 7 && strncasecmp((const char *)v, "chunked", 7) == 0;
+			if (!chunked)
+				return -EBADMSG;
+		} else if (header_is(p, line_len, "Content-Type", &v, &vlen)) {
+			if (vlen >= sizeof(out->content_type))
+				vlen = sizeof(out->content_type) - 1;
+			memcpy(out->content_type, v, vlen);
+			out->content_type[vlen] = '\0';
+		}
+		p = nl + 1;
+	}
+	if (chunked) {
+		int err = dechunk(p, end, &out->decoded);
+		if (err < 0) {
+			buf_free(&out->decoded);
+			return err;
+		}
+		out->body = out->decoded.data;
+		out->body_len = out->decoded.len;
+		return 0;
+	}
+	size_t available = (size_t)(end - p);
+	if (has_length) {
+		if (content_length > available)
+			return -EBADMSG;
+		available = content_length;
+	}
+	out->body = p;
+	out->body_len = available;
+	return 0;
+}
+
+int http_reply_header(const struct http_reply *reply, const char *name, char *out, size_t cap)
+{
+	const uint8_t *p = reply->headers;
+	const uint8_t *end = p ? p + reply->headers_len : NULL;
+	while (p && p < end) {
+		const uint8_t *nl = line_end(p, end);
+		if (!nl)
+			break;
+		size_t line_len = (size_t)(nl - p);
+		const uint8_t *v;
+		size_t vlen;
+		if (header_is(p, line_len, name, &v, &vlen)) {
+			if (vlen >= cap)
+				return -ENOSPC;
+			memcpy(out, v, vlen);
+			out[vlen] = '\0';
+			return 0;
+		}
+		p = nl + 1;
+	}
+	return -ENOENT;
+}
+
+void http_reply_free(struct http_reply *reply)
+{
+	buf_free(&reply->decoded);
+}
+
+static int connect_to(const struct http_url *url)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
+	struct addrinfo *res = NULL;
+	if (getaddrinfo(url->host, url->port, &hints, &res) != 0)
+		return -EHOSTUNREACH;
+	int err = -ECONNREFUSED;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		struct timeval tv = {.tv_sec = HTTP_CLIENT_TIMEOUT_SECONDS};
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			freeaddrinfo(res);
+			return fd;
+		}
+		err = errno == EINPROGRESS || errno == ETIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return err;
+}
+
+static int send_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int http_post(const struct http_url *url, const char *path, const char *content_type,
+              const uint8_t *body, size_t len, struct buf *raw, struct http_reply *reply)
+{
+	struct buf head = {0};
+	buf_printf(&head,
+	           "POST %s%s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: %s\r\n"
+	           "Content-Length: %zu\r\nConnection: close\r\nUser-Agent: kensho-card\r\n\r\n",
+	           url->base, path, url->host, url->port, content_type, len);
+	if (head.failed) {
+		buf_free(&head);
+		return -ENOMEM;
+	}
+	int fd = connect_to(url);
+	if (fd < 0) {
+		buf_free(&head);
+		return fd;
+	}
+	int err = send_all(fd, head.data, head.len);
+	buf_free(&head);
+	if (err == 0)
+		err = send_all(fd, body, len);
+	while (err == 0) {
+		if (buf_reserve(raw, 16384) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		ssize_t n = recv(fd, raw->data + raw->len, raw->cap - raw->len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = errno == EAGAIN ? -ETIMEDOUT : -EIO;
+			break;
+		}
+		if (n == 0)
+			break;
+		raw->len += (size_t)n;
+		if (raw->len > HTTP_CLIENT_MAX_RESPONSE)
+			err = -E2BIG;
+	}
+	close(fd);
+	if (err == 0)
+		err = http_response_parse(raw->data, raw->len, reply);
+	return err;
+}
