@@ -295,12 +295,21 @@ static int worker_main(unsigned index, void *arg)
 	 * cross a fork. It is the one `kensho` writes. */
 	struct store *store = NULL;
 	struct router *router = NULL;
-	if (ca_store_open(d->data_dir, &store) != 0) {
+	/* LMDB map: the initial size and the cap it may grow to on MDB_MAP_FULL. */
+	const struct store_options store_opts = {
+	        .map_size = (size_t)config_get_size(d->config, "store.map_size", 0),
+	        .map_max = (size_t)config_get_size(d->config, "store.map_max", 0),
+	        .max_readers = (unsigned)config_get_int(d->config, "store.max_readers", 0),
+	};
+	if (ca_store_open_with(d->data_dir, &store_opts, &store) != 0) {
 		log_error("cannot open the store of %s", d->data_dir);
 		status = PROCESS_EXIT_CONFIG;
 		goto out;
 	}
 	readiness_register("store", store_readiness_check, store);
+	metric_set(metrics_gauge("kensho_store_map_bytes", NULL,
+	                         "size of this worker's map of the store (grows on demand)"),
+	           (double)store_map_size(store));
 	router = router_new();
 	struct handler_env env = {&w.loop, store, d->config, d->data_dir};
 	if (!router || handlers_register_all(router, &env) != 0) {

@@ -72,9 +72,13 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         conf = os.path.join(tmp, "kenshod.conf")
         with open(conf, "w") as f:
-            f.write("# test\nlimits.header_bytes = 1K\nlog.level = warn\n")
+            f.write("# test\nlimits.header_bytes = 1K\nlog.level = warn\nstore.map_size = 3G\n")
         with Server(args=["--no-access-log", "--config", conf]) as srv:
             check(srv.get("/healthz")[0] == 200, "serves with a config file")
+            metrics = srv.get("/metrics")[2].decode()
+            size = [float(line.split()[-1]) for line in metrics.splitlines()
+                    if line.startswith("kensho_store_map_bytes ")]
+            check(size == [3 * 2**30], f"store.map_size sets the LMDB map ({size})")
             big = {"X-Big": "a" * 2000}
             check(srv.get("/healthz", headers=big)[0] == 431,
                   "config limits.header_bytes = 1K gives 431")
