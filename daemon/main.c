@@ -507,6 +507,16 @@ int main(int argc, char **argv)
 	 * access log once per loop iteration instead. */
 	static char stdout_buffer[1 << 16];
 	setvbuf(stdout, stdout_buffer, _IOFBF, sizeof(stdout_buffer));
+	/* Workers bind with SO_REUSEPORT, which would let them join a port that
+	 * another kenshod already serves: make sure every address is free first. */
+	for (size_t i = 0; i < d.listen_count + d.listen_tls_count; i++) {
+		const char *address =
+		        i < d.listen_count ? d.listen[i] : d.listen_tls[i - d.listen_count];
+		if (server_check_address_free(address) != 0) {
+			status = PROCESS_EXIT_CONFIG;
+			goto out;
+		}
+	}
 	log_info("kenshod starting: data %s, %u worker(s)", d.data_dir, d.workers);
 	if (d.workers == 1)
 		status = worker_main(0, &d);

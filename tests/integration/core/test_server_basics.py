@@ -106,5 +106,15 @@ def main():
                 check(r.returncode != 0 and f"cannot listen on {addr}" in r.stderr,
                       f"port in use {' '.join(extra)}: says so and exits {r.returncode}")
 
+        # Another kenshod on the port: SO_REUSEPORT would let a second one join
+        # it silently; kenshod checks that the address is free first.
+        with Server(args=["--no-access-log", "--workers", "2"]) as first:
+            addr = f"127.0.0.1:{first.port}"
+            r = subprocess.run([KENSHOD, "--data", os.path.join(tmp, "d"), "--listen", addr],
+                               capture_output=True, text=True, timeout=60)
+            check(r.returncode != 0 and f"cannot listen on {addr}" in r.stderr,
+                  f"a second kenshod on a served port refuses to start ({r.returncode})")
+            check(first.get("/healthz")[0] == 200, "the first one keeps serving")
+
 
 main()
