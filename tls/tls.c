@@ -116,6 +116,7 @@ struct tls_conn {
 	enum conn_state state;
 	bool resumed;
 	bool deliver_stopped;
+	int64_t session_start; /* of a resumed session: its full handshake */
 	uint8_t *in;
 	size_t in_len, in_off, in_cap;
 	uint64_t started_ms;
@@ -180,11 +181,15 @@ static int ticket_parse_cb(void *p_ticket, mbedtls_ssl_session *session, unsigne
                            size_t len)
 {
 	struct tls_context *ctx = p_ticket;
-	int rc = tls_ticket_open(&ctx->tickets, factory_now(ctx->factory), buf, len, session);
+	int64_t start = 0;
+	int rc = tls_ticket_open(&ctx->tickets, factory_now(ctx->factory), buf, len, session,
+	                         &start);
 	switch (rc) {
 	case 0:
-		if (ctx->factory->stepping)
+		if (ctx->factory->stepping) {
 			ctx->factory->stepping->resumed = true;
+			ctx->factory->stepping->session_start = start;
+		}
 		return 0;
 	case -ETIME:
 	case -ENOKEY: return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
@@ -199,7 +204,12 @@ static int ticket_write_cb(void *p_ticket, const mbedtls_ssl_session *session, u
 	struct tls_context *ctx = p_ticket;
 	if (end < start)
 		return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
-	int rc = tls_ticket_seal(&ctx->tickets, factory_now(ctx->factory), mbedtls_ctr_drbg_random,
+	/* A resumed session's new ticket keeps the start of the session, so
+	 * resuming again and again never extends it past the lifetime. */
+	int64_t now = factory_now(ctx->factory);
+	const struct tls_conn *c = ctx->factory->stepping;
+	int64_t session_start = c && c->resumed ? c->session_start : now;
+	int rc = tls_ticket_seal(&ctx->tickets, now, session_start, mbedtls_ctr_drbg_random,
 	                         &ctx->factory->drbg, session, start, (size_t)(end - start), tlen);
 	if (rc < 0)
 		return rc == -ENOBUFS ? MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL

@@ -145,7 +145,7 @@ static uint64_t get_be64(const uint8_t *p)
 
 /* --- sealing and opening ------------------------------------------------------------ */
 
-int tls_ticket_seal(const struct tls_ticket_keys *k, int64_t now,
+int tls_ticket_seal(const struct tls_ticket_keys *k, int64_t now, int64_t start,
                     int (*f_rng)(void *, unsigned char *, size_t), void *p_rng,
                     const mbedtls_ssl_session *session, uint8_t *out, size_t cap, size_t *len)
 {
@@ -162,7 +162,7 @@ int tls_ticket_seal(const struct tls_ticket_keys *k, int64_t now,
 	if (f_rng(p_rng, iv, TICKET_IV_LEN) != 0)
 		goto out;
 	inner[0] = TICKET_VERSION;
-	put_be64(inner + 1, (uint64_t)now);
+	put_be64(inner + 1, start < 0 ? 0 : (uint64_t)start);
 	memcpy(inner + 9, k->trust_fp, 32);
 	int mrc =
 	        mbedtls_ssl_session_save(session, inner + TICKET_INNER_HEADER, room, &session_len);
@@ -189,7 +189,7 @@ out:
 }
 
 int tls_ticket_open(const struct tls_ticket_keys *k, int64_t now, uint8_t *buf, size_t len,
-                    mbedtls_ssl_session *session)
+                    mbedtls_ssl_session *session, int64_t *start)
 {
 	if (len < TICKET_OVERHEAD + TICKET_INNER_HEADER)
 		return -EBADMSG;
@@ -233,6 +233,8 @@ int tls_ticket_open(const struct tls_ticket_keys *k, int64_t now, uint8_t *buf, 
 	else if (mbedtls_ssl_session_load(session, inner + TICKET_INNER_HEADER,
 	                                  inner_len - TICKET_INNER_HEADER) != 0)
 		rc = -EBADMSG;
+	if (rc == 0 && start)
+		*start = (int64_t)issued;
 	/* The plaintext holds the session's master secret; do not leave it in
 	 * the ClientHello buffer. */
 	mbedtls_platform_zeroize(inner, inner_len);

@@ -9,8 +9,12 @@
  * run time. A ticket opens in the period that sealed it and the next one.
  *
  * Ticket: key name (16) | IV (12) | AES-256-GCM(inner) | tag (16), with the
- * key name as additional data. Inner: version (1) | issued, seconds since the
- * epoch (8, big-endian) | trust fingerprint (32) | mbedtls_ssl_session_save().
+ * key name as additional data. Inner: version (1) | session start: when the
+ * full handshake that established the session ended, seconds since the epoch
+ * (8, big-endian) | trust fingerprint (32) | mbedtls_ssl_session_save().
+ * A resumed session gets a new ticket with the same start, so the lifetime
+ * bounds the whole chain: a client certificate is verified again at least
+ * once per lifetime.
  * The trust fingerprint is SHA-256 over the client-certificate trust store in
  * force when the ticket was sealed; a ticket sealed under another trust store
  * does not open, so no session outlives the trust that verified its client. */
@@ -45,16 +49,18 @@ int tls_ticket_key_load(const char *path, uint8_t master[TLS_TICKET_MASTER_LEN],
 int tls_ticket_derive(const uint8_t master[TLS_TICKET_MASTER_LEN], uint64_t period, uint8_t key[32],
                       uint8_t name[TLS_TICKET_NAME_LEN]);
 
-/** Seals `session` at time `now` (seconds since the epoch) into out[0..cap),
- * drawing the IV from f_rng. Returns 0 with *len set, -ENOBUFS, or -EIO. */
-int tls_ticket_seal(const struct tls_ticket_keys *k, int64_t now,
+/** Seals `session`, established by a full handshake at `start`, with the key
+ * of time `now` (seconds since the epoch) into out[0..cap), drawing the IV
+ * from f_rng. Returns 0 with *len set, -ENOBUFS, or -EIO. */
+int tls_ticket_seal(const struct tls_ticket_keys *k, int64_t now, int64_t start,
                     int (*f_rng)(void *, unsigned char *, size_t), void *p_rng,
                     const mbedtls_ssl_session *session, uint8_t *out, size_t cap, size_t *len);
 
 /** Opens a ticket from a ClientHello (outside input; decrypted in place)
- * into `session`. Returns 0; -ENOKEY for a key name of neither the current
+ * into `session`, and its session start into *start (if not NULL). Returns 0;
+ * -ENOKEY for a key name of neither the current
  * nor the previous period; -EBADMSG for a ticket that does not authenticate or
- * whose contents do not parse; -ETIME for one older than the lifetime; or
+ * whose contents do not parse; -ETIME for a session older than the lifetime; or
  * -EKEYREJECTED for one sealed under another trust store. */
 int tls_ticket_open(const struct tls_ticket_keys *k, int64_t now, uint8_t *buf, size_t len,
-                    mbedtls_ssl_session *session);
+                    mbedtls_ssl_session *session, int64_t *start);

@@ -80,7 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	mbedtls_ssl_session session;
 	mbedtls_ssl_session_init(&session);
-	int rc = tls_ticket_open(&k, now, ticket, ticket_len, &session);
+	int64_t start = 0;
+	int rc = tls_ticket_open(&k, now, ticket, ticket_len, &session, &start);
 	if (rc == 0) {
 		/* What opened must round-trip. */
 		size_t cap = ticket_len + 4096, again_len = 0;
@@ -89,9 +90,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		mbedtls_ssl_session back;
 		mbedtls_ssl_session_init(&back);
 		if (again) {
-			if (tls_ticket_seal(&k, now, counter_rng, &ctr, &session, again, cap,
+			if (tls_ticket_seal(&k, now, start, counter_rng, &ctr, &session, again, cap,
 			                    &again_len) != 0 ||
-			    tls_ticket_open(&k, now, again, again_len, &back) != 0 ||
+			    tls_ticket_open(&k, now, again, again_len, &back, NULL) != 0 ||
 			    back.ciphersuite != session.ciphersuite ||
 			    memcmp(back.master, session.master, sizeof back.master) != 0) {
 				fprintf(stderr, "ticket did not round-trip\n");

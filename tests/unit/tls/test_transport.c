@@ -858,8 +858,8 @@ static void issue_ticket(struct tls_factory *f, mbedtls_ssl_session *out, const 
 
 /* Offers `saved` to f. The handshake must complete either way; returns
  * whether f resumed it (rather than falling back to a full handshake). */
-static bool offer_ticket(struct tls_factory *f, const mbedtls_ssl_session *saved,
-                         struct peer_info *peer_out)
+static bool offer_ticket_renew(struct tls_factory *f, const mbedtls_ssl_session *saved,
+                               struct peer_info *peer_out, mbedtls_ssl_session *renewed)
 {
 	struct tls_stats before, after;
 	tls_factory_stats(f, &before);
@@ -874,11 +874,22 @@ static bool offer_ticket(struct tls_factory *f, const mbedtls_ssl_session *saved
 	assert_int_equal(s.failed, 0);
 	if (peer_out)
 		*peer_out = s.peer;
+	if (renewed) {
+		mbedtls_ssl_session_init(renewed);
+		assert_int_equal(mbedtls_ssl_get_session(&cl.ssl, renewed), 0);
+		assert_non_null(renewed->ticket);
+	}
 	client_free(&cl);
 	conn_close(&s);
 	tls_factory_stats(f, &after);
 	assert_int_equal(after.handshakes, before.handshakes + 1);
 	return after.resumed == before.resumed + 1;
+}
+
+static bool offer_ticket(struct tls_factory *f, const mbedtls_ssl_session *saved,
+                         struct peer_info *peer_out)
+{
+	return offer_ticket_renew(f, saved, peer_out, NULL);
 }
 
 static void ticket_key_path(char *out, size_t len, const char *name)
@@ -972,6 +983,19 @@ static void test_ticket_lifetime_and_trust_store(void **state)
 	assert_false(offer_ticket(a, &saved, NULL));
 	fake_now = start + 10 + ROTATION - 1;
 	assert_true(offer_ticket(a, &saved, NULL));
+	/* Resuming does not stretch the session: whatever ticket the client
+	 * holds afterwards stops resuming at the session's start plus the
+	 * lifetime, so a client certificate is verified again at least that
+	 * often. */
+	fake_now = start + 10 + ROTATION / 2;
+	mbedtls_ssl_session renewed;
+	assert_true(offer_ticket_renew(a, &saved, NULL, &renewed));
+	fake_now = start + 10 + ROTATION - 1;
+	assert_true(offer_ticket(a, &renewed, NULL));
+	fake_now = start + 10 + ROTATION + 1;
+	assert_false(offer_ticket(a, &renewed, NULL));
+	mbedtls_ssl_session_free(&renewed);
+	fake_now = start + 10;
 	/* A server trusting other client CAs does not take the session on. */
 	struct tls_factory *b = factory_sharing(shared, other_trust);
 	assert_false(offer_ticket(b, &saved, NULL));
