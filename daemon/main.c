@@ -27,6 +27,7 @@
 #include "storage/store.h"
 #include "tls/tls.h"
 #include "tls/tls_demo_pki.h"
+#include "tls/tls_ticket.h"
 
 #define DEFAULT_DATA_DIR "./var/kensho"
 
@@ -199,13 +200,24 @@ static struct transport_factory *tls_listener_factory(struct worker *w)
 }
 
 /* With --listen-tls and no tls.cert, DIR/tls/ gets the demo TLS PKI, once,
- * before workers fork. */
+ * before workers fork. Without tls.ticket_key, DIR/tls/ticket.key gets a
+ * random session ticket secret, also before fork, so every worker reads the
+ * same one and a ticket from any worker resumes on all (docs/tls.md). A
+ * configured tls.ticket_key is shared between machines and never made here. */
 static int bootstrap_tls(const struct daemon *d)
 {
-	if (!d->listen_tls_count || config_get(d->config, "tls.cert", NULL))
+	if (!d->listen_tls_count)
 		return 0;
 	char err[512];
-	int rc = tls_demo_pki_ensure(d->data_dir, err, sizeof(err));
+	int rc = 0;
+	if (!config_get(d->config, "tls.cert", NULL))
+		rc = tls_demo_pki_ensure(d->data_dir, err, sizeof(err));
+	const char *tk = config_get(d->config, "tls.ticket_key", NULL);
+	if (rc == 0 && !(tk && *tk)) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/tls/ticket.key", d->data_dir);
+		rc = tls_ticket_key_ensure(path, err, sizeof(err));
+	}
 	if (rc != 0)
 		log_error("tls: %s", err);
 	return rc;
