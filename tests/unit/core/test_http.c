@@ -1,7 +1,6 @@
 /* The HTTP/1.1 layer through the real connection path: parsing at every byte
  * boundary, pipelining order and bounds, every limit, timeouts, and the
  * lifetime of exchanges answered after their client left. */
-#define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
