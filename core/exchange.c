@@ -147,8 +147,9 @@ static bool status_has_body(int status)
 }
 
 /* Writes the status line and headers into ex->out, and the body too when
- * `copy_body`; otherwise the caller has set ex->body_out. Formatted by hand:
- * this runs for every response, and printf costs more than the rest of it. */
+ * `copy_body`; otherwise the caller sets ex->body_out. Appended piece by
+ * piece rather than with printf, whose format parsing was a visible share of
+ * serving a cached OCSP answer. */
 static void exchange_serialize(struct exchange *ex, struct conn *c, int status,
                                const char *content_type, const void *body, size_t body_len,
                                bool copy_body)
