@@ -45,7 +45,7 @@ void accesslog_write(struct server *s, const struct exchange *ex)
 	json_string(&j, "route", ex->route ? ex->route : "-");
 	json_int(&j, "status", ex->status);
 	json_uint(&j, "bytes_in", ex->bytes_in);
-	json_uint(&j, "bytes_out", ex->out.len);
+	json_uint(&j, "bytes_out", ex->out.len + ex->body_out_len);
 	json_double(&j, "ms", (double)(uv_hrtime() - ex->start_ns) / 1e6);
 	json_object_end(&j);
 	buf_append_str(&line, "\n");

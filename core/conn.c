@@ -15,10 +15,13 @@
 
 #define CONN_READ_SIZE 65536
 
+/* One write libuv could not finish at once: either a copy of the bytes, or
+ * the exchange whose head and body are being written (freed when done). */
 struct write_req {
 	uv_write_t req;
 	struct conn *conn;
 	size_t len;
+	struct exchange *exchange;
 	uint8_t data[];
 };
 
@@ -111,6 +114,7 @@ static void conn_write_cb(uv_write_t *req, int status)
 	struct write_req *w = (struct write_req *)req;
 	struct conn *c = w->conn;
 	c->write_pending -= w->len;
+	exchange_free(w->exchange);
 	free(w);
 	if (c->state == CONN_CLOSED)
 		return;
@@ -123,32 +127,120 @@ static void conn_write_cb(uv_write_t *req, int status)
 		conn_flush(c);
 }
 
-/* transport_io.send: queues bytes for the socket (copied). */
+/* Offers bufs to the socket without waiting; returns how many bytes the
+ * kernel took (0 when it would block or earlier writes are still queued, so
+ * bytes never overtake each other), or a negative errno. uv_write would
+ * also try at once, but needs a request and a callback per write. */
+static ssize_t conn_try_write(struct conn *c, const uv_buf_t *bufs, unsigned nbufs)
+{
+	if (c->write_pending)
+		return 0;
+	int n = uv_try_write(&c->io.stream, bufs, nbufs);
+	if (n == UV_EAGAIN || n == UV_ENOSYS)
+		return 0;
+	return n;
+}
+
+/* transport_io.send: writes what the socket takes now and queues a copy of
+ * the rest. */
 static int conn_send(void *conn, const uint8_t *data, size_t len)
 {
 	struct conn *c = conn;
 	if (c->state == CONN_CLOSED)
 		return -ECANCELED;
+	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+	ssize_t sent = conn_try_write(c, &b, 1);
+	if (sent < 0)
+		return (int)sent;
+	metric_add(c->server->m_bytes_out, (double)len);
+	data += sent;
+	len -= (size_t)sent;
+	if (len == 0)
+		return 0;
 	struct write_req *w = malloc(sizeof(*w) + len);
 	if (!w)
 		return -ENOMEM;
 	w->conn = c;
 	w->len = len;
+	w->exchange = NULL;
 	memcpy(w->data, data, len);
-	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
+	b = uv_buf_init((char *)w->data, (unsigned)len);
 	int rc = uv_write(&w->req, &c->io.stream, &b, 1, conn_write_cb);
 	if (rc < 0) {
 		free(w);
 		return rc;
 	}
 	c->write_pending += len;
-	metric_add(c->server->m_bytes_out, (double)len);
+	return 0;
+}
+
+/* A plain connection sends a response's head and body straight from the
+ * exchange in one writev: the body is never copied, however large. If the
+ * socket does not take it all, the exchange lives on in the write request
+ * until the rest is written. Always consumes ex. */
+static int conn_send_exchange(struct conn *c, struct exchange *ex)
+{
+	uv_buf_t bufs[2] = {
+	        uv_buf_init((char *)ex->out.data, (unsigned)ex->out.len),
+	        uv_buf_init((char *)ex->body_out, (unsigned)ex->body_out_len),
+	};
+	uv_buf_t *rest = bufs;
+	unsigned nbufs = ex->body_out_len ? 2 : 1;
+	size_t total = ex->out.len + ex->body_out_len;
+	metric_add(c->server->m_bytes_out, (double)total);
+	ssize_t sent = conn_try_write(c, bufs, nbufs);
+	if (sent < 0 || (size_t)sent == total) {
+		exchange_free(ex);
+		return sent < 0 ? (int)sent : 0;
+	}
+	size_t skip = (size_t)sent;
+	while (skip >= rest->len) {
+		skip -= rest->len;
+		rest++;
+		nbufs--;
+	}
+	rest->base += skip;
+	rest->len -= skip;
+	struct write_req *w = malloc(sizeof(*w));
+	if (!w) {
+		exchange_free(ex);
+		return -ENOMEM;
+	}
+	w->conn = c;
+	w->len = total - (size_t)sent;
+	w->exchange = ex;
+	int rc = uv_write(&w->req, &c->io.stream, rest, nbufs, conn_write_cb);
+	if (rc < 0) {
+		free(w);
+		exchange_free(ex);
+		return rc;
+	}
+	c->write_pending += w->len;
 	return 0;
 }
 
 static void conn_write(struct conn *c, const uint8_t *data, size_t len)
 {
 	int rc = c->transport->ops->write(c->transport, data, len);
+	if (rc < 0) {
+		log_debug("write to %s failed: %s", c->peer.address, strerror(-rc));
+		conn_close(c);
+	}
+}
+
+/* Writes a finished exchange's response and frees the exchange. A TLS
+ * transport encrypts (and so copies) anyway; a plain one is bypassed so the
+ * body goes out uncopied. */
+static void conn_write_exchange(struct conn *c, struct exchange *ex)
+{
+	if (!c->plain) {
+		conn_write(c, ex->out.data, ex->out.len);
+		if (ex->body_out_len && c->state == CONN_OPEN)
+			conn_write(c, ex->body_out, ex->body_out_len);
+		exchange_free(ex);
+		return;
+	}
+	int rc = conn_send_exchange(c, ex);
 	if (rc < 0) {
 		log_debug("write to %s failed: %s", c->peer.address, strerror(-rc));
 		conn_close(c);
@@ -176,10 +268,9 @@ void conn_flush(struct conn *c)
 		if (!c->queue_head)
 			c->queue_tail = NULL;
 		c->in_flight--;
-		conn_write(c, ex->out.data, ex->out.len);
 		server_record_exchange(c->server, ex);
 		bool close = ex->close_after;
-		exchange_free(ex);
+		conn_write_exchange(c, ex);
 		if (close) {
 			c->no_more = true;
 			c->close_after_flush = true;
@@ -580,6 +671,7 @@ int conn_start(struct conn *c, struct transport_factory *factory)
 	c->parser.data = c;
 	struct transport_io io = {c, conn_send, conn_deliver, conn_established,
 	                          conn_transport_fail};
+	c->plain = factory == NULL;
 	c->transport = factory ? factory->create(factory, &io, &c->peer)
 	                       : transport_plain_new(&io, &c->peer);
 	if (!c->transport) {

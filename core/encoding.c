@@ -1,6 +1,8 @@
 #include "core/encoding.h"
 
 #include <errno.h>
+#include <string.h>
+#include <time.h>
 
 void hex_encode(const uint8_t *data, size_t len, char *out)
 {
@@ -100,4 +102,72 @@ size_t base64_encode(const uint8_t *data, size_t len, char *out)
 	}
 	out[o] = '\0';
 	return o;
+}
+
+size_t decimal_encode(uint64_t v, char *out)
+{
+	char digits[20];
+	size_t n = 0;
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = digits[n - 1 - i];
+	out[n] = 0;
+	return n;
+}
+
+size_t hex_encode_uint(uint64_t v, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	char digits[16];
+	size_t n = 0;
+	do {
+		digits[n++] = hex[v & 0xf];
+		v >>= 4;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = digits[n - 1 - i];
+	out[n] = 0;
+	return n;
+}
+
+static void two_digits(char *out, int v)
+{
+	out[0] = (char)('0' + v / 10);
+	out[1] = (char)('0' + v % 10);
+}
+
+/* strftime is locale-aware and costs thousands of instructions; the fixed
+ * English names of RFC 9110 5.6.7 need none of that. */
+int http_date_format(int64_t t, char out[HTTP_DATE_SIZE])
+{
+	static const char days[] = "SunMonTueWedThuFriSat";
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if ((int64_t)tt != t || !gmtime_r(&tt, &tm) || tm.tm_year < -1900 ||
+	    tm.tm_year > 9999 - 1900) {
+		out[0] = 0;
+		return -EINVAL;
+	}
+	int year = tm.tm_year + 1900;
+	memcpy(out, days + 3 * tm.tm_wday, 3);
+	out[3] = ',';
+	out[4] = ' ';
+	two_digits(out + 5, tm.tm_mday);
+	out[7] = ' ';
+	memcpy(out + 8, months + 3 * tm.tm_mon, 3);
+	out[11] = ' ';
+	two_digits(out + 12, year / 100);
+	two_digits(out + 14, year % 100);
+	out[16] = ' ';
+	two_digits(out + 17, tm.tm_hour);
+	out[19] = ':';
+	two_digits(out + 20, tm.tm_min);
+	out[22] = ':';
+	two_digits(out + 23, tm.tm_sec);
+	memcpy(out + 25, " GMT", 5);
+	return 0;
 }

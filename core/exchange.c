@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/encoding.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/server_impl.h"
@@ -31,6 +32,8 @@ void exchange_free(struct exchange *ex)
 	buf_free(&ex->body);
 	buf_free(&ex->extra_headers);
 	buf_free(&ex->out);
+	if (ex->body_release)
+		ex->body_release(ex->body_release_arg);
 	free(ex->spans);
 	free(ex->headers);
 	free(ex);
@@ -66,24 +69,31 @@ const char *exchange_header(const struct exchange *ex, const char *name, size_t 
 }
 
 /* Header names and values must not smuggle CR/LF into the response. */
-static bool header_text_ok(const char *s)
+static bool header_text_ok(const char *s, size_t len)
 {
-	for (; *s; s++) {
-		if (*s == '\r' || *s == '\n')
-			return false;
-	}
-	return true;
+	return strcspn(s, "\r\n") == len;
+}
+
+/* Appends "name: value\r\n" (both already checked). */
+static void append_header(struct buf *b, const char *name, size_t name_len, const char *value,
+                          size_t value_len)
+{
+	buf_append(b, name, name_len);
+	buf_append(b, ": ", 2);
+	buf_append(b, value, value_len);
+	buf_append(b, "\r\n", 2);
 }
 
 void exchange_add_header(struct exchange *ex, const char *name, const char *value)
 {
 	if (ex->responded)
 		return;
-	if (!header_text_ok(name) || !header_text_ok(value)) {
+	size_t name_len = strlen(name), value_len = strlen(value);
+	if (!header_text_ok(name, name_len) || !header_text_ok(value, value_len)) {
 		log_warn("dropping response header %s: CR or LF in it", name);
 		return;
 	}
-	buf_printf(&ex->extra_headers, "%s: %s\r\n", name, value);
+	append_header(&ex->extra_headers, name, name_len, value, value_len);
 }
 
 void exchange_close_after(struct exchange *ex)
@@ -136,8 +146,13 @@ static bool status_has_body(int status)
 	return status >= 200 && status != 204 && status != 304;
 }
 
+/* Writes the status line and headers into ex->out, and the body too when
+ * `copy_body`; otherwise the caller sets ex->body_out. Appended piece by
+ * piece rather than with printf, whose format parsing was a visible share of
+ * serving a cached OCSP answer. */
 static void exchange_serialize(struct exchange *ex, struct conn *c, int status,
-                               const char *content_type, const void *body, size_t body_len)
+                               const char *content_type, const void *body, size_t body_len,
+                               bool copy_body)
 {
 	struct buf *o = &ex->out;
 	bool head = ex->req.method == HTTP_METHOD_HEAD;
@@ -147,33 +162,48 @@ static void exchange_serialize(struct exchange *ex, struct conn *c, int status,
 	bool close = ex->close_after || (last && (c->no_more || c->server->draining));
 	if (close)
 		ex->close_after = true;
-	buf_reserve(o, 160 + ex->extra_headers.len + (head ? 0 : body_len));
-	buf_printf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: kensho\r\n", status,
-	           http_reason_phrase(status), server_date(c->server));
+	bool send_body = !head && status_has_body(status) && body_len && copy_body;
+	buf_reserve(o, 200 + ex->extra_headers.len + (send_body ? body_len : 0));
+	char number[24];
+	buf_append_str(o, "HTTP/1.1 ");
+	buf_append(o, number, decimal_encode(status >= 0 ? (uint64_t)status : 0, number));
+	buf_append_str(o, " ");
+	buf_append_str(o, http_reason_phrase(status));
+	buf_append_str(o, "\r\nDate: ");
+	buf_append_str(o, server_date(c->server));
+	buf_append_str(o, "\r\nServer: kensho\r\n");
 	if (content_type && status_has_body(status))
-		buf_printf(o, "Content-Type: %s\r\n", content_type);
+		append_header(o, "Content-Type", 12, content_type, strlen(content_type));
 	if (status_has_body(status))
-		buf_printf(o, "Content-Length: %zu\r\n", body_len);
+		append_header(o, "Content-Length", 14, number, decimal_encode(body_len, number));
 	if (close)
 		buf_append_str(o, "Connection: close\r\n");
 	else if (ex->req.http_minor == 0)
 		buf_append_str(o, "Connection: keep-alive\r\n");
 	buf_append(o, ex->extra_headers.data, ex->extra_headers.len);
 	buf_append_str(o, "\r\n");
-	if (!head && status_has_body(status) && body_len)
+	if (send_body)
 		buf_append(o, body, body_len);
-	ex->body_bytes_out = status_has_body(status) ? body_len : 0;
 }
 
-void exchange_respond(struct exchange *ex, int status, const char *content_type, const void *body,
-                      size_t body_len)
+/* The shared tail of every exchange_respond*: `release` (may be NULL) frees
+ * a body that is sent without copying; NULL means the body is copied. */
+static void exchange_answer(struct exchange *ex, int status, const char *content_type,
+                            const void *body, size_t body_len, void (*release)(void *arg),
+                            void *arg)
 {
 	if (ex->responded) {
 		log_error("handler %s answered %s twice; second answer dropped",
 		          ex->route ? ex->route : "-", ex->req.path);
+		if (release)
+			release(arg);
 		return;
 	}
 	ex->responded = true;
+	if (release) {
+		ex->body_release = release;
+		ex->body_release_arg = arg;
+	}
 	struct conn *c = ex->conn;
 	if (!c) {
 		/* The client went away while the handler worked (exchange.h). */
@@ -181,15 +211,32 @@ void exchange_respond(struct exchange *ex, int status, const char *content_type,
 		return;
 	}
 	ex->status = status;
-	exchange_serialize(ex, c, status, content_type, body, body_len);
+	exchange_serialize(ex, c, status, content_type, body, body_len, release == NULL);
+	if (release && ex->req.method != HTTP_METHOD_HEAD && status_has_body(status)) {
+		ex->body_out = body;
+		ex->body_out_len = body_len;
+	}
+	ex->body_bytes_out = status_has_body(status) ? body_len : 0;
 	conn_flush(c);
+}
+
+void exchange_respond(struct exchange *ex, int status, const char *content_type, const void *body,
+                      size_t body_len)
+{
+	exchange_answer(ex, status, content_type, body, body_len, NULL, NULL);
 }
 
 void exchange_respond_owned(struct exchange *ex, int status, const char *content_type, void *body,
                             size_t body_len)
 {
-	exchange_respond(ex, status, content_type, body, body_len);
-	free(body);
+	exchange_answer(ex, status, content_type, body, body_len, free, body);
+}
+
+void exchange_respond_borrowed(struct exchange *ex, int status, const char *content_type,
+                               const void *body, size_t body_len, void (*release)(void *arg),
+                               void *arg)
+{
+	exchange_answer(ex, status, content_type, body, body_len, release, arg);
 }
 
 void exchange_respond_error(struct exchange *ex, int status, const char *error, const char *detail)

@@ -100,9 +100,19 @@ void exchange_add_header(struct exchange *ex, const char *name, const char *valu
 void exchange_respond(struct exchange *ex, int status, const char *content_type, const void *body,
                       size_t body_len);
 
-/** Like exchange_respond but takes ownership of a malloc'd body (no copy). */
+/** Like exchange_respond but takes ownership of a malloc'd body: it is sent
+ * without copying on plain connections and freed once written. */
 void exchange_respond_owned(struct exchange *ex, int status, const char *content_type, void *body,
                             size_t body_len);
+
+/** Like exchange_respond but the body is only borrowed (not copied on plain
+ * connections): it must stay valid and unchanged until release(arg) is called,
+ * exactly once, when the core is done with it (sent, discarded, or at once on a
+ * second answer). For a large body shared by many responses, e.g. a
+ * reference-counted file image whose release drops one reference. */
+void exchange_respond_borrowed(struct exchange *ex, int status, const char *content_type,
+                               const void *body, size_t body_len, void (*release)(void *arg),
+                               void *arg);
 
 /** Answers {"error": error, "detail": detail} as application/json. */
 void exchange_respond_error(struct exchange *ex, int status, const char *error, const char *detail);

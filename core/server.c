@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/encoding.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/server_impl.h"
@@ -270,28 +271,53 @@ const char *server_date(struct server *s)
 {
 	time_t now = time(NULL);
 	if (now != s->date_second) {
-		struct tm tm;
-		gmtime_r(&now, &tm);
-		strftime(s->date, sizeof(s->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		http_date_format((int64_t)now, s->date);
 		s->date_second = now;
 	}
 	return s->date;
 }
 
+static void route_series_lookup(struct route_series *rs, const char *route, int status)
+{
+	char labels[160];
+	snprintf(labels, sizeof(labels), "route=\"%s\",code=\"%d\"", route, status);
+	rs->requests = metrics_counter("kensho_http_requests_total", labels,
+	                               "Requests answered, by route and status.");
+	snprintf(labels, sizeof(labels), "route=\"%s\"", route);
+	rs->duration = metrics_histogram("kensho_http_request_duration_seconds", labels,
+	                                 "Time from a request's first byte to its response.",
+	                                 metrics_latency_bounds, metrics_latency_bound_count);
+}
+
+/* A server sees few route/status pairs: remember each pair's series in a
+ * small direct-mapped table, keyed by a copy of the name (handlers may be
+ * replaced on reload, so their name pointers are not kept). Names too long
+ * for a slot are looked up every time. */
+static struct route_series route_series_get(struct server *s, const char *route, int status)
+{
+	size_t len = strlen(route);
+	struct route_series fresh = {.status = status};
+	if (len >= sizeof(fresh.route)) {
+		route_series_lookup(&fresh, route, status);
+		return fresh;
+	}
+	unsigned slot = ((unsigned)status * 31u + (unsigned char)route[0] * 7u + (unsigned)len) %
+	                ROUTE_SERIES_SLOTS;
+	struct route_series *rs = &s->route_series[slot];
+	if (rs->status != status || strcmp(rs->route, route) != 0) {
+		route_series_lookup(rs, route, status);
+		memcpy(rs->route, route, len + 1);
+		rs->status = status;
+	}
+	return *rs;
+}
+
 void server_record_exchange(struct server *s, const struct exchange *ex)
 {
 	const char *route = ex->route ? ex->route : "-";
-	char labels[160];
-	snprintf(labels, sizeof(labels), "route=\"%s\",code=\"%d\"", route, ex->status);
-	metric_add(metrics_counter("kensho_http_requests_total", labels,
-	                           "Requests answered, by route and status."),
-	           1);
-	snprintf(labels, sizeof(labels), "route=\"%s\"", route);
-	double seconds = (double)(uv_hrtime() - ex->start_ns) / 1e9;
-	metric_observe(metrics_histogram("kensho_http_request_duration_seconds", labels,
-	                                 "Time from a request's first byte to its response.",
-	                                 metrics_latency_bounds, metrics_latency_bound_count),
-	               seconds);
+	struct route_series rs = route_series_get(s, route, ex->status);
+	metric_add(rs.requests, 1);
+	metric_observe(rs.duration, (double)(uv_hrtime() - ex->start_ns) / 1e9);
 	if (s->access_log) {
 		accesslog_write(s, ex);
 		s->access_log_dirty = true;

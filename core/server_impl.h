@@ -14,6 +14,17 @@
 
 struct metric;
 
+/* The request counter and latency histogram of one route and status, kept so
+ * a request does not format and hash label text (server_record_exchange). */
+struct route_series {
+	char route[32]; /* "" = empty slot */
+	int status;
+	struct metric *requests;
+	struct metric *duration;
+};
+
+#define ROUTE_SERIES_SLOTS 32
+
 struct listener {
 	struct server *server;
 	uv_tcp_t tcp;
@@ -53,6 +64,7 @@ struct server {
 	struct metric *m_bytes_out;
 	struct metric *m_lag;
 	struct metric *m_rejected;
+	struct route_series route_series[ROUTE_SERIES_SLOTS];
 };
 
 enum conn_state { CONN_OPEN, CONN_LINGER, CONN_CLOSED };
@@ -89,6 +101,7 @@ struct conn {
 	bool in_parse; /* inside conn_parse (guards re-entry) */
 	bool peer_eof;
 	bool close_after_flush;
+	bool plain; /* plain transport: responses go to the socket uncopied */
 	struct conn *prev, *next;
 };
 
@@ -118,7 +131,13 @@ struct exchange {
 	int status;
 	const char *route;
 	struct buf extra_headers;
-	struct buf out; /* serialized response */
+	struct buf out; /* serialized response head (and a copied body) */
+	/* A body sent after `out` without copying (exchange_respond_borrowed);
+	 * body_release(body_release_arg) runs when the exchange is freed. */
+	const uint8_t *body_out;
+	size_t body_out_len;
+	void (*body_release)(void *arg);
+	void *body_release_arg;
 	size_t body_bytes_out;
 	uint64_t start_ns;
 	size_t bytes_in;

@@ -55,8 +55,31 @@ static const struct {
 
 static const char *const LABELS[2] = {"sign", "auth"};
 
+/* The bytes of one published file. Responses borrow them
+ * (exchange_respond_borrowed) instead of copying a CRL of tens of megabytes
+ * per request; the image goes when its document has moved on to a
+ * replacement and the last response sending it has been written. Loop
+ * thread only (a load job hands over its single reference). */
+struct crl_image {
+	unsigned refs;
+	uint8_t bytes[];
+};
+
+static void crl_image_unref(struct crl_image *image)
+{
+	if (image && --image->refs == 0)
+		free(image);
+}
+
+/* exchange_respond_borrowed's release callback. */
+static void crl_image_release(void *image)
+{
+	crl_image_unref(image);
+}
+
 /* One published file as served. */
 struct crl_doc {
+	struct crl_image *image; /* owns data; NULL until published */
 	uint8_t *data;
 	size_t len;
 	char etag[2 * 16 + 3];  /* "<128 bits of SHA-256 in hex>" */
@@ -202,7 +225,9 @@ static void crl_on_request(struct handler *self, struct exchange *ex)
 		exchange_respond(ex, 304, NULL, NULL, 0);
 		return;
 	}
-	exchange_respond(ex, 200, "application/pkix-crl", doc->data, doc->len);
+	doc->image->refs++;
+	exchange_respond_borrowed(ex, 200, "application/pkix-crl", doc->data, doc->len,
+	                          crl_image_release, doc->image);
 }
 
 /* --- loading a replaced file (thread pool) ------------------------------------------ */
@@ -232,11 +257,13 @@ static int read_whole(const char *path, int64_t max_bytes, struct crl_doc *doc)
 		err = -EFBIG;
 		goto done;
 	}
-	doc->data = malloc((size_t)st.st_size);
-	if (!doc->data) {
+	doc->image = malloc(sizeof(*doc->image) + (size_t)st.st_size);
+	if (!doc->image) {
 		err = -ENOMEM;
 		goto done;
 	}
+	doc->image->refs = 1;
+	doc->data = doc->image->bytes;
 	size_t got = 0;
 	while (got < (size_t)st.st_size) {
 		ssize_t n = read(fd, doc->data + got, (size_t)st.st_size - got);
@@ -288,9 +315,9 @@ static void load_after_cb(uv_work_t *req, int status)
 	svc->loading[job->index] = false;
 	if (status == 0 && job->err == 0) {
 		struct crl_doc *doc = &svc->docs[job->index];
-		free(doc->data);
+		crl_image_unref(doc->image);
 		*doc = job->doc;
-		job->doc.data = NULL;
+		job->doc.image = NULL;
 		log_info("crl: serving %s (%zu bytes, ETag %s)", DOCS[job->index].url_path,
 		         doc->len, doc->etag);
 	} else if (job->err) {
@@ -304,7 +331,7 @@ static void load_after_cb(uv_work_t *req, int status)
 			doc->mtime_ns = job->doc.mtime_ns;
 		}
 	}
-	free(job->doc.data);
+	crl_image_unref(job->doc.image);
 	free(job);
 }
 
@@ -519,7 +546,7 @@ int crl_routes(struct router *r, const struct handler_env *env)
 		/* a previous server in this process has stopped: start afresh,
 		 * keeping nothing that pointed into the old loop */
 		for (int i = 0; i < DOC_COUNT; i++)
-			free(service->docs[i].data);
+			crl_image_unref(service->docs[i].image);
 		memset(service, 0, sizeof *service);
 	}
 	struct crl_service *svc = service;

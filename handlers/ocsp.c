@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "core/config.h"
+#include "core/encoding.h"
 #include "core/exchange.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -124,12 +125,11 @@ static void respond_status(struct exchange *ex, enum ocsp_response_status status
 	exchange_respond(ex, 200, OCSP_CONTENT_TYPE, der, len);
 }
 
-static void http_date(int64_t t, char out[40])
+/* Appends text to out at *at (the caller sized out for the worst case). */
+static void put(char *out, size_t *at, const char *text, size_t len)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(out, 40, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	memcpy(out + *at, text, len);
+	*at += len;
 }
 
 static bool parse_http_date(const char *text, size_t len, int64_t *out)
@@ -193,18 +193,30 @@ static void respond_signed(struct exchange *ex, bool is_get, bool cacheable, int
 		exchange_add_header(ex, "Cache-Control", "no-store");
 		goto send;
 	}
-	char value[128], last_modified[40], expires[40], etag[96];
+	/* Built without printf: this runs for every cached answer. */
+	static const char directives[] = ", public, no-transform, must-revalidate";
+	char value[128], last_modified[HTTP_DATE_SIZE], expires[HTTP_DATE_SIZE], number[24];
+	size_t at = 0;
 	int64_t max_age = next_update > now ? next_update - now : 0;
-	snprintf(value, sizeof(value), "max-age=%" PRId64 ", public, no-transform, must-revalidate",
-	         max_age);
-	http_date(this_update, last_modified);
-	http_date(next_update, expires);
-	char serial_hex[2 * STORE_SERIAL_MAX + 1];
-	store_serial_to_hex(serial, serial_hex);
+	put(value, &at, "max-age=", 8);
+	put(value, &at, number, decimal_encode((uint64_t)max_age, number));
+	put(value, &at, directives, sizeof(directives)); /* with its NUL */
+	http_date_format(this_update, last_modified);
+	http_date_format(next_update, expires);
 	/* The response's identity: issuer, serial, record version and signing
-	 * time name one signed answer. */
-	snprintf(etag, sizeof(etag), "\"%" PRIx32 "-%s-%" PRIx64 "-%" PRIx64 "\"", issuer_id,
-	         serial_hex, version, (uint64_t)this_update);
+	 * time name one signed answer: "issuer-serial-version-thisUpdate" in hex. */
+	char etag[3 * 17 + 2 * STORE_SERIAL_MAX + 8];
+	at = 0;
+	put(etag, &at, "\"", 1);
+	put(etag, &at, number, hex_encode_uint(issuer_id, number));
+	put(etag, &at, "-", 1);
+	store_serial_to_hex(serial, etag + at);
+	at += strlen(etag + at);
+	put(etag, &at, "-", 1);
+	put(etag, &at, number, hex_encode_uint(version, number));
+	put(etag, &at, "-", 1);
+	put(etag, &at, number, hex_encode_uint((uint64_t)this_update, number));
+	put(etag, &at, "\"", 2); /* with its NUL */
 	exchange_add_header(ex, "Cache-Control", value);
 	exchange_add_header(ex, "Last-Modified", last_modified);
 	exchange_add_header(ex, "Expires", expires);

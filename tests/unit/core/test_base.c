@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "core/buf.h"
@@ -61,6 +62,44 @@ static void test_hex_round_trip_and_errors(void **state)
 	assert_int_equal(hex_decode("0011223344", 10, out, sizeof(out)), -ENOSPC);
 }
 
+static void test_integer_formatting(void **state)
+{
+	char out[24];
+	assert_int_equal(decimal_encode(0, out), 1);
+	assert_string_equal(out, "0");
+	assert_int_equal(decimal_encode(1529, out), 4);
+	assert_string_equal(out, "1529");
+	assert_int_equal(decimal_encode(UINT64_MAX, out), 20);
+	assert_string_equal(out, "18446744073709551615");
+	assert_int_equal(hex_encode_uint(0, out), 1);
+	assert_string_equal(out, "0");
+	assert_int_equal(hex_encode_uint(0x6b030dbe, out), 8);
+	assert_string_equal(out, "6b030dbe");
+	assert_int_equal(hex_encode_uint(UINT64_MAX, out), 16);
+	assert_string_equal(out, "ffffffffffffffff");
+}
+
+/* RFC 9110 5.6.7's example, the epoch, and agreement with strftime across
+ * leap days and centuries. */
+static void test_http_date_format(void **state)
+{
+	char out[HTTP_DATE_SIZE];
+	assert_int_equal(http_date_format(784111777, out), 0);
+	assert_string_equal(out, "Sun, 06 Nov 1994 08:49:37 GMT");
+	assert_int_equal(http_date_format(0, out), 0);
+	assert_string_equal(out, "Thu, 01 Jan 1970 00:00:00 GMT");
+	for (int64_t t = -2208988800; t < 4102444800; t += 86400 * 37 + 3671) {
+		time_t tt = (time_t)t;
+		struct tm tm;
+		char expected[64];
+		gmtime_r(&tt, &tm);
+		strftime(expected, sizeof(expected), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		assert_int_equal(http_date_format(t, out), 0);
+		assert_string_equal(out, expected);
+	}
+	assert_int_equal(http_date_format(INT64_C(253402300800), out), -EINVAL); /* year 10000 */
+}
+
 static void test_base64_variants(void **state)
 {
 	uint8_t out[16];
@@ -86,6 +125,8 @@ int main(void)
 	        cmocka_unit_test(test_json_nesting_and_escapes),
 	        cmocka_unit_test(test_hex_round_trip_and_errors),
 	        cmocka_unit_test(test_base64_variants),
+	        cmocka_unit_test(test_integer_formatting),
+	        cmocka_unit_test(test_http_date_format),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
