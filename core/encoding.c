@@ -25,6 +25,13 @@ static int hex_value(char c)
 	return -1;
 }
 
+int percent_escape_decode(const char *text, size_t len, size_t at)
+{
+	int hi = at + 2 < len ? hex_value(text[at + 1]) : -1;
+	int lo = at + 2 < len ? hex_value(text[at + 2]) : -1;
+	return hi < 0 || lo < 0 ? -EINVAL : hi << 4 | lo;
+}
+
 int hex_decode(const char *text, size_t text_len, uint8_t *out, size_t cap)
 {
 	if (text_len % 2)

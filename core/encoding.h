@@ -10,6 +10,10 @@ void hex_encode(const uint8_t *data, size_t len, char *out);
  * Returns the number of bytes, or -EINVAL (bad digit/odd length) / -ENOSPC. */
 int hex_decode(const char *text, size_t text_len, uint8_t *out, size_t cap);
 
+/** Decodes the %XX escape at text[at] (which is '%'; RFC 3986 §2.1): returns
+ * the octet (0..255), or -EINVAL when two hex digits do not follow. */
+int percent_escape_decode(const char *text, size_t len, size_t at);
+
 /** Decodes base64 or base64url, with or without '=' padding, ignoring no other
  * characters. Returns the number of bytes written, -EINVAL or -ENOSPC. */
 int base64_decode_any(const char *text, size_t text_len, uint8_t *out, size_t cap);

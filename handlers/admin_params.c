@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/encoding.h"
 #include "core/buf.h"
 
 static int add(struct admin_params *p, struct buf *key, struct buf *value)
@@ -22,17 +23,6 @@ static int add(struct admin_params *p, struct buf *key, struct buf *value)
 	p->items[p->count].value = (char *)buf_steal(value, &vl);
 	p->count++;
 	return 0;
-}
-
-static int hex_digit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* application/x-www-form-urlencoded (WHATWG URL §5.1): '&'-separated
@@ -60,14 +50,13 @@ static int parse_form(const uint8_t *s, size_t len, struct admin_params *p, char
 		if (c == '+') {
 			c = ' ';
 		} else if (c == '%') {
-			int hi = i + 2 < len ? hex_digit(s[i + 1]) : -1;
-			int lo = i + 2 < len ? hex_digit(s[i + 2]) : -1;
-			if (hi < 0 || lo < 0) {
+			int octet = percent_escape_decode((const char *)s, len, i);
+			if (octet < 0) {
 				snprintf(err, err_len, "bad percent-escape at byte %zu", i);
 				rc = -EINVAL;
 				break;
 			}
-			c = (uint8_t)(hi * 16 + lo);
+			c = (uint8_t)octet;
 			i += 2;
 		}
 		if (c == 0) {
@@ -124,15 +113,11 @@ static int read_hex4(struct cursor *c, uint32_t *out)
 {
 	if (c->len - c->pos < 4)
 		return -EINVAL;
-	uint32_t v = 0;
-	for (int k = 0; k < 4; k++) {
-		int d = hex_digit(c->s[c->pos + (size_t)k]);
-		if (d < 0)
-			return -EINVAL;
-		v = v * 16 + (uint32_t)d;
-	}
+	uint8_t octets[2];
+	if (hex_decode((const char *)c->s + c->pos, 4, octets, sizeof(octets)) != 2)
+		return -EINVAL;
 	c->pos += 4;
-	*out = v;
+	*out = (uint32_t)octets[0] << 8 | octets[1];
 	return 0;
 }
 

@@ -221,16 +221,6 @@ int ocsp_request_decode(const uint8_t *der, size_t len, struct ocsp_request *out
 	return 0;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 int ocsp_get_path_decode(const char *text, size_t len, uint8_t *out, size_t cap)
 {
 	/* The cleaned text lives on the stack (this runs per GET on the loop):
@@ -240,11 +230,10 @@ int ocsp_get_path_decode(const char *text, size_t len, uint8_t *out, size_t cap)
 	for (size_t i = 0; i < len; i++) {
 		char c = text[i];
 		if (c == '%') {
-			int hi = i + 2 < len ? hex_digit(text[i + 1]) : -1;
-			int lo = i + 2 < len ? hex_digit(text[i + 2]) : -1;
-			if (hi < 0 || lo < 0)
+			int octet = percent_escape_decode(text, len, i);
+			if (octet < 0)
 				return -EINVAL;
-			c = (char)(hi << 4 | lo);
+			c = (char)octet;
 			i += 2;
 		}
 		if (c == ' ')
