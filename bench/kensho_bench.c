@@ -2,6 +2,7 @@
  * reports latency percentiles, throughput and errors, as text and JSON.
  * See `kensho-bench --help` and docs/benchmarks.md. */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,11 +28,15 @@ static const char usage[] =
         "  --check-share F      share of answers checked (default 0.01)\n"
         "  --cacert F           verify the https server against these CA certificates\n"
         "  --cert F --key F     https: present this client certificate (key mode 0600)\n"
+        "  --servername NAME    https: SNI and the name the certificate must carry\n"
+        "                       (default: the URL's host; with an IP address only the\n"
+        "                       chain is verified: mbedTLS 2.28 matches DNS names only)\n"
         "  --no-resume          https: full handshake on every connection\n"
         "  --reconnect          a new connection per request (measures handshakes)\n"
         "  --label L            name of this run in the JSON output\n"
         "  --json F             write the result as JSON to F ('-' for stdout)\n"
         "  --body-dir D         POST the files in D in turn (e.g. distinct applications)\n"
+        "  --body-once          with --body-dir: send each file once, then stop\n"
         "OCSP mix (requests go to the URL's host, path /ocsp):\n"
         "  --ocsp-data DIR      draw requests from the population in a kensho data dir\n"
         "  --mix G,R,U          shares of good, revoked, unknown (default 0.9,0.05,0.05)\n"
@@ -213,7 +218,10 @@ int main(int argc, char **argv)
 		OPT_OCSP_PATH,
 		OPT_CERT,
 		OPT_KEY,
+		OPT_SERVERNAME,
+		OPT_BODY_ONCE,
 	};
+	bool body_once = false;
 	bool prefetch = false, setup_only = false;
 	const char *body_dir = NULL;
 	const char *save_responses = NULL, *openssl_index = NULL;
@@ -234,6 +242,8 @@ int main(int argc, char **argv)
 	        {"label", required_argument, NULL, 'l'},
 	        {"json", required_argument, NULL, 'j'},
 	        {"body-dir", required_argument, NULL, OPT_BODY_DIR},
+	        {"body-once", no_argument, NULL, OPT_BODY_ONCE},
+	        {"servername", required_argument, NULL, OPT_SERVERNAME},
 	        {"ocsp-data", required_argument, NULL, OPT_OCSP_DATA},
 	        {"mix", required_argument, NULL, OPT_MIX},
 	        {"miss", required_argument, NULL, OPT_MISS},
@@ -293,6 +303,8 @@ int main(int argc, char **argv)
 		case OPT_OCSP_PATH: mix.path = optarg; break;
 		case OPT_CERT: o.cert = optarg; break;
 		case OPT_KEY: o.key = optarg; break;
+		case OPT_SERVERNAME: o.servername = optarg; break;
+		case OPT_BODY_ONCE: body_once = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -304,6 +316,12 @@ int main(int argc, char **argv)
 		        usage);
 		return 2;
 	}
+	/* An IP literal can never match a certificate's DNS names in mbedTLS 2.28:
+	 * then only the chain is verified unless --servername names the host. */
+	struct in6_addr ip;
+	if (!o.servername && inet_pton(AF_INET, o.host, &ip) != 1 &&
+	    inet_pton(AF_INET6, o.host, &ip) != 1)
+		o.servername = o.host;
 	if (o.connections == 0 || o.connections > 100000 || o.duration_s <= 0 ||
 	    o.duration_s > 86400 || o.warmup_s < 0 || o.rate < 0) {
 		fprintf(stderr,
@@ -333,7 +351,7 @@ int main(int argc, char **argv)
 	struct bench_workload *workload = &fixed.super;
 	fixed_workload_init(&fixed, method, path, body, body_len, content_type, check_share);
 	if (body_dir) {
-		int err = files_workload_init(&files, body_dir, path, content_type, false,
+		int err = files_workload_init(&files, body_dir, path, content_type, body_once,
 		                              check_share);
 		if (err < 0) {
 			fprintf(stderr, "kensho-bench: cannot read bodies from %s: %s\n", body_dir,

@@ -56,8 +56,8 @@ struct conn {
 	mbedtls_ssl_context ssl;
 	struct buf tls_in;
 	size_t tls_in_off;
-	uint8_t offered_id[32];
-	size_t offered_id_len;
+	bool offered;               /* a saved session was offered for resumption */
+	uint8_t offered_master[48]; /* its master secret */
 };
 
 struct run {
@@ -291,7 +291,7 @@ static int on_message_complete_cb(llhttp_t *p)
 			bool ok = r->workload->check
 			                  ? r->workload->check(r->workload, &c->req, status,
 			                                       c->body.data, c->body.len)
-			                  : status == 200;
+			                  : status >= 200 && status < 300;
 			if (!ok)
 				res->check_failed++;
 		}
@@ -355,10 +355,12 @@ static void tls_progress(struct conn *c)
 			mbedtls_ssl_session s;
 			mbedtls_ssl_session_init(&s);
 			if (mbedtls_ssl_get_session(&c->ssl, &s) == 0) {
-				/* A resumed session keeps the id the client offered (RFC 5246
-				 * §7.4.1.2; with tickets RFC 5077 §3.4). */
-				if (c->offered_id_len && s.id_len == c->offered_id_len &&
-				    memcmp(s.id, c->offered_id, s.id_len) == 0)
+				/* An abbreviated handshake reuses the offered session's
+				 * master secret (RFC 5246 §7.4.1.2, RFC 5077 §3.1); a full
+				 * one derives a new one. (The session id says nothing here:
+				 * with a ticket mbedTLS offers a fresh random id.) */
+				if (c->offered && memcmp(s.master, c->offered_master,
+				                         sizeof(c->offered_master)) == 0)
 					r->result->handshakes_resumed++;
 				mbedtls_ssl_session_free(&r->session);
 				r->session = s;
@@ -432,15 +434,13 @@ static int tls_start(struct conn *c)
 	struct run *r = c->run;
 	mbedtls_ssl_init(&c->ssl);
 	if (mbedtls_ssl_setup(&c->ssl, &r->tls_conf) != 0 ||
-	    mbedtls_ssl_set_hostname(&c->ssl, r->opts->host) != 0)
+	    mbedtls_ssl_set_hostname(&c->ssl, r->opts->servername) != 0)
 		return -ENOMEM;
-	c->offered_id_len = 0;
-	if (r->opts->tls_resume && r->have_session) {
-		if (mbedtls_ssl_set_session(&c->ssl, &r->session) == 0) {
-			/* mbedTLS offers a random id alongside a ticket; record what goes out. */
-			c->offered_id_len = r->session.id_len;
-			memcpy(c->offered_id, r->session.id, r->session.id_len);
-		}
+	c->offered = false;
+	if (r->opts->tls_resume && r->have_session &&
+	    mbedtls_ssl_set_session(&c->ssl, &r->session) == 0) {
+		c->offered = true;
+		memcpy(c->offered_master, r->session.master, sizeof(c->offered_master));
 	}
 	mbedtls_ssl_set_bio(&c->ssl, c, tls_bio_send, tls_bio_recv, NULL);
 	c->tls_active = true;

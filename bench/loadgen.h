@@ -35,7 +35,7 @@ struct bench_workload {
 	/** Fills *req for the next request. Returns 0, or -1 to stop the run. */
 	int (*next)(struct bench_workload *self, struct bench_request *req);
 	/** Judges an answer the workload asked to check (req->check). Returns
-	 * true when the answer is right. NULL: status 200 is right. */
+	 * true when the answer is right. NULL: any 2xx status is right. */
 	bool (*check)(struct bench_workload *self, const struct bench_request *req, int status,
 	              const uint8_t *body, size_t body_len);
 };
@@ -46,6 +46,10 @@ struct bench_options {
 	bool tls;
 	bool tls_resume;    /**< offer TLS session resumption on reconnect */
 	const char *cacert; /**< PEM trust for https (NULL: do not verify) */
+	/** The name sent as SNI and checked against the server certificate.
+	 * NULL: the chain is verified but no name is checked (mbedTLS 2.28
+	 * matches DNS names only, so an IP literal could never match). */
+	const char *servername;
 	unsigned connections;
 	double rate;           /**< open-loop requests/s in total; 0: closed loop */
 	double duration_s;     /**< run length (bounded even with max_requests) */

@@ -70,19 +70,6 @@ static int files_next(struct bench_workload *self, struct bench_request *req)
 	return 0;
 }
 
-/* Bodies repeat once the directory is used up: kensho's intake answers 201
- * for a new application and 200 with the same receipt for a repeated one
- * (docs/intake.md), so both are right. */
-static bool files_check(struct bench_workload *self, const struct bench_request *req, int status,
-                        const uint8_t *body, size_t body_len)
-{
-	(void)self;
-	(void)req;
-	(void)body;
-	(void)body_len;
-	return status == 200 || status == 201;
-}
-
 static int compare_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -93,7 +80,6 @@ int files_workload_init(struct files_workload *w, const char *dir, const char *p
 {
 	memset(w, 0, sizeof(*w));
 	w->super.next = files_next;
-	w->super.check = files_check;
 	w->path = path;
 	w->content_type = content_type;
 	w->once = once;

@@ -282,6 +282,15 @@ static void print_urls(const struct daemon *d)
 	}
 }
 
+static void close_leftover_cb(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h)) {
+		log_debug("closing a %s handle left open at exit", uv_handle_type_name(h->type));
+		uv_close(h, NULL);
+	}
+}
+
 static int worker_main(unsigned index, void *arg)
 {
 	struct daemon *d = arg;
@@ -349,6 +358,11 @@ out:
 		uv_run(&w.loop, UV_RUN_DEFAULT);
 	}
 	fflush(stdout);
+	/* Handles a handler family still holds (a CRL timer when start-up failed
+	 * before any signal) would keep the loop from closing, and its memory
+	 * would then outlive the process's last free: close them here. */
+	uv_walk(&w.loop, close_leftover_cb, NULL);
+	uv_run(&w.loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&w.loop) != 0)
 		log_warn("event loop closed with handles still open");
 	if (router)

@@ -75,7 +75,11 @@ def main():
         workers = children(srv.proc.pid)
         srv.proc.send_signal(signal.SIGTERM)
         rc = srv.proc.wait(15)
-        check(rc == 0 and time.monotonic() - start < 5, f"supervisor exits 0 on SIGTERM ({rc})")
+        # The bound kenshod promises: limits.drain_timeout (10 s) + 2 s. A worker
+        # restarted a moment ago may still be starting (slow under ASan), so
+        # a fixed few seconds would measure the machine, not the contract.
+        took = time.monotonic() - start
+        check(rc == 0 and took < 12, f"supervisor exits 0 on SIGTERM ({rc}, {took:.1f} s)")
         check(all(not os.path.exists(f"/proc/{w}") or
                   open(f"/proc/{w}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
                   for w in workers), "no worker left behind")
