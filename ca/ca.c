@@ -45,14 +45,22 @@ int ca_store_path(const char *data_dir, char *out, size_t cap)
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
-int ca_store_open(const char *data_dir, struct store **out)
+int ca_store_open_with(const char *data_dir, const struct store_options *base,
+                       struct store **out)
 {
 	char path[PATH_MAX];
 	int err = ca_store_path(data_dir, path, sizeof(path));
 	if (err)
 		return err;
-	struct store_options opts = {.path = path};
+	struct store_options opts = *base;
+	opts.path = path;
 	return store_open(&opts, out);
+}
+
+int ca_store_open(const char *data_dir, struct store **out)
+{
+	const struct store_options defaults = {0};
+	return ca_store_open_with(data_dir, &defaults, out);
 }
 
 static int ca_file(const char *data_dir, const char *name, char *out, size_t cap)

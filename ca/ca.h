@@ -38,6 +38,11 @@ int ca_store_path(const char *data_dir, char *out, size_t cap);
 /** Opens (creating if needed) the store of a data directory. */
 int ca_store_open(const char *data_dir, struct store **out);
 
+/** Like ca_store_open, with the sizes and limits of `base` (its path is
+ * ignored; zero fields take the store's defaults). */
+int ca_store_open_with(const char *data_dir, const struct store_options *base,
+                       struct store **out);
+
 /** True if DIR already holds the CAs. */
 bool ca_exists(const char *data_dir);
 

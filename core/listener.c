@@ -6,6 +6,7 @@
  * waits in the kernel backlog (bounded by limits.backlog) while existing ones
  * are served, and is accepted as soon as a slot frees. */
 #include <errno.h>
+#include <stdbool.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,7 +135,10 @@ static void listener_closed_cb(uv_handle_t *h)
 	server_release_handle(s);
 }
 
-int server_listen(struct server *s, const char *host_port, struct transport_factory *factory)
+/* Binds a TCP socket to HOST:PORT. `shared` sets SO_REUSEPORT, so that the
+ * workers of one kenshod can all bind it. Returns the fd or a negative errno
+ * (logged). */
+static int bind_address(const char *host_port, bool shared)
 {
 	char host[256], port[16];
 	if (split_host_port(host_port, host, sizeof(host), port, sizeof(port))) {
@@ -153,8 +157,9 @@ int server_listen(struct server *s, const char *host_port, struct transport_fact
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int rc = fd < 0 ? -errno : 0;
 	int one = 1;
-	if (rc == 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	                setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))))
+	if (rc == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		rc = -errno;
+	if (rc == 0 && shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
 		rc = -errno;
 	if (rc == 0 && bind(fd, ai->ai_addr, ai->ai_addrlen))
 		rc = -errno;
@@ -165,6 +170,28 @@ int server_listen(struct server *s, const char *host_port, struct transport_fact
 			close(fd);
 		return rc;
 	}
+	return fd;
+}
+
+/* SO_REUSEPORT lets any process of the same user join a port, so a second
+ * kenshod started on an address in use would silently share its traffic.
+ * An exclusive bind fails while anyone holds the address; it is released at
+ * once, before the workers bind it shared. */
+int server_check_address_free(const char *host_port)
+{
+	int fd = bind_address(host_port, false);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+int server_listen(struct server *s, const char *host_port, struct transport_factory *factory)
+{
+	int fd = bind_address(host_port, true);
+	if (fd < 0)
+		return fd;
+	int rc;
 	struct listener *l = calloc(1, sizeof(*l));
 	if (!l) {
 		close(fd);

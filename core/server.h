@@ -48,6 +48,10 @@ void server_set_access_log(struct server *s, bool enabled);
  * processes share the port. factory NULL means plain HTTP; otherwise every
  * connection gets factory->create() as its transport (TLS). Returns 0 or a
  * negative errno, with the reason logged. */
+/** Fails (-EADDRINUSE, logged as "cannot listen on ...") when another
+ * process holds HOST:PORT, even with SO_REUSEPORT; kenshod calls it for every
+ * address before its workers bind them shared. */
+int server_check_address_free(const char *host_port);
 int server_listen(struct server *s, const char *host_port, struct transport_factory *factory);
 
 /** Serves one already-connected stream socket (a socketpair end in tests and

@@ -27,6 +27,7 @@
 #include "storage/store.h"
 #include "tls/tls.h"
 #include "tls/tls_demo_pki.h"
+#include "tls/tls_ticket.h"
 
 #define DEFAULT_DATA_DIR "./var/kensho"
 
@@ -199,13 +200,24 @@ static struct transport_factory *tls_listener_factory(struct worker *w)
 }
 
 /* With --listen-tls and no tls.cert, DIR/tls/ gets the demo TLS PKI, once,
- * before workers fork. */
+ * before workers fork. Without tls.ticket_key, DIR/tls/ticket.key gets a
+ * random session ticket secret, also before fork, so every worker reads the
+ * same one and a ticket from any worker resumes on all (docs/tls.md). A
+ * configured tls.ticket_key is shared between machines and never made here. */
 static int bootstrap_tls(const struct daemon *d)
 {
-	if (!d->listen_tls_count || config_get(d->config, "tls.cert", NULL))
+	if (!d->listen_tls_count)
 		return 0;
 	char err[512];
-	int rc = tls_demo_pki_ensure(d->data_dir, err, sizeof(err));
+	int rc = 0;
+	if (!config_get(d->config, "tls.cert", NULL))
+		rc = tls_demo_pki_ensure(d->data_dir, err, sizeof(err));
+	const char *tk = config_get(d->config, "tls.ticket_key", NULL);
+	if (rc == 0 && !(tk && *tk)) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/tls/ticket.key", d->data_dir);
+		rc = tls_ticket_key_ensure(path, err, sizeof(err));
+	}
 	if (rc != 0)
 		log_error("tls: %s", err);
 	return rc;
@@ -303,12 +315,21 @@ static int worker_main(unsigned index, void *arg)
 	 * cross a fork. It is the one `kensho` writes. */
 	struct store *store = NULL;
 	struct router *router = NULL;
-	if (ca_store_open(d->data_dir, &store) != 0) {
+	/* LMDB map: the initial size and the cap it may grow to on MDB_MAP_FULL. */
+	const struct store_options store_opts = {
+	        .map_size = (size_t)config_get_size(d->config, "store.map_size", 0),
+	        .map_max = (size_t)config_get_size(d->config, "store.map_max", 0),
+	        .max_readers = (unsigned)config_get_int(d->config, "store.max_readers", 0),
+	};
+	if (ca_store_open_with(d->data_dir, &store_opts, &store) != 0) {
 		log_error("cannot open the store of %s", d->data_dir);
 		status = PROCESS_EXIT_CONFIG;
 		goto out;
 	}
 	readiness_register("store", store_readiness_check, store);
+	metric_set(metrics_gauge("kensho_store_map_bytes", NULL,
+	                         "size of this worker's map of the store (grows on demand)"),
+	           (double)store_map_size(store));
 	router = router_new();
 	struct handler_env env = {&w.loop, store, d->config, d->data_dir};
 	if (!router || handlers_register_all(router, &env) != 0) {
@@ -506,6 +527,16 @@ int main(int argc, char **argv)
 	 * access log once per loop iteration instead. */
 	static char stdout_buffer[1 << 16];
 	setvbuf(stdout, stdout_buffer, _IOFBF, sizeof(stdout_buffer));
+	/* Workers bind with SO_REUSEPORT, which would let them join a port that
+	 * another kenshod already serves: make sure every address is free first. */
+	for (size_t i = 0; i < d.listen_count + d.listen_tls_count; i++) {
+		const char *address =
+		        i < d.listen_count ? d.listen[i] : d.listen_tls[i - d.listen_count];
+		if (server_check_address_free(address) != 0) {
+			status = PROCESS_EXIT_CONFIG;
+			goto out;
+		}
+	}
 	log_info("kenshod starting: data %s, %u worker(s)", d.data_dir, d.workers);
 	if (d.workers == 1)
 		status = worker_main(0, &d);

@@ -173,14 +173,21 @@ static bool etag_listed(const char *list, size_t len, const char *etag)
 	return false;
 }
 
-/* Sends a signed response. A successful GET without a nonce gets the RFC
- * 5019 §6.2 caching headers and honours conditional requests; POST and
- * nonce responses are for one client only and carry no-store. The body is
- * copied unless `owned` (then it is handed over). */
+/* Sends a signed response. A successful GET for one CertID without a nonce
+ * gets the RFC 5019 §6.2 caching headers and honours conditional requests;
+ * POST and nonce responses are for one client only and carry no-store. The
+ * body is copied unless `owned` (then it is handed over).
+ *
+ * Never good after a revocation (DESIGN rule 1) holds for conditional GETs
+ * too: the ETag names the record's version, so If-None-Match is exact. A
+ * date has one-second resolution, and a good answer and the revoked one
+ * that replaced it may carry the same thisUpdate; so If-Modified-Since may
+ * answer 304 only for a good or unknown answer (a status that cannot have
+ * improved: revocation is final), never for a revoked one. */
 static void respond_signed(struct exchange *ex, bool is_get, bool cacheable, int64_t now,
                            uint32_t issuer_id, const struct store_serial *serial, uint64_t version,
-                           uint8_t *der, size_t len, int64_t this_update, int64_t next_update,
-                           bool owned)
+                           bool revoked, uint8_t *der, size_t len, int64_t this_update,
+                           int64_t next_update, bool owned)
 {
 	if (!(is_get && cacheable)) {
 		exchange_add_header(ex, "Cache-Control", "no-store");
@@ -211,7 +218,7 @@ static void respond_signed(struct exchange *ex, bool is_get, bool cacheable, int
 		not_modified = etag_listed(inm, hlen, etag);
 	else if ((inm = exchange_header(ex, "If-Modified-Since", &hlen)) &&
 	         parse_http_date(inm, hlen, &since))
-		not_modified = this_update <= since; /* RFC 7232 §3.3 */
+		not_modified = !revoked && this_update <= since; /* RFC 9110 §13.1.3 */
 	if (not_modified) {
 		count(ANSWER_NOT_MODIFIED);
 		if (owned)
@@ -370,10 +377,14 @@ static void sign_done_cb(uv_work_t *work, int status)
 		                                                    : OCSP_STATUS_INTERNAL_ERROR);
 	} else {
 		uint32_t issuer_id = ocsp_responder_options(job->responder)->store_issuer_id;
-		respond_signed(job->exchange, job->is_get, !job->request.has_nonce,
-		               (int64_t)time(NULL), issuer_id, &job->lookups[0].serial,
-		               job->lookups[0].version, job->out.der, job->out.len,
-		               job->out.this_update, job->out.next_update, true);
+		/* Validators name one record: only a one-CertID answer may be
+		 * revalidated (a second certificate's revocation would not change
+		 * the first one's ETag). */
+		bool cacheable = !job->request.has_nonce && job->request.count == 1;
+		respond_signed(job->exchange, job->is_get, cacheable, (int64_t)time(NULL),
+		               issuer_id, &job->lookups[0].serial, job->lookups[0].version,
+		               job->lookups[0].answer.status == OCSP_CERT_REVOKED, job->out.der,
+		               job->out.len, job->out.this_update, job->out.next_update, true);
 	}
 	free(job);
 	gen_unref(gen);
@@ -450,8 +461,10 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 	    ocsp_response_answers(cached.der.data, cached.der.len, &req->ids[0])) {
 		/* Hit: copy out of the map before the transaction ends. */
 		respond_signed(ex, is_get, true, now, issuer_id, &job->lookups[0].serial,
-		               job->lookups[0].version, (uint8_t *)cached.der.data, cached.der.len,
-		               cached.this_update, cached.next_update, false);
+		               job->lookups[0].version,
+		               job->lookups[0].answer.status == OCSP_CERT_REVOKED,
+		               (uint8_t *)cached.der.data, cached.der.len, cached.this_update,
+		               cached.next_update, false);
 		store_txn_abort(txn);
 		return;
 	}

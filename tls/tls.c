@@ -13,21 +13,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pem.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
-#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 
 #include "core/config.h"
 #include "core/exchange.h"
 #include "core/log.h"
 #include "tls/tls_policy.h"
+#include "tls/tls_ticket.h"
 
 /* Ciphertext waiting for mbedTLS is at most one partial record plus one read;
  * anything beyond this means the peer is flooding a stalled connection. */
@@ -75,7 +77,7 @@ struct tls_context {
 	mbedtls_x509_crt trust;
 	bool have_trust;
 	bool have_tickets;
-	mbedtls_ssl_ticket_context tickets;
+	struct tls_ticket_keys tickets;
 	struct tls_policy *policy;
 	enum tls_client_auth client_auth;
 };
@@ -90,6 +92,10 @@ struct tls_factory {
 	enum tls_client_auth client_auth;
 	int64_t handshake_timeout_ms;
 	int64_t ticket_lifetime_s;
+	int64_t ticket_rotation_s;
+	char *ticket_key_file;
+	uint8_t own_ticket_secret[TLS_TICKET_MASTER_LEN]; /* without a key file */
+	int64_t (*clock)(void);
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
 	struct tls_context *current;
@@ -110,6 +116,7 @@ struct tls_conn {
 	enum conn_state state;
 	bool resumed;
 	bool deliver_stopped;
+	int64_t session_start; /* of a resumed session: its full handshake */
 	uint8_t *in;
 	size_t in_len, in_off, in_cap;
 	uint64_t started_ms;
@@ -157,30 +164,73 @@ static void context_unref(struct tls_context *ctx)
 	mbedtls_x509_crt_free(&ctx->chain);
 	mbedtls_pk_free(&ctx->key);
 	mbedtls_x509_crt_free(&ctx->trust);
-	if (ctx->have_tickets)
-		mbedtls_ssl_ticket_free(&ctx->tickets);
+	mbedtls_platform_zeroize(&ctx->tickets, sizeof ctx->tickets);
 	tls_policy_free(ctx->policy);
 	free(ctx);
 }
 
+static int64_t factory_now(const struct tls_factory *f)
+{
+	return f->clock ? f->clock() : (int64_t)time(NULL);
+}
+
 /* A resumed handshake is the only one that parses a ticket; the factory knows
  * which connection is stepping, since handshakes run one at a time on the
- * loop thread. */
+ * loop thread. Any error here makes mbedTLS fall back to a full handshake. */
 static int ticket_parse_cb(void *p_ticket, mbedtls_ssl_session *session, unsigned char *buf,
                            size_t len)
 {
 	struct tls_context *ctx = p_ticket;
-	int rc = mbedtls_ssl_ticket_parse(&ctx->tickets, session, buf, len);
-	if (rc == 0 && ctx->factory->stepping)
-		ctx->factory->stepping->resumed = true;
-	return rc;
+	int64_t start = 0;
+	int rc = tls_ticket_open(&ctx->tickets, factory_now(ctx->factory), buf, len, session,
+	                         &start);
+	switch (rc) {
+	case 0:
+		if (ctx->factory->stepping) {
+			ctx->factory->stepping->resumed = true;
+			ctx->factory->stepping->session_start = start;
+		}
+		return 0;
+	case -ETIME:
+	case -ENOKEY: return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+	case -EBADMSG: return MBEDTLS_ERR_SSL_INVALID_MAC;
+	default: return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+	}
 }
 
 static int ticket_write_cb(void *p_ticket, const mbedtls_ssl_session *session, unsigned char *start,
                            const unsigned char *end, size_t *tlen, uint32_t *lifetime)
 {
 	struct tls_context *ctx = p_ticket;
-	return mbedtls_ssl_ticket_write(&ctx->tickets, session, start, end, tlen, lifetime);
+	if (end < start)
+		return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
+	/* A resumed session's new ticket keeps the start of the session, so
+	 * resuming again and again never extends it past the lifetime. */
+	int64_t now = factory_now(ctx->factory);
+	const struct tls_conn *c = ctx->factory->stepping;
+	int64_t session_start = c && c->resumed ? c->session_start : now;
+	int rc = tls_ticket_seal(&ctx->tickets, now, session_start, mbedtls_ctr_drbg_random,
+	                         &ctx->factory->drbg, session, start, (size_t)(end - start), tlen);
+	if (rc < 0)
+		return rc == -ENOBUFS ? MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL
+		                      : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+	*lifetime = (uint32_t)ctx->tickets.lifetime_s;
+	return 0;
+}
+
+/* Tickets are bound to the client-certificate trust store (tls_ticket.h). */
+static void trust_fingerprint(const struct tls_context *ctx, uint8_t out[32])
+{
+	memset(out, 0, 32);
+	if (!ctx->have_trust)
+		return;
+	mbedtls_sha256_context sha;
+	mbedtls_sha256_init(&sha);
+	mbedtls_sha256_starts_ret(&sha, 0);
+	for (const mbedtls_x509_crt *c = &ctx->trust; c && c->raw.p; c = c->next)
+		mbedtls_sha256_update_ret(&sha, c->raw.p, c->raw.len);
+	mbedtls_sha256_finish_ret(&sha, out);
+	mbedtls_sha256_free(&sha);
 }
 
 /* Rule 5 of DESIGN.md: key material only from owner-only files. */
@@ -315,20 +365,27 @@ static int context_load(struct tls_factory *f, struct tls_context **out, char *e
 	};
 	mbedtls_ssl_conf_authmode(conf, authmodes[f->client_auth]);
 	if (f->ticket_lifetime_s > 0) {
-		/* Each generation has its own ticket keys: a reload (perhaps of a
-		 * trust store that dropped a CA) forces full handshakes, so no
-		 * session outlives the configuration that verified it. Within a
-		 * generation mbedTLS rotates the key every lifetime (RFC 5077 §5.5). */
-		mbedtls_ssl_ticket_init(&ctx->tickets);
+		/* The key file is read on every load, so a reload picks up a
+		 * replaced secret; keys are derived, so tickets sealed by an
+		 * earlier generation (or another process) still open. A ticket
+		 * honoured for longer than a rotation period could outlive its key
+		 * (a key lives two periods), so the lifetime is capped at one. */
 		ctx->have_tickets = true;
-		uint32_t lifetime =
-		        f->ticket_lifetime_s > 86400 ? 86400 : (uint32_t)f->ticket_lifetime_s;
-		mrc = mbedtls_ssl_ticket_setup(&ctx->tickets, mbedtls_ctr_drbg_random, &f->drbg,
-		                               MBEDTLS_CIPHER_AES_256_GCM, lifetime);
-		if (mrc != 0) {
-			rc = load_error(mrc, "(tickets)", "session ticket keys", err, err_len);
-			goto fail;
+		if (f->ticket_key_file) {
+			rc = tls_ticket_key_load(f->ticket_key_file, ctx->tickets.master, err,
+			                         err_len);
+			if (rc < 0)
+				goto fail;
+		} else {
+			memcpy(ctx->tickets.master, f->own_ticket_secret, TLS_TICKET_MASTER_LEN);
 		}
+		ctx->tickets.rotation_s = f->ticket_rotation_s;
+		ctx->tickets.lifetime_s = f->ticket_lifetime_s < f->ticket_rotation_s
+		                                  ? f->ticket_lifetime_s
+		                                  : f->ticket_rotation_s;
+		if (ctx->tickets.lifetime_s > UINT32_MAX)
+			ctx->tickets.lifetime_s = UINT32_MAX;
+		trust_fingerprint(ctx, ctx->tickets.trust_fp);
 		mbedtls_ssl_conf_session_tickets(conf, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
 		mbedtls_ssl_conf_session_tickets_cb(conf, ticket_write_cb, ticket_parse_cb, ctx);
 	} else {
@@ -670,6 +727,8 @@ static void factory_release(struct tls_factory *f)
 	free(f->key_file);
 	free(f->trust_file);
 	free(f->policy_file);
+	free(f->ticket_key_file);
+	mbedtls_platform_zeroize(f->own_ticket_secret, sizeof f->own_ticket_secret);
 	free(f);
 }
 
@@ -691,10 +750,12 @@ int tls_factory_new(uv_loop_t *loop, const struct tls_settings *s, struct tls_fa
 	f->client_auth = s->client_auth;
 	f->handshake_timeout_ms = s->handshake_timeout_ms;
 	f->ticket_lifetime_s = s->ticket_lifetime_s;
+	f->ticket_rotation_s = s->ticket_rotation_s > 0 ? s->ticket_rotation_s : 12 * 3600;
+	f->ticket_key_file = dup_or_null(s->ticket_key_file);
 	mbedtls_entropy_init(&f->entropy);
 	mbedtls_ctr_drbg_init(&f->drbg);
 	if (!f->cert_file || !f->key_file || (s->trust_file && !f->trust_file) ||
-	    (s->policy_file && !f->policy_file)) {
+	    (s->policy_file && !f->policy_file) || (s->ticket_key_file && !f->ticket_key_file)) {
 		factory_release(f);
 		return -ENOMEM;
 	}
@@ -704,6 +765,12 @@ int tls_factory_new(uv_loop_t *loop, const struct tls_settings *s, struct tls_fa
 	                                sizeof personalisation - 1);
 	if (mrc != 0) {
 		load_error(mrc, "(entropy)", "random generator", err, err_len);
+		factory_release(f);
+		return tls_errno(mrc);
+	}
+	mrc = mbedtls_ctr_drbg_random(&f->drbg, f->own_ticket_secret, sizeof f->own_ticket_secret);
+	if (mrc != 0) {
+		load_error(mrc, "(entropy)", "ticket secret", err, err_len);
 		factory_release(f);
 		return tls_errno(mrc);
 	}
@@ -750,6 +817,11 @@ int tls_factory_reload(struct tls_factory *f, char *err, size_t err_len)
 	f->stats.reloads++;
 	f->stats.generation = next->generation;
 	return 0;
+}
+
+void tls_factory_set_clock(struct tls_factory *f, int64_t (*now_s)(void))
+{
+	f->clock = now_s;
 }
 
 void tls_factory_stats(const struct tls_factory *f, struct tls_stats *out)

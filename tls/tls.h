@@ -12,8 +12,13 @@
  * reference to the configuration it started with, so open connections and
  * requests in flight are untouched; new connections get the new one.
  *
+ * Session tickets are sealed with keys derived from a shared secret in a file
+ * and the time period (tls/tls_ticket.h), so a ticket from any worker, any
+ * machine holding the same file, or any earlier configuration generation
+ * resumes here, for its lifetime and within two rotation periods.
+ *
  * A factory is used on one loop thread. Create it after fork() (each worker
- * process its own), so random generators and ticket keys are never shared. */
+ * process its own), so random generators are never shared. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,14 +44,16 @@ struct tls_settings {
 	const char *policy_file; /**< client-certificate policy; NULL: no roles */
 	enum tls_client_auth client_auth;
 	int64_t handshake_timeout_ms; /**< 0: no limit */
-	int64_t ticket_lifetime_s;    /**< ticket key rotation period; 0: no tickets */
+	int64_t ticket_lifetime_s;    /**< how long a ticket resumes; 0: no tickets */
+	const char *ticket_key_file;  /**< shared ticket secret; NULL: this factory's own */
+	int64_t ticket_rotation_s;    /**< ticket key period; 0: 12 hours */
 };
 
 /** Fills settings from kenshod's configuration (tls.cert, tls.key,
  * tls.trust, tls.policy, tls.client_auth, tls.handshake_timeout,
- * tls.ticket_lifetime), defaulting files to DIR/tls/... (docs/tls.md).
- * Returned strings point into config or into `storage` (size storage_len).
- * Returns 0 or -EINVAL with a message in err. */
+ * tls.ticket_lifetime, tls.ticket_key, tls.ticket_rotation), defaulting files to DIR/tls/...
+ * (docs/tls.md). Returned strings point into config or into `storage` (size storage_len). Returns 0
+ * or -EINVAL with a message in err. */
 int tls_settings_from_config(const struct config *c, const char *data_dir, struct tls_settings *out,
                              char *storage, size_t storage_len, char *err, size_t err_len);
 
@@ -71,6 +78,10 @@ int tls_factory_reload(struct tls_factory *f, char *err, size_t err_len);
  * (uv_now scale). The factory's timer calls it; tests may too. Returns the
  * number of connections failed. */
 unsigned tls_factory_expire_handshakes(struct tls_factory *f, uint64_t now_ms);
+
+/** Replaces the wall clock (seconds since the epoch) that picks ticket key
+ * periods and ticket ages; for tests. NULL restores time(). */
+void tls_factory_set_clock(struct tls_factory *f, int64_t (*now_s)(void));
 
 /** Counters for metrics. */
 struct tls_stats {

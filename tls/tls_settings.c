@@ -69,10 +69,28 @@ int tls_settings_from_config(const struct config *c, const char *data_dir, struc
 		out->client_auth = TLS_CLIENT_AUTH_NONE;
 	out->handshake_timeout_ms = config_get_ms(c, "tls.handshake_timeout", 10000);
 	out->ticket_lifetime_s = config_get_ms(c, "tls.ticket_lifetime", 3600 * 1000) / 1000;
+	out->ticket_rotation_s = config_get_ms(c, "tls.ticket_rotation", 12 * 3600 * 1000) / 1000;
 	if (out->handshake_timeout_ms < 0 || out->ticket_lifetime_s < 0) {
 		snprintf(err, err_len,
 		         "tls.handshake_timeout and tls.ticket_lifetime must not be negative");
 		return -EINVAL;
+	}
+	if (out->ticket_rotation_s < 60) {
+		snprintf(err, err_len, "tls.ticket_rotation must be at least 1m");
+		return -EINVAL;
+	}
+	/* Every process and machine derives the same ticket keys from this file
+	 * (tls_ticket.h); kenshod creates the default one before workers fork. */
+	const char *tk = config_get(c, "tls.ticket_key", NULL);
+	if (tk && *tk) {
+		out->ticket_key_file = tk;
+	} else {
+		out->ticket_key_file =
+		        default_path(data_dir, "ticket.key", storage, storage_len, &used);
+		if (!out->ticket_key_file) {
+			snprintf(err, err_len, "data directory path too long");
+			return -ENAMETOOLONG;
+		}
 	}
 	return 0;
 }

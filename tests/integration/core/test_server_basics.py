@@ -72,9 +72,13 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         conf = os.path.join(tmp, "kenshod.conf")
         with open(conf, "w") as f:
-            f.write("# test\nlimits.header_bytes = 1K\nlog.level = warn\n")
+            f.write("# test\nlimits.header_bytes = 1K\nlog.level = warn\nstore.map_size = 3G\n")
         with Server(args=["--no-access-log", "--config", conf]) as srv:
             check(srv.get("/healthz")[0] == 200, "serves with a config file")
+            metrics = srv.get("/metrics")[2].decode()
+            size = [float(line.split()[-1]) for line in metrics.splitlines()
+                    if line.startswith("kensho_store_map_bytes ")]
+            check(size == [3 * 2**30], f"store.map_size sets the LMDB map ({size})")
             big = {"X-Big": "a" * 2000}
             check(srv.get("/healthz", headers=big)[0] == 431,
                   "config limits.header_bytes = 1K gives 431")
@@ -101,6 +105,16 @@ def main():
                                    + extra, capture_output=True, text=True, timeout=60)
                 check(r.returncode != 0 and f"cannot listen on {addr}" in r.stderr,
                       f"port in use {' '.join(extra)}: says so and exits {r.returncode}")
+
+        # Another kenshod on the port: SO_REUSEPORT would let a second one join
+        # it silently; kenshod checks that the address is free first.
+        with Server(args=["--no-access-log", "--workers", "2"]) as first:
+            addr = f"127.0.0.1:{first.port}"
+            r = subprocess.run([KENSHOD, "--data", os.path.join(tmp, "d"), "--listen", addr],
+                               capture_output=True, text=True, timeout=60)
+            check(r.returncode != 0 and f"cannot listen on {addr}" in r.stderr,
+                  f"a second kenshod on a served port refuses to start ({r.returncode})")
+            check(first.get("/healthz")[0] == 200, "the first one keeps serving")
 
 
 main()

@@ -117,6 +117,29 @@ def main():
         status, _, _ = get(f"{url}/ocsp/{get_path(req_der)}", {"If-None-Match": '"other"'})
         check(status == 200, "a different ETag gets the response")
 
+        # Rule 1 for conditional GETs: a date cannot tell a good answer from the
+        # revoked one signed in the same second, so a revoked answer is never
+        # "not modified" by date; its ETag (which names the record's version) is.
+        bob_req = os.path.join(tmp.name, "bob-req.der")
+        run("openssl", "ocsp", "-issuer", sign_ca, "-cert", bob.sign, "-no_nonce", "-reqout", bob_req)
+        with open(bob_req, "rb") as f:
+            bob_der = f.read()
+        status, headers, body = get(f"{url}/ocsp/{get_path(bob_der)}")
+        check(status == 200 and ocsp.load_der_ocsp_response(body).certificate_status
+              == ocsp.OCSPCertStatus.REVOKED, "bob's GET answer is revoked")
+        status, _, body = get(f"{url}/ocsp/{get_path(bob_der)}", {"If-Modified-Since": headers["Last-Modified"]})
+        check(status == 200 and body, "If-Modified-Since never turns a revoked answer into 304")
+        status, _, _ = get(f"{url}/ocsp/{get_path(bob_der)}", {"If-None-Match": headers["ETag"]})
+        check(status == 304, "the revoked answer's own ETag still gets 304")
+        # Two CertIDs: validators would name only the first record's version.
+        both = os.path.join(tmp.name, "both.der")
+        run("openssl", "ocsp", "-issuer", sign_ca, "-cert", alice.sign, "-cert", bob.sign, "-no_nonce",
+            "-reqout", both)
+        with open(both, "rb") as f:
+            status, headers, _ = get(f"{url}/ocsp/{get_path(f.read())}")
+        check(status == 200 and "ETag" not in headers and "no-store" in headers.get("Cache-Control", ""),
+              "an answer for two CertIDs carries no validators")
+
         never = os.path.join(tmp.name, "never.der")
         run("openssl", "ocsp", "-issuer", sign_ca, "-serial", "0x0badc0df", "-no_nonce", "-reqout", never)
         with open(never, "rb") as f:
@@ -191,7 +214,7 @@ def main():
         counts = {line.split("{")[1].split("}")[0]: float(line.split()[-1]) for line in metrics.splitlines()
                   if line.startswith("kensho_ocsp_answers_total{")}
         check(counts.get('answer="cached"', 0) >= 4 and counts.get('answer="signed"', 0) >= 5
-              and counts.get('answer="not-modified"', 0) == 2 and counts.get('answer="malformed"', 0) == 5
+              and counts.get('answer="not-modified"', 0) == 3 and counts.get('answer="malformed"', 0) == 5
               and counts.get('answer="unauthorized"', 0) == 3, f"/metrics counts the answers ({counts})")
 
     # --- a cap of zero live signings: misses get tryLater, hits still work -------------------------------

@@ -42,6 +42,10 @@ static void test_defaults_follow_the_data_directory(void **state)
 	assert_int_equal(s.client_auth, TLS_CLIENT_AUTH_NONE);
 	assert_int_equal(s.handshake_timeout_ms, 10000);
 	assert_int_equal(s.ticket_lifetime_s, 3600);
+	/* Tickets: DIR/tls/ticket.key (kenshod creates it before fork), 12 h. */
+	snprintf(path, sizeof(path), "%s/tls/ticket.key", dir);
+	assert_string_equal(s.ticket_key_file, path);
+	assert_int_equal(s.ticket_rotation_s, 12 * 3600);
 
 	/* With the demo files present: optional, and both are used. */
 	snprintf(path, sizeof(path), "%s/tls/ca.pem", dir);
@@ -67,6 +71,22 @@ static void test_defaults_follow_the_data_directory(void **state)
 	assert_int_equal(s.client_auth, TLS_CLIENT_AUTH_REQUIRED);
 	assert_int_equal(s.handshake_timeout_ms, 3000);
 	assert_int_equal(s.ticket_lifetime_s, 0);
+
+	/* A shared ticket key and its rotation; a rotation under a minute is
+	 * refused. */
+	assert_int_equal(config_set(c, "tls.ticket_key", "/etc/kensho/ticket.key"), 0);
+	assert_int_equal(config_set(c, "tls.ticket_rotation", "6h"), 0);
+	assert_int_equal(
+	        tls_settings_from_config(c, dir, &s, storage, sizeof(storage), err, sizeof(err)),
+	        0);
+	assert_string_equal(s.ticket_key_file, "/etc/kensho/ticket.key");
+	assert_int_equal(s.ticket_rotation_s, 6 * 3600);
+	assert_int_equal(config_set(c, "tls.ticket_rotation", "30s"), 0);
+	assert_int_equal(
+	        tls_settings_from_config(c, dir, &s, storage, sizeof(storage), err, sizeof(err)),
+	        -EINVAL);
+	assert_non_null(strstr(err, "tls.ticket_rotation"));
+	assert_int_equal(config_set(c, "tls.ticket_rotation", "12h"), 0);
 
 	assert_int_equal(config_set(c, "tls.client_auth", "sometimes"), 0);
 	assert_int_equal(

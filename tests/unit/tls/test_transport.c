@@ -4,6 +4,7 @@
  * the handshake timeout. Certificates come from tls_demo_pki_ensure. */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@
 #include "tls/tls.h"
 #include "tls/tls_demo_pki.h"
 #include "tls/tls_policy.h"
+#include "tls/tls_ticket.h"
 
 static char dir[256];       /* demo PKI that the server trusts */
 static char other_dir[256]; /* a second, untrusted demo PKI */
@@ -800,6 +802,299 @@ static void test_policy_parsing(void **state)
 	assert_string_equal(roles, "relying-party,operator");
 }
 
+/* --- session tickets shared through a key file ------------------------------------ */
+
+#define ROTATION 3600
+static int64_t fake_now = 1800000000; /* a period boundary plus 0 */
+
+static int64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+/* A factory as a second worker or machine would build it: its own random
+ * generator and configuration, only the ticket key file in common. */
+static struct tls_factory *factory_sharing(const char *ticket_key, const char *trust_file)
+{
+	char cert[512], key[512], policy[512], err[256] = "";
+	snprintf(cert, sizeof cert, "%s/tls/server.pem", dir);
+	snprintf(key, sizeof key, "%s/tls/server.key", dir);
+	snprintf(policy, sizeof policy, "%s/tls/policy.conf", dir);
+	struct tls_settings s = {
+	        .cert_file = cert,
+	        .key_file = key,
+	        .trust_file = trust_file,
+	        .policy_file = trust_file ? policy : NULL,
+	        .client_auth = trust_file ? TLS_CLIENT_AUTH_OPTIONAL : TLS_CLIENT_AUTH_NONE,
+	        .ticket_lifetime_s = ROTATION,
+	        .ticket_key_file = ticket_key,
+	        .ticket_rotation_s = ROTATION,
+	};
+	struct tls_factory *f = NULL;
+	int rc = tls_factory_new(NULL, &s, &f, err, sizeof err);
+	if (rc != 0)
+		fail_msg("tls_factory_new: %d %s", rc, err);
+	tls_factory_set_clock(f, fake_clock);
+	return f;
+}
+
+/* A full handshake on f; the client's session (with its ticket) goes to out. */
+static void issue_ticket(struct tls_factory *f, mbedtls_ssl_session *out, const char *cert_base)
+{
+	struct fake_conn s;
+	struct client cl;
+	conn_open(&s, f);
+	struct client_opts o = {.cert_base = cert_base};
+	client_init(&cl, &s, &o);
+	mbedtls_ssl_conf_session_tickets(&cl.conf, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+	assert_int_equal(handshake(&cl), 0);
+	assert_int_equal(s.established, 1);
+	mbedtls_ssl_session_init(out);
+	assert_int_equal(mbedtls_ssl_get_session(&cl.ssl, out), 0);
+	assert_non_null(out->ticket);
+	client_free(&cl);
+	conn_close(&s);
+}
+
+/* Offers `saved` to f. The handshake must complete either way; returns
+ * whether f resumed it (rather than falling back to a full handshake). */
+static bool offer_ticket_renew(struct tls_factory *f, const mbedtls_ssl_session *saved,
+                               struct peer_info *peer_out, mbedtls_ssl_session *renewed)
+{
+	struct tls_stats before, after;
+	tls_factory_stats(f, &before);
+	struct fake_conn s;
+	struct client cl;
+	conn_open(&s, f);
+	client_init(&cl, &s, NULL);
+	mbedtls_ssl_conf_session_tickets(&cl.conf, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+	assert_int_equal(mbedtls_ssl_set_session(&cl.ssl, saved), 0);
+	assert_int_equal(handshake(&cl), 0);
+	assert_int_equal(s.established, 1);
+	assert_int_equal(s.failed, 0);
+	if (peer_out)
+		*peer_out = s.peer;
+	if (renewed) {
+		mbedtls_ssl_session_init(renewed);
+		assert_int_equal(mbedtls_ssl_get_session(&cl.ssl, renewed), 0);
+		assert_non_null(renewed->ticket);
+	}
+	client_free(&cl);
+	conn_close(&s);
+	tls_factory_stats(f, &after);
+	assert_int_equal(after.handshakes, before.handshakes + 1);
+	return after.resumed == before.resumed + 1;
+}
+
+static bool offer_ticket(struct tls_factory *f, const mbedtls_ssl_session *saved,
+                         struct peer_info *peer_out)
+{
+	return offer_ticket_renew(f, saved, peer_out, NULL);
+}
+
+static void ticket_key_path(char *out, size_t len, const char *name)
+{
+	snprintf(out, len, "%s/tls/%s", dir, name);
+	unlink(out);
+	char err[256] = "";
+	if (tls_ticket_key_ensure(out, err, sizeof err) != 0)
+		fail_msg("tls_ticket_key_ensure: %s", err);
+}
+
+static void test_ticket_resumes_on_another_factory(void **state)
+{
+	char shared[512], other[512], trust[512];
+	ticket_key_path(shared, sizeof shared, "ticket.key");
+	ticket_key_path(other, sizeof other, "other-ticket.key");
+	snprintf(trust, sizeof trust, "%s/tls/ca.pem", dir);
+	fake_now = 1800000000;
+	struct tls_factory *a = factory_sharing(shared, trust);
+	struct tls_factory *b = factory_sharing(shared, trust);
+	struct tls_factory *stranger = factory_sharing(other, trust);
+	mbedtls_ssl_session saved;
+	issue_ticket(a, &saved, "clients/operator");
+	/* Another process with the same file resumes, and still knows who the
+	 * client is and what it may do. */
+	struct peer_info peer;
+	assert_true(offer_ticket(b, &saved, &peer));
+	assert_true(peer.client_cert);
+	assert_int_equal(peer.roles, PEER_ROLE_OPERATOR);
+	assert_true(offer_ticket(a, &saved, NULL));
+	/* One with a different secret cannot open it: a full handshake. */
+	assert_false(offer_ticket(stranger, &saved, NULL));
+	/* A reload keeps the keys: tickets issued before it still resume. */
+	char err[256] = "";
+	assert_int_equal(tls_factory_reload(b, err, sizeof err), 0);
+	assert_true(offer_ticket(b, &saved, NULL));
+	mbedtls_ssl_session_free(&saved);
+	tls_factory_free(a);
+	tls_factory_free(b);
+	tls_factory_free(stranger);
+}
+
+static void test_ticket_periods(void **state)
+{
+	char shared[512];
+	ticket_key_path(shared, sizeof shared, "ticket.key");
+	struct tls_factory *a = factory_sharing(shared, NULL);
+	struct tls_factory *b = factory_sharing(shared, NULL);
+	/* Issued late in one period... */
+	int64_t start = (int64_t)1800000000 / ROTATION * ROTATION;
+	fake_now = start + ROTATION - 60;
+	mbedtls_ssl_session saved;
+	issue_ticket(a, &saved, NULL);
+	/* ...it opens in the next period with the previous period's key. */
+	fake_now = start + ROTATION + 60;
+	assert_true(offer_ticket(b, &saved, NULL));
+	/* Two periods on, that key is gone. */
+	fake_now = start + 2 * ROTATION + 60;
+	assert_false(offer_ticket(b, &saved, NULL));
+	assert_false(offer_ticket(a, &saved, NULL));
+	mbedtls_ssl_session_free(&saved);
+
+	/* The derived keys differ per period and per secret; names too. */
+	uint8_t m1[TLS_TICKET_MASTER_LEN] = {1}, m2[TLS_TICKET_MASTER_LEN] = {2};
+	uint8_t k1[32], n1[TLS_TICKET_NAME_LEN], k2[32], n2[TLS_TICKET_NAME_LEN];
+	assert_int_equal(tls_ticket_derive(m1, 7, k1, n1), 0);
+	assert_int_equal(tls_ticket_derive(m1, 7, k2, n2), 0);
+	assert_memory_equal(k1, k2, 32);
+	assert_int_equal(tls_ticket_derive(m1, 8, k2, n2), 0);
+	assert_memory_not_equal(k1, k2, 32);
+	assert_memory_not_equal(n1, n2, TLS_TICKET_NAME_LEN);
+	assert_int_equal(tls_ticket_derive(m2, 7, k2, n2), 0);
+	assert_memory_not_equal(k1, k2, 32);
+	tls_factory_free(a);
+	tls_factory_free(b);
+}
+
+static void test_ticket_lifetime_and_trust_store(void **state)
+{
+	char shared[512], trust[512], other_trust[512];
+	ticket_key_path(shared, sizeof shared, "ticket.key");
+	snprintf(trust, sizeof trust, "%s/tls/ca.pem", dir);
+	snprintf(other_trust, sizeof other_trust, "%s/tls/ca.pem", other_dir);
+	int64_t start = (int64_t)1800000000 / ROTATION * ROTATION;
+	fake_now = start + 10;
+	struct tls_factory *a = factory_sharing(shared, trust);
+	mbedtls_ssl_session saved;
+	issue_ticket(a, &saved, NULL);
+	/* Same period, but older than tls.ticket_lifetime: not honoured. */
+	fake_now = start + 10 + ROTATION + 1;
+	assert_false(offer_ticket(a, &saved, NULL));
+	fake_now = start + 10 + ROTATION - 1;
+	assert_true(offer_ticket(a, &saved, NULL));
+	/* Resuming does not stretch the session: whatever ticket the client
+	 * holds afterwards stops resuming at the session's start plus the
+	 * lifetime, so a client certificate is verified again at least that
+	 * often. */
+	fake_now = start + 10 + ROTATION / 2;
+	mbedtls_ssl_session renewed;
+	assert_true(offer_ticket_renew(a, &saved, NULL, &renewed));
+	fake_now = start + 10 + ROTATION - 1;
+	assert_true(offer_ticket(a, &renewed, NULL));
+	fake_now = start + 10 + ROTATION + 1;
+	assert_false(offer_ticket(a, &renewed, NULL));
+	mbedtls_ssl_session_free(&renewed);
+	fake_now = start + 10;
+	/* A server trusting other client CAs does not take the session on. */
+	struct tls_factory *b = factory_sharing(shared, other_trust);
+	assert_false(offer_ticket(b, &saved, NULL));
+	mbedtls_ssl_session_free(&saved);
+	tls_factory_free(a);
+	tls_factory_free(b);
+}
+
+static void test_tampered_ticket_gets_full_handshake(void **state)
+{
+	char shared[512];
+	ticket_key_path(shared, sizeof shared, "ticket.key");
+	fake_now = 1800000000;
+	struct tls_factory *f = factory_sharing(shared, NULL);
+	mbedtls_ssl_session saved;
+	issue_ticket(f, &saved, NULL);
+	size_t len = saved.ticket_len;
+	/* Key name, IV, ciphertext, tag: one flipped bit anywhere is refused. */
+	size_t where[] = {0, 20, 40, len / 2, len - 1};
+	for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
+		saved.ticket[where[i]] ^= 0x01;
+		assert_false(offer_ticket(f, &saved, NULL));
+		saved.ticket[where[i]] ^= 0x01;
+	}
+	/* Truncated. */
+	saved.ticket_len = len - 1;
+	assert_false(offer_ticket(f, &saved, NULL));
+	saved.ticket_len = 20;
+	assert_false(offer_ticket(f, &saved, NULL));
+	saved.ticket_len = len;
+	assert_true(offer_ticket(f, &saved, NULL));
+	mbedtls_ssl_session_free(&saved);
+	tls_factory_free(f);
+}
+
+static void test_ticket_key_file(void **state)
+{
+	char path[512], err[256] = "";
+	ticket_key_path(path, sizeof path, "ticket.key");
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	uint8_t first[TLS_TICKET_MASTER_LEN], again[TLS_TICKET_MASTER_LEN];
+	assert_int_equal(tls_ticket_key_load(path, first, err, sizeof err), 0);
+	/* An existing file is kept. */
+	assert_int_equal(tls_ticket_key_ensure(path, err, sizeof err), 0);
+	assert_int_equal(tls_ticket_key_load(path, again, err, sizeof err), 0);
+	assert_memory_equal(first, again, sizeof first);
+
+	/* Readable by group or others: refused, by the loader and the factory. */
+	char cert[512], key[512];
+	snprintf(cert, sizeof cert, "%s/tls/server.pem", dir);
+	snprintf(key, sizeof key, "%s/tls/server.key", dir);
+	struct tls_settings s = {
+	        .cert_file = cert,
+	        .key_file = key,
+	        .ticket_lifetime_s = 3600,
+	        .ticket_key_file = path,
+	};
+	struct tls_factory *f = NULL;
+	for (mode_t mode = 0640; mode; mode = mode == 0640 ? 0604 : 0) {
+		chmod(path, mode);
+		assert_int_equal(tls_ticket_key_load(path, again, err, sizeof err), -EPERM);
+		err[0] = '\0';
+		assert_int_equal(tls_factory_new(NULL, &s, &f, err, sizeof err), -EPERM);
+		assert_non_null(strstr(err, "ticket.key"));
+		assert_non_null(strstr(err, "chmod 600"));
+	}
+	chmod(path, 0600);
+	/* A reload that finds the file readable by others keeps the old keys. */
+	assert_int_equal(tls_factory_new(NULL, &s, &f, err, sizeof err), 0);
+	chmod(path, 0644);
+	assert_int_equal(tls_factory_reload(f, err, sizeof err), -EPERM);
+	chmod(path, 0600);
+	tls_factory_free(f);
+
+	/* Not 64 hex digits, or missing: refused with a hint. */
+	static const char *bad[] = {
+	        "", "abcd\n", "zz00000000000000000000000000000000000000000000000000000000000000\n"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		FILE *fp = fopen(path, "w");
+		fputs(bad[i], fp);
+		fclose(fp);
+		assert_int_equal(tls_ticket_key_load(path, again, err, sizeof err), -EINVAL);
+		assert_non_null(strstr(err, "hex"));
+	}
+	unlink(path);
+	assert_int_equal(tls_ticket_key_load(path, again, err, sizeof err), -ENOENT);
+	/* Hand-made with openssl rand -hex 32 works. */
+	FILE *fp = fopen(path, "w");
+	fputs("00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF\n", fp);
+	fclose(fp);
+	chmod(path, 0600);
+	assert_int_equal(tls_ticket_key_load(path, again, err, sizeof err), 0);
+	assert_int_equal(again[0], 0x00);
+	assert_int_equal(again[31], 0xff);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -814,6 +1109,11 @@ int main(void)
 	        cmocka_unit_test(test_session_ticket_resumes),
 	        cmocka_unit_test(test_reload_keeps_old_config_on_error),
 	        cmocka_unit_test(test_handshake_timeout),
+	        cmocka_unit_test(test_ticket_resumes_on_another_factory),
+	        cmocka_unit_test(test_ticket_periods),
+	        cmocka_unit_test(test_ticket_lifetime_and_trust_store),
+	        cmocka_unit_test(test_tampered_ticket_gets_full_handshake),
+	        cmocka_unit_test(test_ticket_key_file),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
