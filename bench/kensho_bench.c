@@ -27,6 +27,7 @@ static const char usage[] =
         "  --content-type T     Content-Type of the body\n"
         "  --check-share F      share of answers checked (default 0.01)\n"
         "  --cacert F           verify the https server against these CA certificates\n"
+        "  --cert F --key F     https: present this client certificate (key mode 0600)\n"
         "  --servername NAME    https: SNI and the name the certificate must carry\n"
         "                       (default: the URL's host; with an IP address only the\n"
         "                       chain is verified: mbedTLS 2.28 matches DNS names only)\n"
@@ -215,6 +216,8 @@ int main(int argc, char **argv)
 		OPT_SETUP_ONLY,
 		OPT_BODY_DIR,
 		OPT_OCSP_PATH,
+		OPT_CERT,
+		OPT_KEY,
 		OPT_SERVERNAME,
 		OPT_BODY_ONCE,
 	};
@@ -254,6 +257,8 @@ int main(int argc, char **argv)
 	        {"openssl-index", required_argument, NULL, OPT_OPENSSL_INDEX},
 	        {"setup-only", no_argument, NULL, OPT_SETUP_ONLY},
 	        {"ocsp-path", required_argument, NULL, OPT_OCSP_PATH},
+	        {"cert", required_argument, NULL, OPT_CERT},
+	        {"key", required_argument, NULL, OPT_KEY},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
@@ -296,6 +301,8 @@ int main(int argc, char **argv)
 		case OPT_SETUP_ONLY: setup_only = true; break;
 		case OPT_BODY_DIR: body_dir = optarg; break;
 		case OPT_OCSP_PATH: mix.path = optarg; break;
+		case OPT_CERT: o.cert = optarg; break;
+		case OPT_KEY: o.key = optarg; break;
 		case OPT_SERVERNAME: o.servername = optarg; break;
 		case OPT_BODY_ONCE: body_once = true; break;
 		case 'h': fputs(usage, stdout); return 0;
@@ -319,6 +326,12 @@ int main(int argc, char **argv)
 	    o.duration_s > 86400 || o.warmup_s < 0 || o.rate < 0) {
 		fprintf(stderr,
 		        "kensho-bench: --connections must be 1..100000, --duration 0..86400 s\n");
+		free(path);
+		return 2;
+	}
+	if ((o.cert != NULL) != (o.key != NULL) || (o.cert && !o.tls)) {
+		fprintf(stderr,
+		        "kensho-bench: --cert and --key go together, with an https --url\n");
 		free(path);
 		return 2;
 	}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 #include <uv.h>
@@ -15,6 +16,7 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
@@ -83,6 +85,8 @@ struct run {
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
 	mbedtls_x509_crt ca;
+	mbedtls_x509_crt own_cert;
+	mbedtls_pk_context own_key;
 	mbedtls_ssl_config tls_conf;
 	mbedtls_ssl_session session;
 	bool have_session;
@@ -611,12 +615,46 @@ static void on_due_cb(uv_poll_t *p, int status, int events)
 		arm_next_due(r);
 }
 
+/* A client certificate for servers that give roles by certificate (kensho's
+ * intake role, docs/tls.md). Like everywhere in kensho, a private key that
+ * others may read is refused rather than used. */
+static int client_cert_setup(struct run *r)
+{
+	const struct bench_options *o = r->opts;
+	struct stat st;
+	if (!o->key || stat(o->key, &st) != 0) {
+		fprintf(stderr, "kensho-bench: cannot read the client key %s\n",
+		        o->key ? o->key : "(none given)");
+		return -EINVAL;
+	}
+	if (st.st_mode & 077) {
+		fprintf(stderr, "kensho-bench: %s is readable by others; chmod 600 it\n", o->key);
+		return -EPERM;
+	}
+	if (mbedtls_x509_crt_parse_file(&r->own_cert, o->cert) != 0) {
+		fprintf(stderr, "kensho-bench: cannot read the client certificate %s\n", o->cert);
+		return -EINVAL;
+	}
+	if (mbedtls_pk_parse_keyfile(&r->own_key, o->key, NULL) != 0) {
+		fprintf(stderr, "kensho-bench: cannot read the client key %s\n", o->key);
+		return -EINVAL;
+	}
+	if (mbedtls_ssl_conf_own_cert(&r->tls_conf, &r->own_cert, &r->own_key) != 0 ||
+	    mbedtls_pk_check_pair(&r->own_cert.pk, &r->own_key) != 0) {
+		fprintf(stderr, "kensho-bench: %s does not belong to %s\n", o->key, o->cert);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int tls_setup(struct run *r)
 {
 	const struct bench_options *o = r->opts;
 	mbedtls_entropy_init(&r->entropy);
 	mbedtls_ctr_drbg_init(&r->drbg);
 	mbedtls_x509_crt_init(&r->ca);
+	mbedtls_x509_crt_init(&r->own_cert);
+	mbedtls_pk_init(&r->own_key);
 	mbedtls_ssl_config_init(&r->tls_conf);
 	mbedtls_ssl_session_init(&r->session);
 	if (!o->tls)
@@ -646,6 +684,8 @@ static int tls_setup(struct run *r)
 	} else {
 		mbedtls_ssl_conf_authmode(&r->tls_conf, MBEDTLS_SSL_VERIFY_NONE);
 	}
+	if (o->cert)
+		return client_cert_setup(r);
 	return 0;
 }
 
@@ -654,6 +694,8 @@ static void tls_teardown(struct run *r)
 	mbedtls_ssl_session_free(&r->session);
 	mbedtls_ssl_config_free(&r->tls_conf);
 	mbedtls_x509_crt_free(&r->ca);
+	mbedtls_x509_crt_free(&r->own_cert);
+	mbedtls_pk_free(&r->own_key);
 	mbedtls_ctr_drbg_free(&r->drbg);
 	mbedtls_entropy_free(&r->entropy);
 }

@@ -56,6 +56,8 @@ struct bench_options {
 	double warmup_s;       /**< recorded separately, not in the results */
 	uint64_t max_requests; /**< 0: only the duration bounds the run */
 	bool reconnect_each;   /**< new connection per request (handshake cost) */
+	const char *cert;      /**< https client certificate, PEM (NULL: none) */
+	const char *key;       /**< its private key; must be owner-only (mode 0600) */
 };
 
 struct bench_result {

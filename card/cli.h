@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "card/http_client.h"
 #include "card/jpki.h"
 #include "card/pcsc.h"
 #include "core/buf.h"
@@ -22,7 +23,17 @@ struct cli_options {
 	enum jpki_key kind;       /**< --kind auth|sign (check) */
 	const char *ca;           /**< --ca FILE: trust anchor for check (else the card's CA) */
 	const char *receipt_cert; /**< --receipt-cert FILE: the pinned receipt signer */
+	const char *cacert;       /**< --cacert FILE: CA the https server must chain to */
+	const char *cert;         /**< --cert FILE: client certificate for https */
+	const char *key;          /**< --key FILE: its private key (owner-only) */
 };
+
+/** Parses --server and attaches --cacert/--cert/--key; checks them before
+ * anything touches the card (so no PIN try is spent on a bad option).
+ * Prints why on failure; returns 0 or 2 (usage) or 1. */
+int cli_server_url(const struct cli_options *o, struct http_url *url);
+/** Why http_post failed, in words for the card holder. */
+const char *cli_http_strerror(int err);
 
 /** Prints "kensho-card: what: <card_strerror(err)>" and returns 1. */
 int cli_fail(const char *what, int err);

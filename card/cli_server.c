@@ -187,18 +187,76 @@ static void print_time(const char *label, int64_t t)
 	printf("%s: %s\n", label, text);
 }
 
+int cli_server_url(const struct cli_options *o, struct http_url *url)
+{
+	int err = http_url_parse(o->server, url);
+	if (err < 0) {
+		fprintf(stderr, "kensho-card: bad --server URL %s (%s)\n", o->server,
+		        err == -EPROTONOSUPPORT ? "only http:// and https:// are supported"
+		                                : "malformed");
+		return 2;
+	}
+	if (!url->tls) {
+		if (o->cacert || o->cert || o->key) {
+			fputs("kensho-card: --cacert, --cert and --key are for an https:// "
+			      "--server\n",
+			      stderr);
+			return 2;
+		}
+		return 0;
+	}
+	if (!o->cacert) {
+		fputs("kensho-card: an https:// --server needs --cacert FILE (the CA that issued "
+		      "the server's certificate)\n",
+		      stderr);
+		return 2;
+	}
+	if ((o->cert != NULL) != (o->key != NULL)) {
+		fputs("kensho-card: --cert and --key go together\n", stderr);
+		return 2;
+	}
+	if (o->key) {
+		err = http_key_file_check(o->key);
+		if (err == -EPERM) {
+			fprintf(stderr,
+			        "kensho-card: %s is readable by others; a private key must be "
+			        "owner-only (chmod 600)\n",
+			        o->key);
+			return 1;
+		}
+		if (err < 0) {
+			fprintf(stderr, "kensho-card: cannot read the key %s\n", o->key);
+			return 1;
+		}
+	}
+	url->cacert = o->cacert;
+	url->cert = o->cert;
+	url->key = o->key;
+	return 0;
+}
+
+const char *cli_http_strerror(int err)
+{
+	switch (err) {
+	case -EKEYREJECTED:
+		return "the server's certificate does not verify against --cacert or does not "
+		       "name the host (use the DNS name it was issued for, e.g. localhost)";
+	case -ENOKEY: return "cannot load --cacert, or --cert/--key (or the key is not the cert's)";
+	case -EPERM: return "the client key is readable by others";
+	case -ECONNABORTED:
+		return "the TLS handshake failed (the server may require a client certificate it "
+		       "trusts)";
+	case -EHOSTUNREACH: return "the host name does not resolve";
+	default: return strerror(-err);
+	}
+}
+
 /* Asks the server at url about the certificate (issued by ca) over OCSP and
  * checks the signed answer. Returns 0 with *status set, or 1 (told why). */
-static int ocsp_check(const char *server, const struct buf *cert, const struct buf *ca,
-                      enum ocsp_cert_status *status)
+static int ocsp_check(const char *server, const struct http_url *url, const struct buf *cert,
+                      const struct buf *ca, enum ocsp_cert_status *status)
 {
-	struct http_url url;
-	int err = http_url_parse(server, &url);
-	if (err < 0) {
-		fprintf(stderr, "kensho-card: bad --server URL %s (%s)\n", server,
-		        err == -EPROTONOSUPPORT ? "only http:// is supported" : "malformed");
-		return 1;
-	}
+	int err;
 	mbedtls_x509_crt crt;
 	mbedtls_x509_crt_init(&crt);
 	if (mbedtls_x509_crt_parse_der(&crt, cert->data, cert->len) != 0) {
@@ -229,14 +287,14 @@ static int ocsp_check(const char *server, const struct buf *cert, const struct b
 	}
 	struct buf raw = {0};
 	struct http_reply reply = {0};
-	err = http_post(&url, "/ocsp", "application/ocsp-request", request, request_len, &raw,
+	err = http_post(url, "/ocsp", "application/ocsp-request", request, request_len, &raw,
 	                &reply);
 	free(request);
 	int rc = 1;
 	struct ocsp_response_info *info = calloc(1, sizeof(*info));
 	if (err < 0) {
 		fprintf(stderr, "kensho-card: OCSP request to %s failed: %s\n", server,
-		        strerror(-err));
+		        cli_http_strerror(err));
 	} else if (reply.status != 200) {
 		fprintf(stderr, "kensho-card: the server answered HTTP %d\n", reply.status);
 	} else if (!info) {
@@ -305,6 +363,10 @@ int cli_cmd_check(const struct cli_options *o)
 		fputs("kensho-card: check needs --server URL\n", stderr);
 		return 2;
 	}
+	struct http_url url;
+	int url_rc = cli_server_url(o, &url);
+	if (url_rc)
+		return url_rc;
 	struct buf ca = {0};
 	if (o->ca && cli_load_cert_file(o->ca, &ca)) {
 		buf_free(&ca);
@@ -328,7 +390,7 @@ int cli_cmd_check(const struct cli_options *o)
 	enum ocsp_cert_status status = OCSP_CERT_UNKNOWN;
 	if (rc == 0) {
 		printf("certificate: %s\n", sign ? "signing" : "user authentication");
-		rc = ocsp_check(o->server, &cert, &ca, &status);
+		rc = ocsp_check(o->server, &url, &cert, &ca, &status);
 	}
 	buf_free(&cert);
 	buf_free(&ca);

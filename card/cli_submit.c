@@ -80,12 +80,9 @@ int cli_cmd_submit(const struct cli_options *o)
 		return 2;
 	}
 	struct http_url url;
-	int err = http_url_parse(o->server, &url);
-	if (err < 0) {
-		fprintf(stderr, "kensho-card: bad --server URL %s (%s)\n", o->server,
-		        err == -EPROTONOSUPPORT ? "only http:// is supported" : "malformed");
-		return 2;
-	}
+	int err = cli_server_url(o, &url);
+	if (err)
+		return err;
 	struct buf pinned = {0}, content = {0};
 	if (cli_load_cert_file(o->receipt_cert, &pinned) ||
 	    cli_read_file(o->file, CLI_MAX_SIGNED_FILE, &content)) {
@@ -103,7 +100,7 @@ int cli_cmd_submit(const struct cli_options *o)
 		err = http_post(&url, "/v1/intake", "application/cms", cms, cms_len, &raw, &reply);
 		if (err < 0) {
 			fprintf(stderr, "kensho-card: submitting to %s failed: %s\n", o->server,
-			        strerror(-err));
+			        cli_http_strerror(err));
 			rc = 1;
 		}
 	}

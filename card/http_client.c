@@ -8,25 +8,37 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
 
 int http_url_parse(const char *url, struct http_url *out)
 {
 	memset(out, 0, sizeof(*out));
 	const char *p;
-	if (strncmp(url, "http://", 7) == 0)
+	if (strncmp(url, "http://", 7) == 0) {
 		p = url + 7;
-	else if (strstr(url, "://"))
+	} else if (strncmp(url, "https://", 8) == 0) {
+		p = url + 8;
+		out->tls = true;
+	} else if (strstr(url, "://")) {
 		return -EPROTONOSUPPORT;
-	else
+	} else {
 		return -EINVAL;
+	}
 	size_t host_len = strcspn(p, ":/");
 	if (host_len == 0 || host_len >= sizeof(out->host))
 		return -EINVAL;
 	memcpy(out->host, p, host_len);
 	p += host_len;
-	snprintf(out->port, sizeof(out->port), "80");
+	snprintf(out->port, sizeof(out->port), out->tls ? "443" : "80");
 	if (*p == ':') {
 		p++;
 		size_t port_len = strspn(p, "0123456789");
@@ -251,18 +263,176 @@ static int connect_to(const struct http_url *url)
 	return err;
 }
 
-static int send_all(int fd, const uint8_t *p, size_t len)
+int http_key_file_check(const char *path)
+{
+	struct stat st;
+	if (!path || stat(path, &st) != 0)
+		return -ENOENT;
+	return (st.st_mode & 077) ? -EPERM : 0;
+}
+
+/* One connection: the socket, and the TLS session over it for https. */
+struct conn {
+	int fd;
+	bool tls;
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_x509_crt ca;
+	mbedtls_x509_crt own_cert;
+	mbedtls_pk_context own_key;
+	mbedtls_ssl_config conf;
+	mbedtls_ssl_context ssl;
+};
+
+/* The socket has SO_RCVTIMEO/SO_SNDTIMEO, so EAGAIN means a step took longer
+ * than HTTP_CLIENT_TIMEOUT_SECONDS: a timeout, not a retry. */
+static int bio_send(void *ctx, const unsigned char *p, size_t len)
+{
+	int fd = *(int *)ctx;
+	for (;;) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n >= 0)
+			return (int)n;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN ? MBEDTLS_ERR_SSL_TIMEOUT : MBEDTLS_ERR_NET_SEND_FAILED;
+	}
+}
+
+static int bio_recv(void *ctx, unsigned char *p, size_t len)
+{
+	int fd = *(int *)ctx;
+	for (;;) {
+		ssize_t n = recv(fd, p, len, 0);
+		if (n >= 0)
+			return (int)n;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN ? MBEDTLS_ERR_SSL_TIMEOUT : MBEDTLS_ERR_NET_RECV_FAILED;
+	}
+}
+
+/* The one place mbedTLS codes become errnos for this client. */
+static int tls_error(int rc)
+{
+	switch (rc) {
+	case MBEDTLS_ERR_SSL_TIMEOUT: return -ETIMEDOUT;
+	case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED: return -EKEYREJECTED;
+	case MBEDTLS_ERR_SSL_ALLOC_FAILED: return -ENOMEM;
+	case MBEDTLS_ERR_NET_SEND_FAILED:
+	case MBEDTLS_ERR_NET_RECV_FAILED: return -EIO;
+	default: return -ECONNABORTED;
+	}
+}
+
+static void conn_free(struct conn *c)
+{
+	if (c->tls) {
+		mbedtls_ssl_free(&c->ssl);
+		mbedtls_ssl_config_free(&c->conf);
+		mbedtls_pk_free(&c->own_key);
+		mbedtls_x509_crt_free(&c->own_cert);
+		mbedtls_x509_crt_free(&c->ca);
+		mbedtls_ctr_drbg_free(&c->drbg);
+		mbedtls_entropy_free(&c->entropy);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+/* TLS 1.2 as kenshod speaks it (docs/tls.md); the server must chain to
+ * url->cacert and name url->host (mbedTLS 2.28 matches DNS names only). */
+static int tls_start(struct conn *c, const struct http_url *url)
+{
+	c->tls = true;
+	mbedtls_entropy_init(&c->entropy);
+	mbedtls_ctr_drbg_init(&c->drbg);
+	mbedtls_x509_crt_init(&c->ca);
+	mbedtls_x509_crt_init(&c->own_cert);
+	mbedtls_pk_init(&c->own_key);
+	mbedtls_ssl_config_init(&c->conf);
+	mbedtls_ssl_init(&c->ssl);
+	if (!url->cacert || mbedtls_x509_crt_parse_file(&c->ca, url->cacert) != 0)
+		return -ENOKEY;
+	if (url->cert || url->key) {
+		int err = http_key_file_check(url->key);
+		if (err < 0)
+			return err == -EPERM ? -EPERM : -ENOKEY;
+		if (!url->cert || mbedtls_x509_crt_parse_file(&c->own_cert, url->cert) != 0 ||
+		    mbedtls_pk_parse_keyfile(&c->own_key, url->key, NULL) != 0 ||
+		    mbedtls_pk_check_pair(&c->own_cert.pk, &c->own_key) != 0)
+			return -ENOKEY;
+	}
+	if (mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy,
+	                          (const unsigned char *)"kensho-card", 11) != 0 ||
+	    mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_CLIENT,
+	                                MBEDTLS_SSL_TRANSPORT_STREAM,
+	                                MBEDTLS_SSL_PRESET_DEFAULT) != 0)
+		return -EIO;
+	mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	                             MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
+	mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
+	if (url->cert && mbedtls_ssl_conf_own_cert(&c->conf, &c->own_cert, &c->own_key) != 0)
+		return -ENOMEM;
+	if (mbedtls_ssl_setup(&c->ssl, &c->conf) != 0 ||
+	    mbedtls_ssl_set_hostname(&c->ssl, url->host) != 0)
+		return -ENOMEM;
+	mbedtls_ssl_set_bio(&c->ssl, &c->fd, bio_send, bio_recv, NULL);
+	int rc;
+	while ((rc = mbedtls_ssl_handshake(&c->ssl)) != 0) {
+		if (rc != MBEDTLS_ERR_SSL_WANT_READ && rc != MBEDTLS_ERR_SSL_WANT_WRITE)
+			return tls_error(rc);
+	}
+	return 0;
+}
+
+static int conn_send(struct conn *c, const uint8_t *p, size_t len)
 {
 	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? -ETIMEDOUT : -EIO;
+		ssize_t n;
+		if (c->tls) {
+			int rc = mbedtls_ssl_write(&c->ssl, p, len);
+			if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
+				continue;
+			if (rc < 0)
+				return tls_error(rc);
+			n = rc;
+		} else {
+			n = send(c->fd, p, len, MSG_NOSIGNAL);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return errno == EAGAIN ? -ETIMEDOUT : -EIO;
+		}
 		p += n;
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* Reads up to cap bytes; 0 at the end of the response (the server closed,
+ * with close_notify over TLS). */
+static ssize_t conn_recv(struct conn *c, uint8_t *p, size_t cap)
+{
+	for (;;) {
+		if (c->tls) {
+			int rc = mbedtls_ssl_read(&c->ssl, p, cap);
+			if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
+				continue;
+			if (rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+				return 0;
+			return rc < 0 ? tls_error(rc) : rc;
+		}
+		ssize_t n = recv(c->fd, p, cap, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -EIO;
+		return n;
+	}
 }
 
 int http_post(const struct http_url *url, const char *path, const char *content_type,
@@ -277,25 +447,25 @@ int http_post(const struct http_url *url, const char *path, const char *content_
 		buf_free(&head);
 		return -ENOMEM;
 	}
-	int fd = connect_to(url);
-	if (fd < 0) {
+	struct conn c = {.fd = connect_to(url)};
+	if (c.fd < 0) {
 		buf_free(&head);
-		return fd;
+		return c.fd;
 	}
-	int err = send_all(fd, head.data, head.len);
+	int err = url->tls ? tls_start(&c, url) : 0;
+	if (err == 0)
+		err = conn_send(&c, head.data, head.len);
 	buf_free(&head);
 	if (err == 0)
-		err = send_all(fd, body, len);
+		err = conn_send(&c, body, len);
 	while (err == 0) {
 		if (buf_reserve(raw, 16384) < 0) {
 			err = -ENOMEM;
 			break;
 		}
-		ssize_t n = recv(fd, raw->data + raw->len, raw->cap - raw->len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = conn_recv(&c, raw->data + raw->len, raw->cap - raw->len);
 		if (n < 0) {
-			err = errno == EAGAIN ? -ETIMEDOUT : -EIO;
+			err = (int)n;
 			break;
 		}
 		if (n == 0)
@@ -304,7 +474,9 @@ int http_post(const struct http_url *url, const char *path, const char *content_
 		if (raw->len > HTTP_CLIENT_MAX_RESPONSE)
 			err = -E2BIG;
 	}
-	close(fd);
+	if (c.tls && err == 0)
+		mbedtls_ssl_close_notify(&c.ssl);
+	conn_free(&c);
 	if (err == 0)
 		err = http_response_parse(raw->data, raw->len, reply);
 	return err;

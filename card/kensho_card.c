@@ -29,7 +29,9 @@ static void usage(FILE *out)
 	      "                                  ask a kensho server (OCSP) about the card's cert\n"
 	      "  submit --file F --server URL    sign F, submit it to URL/v1/intake, check "
 	      "receipt\n"
-	      "options: --pin-fd N reads the PIN from descriptor N (else the terminal, no echo)\n",
+	      "options: --pin-fd N reads the PIN from descriptor N (else the terminal, no echo)\n"
+	      "  with an https:// --server: --cacert FILE verifies the server,\n"
+	      "  --cert FILE --key FILE present a client certificate (key mode 0600)\n",
 	      out);
 }
 
@@ -346,6 +348,12 @@ int main(int argc, char **argv)
 			o.ca = argv[++i];
 		} else if (strcmp(a, "--server") == 0 && next) {
 			o.server = argv[++i];
+		} else if (strcmp(a, "--cacert") == 0 && next) {
+			o.cacert = argv[++i];
+		} else if (strcmp(a, "--cert") == 0 && next) {
+			o.cert = argv[++i];
+		} else if (strcmp(a, "--key") == 0 && next) {
+			o.key = argv[++i];
 		} else if (strcmp(a, "--kind") == 0 && next) {
 			i++;
 			if (strcmp(next, "auth") == 0)

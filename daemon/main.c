@@ -276,9 +276,17 @@ static void reload_signal_cb(uv_signal_t *h, int signum)
 
 static void print_urls(const struct daemon *d)
 {
-	for (size_t i = 0; i < d->listen_tls_count; i++)
+	for (size_t i = 0; i < d->listen_tls_count; i++) {
 		fprintf(stderr, "kenshod: serving https://%s/ (demo CA: %s/tls/ca.pem)\n",
 		        d->listen_tls[i], d->data_dir);
+		/* Intake takes signed applications only over mutual TLS by default
+		 * (docs/intake.md); the demo PKI has a client with that role. */
+		fprintf(stderr,
+		        "  submit: T=%s/tls; curl --cacert $T/ca.pem --cert $T/clients/intake.pem "
+		        "--key $T/clients/intake.key --data-binary @application.p7s "
+		        "https://%s/v1/intake\n",
+		        d->data_dir, d->listen_tls[i]);
+	}
 	for (size_t i = 0; i < d->listen_count; i++) {
 		fprintf(stderr, "kenshod: serving http://%s/\n", d->listen[i]);
 		for (size_t p = 0; p < sizeof(try_paths) / sizeof(try_paths[0]); p++)

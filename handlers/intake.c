@@ -137,15 +137,24 @@ static void start_batch(struct intake_handler *h)
 
 /* Role `intake` (handlers/roles.h, docs/tls.md): TLS callers need it from
  * the client-certificate policy. Plain-HTTP callers have no verified
- * identity and never hold it; they are let in only while intake.allow_plain
- * is on (the default, so the plain demo works). Answers 403 otherwise. */
+ * identity and never hold it (DESIGN.md: intake clients come over HTTPS with
+ * a client certificate); they are let in only where an operator turned
+ * intake.allow_plain on for a trusted network. Answers 403 otherwise. */
 static bool caller_may_submit(const struct intake_handler *h, struct exchange *ex)
 {
 	const struct http_request *req = exchange_request(ex);
-	if (req->peer && !req->peer->tls && h->allow_plain)
-		return true;
+	if (req->peer && !req->peer->tls) {
+		if (h->allow_plain)
+			return true;
+		exchange_respond_error(
+		        ex, 403, "forbidden",
+		        "intake needs the intake role over TLS (a client certificate); "
+		        "plain HTTP is refused while intake.allow_plain is false");
+		return false;
+	}
 	return handler_require_role(ex, h->env, PEER_ROLE_INTAKE);
 }
+
 static void respond_json(struct exchange *ex, int status, struct buf *b)
 {
 	if (b->failed) {
@@ -363,7 +372,7 @@ int intake_routes(struct router *r, const struct handler_env *env)
 	h.loop = env->loop;
 	h.env = env;
 	h.store = env->store;
-	h.allow_plain = config_get_bool(env->config, "intake.allow_plain", true);
+	h.allow_plain = config_get_bool(env->config, "intake.allow_plain", false);
 	h.queue_max = (size_t)config_get_int(env->config, "intake.queue_max", 1024);
 	h.batch_max = (size_t)config_get_int(env->config, "intake.batch_max", 64);
 	if (h.batch_max < 1)

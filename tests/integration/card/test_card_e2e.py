@@ -1,11 +1,14 @@
 """End to end: a card whose keys were certified by kensho's own CAs, read
 through pcscd and the vpcd reader by kensho-card, checked against a running
-kenshod over OCSP, an application signed on the card and submitted to
-/v1/intake with its receipt verified; then the holder's death is recorded
+kenshod over OCSP (plain HTTP and HTTPS), an application signed on the card
+and submitted to /v1/intake over mutual TLS with the demo intake client
+certificate (kenshod refuses plain-HTTP and certificate-less submissions),
+with its receipt verified; then the holder's death is recorded
 with `kensho event` and `check` reports the certificates revoked. Finally
 the signing PIN is locked by exhausting its five tries."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,8 +52,15 @@ def main():
         keys, certs, serials = make_card(tmp, data)
         ca_dir = os.path.join(data, "ca")
 
-        with pcsc_env.PcscStack(tmp, CARD) as stack, Server(data=data) as server:
+        with pcsc_env.PcscStack(tmp, CARD) as stack, Server(data=data, tls=True) as server:
             stack.insert(card_args(certs, ca_dir, keys))
+            # The demo TLS PKI kenshod made on its first start with --listen-tls.
+            # localhost: mbedTLS 2.28 matches the host against DNS names only.
+            tls_dir = os.path.join(data, "tls")
+            https = f"https://localhost:{server.tls_port}"
+            trust = ["--cacert", f"{tls_dir}/ca.pem"]
+            intake = trust + ["--cert", f"{tls_dir}/clients/intake.pem", "--key",
+                              f"{tls_dir}/clients/intake.key"]
 
             # Both certificates, as kensho issued them.
             auth = card("cert", "auth", check=True).stdout
@@ -75,13 +85,35 @@ def main():
             # Both certificates are good according to kenshod.
             r = card("check", "--kind", "auth", "--server", server.url, check=True)
             assert "status: good" in r.stdout and f"serial: {serials['auth']}" in r.stdout
-            r = card("check", "--kind", "sign", "--server", server.url, pin=SIGN_PIN,
+            r = card("check", "--kind", "sign", "--server", https, *trust, pin=SIGN_PIN,
                      check=True)
             assert "status: good" in r.stdout and f"serial: {serials['sign']}" in r.stdout
+            r = card("check", "--kind", "auth", "--server", https, check=False)
+            assert r.returncode == 2 and "needs --cacert" in r.stderr, r.stderr
+            r = card("check", "--kind", "auth", "--server", https, "--cacert",
+                     f"{ca_dir}/sign-ca.pem", check=False)
+            assert r.returncode == 1 and "does not verify against --cacert" in r.stderr, r.stderr
 
-            # Submit the signed application; the receipt is checked.
-            receipt = os.path.join(tmp, "receipt.p7s")
+            # Plain HTTP and TLS without a client certificate may not submit.
             r = card("submit", "--file", doc, "--server", server.url, "--receipt-cert",
+                     f"{ca_dir}/receipt.pem", pin=SIGN_PIN, check=False)
+            assert "(HTTP 403)" in r.stderr and "intake role over TLS" in r.stderr, r.stderr
+            r = card("submit", "--file", doc, "--server", https, *trust, "--receipt-cert",
+                     f"{ca_dir}/receipt.pem", pin=SIGN_PIN, check=False)
+            assert "(HTTP 403)" in r.stderr and "intake role" in r.stderr, r.stderr
+            # A client key others can read is refused before the card is asked.
+            loose = os.path.join(tmp, "loose.key")
+            shutil.copy(f"{tls_dir}/clients/intake.key", loose)
+            os.chmod(loose, 0o644)
+            r = card("submit", "--file", doc, "--server", https, *trust, "--cert",
+                     f"{tls_dir}/clients/intake.pem", "--key", loose, "--receipt-cert",
+                     f"{ca_dir}/receipt.pem", pin="WRONG1", check=False)
+            assert r.returncode == 1 and "owner-only" in r.stderr, r.stderr
+            assert tries("signing PIN") == "5 of 5 tries left"
+
+            # Submit the signed application over mutual TLS; the receipt is checked.
+            receipt = os.path.join(tmp, "receipt.p7s")
+            r = card("submit", "--file", doc, "--server", https, *intake, "--receipt-cert",
                      f"{ca_dir}/receipt.pem", "--out", receipt, pin=SIGN_PIN, check=True)
             assert "(stored)" in r.stdout and "result: valid" in r.stdout, r.stdout
             assert "receipt: verified" in r.stdout, r.stdout
@@ -92,7 +124,7 @@ def main():
                                capture_output=True, text=True)
             assert v.returncode == 0 and f'"receipt":{number},' in v.stdout, v.stderr
             # A receipt from another key than the pinned one is refused.
-            r = card("submit", "--file", doc, "--server", server.url, "--receipt-cert",
+            r = card("submit", "--file", doc, "--server", https, *intake, "--receipt-cert",
                      f"{ca_dir}/sign-ca.pem", pin=SIGN_PIN, check=False)
             assert "not signed by the pinned receipt certificate" in r.stderr, r.stderr
 
@@ -101,12 +133,12 @@ def main():
                 "death")
             r = card("check", "--kind", "auth", "--server", server.url, check=False)
             assert r.returncode == 1 and "status: revoked" in r.stdout, r.stdout
-            r = card("check", "--kind", "sign", "--server", server.url, pin=SIGN_PIN,
+            r = card("check", "--kind", "sign", "--server", https, *trust, pin=SIGN_PIN,
                      check=False)
             assert r.returncode == 1 and "status: revoked" in r.stdout, r.stdout
             assert "the card's signing certificate is revoked" in r.stderr
             # Intake now refuses what the card signs.
-            r = card("submit", "--file", doc, "--server", server.url, "--receipt-cert",
+            r = card("submit", "--file", doc, "--server", https, *intake, "--receipt-cert",
                      f"{ca_dir}/receipt.pem", pin=SIGN_PIN, check=False)
             assert "refused the application (HTTP 422)" in r.stderr, r.stderr
 

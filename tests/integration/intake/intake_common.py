@@ -26,6 +26,16 @@ def issue(data, out, name="KENSHO TARO"):
     raise AssertionError("no sign serial in: " + r.stdout)
 
 
+def allow_plain(directory, extra=""):
+    """kenshod arguments for a config that turns intake.allow_plain on: these
+    tests exercise intake itself over plain HTTP, which kenshod refuses by
+    default (test_intake_tls.py covers the TLS path and the refusal)."""
+    path = os.path.join(directory, "allow-plain.conf")
+    with open(path, "w") as f:
+        f.write("intake.allow_plain = true\n" + extra)
+    return ["--config", path]
+
+
 def openssl_sign(workdir, cert, key, content, *opts, detached=False):
     """`openssl cms -sign` over content; returns the DER SignedData."""
     src = os.path.join(workdir, "content.bin")

@@ -12,7 +12,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from harness import KENSHO, SOURCE, Server, check, run  # noqa: E402
-from intake_common import (connect, issue, openssl_sign, post, sha256_hex,  # noqa: E402
+from intake_common import (allow_plain, connect, issue, openssl_sign, post, sha256_hex,  # noqa: E402
                            verify_receipt)
 
 from cryptography import x509  # noqa: E402
@@ -43,7 +43,8 @@ def expired_cert(data, person_dir, out):
 
 
 def main():
-    with tempfile.TemporaryDirectory(prefix="kensho-intake-") as tmp, Server() as srv:
+    with tempfile.TemporaryDirectory(prefix="kensho-intake-") as tmp, \
+            Server(args=allow_plain(tmp)) as srv:
         good_dir, bad_dir = os.path.join(tmp, "good"), os.path.join(tmp, "bad")
         issue(srv.data, good_dir)
         revoked_serial = issue(srv.data, bad_dir, name="KENSHO HANAKO")

@@ -17,7 +17,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from harness import Server, check  # noqa: E402
-from intake_common import Signer, connect, issue, post, sha256_hex, verify_receipt  # noqa: E402
+from intake_common import Signer, allow_plain, connect, issue, post, sha256_hex, verify_receipt  # noqa: E402
 
 CLIENTS = 4
 APPLICATIONS = 600
@@ -28,7 +28,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="kensho-crash-") as tmp:
         data = os.path.join(tmp, "data")
         acks, lock = [], threading.Lock()
-        with Server(data=data) as srv:
+        with Server(data=data, args=allow_plain(tmp)) as srv:
             person = os.path.join(tmp, "person")
             issue(data, person)
             signer = Signer(os.path.join(person, "sign.pem"), os.path.join(person, "sign.key"))
@@ -64,7 +64,7 @@ def main():
             check(len(acks) >= KILL_AFTER_ACKS, f"{len(acks)} receipts were acknowledged first")
             check(len(acks) < APPLICATIONS, "and the kill came in the middle of the stream")
 
-        with Server(data=data) as srv:
+        with Server(data=data, args=allow_plain(tmp)) as srv:
             receipt_pem = os.path.join(data, "ca/receipt.pem")
             intact = 0
             for number, body, receipt in acks:

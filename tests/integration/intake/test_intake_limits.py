@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The bounds of /v1/intake: a full queue answers 503 with Retry-After at
-once (intake.queue_max), and plain-HTTP callers are refused when
-intake.allow_plain is off."""
+once (intake.queue_max), and plain-HTTP callers are refused unless
+intake.allow_plain is on."""
+import json
 import os
 import sys
 import tempfile
@@ -25,7 +26,8 @@ def write_config(tmp, name, text):
 def main():
     with tempfile.TemporaryDirectory(prefix="kensho-limits-") as tmp:
         data = os.path.join(tmp, "data")
-        tight = write_config(tmp, "tight.conf", "intake.queue_max = 1\nintake.batch_max = 1\n")
+        tight = write_config(tmp, "tight.conf", "intake.queue_max = 1\nintake.batch_max = 1\n"
+                             "intake.allow_plain = true\n")
         with Server(data=data, args=["--config", tight]) as srv:
             issue(data, os.path.join(tmp, "p"))
             signer = Signer(os.path.join(tmp, "p/sign.pem"), os.path.join(tmp, "p/sign.key"))
@@ -57,10 +59,14 @@ def main():
             status, _, _ = post(connect(srv.port), "/v1/intake", bodies[i])
             check(status == 201, "a refused submission succeeds when retried")
 
-        closed = write_config(tmp, "closed.conf", "intake.allow_plain = false\n")
-        with Server(data=data, args=["--config", closed]) as srv:
-            status, _, _ = post(connect(srv.port), "/v1/intake", bodies[0])
-            check(status == 403, "intake.allow_plain = false: plain-HTTP submission refused (403)")
+        with Server(data=data) as srv:
+            status, _, answer = post(connect(srv.port), "/v1/intake", bodies[0])
+            answer = json.loads(answer)
+            check(status == 403 and answer["error"] == "forbidden",
+                  "intake.allow_plain unset (false): plain-HTTP submission refused (403)")
+            check("intake role over TLS" in answer["detail"] and
+                  "intake.allow_plain" in answer["detail"],
+                  "and the answer says intake needs the intake role over TLS, naming the setting")
             check(srv.get("/v1/intake/1")[0] == 403, "and so is reading a receipt")
             status, _, _ = post(connect(srv.port), "/v1/verify", bodies[0])
             check(status == 200, "while /v1/verify stays open")

@@ -41,9 +41,10 @@ def main():
         check(status == 403, "TLS caller without a certificate: 403")
         status, _, answer = post(tls_connect(srv, "relying-party"), "/v1/verify", body)
         check(status == 200 and json.loads(answer)["valid"], "relying party may verify over TLS")
-        status, _, _ = post(http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30),
-                            "/v1/intake", body)
-        check(status == 200, "plain listener (intake.allow_plain default): the same receipt")
+        status, _, answer = post(http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30),
+                                 "/v1/intake", body)
+        check(status == 403 and "intake.allow_plain" in json.loads(answer)["detail"],
+              "plain listener (intake.allow_plain default false): 403 naming the setting")
     return 0
 
 

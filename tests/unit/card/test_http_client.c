@@ -4,7 +4,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "card/http_client.h"
@@ -24,12 +27,44 @@ static void test_url(void **state)
 	assert_int_equal(http_url_parse("http://localhost/kensho/", &u), 0);
 	assert_string_equal(u.port, "80");
 	assert_string_equal(u.base, "/kensho");
-	assert_int_equal(http_url_parse("https://localhost", &u), -EPROTONOSUPPORT);
+	assert_false(u.tls);
+	assert_int_equal(http_url_parse("https://localhost", &u), 0);
+	assert_true(u.tls);
+	assert_string_equal(u.host, "localhost");
+	assert_string_equal(u.port, "443");
+	assert_int_equal(http_url_parse("https://localhost:8443/k/", &u), 0);
+	assert_true(u.tls);
+	assert_string_equal(u.port, "8443");
+	assert_string_equal(u.base, "/k");
+	assert_null(u.cacert);
+	assert_int_equal(http_url_parse("ftp://localhost", &u), -EPROTONOSUPPORT);
+	assert_int_equal(http_url_parse("https://", &u), -EINVAL);
+	assert_int_equal(http_url_parse("httpss://h", &u), -EPROTONOSUPPORT);
 	assert_int_equal(http_url_parse("localhost:80", &u), -EINVAL);
 	assert_int_equal(http_url_parse("http://:80", &u), -EINVAL);
 	assert_int_equal(http_url_parse("http://h:99999", &u), -EINVAL);
 	assert_int_equal(http_url_parse("http://h:80x", &u), -EINVAL);
 	assert_int_equal(http_url_parse("http://h/a b", &u), -EINVAL);
+}
+
+/* A private key others can read is refused, as everywhere in kensho. */
+static void test_key_file_mode(void **state)
+{
+	char path[] = "/tmp/kensho-card-key-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(http_key_file_check(path), 0);
+	assert_int_equal(chmod(path, 0400), 0);
+	assert_int_equal(http_key_file_check(path), 0);
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(http_key_file_check(path), -EPERM);
+	assert_int_equal(chmod(path, 0604), 0);
+	assert_int_equal(http_key_file_check(path), -EPERM);
+	unlink(path);
+	assert_int_equal(http_key_file_check(path), -ENOENT);
+	assert_int_equal(http_key_file_check(NULL), -ENOENT);
 }
 
 static void test_content_length(void **state)
@@ -90,6 +125,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_url),
+	        cmocka_unit_test(test_key_file_mode),
 	        cmocka_unit_test(test_content_length),
 	        cmocka_unit_test(test_chunked),
 	        cmocka_unit_test(test_malformed),
