@@ -4,12 +4,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <mbedtls/rsa.h>
 #include <mbedtls/x509_crt.h>
 
 #include "tls/der.h"
+#include "tls/random.h"
 
 #define OID_SIGNED_DATA    "1.2.840.113549.1.7.2"
 #define OID_DATA           "1.2.840.113549.1.7.1"
@@ -69,21 +69,6 @@ int cms_digest_info(mbedtls_md_type_t md, const uint8_t *digest, size_t digest_l
 	return (int)len;
 }
 
-static int random_cb(void *unused, unsigned char *out, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = getrandom(out, len, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return MBEDTLS_ERR_RSA_RNG_FAILED;
-		}
-		out += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int cms_sign_pk(void *arg, const uint8_t *digest_info, size_t digest_info_len, uint8_t *sig,
                 size_t *sig_len)
 {
@@ -95,7 +80,7 @@ int cms_sign_pk(void *arg, const uint8_t *digest_info, size_t digest_info_len, u
 	if (n > CMS_MAX_SIGNATURE || digest_info_len > n)
 		return -EINVAL;
 	/* MD_NONE: the DigestInfo is already encoded, pad it as is (§9.2 step 3). */
-	if (mbedtls_rsa_rsassa_pkcs1_v15_sign(rsa, random_cb, NULL, MBEDTLS_RSA_PRIVATE,
+	if (mbedtls_rsa_rsassa_pkcs1_v15_sign(rsa, pki_random, NULL, MBEDTLS_RSA_PRIVATE,
 	                                      MBEDTLS_MD_NONE, (unsigned int)digest_info_len,
 	                                      digest_info, sig) != 0)
 		return -EIO;

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "core/json.h"
+#include "tls/random.h"
 #include "tls/cms_build.h"
 
 #define RECEIPT_KEY_BITS      2048
@@ -29,21 +29,6 @@ struct receipt_signer {
 	mbedtls_pk_context key;
 	mbedtls_x509_crt cert;
 };
-
-static int random_cb(void *unused, unsigned char *out, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = getrandom(out, len, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
-		}
-		out += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 static int write_file(const char *path, const void *data, size_t len, mode_t mode)
 {
@@ -91,12 +76,12 @@ static int generate(uint8_t *key_pem, size_t key_cap, uint8_t *cert_pem, size_t 
 	int64_t now = time(NULL);
 	validity_text(now - 3600, not_before);
 	validity_text(now + (int64_t)RECEIPT_CERT_YEARS * 365 * 86400, not_after);
-	if (random_cb(NULL, serial_bytes, sizeof serial_bytes) != 0)
+	if (pki_random(NULL, serial_bytes, sizeof serial_bytes) != 0)
 		goto out;
 	serial_bytes[0] &= 0x7f; /* positive, RFC 5280 §4.1.2.2 */
 	serial_bytes[0] |= 0x01;
 	if (mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA)) != 0 ||
-	    mbedtls_rsa_gen_key(mbedtls_pk_rsa(key), random_cb, NULL, RECEIPT_KEY_BITS, 65537) !=
+	    mbedtls_rsa_gen_key(mbedtls_pk_rsa(key), pki_random, NULL, RECEIPT_KEY_BITS, 65537) !=
 	            0 ||
 	    mbedtls_mpi_read_binary(&serial, serial_bytes, sizeof serial_bytes) != 0)
 		goto out;
@@ -112,7 +97,7 @@ static int generate(uint8_t *key_pem, size_t key_cap, uint8_t *cert_pem, size_t 
 	    mbedtls_x509write_crt_set_key_usage(&w, MBEDTLS_X509_KU_DIGITAL_SIGNATURE |
 	                                                    MBEDTLS_X509_KU_NON_REPUDIATION) != 0 ||
 	    mbedtls_x509write_crt_set_subject_key_identifier(&w) != 0 ||
-	    mbedtls_x509write_crt_pem(&w, cert_pem, cert_cap, random_cb, NULL) != 0 ||
+	    mbedtls_x509write_crt_pem(&w, cert_pem, cert_cap, pki_random, NULL) != 0 ||
 	    mbedtls_pk_write_key_pem(&key, key_pem, key_cap) != 0)
 		goto out;
 	rc = 0;
