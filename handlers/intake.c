@@ -195,24 +195,14 @@ static void intake_on_post(struct handler *self, struct exchange *ex)
 	const struct http_request *req = exchange_request(ex);
 	if (!caller_may_submit(h, ex))
 		return;
-	if (!req->body || req->body_len == 0) {
-		exchange_respond_error(ex, 400, "empty_body", "POST a DER CMS SignedData");
+	struct verify_body submission;
+	if (!verify_read_body(ex, "POST a DER CMS SignedData", &submission))
 		return;
-	}
-	size_t header_len, cms_len, detached_len;
-	const char *header = exchange_header(ex, "Kensho-Signature-Length", &header_len);
-	const uint8_t *detached;
-	if (verify_split_body(req->body, req->body_len, header, header_len, &cms_len, &detached,
-	                      &detached_len) < 0) {
-		exchange_respond_error(ex, 400, "bad_signature_length",
-		                       "Kensho-Signature-Length must be 1..body length");
-		return;
-	}
 	int64_t now = (int64_t)time(NULL);
 	struct verify_result r;
 	const char *detail;
-	int rc = verify_submission(h->store, h->cas, req->body, cms_len, detached, detached_len,
-	                           now, &r, &detail);
+	int rc = verify_submission(h->store, h->cas, submission.cms, submission.cms_len,
+	                           submission.detached, submission.detached_len, now, &r, &detail);
 	if (rc == -EINVAL || rc == -ENOTSUP || rc == -E2BIG) {
 		exchange_respond_error(ex, rc == -E2BIG ? 413 : 400, "malformed", detail);
 		return;

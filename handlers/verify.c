@@ -20,29 +20,37 @@ struct verify_handler {
 	struct verify_ca_cache *cas;
 };
 
+bool verify_read_body(struct exchange *ex, const char *empty_detail, struct verify_body *out)
+{
+	const struct http_request *req = exchange_request(ex);
+	if (!req->body || req->body_len == 0) {
+		exchange_respond_error(ex, 400, "empty_body", empty_detail);
+		return false;
+	}
+	size_t header_len;
+	const char *header = exchange_header(ex, "Kensho-Signature-Length", &header_len);
+	out->cms = req->body;
+	if (verify_split_body(req->body, req->body_len, header, header_len, &out->cms_len,
+	                      &out->detached, &out->detached_len) < 0) {
+		exchange_respond_error(ex, 400, "bad_signature_length",
+		                       "Kensho-Signature-Length must be 1..body length");
+		return false;
+	}
+	return true;
+}
+
 static void verify_on_request(struct handler *self, struct exchange *ex)
 {
 	struct verify_handler *h = (struct verify_handler *)self;
-	const struct http_request *req = exchange_request(ex);
 	if (!handler_require_role(ex, h->env, PEER_ROLE_RELYING_PARTY))
 		return;
-	if (!req->body || req->body_len == 0) {
-		exchange_respond_error(ex, 400, "empty_body",
-		                       "POST a DER CMS SignedData or a DER certificate");
+	struct verify_body submission;
+	if (!verify_read_body(ex, "POST a DER CMS SignedData or a DER certificate", &submission))
 		return;
-	}
-	size_t header_len, cms_len, detached_len;
-	const char *header = exchange_header(ex, "Kensho-Signature-Length", &header_len);
-	const uint8_t *detached;
-	if (verify_split_body(req->body, req->body_len, header, header_len, &cms_len, &detached,
-	                      &detached_len) < 0) {
-		exchange_respond_error(ex, 400, "bad_signature_length",
-		                       "Kensho-Signature-Length must be 1..body length");
-		return;
-	}
 	struct verify_result r;
 	const char *detail;
-	int rc = verify_submission(h->store, h->cas, req->body, cms_len, detached, detached_len,
+	int rc = verify_submission(h->store, h->cas, submission.cms, submission.cms_len,
+	                           submission.detached, submission.detached_len,
 	                           (int64_t)time(NULL), &r, &detail);
 	if (rc == -EINVAL || rc == -ENOTSUP || rc == -E2BIG) {
 		exchange_respond_error(ex, rc == -E2BIG ? 413 : 400, "malformed", detail);

@@ -62,6 +62,21 @@ void verify_result_json(const struct verify_result *r, struct buf *out);
 int verify_split_body(const uint8_t *body, size_t body_len, const char *header, size_t header_len,
                       size_t *cms_len, const uint8_t **detached, size_t *detached_len);
 
+/** A submission's body, split into the CMS and its detached content. */
+struct verify_body {
+	const uint8_t *cms;
+	size_t cms_len;
+	const uint8_t *detached; /**< NULL unless Kensho-Signature-Length split it */
+	size_t detached_len;
+};
+
+struct exchange;
+
+/** Reads a POSTed submission (verify and intake alike): an empty body or a
+ * bad Kensho-Signature-Length is answered with 400 here (`empty_detail`
+ * says what to POST) and false returned. */
+bool verify_read_body(struct exchange *ex, const char *empty_detail, struct verify_body *out);
+
 /** Adds POST /v1/verify (handlers.h). */
 int verify_routes(struct router *r, const struct handler_env *env);
 /** Adds POST /v1/intake and GET /v1/intake/{receipt} (handlers.h). */
