@@ -50,6 +50,26 @@ void conn_discard(struct conn *c)
 
 /* --- closing -------------------------------------------------------------- */
 
+/* Empties the connection's queue of exchanges. Handlers still working keep
+ * their exchange (exchange.h): it is detached, so its late answer is
+ * discarded. Answered-but-unsent ones are freed now. */
+static void drop_queue(struct conn *c)
+{
+	struct exchange *ex = c->queue_head;
+	while (ex) {
+		struct exchange *next = ex->next;
+		if (ex->responded) {
+			exchange_free(ex);
+		} else {
+			ex->conn = NULL;
+			ex->next = NULL;
+		}
+		ex = next;
+	}
+	c->queue_head = c->queue_tail = NULL;
+	c->in_flight = 0;
+}
+
 static void conn_handle_closed_cb(uv_handle_t *h)
 {
 	struct conn *c = h->data;
@@ -67,21 +87,7 @@ void conn_close(struct conn *c)
 	if (c->state == CONN_CLOSED)
 		return;
 	c->state = CONN_CLOSED;
-	/* Handlers still working keep their exchange (exchange.h): detach it so
-	 * the late answer is discarded. Answered-but-unsent ones go now. */
-	struct exchange *ex = c->queue_head;
-	while (ex) {
-		struct exchange *next = ex->next;
-		if (ex->responded) {
-			exchange_free(ex);
-		} else {
-			ex->conn = NULL;
-			ex->next = NULL;
-		}
-		ex = next;
-	}
-	c->queue_head = c->queue_tail = NULL;
-	c->in_flight = 0;
+	drop_queue(c);
 	exchange_free(c->parsing);
 	c->parsing = NULL;
 	exchange_free(c->completed);
@@ -281,19 +287,7 @@ void conn_flush(struct conn *c)
 		return;
 	if (c->close_after_flush) {
 		/* Requests pipelined behind a closing response are dropped. */
-		struct exchange *ex = c->queue_head;
-		while (ex) {
-			struct exchange *next = ex->next;
-			if (ex->responded) {
-				exchange_free(ex);
-			} else {
-				ex->conn = NULL;
-				ex->next = NULL;
-			}
-			ex = next;
-		}
-		c->queue_head = c->queue_tail = NULL;
-		c->in_flight = 0;
+		drop_queue(c);
 		if (c->write_pending == 0) {
 			conn_begin_linger(c);
 			return;
