@@ -55,7 +55,8 @@ struct worker {
 
 /* Paths printed on start so the operator can try the service at once.
  * Endpoint families add theirs here (OCSP, CRL, lookup...). */
-static const char *const try_paths[] = {"/healthz", "/readyz", "/metrics"};
+static const char *const try_paths[] = {"/healthz", "/readyz", "/metrics",
+                                        "/crl/sign.crl -o sign.crl"};
 
 static void usage(FILE *out)
 {
@@ -291,6 +292,12 @@ static void print_urls(const struct daemon *d)
 		fprintf(stderr, "kenshod: serving http://%s/\n", d->listen[i]);
 		for (size_t p = 0; p < sizeof(try_paths) / sizeof(try_paths[0]); p++)
 			fprintf(stderr, "  try: curl http://%s%s\n", d->listen[i], try_paths[p]);
+		/* Serial 1 was never issued: a signed "unknown", no certificate file needed. */
+		fprintf(stderr,
+		        "  try: openssl ocsp -issuer %s/ca/sign-ca.pem -serial 0x01 -url "
+		        "http://%s/ocsp "
+		        "-CAfile %s/ca/sign-ca.pem\n",
+		        d->data_dir, d->listen[i], d->data_dir);
 	}
 }
 
