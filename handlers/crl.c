@@ -285,16 +285,16 @@ done:
 	return err;
 }
 
-static void load_work_cb(uv_work_t *req)
+/* Reads a published CRL and prepares what its answers carry (ETag, dates).
+ * Returns 0 or a negative errno; doc->image may be set even on failure. */
+static int load_doc(const char *path, int64_t max_bytes, struct crl_doc *doc)
 {
-	struct load_job *job = req->data;
-	struct crl_doc *doc = &job->doc;
-	job->err = read_whole(job->path, job->max_bytes, doc);
+	int err = read_whole(path, max_bytes, doc);
 	struct crl_info info;
-	if (!job->err && crl_read_info(doc->data, doc->len, &info) != 0)
-		job->err = -EINVAL;
-	if (job->err)
-		return;
+	if (!err && crl_read_info(doc->data, doc->len, &info) != 0)
+		err = -EINVAL;
+	if (err)
+		return err;
 	doc->this_update = info.this_update;
 	doc->next_update = info.next_update;
 	uint8_t hash[32];
@@ -306,6 +306,13 @@ static void load_work_cb(uv_work_t *req)
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(doc->last_modified, sizeof doc->last_modified, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	return 0;
+}
+
+static void load_work_cb(uv_work_t *req)
+{
+	struct load_job *job = req->data;
+	job->err = load_doc(job->path, job->max_bytes, &job->doc);
 }
 
 static void load_after_cb(uv_work_t *req, int status)
@@ -588,7 +595,25 @@ int crl_routes(struct router *r, const struct handler_env *env)
 	uv_unref((uv_handle_t *)&svc->sig_int);
 	uv_signal_start(&svc->sig_term, stop_signal_cb, SIGTERM);
 	uv_signal_start(&svc->sig_int, stop_signal_cb, SIGINT);
-	/* first tick at once: load what is published, generate what is due */
+	/* What is already published is served from the first request: loaded
+	 * here, before the worker listens (a CRL that exists on disk must not be
+	 * answered 404 while a load runs). Later replacements load on the pool. */
+	for (int i = 0; i < DOC_COUNT; i++) {
+		char path[4096];
+		struct crl_doc doc = {0};
+		crl_path(svc->data_dir, DOCS[i].label, DOCS[i].delta, path, sizeof path);
+		int err = load_doc(path, svc->max_bytes, &doc);
+		if (err == 0) {
+			svc->docs[i] = doc;
+			log_info("crl: serving %s (%zu bytes, ETag %s)", DOCS[i].url_path, doc.len,
+			         doc.etag);
+		} else {
+			crl_image_unref(doc.image);
+			if (err != -ENOENT)
+				log_warn("crl: cannot serve %s: %s", path, strerror(-err));
+		}
+	}
+	/* first tick at once: load what changed, generate what is due */
 	uv_timer_start(&svc->timer, timer_cb, 0, (uint64_t)svc->check_ms);
 	return 0;
 }
