@@ -40,8 +40,7 @@ int ca_store_open(const char *data_dir, struct store **out);
 
 /** Like ca_store_open, with the sizes and limits of `base` (its path is
  * ignored; zero fields take the store's defaults). */
-int ca_store_open_with(const char *data_dir, const struct store_options *base,
-                       struct store **out);
+int ca_store_open_with(const char *data_dir, const struct store_options *base, struct store **out);
 
 /** True if DIR already holds the CAs. */
 bool ca_exists(const char *data_dir);
@@ -169,6 +168,8 @@ int ca_reason_parse(const char *name, enum crl_reason *out);
 const char *ca_reason_name(enum crl_reason reason);
 /** Parses "move", "rename", "death", "loss", "request" or "renew". */
 int ca_event_parse(const char *name, enum ca_event_type *out);
+/** The event's name as the command line takes it ("move", ...). */
+const char *ca_event_name(enum ca_event_type event);
 /** Parses "sign" or "auth". */
 int ca_kind_parse(const char *name, enum cert_kind *out);
 /** "sign" or "auth". */

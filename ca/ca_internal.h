@@ -1,4 +1,4 @@
-/* What ca.c shares with gen.c; not for use outside ca/. */
+/* What ca.c shares with lifecycle.c and gen.c; not for use outside ca/. */
 #pragma once
 #include <limits.h>
 
@@ -22,6 +22,12 @@ struct ca {
 	void *presign_arg;
 	struct ocsp_responder *responder[3]; /**< built-in pre-signers, by kind (may be NULL) */
 };
+
+/** Every key kensho's CAs make or certify: RSA-2048 (JPKI.md). */
+#define CA_RSA_BITS 2048
+
+/** Draws a fresh positive serial of CA_SERIAL_LEN octets. */
+int ca_random_serial(struct ca *ca, struct store_serial *serial);
 
 /** The CA's random generator, as mbedTLS takes it. */
 int ca_random(void *ca, unsigned char *out, size_t len);
