@@ -616,6 +616,13 @@ static void read_config(struct crl_service *svc, const struct config *c)
 	/* a file is noticed up to one check late, and served by every worker
 	 * up to one check after it appears */
 	svc->policy.min_margin_ms = 3 * svc->check_ms;
+	int64_t shortest =
+	        svc->full_validity < svc->delta_validity ? svc->full_validity : svc->delta_validity;
+	if (shortest * 1000 < 2 * svc->policy.min_margin_ms)
+		log_warn("crl: a CRL valid for %" PRId64 "s is reissued at every check: keep "
+		         "crl.full_validity and crl.delta_validity above six times "
+		         "crl.check_interval (%" PRId64 " ms)",
+		         shortest, svc->check_ms);
 	svc->max_bytes = config_get_size(c, "crl.max_bytes", CRL_MAX_BYTES_DEFAULT);
 	svc->generate = config_get_bool(c, "crl.generate", true);
 	snprintf(svc->base_url, sizeof svc->base_url, "%s", config_get(c, "crl.base_url", ""));
