@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <dirent.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include "ca/ca.h"
 #include "core/log.h"
 #include "storage/store.h"
+#include "tls/crl_read.h"
 #include "tls/crl_write.h"
 
 int crl_path(const char *data_dir, const char *label, bool delta, char *out, size_t out_len)
@@ -33,6 +36,20 @@ int crl_url(const char *base_url, const char *label, bool delta, char *out, size
 	int n = snprintf(out, out_len, "%.*s/crl/%s%s.crl", (int)len, base_url, label,
 	                 delta ? "-delta" : "");
 	return n < 0 || (size_t)n >= out_len ? -ENAMETOOLONG : 0;
+}
+
+static crl_publish_hook_fn publish_hook;
+
+void crl_set_publish_hook(crl_publish_hook_fn hook)
+{
+	publish_hook = hook;
+}
+
+/* Marks a step of publication for a test that stops the process there. */
+static void publish_step(const char *step)
+{
+	if (publish_hook)
+		publish_hook(step);
 }
 
 static bool label_valid(const char *label)
@@ -408,15 +425,19 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 		src.since = issuer.base_crl_time;
 		src.expired_before = now;
 		struct crl_state st;
-		if (crl_state_read(opts->data_dir, opts->label, false, &st) == 0 &&
-		    st.number == issuer.base_crl_number) {
-			if ((err = collect_extras(&src, st.change_seq + 1)))
-				goto done;
-		} else {
-			log_warn("crl: %s.state is missing or stale; the delta lists only "
-			         "revocations dated since the base CRL",
-			         opts->label);
+		if (crl_state_read(opts->data_dir, opts->label, false, &st) != 0 ||
+		    st.number != issuer.base_crl_number) {
+			/* The store numbered a full CRL whose publication did not
+			 * finish: a delta on it would name a base nobody can get,
+			 * and a client would then trust an old full CRL. */
+			log_error("crl: the full %s CRL number %" PRIu64 " was never published "
+			          "(interrupted publication); generate a full CRL before a delta",
+			          opts->label, issuer.base_crl_number);
+			err = -ENOENT;
+			goto done;
 		}
+		if ((err = collect_extras(&src, st.change_seq + 1)))
+			goto done;
 	} else {
 		/* RFC 5280 §3.3: an entry stays until it has appeared on one
 		 * regularly scheduled CRL issued beyond the certificate's
@@ -455,12 +476,19 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 	}
 	store_txn_abort(txn);
 	txn = NULL;
+	publish_step("written");
 
+	/* The store's numbers are the arbiter between generators, so they
+	 * advance first; the state file is written last. A crash in between
+	 * leaves a state that lags the store, which crl_due takes as "publish
+	 * again" and crl_generate refuses as a delta's base. */
 	if ((err = commit_numbers(store, &issuer, opts->delta, spec.number, now)))
 		goto done;
+	publish_step("committed");
 	if ((err = tmp_publish(&tmp, result->path)))
 		goto done;
 	have_tmp = false;
+	publish_step("renamed");
 	struct crl_state state = {
 	        .number = spec.number,
 	        .base_number = opts->delta ? issuer.base_crl_number : spec.number,
@@ -489,6 +517,73 @@ done:
 	return err;
 }
 
+/* --- the publication lock ------------------------------------------------------ */
+
+/* Whether name is a temporary file of publication: "<label>[-delta].crl.tmp.*"
+ * or "<label>[-delta].state.tmp.*". */
+static bool is_publication_tmp(const char *name)
+{
+	static const char *const prefixes[] = {
+	        "sign.crl.tmp.",       "sign-delta.crl.tmp.",   "auth.crl.tmp.",
+	        "auth-delta.crl.tmp.", "sign.state.tmp.",       "sign-delta.state.tmp.",
+	        "auth.state.tmp.",     "auth-delta.state.tmp.",
+	};
+	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+		if (!strncmp(name, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
+/* Removes what a generator killed mid-way left behind. Only the lock holder
+ * writes these files, so every one found under the lock is abandoned. */
+static void remove_abandoned_tmp(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (!is_publication_tmp(e->d_name))
+			continue;
+		char path[4600];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		if (unlink(path) == 0)
+			log_warn("crl: removed %s, left by an interrupted publication", path);
+	}
+	closedir(d);
+}
+
+int crl_publish_lock(const char *data_dir, bool wait, int *fd_out)
+{
+	char dir[4096], lock_path[4200];
+	snprintf(dir, sizeof dir, "%s/crl", data_dir);
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return -errno;
+	snprintf(lock_path, sizeof lock_path, "%s/.generate.lock", dir);
+	int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	int rc;
+	while ((rc = flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB))) != 0 && errno == EINTR)
+		;
+	if (rc != 0) {
+		int err = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		close(fd);
+		return err;
+	}
+	remove_abandoned_tmp(dir);
+	*fd_out = fd;
+	return 0;
+}
+
+void crl_publish_unlock(int fd)
+{
+	if (fd < 0)
+		return;
+	flock(fd, LOCK_UN);
+	close(fd);
+}
+
 /* --- scheduling ------------------------------------------------------------------ */
 
 struct pending_scan {
@@ -506,6 +601,60 @@ static int pending_cb(const struct store_change *ch, void *arg)
 	return 0;
 }
 
+/* The first bytes of a published CRL hold its dates: read only those. */
+static int read_published_head(const char *data_dir, const char *label, bool delta,
+                               struct crl_info *out)
+{
+	char path[4096];
+	int err = crl_path(data_dir, label, delta, path, sizeof path);
+	if (err)
+		return err;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	uint8_t head[8192];
+	ssize_t n;
+	while ((n = pread(fd, head, sizeof head, 0)) < 0 && errno == EINTR)
+		;
+	err = n < 0 ? -errno : crl_read_head(head, (size_t)n, out);
+	close(fd);
+	return err;
+}
+
+int64_t crl_refresh_margin_ms(const struct crl_policy *policy, int64_t this_update,
+                              int64_t next_update)
+{
+	int64_t validity_ms = (next_update - this_update) * 1000;
+	if (validity_ms < 0)
+		validity_ms = 0;
+	int64_t margin =
+	        policy->refresh_before_ms > 0 ? policy->refresh_before_ms : validity_ms / 4;
+	if (policy->refresh_before_ms <= 0 && margin > CRL_REFRESH_BEFORE_MAX_DEFAULT * 1000LL)
+		margin = CRL_REFRESH_BEFORE_MAX_DEFAULT * 1000LL;
+	/* keep at least half the validity to serve the CRL in */
+	if (margin > validity_ms / 2)
+		margin = validity_ms / 2;
+	if (margin < policy->min_margin_ms)
+		margin = policy->min_margin_ms;
+	return margin;
+}
+
+/* Whether a published CRL must be replaced: it is missing or unreadable, it
+ * is not the one the state beside it describes, or its nextUpdate is within
+ * the refresh margin. The file's own dates decide, whoever generated it. */
+static bool published_expiring(const char *data_dir, const char *label, bool delta,
+                               const struct crl_state *state, int64_t now_ms,
+                               const struct crl_policy *policy, struct crl_info *head)
+{
+	if (read_published_head(data_dir, label, delta, head) != 0 ||
+	    head->this_update != state->this_update)
+		return true;
+	if (!head->next_update)
+		return false;
+	return now_ms >= head->next_update * 1000 - crl_refresh_margin_ms(policy, head->this_update,
+	                                                                  head->next_update);
+}
+
 int crl_due(struct store *store, const char *data_dir, const char *label, int64_t now_ms,
             const struct crl_policy *policy, struct crl_watch *watch, bool *full, bool *delta)
 {
@@ -521,17 +670,23 @@ int crl_due(struct store *store, const char *data_dir, const char *label, int64_
 	if ((err = store_issuer_by_label(txn, label, &issuer)))
 		goto done;
 
-	char path[4096];
-	struct stat st;
-	if ((err = crl_path(data_dir, label, false, path, sizeof path)))
-		goto done;
-	*full = issuer.base_crl_number == 0 || stat(path, &st) != 0 ||
-	        now - issuer.base_crl_time >= policy->full_interval;
+	/* A state that lags the store's numbers is a publication that did not
+	 * finish (the numbers advance before the file is renamed and the state
+	 * written): publish again rather than wait for the schedule. */
+	struct crl_state full_state;
+	struct crl_info head;
+	*full = issuer.base_crl_number == 0 ||
+	        crl_state_read(data_dir, label, false, &full_state) != 0 ||
+	        full_state.number != issuer.base_crl_number ||
+	        published_expiring(data_dir, label, false, &full_state, now_ms, policy, &head) ||
+	        now - head.this_update >= policy->full_interval;
 
 	struct crl_state state;
 	if (crl_state_read(data_dir, label, true, &state) != 0 ||
-	    state.base_number != issuer.base_crl_number) {
-		*delta = true; /* none yet, or it applies to an older full CRL */
+	    state.base_number != issuer.base_crl_number || state.number != issuer.crl_number ||
+	    published_expiring(data_dir, label, true, &state, now_ms, policy, &head)) {
+		/* none yet, on an older full CRL, interrupted, or expiring */
+		*delta = true;
 		goto done;
 	}
 	if (state.number != watch->delta_number) {

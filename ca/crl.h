@@ -5,9 +5,12 @@
  * revoked at or after the base's thisUpdate, plus revocations committed after
  * the base was generated but dated earlier (found through the change log).
  * Both are published atomically as DIR/crl/<label>.crl and
- * DIR/crl/<label>-delta.crl (temporary file, fsync, rename, fsync of the
- * directory), and the issuer's CRL numbers advance in a write transaction
- * only after the file is durable.
+ * DIR/crl/<label>-delta.crl: a temporary file is written and fsynced, the
+ * issuer's CRL numbers advance in a write transaction, the file is renamed
+ * into place (fsync of the directory), and last DIR/crl/<label>.state records
+ * what was published. A crash at any step leaves the old file with a state
+ * that matches it, so a state behind the store's numbers means "publish
+ * again" (crl_due) and never "this number is out" (a delta's base).
  *
  * Generation reads the index twice in one read transaction (tls/crl_write.h)
  * and so needs constant memory however many entries there are. It signs and
@@ -62,12 +65,25 @@ struct crl_state {
 /** Reads the state recorded with a label's last full or delta CRL. */
 int crl_state_read(const char *data_dir, const char *label, bool delta, struct crl_state *out);
 
+/** Default cap on the refresh margin when none is configured (seconds). */
+#define CRL_REFRESH_BEFORE_MAX_DEFAULT (6 * 3600)
+
 /** When CRLs are due. */
 struct crl_policy {
-	int64_t full_interval;  /**< seconds between full CRLs */
-	int64_t delta_after_ms; /**< how long a revocation waits for its delta CRL */
-	int64_t delta_refresh;  /**< seconds after which a delta is reissued anyway */
+	int64_t full_interval;     /**< seconds between full CRLs */
+	int64_t delta_after_ms;    /**< how long a revocation waits for its delta CRL */
+	int64_t delta_refresh;     /**< seconds after which a delta is reissued anyway */
+	int64_t refresh_before_ms; /**< reissue this long before nextUpdate; 0: a quarter of
+	                              the CRL's validity, at most CRL_REFRESH_BEFORE_MAX_DEFAULT */
+	int64_t min_margin_ms;     /**< never less margin than this (the check interval's
+	                              slack) */
 };
+
+/** The margin before nextUpdate at which a CRL with these dates is reissued:
+ * refresh_before_ms (or the default), at most half the validity, at least
+ * min_margin_ms. */
+int64_t crl_refresh_margin_ms(const struct crl_policy *policy, int64_t this_update,
+                              int64_t next_update);
 
 /** The caller's memory of what crl_due has already read from the change log,
  * one per label, zeroed before the first call. */
@@ -78,11 +94,14 @@ struct crl_watch {
 };
 
 /** Decides whether a full and/or a delta CRL is due for a label: a full one
- * when there is none or full_interval has passed; a delta when there is none
- * for the current full CRL, delta_after_ms has passed since the first
- * revocation it lacks, or delta_refresh since it was issued. Reads the store
- * and the state files only, so every process comes to the same answer.
- * Returns 0, or -ENOENT when the store has no such issuer. */
+ * when there is none, its publication was interrupted (the state lags the
+ * store), the file is not the one its state describes, its nextUpdate is
+ * within the refresh margin, or full_interval has passed; a delta likewise,
+ * or when it is not on the current full CRL, delta_after_ms has passed since
+ * the first revocation it lacks, or delta_refresh since it was issued. Reads
+ * the store, the state files and the published files' first bytes only, so
+ * every process comes to the same answer. Returns 0, or -ENOENT when the
+ * store has no such issuer. */
 int crl_due(struct store *store, const char *data_dir, const char *label, int64_t now_ms,
             const struct crl_policy *policy, struct crl_watch *watch, bool *full, bool *delta);
 
@@ -91,3 +110,21 @@ int crl_path(const char *data_dir, const char *label, bool delta, char *out, siz
 
 /** The distribution point URL of a label's full or delta CRL, written into out. */
 int crl_url(const char *base_url, const char *label, bool delta, char *out, size_t out_len);
+
+/** Takes DIR/crl/.generate.lock, which every publisher holds while it
+ * generates (wait: block until free, else -EAGAIN when another holds it),
+ * and removes temporary files that a killed publisher left in DIR/crl/.
+ * On success *fd is the lock, released with crl_publish_unlock. */
+int crl_publish_lock(const char *data_dir, bool wait, int *fd);
+
+/** Releases a lock taken by crl_publish_lock. */
+void crl_publish_unlock(int fd);
+
+/** A function called at each step of publication: "written" (the temporary
+ * file is durable), "committed" (the store's numbers advanced), "renamed"
+ * (the file is in place, its state not yet written). */
+typedef void (*crl_publish_hook_fn)(const char *step);
+
+/** Test seam: sets (or with NULL clears) the hook that a crash test uses to
+ * stop the process between two steps. kensho's programs never set it. */
+void crl_set_publish_hook(crl_publish_hook_fn hook);

@@ -108,10 +108,19 @@ int cli_crl(const char *data_dir, int argc, char **argv)
 		         strerror(-err));
 		return CLI_EXIT_FAILED;
 	}
+	/* Wait for a kenshod that is publishing, so the two never write at
+	 * once (and what a killed publisher left behind is cleaned up). */
+	int lock;
+	if ((err = crl_publish_lock(data_dir, true, &lock))) {
+		store_close(store);
+		cli_fail("crl", "cannot take %s/crl/.generate.lock: %s", data_dir, strerror(-err));
+		return CLI_EXIT_FAILED;
+	}
 	struct crl_generate_result r;
 	err = crl_generate(store, &opts, &r);
 	if (err == -ESTALE) /* another generator published first: one more try */
 		err = crl_generate(store, &opts, &r);
+	crl_publish_unlock(lock);
 	store_close(store);
 	if (err) {
 		cli_fail("crl", "generating the %s %sCRL failed: %s", opts.label,

@@ -7,9 +7,13 @@
  * loop), so every worker serves what any process published.
  *
  * Generating: on the same timer, one job at a time goes to the thread pool;
- * it takes a non-blocking flock on DIR/crl/.generate.lock so only one
- * process generates, asks crl_due (ca/crl.h) what is due and publishes it.
- * The loop never signs, reads a file or waits for a lock. */
+ * it takes the publication lock without waiting (crl_publish_lock) so only
+ * one process generates, asks crl_due (ca/crl.h) what is due and publishes
+ * it. The loop never signs, reads a file or waits for a lock.
+ *
+ * Freshness (DESIGN.md rule 6): a CRL past its nextUpdate is never served.
+ * Its URL answers 503, /readyz fails naming it, kensho_crl_stale says so and
+ * the log says it once, until a newer file replaces it. */
 #include "handlers/crl.h"
 
 #include <errno.h>
@@ -19,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +35,7 @@
 #include "core/exchange.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/readiness.h"
 #include "handlers/handlers.h"
 #include "tls/crl_read.h"
 
@@ -86,6 +90,8 @@ struct crl_doc {
 	char last_modified[40]; /* IMF-fixdate of thisUpdate */
 	int64_t this_update;
 	int64_t next_update;
+	uint64_t number;   /* cRLNumber */
+	bool stale_logged; /* its expiry has been logged */
 	/* the file it was read from, to notice a replacement */
 	uint64_t dev, ino, size;
 	int64_t mtime_ns;
@@ -119,6 +125,7 @@ struct crl_service {
 	struct crl_policy policy;
 	struct crl_watch watch[2]; /* used only by the generation job */
 	struct metric *generated, *failed;
+	struct metric *next_update[DOC_COUNT], *number[DOC_COUNT], *stale[DOC_COUNT];
 };
 
 /* One worker process serves one set of CRLs; it lives as long as the
@@ -201,6 +208,15 @@ static bool not_modified(struct exchange *ex, const struct crl_doc *doc)
 	return ims && crl_http_date_parse(ims, len, &since) == 0 && doc->this_update <= since;
 }
 
+/* A unix time as ISO 8601 UTC, for logs and error details. */
+static void format_time(int64_t t, char *out, size_t out_len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, out_len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 /* --- serving -------------------------------------------------------------------------- */
 
 static void crl_on_request(struct handler *self, struct exchange *ex)
@@ -212,9 +228,19 @@ static void crl_on_request(struct handler *self, struct exchange *ex)
 		exchange_respond_error(ex, 404, "not_found", "this CRL has not been published yet");
 		return;
 	}
-	char cache[64];
 	int64_t left = doc->next_update - (int64_t)time(NULL);
-	if (doc->next_update && left > 0)
+	if (doc->next_update && left <= 0) {
+		char detail[200], when[40];
+		format_time(doc->next_update, when, sizeof when);
+		snprintf(detail, sizeof detail,
+		         "%s passed its nextUpdate (%s) and no newer CRL has been published",
+		         DOCS[route->index].url_path, when);
+		exchange_add_header(ex, "Cache-Control", "no-store");
+		exchange_respond_error(ex, 503, "unavailable", detail);
+		return;
+	}
+	char cache[64];
+	if (doc->next_update)
 		snprintf(cache, sizeof cache, "public, max-age=%" PRId64 ", no-transform", left);
 	else
 		snprintf(cache, sizeof cache, "no-cache");
@@ -297,6 +323,7 @@ static int load_doc(const char *path, int64_t max_bytes, struct crl_doc *doc)
 		return err;
 	doc->this_update = info.this_update;
 	doc->next_update = info.next_update;
+	doc->number = info.number;
 	uint8_t hash[32];
 	char hex[2 * 16 + 1];
 	mbedtls_sha256_ret(doc->data, doc->len, hash, 0);
@@ -418,19 +445,10 @@ static void gen_work_cb(uv_work_t *req)
 {
 	struct gen_job *job = req->data;
 	struct crl_service *svc = job->svc;
-	char dir[4096], lock_path[4200];
-	snprintf(dir, sizeof dir, "%s/crl", svc->data_dir);
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-		return;
-	snprintf(lock_path, sizeof lock_path, "%s/.generate.lock", dir);
-	int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return;
+	int fd;
 	/* Another process generating: it will publish, we will load. */
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		close(fd);
+	if (crl_publish_lock(svc->data_dir, false, &fd) != 0)
 		return;
-	}
 	for (int k = 0; k < 2; k++) {
 		bool full, delta;
 		int err = crl_due(svc->store, svc->data_dir, LABELS[k], job->now_ms, &svc->policy,
@@ -454,8 +472,7 @@ static void gen_work_cb(uv_work_t *req)
 				job->published++;
 		}
 	}
-	flock(fd, LOCK_UN);
-	close(fd);
+	crl_publish_unlock(fd);
 }
 
 static void gen_after_cb(uv_work_t *req, int status)
@@ -490,12 +507,70 @@ static void start_generation(struct crl_service *svc)
 	svc->generating = true;
 }
 
+/* --- freshness ------------------------------------------------------------------------ */
+
+static bool doc_stale(const struct crl_doc *doc, int64_t now)
+{
+	return doc->data && doc->next_update && now >= doc->next_update;
+}
+
+/* Publishes each served CRL's dates and number as metrics and logs, once per
+ * file, a CRL that has expired without a replacement. */
+static void update_freshness(struct crl_service *svc)
+{
+	int64_t now = (int64_t)time(NULL);
+	for (int i = 0; i < DOC_COUNT; i++) {
+		struct crl_doc *doc = &svc->docs[i];
+		bool stale = doc_stale(doc, now);
+		metric_set(svc->stale[i], stale ? 1 : 0);
+		if (doc->data) {
+			metric_set(svc->next_update[i], (double)doc->next_update);
+			metric_set(svc->number[i], (double)doc->number);
+		}
+		if (!stale || doc->stale_logged)
+			continue;
+		doc->stale_logged = true;
+		char when[40];
+		format_time(doc->next_update, when, sizeof when);
+		log_error(
+		        "crl: %s (number %" PRIu64 ") passed its nextUpdate %s and is no longer "
+		        "served (503, /readyz fails): %s",
+		        DOCS[i].url_path, doc->number, when,
+		        svc->generate && svc->store
+		                ? "this node could not publish a newer one in time; see the "
+		                  "errors above"
+		                : "crl.generate is off here and no newer file has been published");
+	}
+}
+
+/* /readyz: not ready while any published CRL is past its nextUpdate. */
+static int crl_readiness_check(void *arg, char *why, size_t why_len)
+{
+	const struct crl_service *svc = arg;
+	int64_t now = (int64_t)time(NULL);
+	size_t used = 0;
+	why[0] = 0;
+	for (int i = 0; i < DOC_COUNT; i++) {
+		if (!doc_stale(&svc->docs[i], now))
+			continue;
+		char when[40];
+		format_time(svc->docs[i].next_update, when, sizeof when);
+		int n = snprintf(why + used, why_len - used, "%s%s expired at %s", used ? "; " : "",
+		                 DOCS[i].url_path, when);
+		if (n < 0 || (size_t)n >= why_len - used)
+			break;
+		used += (size_t)n;
+	}
+	return why[0] ? -ESTALE : 0;
+}
+
 /* --- timer and shutdown ---------------------------------------------------------------- */
 
 static void timer_cb(uv_timer_t *t)
 {
 	struct crl_service *svc = t->data;
 	check_files(svc);
+	update_freshness(svc);
 	if (svc->generate && svc->store && !svc->generating)
 		start_generation(svc);
 }
@@ -536,6 +611,18 @@ static void read_config(struct crl_service *svc, const struct config *c)
 	svc->delta_validity = delta_validity_ms / 1000 > 0 ? delta_validity_ms / 1000 : 1;
 	/* reissue a delta halfway through its validity even without changes */
 	svc->policy.delta_refresh = svc->delta_validity / 2 > 0 ? svc->delta_validity / 2 : 1;
+	/* 0: a quarter of each CRL's validity, capped (ca/crl.h) */
+	svc->policy.refresh_before_ms = config_get_ms(c, "crl.refresh_before", 0);
+	/* a file is noticed up to one check late, and served by every worker
+	 * up to one check after it appears */
+	svc->policy.min_margin_ms = 3 * svc->check_ms;
+	int64_t shortest =
+	        svc->full_validity < svc->delta_validity ? svc->full_validity : svc->delta_validity;
+	if (shortest * 1000 < 2 * svc->policy.min_margin_ms)
+		log_warn("crl: a CRL valid for %" PRId64 "s is reissued at every check: keep "
+		         "crl.full_validity and crl.delta_validity above six times "
+		         "crl.check_interval (%" PRId64 " ms)",
+		         shortest, svc->check_ms);
 	svc->max_bytes = config_get_size(c, "crl.max_bytes", CRL_MAX_BYTES_DEFAULT);
 	svc->generate = config_get_bool(c, "crl.generate", true);
 	snprintf(svc->base_url, sizeof svc->base_url, "%s", config_get(c, "crl.base_url", ""));
@@ -569,6 +656,20 @@ int crl_routes(struct router *r, const struct handler_env *env)
 	                                 "CRLs (full and delta) this worker generated");
 	svc->failed = metrics_counter("kensho_crl_generation_failures_total", NULL,
 	                              "CRL due checks or generations that failed");
+	for (int i = 0; i < DOC_COUNT; i++) {
+		char labels[64];
+		snprintf(labels, sizeof labels, "kind=\"%s\",delta=\"%s\"", DOCS[i].label,
+		         DOCS[i].delta ? "true" : "false");
+		svc->next_update[i] = metrics_gauge("kensho_crl_next_update_seconds", labels,
+		                                    "nextUpdate of the CRL served (unix time)");
+		svc->number[i] =
+		        metrics_gauge("kensho_crl_number", labels, "cRLNumber of the CRL served");
+		svc->stale[i] =
+		        metrics_gauge("kensho_crl_stale", labels,
+		                      "1 while the CRL is past its nextUpdate and not served");
+	}
+	if (readiness_register("crl", crl_readiness_check, svc) != 0)
+		return -ENOMEM;
 	if (svc->generate && !svc->store)
 		log_info("crl: no store in this process; serving published CRLs without "
 		         "generating them");
@@ -613,6 +714,7 @@ int crl_routes(struct router *r, const struct handler_env *env)
 				log_warn("crl: cannot serve %s: %s", path, strerror(-err));
 		}
 	}
+	update_freshness(svc);
 	/* first tick at once: load what changed, generate what is due */
 	uv_timer_start(&svc->timer, timer_cb, 0, (uint64_t)svc->check_ms);
 	return 0;

@@ -96,6 +96,28 @@ static int read_extensions(unsigned char **p, const unsigned char *end, struct c
 	return 0;
 }
 
+/* version, signature, issuer, thisUpdate and nextUpdate of a tbsCertList. */
+static int read_tbs_head(unsigned char **p, const unsigned char *end, struct crl_info *out)
+{
+	size_t n;
+	int version = 0;
+	int ret = mbedtls_asn1_get_int(p, end, &version);
+	if (ret != 0 && ret != MBEDTLS_ERR_ASN1_UNEXPECTED_TAG)
+		return -EINVAL;
+	/* signature AlgorithmIdentifier and issuer Name: skipped */
+	for (int i = 0; i < 2; i++) {
+		if (mbedtls_asn1_get_tag(p, end, &n, CONSTRUCTED_SEQUENCE) != 0)
+			return -EINVAL;
+		*p += n;
+	}
+	if (read_time(p, end, &out->this_update) != 0)
+		return -EINVAL;
+	if (*p < end && (**p == DER_UTC_TIME || **p == DER_GENERALIZED_TIME) &&
+	    read_time(p, end, &out->next_update) != 0)
+		return -EINVAL;
+	return 0;
+}
+
 int crl_read_info(const uint8_t *der, size_t len, struct crl_info *out)
 {
 	memset(out, 0, sizeof *out);
@@ -109,20 +131,7 @@ int crl_read_info(const uint8_t *der, size_t len, struct crl_info *out)
 	if (mbedtls_asn1_get_tag(&p, end, &n, CONSTRUCTED_SEQUENCE) != 0)
 		return -EINVAL;
 	end = p + n;
-	int version = 0;
-	int ret = mbedtls_asn1_get_int(&p, end, &version);
-	if (ret != 0 && ret != MBEDTLS_ERR_ASN1_UNEXPECTED_TAG)
-		return -EINVAL;
-	/* signature AlgorithmIdentifier and issuer Name: skipped */
-	for (int i = 0; i < 2; i++) {
-		if (mbedtls_asn1_get_tag(&p, end, &n, CONSTRUCTED_SEQUENCE) != 0)
-			return -EINVAL;
-		p += n;
-	}
-	if (read_time(&p, end, &out->this_update) != 0)
-		return -EINVAL;
-	if (p < end && (*p == DER_UTC_TIME || *p == DER_GENERALIZED_TIME) &&
-	    read_time(&p, end, &out->next_update) != 0)
+	if (read_tbs_head(&p, end, out) != 0)
 		return -EINVAL;
 	if (p < end && *p == CONSTRUCTED_SEQUENCE) {
 		if (mbedtls_asn1_get_tag(&p, end, &n, CONSTRUCTED_SEQUENCE) != 0)
@@ -140,4 +149,39 @@ int crl_read_info(const uint8_t *der, size_t len, struct crl_info *out)
 			return -EINVAL;
 	}
 	return p == end ? 0 : -EINVAL;
+}
+
+/* A SEQUENCE's tag and length whose content may lie beyond end (the prefix
+ * of a larger file): the length is decoded, not checked against end. */
+static int read_sequence_header(unsigned char **p, const unsigned char *end, size_t *len)
+{
+	if (end - *p < 2 || **p != CONSTRUCTED_SEQUENCE)
+		return -EINVAL;
+	(*p)++;
+	size_t first = *(*p)++;
+	if (first < 0x80) {
+		*len = first;
+		return 0;
+	}
+	size_t octets = first & 0x7f;
+	if (octets == 0 || octets > sizeof(size_t) || (size_t)(end - *p) < octets)
+		return -EINVAL;
+	size_t value = 0;
+	for (size_t i = 0; i < octets; i++)
+		value = value << 8 | *(*p)++;
+	*len = value;
+	return 0;
+}
+
+int crl_read_head(const uint8_t *der, size_t len, struct crl_info *out)
+{
+	memset(out, 0, sizeof *out);
+	unsigned char *p = (unsigned char *)der;
+	const unsigned char *end = der + len;
+	size_t n;
+	if (read_sequence_header(&p, end, &n) != 0 || read_sequence_header(&p, end, &n) != 0)
+		return -EINVAL;
+	if (n < (size_t)(end - p))
+		end = p + n;
+	return read_tbs_head(&p, end, out);
 }

@@ -21,3 +21,7 @@ struct crl_info {
  * anything that is not a well-formed CRL header (the entries are skipped by
  * length, not parsed). */
 int crl_read_info(const uint8_t *der, size_t len, struct crl_info *out);
+/** Reads only thisUpdate and nextUpdate from the first len bytes of a CRL
+ * (a prefix of the file is enough: a few kilobytes, however many entries
+ * follow); number, delta and entries_len are left 0. Returns 0 or -EINVAL. */
+int crl_read_head(const uint8_t *der, size_t len, struct crl_info *out);

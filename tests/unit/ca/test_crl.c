@@ -1,5 +1,6 @@
 /* ca/crl: generation from a real store (numbers, publication, the CA key's
- * permissions) and crl_due, the schedule every kenshod worker follows. */
+ * permissions), crl_due, the schedule every kenshod worker follows, and
+ * publication interrupted by a crash at each of its steps. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <dirent.h>
 
 #include <mbedtls/x509_crt.h>
 
@@ -255,6 +258,213 @@ static void test_another_process_published(void **state)
 	due(f, &mine, f->now + 70, false, true);
 }
 
+/* Generates with a given thisUpdate and validity. */
+static void generate_at(struct fixture *f, bool delta, int64_t now, int64_t validity,
+                        struct crl_generate_result *r)
+{
+	struct crl_generate_options o = {.data_dir = f->dir,
+	                                 .label = "sign",
+	                                 .delta = delta,
+	                                 .now = now,
+	                                 .validity = validity};
+	assert_int_equal(crl_generate(f->store, &o, r), 0);
+}
+
+static void test_due_before_next_update(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_watch w = {0};
+	struct crl_generate_result r;
+	/* CRLs valid for 100 s, far shorter than full_interval and
+	 * delta_refresh: the default margin is a quarter of that, 25 s */
+	generate_at(f, false, f->now, 100, &r);
+	generate_at(f, true, f->now, 100, &r);
+	due(f, &w, f->now, false, false);
+	due(f, &w, f->now + 74, false, false);
+	due(f, &w, f->now + 76, true, true);
+	due(f, &w, f->now + 200, true, true); /* and certainly once expired */
+
+	/* a delta that lasts less than its full CRL is reissued on its own */
+	generate_at(f, true, f->now, 40, &r);
+	due(f, &w, f->now + 29, false, false);
+	due(f, &w, f->now + 31, false, true);
+
+	/* a configured margin, never more than half the validity */
+	generate_at(f, true, f->now, 100, &r);
+	f->policy.refresh_before_ms = 10000;
+	due(f, &w, f->now + 89, false, false);
+	due(f, &w, f->now + 91, true, true);
+	f->policy.refresh_before_ms = 3600 * 1000;
+	due(f, &w, f->now + 49, false, false);
+	due(f, &w, f->now + 51, true, true);
+	/* and never less than the check interval's slack */
+	f->policy.refresh_before_ms = 1;
+	f->policy.min_margin_ms = 5000;
+	due(f, &w, f->now + 94, false, false);
+	due(f, &w, f->now + 96, true, true);
+}
+
+static void test_refresh_margin(void **state)
+{
+	(void)state;
+	struct crl_policy p = {0};
+	/* defaults: a quarter of the validity, at most six hours */
+	assert_int_equal(crl_refresh_margin_ms(&p, 0, 4), 1000);
+	assert_int_equal(crl_refresh_margin_ms(&p, 0, 7200), 1800 * 1000);
+	assert_int_equal(crl_refresh_margin_ms(&p, 0, 48 * 3600), 6 * 3600 * 1000LL);
+	p.refresh_before_ms = 60000;
+	assert_int_equal(crl_refresh_margin_ms(&p, 0, 48 * 3600), 60000);
+	assert_int_equal(crl_refresh_margin_ms(&p, 0, 10), 5000);
+	p.min_margin_ms = 3000;
+	assert_int_equal(crl_refresh_margin_ms(&p, 0, 4), 3000);
+}
+
+static const char *crash_step;
+
+static void crash_at_step(const char *step)
+{
+	if (!strcmp(step, crash_step))
+		_exit(77);
+}
+
+/* Runs crl_generate in a child process that dies at `step`, as a kill would
+ * stop kenshod there. The store is closed around the fork: an LMDB
+ * environment must not cross one. */
+static void generate_and_crash(struct fixture *f, bool delta, const char *step)
+{
+	store_close(f->store);
+	f->store = NULL;
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *store;
+		if (ca_store_open(f->dir, &store))
+			_exit(1);
+		crash_step = step;
+		crl_set_publish_hook(crash_at_step);
+		struct crl_generate_options o = {
+		        .data_dir = f->dir, .label = "sign", .delta = delta};
+		struct crl_generate_result r;
+		crl_generate(store, &o, &r);
+		_exit(2); /* the step was never reached */
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 77);
+	assert_int_equal(ca_store_open(f->dir, &f->store), 0);
+}
+
+static void published_numbers(struct fixture *f, uint64_t *full, uint64_t *delta_number,
+                              uint64_t *delta_base)
+{
+	char path[256];
+	struct crl_info info;
+	snprintf(path, sizeof path, "%s/crl/sign.crl", f->dir);
+	read_published(path, &info);
+	*full = info.number;
+	snprintf(path, sizeof path, "%s/crl/sign-delta.crl", f->dir);
+	read_published(path, &info);
+	*delta_number = info.number;
+	*delta_base = info.base_number;
+}
+
+static int count_tmp_files(struct fixture *f)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/crl", f->dir);
+	DIR *d = opendir(path);
+	assert_non_null(d);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		n += strstr(e->d_name, ".tmp.") != NULL;
+	closedir(d);
+	return n;
+}
+
+static void test_full_interrupted_after_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_watch w = {0};
+	struct crl_generate_result r;
+	generate(f, false, &r); /* 1 */
+	generate(f, true, &r);  /* 2 on 1 */
+	revoke_new(f, 0x55);
+	/* number 3 is committed, the file never renamed into place */
+	generate_and_crash(f, false, "committed");
+	uint64_t full, delta_number, delta_base;
+	published_numbers(f, &full, &delta_number, &delta_base);
+	assert_int_equal(full, 1);
+	assert_int_equal(count_tmp_files(f), 1);
+
+	/* the gap is seen at once, not after full_interval */
+	due(f, &w, f->now, true, true);
+	/* and no delta may name the unpublished base 3 */
+	struct crl_generate_options o = {.data_dir = f->dir, .label = "sign", .delta = true};
+	assert_int_equal(crl_generate(f->store, &o, &r), -ENOENT);
+
+	/* the next publisher removes what the dead one left */
+	int lock;
+	assert_int_equal(crl_publish_lock(f->dir, false, &lock), 0);
+	assert_int_equal(count_tmp_files(f), 0);
+	generate(f, false, &r);
+	generate(f, true, &r);
+	crl_publish_unlock(lock);
+	published_numbers(f, &full, &delta_number, &delta_base);
+	assert_int_equal(full, 4);
+	assert_int_equal(delta_base, 4);
+	assert_int_equal(delta_number, 5);
+	struct crl_state st;
+	assert_int_equal(crl_state_read(f->dir, "sign", false, &st), 0);
+	assert_int_equal(st.number, 4);
+	due(f, &w, f->now, false, false);
+}
+
+static void test_full_interrupted_before_state(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_watch w = {0};
+	struct crl_generate_result r;
+	generate(f, false, &r);
+	generate(f, true, &r);
+	/* the file is in place, its state was never written */
+	generate_and_crash(f, false, "renamed");
+	due(f, &w, f->now, true, true);
+	generate(f, false, &r);
+	due(f, &w, f->now, false, true);
+}
+
+static void test_delta_interrupted_after_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_watch w = {0};
+	struct crl_generate_result r;
+	generate(f, false, &r); /* 1 */
+	generate(f, true, &r);  /* 2 on 1 */
+	due(f, &w, f->now, false, false);
+	revoke_new(f, 0x66);
+	generate_and_crash(f, true, "committed"); /* 3 numbered, not published */
+	/* the revocation must not wait for delta_after_ms again */
+	due(f, &w, f->now, false, true);
+	generate(f, true, &r);
+	assert_int_equal(r.number, 4);
+	due(f, &w, f->now, false, false);
+}
+
+static void test_lock_is_exclusive(void **state)
+{
+	struct fixture *f = *state;
+	int held, other;
+	assert_int_equal(crl_publish_lock(f->dir, false, &held), 0);
+	/* a second open file description, as another process would have */
+	assert_int_equal(crl_publish_lock(f->dir, false, &other), -EAGAIN);
+	crl_publish_unlock(held);
+	assert_int_equal(crl_publish_lock(f->dir, false, &other), 0);
+	crl_publish_unlock(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +474,15 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_unknown_issuer, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_schedule, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_another_process_published, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_due_before_next_update, setup, teardown),
+	        cmocka_unit_test(test_refresh_margin),
+	        cmocka_unit_test_setup_teardown(test_full_interrupted_after_commit, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_full_interrupted_before_state, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_delta_interrupted_after_commit, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_lock_is_exclusive, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
