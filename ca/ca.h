@@ -197,7 +197,8 @@ struct ca_gen_result {
 int ca_gen(struct ca *ca, const struct ca_gen_options *opts, struct ca_gen_result *result,
            char err[CA_ERR_LEN]);
 
-/** On an empty data directory: ca init with the default base URL and a demo
- * population of `people` with real certificates, some revoked. Does nothing
- * (returns 0) if the CAs exist. */
-int ca_bootstrap_demo(const char *data_dir, unsigned people);
+/** On an empty data directory: ca init with base_url (where the service
+ * will be reached; NULL: CA_DEFAULT_BASE_URL) and a demo population of
+ * `people` with real certificates, some revoked. Does nothing (returns 0) if
+ * the CAs exist. */
+int ca_bootstrap_demo(const char *data_dir, const char *base_url, unsigned people);
