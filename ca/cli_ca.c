@@ -131,8 +131,8 @@ int cli_issue(const char *data_dir, int argc, char **argv)
 	        "usage: kensho --data DIR issue --name NAME --birth YYYY-MM-DD --sex 1|2|3 "
 	        "--address ADDR [--sign-pubkey FILE] [--auth-pubkey FILE] --out OUTDIR [--force]";
 	struct cli_args args;
-	if (cli_parse(argc, argv,
-	              "name:,birth:,sex:,address:,sign-pubkey:,auth-pubkey:,out:,force", &args) ||
+	if (cli_parse(argc, argv, "name:,birth:,sex:,address:,sign-pubkey:,auth-pubkey:,out:,force",
+	              &args) ||
 	    args.positional_count || !cli_get(&args, "name") || !cli_get(&args, "birth") ||
 	    !cli_get(&args, "sex") || !cli_get(&args, "address") || !cli_get(&args, "out")) {
 		cli_fail("issue", "%s", usage);
@@ -251,9 +251,10 @@ int cli_event(const char *data_dir, int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	if (ca_event_parse(args.positional[0], &event)) {
-		cli_fail("event",
-		         "unknown event \"%s\"; accepted: move, rename, death, loss, request, renew",
-		         args.positional[0]);
+		cli_fail(
+		        "event",
+		        "unknown event \"%s\"; accepted: move, rename, death, loss, request, renew",
+		        args.positional[0]);
 		return CLI_EXIT_USAGE;
 	}
 	if (parse_target("event", &args, &kind, &serial))

@@ -63,24 +63,25 @@ static const char *const try_paths[] = {"/healthz", "/readyz", "/metrics",
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: kenshod [--data DIR] --listen HOST:PORT [--listen HOST:PORT ...]\n"
-	             "               [--listen-tls HOST:PORT ...] [--workers N] [--config FILE]\n"
-	             "               [--log-level error|warn|info|debug] [--no-access-log]\n"
-	             "       kenshod --check-config FILE | --version | --help\n"
-	             "\n"
-	             "  --data DIR         data directory (default " DEFAULT_DATA_DIR
-	             "; created if missing)\n"
-	             "  --listen HOST:PORT plain HTTP listener ([v6]:PORT for IPv6); repeatable\n"
-	             "  --listen-tls H:P   HTTPS listener; repeatable\n"
-	             "  --workers N        worker processes sharing the ports (SO_REUSEPORT)\n"
-	             "  --config FILE      key = value settings (see docs/configuration.md)\n"
-	             "  --log-level LEVEL  stderr log verbosity (default info)\n"
-	             "  --no-access-log    do not write JSON access-log lines to stdout\n"
-	             "  --check-config FILE  check FILE's keys and values, then exit 0 (valid) or 1\n"
-	             "  --version          print the version and exit\n"
-	             "\n"
-	             "The first listener's URL goes into the OCSP and CRL pointers of the demo\n"
-	             "certificates made on first start (server.base_url sets another).\n");
+	fprintf(out,
+	        "usage: kenshod [--data DIR] --listen HOST:PORT [--listen HOST:PORT ...]\n"
+	        "               [--listen-tls HOST:PORT ...] [--workers N] [--config FILE]\n"
+	        "               [--log-level error|warn|info|debug] [--no-access-log]\n"
+	        "       kenshod --check-config FILE | --version | --help\n"
+	        "\n"
+	        "  --data DIR         data directory (default " DEFAULT_DATA_DIR
+	        "; created if missing)\n"
+	        "  --listen HOST:PORT plain HTTP listener ([v6]:PORT for IPv6); repeatable\n"
+	        "  --listen-tls H:P   HTTPS listener; repeatable\n"
+	        "  --workers N        worker processes sharing the ports (SO_REUSEPORT)\n"
+	        "  --config FILE      key = value settings (see docs/configuration.md)\n"
+	        "  --log-level LEVEL  stderr log verbosity (default info)\n"
+	        "  --no-access-log    do not write JSON access-log lines to stdout\n"
+	        "  --check-config FILE  check FILE's keys and values, then exit 0 (valid) or 1\n"
+	        "  --version          print the version and exit\n"
+	        "\n"
+	        "The first listener's URL goes into the OCSP and CRL pointers of the demo\n"
+	        "certificates made on first start (server.base_url sets another).\n");
 }
 
 /* --- the data directory --------------------------------------------------- */
@@ -519,8 +520,9 @@ static int derive_base_url(const struct daemon *d, char *out, size_t len)
 	const char *configured = config_get(d->config, "server.base_url", NULL);
 	if (configured) {
 		if (strncmp(configured, "http://", 7) && strncmp(configured, "https://", 8)) {
-			fprintf(stderr, "kenshod: server.base_url: \"%s\" is not an http:// or https:// "
-			                "URL\n",
+			fprintf(stderr,
+			        "kenshod: server.base_url: \"%s\" is not an http:// or https:// "
+			        "URL\n",
 			        configured);
 			return -EINVAL;
 		}
@@ -611,7 +613,9 @@ int main(int argc, char **argv)
 		case 'd': rc = config_set_flag(d.config, "server.data", optarg, "--data"); break;
 		case 'l': rc = append_flag_value(&listen, optarg); break;
 		case OPT_LISTEN_TLS: rc = append_flag_value(&listen_tls, optarg); break;
-		case 'w': rc = config_set_flag(d.config, "server.workers", optarg, "--workers"); break;
+		case 'w':
+			rc = config_set_flag(d.config, "server.workers", optarg, "--workers");
+			break;
 		case 'c': config_path = optarg; break;
 		case OPT_LOG_LEVEL:
 			rc = config_set_flag(d.config, "log.level", optarg, "--log-level");
@@ -658,7 +662,8 @@ int main(int argc, char **argv)
 	/* Before anything else: a configuration kenshod would misread stops it
 	 * here, with nothing created yet. */
 	if (report_config(d.config) != 0) {
-		fprintf(stderr, "kenshod: refusing to start; see docs/configuration.md for every key\n");
+		fprintf(stderr,
+		        "kenshod: refusing to start; see docs/configuration.md for every key\n");
 		goto out;
 	}
 	enum log_level level = LOG_INFO;
