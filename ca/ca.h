@@ -116,6 +116,10 @@ struct ca_issued {
 /** Frees what an issuance returned (wiping the private keys). */
 void ca_issued_free(struct ca_issued *issued);
 
+/** Checks the four items as ca_issue would (-EINVAL with err), so a command
+ * can refuse bad input before it looks at anything else. */
+int ca_person_check(const struct ca_person *person, char err[CA_ERR_LEN]);
+
 /** Issues a person's certificate pair: both certificates, the person's four
  * items and the links, one transaction. People under 15 get no signing
  * certificate (JPKI.md); sign.issued is then false. */

@@ -146,6 +146,11 @@ int cli_issue(const char *data_dir, int argc, char **argv)
 	};
 	uint8_t *sign_key = NULL, *auth_key = NULL;
 	int status = CLI_EXIT_FAILED;
+	char err[CA_ERR_LEN] = "";
+	if (ca_person_check(&req.person, err)) {
+		cli_fail("issue", "%s", err);
+		return CLI_EXIT_USAGE;
+	}
 	const char *outputs[4] = {"sign.pem", "auth.pem"};
 	size_t output_count = 2;
 	if (!cli_get(&args, "sign-pubkey"))
@@ -162,7 +167,6 @@ int cli_issue(const char *data_dir, int argc, char **argv)
 	req.sign_pubkey = sign_key;
 	req.auth_pubkey = auth_key;
 
-	char err[CA_ERR_LEN] = "";
 	struct ca *ca;
 	if (ca_open(data_dir, &ca, err)) {
 		cli_fail("issue", "%s", err);
