@@ -12,6 +12,7 @@
 #include "bench/ocsp_workload.h"
 #include "bench/workload.h"
 #include "core/buf.h"
+#include "core/version.h"
 
 static const char usage[] =
         "usage: kensho-bench --url URL [options]\n"
@@ -51,7 +52,8 @@ static const char usage[] =
         "                       responder's cache; every answer is checked)\n"
         "  --save-responses F   with --prefetch: write the answers as base64 lines to F\n"
         "  --openssl-index F    write the sample as an OpenSSL CA index to F\n"
-        "  --setup-only         stop after --prefetch / --openssl-index\n";
+        "  --setup-only         stop after --prefetch / --openssl-index\n"
+        "  --version            print the version and exit\n";
 
 static int parse_url(const char *url, struct bench_options *o, char **path)
 {
@@ -260,6 +262,7 @@ int main(int argc, char **argv)
 	        {"cert", required_argument, NULL, OPT_CERT},
 	        {"key", required_argument, NULL, OPT_KEY},
 	        {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},
 	        {0},
 	};
 	int opt;
@@ -306,6 +309,7 @@ int main(int argc, char **argv)
 		case OPT_SERVERNAME: o.servername = optarg; break;
 		case OPT_BODY_ONCE: body_once = true; break;
 		case 'h': fputs(usage, stdout); return 0;
+		case 'V': printf("kensho-bench %s\n", KENSHO_VERSION); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
 	}

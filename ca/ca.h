@@ -116,6 +116,10 @@ struct ca_issued {
 /** Frees what an issuance returned (wiping the private keys). */
 void ca_issued_free(struct ca_issued *issued);
 
+/** Checks the four items as ca_issue would (-EINVAL with err), so a command
+ * can refuse bad input before it looks at anything else. */
+int ca_person_check(const struct ca_person *person, char err[CA_ERR_LEN]);
+
 /** Issues a person's certificate pair: both certificates, the person's four
  * items and the links, one transaction. People under 15 get no signing
  * certificate (JPKI.md); sign.issued is then false. */
@@ -197,7 +201,8 @@ struct ca_gen_result {
 int ca_gen(struct ca *ca, const struct ca_gen_options *opts, struct ca_gen_result *result,
            char err[CA_ERR_LEN]);
 
-/** On an empty data directory: ca init with the default base URL and a demo
- * population of `people` with real certificates, some revoked. Does nothing
- * (returns 0) if the CAs exist. */
-int ca_bootstrap_demo(const char *data_dir, unsigned people);
+/** On an empty data directory: ca init with base_url (where the service
+ * will be reached; NULL: CA_DEFAULT_BASE_URL) and a demo population of
+ * `people` with real certificates, some revoked. Does nothing (returns 0) if
+ * the CAs exist. */
+int ca_bootstrap_demo(const char *data_dir, const char *base_url, unsigned people);

@@ -19,6 +19,8 @@ int cli_ca(const char *data_dir, int argc, char **argv)
 		cli_fail("ca", "usage: kensho --data DIR ca init [--base-url URL]");
 		return CLI_EXIT_USAGE;
 	}
+	char name[] = "ca init"; /* how cli_parse names the command in its messages */
+	argv[1] = name;
 	if (cli_parse(argc - 1, argv + 1, "base-url:", &args) || args.positional_count) {
 		cli_fail("ca init", "usage: kensho --data DIR ca init [--base-url URL]");
 		return CLI_EXIT_USAGE;
@@ -30,6 +32,9 @@ int cli_ca(const char *data_dir, int argc, char **argv)
 		return CLI_EXIT_FAILED;
 	}
 	printf("created %s/ca/sign-ca.pem, auth-ca.pem, sign-ocsp.pem, auth-ocsp.pem\n", data_dir);
+	const char *url = cli_get(&args, "base-url");
+	printf("certificates will point OCSP and CRL clients to %s (%s/ca/base-url)\n",
+	       url ? url : CA_DEFAULT_BASE_URL, data_dir);
 	return 0;
 }
 
@@ -69,6 +74,29 @@ static int write_issued(const char *command, const char *out_dir, const char *ki
 	return e;
 }
 
+/* Refuses, before anything is issued, to replace files in OUTDIR: a person's
+ * private key overwritten while its certificate stays valid in the store is
+ * lost for good. `names` are the files the command may write there. */
+static int check_out_dir(const char *command, const char *out_dir, const char *const *names,
+                         size_t count, bool force)
+{
+	if (!out_dir || force)
+		return 0;
+	for (size_t i = 0; i < count; i++) {
+		char path[PATH_MAX];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", out_dir, names[i]);
+		if (lstat(path, &st) == 0) {
+			cli_fail(command,
+			         "%s exists; refusing to overwrite it (give --force to replace the "
+			         "files in %s, or choose another --out)",
+			         path, out_dir);
+			return -EEXIST;
+		}
+	}
+	return 0;
+}
+
 static int write_pair(const char *command, const char *out_dir, const struct ca_issued *issued)
 {
 	if (out_dir) {
@@ -101,10 +129,10 @@ int cli_issue(const char *data_dir, int argc, char **argv)
 {
 	static const char usage[] =
 	        "usage: kensho --data DIR issue --name NAME --birth YYYY-MM-DD --sex 1|2|3 "
-	        "--address ADDR [--sign-pubkey FILE] [--auth-pubkey FILE] --out OUTDIR";
+	        "--address ADDR [--sign-pubkey FILE] [--auth-pubkey FILE] --out OUTDIR [--force]";
 	struct cli_args args;
-	if (cli_parse(argc, argv,
-	              "name:,birth:,sex:,address:,sign-pubkey:,auth-pubkey:,out:", &args) ||
+	if (cli_parse(argc, argv, "name:,birth:,sex:,address:,sign-pubkey:,auth-pubkey:,out:,force",
+	              &args) ||
 	    args.positional_count || !cli_get(&args, "name") || !cli_get(&args, "birth") ||
 	    !cli_get(&args, "sex") || !cli_get(&args, "address") || !cli_get(&args, "out")) {
 		cli_fail("issue", "%s", usage);
@@ -118,6 +146,20 @@ int cli_issue(const char *data_dir, int argc, char **argv)
 	};
 	uint8_t *sign_key = NULL, *auth_key = NULL;
 	int status = CLI_EXIT_FAILED;
+	char err[CA_ERR_LEN] = "";
+	if (ca_person_check(&req.person, err)) {
+		cli_fail("issue", "%s", err);
+		return CLI_EXIT_USAGE;
+	}
+	const char *outputs[4] = {"sign.pem", "auth.pem"};
+	size_t output_count = 2;
+	if (!cli_get(&args, "sign-pubkey"))
+		outputs[output_count++] = "sign.key";
+	if (!cli_get(&args, "auth-pubkey"))
+		outputs[output_count++] = "auth.key";
+	if (check_out_dir("issue", cli_get(&args, "out"), outputs, output_count,
+	                  cli_has(&args, "force")))
+		return CLI_EXIT_FAILED;
 	if (read_key_file("issue", cli_get(&args, "sign-pubkey"), &sign_key,
 	                  &req.sign_pubkey_len) ||
 	    read_key_file("issue", cli_get(&args, "auth-pubkey"), &auth_key, &req.auth_pubkey_len))
@@ -125,7 +167,6 @@ int cli_issue(const char *data_dir, int argc, char **argv)
 	req.sign_pubkey = sign_key;
 	req.auth_pubkey = auth_key;
 
-	char err[CA_ERR_LEN] = "";
 	struct ca *ca;
 	if (ca_open(data_dir, &ca, err)) {
 		cli_fail("issue", "%s", err);
@@ -202,15 +243,22 @@ int cli_event(const char *data_dir, int argc, char **argv)
 	static const char usage[] = "usage: kensho --data DIR event --serial HEX --kind sign|auth "
 	                            "move|rename|death|loss|request|renew [--address NEW | --name "
 	                            "NEW] [--sign-pubkey FILE] "
-	                            "[--out DIR]";
+	                            "[--out DIR [--force]]";
 	struct cli_args args;
 	enum cert_kind kind;
 	struct store_serial serial;
 	enum ca_event_type event;
-	if (cli_parse(argc, argv, "kind:,serial:,out:,name:,address:,sign-pubkey:", &args))
+	if (cli_parse(argc, argv, "kind:,serial:,out:,name:,address:,sign-pubkey:,force", &args))
 		return CLI_EXIT_USAGE;
-	if (args.positional_count != 1 || ca_event_parse(args.positional[0], &event)) {
+	if (args.positional_count != 1) {
 		cli_fail("event", "%s", usage);
+		return CLI_EXIT_USAGE;
+	}
+	if (ca_event_parse(args.positional[0], &event)) {
+		cli_fail(
+		        "event",
+		        "unknown event \"%s\"; accepted: move, rename, death, loss, request, renew",
+		        args.positional[0]);
 		return CLI_EXIT_USAGE;
 	}
 	if (parse_target("event", &args, &kind, &serial))
@@ -229,6 +277,19 @@ int cli_event(const char *data_dir, int argc, char **argv)
 		         args.positional[0]);
 		return CLI_EXIT_USAGE;
 	}
+	/* A renewal writes both new pairs; a reissue only the signing one. */
+	const char *outputs[4] = {"sign.pem"};
+	size_t output_count = 1;
+	if (event == CA_EVENT_RENEW) {
+		outputs[output_count++] = "auth.pem";
+		outputs[output_count++] = "auth.key";
+	}
+	if (new_keys)
+		outputs[output_count++] = "sign.key";
+	if ((event == CA_EVENT_RENEW || reissue) &&
+	    check_out_dir("event", cli_get(&args, "out"), outputs, output_count,
+	                  cli_has(&args, "force")))
+		return CLI_EXIT_FAILED;
 	uint8_t *key = NULL;
 	if (read_key_file("event", cli_get(&args, "sign-pubkey"), &key, &change.sign_pubkey_len))
 		return CLI_EXIT_FAILED;

@@ -402,12 +402,12 @@ int ca_gen(struct ca *ca, const struct ca_gen_options *opts, struct ca_gen_resul
 	return e;
 }
 
-int ca_bootstrap_demo(const char *data_dir, unsigned people)
+int ca_bootstrap_demo(const char *data_dir, const char *base_url, unsigned people)
 {
 	if (ca_exists(data_dir))
 		return 0;
 	char err[CA_ERR_LEN] = "";
-	int e = ca_init(data_dir, NULL, err);
+	int e = ca_init(data_dir, base_url, err);
 	struct ca *ca = NULL;
 	if (!e)
 		e = ca_open(data_dir, &ca, err);

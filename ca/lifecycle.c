@@ -76,6 +76,12 @@ static int person_check(const struct ca_person *in, struct person *p, char *err)
 	return 0;
 }
 
+int ca_person_check(const struct ca_person *person, char err[CA_ERR_LEN])
+{
+	struct person p;
+	return person_check(person, &p, err);
+}
+
 /* The stored person back in checked form (for renewals). */
 static int person_from_record(const struct store_person *rec, struct person *p)
 {

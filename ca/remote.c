@@ -18,6 +18,7 @@
 
 #include "ca/cli.h"
 #include "core/buf.h"
+#include "tls/x509_write.h"
 
 #define REMOTE_MAX_RESPONSE (1 << 20)
 #define REMOTE_TIMEOUT_MS   60000
@@ -177,8 +178,17 @@ static int https_post(const struct remote_options *o, const char *command, const
 		tls_fail(command, o->cert, rc);
 		goto out;
 	}
-	if ((rc = mbedtls_pk_parse_keyfile(&key, o->key, NULL))) {
-		tls_fail(command, o->key, rc);
+	/* The same owner-only rule kenshod applies to its keys (DESIGN.md rule 5);
+	 * stat follows a symbolic link, so a link to a readable key is refused too. */
+	if ((rc = x509_key_load(&key, o->key))) {
+		if (rc == -EPERM)
+			cli_fail(command,
+			         "%s: private key readable by group or others; chmod 600 it "
+			         "(only its owner may read it)",
+			         o->key);
+		else
+			cli_fail(command, "%s: cannot load the private key: %s", o->key,
+			         strerror(-rc));
 		goto out;
 	}
 	mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,

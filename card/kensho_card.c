@@ -14,6 +14,7 @@
 #include "card/pin_input.h"
 #include "core/buf.h"
 #include "core/encoding.h"
+#include "core/version.h"
 
 static void usage(FILE *out)
 {
@@ -27,11 +28,13 @@ static void usage(FILE *out)
 	      "  sign --file F [--out F.p7s]     CMS SignedData over F with the signing key\n"
 	      "  check [--kind auth|sign] [--ca FILE] --server URL\n"
 	      "                                  ask a kensho server (OCSP) about the card's cert\n"
-	      "  submit --file F --server URL    sign F, submit it to URL/v1/intake, check "
-	      "receipt\n"
+	      "  submit --file F --server URL --receipt-cert PEM\n"
+	      "                                  sign F, submit it to URL/v1/intake, verify the\n"
+	      "                                  receipt against the pinned receipt certificate\n"
 	      "options: --pin-fd N reads the PIN from descriptor N (else the terminal, no echo)\n"
 	      "  with an https:// --server: --cacert FILE verifies the server,\n"
-	      "  --cert FILE --key FILE present a client certificate (key mode 0600)\n",
+	      "  --cert FILE --key FILE present a client certificate (key mode 0600)\n"
+	      "--version prints the version, --help this text\n",
 	      out);
 }
 
@@ -325,6 +328,9 @@ int main(int argc, char **argv)
 		int wait_s;
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			usage(stdout);
+			return 0;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("kensho-card %s\n", KENSHO_VERSION);
 			return 0;
 		} else if (strcmp(a, "--pin") == 0) {
 			fputs("kensho-card: PINs are never taken from the command line; use "

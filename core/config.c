@@ -2,6 +2,7 @@
 #include "core/config.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +18,16 @@ struct config_entry {
 	char *key;
 	char *value;
 	bool from_flag;
+	bool shadowed;                  /* a file's value a flag overrides: only validated */
+	size_t line;                    /* the file's line that set it; 0 for a flag */
+	char origin[CONFIG_ORIGIN_MAX]; /* the flag that set it, "" if unnamed */
 };
 
 struct config {
 	struct config_entry *entries;
 	size_t count;
 	size_t cap;
+	char *file; /* the file config_load_file read, for messages */
 };
 
 struct config *config_new(void)
@@ -39,13 +44,14 @@ void config_free(struct config *c)
 		free(c->entries[i].value);
 	}
 	free(c->entries);
+	free(c->file);
 	free(c);
 }
 
 static struct config_entry *config_find(const struct config *c, const char *key, size_t key_len)
 {
 	for (size_t i = 0; i < c->count; i++) {
-		if (strlen(c->entries[i].key) == key_len &&
+		if (!c->entries[i].shadowed && strlen(c->entries[i].key) == key_len &&
 		    memcmp(c->entries[i].key, key, key_len) == 0)
 			return &c->entries[i];
 	}
@@ -53,18 +59,21 @@ static struct config_entry *config_find(const struct config *c, const char *key,
 }
 
 static int config_store(struct config *c, const char *key, size_t key_len, const char *value,
-                        size_t value_len, bool from_flag)
+                        size_t value_len, bool from_flag, size_t line, const char *origin)
 {
 	struct config_entry *e = config_find(c, key, key_len);
-	if (e && e->from_flag && !from_flag)
-		return 0; /* flags win over the file */
+	/* Flags win over the file; the file's value is kept aside so that a
+	 * mistake in it is still reported. */
+	bool shadowed = e && e->from_flag && !from_flag;
 	char *v = strndup(value, value_len);
 	if (!v)
 		return -ENOMEM;
-	if (e) {
+	if (e && !shadowed) {
 		free(e->value);
 		e->value = v;
 		e->from_flag = e->from_flag || from_flag;
+		e->line = line;
+		snprintf(e->origin, sizeof(e->origin), "%s", origin ? origin : "");
 		return 0;
 	}
 	if (c->count == c->cap) {
@@ -82,13 +91,21 @@ static int config_store(struct config *c, const char *key, size_t key_len, const
 		free(v);
 		return -ENOMEM;
 	}
-	c->entries[c->count++] = (struct config_entry){k, v, from_flag};
+	struct config_entry *added = &c->entries[c->count++];
+	*added = (struct config_entry){
+	        .key = k, .value = v, .from_flag = from_flag, .shadowed = shadowed, .line = line};
+	snprintf(added->origin, sizeof(added->origin), "%s", origin ? origin : "");
 	return 0;
 }
 
 int config_set(struct config *c, const char *key, const char *value)
 {
-	return config_store(c, key, strlen(key), value, strlen(value), true);
+	return config_store(c, key, strlen(key), value, strlen(value), true, 0, NULL);
+}
+
+int config_set_flag(struct config *c, const char *key, const char *value, const char *flag)
+{
+	return config_store(c, key, strlen(key), value, strlen(value), true, 0, flag);
 }
 
 static bool key_char_ok(char ch)
@@ -154,8 +171,8 @@ static int parse_line(struct config *c, const char *p, const char *end, size_t l
 		if (*v == '\0' || (*v > 0 && *v < 0x20 && *v != '\t'))
 			return parse_fail(err, err_len, line, "control character in value");
 	}
-	if (config_store(c, key, (size_t)(key_end - key), value, (size_t)(value_end - value),
-	                 false) != 0)
+	if (config_store(c, key, (size_t)(key_end - key), value, (size_t)(value_end - value), false,
+	                 line, NULL) != 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -217,7 +234,9 @@ int config_load_file(struct config *c, const char *path, char *err, size_t err_l
 			snprintf(err, err_len, "%s is larger than %d bytes", path, CONFIG_MAX_FILE);
 		rc = -EFBIG;
 	} else {
-		rc = config_parse(c, text, len, err, err_len);
+		free(c->file);
+		c->file = strdup(path);
+		rc = c->file ? config_parse(c, text, len, err, err_len) : -ENOMEM;
 	}
 	free(text);
 	return rc;
@@ -268,6 +287,24 @@ static bool parse_scaled(const char *text, const struct unit *units, int64_t *ou
 	return true;
 }
 
+static const struct unit size_units[] = {
+        {"K", 1024},
+        {"KB", 1024},
+        {"KiB", 1024},
+        {"M", 1024 * 1024},
+        {"MB", 1024 * 1024},
+        {"MiB", 1024 * 1024},
+        {"G", 1024LL * 1024 * 1024},
+        {"GB", 1024LL * 1024 * 1024},
+        {"GiB", 1024LL * 1024 * 1024},
+        {NULL, 0},
+};
+
+static const struct unit duration_units[] = {
+        {"ms", 1},          {"s", 1000},         {"m", 60 * 1000},
+        {"h", 3600 * 1000}, {"d", 86400 * 1000}, {NULL, 0},
+};
+
 int64_t config_get_int(const struct config *c, const char *key, int64_t fallback)
 {
 	int64_t v;
@@ -276,45 +313,35 @@ int64_t config_get_int(const struct config *c, const char *key, int64_t fallback
 
 int64_t config_get_size(const struct config *c, const char *key, int64_t fallback)
 {
-	static const struct unit units[] = {
-	        {"K", 1024},
-	        {"KB", 1024},
-	        {"KiB", 1024},
-	        {"M", 1024 * 1024},
-	        {"MB", 1024 * 1024},
-	        {"MiB", 1024 * 1024},
-	        {"G", 1024LL * 1024 * 1024},
-	        {"GB", 1024LL * 1024 * 1024},
-	        {"GiB", 1024LL * 1024 * 1024},
-	        {NULL, 0},
-	};
 	int64_t v;
-	return parse_scaled(config_get(c, key, NULL), units, &v) ? v : fallback;
+	return parse_scaled(config_get(c, key, NULL), size_units, &v) ? v : fallback;
 }
 
 int64_t config_get_ms(const struct config *c, const char *key, int64_t fallback)
 {
-	static const struct unit units[] = {
-	        {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}, {NULL, 0},
-	};
 	int64_t v;
-	return parse_scaled(config_get(c, key, NULL), units, &v) ? v : fallback;
+	return parse_scaled(config_get(c, key, NULL), duration_units, &v) ? v : fallback;
+}
+
+/* 1 true, 0 false, -1 neither. */
+static int parse_bool(const char *v)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(v, no[i]) == 0)
+			return 0;
+	}
+	return -1;
 }
 
 bool config_get_bool(const struct config *c, const char *key, bool fallback)
 {
 	const char *v = config_get(c, key, NULL);
-	if (!v)
-		return fallback;
-	static const char *const yes[] = {"true", "yes", "on", "1"};
-	static const char *const no[] = {"false", "no", "off", "0"};
-	for (size_t i = 0; i < 4; i++) {
-		if (strcasecmp(v, yes[i]) == 0)
-			return true;
-		if (strcasecmp(v, no[i]) == 0)
-			return false;
-	}
-	return fallback;
+	int b = v ? parse_bool(v) : -1;
+	return b < 0 ? fallback : b == 1;
 }
 
 void config_each(const struct config *c, const char *prefix,
@@ -324,7 +351,335 @@ void config_each(const struct config *c, const char *prefix,
 		return;
 	size_t plen = strlen(prefix);
 	for (size_t i = 0; i < c->count; i++) {
-		if (strncmp(c->entries[i].key, prefix, plen) == 0)
+		if (!c->entries[i].shadowed && strncmp(c->entries[i].key, prefix, plen) == 0)
 			fn(c->entries[i].key, c->entries[i].value, arg);
 	}
+}
+
+/* --- the accepted keys ------------------------------------------------------ */
+
+int config_parse_address(const char *text, char *host, size_t host_len, unsigned *port, char *why,
+                         size_t why_len)
+{
+	const char *h = text, *colon;
+	size_t hlen;
+	bool bracketed = text[0] == '[';
+	if (bracketed) {
+		const char *close = strchr(text, ']');
+		if (!close || close[1] != ':') {
+			snprintf(why, why_len, "\"%s\": an IPv6 address needs \"]:PORT\" after it",
+			         text);
+			return -EINVAL;
+		}
+		h = text + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(text, ':');
+		if (!colon) {
+			snprintf(why, why_len, "\"%s\" has no \":PORT\"", text);
+			return -EINVAL;
+		}
+		hlen = (size_t)(colon - text);
+		if (memchr(text, ':', hlen)) {
+			snprintf(why, why_len,
+			         "\"%s\": write an IPv6 address in brackets, [::1]:PORT", text);
+			return -EINVAL;
+		}
+	}
+	if (hlen >= host_len) {
+		snprintf(why, why_len, "\"%s\": host name too long", text);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < hlen; i++) {
+		char ch = h[i];
+		bool ok = isalnum((unsigned char)ch) || ch == '.' || ch == '-' ||
+		          (bracketed && (ch == ':' || ch == '%')) ||
+		          (!bracketed && hlen == 1 && ch == '*');
+		if (!ok) {
+			snprintf(why, why_len, "\"%s\": '%c' cannot be part of a host", text, ch);
+			return -EINVAL;
+		}
+	}
+	const char *p = colon + 1;
+	size_t digits = strspn(p, "0123456789");
+	unsigned long n = digits && digits <= 5 ? strtoul(p, NULL, 10) : 0;
+	if (!digits || p[digits] || digits > 5 || n < 1 || n > 65535) {
+		snprintf(why, why_len, "\"%s\": port \"%s\" is not a number from 1 to 65535", text,
+		         p);
+		return -EINVAL;
+	}
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (strcmp(host, "*") == 0)
+		host[0] = '\0';
+	*port = (unsigned)n;
+	return 0;
+}
+
+/* Writes a bound the way an operator would ("16K", "1m"). */
+static void format_amount(const struct config_key *k, int64_t v, char *out, size_t len)
+{
+	const struct unit *units = k->type == CONFIG_SIZE       ? size_units
+	                           : k->type == CONFIG_DURATION ? duration_units
+	                                                        : NULL;
+	const struct unit *best = NULL;
+	for (const struct unit *u = units; u && u->suffix; u++) {
+		if (v != 0 && v % u->multiplier == 0 &&
+		    (!best || u->multiplier > best->multiplier) && strlen(u->suffix) <= 2 &&
+		    strcmp(u->suffix, "KB") && strcmp(u->suffix, "MB") && strcmp(u->suffix, "GB"))
+			best = u;
+	}
+	if (best && best->multiplier > 1)
+		snprintf(out, len, "%lld%s", (long long)(v / best->multiplier), best->suffix);
+	else
+		snprintf(out, len, "%lld%s", (long long)v, k->type == CONFIG_DURATION ? "ms" : "");
+}
+
+void config_key_accepted(const struct config_key *k, char *out, size_t out_len)
+{
+	int n = 0;
+	switch (k->type) {
+	case CONFIG_STRING: n = snprintf(out, out_len, "any text"); break;
+	case CONFIG_INT: n = snprintf(out, out_len, "an integer"); break;
+	case CONFIG_SIZE:
+		n = snprintf(out, out_len, "a size in bytes, optionally with K, M or G (x1024)");
+		break;
+	case CONFIG_DURATION:
+		n = snprintf(out, out_len,
+		             "a duration: milliseconds, or a number with ms, s, m, h or d");
+		break;
+	case CONFIG_BOOL: n = snprintf(out, out_len, "true/false, yes/no, on/off or 1/0"); break;
+	case CONFIG_ENUM: {
+		n = snprintf(out, out_len, "one of ");
+		for (const char *p = k->choices; p && *p && n >= 0 && (size_t)n < out_len;) {
+			size_t len = strcspn(p, "|");
+			n += snprintf(out + n, out_len - (size_t)n, "%s%.*s",
+			              p == k->choices ? "" : ", ", (int)len, p);
+			p += len + (p[len] == '|');
+		}
+		break;
+	}
+	case CONFIG_ADDRESS_LIST:
+		n = snprintf(out, out_len,
+		             "HOST:PORT, [IPv6]:PORT or *:PORT with a port from 1 to 65535, "
+		             "several separated by commas");
+		break;
+	}
+	bool ranged = k->type == CONFIG_INT || k->type == CONFIG_SIZE || k->type == CONFIG_DURATION;
+	if (ranged && (k->min || k->max) && n >= 0 && (size_t)n < out_len) {
+		char lo[32], hi[32];
+		format_amount(k, k->min, lo, sizeof(lo));
+		format_amount(k, k->max, hi, sizeof(hi));
+		snprintf(out + n, out_len - (size_t)n, ", from %s to %s", lo, hi);
+	}
+}
+
+static const char *type_name(enum config_type type)
+{
+	switch (type) {
+	case CONFIG_INT: return "an integer";
+	case CONFIG_SIZE: return "a size";
+	case CONFIG_DURATION: return "a duration";
+	default: return "a value";
+	}
+}
+
+int config_check_value(const struct config_key *k, const char *value, char *why, size_t why_len)
+{
+	int64_t v;
+	switch (k->type) {
+	case CONFIG_STRING: return 0;
+	case CONFIG_INT:
+	case CONFIG_SIZE:
+	case CONFIG_DURATION: {
+		const struct unit *units = k->type == CONFIG_SIZE       ? size_units
+		                           : k->type == CONFIG_DURATION ? duration_units
+		                                                        : NULL;
+		if (!parse_scaled(value, units, &v)) {
+			snprintf(why, why_len, "\"%s\" is not %s", value, type_name(k->type));
+			return -EINVAL;
+		}
+		if ((k->min || k->max) && (v < k->min || v > k->max)) {
+			snprintf(why, why_len, "%s is out of range", value);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	case CONFIG_BOOL:
+		if (parse_bool(value) < 0) {
+			snprintf(why, why_len, "\"%s\" is not a boolean", value);
+			return -EINVAL;
+		}
+		return 0;
+	case CONFIG_ENUM:
+		for (const char *p = k->choices; p && *p;) {
+			size_t len = strcspn(p, "|");
+			if (strlen(value) == len && strncmp(value, p, len) == 0)
+				return 0;
+			p += len + (p[len] == '|');
+		}
+		snprintf(why, why_len, "\"%s\" is not a choice", value);
+		return -EINVAL;
+	case CONFIG_ADDRESS_LIST: {
+		const char *p = value;
+		while (*p) {
+			p += strspn(p, ", \t");
+			size_t len = strcspn(p, ", \t");
+			if (!len)
+				break;
+			char one[300], host[256];
+			unsigned port;
+			if (len >= sizeof(one)) {
+				snprintf(why, why_len, "an address is too long");
+				return -EINVAL;
+			}
+			memcpy(one, p, len);
+			one[len] = '\0';
+			if (config_parse_address(one, host, sizeof(host), &port, why, why_len))
+				return -EINVAL;
+			p += len;
+		}
+		return 0;
+	}
+	}
+	return 0;
+}
+
+const struct config_key *config_key_find(const struct config_key *const *tables, const char *name)
+{
+	for (size_t t = 0; tables[t]; t++)
+		for (const struct config_key *k = tables[t]; k->name; k++)
+			if (strcmp(k->name, name) == 0)
+				return k;
+	return NULL;
+}
+
+/* Levenshtein distance, capped: keys are short and a misspelling is near. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > CONFIG_MAX_KEY || lb > CONFIG_MAX_KEY)
+		return SIZE_MAX;
+	size_t row[CONFIG_MAX_KEY + 1];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diagonal = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diagonal + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diagonal = up;
+		}
+	}
+	return row[lb];
+}
+
+struct report {
+	char *out;
+	size_t len, used;
+	unsigned problems;
+};
+
+static void report_add(struct report *r, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+static void report_add(struct report *r, const char *fmt, ...)
+{
+	r->problems++;
+	if (!r->out || r->used + 1 >= r->len)
+		return;
+	if (r->used)
+		r->out[r->used++] = '\n';
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(r->out + r->used, r->len - r->used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		r->used += (size_t)n < r->len - r->used ? (size_t)n : r->len - r->used - 1;
+}
+
+/* What an unknown key might have meant, and the keys of its section. */
+static void describe_unknown(const struct config_key *const *tables, const char *name, char *out,
+                             size_t len)
+{
+	const struct config_key *near = NULL;
+	size_t near_distance = 3; /* at most two edits away */
+	size_t section_len = strcspn(name, ".");
+	bool section_known = false;
+	for (size_t t = 0; tables[t]; t++)
+		for (const struct config_key *k = tables[t]; k->name; k++) {
+			size_t d = edit_distance(name, k->name);
+			if (d < near_distance) {
+				near = k;
+				near_distance = d;
+			}
+			if (strncmp(k->name, name, section_len + 1) == 0 &&
+			    name[section_len] == '.')
+				section_known = true;
+		}
+	int n = near ? snprintf(out, len, "unknown key (did you mean %s?); accepted ", near->name)
+	             : snprintf(out, len, "unknown key; accepted ");
+	if (section_known)
+		n += snprintf(out + n, len - (size_t)n, "in %.*s.:", (int)section_len, name);
+	else
+		n += snprintf(out + n, len - (size_t)n, "sections:");
+	/* Each section or key once, in table order. */
+	for (size_t t = 0; tables[t]; t++)
+		for (const struct config_key *k = tables[t]; k->name && n >= 0 && (size_t)n < len;
+		     k++) {
+			size_t klen = strcspn(k->name, ".");
+			if (section_known) {
+				if (strncmp(k->name, name, section_len + 1) == 0)
+					n += snprintf(out + n, len - (size_t)n, " %s",
+					              k->name + section_len + 1);
+				continue;
+			}
+			bool seen = false;
+			for (size_t u = 0; u <= t && !seen && tables[u]; u++)
+				for (const struct config_key *o = tables[u]; o->name && o != k; o++)
+					if (strcspn(o->name, ".") == klen &&
+					    strncmp(o->name, k->name, klen) == 0) {
+						seen = true;
+						break;
+					}
+			if (!seen)
+				n += snprintf(out + n, len - (size_t)n, " %.*s", (int)klen,
+				              k->name);
+		}
+}
+
+int config_validate(const struct config *c, const struct config_key *const *tables, char *err,
+                    size_t err_len)
+{
+	struct report r = {err, err_len, 0, 0};
+	if (err && err_len)
+		err[0] = '\0';
+	for (size_t i = 0; c && i < c->count; i++) {
+		const struct config_entry *e = &c->entries[i];
+		char where[CONFIG_MAX_KEY + 64], why[512], accepted[512];
+		if (e->line)
+			snprintf(where, sizeof(where), "%s:%zu", c->file ? c->file : "line",
+			         e->line);
+		else
+			snprintf(where, sizeof(where), "%s",
+			         e->origin[0] ? e->origin : "command line");
+		const struct config_key *k = config_key_find(tables, e->key);
+		if (!k) {
+			describe_unknown(tables, e->key, why, sizeof(why));
+			report_add(&r, "%s: %s: %s", where, e->key, why);
+			continue;
+		}
+		if (config_check_value(k, e->value, why, sizeof(why)) == 0)
+			continue;
+		config_key_accepted(k, accepted, sizeof(accepted));
+		report_add(&r, "%s: %s: %s; accepted: %s", where, e->key, why, accepted);
+	}
+	return r.problems ? -EINVAL : 0;
 }

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/server_impl.h"
@@ -97,36 +98,6 @@ void listener_accept_pending(struct server *s)
 	}
 }
 
-/* Splits "host:port", "[v6]:port" or ":port"/"*:port" (all addresses). */
-static int split_host_port(const char *text, char *host, size_t host_len, char *port,
-                           size_t port_len)
-{
-	const char *colon;
-	const char *h = text;
-	size_t hlen;
-	if (text[0] == '[') {
-		const char *close = strchr(text, ']');
-		if (!close || close[1] != ':')
-			return -EINVAL;
-		h = text + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(text, ':');
-		if (!colon)
-			return -EINVAL;
-		hlen = (size_t)(colon - text);
-	}
-	if (hlen >= host_len || strlen(colon + 1) >= port_len || !colon[1])
-		return -EINVAL;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	if (strcmp(host, "*") == 0)
-		host[0] = '\0';
-	strcpy(port, colon + 1);
-	return 0;
-}
-
 static void listener_closed_cb(uv_handle_t *h)
 {
 	struct listener *l = h->data;
@@ -140,11 +111,13 @@ static void listener_closed_cb(uv_handle_t *h)
  * (logged). */
 static int bind_address(const char *host_port, bool shared)
 {
-	char host[256], port[16];
-	if (split_host_port(host_port, host, sizeof(host), port, sizeof(port))) {
-		log_error("listen address %s: expected HOST:PORT or [IPv6]:PORT", host_port);
+	char host[256], port[16], why[256];
+	unsigned port_number;
+	if (config_parse_address(host_port, host, sizeof(host), &port_number, why, sizeof(why))) {
+		log_error("listen address %s; expected HOST:PORT, [IPv6]:PORT or *:PORT", why);
 		return -EINVAL;
 	}
+	snprintf(port, sizeof(port), "%u", port_number);
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 	                         .ai_socktype = SOCK_STREAM,
 	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};

@@ -22,10 +22,13 @@
 #include "core/reload.h"
 #include "core/server.h"
 #include "core/transport.h"
+#include "core/version.h"
+#include "handlers/config_keys.h"
 #include "handlers/handlers.h"
 #include "ca/ca.h"
 #include "storage/store.h"
 #include "tls/tls.h"
+#include "tls/tls_config_keys.h"
 #include "tls/tls_demo_pki.h"
 #include "tls/tls_ticket.h"
 
@@ -60,18 +63,25 @@ static const char *const try_paths[] = {"/healthz", "/readyz", "/metrics",
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: kenshod [--data DIR] --listen HOST:PORT [--listen HOST:PORT ...]\n"
-	             "               [--listen-tls HOST:PORT ...] [--workers N] [--config FILE]\n"
-	             "               [--log-level error|warn|info|debug] [--no-access-log]\n"
-	             "\n"
-	             "  --data DIR         data directory (default " DEFAULT_DATA_DIR
-	             "; created if missing)\n"
-	             "  --listen HOST:PORT plain HTTP listener ([v6]:PORT for IPv6); repeatable\n"
-	             "  --listen-tls H:P   HTTPS listener; repeatable\n"
-	             "  --workers N        worker processes sharing the ports (SO_REUSEPORT)\n"
-	             "  --config FILE      key = value settings (see docs/configuration.md)\n"
-	             "  --log-level LEVEL  stderr log verbosity (default info)\n"
-	             "  --no-access-log    do not write JSON access-log lines to stdout\n");
+	fprintf(out,
+	        "usage: kenshod [--data DIR] --listen HOST:PORT [--listen HOST:PORT ...]\n"
+	        "               [--listen-tls HOST:PORT ...] [--workers N] [--config FILE]\n"
+	        "               [--log-level error|warn|info|debug] [--no-access-log]\n"
+	        "       kenshod --check-config FILE | --version | --help\n"
+	        "\n"
+	        "  --data DIR         data directory (default " DEFAULT_DATA_DIR
+	        "; created if missing)\n"
+	        "  --listen HOST:PORT plain HTTP listener ([v6]:PORT for IPv6); repeatable\n"
+	        "  --listen-tls H:P   HTTPS listener; repeatable\n"
+	        "  --workers N        worker processes sharing the ports (SO_REUSEPORT)\n"
+	        "  --config FILE      key = value settings (see docs/configuration.md)\n"
+	        "  --log-level LEVEL  stderr log verbosity (default info)\n"
+	        "  --no-access-log    do not write JSON access-log lines to stdout\n"
+	        "  --check-config FILE  check FILE's keys and values, then exit 0 (valid) or 1\n"
+	        "  --version          print the version and exit\n"
+	        "\n"
+	        "The first listener's URL goes into the OCSP and CRL pointers of the demo\n"
+	        "certificates made on first start (server.base_url sets another).\n");
 }
 
 /* --- the data directory --------------------------------------------------- */
@@ -112,7 +122,7 @@ static int make_dirs(const char *path, mode_t mode)
 /* People issued real certificate pairs in a new demo data directory. */
 #define DEMO_PEOPLE 100
 
-static int bootstrap_data_dir(const char *dir)
+static int bootstrap_data_dir(const char *dir, const char *base_url)
 {
 	char path[4096];
 	int rc = make_dirs(dir, 0755);
@@ -122,7 +132,7 @@ static int bootstrap_data_dir(const char *dir)
 		rc = make_dir(path, 0700);
 	}
 	if (rc == 0)
-		rc = ca_bootstrap_demo(dir, DEMO_PEOPLE);
+		rc = ca_bootstrap_demo(dir, base_url, DEMO_PEOPLE);
 	return rc;
 }
 
@@ -334,6 +344,9 @@ static int worker_main(unsigned index, void *arg)
 		goto out;
 	}
 	readiness_register("store", store_readiness_check, store);
+	metric_set(metrics_gauge("kensho_build_info", "version=\"" KENSHO_VERSION "\"",
+	                         "always 1; the label is the version of this kenshod"),
+	           1);
 	metric_set(metrics_gauge("kensho_store_map_bytes", NULL,
 	                         "size of this worker's map of the store (grows on demand)"),
 	           (double)store_map_size(store));
@@ -405,6 +418,14 @@ out:
 
 /* --- flags and configuration ---------------------------------------------- */
 
+/* Every key kenshod accepts, each declared by the module that reads it. */
+static const struct config_key *const config_tables[] = {
+        core_config_keys,
+        tls_config_keys,
+        handlers_config_keys,
+        NULL,
+};
+
 static int add_address(char ***list, size_t *count, const char *text)
 {
 	char **bigger = realloc(*list, (*count + 1) * sizeof(char *));
@@ -438,6 +459,115 @@ static void free_addresses(char **list, size_t count)
 	free(list);
 }
 
+/* A repeatable flag's values, joined into one list-valued key. */
+static int append_flag_value(struct buf *list, const char *value)
+{
+	if (list->len)
+		buf_append_str(list, ", ");
+	buf_append_str(list, value);
+	return list->failed ? -ENOMEM : 0;
+}
+
+static int set_list_flag(struct config *c, const char *key, struct buf *list, const char *flag)
+{
+	if (!list->len)
+		return 0;
+	buf_append(list, "", 1);
+	if (list->failed)
+		return -ENOMEM;
+	return config_set_flag(c, key, (const char *)list->data, flag);
+}
+
+/* Prints each problem config_validate found; returns 0 when there were none. */
+static int report_config(const struct config *c)
+{
+	static char problems[16384];
+	if (config_validate(c, config_tables, problems, sizeof(problems)) == 0)
+		return 0;
+	for (char *line = problems, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		fprintf(stderr, "kenshod: %s\n", line);
+	}
+	return -EINVAL;
+}
+
+/* `kenshod --check-config FILE`: the file alone, against the key tables. */
+static int check_config_file(const char *path)
+{
+	struct config *c = config_new();
+	char err[512];
+	if (!c)
+		return 1;
+	int rc = config_load_file(c, path, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "kenshod: %s: %s\n", path, err);
+	else
+		rc = report_config(c);
+	config_free(c);
+	if (rc)
+		return 1;
+	printf("%s: ok\n", path);
+	return 0;
+}
+
+/* The URL certificates name for OCSP and CRLs when the data directory is
+ * created: server.base_url, else the first listener's (plain before TLS),
+ * with a wildcard host replaced by loopback, which is where a demo is tried. */
+static int derive_base_url(const struct daemon *d, char *out, size_t len)
+{
+	const char *configured = config_get(d->config, "server.base_url", NULL);
+	if (configured) {
+		if (strncmp(configured, "http://", 7) && strncmp(configured, "https://", 8)) {
+			fprintf(stderr,
+			        "kenshod: server.base_url: \"%s\" is not an http:// or https:// "
+			        "URL\n",
+			        configured);
+			return -EINVAL;
+		}
+		snprintf(out, len, "%s", configured);
+		for (size_t n = strlen(out); n > 0 && out[n - 1] == '/'; n--)
+			out[n - 1] = '\0'; /* as ca init stores it */
+		return 0;
+	}
+	bool plain = d->listen_count > 0;
+	const char *first = plain ? d->listen[0] : d->listen_tls[0];
+	char host[256], why[256];
+	unsigned port;
+	if (config_parse_address(first, host, sizeof(host), &port, why, sizeof(why)))
+		return -EINVAL; /* validated already */
+	const char *scheme = plain ? "http" : "https";
+	if (!host[0] || strcmp(host, "0.0.0.0") == 0)
+		snprintf(out, len, "%s://127.0.0.1:%u", scheme, port);
+	else if (strcmp(host, "::") == 0)
+		snprintf(out, len, "%s://[::1]:%u", scheme, port);
+	else if (strchr(host, ':'))
+		snprintf(out, len, "%s://[%s]:%u", scheme, host, port);
+	else
+		snprintf(out, len, "%s://%s:%u", scheme, host, port);
+	return 0;
+}
+
+/* Says where the certificates of this data directory point, and warns when
+ * that is not where this kenshod listens (they were made for another). */
+static void log_base_url(const struct daemon *d, const char *wanted)
+{
+	char path[4096], url[512] = "";
+	snprintf(path, sizeof(path), "%s/ca/base-url", d->data_dir);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fgets(url, sizeof(url), f))
+		url[strcspn(url, "\r\n")] = '\0';
+	fclose(f);
+	log_info("certificates of %s point OCSP and CRL clients to %s (%s)", d->data_dir, url,
+	         path);
+	if (strcmp(url, wanted) != 0)
+		log_warn("that is not %s: the data directory was created for another address",
+		         wanted);
+}
+
 /* So 1,000s of connections per worker fit: the hard limit is the real one. */
 static void raise_fd_limit(void)
 {
@@ -450,7 +580,13 @@ static void raise_fd_limit(void)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_LISTEN_TLS = 256, OPT_LOG_LEVEL, OPT_NO_ACCESS_LOG };
+	enum {
+		OPT_LISTEN_TLS = 256,
+		OPT_LOG_LEVEL,
+		OPT_NO_ACCESS_LOG,
+		OPT_VERSION,
+		OPT_CHECK_CONFIG,
+	};
 	static const struct option options[] = {
 	        {"data", required_argument, NULL, 'd'},
 	        {"listen", required_argument, NULL, 'l'},
@@ -459,6 +595,8 @@ int main(int argc, char **argv)
 	        {"config", required_argument, NULL, 'c'},
 	        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	        {"no-access-log", no_argument, NULL, OPT_NO_ACCESS_LOG},
+	        {"check-config", required_argument, NULL, OPT_CHECK_CONFIG},
+	        {"version", no_argument, NULL, OPT_VERSION},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -466,18 +604,30 @@ int main(int argc, char **argv)
 	d.config = config_new();
 	if (!d.config)
 		return 1;
-	const char *config_path = NULL;
+	const char *config_path = NULL, *check_path = NULL;
+	struct buf listen = {0}, listen_tls = {0};
 	int status = 2;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "d:l:w:c:h", options, NULL)) != -1) {
+	int opt, rc = 0;
+	while (rc == 0 && (opt = getopt_long(argc, argv, "d:l:w:c:h", options, NULL)) != -1) {
 		switch (opt) {
-		case 'd': config_set(d.config, "server.data", optarg); break;
-		case 'l': add_address(&d.listen, &d.listen_count, optarg); break;
-		case OPT_LISTEN_TLS: add_address(&d.listen_tls, &d.listen_tls_count, optarg); break;
-		case 'w': config_set(d.config, "server.workers", optarg); break;
+		case 'd': rc = config_set_flag(d.config, "server.data", optarg, "--data"); break;
+		case 'l': rc = append_flag_value(&listen, optarg); break;
+		case OPT_LISTEN_TLS: rc = append_flag_value(&listen_tls, optarg); break;
+		case 'w':
+			rc = config_set_flag(d.config, "server.workers", optarg, "--workers");
+			break;
 		case 'c': config_path = optarg; break;
-		case OPT_LOG_LEVEL: config_set(d.config, "log.level", optarg); break;
-		case OPT_NO_ACCESS_LOG: config_set(d.config, "log.access", "off"); break;
+		case OPT_LOG_LEVEL:
+			rc = config_set_flag(d.config, "log.level", optarg, "--log-level");
+			break;
+		case OPT_NO_ACCESS_LOG:
+			rc = config_set_flag(d.config, "log.access", "off", "--no-access-log");
+			break;
+		case OPT_CHECK_CONFIG: check_path = optarg; break;
+		case OPT_VERSION:
+			printf("kenshod %s\n", KENSHO_VERSION);
+			status = 0;
+			goto out;
 		case 'h':
 			usage(stdout);
 			status = 0;
@@ -485,57 +635,64 @@ int main(int argc, char **argv)
 		default: usage(stderr); goto out;
 		}
 	}
+	if (rc == 0)
+		rc = set_list_flag(d.config, "server.listen", &listen, "--listen");
+	if (rc == 0)
+		rc = set_list_flag(d.config, "server.listen_tls", &listen_tls, "--listen-tls");
+	if (rc) {
+		status = 1;
+		goto out;
+	}
 	if (optind < argc) {
 		fprintf(stderr, "kenshod: unexpected argument %s\n", argv[optind]);
 		usage(stderr);
 		goto out;
 	}
+	if (check_path) {
+		status = check_config_file(check_path);
+		goto out;
+	}
 	if (config_path) {
-		char err[256];
+		char err[512];
 		if (config_load_file(d.config, config_path, err, sizeof(err)) != 0) {
 			fprintf(stderr, "kenshod: config %s: %s\n", config_path, err);
 			goto out;
 		}
 	}
-	enum log_level level = LOG_INFO;
-	if (log_parse_level(config_get(d.config, "log.level", "info"), &level) != 0) {
-		fprintf(stderr, "kenshod: log.level must be error, warn, info or debug\n");
+	/* Before anything else: a configuration kenshod would misread stops it
+	 * here, with nothing created yet. */
+	if (report_config(d.config) != 0) {
+		fprintf(stderr,
+		        "kenshod: refusing to start; see docs/configuration.md for every key\n");
 		goto out;
 	}
+	enum log_level level = LOG_INFO;
+	log_parse_level(config_get(d.config, "log.level", "info"), &level);
 	log_set_level(level);
-	/* Flags win; the file's listen keys apply only when no flag gave one. */
-	if (!d.listen_count)
-		add_address_list(&d.listen, &d.listen_count,
-		                 config_get(d.config, "server.listen", ""));
-	if (!d.listen_tls_count)
-		add_address_list(&d.listen_tls, &d.listen_tls_count,
-		                 config_get(d.config, "server.listen_tls", ""));
+	if (add_address_list(&d.listen, &d.listen_count,
+	                     config_get(d.config, "server.listen", "")) ||
+	    add_address_list(&d.listen_tls, &d.listen_tls_count,
+	                     config_get(d.config, "server.listen_tls", ""))) {
+		status = 1;
+		goto out;
+	}
 	if (!d.listen_count && !d.listen_tls_count) {
 		fprintf(stderr, "kenshod: nothing to listen on; give --listen HOST:PORT\n");
 		usage(stderr);
 		goto out;
 	}
-	int64_t workers = config_get_int(d.config, "server.workers", 1);
-	if (workers < 1 || workers > 256) {
-		fprintf(stderr, "kenshod: --workers must be between 1 and 256\n");
-		goto out;
-	}
-	d.workers = (unsigned)workers;
+	d.workers = (unsigned)config_get_int(d.config, "server.workers", 1);
 	d.data_dir = config_get(d.config, "server.data", DEFAULT_DATA_DIR);
 	d.access_log = config_get_bool(d.config, "log.access", true);
 	server_limits_default(&d.limits);
 	server_limits_from_config(&d.limits, d.config);
-	raise_fd_limit();
-	if (bootstrap_data_dir(d.data_dir) != 0 || bootstrap_tls(&d) != 0) {
-		status = 1;
+	char base_url[512];
+	if (derive_base_url(&d, base_url, sizeof(base_url)) != 0)
 		goto out;
-	}
-	/* Line-buffered would cost a write per request; server.c flushes the
-	 * access log once per loop iteration instead. */
-	static char stdout_buffer[1 << 16];
-	setvbuf(stdout, stdout_buffer, _IOFBF, sizeof(stdout_buffer));
+	raise_fd_limit();
 	/* Workers bind with SO_REUSEPORT, which would let them join a port that
-	 * another kenshod already serves: make sure every address is free first. */
+	 * another kenshod already serves: make sure every address is free first,
+	 * and before a new data directory is filled for it. */
 	for (size_t i = 0; i < d.listen_count + d.listen_tls_count; i++) {
 		const char *address =
 		        i < d.listen_count ? d.listen[i] : d.listen_tls[i - d.listen_count];
@@ -544,13 +701,25 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	log_info("kenshod starting: data %s, %u worker(s)", d.data_dir, d.workers);
+	if (bootstrap_data_dir(d.data_dir, base_url) != 0 || bootstrap_tls(&d) != 0) {
+		status = 1;
+		goto out;
+	}
+	log_base_url(&d, base_url);
+	/* Line-buffered would cost a write per request; server.c flushes the
+	 * access log once per loop iteration instead. */
+	static char stdout_buffer[1 << 16];
+	setvbuf(stdout, stdout_buffer, _IOFBF, sizeof(stdout_buffer));
+	log_info("kenshod %s starting: data %s, %u worker(s)", KENSHO_VERSION, d.data_dir,
+	         d.workers);
 	if (d.workers == 1)
 		status = worker_main(0, &d);
 	else
 		status = process_supervise(d.workers, worker_main, &d,
 		                           d.limits.drain_timeout_ms + 2000);
 out:
+	buf_free(&listen);
+	buf_free(&listen_tls);
 	free_addresses(d.listen, d.listen_count);
 	free_addresses(d.listen_tls, d.listen_tls_count);
 	config_free(d.config);

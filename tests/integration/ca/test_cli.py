@@ -208,7 +208,7 @@ def new_pair(data, tmp, pubkey):
     out = os.path.join(tmp, "pairs")
     r = kensho(data, "issue", "--name", "鈴木\u3000一郎", "--birth", "1970-05-05", "--sex", "1",
                "--address", "福岡県福岡市博多区1", "--sign-pubkey", pubkey, "--auth-pubkey", pubkey,
-               "--out", out)
+               "--out", out, "--force")  # each pair replaces the last one's certificate files
     return serials(r.stdout)
 
 

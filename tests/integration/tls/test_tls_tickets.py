@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import BUILD, Server, check  # noqa: E402
+from harness import BUILD, Server, check, free_port  # noqa: E402
 
 RECONNECTS = 24
 
@@ -128,7 +128,8 @@ def main():
         # A key file readable by others is refused at start.
         os.chmod(stranger, 0o644)
         proc = subprocess.run([os.path.join(BUILD, "daemon", "kenshod"), "--data", other,
-                               "--listen", "127.0.0.1:0", "--listen-tls", "127.0.0.1:0",
+                               "--listen", f"127.0.0.1:{free_port()}",
+                               "--listen-tls", f"127.0.0.1:{free_port()}",
                                "--config", config], capture_output=True, text=True, timeout=30)
         check(proc.returncode != 0 and "chmod 600" in (proc.stdout + proc.stderr),
               f"a world-readable ticket key refused: rc {proc.returncode}")

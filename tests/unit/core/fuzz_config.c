@@ -1,4 +1,5 @@
-/* Fuzzes the config parser and its typed getters. */
+/* Fuzzes the config parser, its typed getters and the validation of values
+ * against the key table (addresses, sizes, durations, did-you-mean). */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)config_get_ms(c, "limits.idle_timeout", 0);
 		(void)config_get_bool(c, "log.access", true);
 		(void)config_get_int(c, "server.workers", 1);
+		static const struct config_key *const tables[] = {core_config_keys, NULL};
+		char problems[4096];
+		(void)config_validate(c, tables, problems, sizeof(problems));
 	}
 	config_free(c);
 	return 0;

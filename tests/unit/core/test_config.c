@@ -10,6 +10,39 @@
 #include <cmocka.h>
 
 #include "core/config.h"
+#include "core/server.h"
+#include "handlers/config_keys.h"
+#include "tls/tls_config_keys.h"
+
+static const struct config_key *const all_tables[] = {core_config_keys, tls_config_keys,
+                                                      handlers_config_keys, NULL};
+
+/* Loads text from a file named like kenshod's and validates it. */
+static int validate_file(const char *text, const char *flag_key, const char *flag_value,
+                         const char *flag, char *path, char *err, size_t err_len)
+{
+	strcpy(path, "/tmp/kensho-validate-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+	struct config *c = config_new();
+	if (flag_key)
+		assert_int_equal(config_set_flag(c, flag_key, flag_value, flag), 0);
+	char parse_err[256];
+	assert_int_equal(config_load_file(c, path, parse_err, sizeof(parse_err)), 0);
+	int rc = config_validate(c, all_tables, err, err_len);
+	config_free(c);
+	remove(path);
+	return rc;
+}
+
+static void assert_has_line(const char *report, const char *line)
+{
+	if (!strstr(report, line))
+		fail_msg("expected \"%s\" in:\n%s", line, report);
+}
 
 static struct config *parse_ok(const char *text)
 {
@@ -133,6 +166,172 @@ static void test_each_and_file(void **state)
 	config_free(c);
 }
 
+static void test_validate_names_file_line_key(void **state)
+{
+	char path[64], err[8192], want[512];
+	int rc = validate_file("# every kind of mistake\n"
+	                       "limits.body_bytes = lots\n"
+	                       "ocsp.validity = 1 day\n"
+	                       "server.workers = many\n"
+	                       "limits.body_byte = 2M\n"
+	                       "no.such.key = 1\n"
+	                       "log.access = maybe\n"
+	                       "tls.client_auth = sometimes\n"
+	                       "limits.header_bytes = 2\n"
+	                       "server.listen = 127.0.0.1:99999\n"
+	                       "server.listen_tls = nonsense\n"
+	                       "crl.check_interval = 5\n"
+	                       "ocsp.max_inflight_signs = -1\n"
+	                       "intake.queue_max = 12x\n",
+	                       NULL, NULL, NULL, path, err, sizeof(err));
+	assert_int_equal(rc, -EINVAL);
+	static const char *const lines[] = {
+	        ":2: limits.body_bytes: \"lots\" is not a size; accepted: a size in bytes",
+	        ":3: ocsp.validity: \"1 day\" is not a duration; accepted: a duration",
+	        ":4: server.workers: \"many\" is not an integer; accepted: an integer, from 1 to "
+	        "256",
+	        ":5: limits.body_byte: unknown key (did you mean limits.body_bytes?); accepted in "
+	        "limits.: header_bytes",
+	        ":6: no.such.key: unknown key; accepted sections: server log limits store tls",
+	        ":7: log.access: \"maybe\" is not a boolean; accepted: true/false",
+	        ":8: tls.client_auth: \"sometimes\" is not a choice; accepted: one of none, "
+	        "optional, required",
+	        ":9: limits.header_bytes: 2 is out of range; accepted: a size in bytes, optionally "
+	        "with K, M or G (x1024), from 256 to 16M",
+	        ":10: server.listen: \"127.0.0.1:99999\": port \"99999\" is not a number from 1 "
+	        "to 65535",
+	        ":11: server.listen_tls: \"nonsense\" has no \":PORT\"",
+	        ":12: crl.check_interval: 5 is out of range; accepted: a duration: milliseconds, "
+	        "or a number with ms, s, m, h or d, from 10ms to 1h",
+	        ":13: ocsp.max_inflight_signs: -1 is out of range",
+	        ":14: intake.queue_max: \"12x\" is not an integer",
+	};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		snprintf(want, sizeof(want), "%s%s", path, lines[i]);
+		assert_has_line(err, want);
+	}
+	/* one line per problem */
+	size_t newlines = 0;
+	for (const char *p = err; *p; p++)
+		newlines += *p == '\n';
+	assert_int_equal(newlines + 1, sizeof(lines) / sizeof(lines[0]));
+}
+
+static void test_validate_flags(void **state)
+{
+	char path[64], err[4096];
+	/* A flag names itself; the file's value it overrides is still checked. */
+	int rc = validate_file("server.workers = many\nlimits.body_bytes = 2M\n", "server.workers",
+	                       "abc", "--workers", path, err, sizeof(err));
+	assert_int_equal(rc, -EINVAL);
+	assert_has_line(err, "--workers: server.workers: \"abc\" is not an integer; accepted: an "
+	                     "integer, from 1 to 256");
+	assert_has_line(err, ":1: server.workers: \"many\" is not an integer");
+	assert_null(strstr(err, "body_bytes"));
+
+	struct config *c = config_new();
+	assert_int_equal(config_set_flag(c, "server.listen", "127.0.0.1:8080, [::1]:0", "--listen"),
+	                 0);
+	assert_int_equal(config_validate(c, all_tables, err, sizeof(err)), -EINVAL);
+	assert_has_line(err, "--listen: server.listen: \"[::1]:0\": port \"0\" is not a number");
+	config_free(c);
+}
+
+static void test_validate_accepts_good_configuration(void **state)
+{
+	char path[64], err[4096] = "";
+	int rc = validate_file(
+	        "server.listen = 127.0.0.1:8080, [::1]:8080 *:9000\n"
+	        "server.workers = 4\nlimits.body_bytes = 2M\nlimits.idle_timeout = 30s\n"
+	        "ocsp.validity = 1d\nlog.access = off\nlog.level = warn\n"
+	        "tls.client_auth = required\ncrl.delta_after_ms = 300\n"
+	        "ocsp.max_inflight_signs = 0\ntls.handshake_timeout = 0\n"
+	        "crl.base_url = \"http://va.example/\"\n",
+	        "server.workers", "2", "--workers", path, err, sizeof(err));
+	if (rc)
+		fail_msg("%s", err);
+	struct config *c = config_new();
+	assert_int_equal(config_validate(c, all_tables, err, sizeof(err)), 0);
+	config_free(c);
+}
+
+static void test_address_parse(void **state)
+{
+	static const struct {
+		const char *text, *host;
+		unsigned port;
+	} good[] = {
+	        {"127.0.0.1:8080", "127.0.0.1", 8080},   {"[::1]:443", "::1", 443}, {"*:1", "", 1},
+	        {"localhost:65535", "localhost", 65535}, {":80", "", 80},
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char host[64], why[128];
+		unsigned port = 0;
+		assert_int_equal(config_parse_address(good[i].text, host, sizeof(host), &port, why,
+		                                      sizeof(why)),
+		                 0);
+		assert_string_equal(host, good[i].host);
+		assert_int_equal(port, good[i].port);
+	}
+	static const char *const bad[] = {
+	        "nonsense",      "127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1:",
+	        "127.0.0.1:80x", "::1:80",          "[::1]80",     "a b:80",
+	        "127.0.0.1:-1",  "h:0000080",       "[::1]",       "x/y:80",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char host[64], why[128] = "";
+		unsigned port;
+		if (config_parse_address(bad[i], host, sizeof(host), &port, why, sizeof(why)) !=
+		    -EINVAL)
+			fail_msg("accepted %s", bad[i]);
+		assert_non_null(strstr(why, bad[i]));
+	}
+}
+
+/* The tables are the single description of every key: each entry complete,
+ * each name once, each default itself an accepted value. */
+static void test_key_tables_are_consistent(void **state)
+{
+	for (size_t t = 0; all_tables[t]; t++)
+		for (const struct config_key *k = all_tables[t]; k->name; k++) {
+			assert_non_null(k->meaning);
+			assert_true(config_key_find(all_tables, k->name) == k);
+			assert_true(strchr(k->name, '.') != NULL);
+			if (k->type == CONFIG_ENUM)
+				assert_non_null(k->choices);
+			assert_true(k->min <= k->max);
+			char why[256] = "";
+			if (k->default_value &&
+			    config_check_value(k, k->default_value, why, sizeof(why)) != 0)
+				fail_msg("%s: default %s: %s", k->name, k->default_value, why);
+		}
+}
+
+/* core's limits: the table's defaults are server_limits_default's. */
+static void test_limit_defaults_match_the_server(void **state)
+{
+	struct config *c = config_new();
+	for (const struct config_key *k = core_config_keys; k->name; k++)
+		if (strncmp(k->name, "limits.", 7) == 0)
+			assert_int_equal(config_set(c, k->name, k->default_value), 0);
+	/* Every field from the table's text alone (zero where a key were missing). */
+	struct server_limits from_table = {0}, built_in;
+	server_limits_default(&built_in);
+	server_limits_from_config(&from_table, c);
+	assert_int_equal(from_table.header_bytes, built_in.header_bytes);
+	assert_int_equal(from_table.uri_bytes, built_in.uri_bytes);
+	assert_int_equal(from_table.body_bytes, built_in.body_bytes);
+	assert_int_equal(from_table.max_connections, built_in.max_connections);
+	assert_int_equal(from_table.pipeline_depth, built_in.pipeline_depth);
+	assert_int_equal(from_table.write_buffer_bytes, built_in.write_buffer_bytes);
+	assert_int_equal(from_table.idle_timeout_ms, built_in.idle_timeout_ms);
+	assert_int_equal(from_table.request_timeout_ms, built_in.request_timeout_ms);
+	assert_int_equal(from_table.linger_timeout_ms, built_in.linger_timeout_ms);
+	assert_int_equal(from_table.drain_timeout_ms, built_in.drain_timeout_ms);
+	assert_int_equal(from_table.backlog, built_in.backlog);
+	config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +340,12 @@ int main(void)
 	        cmocka_unit_test(test_errors_name_the_line),
 	        cmocka_unit_test(test_flags_override_file),
 	        cmocka_unit_test(test_each_and_file),
+	        cmocka_unit_test(test_validate_names_file_line_key),
+	        cmocka_unit_test(test_validate_flags),
+	        cmocka_unit_test(test_validate_accepts_good_configuration),
+	        cmocka_unit_test(test_address_parse),
+	        cmocka_unit_test(test_key_tables_are_consistent),
+	        cmocka_unit_test(test_limit_defaults_match_the_server),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,58 @@
+/* The keys core and kenshod's main read: server.*, log.*, limits.* (see
+ * server_limits_from_config) and store.*. Declared here once (config.h says
+ * how to add one); the defaults are those of server_limits_default and the
+ * store's, as an operator would write them. */
+#include "core/config.h"
+
+#define KIB    1024LL
+#define MIB    (1024LL * 1024)
+#define GIB    (1024LL * 1024 * 1024)
+#define SECOND 1000LL
+#define HOUR   (3600 * SECOND)
+
+const struct config_key core_config_keys[] = {
+        {"server.data", CONFIG_STRING, "./var/kensho", NULL, 0, 0, NULL,
+         "data directory; ca/, tls/ and the store are created below it"},
+        {"server.listen", CONFIG_ADDRESS_LIST, NULL, NULL, 0, 0, NULL,
+         "plain HTTP listeners (--listen); none by default"},
+        {"server.listen_tls", CONFIG_ADDRESS_LIST, NULL, NULL, 0, 0, NULL,
+         "HTTPS listeners (--listen-tls); none by default"},
+        {"server.workers", CONFIG_INT, "1", "processes", 1, 256, NULL,
+         "worker processes sharing the ports with SO_REUSEPORT (--workers)"},
+        {"server.base_url", CONFIG_STRING, NULL, NULL, 0, 0, NULL,
+         "http(s) URL written into the demo certificates' OCSP and CRL pointers when the "
+         "data directory is created; default: the first listener's URL"},
+        {"log.level", CONFIG_ENUM, "info", NULL, 0, 0, "error|warn|info|debug",
+         "verbosity of the people-facing log on stderr (--log-level)"},
+        {"log.access", CONFIG_BOOL, "on", NULL, 0, 0, NULL,
+         "the JSON access log on stdout, one line per request (--no-access-log)"},
+        {"limits.header_bytes", CONFIG_SIZE, "16K", "bytes", 256, 16 * MIB, NULL,
+         "request line plus header fields larger than this: 431"},
+        {"limits.uri_bytes", CONFIG_SIZE, "8K", "bytes", 64, 16 * MIB, NULL,
+         "request-target longer than this: 414"},
+        {"limits.body_bytes", CONFIG_SIZE, "1M", "bytes", 1, 4 * GIB, NULL,
+         "request bodies larger than this: 413"},
+        {"limits.connections", CONFIG_INT, "10000", "connections", 1, 10000000, NULL,
+         "open connections per worker; further ones wait in the listen queue"},
+        {"limits.backlog", CONFIG_INT, "511", "connections", 1, 65535, NULL,
+         "the listen queue (listen(2)) behind limits.connections"},
+        {"limits.pipeline", CONFIG_INT, "32", "requests", 1, 65536, NULL,
+         "requests in flight on one connection before kenshod stops reading it"},
+        {"limits.write_buffer_bytes", CONFIG_SIZE, "1M", "bytes", 1 * KIB, 4 * GIB, NULL,
+         "unsent response bytes on one connection before kenshod stops reading it"},
+        {"limits.request_timeout", CONFIG_DURATION, "10s", "ms", 1, 24 * HOUR, NULL,
+         "a request's first byte to its last: 408"},
+        {"limits.idle_timeout", CONFIG_DURATION, "60s", "ms", 1, 24 * HOUR, NULL,
+         "an idle keep-alive connection is closed after this"},
+        {"limits.linger_timeout", CONFIG_DURATION, "2s", "ms", 1, HOUR, NULL,
+         "after a closing response, unread request bytes are discarded for this long"},
+        {"limits.drain_timeout", CONFIG_DURATION, "10s", "ms", 1, 24 * HOUR, NULL,
+         "after SIGTERM, in-flight requests get this long to finish"},
+        {"store.map_size", CONFIG_SIZE, "1G", "bytes", 1 * MIB, 1024 * 1024 * GIB, NULL,
+         "initial size of the LMDB map; never below the file's size"},
+        {"store.map_max", CONFIG_SIZE, "1024G", "bytes", 1 * MIB, 1024 * 1024 * GIB, NULL,
+         "the map doubles on demand up to this size"},
+        {"store.max_readers", CONFIG_INT, "1024", "readers", 1, 1000000, NULL,
+         "LMDB reader slots: concurrent read transactions across all processes"},
+        {NULL, 0, NULL, NULL, 0, 0, NULL, NULL},
+};

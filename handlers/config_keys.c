@@ -1,0 +1,51 @@
+/* The endpoint families' keys, declared once for kenshod's validation and
+ * the reference (core/config.h says how to add one). Each family reads its
+ * keys in its own file with the same defaults: plain.* in roles.c, ocsp.* in
+ * ocsp.c, crl.* in crl.c, intake.* in intake.c. */
+#include "handlers/config_keys.h"
+
+#define SECOND 1000LL
+#define MINUTE (60 * SECOND)
+#define HOUR   (60 * MINUTE)
+#define DAY    (24 * HOUR)
+#define MIB    (1024LL * 1024)
+#define GIB    (1024LL * MIB)
+
+const struct config_key handlers_config_keys[] = {
+        {"plain.relying_party", CONFIG_BOOL, "true", NULL, 0, 0, NULL,
+         "plain-HTTP callers get the relying-party role"},
+        {"ocsp.validity", CONFIG_DURATION, "1h", "ms", MINUTE, 366 * DAY, NULL,
+         "nextUpdate - thisUpdate of signed OCSP responses"},
+        {"ocsp.refresh_before", CONFIG_DURATION, NULL, "ms", 0, 366 * DAY, NULL,
+         "re-sign a cached response when less than this is left; default a quarter of "
+         "ocsp.validity"},
+        {"ocsp.responder_id", CONFIG_ENUM, "by-key", NULL, 0, 0, "by-key|by-name",
+         "ResponderID: SHA-1 of the responder's public key, or its subject"},
+        {"ocsp.key_type", CONFIG_ENUM, NULL, NULL, 0, 0, "rsa|ecdsa",
+         "the responder keys must be of this type (default: any)"},
+        {"ocsp.max_inflight_signs", CONFIG_INT, "32", "signatures", 0, 1000000, NULL,
+         "live signings queued or running per process; beyond: tryLater"},
+        {"crl.check_interval", CONFIG_DURATION, "1s", "ms", 10, HOUR, NULL,
+         "how often CRL files are checked and the schedule consulted"},
+        {"crl.delta_after_ms", CONFIG_DURATION, "60000", "ms", 0, DAY, NULL,
+         "a revocation waits this long for its delta CRL"},
+        {"crl.full_interval", CONFIG_DURATION, "24h", "ms", SECOND, 366 * DAY, NULL,
+         "a new full CRL (and a delta on it) this often"},
+        {"crl.full_validity", CONFIG_DURATION, "48h", "ms", SECOND, 366 * DAY, NULL,
+         "nextUpdate - thisUpdate of a full CRL"},
+        {"crl.delta_validity", CONFIG_DURATION, "2h", "ms", SECOND, 366 * DAY, NULL,
+         "nextUpdate - thisUpdate of a delta CRL; reissued halfway"},
+        {"crl.base_url", CONFIG_STRING, NULL, NULL, 0, 0, NULL,
+         "distribution point prefix of generated CRLs; default DIR/ca/base-url"},
+        {"crl.max_bytes", CONFIG_SIZE, "512M", "bytes", 1, 64 * GIB, NULL,
+         "largest CRL file a worker loads"},
+        {"crl.generate", CONFIG_BOOL, "true", NULL, 0, 0, NULL,
+         "false: serve what others publish, never generate"},
+        {"intake.allow_plain", CONFIG_BOOL, "false", NULL, 0, 0, NULL,
+         "also accept submissions and receipt reads on plain-HTTP listeners"},
+        {"intake.queue_max", CONFIG_INT, "1024", "submissions", 1, 1000000, NULL,
+         "submissions waiting per worker before 503"},
+        {"intake.batch_max", CONFIG_INT, "64", "submissions", 1, 100000, NULL,
+         "submissions per write transaction (fsync)"},
+        {NULL, 0, NULL, NULL, 0, 0, NULL, NULL},
+};

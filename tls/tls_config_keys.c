@@ -1,0 +1,30 @@
+/* The tls.* keys: declared once for kenshod's validation and the reference
+ * (core/config.h says how to add one); tls_settings.c reads them with the
+ * same defaults. */
+#include "tls/tls_config_keys.h"
+
+#define MINUTE (60 * 1000LL)
+#define HOUR   (60 * MINUTE)
+#define DAY    (24 * HOUR)
+
+const struct config_key tls_config_keys[] = {
+        {"tls.cert", CONFIG_STRING, NULL, NULL, 0, 0, NULL,
+         "server certificate chain, leaf first (PEM); default DIR/tls/server.pem"},
+        {"tls.key", CONFIG_STRING, NULL, NULL, 0, 0, NULL,
+         "its private key (PEM or DER, mode 0600); default DIR/tls/server.key"},
+        {"tls.trust", CONFIG_STRING, NULL, NULL, 0, 0, NULL,
+         "CAs for client certificates (PEM); default DIR/tls/ca.pem if present"},
+        {"tls.policy", CONFIG_STRING, NULL, NULL, 0, 0, NULL,
+         "client-certificate policy; default DIR/tls/policy.conf if present"},
+        {"tls.client_auth", CONFIG_ENUM, "optional", NULL, 0, 0, "none|optional|required",
+         "ask for client certificates (none when unset and there is no trust store)"},
+        {"tls.handshake_timeout", CONFIG_DURATION, "10s", "ms", 0, DAY, NULL,
+         "drop handshakes slower than this (0: no limit)"},
+        {"tls.ticket_lifetime", CONFIG_DURATION, "1h", "ms", 0, 30 * DAY, NULL,
+         "how long a session ticket resumes (0: no tickets)"},
+        {"tls.ticket_rotation", CONFIG_DURATION, "12h", "ms", MINUTE, 30 * DAY, NULL,
+         "ticket key period; a ticket opens in its period and the next"},
+        {"tls.ticket_key", CONFIG_STRING, NULL, NULL, 0, 0, NULL,
+         "the ticket secret file, 64 hex digits, mode 0600; default DIR/tls/ticket.key"},
+        {NULL, 0, NULL, NULL, 0, 0, NULL, NULL},
+};
