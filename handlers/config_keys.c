@@ -35,6 +35,9 @@ const struct config_key handlers_config_keys[] = {
          "nextUpdate - thisUpdate of a full CRL"},
         {"crl.delta_validity", CONFIG_DURATION, "2h", "ms", SECOND, 366 * DAY, NULL,
          "nextUpdate - thisUpdate of a delta CRL; reissued halfway"},
+        {"crl.refresh_before", CONFIG_DURATION, NULL, "ms", 0, 366 * DAY, NULL,
+         "reissue a CRL this long before its nextUpdate; default a quarter of its validity, "
+         "at most 6h; never more than half the validity nor less than 3 crl.check_interval"},
         {"crl.base_url", CONFIG_STRING, NULL, NULL, 0, 0, NULL,
          "distribution point prefix of generated CRLs; default DIR/ca/base-url"},
         {"crl.max_bytes", CONFIG_SIZE, "512M", "bytes", 1, 64 * GIB, NULL,
