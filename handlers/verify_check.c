@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "tls/cms.h"
+#include "tls/dn_text.h"
 
 #define VERIFY_MAX_CAS 8
 
@@ -135,7 +136,9 @@ static void describe_certificate(const mbedtls_x509_crt *crt, struct verify_resu
 	r->has_signer = true;
 	if (crt->serial.len <= STORE_SERIAL_MAX)
 		hex_encode(crt->serial.p, crt->serial.len, r->serial_hex);
-	mbedtls_x509_dn_gets(r->subject, sizeof r->subject, &crt->subject);
+	/* UTF-8 exactly (docs/api.md); a subject too long for the field keeps
+	 * its longest whole-character prefix. */
+	dn_text(crt->subject_raw.p, crt->subject_raw.len, r->subject, sizeof r->subject);
 	r->not_before = x509_time_unix(&crt->valid_from);
 	r->not_after = x509_time_unix(&crt->valid_to);
 }
