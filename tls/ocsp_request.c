@@ -146,9 +146,10 @@ int ocsp_extensions_decode(unsigned char **p, const unsigned char *end, bool *ha
 			size_t value_len = len;
 			unsigned char *inner = *p;
 			size_t inner_len;
-			if (mbedtls_asn1_get_tag(&inner, ext_end, &inner_len,
-			                         MBEDTLS_ASN1_OCTET_STRING) == 0 &&
-			    inner + inner_len == ext_end)
+			bool wrapped = mbedtls_asn1_get_tag(&inner, ext_end, &inner_len,
+			                                    MBEDTLS_ASN1_OCTET_STRING) == 0 &&
+			               inner + inner_len == ext_end;
+			if (wrapped)
 				value_len = inner_len;
 			if (value_len == 0)
 				return -EINVAL;
@@ -156,6 +157,9 @@ int ocsp_extensions_decode(unsigned char **p, const unsigned char *end, bool *ha
 			 * (04 84 00 00 00 80 ...) must not overflow the buffer. */
 			if (value_len > OCSP_NONCE_MAX || len > OCSP_NONCE_MAX + 4)
 				return -E2BIG;
+			/* It is echoed as is: the inner OCTET STRING in DER too. */
+			if (wrapped && der_check_strict(*p, len) < 0)
+				return -EINVAL;
 			if (*has_nonce)
 				return -EINVAL; /* RFC 5280 §4.2: at most one instance */
 			*has_nonce = true;

@@ -230,6 +230,17 @@ static void test_nonce_round_trip_and_limits(void **state)
 	request_with_nonce(&id, padded, sizeof(padded), false, &der, &len);
 	assert_int_equal(ocsp_request_decode(der, len, &r), -E2BIG);
 	free(der);
+	/* The nonce is echoed as is, so its OCTET STRING must be DER too:
+	 * 04 81 10 (a long form for 16) is malformed, 04 10 is taken. */
+	uint8_t long_form[3 + 16] = {0x04, 0x81, 0x10};
+	memset(long_form + 3, 0x44, 16);
+	request_with_nonce(&id, long_form, sizeof(long_form), false, &der, &len);
+	assert_int_equal(ocsp_request_decode(der, len, &r), -EINVAL);
+	free(der);
+	long_form[1] = 0x10;
+	request_with_nonce(&id, long_form, 2 + 16, false, &der, &len);
+	assert_int_equal(ocsp_request_decode(der, len, &r), 0);
+	free(der);
 	/* An empty nonce is malformed (RFC 9654 §2.1: at least one octet). */
 	request_with_nonce(&id, nonce, 0, true, &der, &len);
 	assert_int_equal(ocsp_request_decode(der, len, &r), -EINVAL);
