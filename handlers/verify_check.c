@@ -145,17 +145,19 @@ static void describe_certificate(const mbedtls_x509_crt *crt, struct verify_resu
 
 /* The CA's signature on the certificate (RFC 5280 §6.1.3 (a)(1)), one
  * public-key operation with kensho's own CA key. The dates are judged
- * later, at the signing time as well as now. */
-static bool issuer_signed(const struct cached_ca *ca, const mbedtls_x509_crt *crt,
+ * later, at the signing time as well as now; a signer's key was already
+ * judged by key_accepted (key_judged), a bare certificate's by mbedTLS's
+ * default profile here. */
+static bool issuer_signed(const struct cached_ca *ca, const mbedtls_x509_crt *crt, bool key_judged,
                           struct verify_result *r)
 {
 	uint32_t flags = 0;
 	r->public_key_operations++;
 	mbedtls_x509_crt_verify((mbedtls_x509_crt *)crt, (mbedtls_x509_crt *)&ca->crt, NULL, NULL,
 	                        &flags, NULL, NULL);
-	/* Dates are judged below; the signer key's size by key_accepted. */
-	flags &= ~(uint32_t)(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE |
-	                     MBEDTLS_X509_BADCERT_BAD_KEY);
+	flags &= ~(uint32_t)(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE);
+	if (key_judged)
+		flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_BAD_KEY;
 	if (flags != 0) {
 		r->reason = "unknown_issuer";
 		return false;
@@ -202,9 +204,8 @@ static bool key_accepted(const struct verify_key_limits *limits, const mbedtls_x
 		         (unsigned long long)limits->max_rsa_exponent);
 	else
 		snprintf(r->detail, sizeof r->detail,
-		         "the signer's key is RSA-%zu with a public exponent of %zu bits; kensho "
-		         "takes "
-		         "RSA %d..%u bits with public exponent 3..%llu",
+		         "the signer's key is RSA-%zu with a public exponent of %zu bits; "
+		         "kensho takes RSA %d..%u bits with public exponent 3..%llu",
 		         bits, e_bits, VERIFY_MIN_RSA_BITS, limits->max_rsa_bits,
 		         (unsigned long long)limits->max_rsa_exponent);
 	return false;
@@ -272,7 +273,7 @@ static int check_certificate(struct store_txn *txn, struct verify_ca_cache *cas,
 		r->reason = "unknown_issuer";
 		return 0;
 	}
-	if (!issuer_signed(ca, crt, r))
+	if (!issuer_signed(ca, crt, false, r))
 		return 0;
 	return check_standing(txn, ca, crt, false, now, r);
 }
@@ -316,7 +317,7 @@ static int check_cms(struct store_txn *txn, struct verify_ca_cache *cas, const u
 	enum cms_verdict verdict;
 	if (!ca) {
 		r->reason = "unknown_issuer";
-	} else if (key_accepted(&cas->limits, &crt, r) && issuer_signed(ca, &crt, r)) {
+	} else if (key_accepted(&cas->limits, &crt, r) && issuer_signed(ca, &crt, true, r)) {
 		rc = cms_verify_signature(&sd, content, content_len, &crt, &verdict);
 		if (rc == 0 && verdict != CMS_VERDICT_CONTENT_ALTERED)
 			r->public_key_operations++; /* a digest mismatch stops before it */
