@@ -233,11 +233,12 @@ int dn_text(const uint8_t *der, size_t len, char *out, size_t cap)
 	struct text t = {.p = out, .cap = cap};
 	if (cap > 0)
 		out[0] = 0;
+	if (!der)
+		return -EINVAL;
 	uint8_t *p = (uint8_t *)der;
 	const uint8_t *end = der + len;
 	size_t n;
-	if (!der ||
-	    mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) ||
+	if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) ||
 	    p + n != end)
 		goto invalid;
 	for (bool first_rdn = true; p < end; first_rdn = false) {
