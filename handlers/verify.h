@@ -68,6 +68,9 @@ struct verify_result {
 struct verify_ca_cache *verify_ca_cache_new(const struct verify_key_limits *limits);
 /** Frees it. */
 void verify_ca_cache_free(struct verify_ca_cache *c);
+/** How many times the cache was filled from the store (a miss refills it
+ * only when the store has an issuer the cache lacks). */
+unsigned verify_ca_cache_loads(const struct verify_ca_cache *c);
 
 /** Checks `body`: DER CMS SignedData (with `detached` as the content when the
  * SignedData has none) or a DER certificate, at time `now`. Returns 0 with the

@@ -29,6 +29,7 @@ struct cached_ca {
 struct verify_ca_cache {
 	struct cached_ca cas[VERIFY_MAX_CAS];
 	int count;
+	unsigned loads; /* fills from the store */
 	struct verify_key_limits limits;
 };
 
@@ -49,6 +50,11 @@ static void cache_clear(struct verify_ca_cache *c)
 	for (int i = 0; i < c->count; i++)
 		mbedtls_x509_crt_free(&c->cas[i].crt);
 	c->count = 0;
+}
+
+unsigned verify_ca_cache_loads(const struct verify_ca_cache *c)
+{
+	return c->loads;
 }
 
 void verify_ca_cache_free(struct verify_ca_cache *c)
@@ -88,9 +94,37 @@ static int fill_one(const struct store_issuer *issuer, void *arg)
 	return 0;
 }
 
-/* The CA whose subject is the certificate's issuer. The cache is (re)filled
- * from the store when nothing matches, so a CA created after start-up is
- * found. */
+struct current_ctx {
+	const struct verify_ca_cache *cache;
+	int seen;
+	bool changed;
+};
+
+static int compare_one(const struct store_issuer *issuer, void *arg)
+{
+	struct current_ctx *k = arg;
+	bool cached = false;
+	for (int i = 0; i < k->cache->count && !cached; i++)
+		cached = k->cache->cas[i].id == issuer->id;
+	k->seen++;
+	k->changed |= !cached;
+	return k->changed;
+}
+
+/* True when the cache holds every issuer the store has: read by id, with no
+ * certificate parsed. */
+static bool cache_is_current(const struct verify_ca_cache *c, struct store_txn *txn)
+{
+	struct current_ctx k = {c, 0, false};
+	if (c->loads == 0 || store_issuer_each(txn, compare_one, &k) < 0)
+		return false;
+	return !k.changed && k.seen == c->count;
+}
+
+/* The CA whose subject is the certificate's issuer. When nothing matches
+ * and the store has issuers the cache lacks, the cache is refilled, so a CA
+ * created after start-up is found; a certificate from a foreign issuer costs
+ * a look at the issuer ids, not a parse of every CA certificate. */
 static struct cached_ca *find_ca(struct verify_ca_cache *c, struct store_txn *txn,
                                  const mbedtls_x509_crt *crt)
 {
@@ -102,6 +136,9 @@ static struct cached_ca *find_ca(struct verify_ca_cache *c, struct store_txn *tx
 				return &c->cas[i];
 		}
 		if (pass == 0) {
+			if (cache_is_current(c, txn))
+				return NULL;
+			c->loads++;
 			cache_clear(c);
 			struct fill_ctx f = {c, txn};
 			store_issuer_each(txn, fill_one, &f);

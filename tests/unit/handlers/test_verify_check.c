@@ -321,6 +321,44 @@ static void test_expensive_keys_cost_nothing(void **state)
 	free(good);
 }
 
+/* A foreign issuer costs a look at the store's issuer ids, not a reload of
+ * every CA certificate; a CA added to the store is still found. */
+static void test_foreign_issuers_do_not_reload_the_cas(void **state)
+{
+	struct intake_fixture *own = intake_fixture_open();
+	struct verify_ca_cache *c = verify_ca_cache_new(NULL);
+	assert_non_null(own);
+	size_t len;
+	uint8_t *der = fixture_file("unknown.der", &len);
+	struct verify_result r;
+	const char *detail;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(
+		        verify_submission(own->store, c, der, len, NULL, 0, NOW, &r, &detail), 0);
+		assert_string_equal(r.reason, "unknown_issuer");
+	}
+	assert_int_equal(verify_ca_cache_loads(c), 1);
+
+	struct store_txn *txn;
+	assert_int_equal(store_txn_begin(own->store, true, &txn), 0);
+	mbedtls_x509_crt ca;
+	mbedtls_x509_crt_init(&ca);
+	assert_int_equal(mbedtls_x509_crt_parse_file(&ca, CMS_FIXTURES "/other-ca.pem"), 0);
+	struct store_issuer issuer = {.kind = CERT_KIND_AUTH, .label = "other"};
+	assert_int_equal(store_issuer_put(txn, &issuer, (struct store_blob){ca.raw.p, ca.raw.len}),
+	                 0);
+	mbedtls_x509_crt_free(&ca);
+	assert_int_equal(store_txn_commit(txn), 0);
+
+	assert_int_equal(verify_submission(own->store, c, der, len, NULL, 0, NOW, &r, &detail), 0);
+	assert_int_equal(verify_ca_cache_loads(c), 2);
+	assert_string_equal(r.issuer_label, "other"); /* found now: no longer unknown_issuer */
+	assert_string_not_equal(r.reason, "unknown_issuer");
+	free(der);
+	verify_ca_cache_free(c);
+	intake_fixture_close(own);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -331,6 +369,7 @@ int main(void)
 	        cmocka_unit_test(test_split_body),
 	        cmocka_unit_test(test_result_json),
 	        cmocka_unit_test(test_expensive_keys_cost_nothing),
+	        cmocka_unit_test(test_foreign_issuers_do_not_reload_the_cas),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
