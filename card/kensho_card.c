@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/encoding.h"
 #include "core/version.h"
+#include "tls/dn_text.h"
 
 static void usage(FILE *out)
 {
@@ -156,9 +157,11 @@ static void print_cert_summary(const char *label, const uint8_t *der, size_t len
 	size_t slen = crt.serial.len > 32 ? 32 : crt.serial.len;
 	hex_encode(crt.serial.p, slen, serial);
 	printf("%s serial: %s\n", label, serial);
-	if (mbedtls_x509_dn_gets(text, sizeof(text), &crt.subject) > 0)
+	/* UTF-8 as the certificate holds it (tls/dn_text.h); a name too long
+	 * for the line keeps its longest whole-character prefix. */
+	if (dn_text(crt.subject_raw.p, crt.subject_raw.len, text, sizeof(text)) != -EINVAL)
 		printf("%s subject: %s\n", label, text);
-	if (mbedtls_x509_dn_gets(text, sizeof(text), &crt.issuer) > 0)
+	if (dn_text(crt.issuer_raw.p, crt.issuer_raw.len, text, sizeof(text)) != -EINVAL)
 		printf("%s issuer: %s\n", label, text);
 	printf("%s valid: %04d-%02d-%02dT%02d:%02d:%02dZ to %04d-%02d-%02dT%02d:%02d:%02dZ\n",
 	       label, crt.valid_from.year, crt.valid_from.mon, crt.valid_from.day,

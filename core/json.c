@@ -12,12 +12,42 @@ void json_init(struct json *j, struct buf *out)
 	j->need_comma[0] = false;
 }
 
+/* The length of the well-formed UTF-8 character at s (RFC 3629: shortest
+ * form, no surrogates, at most U+10FFFF), or 0. */
+static size_t utf8_char_len(const unsigned char *s, size_t left)
+{
+	unsigned char c = s[0];
+	size_t n = c < 0xc2 ? 0 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : c < 0xf5 ? 4 : 0;
+	if (n == 0 || left < n)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0) || /* overlong, surrogate */
+	    (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))   /* overlong, > U+10FFFF */
+		return 0;
+	return n;
+}
+
+/* JSON text is UTF-8 (RFC 8259 §8.1): UTF-8 passes through unchanged, and
+ * any byte that is not part of a well-formed character becomes U+FFFD, so
+ * no input can make kensho emit invalid JSON. */
 static void escape(struct buf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	buf_append(b, "\"", 1);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x80) {
+			size_t n = utf8_char_len((const unsigned char *)s + i, len - i);
+			if (n == 0) {
+				buf_append(b, "\\ufffd", 6);
+			} else {
+				buf_append(b, s + i, n);
+				i += n - 1;
+			}
+			continue;
+		}
 		switch (c) {
 		case '"': buf_append(b, "\\\"", 2); break;
 		case '\\': buf_append(b, "\\\\", 2); break;

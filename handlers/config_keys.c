@@ -1,7 +1,7 @@
 /* The endpoint families' keys, declared once for kenshod's validation and
  * the reference (core/config.h says how to add one). Each family reads its
  * keys in its own file with the same defaults: plain.* in roles.c, ocsp.* in
- * ocsp.c, crl.* in crl.c, intake.* in intake.c. */
+ * ocsp.c, crl.* in crl.c, verify.* in verify.c, intake.* in intake.c. */
 #include "handlers/config_keys.h"
 
 #define SECOND 1000LL
@@ -44,6 +44,10 @@ const struct config_key handlers_config_keys[] = {
          "largest CRL file a worker loads"},
         {"crl.generate", CONFIG_BOOL, "true", NULL, 0, 0, NULL,
          "false: serve what others publish, never generate"},
+        {"verify.max_rsa_bits", CONFIG_INT, "4096", "bits", 2048, 8192, NULL,
+         "largest RSA modulus accepted for a signer's key (/v1/verify, /v1/intake)"},
+        {"verify.max_rsa_exponent", CONFIG_INT, "65537", NULL, 3, 4294967295LL, NULL,
+         "largest RSA public exponent accepted for a signer's key"},
         {"intake.allow_plain", CONFIG_BOOL, "false", NULL, 0, 0, NULL,
          "also accept submissions and receipt reads on plain-HTTP listeners"},
         {"intake.queue_max", CONFIG_INT, "1024", "submissions", 1, 1000000, NULL,

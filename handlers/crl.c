@@ -148,8 +148,9 @@ bool crl_if_none_match(const char *value, size_t len, const char *etag)
 			i++;
 		if (i >= len)
 			break;
-		if (value[i] == '*')
-			return true;
+		/* "*" (any current representation) matches nothing: a client
+		 * holding an older CRL must get the current one, which may list
+		 * a revocation its copy lacks (DESIGN rule 1). */
 		/* weak comparison (§8.8.3.2): W/ does not matter */
 		if (len - i >= 2 && value[i] == 'W' && value[i + 1] == '/')
 			i += 2;

@@ -18,8 +18,8 @@ struct router;
  * crl.generate. Returns 0 or -errno. */
 int crl_routes(struct router *r, const struct handler_env *env);
 
-/** RFC 9110 §13.1.2: true if an If-None-Match value (a list of entity tags,
- * or "*") matches the strong tag etag (with its quotes), by weak comparison. */
+/** RFC 9110 §13.1.2: true if an If-None-Match list of entity tags names the
+ * strong tag etag (with its quotes), by weak comparison; "*" never matches. */
 bool crl_if_none_match(const char *value, size_t len, const char *etag);
 
 /** Parses an HTTP-date (RFC 9110 §5.6.7: IMF-fixdate, and the obsolete

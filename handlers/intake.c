@@ -23,6 +23,7 @@
 #include "core/exchange.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "handlers/handlers.h"
 #include "handlers/intake_commit.h"
 #include "handlers/roles.h"
@@ -43,6 +44,7 @@ struct intake_handler {
 	const struct handler_env *env; /* outlives the handlers */
 	struct store *store;
 	struct verify_ca_cache *cas;
+	struct metric *public_key_operations;
 	struct receipt_signer *signer;
 	bool allow_plain;
 	size_t queue_max, batch_max;
@@ -203,6 +205,7 @@ static void intake_on_post(struct handler *self, struct exchange *ex)
 	const char *detail;
 	int rc = verify_submission(h->store, h->cas, submission.cms, submission.cms_len,
 	                           submission.detached, submission.detached_len, now, &r, &detail);
+	metric_add(h->public_key_operations, r.public_key_operations);
 	if (rc == -EINVAL || rc == -ENOTSUP || rc == -E2BIG) {
 		exchange_respond_error(ex, rc == -E2BIG ? 413 : 400, "malformed", detail);
 		return;
@@ -367,11 +370,16 @@ int intake_routes(struct router *r, const struct handler_env *env)
 	h.batch_max = (size_t)config_get_int(env->config, "intake.batch_max", 64);
 	if (h.batch_max < 1)
 		h.batch_max = 1;
-	h.cas = verify_ca_cache_new();
+	struct verify_key_limits limits;
+	int rc = verify_key_limits_from_config(env->config, &limits);
+	if (rc < 0)
+		return rc;
+	h.cas = verify_ca_cache_new(&limits);
+	h.public_key_operations = verify_operations_metric("intake");
 	h.batch = calloc(h.batch_max, sizeof *h.batch);
 	if (!h.cas || !h.batch)
 		return -ENOMEM;
-	int rc = receipt_signer_open(env->data_dir, &h.signer);
+	rc = receipt_signer_open(env->data_dir, &h.signer);
 	if (rc < 0) {
 		log_error("intake: cannot open the receipt key in %s/ca: %s", env->data_dir,
 		          strerror(-rc));

@@ -147,7 +147,16 @@ static bool parse_http_date(const char *text, size_t len, int64_t *out)
 	return true;
 }
 
-/* True when an If-None-Match list contains the tag (or is "*"). */
+/* True when an If-None-Match list names the tag (weak comparison).
+ *
+ * "*" never matches here. RFC 9110 §13.1.2 has "*" match any current
+ * representation, which would let a client that holds *some* earlier answer
+ * (say a good one signed before a revocation) hear 304 and keep it: the
+ * answer to "is it still good?" must come from the current record, so it
+ * may be skipped only for the exact version the client names (DESIGN rule
+ * 1). "*" exists to stop unsafe methods from overwriting (§13.1.2); for a
+ * status answer kensho sends the current bytes instead, which is always a
+ * correct answer to the plain GET. */
 static bool etag_listed(const char *list, size_t len, const char *etag)
 {
 	size_t etag_len = strlen(etag);
@@ -166,8 +175,7 @@ static bool etag_listed(const char *list, size_t len, const char *etag)
 			item += 2;
 			item_len -= 2;
 		}
-		if ((item_len == 1 && item[0] == '*') ||
-		    (item_len == etag_len && memcmp(item, etag, etag_len) == 0))
+		if (item_len == etag_len && memcmp(item, etag, etag_len) == 0)
 			return true;
 	}
 	return false;

@@ -1,12 +1,15 @@
 /* POST /v1/verify: answers whether a signature (CMS) or a bare certificate
  * is valid now, and why not (docs/intake.md). Nothing is stored. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/config.h"
 #include "core/exchange.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "handlers/handlers.h"
 #include "handlers/roles.h"
 #include "handlers/verify.h"
@@ -18,7 +21,39 @@ struct verify_handler {
 	const struct handler_env *env;
 	struct store *store;
 	struct verify_ca_cache *cas;
+	struct metric *public_key_operations;
 };
+
+int verify_key_limits_from_config(const struct config *config, struct verify_key_limits *out)
+{
+	int64_t bits = config_get_int(config, "verify.max_rsa_bits", VERIFY_DEFAULT_MAX_RSA_BITS);
+	int64_t exponent =
+	        config_get_int(config, "verify.max_rsa_exponent", VERIFY_DEFAULT_MAX_RSA_EXPONENT);
+	if (bits < VERIFY_MIN_RSA_BITS || bits > VERIFY_LIMIT_MAX_RSA_BITS) {
+		log_error("verify.max_rsa_bits = %lld: takes %d..%d (default %d)", (long long)bits,
+		          VERIFY_MIN_RSA_BITS, VERIFY_LIMIT_MAX_RSA_BITS,
+		          VERIFY_DEFAULT_MAX_RSA_BITS);
+		return -EINVAL;
+	}
+	if (exponent < 3 || exponent > (int64_t)VERIFY_LIMIT_MAX_RSA_EXPONENT) {
+		log_error("verify.max_rsa_exponent = %lld: takes 3..%u (default %d)",
+		          (long long)exponent, VERIFY_LIMIT_MAX_RSA_EXPONENT,
+		          VERIFY_DEFAULT_MAX_RSA_EXPONENT);
+		return -EINVAL;
+	}
+	out->max_rsa_bits = (unsigned)bits;
+	out->max_rsa_exponent = (uint64_t)exponent;
+	return 0;
+}
+
+struct metric *verify_operations_metric(const char *route)
+{
+	char labels[32];
+	snprintf(labels, sizeof labels, "route=\"%s\"", route);
+	return metrics_counter("kensho_verify_public_key_operations_total", labels,
+	                       "RSA signature checks done for submissions (a kensho CA's on the "
+	                       "signer's certificate, and the signer's)");
+}
 
 bool verify_read_body(struct exchange *ex, const char *empty_detail, struct verify_body *out)
 {
@@ -52,6 +87,7 @@ static void verify_on_request(struct handler *self, struct exchange *ex)
 	int rc = verify_submission(h->store, h->cas, submission.cms, submission.cms_len,
 	                           submission.detached, submission.detached_len,
 	                           (int64_t)time(NULL), &r, &detail);
+	metric_add(h->public_key_operations, r.public_key_operations);
 	if (rc == -EINVAL || rc == -ENOTSUP || rc == -E2BIG) {
 		exchange_respond_error(ex, rc == -E2BIG ? 413 : 400, "malformed", detail);
 		return;
@@ -80,8 +116,13 @@ int verify_routes(struct router *r, const struct handler_env *env)
 	h.super.on_request = verify_on_request;
 	h.env = env;
 	h.store = env->store;
-	h.cas = verify_ca_cache_new();
+	struct verify_key_limits limits;
+	int rc = verify_key_limits_from_config(env->config, &limits);
+	if (rc < 0)
+		return rc;
+	h.cas = verify_ca_cache_new(&limits);
 	if (!h.cas)
 		return -ENOMEM;
+	h.public_key_operations = verify_operations_metric("verify");
 	return router_add(r, "/v1/verify", HTTP_METHOD_POST, &h.super);
 }

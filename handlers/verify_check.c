@@ -2,10 +2,12 @@
 #include "handlers/verify.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/rsa.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
@@ -13,6 +15,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "tls/cms.h"
+#include "tls/dn_text.h"
 
 #define VERIFY_MAX_CAS 8
 
@@ -26,11 +29,20 @@ struct cached_ca {
 struct verify_ca_cache {
 	struct cached_ca cas[VERIFY_MAX_CAS];
 	int count;
+	unsigned loads; /* fills from the store */
+	struct verify_key_limits limits;
 };
 
-struct verify_ca_cache *verify_ca_cache_new(void)
+struct verify_ca_cache *verify_ca_cache_new(const struct verify_key_limits *limits)
 {
-	return calloc(1, sizeof(struct verify_ca_cache));
+	struct verify_ca_cache *c = calloc(1, sizeof(struct verify_ca_cache));
+	if (!c)
+		return NULL;
+	c->limits.max_rsa_bits = VERIFY_DEFAULT_MAX_RSA_BITS;
+	c->limits.max_rsa_exponent = VERIFY_DEFAULT_MAX_RSA_EXPONENT;
+	if (limits)
+		c->limits = *limits;
+	return c;
 }
 
 static void cache_clear(struct verify_ca_cache *c)
@@ -38,6 +50,11 @@ static void cache_clear(struct verify_ca_cache *c)
 	for (int i = 0; i < c->count; i++)
 		mbedtls_x509_crt_free(&c->cas[i].crt);
 	c->count = 0;
+}
+
+unsigned verify_ca_cache_loads(const struct verify_ca_cache *c)
+{
+	return c->loads;
 }
 
 void verify_ca_cache_free(struct verify_ca_cache *c)
@@ -77,9 +94,37 @@ static int fill_one(const struct store_issuer *issuer, void *arg)
 	return 0;
 }
 
-/* The CA whose subject is the certificate's issuer. The cache is (re)filled
- * from the store when nothing matches, so a CA created after start-up is
- * found. */
+struct current_ctx {
+	const struct verify_ca_cache *cache;
+	int seen;
+	bool changed;
+};
+
+static int compare_one(const struct store_issuer *issuer, void *arg)
+{
+	struct current_ctx *k = arg;
+	bool cached = false;
+	for (int i = 0; i < k->cache->count && !cached; i++)
+		cached = k->cache->cas[i].id == issuer->id;
+	k->seen++;
+	k->changed |= !cached;
+	return k->changed;
+}
+
+/* True when the cache holds every issuer the store has: read by id, with no
+ * certificate parsed. */
+static bool cache_is_current(const struct verify_ca_cache *c, struct store_txn *txn)
+{
+	struct current_ctx k = {c, 0, false};
+	if (c->loads == 0 || store_issuer_each(txn, compare_one, &k) < 0)
+		return false;
+	return !k.changed && k.seen == c->count;
+}
+
+/* The CA whose subject is the certificate's issuer. When nothing matches
+ * and the store has issuers the cache lacks, the cache is refilled, so a CA
+ * created after start-up is found; a certificate from a foreign issuer costs
+ * a look at the issuer ids, not a parse of every CA certificate. */
 static struct cached_ca *find_ca(struct verify_ca_cache *c, struct store_txn *txn,
                                  const mbedtls_x509_crt *crt)
 {
@@ -91,6 +136,9 @@ static struct cached_ca *find_ca(struct verify_ca_cache *c, struct store_txn *tx
 				return &c->cas[i];
 		}
 		if (pass == 0) {
+			if (cache_is_current(c, txn))
+				return NULL;
+			c->loads++;
 			cache_clear(c);
 			struct fill_ctx f = {c, txn};
 			store_issuer_each(txn, fill_one, &f);
@@ -119,36 +167,93 @@ static const char *validity_at(const struct verify_result *r, int64_t t)
 	return NULL;
 }
 
-/* Checks the certificate's path to one of kensho's CAs, its dates, key usage
- * and status. Fills r and sets r->reason on the first failure. */
-static int check_certificate(struct store_txn *txn, struct verify_ca_cache *cas,
-                             const mbedtls_x509_crt *crt, bool for_signature, int64_t now,
-                             struct verify_result *r)
+/* What is reported about any certificate that was found. */
+static void describe_certificate(const mbedtls_x509_crt *crt, struct verify_result *r)
 {
 	r->has_signer = true;
 	if (crt->serial.len <= STORE_SERIAL_MAX)
 		hex_encode(crt->serial.p, crt->serial.len, r->serial_hex);
-	mbedtls_x509_dn_gets(r->subject, sizeof r->subject, &crt->subject);
+	/* UTF-8 exactly (docs/api.md); a subject too long for the field keeps
+	 * its longest whole-character prefix. */
+	dn_text(crt->subject_raw.p, crt->subject_raw.len, r->subject, sizeof r->subject);
 	r->not_before = x509_time_unix(&crt->valid_from);
 	r->not_after = x509_time_unix(&crt->valid_to);
+}
 
-	struct cached_ca *ca = find_ca(cas, txn, crt);
-	if (!ca) {
-		r->reason = "unknown_issuer";
-		return 0;
-	}
-	/* The CA's signature on the certificate (RFC 5280 §6.1.3 (a)(1)); the
-	 * dates are judged below, at the signing time as well as now. */
+/* The CA's signature on the certificate (RFC 5280 §6.1.3 (a)(1)), one
+ * public-key operation with kensho's own CA key. The dates are judged
+ * later, at the signing time as well as now; a signer's key was already
+ * judged by key_accepted (key_judged), a bare certificate's by mbedTLS's
+ * default profile here. */
+static bool issuer_signed(const struct cached_ca *ca, const mbedtls_x509_crt *crt, bool key_judged,
+                          struct verify_result *r)
+{
 	uint32_t flags = 0;
-	mbedtls_x509_crt_verify((mbedtls_x509_crt *)crt, &ca->crt, NULL, NULL, &flags, NULL, NULL);
+	r->public_key_operations++;
+	mbedtls_x509_crt_verify((mbedtls_x509_crt *)crt, (mbedtls_x509_crt *)&ca->crt, NULL, NULL,
+	                        &flags, NULL, NULL);
 	flags &= ~(uint32_t)(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE);
+	if (key_judged)
+		flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_BAD_KEY;
 	if (flags != 0) {
 		r->reason = "unknown_issuer";
-		return 0;
+		return false;
 	}
 	memcpy(r->issuer_label, ca->label, sizeof r->issuer_label);
 	r->kind = ca->kind == CERT_KIND_SIGN ? "sign" : "auth";
+	return true;
+}
 
+/* The signer's key against the limits, before any operation with it: the
+ * cost of an RSA verification grows with the modulus and with the bits of
+ * the public exponent (an 8191-bit exponent costs hundreds of times what
+ * 65537 does), so both are bounded. Sets the reason and detail when the
+ * key is refused. */
+static bool key_accepted(const struct verify_key_limits *limits, const mbedtls_x509_crt *crt,
+                         struct verify_result *r)
+{
+	mbedtls_pk_context *pk = (mbedtls_pk_context *)&crt->pk;
+	size_t bits = mbedtls_pk_get_bitlen(pk);
+	bool ok = mbedtls_pk_get_type(pk) == MBEDTLS_PK_RSA;
+	uint64_t e = 0;
+	size_t e_bits = 0;
+	if (ok) {
+		mbedtls_mpi exponent;
+		mbedtls_mpi_init(&exponent);
+		ok = mbedtls_rsa_export(mbedtls_pk_rsa(*pk), NULL, NULL, NULL, NULL, &exponent) ==
+		     0;
+		e_bits = mbedtls_mpi_bitlen(&exponent);
+		uint8_t be[8];
+		if (ok && e_bits <= 64 && mbedtls_mpi_write_binary(&exponent, be, sizeof be) == 0)
+			for (size_t i = 0; i < sizeof be; i++)
+				e = e << 8 | be[i];
+		mbedtls_mpi_free(&exponent);
+	}
+	if (ok && bits >= VERIFY_MIN_RSA_BITS && bits <= limits->max_rsa_bits && e_bits <= 64 &&
+	    e >= 3 && e <= limits->max_rsa_exponent)
+		return true;
+	r->reason = "signer_key_not_accepted";
+	if (mbedtls_pk_get_type(pk) != MBEDTLS_PK_RSA)
+		snprintf(r->detail, sizeof r->detail,
+		         "the signer's key is %s; kensho takes RSA %d..%u bits with public "
+		         "exponent 3..%llu",
+		         mbedtls_pk_get_name(pk), VERIFY_MIN_RSA_BITS, limits->max_rsa_bits,
+		         (unsigned long long)limits->max_rsa_exponent);
+	else
+		snprintf(r->detail, sizeof r->detail,
+		         "the signer's key is RSA-%zu with a public exponent of %zu bits; "
+		         "kensho takes RSA %d..%u bits with public exponent 3..%llu",
+		         bits, e_bits, VERIFY_MIN_RSA_BITS, limits->max_rsa_bits,
+		         (unsigned long long)limits->max_rsa_exponent);
+	return false;
+}
+
+/* The certificate's standing once its issuer is known: dates, key usage
+ * and status in the store. Fills r and sets r->reason. */
+static int check_standing(struct store_txn *txn, const struct cached_ca *ca,
+                          const mbedtls_x509_crt *crt, bool for_signature, int64_t now,
+                          struct verify_result *r)
+{
 	const char *dates = validity_at(r, now);
 	if (!dates && r->has_signing_time)
 		dates = validity_at(r, r->signing_time);
@@ -195,6 +300,21 @@ static int check_certificate(struct store_txn *txn, struct verify_ca_cache *cas,
 	return 0;
 }
 
+/* A bare certificate: its path to one of kensho's CAs, then its standing. */
+static int check_certificate(struct store_txn *txn, struct verify_ca_cache *cas,
+                             const mbedtls_x509_crt *crt, int64_t now, struct verify_result *r)
+{
+	describe_certificate(crt, r);
+	struct cached_ca *ca = find_ca(cas, txn, crt);
+	if (!ca) {
+		r->reason = "unknown_issuer";
+		return 0;
+	}
+	if (!issuer_signed(ca, crt, false, r))
+		return 0;
+	return check_standing(txn, ca, crt, false, now, r);
+}
+
 static int check_cms(struct store_txn *txn, struct verify_ca_cache *cas, const uint8_t *body,
                      size_t body_len, const uint8_t *detached, size_t detached_len, int64_t now,
                      struct verify_result *r, const char **detail)
@@ -228,17 +348,22 @@ static int check_cms(struct store_txn *txn, struct verify_ca_cache *cas, const u
 		r->reason = cms_verdict_name(CMS_VERDICT_NO_SIGNER_CERT);
 		return 0;
 	}
+	/* The cheap checks first, and the caller's key last (see verify.h). */
+	describe_certificate(&crt, r);
+	struct cached_ca *ca = find_ca(cas, txn, &crt);
 	enum cms_verdict verdict;
-	rc = cms_verify_signature(&sd, content, content_len, &crt, &verdict);
-	if (rc == -ENOTSUP) {
-		*detail = "signer key is not RSA";
-	} else if (rc == 0 && verdict != CMS_VERDICT_VALID) {
-		r->has_signer = true;
-		if (crt.serial.len <= STORE_SERIAL_MAX)
-			hex_encode(crt.serial.p, crt.serial.len, r->serial_hex);
-		r->reason = cms_verdict_name(verdict);
-	} else if (rc == 0) {
-		rc = check_certificate(txn, cas, &crt, true, now, r);
+	if (!ca) {
+		r->reason = "unknown_issuer";
+	} else if (key_accepted(&cas->limits, &crt, r) && issuer_signed(ca, &crt, true, r)) {
+		rc = cms_verify_signature(&sd, content, content_len, &crt, &verdict);
+		if (rc == 0 && verdict != CMS_VERDICT_CONTENT_ALTERED)
+			r->public_key_operations++; /* a digest mismatch stops before it */
+		if (rc == 0 && verdict != CMS_VERDICT_VALID)
+			r->reason = cms_verdict_name(verdict);
+		else if (rc == 0)
+			rc = check_standing(txn, ca, &crt, true, now, r);
+		else
+			*detail = "the signature could not be checked";
 	}
 	mbedtls_x509_crt_free(&crt);
 	return rc;
@@ -272,7 +397,7 @@ int verify_submission(struct store *store, struct verify_ca_cache *cas, const ui
 		*detail = "a certificate takes no content";
 		rc = -EINVAL;
 	} else if (looks_like_cert) {
-		rc = check_certificate(txn, cas, &crt, false, now, r);
+		rc = check_certificate(txn, cas, &crt, now, r);
 	} else {
 		rc = check_cms(txn, cas, body, body_len, detached, detached_len, now, r, detail);
 	}
@@ -301,6 +426,8 @@ void verify_result_json(const struct verify_result *r, struct buf *out)
 	json_object_begin(&j, NULL);
 	json_bool(&j, "valid", r->valid);
 	json_string(&j, "reason", r->reason);
+	if (r->detail[0])
+		json_string(&j, "detail", r->detail);
 	json_string(&j, "input", r->is_cms ? "cms" : "certificate");
 	if (r->is_cms) {
 		json_hex(&j, "content_sha256", r->content_sha256, sizeof r->content_sha256);

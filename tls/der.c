@@ -241,3 +241,65 @@ int der_finish(struct der *d, uint8_t **out, size_t *len)
 	*out = buf_steal(&d->out, len);
 	return 0;
 }
+
+/* Reads one strict DER header at p (within end): the tag, and the content
+ * length in *len, with *header its size. */
+static int strict_header(const uint8_t *p, const uint8_t *end, uint8_t *tag, size_t *header,
+                         size_t *len)
+{
+	if (end - p < 2 || (p[0] & 0x1f) == 0x1f)
+		return -EINVAL; /* truncated, or a multi-octet tag number */
+	*tag = p[0];
+	uint8_t first = p[1];
+	if (first < 0x80) {
+		*header = 2;
+		*len = first;
+	} else {
+		size_t octets = first & 0x7f;
+		/* 0x80 is BER's indefinite form; more than sizeof(size_t)
+		 * octets cannot be a length that fits the input. */
+		if (octets == 0 || octets > sizeof(size_t) || (size_t)(end - p - 2) < octets)
+			return -EINVAL;
+		if (p[2] == 0)
+			return -EINVAL; /* a leading zero octet: not the shortest form */
+		size_t n = 0;
+		for (size_t i = 0; i < octets; i++)
+			n = (n << 8) | p[2 + i];
+		if (n < 0x80)
+			return -EINVAL; /* fits the short form */
+		*header = 2 + octets;
+		*len = n;
+	}
+	if ((size_t)(end - p) - *header < *len)
+		return -EINVAL;
+	return 0;
+}
+
+static int check_strict_values(const uint8_t *p, const uint8_t *end, int depth)
+{
+	while (p < end) {
+		uint8_t tag;
+		size_t header, len;
+		if (strict_header(p, end, &tag, &header, &len) < 0)
+			return -EINVAL;
+		const uint8_t *content = p + header;
+		if (tag & 0x20) {
+			if (depth >= DER_MAX_DEPTH)
+				return -EINVAL;
+			if (check_strict_values(content, content + len, depth + 1) < 0)
+				return -EINVAL;
+		}
+		p = content + len;
+	}
+	return 0;
+}
+
+int der_check_strict(const uint8_t *der, size_t len)
+{
+	uint8_t tag;
+	size_t header, content_len;
+	if (!der || strict_header(der, der + len, &tag, &header, &content_len) < 0 ||
+	    header + content_len != len)
+		return -EINVAL;
+	return check_strict_values(der, der + len, 0);
+}

@@ -90,3 +90,9 @@ size_t der_header_len(size_t content_len);
 /** Writes a tag and length into out (at least der_header_len bytes). Returns
  * the number of bytes written. */
 size_t der_header_write(uint8_t *out, uint8_t tag, size_t content_len);
+
+/** Checks that [der, der+len) is exactly one TLV in DER's strict form, down
+ * through every constructed value (at most DER_MAX_DEPTH deep): one-octet
+ * tags, definite lengths in their shortest form (X.690 §10.1, §8.1.3.5).
+ * Primitive contents are not looked into. Returns 0 or -EINVAL. */
+int der_check_strict(const uint8_t *der, size_t len);

@@ -98,6 +98,16 @@ int ocsp_cert_id_decode(unsigned char **p, const unsigned char *end, struct ocsp
 	*p += len;
 	if (expect_tag(p, id_end, &len, MBEDTLS_ASN1_INTEGER) || len == 0 || len > OCSP_SERIAL_MAX)
 		return -EINVAL;
+	/* The serial is echoed in the answer and looked up byte for byte, so
+	 * only its one DER form names a certificate: a zero-length INTEGER, a
+	 * redundant leading 00 or FF octet (X.690 §8.3.2) would be answered
+	 * "unknown" for a revoked serial and echoed as invalid DER. A serial
+	 * number is positive (RFC 5280 §4.1.2.2), so a negative one names no
+	 * certificate at all. All three are malformed requests. */
+	if ((*p)[0] & 0x80)
+		return -EINVAL;
+	if (len > 1 && (*p)[0] == 0 && !((*p)[1] & 0x80))
+		return -EINVAL;
 	memcpy(out->serial, *p, len);
 	out->serial_len = (uint8_t)len;
 	*p += len;
@@ -136,9 +146,10 @@ int ocsp_extensions_decode(unsigned char **p, const unsigned char *end, bool *ha
 			size_t value_len = len;
 			unsigned char *inner = *p;
 			size_t inner_len;
-			if (mbedtls_asn1_get_tag(&inner, ext_end, &inner_len,
-			                         MBEDTLS_ASN1_OCTET_STRING) == 0 &&
-			    inner + inner_len == ext_end)
+			bool wrapped = mbedtls_asn1_get_tag(&inner, ext_end, &inner_len,
+			                                    MBEDTLS_ASN1_OCTET_STRING) == 0 &&
+			               inner + inner_len == ext_end;
+			if (wrapped)
 				value_len = inner_len;
 			if (value_len == 0)
 				return -EINVAL;
@@ -146,6 +157,9 @@ int ocsp_extensions_decode(unsigned char **p, const unsigned char *end, bool *ha
 			 * (04 84 00 00 00 80 ...) must not overflow the buffer. */
 			if (value_len > OCSP_NONCE_MAX || len > OCSP_NONCE_MAX + 4)
 				return -E2BIG;
+			/* It is echoed as is: the inner OCTET STRING in DER too. */
+			if (wrapped && der_check_strict(*p, len) < 0)
+				return -EINVAL;
 			if (*has_nonce)
 				return -EINVAL; /* RFC 5280 §4.2: at most one instance */
 			*has_nonce = true;
@@ -166,6 +180,11 @@ int ocsp_request_decode(const uint8_t *der, size_t len, struct ocsp_request *out
 	out->has_nonce = false;
 	out->nonce_len = 0;
 
+	/* DER only (RFC 6960 §4.1.1 defines the request in DER): a request
+	 * whose lengths are not in their shortest definite form is malformed,
+	 * wherever they are; the CertIDs inside are echoed byte for byte. */
+	if (der_check_strict(der, len) < 0)
+		return -EINVAL;
 	if (expect_tag(&p, end, &n, ASN1_CONSTRUCTED_SEQUENCE) || p + n != end)
 		return -EINVAL;
 	/* tbsRequest */

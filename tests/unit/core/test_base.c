@@ -50,6 +50,29 @@ static void test_json_nesting_and_escapes(void **state)
 	buf_free(&b);
 }
 
+/* JSON strings carry UTF-8 exactly; bytes that are not UTF-8 become U+FFFD. */
+static void test_json_utf8(void **state)
+{
+	struct buf b = {0};
+	struct json j;
+	json_init(&j, &b);
+	json_array_begin(&j, NULL);
+	json_string(&j, NULL, "愛知県 𠮷");
+	json_string(&j, NULL,
+	            "a\xff"
+	            "b\xc0\x80"
+	            "c\xed\xa0\x80"
+	            "d\xe6\x84");
+	json_string(&j, NULL, "\xf4\x90\x80\x80\xc3\xa9");
+	json_array_end(&j);
+	buf_append(&b, "", 1);
+	assert_string_equal((char *)b.data,
+	                    "[\"愛知県 𠮷\","
+	                    "\"a\\ufffdb\\ufffd\\ufffdc\\ufffd\\ufffd\\ufffdd\\ufffd\\ufffd\","
+	                    "\"\\ufffd\\ufffd\\ufffd\\ufffdé\"]");
+	buf_free(&b);
+}
+
 static void test_hex_round_trip_and_errors(void **state)
 {
 	uint8_t out[4];
@@ -123,6 +146,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_buf_grows_and_steals),
 	        cmocka_unit_test(test_json_nesting_and_escapes),
+	        cmocka_unit_test(test_json_utf8),
 	        cmocka_unit_test(test_hex_round_trip_and_errors),
 	        cmocka_unit_test(test_base64_variants),
 	        cmocka_unit_test(test_integer_formatting),

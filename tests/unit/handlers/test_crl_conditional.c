@@ -21,7 +21,8 @@ static void test_if_none_match(void **state)
 	assert_true(inm("\"c15974412833cac73ae764672c51bbbd\""));
 	assert_true(inm("W/\"c15974412833cac73ae764672c51bbbd\""));
 	assert_true(inm("\"a\", \"b\",W/\"c15974412833cac73ae764672c51bbbd\""));
-	assert_true(inm("*"));
+	assert_false(inm("*")); /* an older copy must not be kept */
+	assert_true(inm("*, \"c15974412833cac73ae764672c51bbbd\""));
 	assert_true(inm(" ,, \"c15974412833cac73ae764672c51bbbd\" "));
 	assert_false(inm(""));
 	assert_false(inm("\"c15974412833cac73ae764672c51bbb\""));

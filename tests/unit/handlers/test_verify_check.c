@@ -8,8 +8,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <mbedtls/pk.h>
+#include <mbedtls/rsa.h>
+
 #include "handlers/verify.h"
 #include "intake_fixture.h"
+#include "tls/cms_build.h"
+#include "tls/der.h"
+#include "tls/random.h"
+#include "tls/x509_write.h"
 
 #define NOW 1795000000 /* 2026-11-18: after REVOKED_AT */
 
@@ -19,7 +26,7 @@ static struct verify_ca_cache *cas;
 static int setup(void **state)
 {
 	fx = intake_fixture_open();
-	cas = verify_ca_cache_new();
+	cas = verify_ca_cache_new(NULL);
 	return fx && cas ? 0 : -1;
 }
 
@@ -162,6 +169,196 @@ static void test_result_json(void **state)
 	buf_free(&b);
 }
 
+/* A "signature" of junk as long as the modulus: the checks must refuse the
+ * key, or find the signature bad, without caring what it says. */
+static int junk_sign(void *arg, const uint8_t *digest_info, size_t digest_info_len, uint8_t *sig,
+                     size_t *sig_len)
+{
+	(void)digest_info;
+	(void)digest_info_len;
+	*sig_len = *(size_t *)arg;
+	memset(sig, 0x5a, *sig_len);
+	return 0;
+}
+
+/* A SignedData whose signer certificate holds the RSA public key (n of
+ * n_bits bits, all ones; e as given, big-endian), issued and signed by the
+ * fixture CA `ca` ("ca" is known to the store, "other-ca" is not). */
+static uint8_t *cms_with_signer_key(const char *ca, size_t n_bits, const uint8_t *e, size_t e_len,
+                                    size_t *out_len)
+{
+	char path[512];
+	mbedtls_x509_crt issuer;
+	mbedtls_pk_context issuer_key, key;
+	mbedtls_x509_crt_init(&issuer);
+	mbedtls_pk_init(&issuer_key);
+	mbedtls_pk_init(&key);
+	snprintf(path, sizeof path, "%s/%s.pem", CMS_FIXTURES, ca);
+	assert_int_equal(mbedtls_x509_crt_parse_file(&issuer, path), 0);
+	snprintf(path, sizeof path, "%s/%s.key", CMS_FIXTURES, ca);
+	assert_int_equal(mbedtls_pk_parse_keyfile(&issuer_key, path, NULL), 0);
+
+	uint8_t n[1024];
+	size_t n_len = n_bits / 8;
+	memset(n, 0xff, n_len);
+	assert_int_equal(mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA)), 0);
+	assert_int_equal(mbedtls_rsa_import_raw(mbedtls_pk_rsa(key), n, n_len, NULL, 0, NULL, 0,
+	                                        NULL, 0, e, e_len),
+	                 0);
+	assert_int_equal(mbedtls_rsa_complete(mbedtls_pk_rsa(key)), 0);
+
+	struct x509_name_attr cn = {X509_OID_CN, "expensive key"};
+	struct der name;
+	der_init(&name);
+	x509_name_write(&name, &cn, 1);
+	uint8_t *subject, *cert;
+	size_t subject_len, cert_len;
+	assert_int_equal(der_finish(&name, &subject, &subject_len), 0);
+	static const uint8_t serial[] = {0x77, 0x01};
+	struct x509_cert_template t = {.serial = serial,
+	                               .serial_len = sizeof serial,
+	                               .issuer = issuer.subject_raw.p,
+	                               .issuer_len = issuer.subject_raw.len,
+	                               .subject = subject,
+	                               .subject_len = subject_len,
+	                               .not_before = 1767225600,
+	                               .not_after = 2398377600,
+	                               .subject_key = &key};
+	assert_int_equal(x509_cert_sign(&t, &issuer_key, pki_random, NULL, &cert, &cert_len), 0);
+
+	size_t sig_len = n_len;
+	struct cms_build_params p = {.content = (const uint8_t *)"application",
+	                             .content_len = 11,
+	                             .cert = cert,
+	                             .cert_len = cert_len,
+	                             .sign = junk_sign,
+	                             .sign_arg = &sig_len};
+	uint8_t *der;
+	assert_int_equal(cms_build_signed(&p, &der, out_len), 0);
+	free(subject);
+	free(cert);
+	mbedtls_pk_free(&key);
+	mbedtls_pk_free(&issuer_key);
+	mbedtls_x509_crt_free(&issuer);
+	return der;
+}
+
+static void check_with(struct verify_ca_cache *c, const uint8_t *der, size_t len,
+                       struct verify_result *r)
+{
+	const char *detail;
+	assert_int_equal(verify_submission(fx->store, c, der, len, NULL, 0, NOW, r, &detail), 0);
+}
+
+/* An RSA-8192 key with an 8191-bit public exponent costs hundreds of times
+ * a normal verification. From an issuer that is not kensho's it costs no
+ * public-key operation at all; from a kensho CA's name it is refused by the
+ * key limits before any operation, with a reason that says what is taken. */
+static void test_expensive_keys_cost_nothing(void **state)
+{
+	uint8_t huge_e[1024];
+	memset(huge_e, 0, sizeof huge_e);
+	huge_e[0] = 0x40; /* 2^8190 + 1: odd, below n */
+	huge_e[sizeof huge_e - 1] = 0x01;
+	static const uint8_t f4[] = {0x01, 0x00, 0x01};
+	struct verify_result r;
+	size_t len;
+
+	uint8_t *der = cms_with_signer_key("other-ca", 8192, huge_e, sizeof huge_e, &len);
+	check_with(cas, der, len, &r);
+	assert_string_equal(r.reason, "unknown_issuer");
+	assert_int_equal(r.public_key_operations, 0);
+	free(der);
+
+	der = cms_with_signer_key("ca", 8192, huge_e, sizeof huge_e, &len);
+	check_with(cas, der, len, &r);
+	assert_string_equal(r.reason, "signer_key_not_accepted");
+	assert_false(r.valid);
+	assert_int_equal(r.public_key_operations, 0);
+	assert_non_null(strstr(r.detail, "RSA-8192 with a public exponent of 8191 bits"));
+	assert_non_null(strstr(r.detail, "RSA 2048..4096 bits with public exponent 3..65537"));
+	struct buf b = {0};
+	verify_result_json(&r, &b);
+	buf_append(&b, "", 1);
+	assert_non_null(
+	        strstr((char *)b.data, "\"reason\":\"signer_key_not_accepted\",\"detail\":"));
+	buf_free(&b);
+	free(der);
+
+	/* RSA-8192 with e = 65537: over the default max_rsa_bits (4096)... */
+	der = cms_with_signer_key("ca", 8192, f4, sizeof f4, &len);
+	check_with(cas, der, len, &r);
+	assert_string_equal(r.reason, "signer_key_not_accepted");
+	assert_int_equal(r.public_key_operations, 0);
+	/* ...taken where verify.max_rsa_bits allows it: the CA's signature and
+	 * the (junk) signature are then checked. */
+	struct verify_key_limits wide = {.max_rsa_bits = 8192, .max_rsa_exponent = 65537};
+	struct verify_ca_cache *wide_cas = verify_ca_cache_new(&wide);
+	check_with(wide_cas, der, len, &r);
+	assert_string_equal(r.reason, "bad_signature");
+	assert_int_equal(r.public_key_operations, 2);
+	free(der);
+
+	/* an exponent over verify.max_rsa_exponent; e = 3 is within it */
+	static const uint8_t e_over[] = {0x01, 0x00, 0x03};
+	static const uint8_t e_three[] = {0x03};
+	der = cms_with_signer_key("ca", 2048, e_over, sizeof e_over, &len);
+	check_with(wide_cas, der, len, &r);
+	assert_string_equal(r.reason, "signer_key_not_accepted");
+	assert_int_equal(r.public_key_operations, 0);
+	free(der);
+	der = cms_with_signer_key("ca", 2048, e_three, sizeof e_three, &len);
+	check_with(wide_cas, der, len, &r);
+	assert_string_equal(r.reason, "bad_signature");
+	free(der);
+	verify_ca_cache_free(wide_cas);
+
+	/* a real signature: the CA's and the signer's, two operations */
+	uint8_t *good = fixture_file("attached.der", &len);
+	check_with(cas, good, len, &r);
+	assert_string_equal(r.reason, "ok");
+	assert_int_equal(r.public_key_operations, 2);
+	free(good);
+}
+
+/* A foreign issuer costs a look at the store's issuer ids, not a reload of
+ * every CA certificate; a CA added to the store is still found. */
+static void test_foreign_issuers_do_not_reload_the_cas(void **state)
+{
+	struct intake_fixture *own = intake_fixture_open();
+	struct verify_ca_cache *c = verify_ca_cache_new(NULL);
+	assert_non_null(own);
+	size_t len;
+	uint8_t *der = fixture_file("unknown.der", &len);
+	struct verify_result r;
+	const char *detail;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(
+		        verify_submission(own->store, c, der, len, NULL, 0, NOW, &r, &detail), 0);
+		assert_string_equal(r.reason, "unknown_issuer");
+	}
+	assert_int_equal(verify_ca_cache_loads(c), 1);
+
+	struct store_txn *txn;
+	assert_int_equal(store_txn_begin(own->store, true, &txn), 0);
+	mbedtls_x509_crt ca;
+	mbedtls_x509_crt_init(&ca);
+	assert_int_equal(mbedtls_x509_crt_parse_file(&ca, CMS_FIXTURES "/other-ca.pem"), 0);
+	struct store_issuer issuer = {.kind = CERT_KIND_AUTH, .label = "other"};
+	assert_int_equal(store_issuer_put(txn, &issuer, (struct store_blob){ca.raw.p, ca.raw.len}),
+	                 0);
+	mbedtls_x509_crt_free(&ca);
+	assert_int_equal(store_txn_commit(txn), 0);
+
+	assert_int_equal(verify_submission(own->store, c, der, len, NULL, 0, NOW, &r, &detail), 0);
+	assert_int_equal(verify_ca_cache_loads(c), 2);
+	assert_string_equal(r.issuer_label, "other"); /* found now: no longer unknown_issuer */
+	assert_string_not_equal(r.reason, "unknown_issuer");
+	free(der);
+	verify_ca_cache_free(c);
+	intake_fixture_close(own);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +368,8 @@ int main(void)
 	        cmocka_unit_test(test_garbage_and_missing_content_are_errors),
 	        cmocka_unit_test(test_split_body),
 	        cmocka_unit_test(test_result_json),
+	        cmocka_unit_test(test_expensive_keys_cost_nothing),
+	        cmocka_unit_test(test_foreign_issuers_do_not_reload_the_cas),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -98,6 +98,40 @@ static void test_errors_are_sticky(void **state)
 	assert_int_equal(der_finish(&d, &out, &len), -EINVAL);
 }
 
+static void test_check_strict(void **state)
+{
+	(void)state;
+	static const uint8_t ok[] = {0x30, 0x06, 0x02, 0x01, 0x05, 0x04, 0x01, 0x80};
+	assert_int_equal(der_check_strict(ok, sizeof ok), 0);
+	/* primitive content is not looked into: 04 81 .. inside an OCTET STRING */
+	static const uint8_t opaque[] = {0x04, 0x03, 0x04, 0x81, 0x00};
+	assert_int_equal(der_check_strict(opaque, sizeof opaque), 0);
+	static const uint8_t long_short[] = {0x30, 0x81, 0x03, 0x02, 0x01, 0x05};
+	static const uint8_t nested[] = {0x30, 0x06, 0x30, 0x04, 0x02, 0x81, 0x01, 0x05};
+	static const uint8_t zero_lead[] = {0x30, 0x82, 0x00, 0x03, 0x02, 0x01, 0x05};
+	static const uint8_t indefinite[] = {0x30, 0x80, 0x02, 0x01, 0x05, 0x00, 0x00};
+	static const uint8_t trailing[] = {0x30, 0x03, 0x02, 0x01, 0x05, 0x00};
+	static const uint8_t inner_overrun[] = {0x30, 0x03, 0x02, 0x05, 0x05};
+	static const uint8_t long_tag[] = {0x1f, 0x81, 0x01, 0x00};
+	const struct {
+		const uint8_t *p;
+		size_t len;
+	} bad[] = {{long_short, sizeof long_short}, {nested, sizeof nested},
+	           {zero_lead, sizeof zero_lead},   {indefinite, sizeof indefinite},
+	           {trailing, sizeof trailing},     {inner_overrun, sizeof inner_overrun},
+	           {long_tag, sizeof long_tag},     {ok, 1}};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(der_check_strict(bad[i].p, bad[i].len), -EINVAL);
+	/* nesting deeper than DER_MAX_DEPTH is refused, not recursed into */
+	uint8_t deep[2 * (DER_MAX_DEPTH + 2)];
+	for (int i = 0; i < DER_MAX_DEPTH + 2; i++) {
+		deep[2 * i] = 0x30;
+		deep[2 * i + 1] = (uint8_t)(sizeof deep - 2 * (size_t)i - 2);
+	}
+	assert_int_equal(der_check_strict(deep, sizeof deep), -EINVAL);
+	assert_int_equal(der_check_strict(deep + 4, sizeof deep - 4), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -106,6 +140,7 @@ int main(void)
 	        cmocka_unit_test(test_time_switches_form_in_2050),
 	        cmocka_unit_test(test_nested_long_form_lengths),
 	        cmocka_unit_test(test_errors_are_sticky),
+	        cmocka_unit_test(test_check_strict),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

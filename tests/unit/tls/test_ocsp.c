@@ -230,6 +230,17 @@ static void test_nonce_round_trip_and_limits(void **state)
 	request_with_nonce(&id, padded, sizeof(padded), false, &der, &len);
 	assert_int_equal(ocsp_request_decode(der, len, &r), -E2BIG);
 	free(der);
+	/* The nonce is echoed as is, so its OCTET STRING must be DER too:
+	 * 04 81 10 (a long form for 16) is malformed, 04 10 is taken. */
+	uint8_t long_form[3 + 16] = {0x04, 0x81, 0x10};
+	memset(long_form + 3, 0x44, 16);
+	request_with_nonce(&id, long_form, sizeof(long_form), false, &der, &len);
+	assert_int_equal(ocsp_request_decode(der, len, &r), -EINVAL);
+	free(der);
+	long_form[1] = 0x10;
+	request_with_nonce(&id, long_form, 2 + 16, false, &der, &len);
+	assert_int_equal(ocsp_request_decode(der, len, &r), 0);
+	free(der);
 	/* An empty nonce is malformed (RFC 9654 §2.1: at least one octet). */
 	request_with_nonce(&id, nonce, 0, true, &der, &len);
 	assert_int_equal(ocsp_request_decode(der, len, &r), -EINVAL);
@@ -259,6 +270,99 @@ static void test_rejects_malformed_requests(void **state)
 	assert_int_equal(ocsp_request_decode(empty, sizeof(empty), &r), -EINVAL);
 	free(req.data);
 	free(one.data);
+}
+
+/* Wraps one CertID's content (everything inside its SEQUENCE) into a whole
+ * OCSPRequest with correct outer lengths. */
+static void request_around(const uint8_t *cert_id_content, size_t len, uint8_t **der,
+                           size_t *der_len)
+{
+	struct der d;
+	der_init(&d);
+	der_begin(&d, DER_SEQUENCE); /* OCSPRequest */
+	der_begin(&d, DER_SEQUENCE); /* TBSRequest */
+	der_begin(&d, DER_SEQUENCE); /* requestList */
+	der_begin(&d, DER_SEQUENCE); /* Request */
+	der_begin(&d, DER_SEQUENCE); /* CertID */
+	der_raw(&d, cert_id_content, len);
+	der_end(&d);
+	der_end(&d);
+	der_end(&d);
+	der_end(&d);
+	der_end(&d);
+	assert_int_equal(der_finish(&d, der, der_len), 0);
+}
+
+/* The serial is looked up and echoed byte for byte, so only its one DER form
+ * is taken: a revoked serial 05 asked as 00 05 must not be answered
+ * "unknown" with the invalid INTEGER echoed. Negative and empty serials and
+ * lengths not in their shortest form are malformed too. */
+static void test_rejects_non_der_serials_and_lengths(void **state)
+{
+	struct ocsp_cert_id id;
+	cert_id(OCSP_HASH_SHA1, "05", &id);
+	/* id.der: 30 LL <alg> <04 14 name hash> <04 14 key hash> 02 01 05 */
+	assert_true(id.der[1] < 0x80);
+	const uint8_t *content = id.der + 2;
+	size_t head_len = id.der_len - 2 - 3; /* up to the INTEGER */
+	assert_int_equal(id.der[id.der_len - 3], 0x02);
+	struct {
+		uint8_t integer[6];
+		size_t len;
+		int want;
+	} cases[] = {
+	        {{0x02, 0x01, 0x05}, 3, 0},                   /* minimal: taken */
+	        {{0x02, 0x02, 0x00, 0x85}, 4, 0},             /* 00 needed for the sign */
+	        {{0x02, 0x02, 0x00, 0x05}, 4, -EINVAL},       /* redundant leading 00 */
+	        {{0x02, 0x03, 0x00, 0x00, 0x85}, 5, -EINVAL}, /* two leading 00 */
+	        {{0x02, 0x01, 0x85}, 3, -EINVAL},             /* negative */
+	        {{0x02, 0x02, 0xff, 0x85}, 4, -EINVAL},       /* negative, redundant FF */
+	        {{0x02, 0x00}, 2, -EINVAL},                   /* empty INTEGER */
+	        {{0x02, 0x81, 0x01, 0x05}, 4, -EINVAL},       /* long form for a short length */
+	        {{0x02, 0x82, 0x00, 0x01, 0x05}, 5, -EINVAL}, /* leading zero length octet */
+	        {{0x02, 0x80, 0x05, 0x00, 0x00}, 5, -EINVAL}, /* indefinite */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint8_t cert_id_content[128];
+		memcpy(cert_id_content, content, head_len);
+		memcpy(cert_id_content + head_len, cases[i].integer, cases[i].len);
+		uint8_t *der;
+		size_t len;
+		request_around(cert_id_content, head_len + cases[i].len, &der, &len);
+		struct ocsp_request r;
+		print_message("case %zu\n", i);
+		assert_int_equal(ocsp_request_decode(der, len, &r), cases[i].want);
+		if (cases[i].want == 0)
+			assert_memory_equal(r.ids[0].serial, cases[i].integer + 2,
+			                    cases[i].len - 2);
+		free(der);
+	}
+
+	/* A non-minimal length anywhere: the outer SEQUENCE, or the name hash
+	 * OCTET STRING deep inside the CertID. */
+	struct file one = slurp(FIXTURE("req-sha1.der"));
+	struct ocsp_request r;
+	assert_int_equal(ocsp_request_decode(one.data, one.len, &r), 0);
+	assert_true(one.data[1] < 0x80);
+	uint8_t *longer = malloc(one.len + 1);
+	longer[0] = 0x30;
+	longer[1] = 0x81;
+	memcpy(longer + 2, one.data + 1, one.len - 1);
+	assert_int_equal(ocsp_request_decode(longer, one.len + 1, &r), -EINVAL);
+	free(longer);
+	free(one.data);
+
+	uint8_t cert_id_content[128];
+	size_t alg_len = 2 + content[1]; /* the AlgorithmIdentifier TLV */
+	memcpy(cert_id_content, content, alg_len);
+	cert_id_content[alg_len] = 0x04;
+	cert_id_content[alg_len + 1] = 0x81; /* 04 81 14: long form for 20 */
+	memcpy(cert_id_content + alg_len + 2, content + alg_len + 1, id.der_len - 2 - alg_len - 1);
+	uint8_t *der;
+	size_t len;
+	request_around(cert_id_content, id.der_len - 2 + 1, &der, &len);
+	assert_int_equal(ocsp_request_decode(der, len, &r), -EINVAL);
+	free(der);
 }
 
 static void test_too_many_cert_ids(void **state)
@@ -541,6 +645,7 @@ int main(void)
 	        cmocka_unit_test(test_nonce_round_trip_and_limits),
 	        cmocka_unit_test(test_rejects_malformed_requests),
 	        cmocka_unit_test(test_too_many_cert_ids),
+	        cmocka_unit_test(test_rejects_non_der_serials_and_lengths),
 	        cmocka_unit_test(test_get_path_forms),
 	        cmocka_unit_test(test_signs_like_openssl),
 	        cmocka_unit_test(test_parses_openssl_statuses),
