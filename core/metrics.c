@@ -52,10 +52,10 @@ struct shared_series {
 	uint8_t type;
 	uint8_t merge;
 	uint16_t bound_count;
-	uint32_t cell;          /* first cell in each worker's row */
-	uint32_t family_first;  /* index of the family's first series */
+	uint32_t cell;               /* first cell in each worker's row */
+	uint32_t family_first;       /* index of the family's first series */
 	_Atomic int32_t family_next; /* next series of the family, -1 at the end */
-	int32_t family_last;    /* on the family's first series: its last */
+	int32_t family_last;         /* on the family's first series: its last */
 	double bounds[BOUNDS_MAX];
 };
 
@@ -325,8 +325,7 @@ static struct metric *series_get(const char *name, const char *labels, const cha
 		free(m);
 		return NULL;
 	}
-	int32_t index =
-	        shared_find_or_add(name, labels, help, type, merge, bounds, bound_count);
+	int32_t index = shared_find_or_add(name, labels, help, type, merge, bounds, bound_count);
 	pthread_mutex_unlock(&registry.header->lock);
 	if (index < 0) {
 		free(m);
@@ -362,8 +361,7 @@ struct metric *metrics_gauge_merged(const char *name, const char *labels, const 
 }
 
 struct metric *metrics_gauge_read(const char *name, const char *labels, const char *help,
-                                  enum metrics_merge merge, double (*read)(void *arg),
-                                  void *arg)
+                                  enum metrics_merge merge, double (*read)(void *arg), void *arg)
 {
 	struct metric *m = series_get(name, labels, help, METRIC_GAUGE, merge, NULL, 0);
 	if (m) {

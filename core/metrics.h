@@ -57,8 +57,7 @@ struct metric *metrics_gauge_merged(const char *name, const char *labels, const 
  * Other workers' slots hold what they last read; MAX merge suits a value
  * every worker can see. */
 struct metric *metrics_gauge_read(const char *name, const char *labels, const char *help,
-                                  enum metrics_merge merge, double (*read)(void *arg),
-                                  void *arg);
+                                  enum metrics_merge merge, double (*read)(void *arg), void *arg);
 /** Finds or creates a histogram series with ascending upper `bounds` (copied;
  * +Inf is implied; at most 32). All series of one name share their bounds. */
 struct metric *metrics_histogram(const char *name, const char *labels, const char *help,
