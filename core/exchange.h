@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/http_errors.h"
+
 struct exchange;
 struct buf;
 

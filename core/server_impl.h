@@ -90,7 +90,9 @@ struct conn {
 	struct exchange *completed;               /* set by on_message_complete for dispatch */
 	struct exchange *queue_head, *queue_tail; /* dispatched, in request order */
 	unsigned in_flight;
-	int error_status; /* set by a parser callback that hit a limit */
+	int error_status;       /* set by a parser callback that refused the request */
+	const char *error_code; /* its HTTP_ERROR_* code */
+	char error_detail[160]; /* what was wrong, in words for the client */
 	struct buf stash; /* plaintext held while parsing is paused */
 	size_t write_pending;
 	uint64_t requests_begun; /* counts message starts, to restart the request timer */
@@ -162,6 +164,10 @@ void conn_flush(struct conn *c);
 extern const llhttp_settings_t http_parser_settings;
 /** Fills ex->req from the parsed head (after on_headers_complete). */
 int http_request_finish_head(struct exchange *ex, llhttp_t *parser);
+/** Why parsing stopped with `err`, for the error response: the status, an
+ * HTTP_ERROR_* code and a detail for the client (never llhttp's wording). */
+void http_parse_error(const struct conn *c, llhttp_errno_t err, int *status, const char **code,
+                      char *detail, size_t detail_len);
 
 /* exchange.c */
 /** A fresh exchange for connection c. NULL on ENOMEM. */
