@@ -490,6 +490,7 @@ static void conn_reject(struct conn *c, int status, const char *code, const char
 	ex->start_ns = uv_hrtime();
 	ex->close_after = true;
 	ex->route = "-";
+	exchange_assign_request_id(ex);
 	metric_add(c->server->m_rejected, 1);
 	if (c->queue_tail)
 		c->queue_tail->next = ex;
@@ -516,6 +517,7 @@ static void conn_dispatch(struct conn *c, struct exchange *ex)
 		ex->close_after = true;
 	const struct http_request *r = &ex->req;
 	ex->req.received_ns = ex->start_ns;
+	exchange_assign_request_id(ex);
 	unsigned allowed = 0;
 	struct handler *h =
 	        router_match(c->server->router, r->method, r->path, r->path_len, &allowed);

@@ -12,12 +12,58 @@ void json_init(struct json *j, struct buf *out)
 	j->need_comma[0] = false;
 }
 
+/* The length of the well-formed UTF-8 sequence starting at s[0] (2 to 4
+ * bytes, s[0] >= 0x80), or 0 when it is not one: a stray continuation byte,
+ * an overlong form, a surrogate, beyond U+10FFFF, or cut short (RFC 3629 4). */
+static size_t utf8_sequence_length(const unsigned char *s, size_t len)
+{
+	unsigned char c = s[0];
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf; /* the bounds of the second byte */
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0; /* overlong */
+	else if (c == 0xed)
+		hi = 0x9f; /* surrogates */
+	else if (c == 0xf0)
+		lo = 0x90; /* overlong */
+	else if (c == 0xf4)
+		hi = 0x8f; /* beyond U+10FFFF */
+	if (len < n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++) {
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	}
+	return n;
+}
+
+/* JSON text must be UTF-8 (RFC 8259 8.1) but the bytes written come from
+ * clients (paths, user agents) and certificates: each byte that is not part
+ * of a well-formed sequence becomes U+FFFD, so every output parses. */
 static void escape(struct buf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	buf_append(b, "\"", 1);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x80) {
+			size_t n = utf8_sequence_length((const unsigned char *)s + i, len - i);
+			if (n) {
+				buf_append(b, s + i, n);
+				i += n - 1;
+			} else {
+				buf_append(b, "\\ufffd", 6);
+			}
+			continue;
+		}
 		switch (c) {
 		case '"': buf_append(b, "\\\"", 2); break;
 		case '\\': buf_append(b, "\\\\", 2); break;

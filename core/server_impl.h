@@ -107,6 +107,9 @@ struct conn {
 	struct conn *prev, *next;
 };
 
+/* The longest X-Request-Id taken from a client (exchange_assign_request_id). */
+#define REQUEST_ID_MAX 64
+
 struct header_span {
 	size_t name_off, name_len, value_off, value_len;
 };
@@ -143,6 +146,7 @@ struct exchange {
 	size_t body_bytes_out;
 	uint64_t start_ns;
 	size_t bytes_in;
+	char request_id[REQUEST_ID_MAX + 1]; /* X-Request-Id, "" until dispatched */
 };
 
 /* conn.c */
@@ -174,6 +178,9 @@ void http_parse_error(const struct conn *c, llhttp_errno_t err, int *status, con
 struct exchange *exchange_new(struct conn *c);
 /** Frees an exchange and what it owns. */
 void exchange_free(struct exchange *ex);
+/** Gives ex its request id: the client's X-Request-Id when well-formed,
+ * else a new one unique to this server (process prefix + sequence). */
+void exchange_assign_request_id(struct exchange *ex);
 /** Status text for a code ("Not Found"). */
 const char *http_reason_phrase(int status);
 
