@@ -1,12 +1,17 @@
 /* The access log: one JSON object per answered request, on stdout, so it can
  * be shipped apart from the people-facing log on stderr. Only the path is
- * logged, never the query or body (they may carry personal data). */
+ * logged, never the query or body (they may carry personal data). Every
+ * line is valid JSON whatever bytes the client sent: the JSON writer escapes
+ * control characters and replaces bytes that are not UTF-8. */
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/json.h"
 #include "core/server_impl.h"
+
+/* A user agent longer than this is cut (a line per request stays small). */
+#define ACCESSLOG_UA_MAX 256
 
 /* "YYYY-MM-DDTHH:MM:SS" is formatted once per second; getpid() is a system
  * call in current glibc, so it is asked once. Both matter at 50k lines/s. */
@@ -37,11 +42,27 @@ void accesslog_write(struct server *s, const struct exchange *ex)
 	json_object_begin(&j, NULL);
 	json_string(&j, "time", when);
 	json_int(&j, "pid", cache.pid);
+	json_string(&j, "id", ex->request_id);
 	json_string(&j, "peer", ex->peer.address);
 	json_bool(&j, "tls", ex->peer.tls);
-	json_string(&j, "method", ex->req.method_name[0] ? ex->req.method_name : "-");
+	if (ex->peer.client_cert) {
+		/* Who the client is on mutual TLS: the verified certificate's
+		 * subject and the SHA-256 of its public key (what tls.* policy
+		 * rules match on). */
+		json_string(&j, "client_subject", ex->peer.subject);
+		json_hex(&j, "client_spki_sha256", ex->peer.spki_sha256,
+		         sizeof(ex->peer.spki_sha256));
+	}
+	bool parsed = ex->req.method_name[0] != '\0';
+	json_string(&j, "method", parsed ? ex->req.method_name : "-");
 	json_string_n(&j, "path", ex->req.path, ex->req.path_len);
-	json_int(&j, "http", ex->req.http_minor);
+	json_string(&j, "http", !parsed ? "-" : ex->req.http_minor ? "1.1" : "1.0");
+	size_t ua_len;
+	const char *ua = exchange_header(ex, "user-agent", &ua_len);
+	if (ua)
+		json_string_n(&j, "ua", ua, ua_len > ACCESSLOG_UA_MAX ? ACCESSLOG_UA_MAX : ua_len);
+	else
+		json_null(&j, "ua");
 	json_string(&j, "route", ex->route ? ex->route : "-");
 	json_int(&j, "status", ex->status);
 	json_uint(&j, "bytes_in", ex->bytes_in);

@@ -54,5 +54,7 @@ const struct config_key core_config_keys[] = {
          "the map doubles on demand up to this size"},
         {"store.max_readers", CONFIG_INT, "1024", "readers", 1, 1000000, NULL,
          "LMDB reader slots: concurrent read transactions across all processes"},
+        {"metrics.max_series", CONFIG_INT, "2048", "series", 64, 1000000, NULL,
+         "series the shared metrics area holds; beyond it new series are not recorded"},
         {NULL, 0, NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -6,6 +6,7 @@
  * response rather than a reset, RFC 9112 9.6) → CLOSED (libuv handles
  * closing; memory released in the last close callback). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -305,15 +306,19 @@ void conn_flush(struct conn *c)
 
 /* --- timers --------------------------------------------------------------- */
 
-static void conn_reject(struct conn *c, int status, const char *detail);
+static void conn_reject(struct conn *c, int status, const char *code, const char *detail);
 
 static void conn_timer_cb(uv_timer_t *t)
 {
 	struct conn *c = t->data;
+	char detail[96];
 	switch (c->timer_mode) {
 	case TIMER_REQUEST:
 		/* RFC 9110 15.5.9: the request did not arrive in time. */
-		conn_reject(c, 408, "request not received in time");
+		snprintf(detail, sizeof(detail),
+		         "the request did not arrive within %llu ms of its first byte",
+		         (unsigned long long)c->server->limits.request_timeout_ms);
+		conn_reject(c, 408, HTTP_ERROR_REQUEST_TIMEOUT, detail);
 		break;
 	case TIMER_IDLE:
 	case TIMER_WRITE:
@@ -469,7 +474,7 @@ static void conn_maybe_resume(struct conn *c)
 
 /* Queues an internal error response after the requests already in flight
  * and stops reading requests: the connection closes once it is sent. */
-static void conn_reject(struct conn *c, int status, const char *detail)
+static void conn_reject(struct conn *c, int status, const char *code, const char *detail)
 {
 	if (c->state != CONN_OPEN)
 		return;
@@ -485,6 +490,7 @@ static void conn_reject(struct conn *c, int status, const char *detail)
 	ex->start_ns = uv_hrtime();
 	ex->close_after = true;
 	ex->route = "-";
+	exchange_assign_request_id(ex);
 	metric_add(c->server->m_rejected, 1);
 	if (c->queue_tail)
 		c->queue_tail->next = ex;
@@ -493,7 +499,7 @@ static void conn_reject(struct conn *c, int status, const char *detail)
 	c->queue_tail = ex;
 	c->in_flight++;
 	log_debug("%s: %d %s", c->peer.address, status, detail);
-	exchange_respond_error(ex, status, http_reason_phrase(status), detail);
+	exchange_respond_error(ex, status, code, detail);
 }
 
 static void conn_dispatch(struct conn *c, struct exchange *ex)
@@ -511,6 +517,7 @@ static void conn_dispatch(struct conn *c, struct exchange *ex)
 		ex->close_after = true;
 	const struct http_request *r = &ex->req;
 	ex->req.received_ns = ex->start_ns;
+	exchange_assign_request_id(ex);
 	unsigned allowed = 0;
 	struct handler *h =
 	        router_match(c->server->router, r->method, r->path, r->path_len, &allowed);
@@ -537,22 +544,15 @@ static void conn_dispatch(struct conn *c, struct exchange *ex)
 		}
 		ex->route = "-";
 		exchange_add_header(ex, "Allow", list);
-		exchange_respond_error(ex, 405, "method not allowed", r->method_name);
+		char detail[128];
+		snprintf(detail, sizeof(detail), "%.16s is not allowed on this path; allowed: %s",
+		         r->method_name, list);
+		exchange_respond_error(ex, 405, HTTP_ERROR_METHOD_NOT_ALLOWED, detail);
 		return;
 	}
 	ex->route = "-";
-	exchange_respond_error(ex, 404, "not found", "no such resource");
-}
-
-/* Maps an llhttp failure to a status: our callbacks set the limit's status
- * (llhttp reports it as HPE_USER or, from on_headers_complete, as
- * HPE_CB_HEADERS_COMPLETE); anything else is a malformed request (400). */
-static int conn_parse_error_status(struct conn *c, llhttp_errno_t err)
-{
-	(void)err;
-	if (c->error_status)
-		return c->error_status;
-	return 400;
+	exchange_respond_error(ex, 404, HTTP_ERROR_NOT_FOUND,
+	                       "no endpoint serves this path (docs/api.md lists them)");
 }
 
 /* Feeds plaintext to llhttp; dispatches each completed request outside the
@@ -590,8 +590,11 @@ static void conn_parse(struct conn *c, const uint8_t *data, size_t len)
 			}
 			continue;
 		}
-		const char *reason = llhttp_get_error_reason(&c->parser);
-		conn_reject(c, conn_parse_error_status(c, err), reason ? reason : "bad request");
+		int status;
+		const char *code;
+		char detail[sizeof(c->error_detail)];
+		http_parse_error(c, err, &status, &code, detail, sizeof(detail));
+		conn_reject(c, status, code, detail);
 		break;
 	}
 	c->in_parse = false;

@@ -1,9 +1,13 @@
 /* The handler-facing exchange (exchange.h): request accessors and response
  * serialization. Responses are queued on the connection, which writes them
  * in request order (RFC 9112 9.3.2). */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "core/encoding.h"
 #include "core/json.h"
@@ -66,6 +70,65 @@ const char *exchange_header(const struct exchange *ex, const char *name, size_t 
 		}
 	}
 	return NULL;
+}
+
+const char *exchange_request_id(const struct exchange *ex)
+{
+	return ex->request_id;
+}
+
+/* A client's (or a load balancer's) id is kept when it is 1..REQUEST_ID_MAX
+ * characters that need no escaping in a header or a JSON string, so one id
+ * follows a request through every log on its path. */
+static bool request_id_acceptable(const char *id, size_t len)
+{
+	if (len == 0 || len > REQUEST_ID_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)id[i];
+		bool alnum = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+		             (ch >= 'A' && ch <= 'Z');
+		if (!alnum && !strchr("-_.:@/+=", ch))
+			return false;
+	}
+	return true;
+}
+
+/* New ids are a random 48-bit prefix drawn once per process and a sequence
+ * number: unique across workers and restarts without a system call per
+ * request. A fork clears the prefix so a child never repeats its parent's. */
+static char id_prefix[13];
+static uint64_t id_sequence;
+
+static void request_id_forget_prefix(void)
+{
+	id_prefix[0] = '\0';
+}
+
+void exchange_assign_request_id(struct exchange *ex)
+{
+	size_t len;
+	const char *given = exchange_header(ex, "x-request-id", &len);
+	if (given && request_id_acceptable(given, len)) {
+		memcpy(ex->request_id, given, len);
+		ex->request_id[len] = '\0';
+		return;
+	}
+	if (!id_prefix[0]) {
+		static bool hooked;
+		if (!hooked)
+			hooked = pthread_atfork(NULL, NULL, request_id_forget_prefix) == 0;
+		uint8_t r[6];
+		if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+			uint64_t mix = uv_hrtime() ^ ((uint64_t)getpid() << 32);
+			memcpy(r, &mix, sizeof(r));
+		}
+		snprintf(id_prefix, sizeof(id_prefix), "%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2],
+		         r[3], r[4], r[5]);
+		id_sequence = 0;
+	}
+	snprintf(ex->request_id, sizeof(ex->request_id), "%s-%llx", id_prefix,
+	         (unsigned long long)++id_sequence);
 }
 
 /* Header names and values must not smuggle CR/LF into the response. */
@@ -172,6 +235,11 @@ static void exchange_serialize(struct exchange *ex, struct conn *c, int status,
 	buf_append_str(o, "\r\nDate: ");
 	buf_append_str(o, server_date(c->server));
 	buf_append_str(o, "\r\nServer: kensho\r\n");
+	if (ex->request_id[0]) {
+		buf_append_str(o, "X-Request-Id: ");
+		buf_append_str(o, ex->request_id);
+		buf_append_str(o, "\r\n");
+	}
 	if (content_type && status_has_body(status))
 		append_header(o, "Content-Type", 12, content_type, strlen(content_type));
 	if (status_has_body(status))

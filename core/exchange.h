@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/http_errors.h"
+
 struct exchange;
 struct buf;
 
@@ -114,7 +116,13 @@ void exchange_respond_borrowed(struct exchange *ex, int status, const char *cont
                                const void *body, size_t body_len, void (*release)(void *arg),
                                void *arg);
 
-/** Answers {"error": error, "detail": detail} as application/json. */
+/** This request's id, as sent back in X-Request-Id and written to the
+ * access log (for a handler's log lines about it). */
+const char *exchange_request_id(const struct exchange *ex);
+
+/** Answers {"error": error, "detail": detail} as application/json; `error`
+ * is an HTTP_ERROR_* code (core/http_errors.h), `detail` says in words what
+ * was wrong with this request. */
 void exchange_respond_error(struct exchange *ex, int status, const char *error, const char *detail);
 
 /** Asks the core to close the connection after this response. */

@@ -2,6 +2,8 @@
  * exchange's request (target, fields, de-chunked body) while enforcing the
  * size limits. The connection (conn.c) feeds bytes and dispatches. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,13 +15,26 @@ static struct conn *parser_conn(llhttp_t *p)
 	return p->data;
 }
 
-/* A limit was hit: remember the status for conn.c and stop the parser. */
-static int parse_reject(llhttp_t *p, int status, const char *reason)
+/* The request is refused (a limit, a missing Host...): remember the status,
+ * code and detail for conn.c's error response and stop the parser. llhttp
+ * replaces the reason of a refusal from on_headers_complete with its own
+ * "User callback error", so the words are kept here instead. */
+__attribute__((format(printf, 4, 5))) static int
+parse_reject(llhttp_t *p, int status, const char *code, const char *detail, ...)
 {
-	parser_conn(p)->error_status = status;
-	llhttp_set_error_reason(p, reason);
+	struct conn *c = parser_conn(p);
+	c->error_status = status;
+	c->error_code = code;
+	va_list ap;
+	va_start(ap, detail);
+	vsnprintf(c->error_detail, sizeof(c->error_detail), detail, ap);
+	va_end(ap);
 	return HPE_USER;
 }
+
+#define OUT_OF_MEMORY(p)                                                                           \
+	parse_reject(p, 503, HTTP_ERROR_UNAVAILABLE,                                               \
+	             "the server is short of memory for this request; retry")
 
 static int on_message_begin(llhttp_t *p)
 {
@@ -28,7 +43,7 @@ static int on_message_begin(llhttp_t *p)
 		return 0;
 	c->parsing = exchange_new(c);
 	if (!c->parsing)
-		return parse_reject(p, 503, "out of memory");
+		return OUT_OF_MEMORY(p);
 	c->parsing->start_ns = uv_hrtime();
 	c->requests_begun++;
 	return 0;
@@ -39,7 +54,10 @@ static int count_head(llhttp_t *p, struct exchange *ex, size_t len)
 {
 	ex->head_bytes += len;
 	if (ex->head_bytes > parser_conn(p)->server->limits.header_bytes)
-		return parse_reject(p, 431, "header section too large");
+		return parse_reject(p, 431, HTTP_ERROR_HEADER_TOO_LARGE,
+		                    "the request line and header fields exceed the %zu bytes "
+		                    "this server accepts",
+		                    parser_conn(p)->server->limits.header_bytes);
 	return 0;
 }
 
@@ -57,9 +75,12 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 		return HPE_USER;
 	ex->url_len += len;
 	if (ex->url_len > c->server->limits.uri_bytes)
-		return parse_reject(p, 414, "request-target too long");
+		return parse_reject(p, 414, HTTP_ERROR_URI_TOO_LONG,
+		                    "the request-target is longer than the %zu bytes this server "
+		                    "accepts",
+		                    c->server->limits.uri_bytes);
 	if (buf_append(&ex->head, at, len))
-		return parse_reject(p, 503, "out of memory");
+		return OUT_OF_MEMORY(p);
 	return 0;
 }
 
@@ -67,7 +88,7 @@ static int on_url_complete(llhttp_t *p)
 {
 	struct exchange *ex = parser_conn(p)->parsing;
 	if (buf_append(&ex->head, "", 1))
-		return parse_reject(p, 503, "out of memory");
+		return OUT_OF_MEMORY(p);
 	return 0;
 }
 
@@ -85,7 +106,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 			size_t cap = ex->span_cap ? ex->span_cap * 2 : 16;
 			struct header_span *bigger = realloc(ex->spans, cap * sizeof(*bigger));
 			if (!bigger)
-				return parse_reject(p, 503, "out of memory");
+				return OUT_OF_MEMORY(p);
 			ex->spans = bigger;
 			ex->span_cap = cap;
 		}
@@ -94,7 +115,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 	}
 	ex->spans[ex->span_count - 1].name_len += len;
 	if (buf_append(&ex->head, at, len))
-		return parse_reject(p, 503, "out of memory");
+		return OUT_OF_MEMORY(p);
 	return 0;
 }
 
@@ -104,7 +125,7 @@ static int on_header_field_complete(llhttp_t *p)
 	if (ex->headers_done)
 		return 0;
 	if (buf_append(&ex->head, "", 1))
-		return parse_reject(p, 503, "out of memory");
+		return OUT_OF_MEMORY(p);
 	return 0;
 }
 
@@ -121,7 +142,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 	sp->value_len += len;
 	ex->in_value = true;
 	if (buf_append(&ex->head, at, len))
-		return parse_reject(p, 503, "out of memory");
+		return OUT_OF_MEMORY(p);
 	return 0;
 }
 
@@ -135,7 +156,7 @@ static int on_header_value_complete(llhttp_t *p)
 		sp->value_off = ex->head.len; /* empty value */
 	ex->in_value = true;
 	if (buf_append(&ex->head, "", 1))
-		return parse_reject(p, 503, "out of memory");
+		return OUT_OF_MEMORY(p);
 	return 0;
 }
 
@@ -150,9 +171,11 @@ static int on_headers_complete(llhttp_t *p)
 	struct exchange *ex = c->parsing;
 	ex->headers_done = true;
 	if (http_request_finish_head(ex, p))
-		return parse_reject(p, 503, "out of memory");
+		return OUT_OF_MEMORY(p);
 	if (p->http_major != 1)
-		return parse_reject(p, 505, "only HTTP/1.x is served here");
+		return parse_reject(p, 505, HTTP_ERROR_VERSION_NOT_SUPPORTED,
+		                    "HTTP/%d.%d is not served here; send HTTP/1.1 (or HTTP/1.0)",
+		                    p->http_major, p->http_minor);
 	/* RFC 9112 3.2: a server MUST respond 400 to an HTTP/1.1 request
 	 * without exactly one Host field. */
 	size_t host_count = 0;
@@ -160,19 +183,30 @@ static int on_headers_complete(llhttp_t *p)
 		if (token_equal(ex->req.headers[i].name, ex->req.headers[i].name_len, "host"))
 			host_count++;
 	}
-	if (ex->req.http_minor >= 1 && host_count != 1)
-		return parse_reject(p, 400, "HTTP/1.1 request needs exactly one Host");
+	if (ex->req.http_minor >= 1 && host_count == 0)
+		return parse_reject(p, 400, HTTP_ERROR_MISSING_HOST,
+		                    "an HTTP/1.1 request needs a Host header field (RFC 9112 3.2)");
+	if (ex->req.http_minor >= 1 && host_count > 1)
+		return parse_reject(p, 400, HTTP_ERROR_DUPLICATE_HOST,
+		                    "an HTTP/1.1 request needs exactly one Host header field; this "
+		                    "one has %zu",
+		                    host_count);
 	/* RFC 9110 8.6 and 15.5.14: refuse a declared length beyond the bound
 	 * before reading it (and instead of 100 Continue). */
 	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->server->limits.body_bytes)
-		return parse_reject(p, 413, "content too large");
+		return parse_reject(p, 413, HTTP_ERROR_PAYLOAD_TOO_LARGE,
+		                    "Content-Length %llu exceeds the %zu bytes this server accepts",
+		                    (unsigned long long)p->content_length,
+		                    c->server->limits.body_bytes);
 	size_t expect_len;
 	const char *expect = exchange_header(ex, "expect", &expect_len);
 	if (expect) {
 		/* RFC 9110 10.1.1: 100-continue is the only expectation defined;
 		 * anything else gets 417. */
 		if (!token_equal(expect, expect_len, "100-continue"))
-			return parse_reject(p, 417, "unsupported expectation");
+			return parse_reject(p, 417, HTTP_ERROR_EXPECTATION_FAILED,
+			                    "Expect: %.*s is not supported; only 100-continue is",
+			                    (int)(expect_len > 40 ? 40 : expect_len), expect);
 		if (ex->req.http_minor >= 1)
 			ex->expect_continue = true;
 	}
@@ -184,9 +218,11 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 	struct conn *c = parser_conn(p);
 	struct exchange *ex = c->parsing;
 	if (ex->body.len + len > c->server->limits.body_bytes)
-		return parse_reject(p, 413, "content too large");
+		return parse_reject(p, 413, HTTP_ERROR_PAYLOAD_TOO_LARGE,
+		                    "the body exceeds the %zu bytes this server accepts",
+		                    c->server->limits.body_bytes);
 	if (buf_append(&ex->body, at, len))
-		return parse_reject(p, 503, "out of memory");
+		return OUT_OF_MEMORY(p);
 	return 0;
 }
 
@@ -282,4 +318,63 @@ int http_request_finish_head(struct exchange *ex, llhttp_t *parser)
 	r->headers = ex->headers;
 	r->header_count = ex->span_count;
 	return 0;
+}
+
+/* The one translation of llhttp's errors into what a client developer reads.
+ * llhttp's own reasons ("Invalid header value char", "User callback error")
+ * name its internals; these name the part of the request that was wrong. */
+void http_parse_error(const struct conn *c, llhttp_errno_t err, int *status, const char **code,
+                      char *detail, size_t detail_len)
+{
+	if (c->error_status) {
+		*status = c->error_status;
+		*code = c->error_code;
+		snprintf(detail, detail_len, "%s", c->error_detail);
+		return;
+	}
+	*status = 400;
+	*code = HTTP_ERROR_BAD_REQUEST;
+	const char *what;
+	switch (err) {
+	case HPE_INVALID_METHOD: what = "the method is not one HTTP/1.1 defines"; break;
+	case HPE_INVALID_URL:
+		what = "the request-target is not valid (an absolute path such as /ocsp, with "
+		       "no spaces or control characters)";
+		break;
+	case HPE_INVALID_VERSION:
+		what = "the request line must end with HTTP/1.1 (or HTTP/1.0) and CRLF";
+		break;
+	case HPE_PAUSED_H2_UPGRADE:
+		*status = 505;
+		*code = HTTP_ERROR_VERSION_NOT_SUPPORTED;
+		what = "an HTTP/2 connection preface; this server speaks HTTP/1.1 only";
+		break;
+	case HPE_INVALID_CONSTANT:
+		what = "the request line is not \"METHOD /path HTTP/1.1\"";
+		break;
+	case HPE_INVALID_HEADER_TOKEN:
+		what = "a header field is malformed (a name with a character not allowed in a "
+		       "token, a missing colon, or a control character in a value)";
+		break;
+	case HPE_INVALID_CONTENT_LENGTH: what = "Content-Length is not one decimal number"; break;
+	case HPE_UNEXPECTED_CONTENT_LENGTH:
+		what = "the request has both Content-Length and Transfer-Encoding";
+		break;
+	case HPE_INVALID_TRANSFER_ENCODING: what = "Transfer-Encoding must end with chunked"; break;
+	case HPE_INVALID_CHUNK_SIZE:
+		what = "a chunk size of the chunked body is not a hexadecimal number";
+		break;
+	case HPE_STRICT:
+	case HPE_CR_EXPECTED:
+	case HPE_LF_EXPECTED:
+	case HPE_UNEXPECTED_SPACE:
+		what = "a line is malformed (every line ends with CRLF; no space before a "
+		       "field's colon or at the start of a field line)";
+		break;
+	case HPE_CLOSED_CONNECTION:
+		what = "more data followed a request with Connection: close";
+		break;
+	default: what = "the request is not valid HTTP/1.1"; break;
+	}
+	snprintf(detail, detail_len, "%s", what);
 }

@@ -12,26 +12,42 @@ void json_init(struct json *j, struct buf *out)
 	j->need_comma[0] = false;
 }
 
-/* The length of the well-formed UTF-8 character at s (RFC 3629: shortest
- * form, no surrogates, at most U+10FFFF), or 0. */
-static size_t utf8_char_len(const unsigned char *s, size_t left)
+/* The length of the well-formed UTF-8 sequence starting at s[0] (2 to 4
+ * bytes, s[0] >= 0x80), or 0 when it is not one: a stray continuation byte,
+ * an overlong form, a surrogate, beyond U+10FFFF, or cut short (RFC 3629 4). */
+static size_t utf8_sequence_length(const unsigned char *s, size_t len)
 {
 	unsigned char c = s[0];
-	size_t n = c < 0xc2 ? 0 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : c < 0xf5 ? 4 : 0;
-	if (n == 0 || left < n)
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf; /* the bounds of the second byte */
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
 		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
+	if (c == 0xe0)
+		lo = 0xa0; /* overlong */
+	else if (c == 0xed)
+		hi = 0x9f; /* surrogates */
+	else if (c == 0xf0)
+		lo = 0x90; /* overlong */
+	else if (c == 0xf4)
+		hi = 0x8f; /* beyond U+10FFFF */
+	if (len < n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++) {
+		if (s[i] < 0x80 || s[i] > 0xbf)
 			return 0;
-	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0) || /* overlong, surrogate */
-	    (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))   /* overlong, > U+10FFFF */
-		return 0;
+	}
 	return n;
 }
 
-/* JSON text is UTF-8 (RFC 8259 §8.1): UTF-8 passes through unchanged, and
- * any byte that is not part of a well-formed character becomes U+FFFD, so
- * no input can make kensho emit invalid JSON. */
+/* JSON text must be UTF-8 (RFC 8259 8.1) but the bytes written come from
+ * clients (paths, user agents) and certificates: each byte that is not part
+ * of a well-formed sequence becomes U+FFFD, so every output parses. */
 static void escape(struct buf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -39,12 +55,12 @@ static void escape(struct buf *b, const char *s, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x80) {
-			size_t n = utf8_char_len((const unsigned char *)s + i, len - i);
-			if (n == 0) {
-				buf_append(b, "\\ufffd", 6);
-			} else {
+			size_t n = utf8_sequence_length((const unsigned char *)s + i, len - i);
+			if (n) {
 				buf_append(b, s + i, n);
 				i += n - 1;
+			} else {
+				buf_append(b, "\\ufffd", 6);
 			}
 			continue;
 		}

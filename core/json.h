@@ -28,7 +28,8 @@ void json_array_begin(struct json *j, const char *key);
 void json_array_end(struct json *j);
 /** Writes a string member (or array element when key is NULL); NULL value → null. */
 void json_string(struct json *j, const char *key, const char *value);
-/** Writes a string of given length (may contain NULs, which are escaped). */
+/** Writes a string of given length: NULs and control characters are
+ * escaped, bytes that are not well-formed UTF-8 become U+FFFD. */
 void json_string_n(struct json *j, const char *key, const char *value, size_t len);
 /** Writes bytes as a lowercase hex string. */
 void json_hex(struct json *j, const char *key, const uint8_t *data, size_t len);

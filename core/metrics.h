@@ -1,11 +1,18 @@
-/* Process-wide metrics in Prometheus text format (/metrics).
+/* Server-wide metrics in Prometheus text format (/metrics).
  *
  * Any module may register counters, gauges and histograms by name (plus an
- * optional label set) and update them from the loop thread. Values are per
- * process: with --workers N each worker keeps and exposes its own, and every
- * series carries no worker label, so a scraper sees whichever worker answered
- * (sum across workers with a per-instance scrape or a pid-distinct job).
- * Not thread-safe: update from the loop thread only (not from uv_queue_work). */
+ * optional label set) and update them from the loop thread. With --workers N
+ * the values live in one shared memory area that the supervisor maps before
+ * it forks: every series has one slot per worker, a worker writes only its
+ * own slot (no contention between cores), and a scrape answered by any
+ * worker adds the slots up, so every scrape shows the whole server.
+ * Series are found by name and labels, not by registration order, so workers
+ * may register them in any order and at any time. A restarted worker takes
+ * over its predecessor's slot: counters and histograms continue and never go
+ * backwards; its gauges start again from zero.
+ *
+ * Not thread-safe within a process: update from the loop thread only (not
+ * from uv_queue_work). */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -13,24 +20,57 @@
 struct buf;
 struct metric;
 
+/** How the workers' values of one gauge combine into the value scraped. */
+enum metrics_merge {
+	METRICS_MERGE_SUM, /**< a quantity each worker holds a part of (open connections) */
+	METRICS_MERGE_MAX, /**< the worst or largest worker (loop lag, a shared size) */
+};
+
+/** Default bound on the number of series (metrics.max_series). */
+#define METRICS_DEFAULT_MAX_SERIES 2048
+
+/** Creates the shared area for `workers` worker slots and up to max_series
+ * series (0 = the default); call before forking workers and before any
+ * series is registered. Without it the first registration creates an area
+ * for one worker. Returns 0, -EINVAL, -EBUSY (series already registered) or
+ * -ENOMEM. */
+int metrics_setup(unsigned workers, unsigned max_series);
+/** Makes this process write worker `index`'s slot (call in the child after
+ * fork; series registered before are moved to that slot). */
+void metrics_set_worker(unsigned index);
+/** Supervisor side: worker `index` is gone; its gauges drop to zero while
+ * its counters and histograms stay for its successor to continue. */
+void metrics_worker_exited(unsigned index);
+
 /** Finds or creates a counter series. `labels` is NULL or Prometheus label
  * text such as `route="ocsp",code="200"`; name and labels are copied.
- * Returns NULL on ENOMEM or when `name` exists with another type. */
+ * Returns NULL on ENOMEM, when the registry is full, or when `name` exists
+ * with another type (updates through NULL are ignored). */
 struct metric *metrics_counter(const char *name, const char *labels, const char *help);
-/** Finds or creates a gauge series (see metrics_counter). */
+/** Finds or creates a gauge series whose workers' values are summed. */
 struct metric *metrics_gauge(const char *name, const char *labels, const char *help);
+/** Finds or creates a gauge series with the given merge across workers. */
+struct metric *metrics_gauge_merged(const char *name, const char *labels, const char *help,
+                                    enum metrics_merge merge);
+/** A gauge that this worker reads with read(arg) at every scrape it answers
+ * (for a value that changes without an event to hook, like a map's size).
+ * Other workers' slots hold what they last read; MAX merge suits a value
+ * every worker can see. */
+struct metric *metrics_gauge_read(const char *name, const char *labels, const char *help,
+                                  enum metrics_merge merge, double (*read)(void *arg), void *arg);
 /** Finds or creates a histogram series with ascending upper `bounds` (copied;
- * +Inf is implied). All series of one name should share their bounds. */
+ * +Inf is implied; at most 32). All series of one name share their bounds. */
 struct metric *metrics_histogram(const char *name, const char *labels, const char *help,
                                  const double *bounds, size_t bound_count);
 
 /** Adds to a counter (v >= 0) or gauge. NULL metrics are ignored. */
 void metric_add(struct metric *m, double v);
-/** Sets a gauge. */
+/** Sets a gauge (this worker's slot). */
 void metric_set(struct metric *m, double v);
 /** Records one observation in a histogram. */
 void metric_observe(struct metric *m, double v);
-/** The current value of a counter or gauge, or a histogram's count. */
+/** The server-wide value of a counter or gauge (merged over workers), or a
+ * histogram's count. */
 double metric_value(const struct metric *m);
 
 /** Default latency buckets in seconds (0.5 ms to 10 s). */
@@ -38,7 +78,12 @@ extern const double metrics_latency_bounds[];
 /** Number of entries in metrics_latency_bounds. */
 extern const size_t metrics_latency_bound_count;
 
-/** Appends every series in Prometheus text exposition format 0.0.4. */
+/** Appends every series, merged over all workers, in Prometheus text
+ * exposition format 0.0.4 (reading this worker's read-gauges first). */
 int metrics_render(struct buf *out);
-/** Frees every metric (pointers handed out become invalid). */
+/** Forgets this process's handles (pointers handed out become invalid). An
+ * area created implicitly goes too; one from metrics_setup stays for the
+ * other workers (metrics_teardown removes it). */
 void metrics_reset(void);
+/** metrics_reset, and unmaps the shared area whoever created it. */
+void metrics_teardown(void);

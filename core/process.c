@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 
 /* A worker that dies within this long of its start is restarted only after
  * the same delay, so a crash loop does not spin the CPU. */
@@ -36,6 +37,8 @@ static pid_t spawn(unsigned index, int (*worker_main)(unsigned, void *), void *a
 	pid_t pid = fork();
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, old_mask, NULL);
+		/* A restarted worker continues its predecessor's metric slot. */
+		metrics_set_worker(index);
 		exit(worker_main(index, arg));
 	}
 	if (pid < 0)
@@ -106,6 +109,7 @@ int process_supervise(unsigned workers, int (*worker_main)(unsigned index, void 
 				if (slots[i].pid != pid)
 					continue;
 				slots[i].pid = 0;
+				metrics_worker_exited(i);
 				if (stopping)
 					break;
 				if (WIFEXITED(wstatus) &&

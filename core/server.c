@@ -122,8 +122,9 @@ struct server *server_new(uv_loop_t *loop, struct router *router, const struct s
 	                                 "Bytes queued to clients (after TLS encryption).");
 	s->m_rejected = metrics_counter("kensho_http_rejected_requests_total", NULL,
 	                                "Requests refused by a limit, a timeout or as malformed.");
-	s->m_lag = metrics_gauge("kensho_loop_lag_seconds", NULL,
-	                         "How late the last 1 s loop timer fired.");
+	s->m_lag = metrics_gauge_merged("kensho_loop_lag_seconds", NULL,
+	                                "How late the last 1 s loop timer fired (worst worker).",
+	                                METRICS_MERGE_MAX);
 	uv_timer_init(loop, &s->drain_timer);
 	uv_timer_init(loop, &s->lag_timer);
 	uv_check_init(loop, &s->flush_check);

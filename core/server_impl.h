@@ -90,7 +90,9 @@ struct conn {
 	struct exchange *completed;               /* set by on_message_complete for dispatch */
 	struct exchange *queue_head, *queue_tail; /* dispatched, in request order */
 	unsigned in_flight;
-	int error_status; /* set by a parser callback that hit a limit */
+	int error_status;       /* set by a parser callback that refused the request */
+	const char *error_code; /* its HTTP_ERROR_* code */
+	char error_detail[160]; /* what was wrong, in words for the client */
 	struct buf stash; /* plaintext held while parsing is paused */
 	size_t write_pending;
 	uint64_t requests_begun; /* counts message starts, to restart the request timer */
@@ -104,6 +106,9 @@ struct conn {
 	bool plain; /* plain transport: responses go to the socket uncopied */
 	struct conn *prev, *next;
 };
+
+/* The longest X-Request-Id taken from a client (exchange_assign_request_id). */
+#define REQUEST_ID_MAX 64
 
 struct header_span {
 	size_t name_off, name_len, value_off, value_len;
@@ -141,6 +146,7 @@ struct exchange {
 	size_t body_bytes_out;
 	uint64_t start_ns;
 	size_t bytes_in;
+	char request_id[REQUEST_ID_MAX + 1]; /* X-Request-Id, "" until dispatched */
 };
 
 /* conn.c */
@@ -162,12 +168,19 @@ void conn_flush(struct conn *c);
 extern const llhttp_settings_t http_parser_settings;
 /** Fills ex->req from the parsed head (after on_headers_complete). */
 int http_request_finish_head(struct exchange *ex, llhttp_t *parser);
+/** Why parsing stopped with `err`, for the error response: the status, an
+ * HTTP_ERROR_* code and a detail for the client (never llhttp's wording). */
+void http_parse_error(const struct conn *c, llhttp_errno_t err, int *status, const char **code,
+                      char *detail, size_t detail_len);
 
 /* exchange.c */
 /** A fresh exchange for connection c. NULL on ENOMEM. */
 struct exchange *exchange_new(struct conn *c);
 /** Frees an exchange and what it owns. */
 void exchange_free(struct exchange *ex);
+/** Gives ex its request id: the client's X-Request-Id when well-formed,
+ * else a new one unique to this server (process prefix + sequence). */
+void exchange_assign_request_id(struct exchange *ex);
 /** Status text for a code ("Not Found"). */
 const char *http_reason_phrase(int status);
 

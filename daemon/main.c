@@ -246,6 +246,13 @@ static int store_readiness_check(void *arg, char *why, size_t why_len)
 	return 0;
 }
 
+/* kensho_store_map_bytes, read at each scrape: the map grows while serving
+ * (here or in `kensho gen`), and every worker maps the same environment. */
+static double store_map_bytes_read(void *store)
+{
+	return (double)store_map_size(store);
+}
+
 static void handle_closed_cb(uv_handle_t *h)
 {
 	(void)h;
@@ -344,12 +351,13 @@ static int worker_main(unsigned index, void *arg)
 		goto out;
 	}
 	readiness_register("store", store_readiness_check, store);
-	metric_set(metrics_gauge("kensho_build_info", "version=\"" KENSHO_VERSION "\"",
-	                         "always 1; the label is the version of this kenshod"),
+	metric_set(metrics_gauge_merged("kensho_build_info", "version=\"" KENSHO_VERSION "\"",
+	                                "always 1; the label is the version of this kenshod",
+	                                METRICS_MERGE_MAX),
 	           1);
-	metric_set(metrics_gauge("kensho_store_map_bytes", NULL,
-	                         "size of this worker's map of the store (grows on demand)"),
-	           (double)store_map_size(store));
+	metrics_gauge_read("kensho_store_map_bytes", NULL,
+	                   "Size of the store's memory map in bytes (grows on demand).",
+	                   METRICS_MERGE_MAX, store_map_bytes_read, store);
 	router = router_new();
 	struct handler_env env = {&w.loop, store, d->config, d->data_dir};
 	if (!router || handlers_register_all(router, &env) != 0) {
@@ -684,6 +692,14 @@ int main(int argc, char **argv)
 	d.workers = (unsigned)config_get_int(d.config, "server.workers", 1);
 	d.data_dir = config_get(d.config, "server.data", DEFAULT_DATA_DIR);
 	d.access_log = config_get_bool(d.config, "log.access", true);
+	/* Before any fork: every worker inherits the one metrics area. */
+	unsigned max_series = (unsigned)config_get_int(d.config, "metrics.max_series",
+	                                               METRICS_DEFAULT_MAX_SERIES);
+	if (metrics_setup(d.workers, max_series) != 0) {
+		fprintf(stderr, "kenshod: cannot map the shared metrics area\n");
+		status = 1;
+		goto out;
+	}
 	server_limits_default(&d.limits);
 	server_limits_from_config(&d.limits, d.config);
 	char base_url[512];

@@ -98,11 +98,11 @@ static int status_for(int rc)
 static const char *error_for(int status)
 {
 	switch (status) {
-	case 404: return "not_found";
-	case 409: return "conflict";
-	case 400: return "bad_request";
-	case 503: return "unavailable";
-	default: return "internal";
+	case 404: return HTTP_ERROR_NOT_FOUND;
+	case 409: return HTTP_ERROR_CONFLICT;
+	case 400: return HTTP_ERROR_BAD_REQUEST;
+	case 503: return HTTP_ERROR_UNAVAILABLE;
+	default: return HTTP_ERROR_INTERNAL;
 	}
 }
 
@@ -159,7 +159,7 @@ static void after_work_cb(uv_work_t *req, int status)
 	struct admin_job *job = req->data;
 	state.in_flight--;
 	if (status == UV_ECANCELED) {
-		exchange_respond_error(job->ex, 503, "unavailable", "shutting down");
+		exchange_respond_error(job->ex, 503, HTTP_ERROR_UNAVAILABLE, "shutting down");
 		job_free(job);
 		return;
 	}
@@ -202,7 +202,7 @@ static void after_work_cb(uv_work_t *req, int status)
 	json_object_end(&j);
 	log_info("admin: %s by \"%s\" committed", handlers[job->op].super.name, job->actor);
 	if (body.failed)
-		exchange_respond_error(job->ex, 500, "internal", "out of memory");
+		exchange_respond_error(job->ex, 500, HTTP_ERROR_INTERNAL, "out of memory");
 	else
 		exchange_respond(job->ex, code, "application/json", body.data, body.len);
 	buf_free(&body);
@@ -282,7 +282,7 @@ static bool job_prepare(struct admin_job *job)
 	}
 	return true;
 bad:
-	exchange_respond_error(job->ex, 400, "bad_request", detail);
+	exchange_respond_error(job->ex, 400, HTTP_ERROR_BAD_REQUEST, detail);
 	return false;
 }
 
@@ -291,14 +291,16 @@ static bool ca_ready(struct exchange *ex, const struct handler_env *env)
 	if (state.ca)
 		return true;
 	if (!env->store) {
-		exchange_respond_error(ex, 503, "store_unavailable", "the store is not open");
+		exchange_respond_error(ex, 503, HTTP_ERROR_STORE_UNAVAILABLE,
+		                       "the store is not open");
 		return false;
 	}
 	char err[CA_ERR_LEN] = "";
 	int rc = ca_open_with_store(env->data_dir, env->store, &state.ca, err);
 	if (rc < 0) {
 		log_error("admin: cannot load the CAs: %s", err);
-		exchange_respond_error(ex, 503, "unavailable", "the CAs could not be loaded");
+		exchange_respond_error(ex, 503, HTTP_ERROR_UNAVAILABLE,
+		                       "the CAs could not be loaded");
 		return false;
 	}
 	return true;
@@ -311,7 +313,8 @@ static void admin_on_request(struct handler *self, struct exchange *ex)
 		return;
 	if (state.in_flight >= ADMIN_MAX_IN_FLIGHT) {
 		exchange_add_header(ex, "Retry-After", "1");
-		exchange_respond_error(ex, 503, "busy", "too many admin calls in progress");
+		exchange_respond_error(ex, 503, HTTP_ERROR_BUSY,
+		                       "too many admin calls in progress");
 		return;
 	}
 	if (!ca_ready(ex, h->env))
@@ -319,7 +322,7 @@ static void admin_on_request(struct handler *self, struct exchange *ex)
 	const struct http_request *req = exchange_request(ex);
 	struct admin_job *job = calloc(1, sizeof(*job));
 	if (!job) {
-		exchange_respond_error(ex, 500, "internal", "out of memory");
+		exchange_respond_error(ex, 500, HTTP_ERROR_INTERNAL, "out of memory");
 		return;
 	}
 	job->ex = ex;
@@ -331,9 +334,10 @@ static void admin_on_request(struct handler *self, struct exchange *ex)
 	int rc = admin_params_parse(ct, ct_len, req->body, req->body_len, &job->params, err,
 	                            sizeof(err));
 	if (rc < 0) {
-		exchange_respond_error(
-		        ex, rc == -EPROTONOSUPPORT ? 415 : 400,
-		        rc == -EPROTONOSUPPORT ? "unsupported_media_type" : "bad_request", err);
+		exchange_respond_error(ex, rc == -EPROTONOSUPPORT ? 415 : 400,
+		                       rc == -EPROTONOSUPPORT ? HTTP_ERROR_UNSUPPORTED_MEDIA_TYPE
+		                                              : HTTP_ERROR_BAD_REQUEST,
+		                       err);
 		job_free(job);
 		return;
 	}
@@ -344,7 +348,7 @@ static void admin_on_request(struct handler *self, struct exchange *ex)
 	job->work.data = job;
 	rc = uv_queue_work(exchange_loop(ex), &job->work, work_cb, after_work_cb);
 	if (rc < 0) {
-		exchange_respond_error(ex, 503, "unavailable", uv_strerror(rc));
+		exchange_respond_error(ex, 503, HTTP_ERROR_UNAVAILABLE, uv_strerror(rc));
 		job_free(job);
 		return;
 	}
@@ -362,7 +366,7 @@ static void reload_on_request(struct handler *self, struct exchange *ex)
 	log_info("admin: reload requested by \"%s\"", req->peer->subject);
 	if (config_get_int(env->config, "server.workers", 1) > 1) {
 		if (kill(getppid(), SIGHUP) != 0) {
-			exchange_respond_error(ex, 500, "internal", strerror(errno));
+			exchange_respond_error(ex, 500, HTTP_ERROR_INTERNAL, strerror(errno));
 			return;
 		}
 		static const char body[] = "{\"reload\":\"signalled\",\"detail\":\"every worker "
@@ -373,7 +377,7 @@ static void reload_on_request(struct handler *self, struct exchange *ex)
 	int ran = reload_run_all();
 	char why[512];
 	if (reload_last_failures(why, sizeof(why)) > 0) {
-		exchange_respond_error(ex, 500, "reload_refused", why);
+		exchange_respond_error(ex, 500, HTTP_ERROR_RELOAD_REFUSED, why);
 		return;
 	}
 	struct buf body = {0};

@@ -226,7 +226,8 @@ static void crl_on_request(struct handler *self, struct exchange *ex)
 	const struct crl_doc *doc = &route->svc->docs[route->index];
 	if (!doc->data) {
 		exchange_add_header(ex, "Cache-Control", "no-store");
-		exchange_respond_error(ex, 404, "not_found", "this CRL has not been published yet");
+		exchange_respond_error(ex, 404, HTTP_ERROR_NOT_FOUND,
+		                       "this CRL has not been published yet");
 		return;
 	}
 	int64_t left = doc->next_update - (int64_t)time(NULL);

@@ -26,7 +26,7 @@ static void readyz_on_request(struct handler *self, struct exchange *ex)
 	bool ready = readiness_evaluate(&b);
 	if (b.failed) {
 		buf_free(&b);
-		exchange_respond_error(ex, 500, "internal", "out of memory");
+		exchange_respond_error(ex, 500, HTTP_ERROR_INTERNAL, "out of memory");
 		return;
 	}
 	exchange_add_header(ex, "Cache-Control", "no-store");
@@ -42,7 +42,7 @@ static void metrics_on_request(struct handler *self, struct exchange *ex)
 	struct buf b = {0};
 	if (metrics_render(&b)) {
 		buf_free(&b);
-		exchange_respond_error(ex, 500, "internal", "out of memory");
+		exchange_respond_error(ex, 500, HTTP_ERROR_INTERNAL, "out of memory");
 		return;
 	}
 	size_t len;

@@ -101,7 +101,7 @@ static void commit_after_cb(uv_work_t *work, int status)
 		struct intake_pending *p = (struct intake_pending *)h->batch[i];
 		if (rc < 0) {
 			exchange_add_header(p->ex, "Retry-After", "1");
-			exchange_respond_error(p->ex, 503, "not_stored",
+			exchange_respond_error(p->ex, 503, HTTP_ERROR_NOT_STORED,
 			                       "the application could not be stored; retry");
 		} else {
 			respond_receipt(p->ex, p->item.existed ? 200 : 201, p->item.receipt,
@@ -149,7 +149,7 @@ static bool caller_may_submit(const struct intake_handler *h, struct exchange *e
 		if (h->allow_plain)
 			return true;
 		exchange_respond_error(
-		        ex, 403, "forbidden",
+		        ex, 403, HTTP_ERROR_FORBIDDEN,
 		        "intake needs the intake role over TLS (a client certificate); "
 		        "plain HTTP is refused while intake.allow_plain is false");
 		return false;
@@ -161,7 +161,7 @@ static void respond_json(struct exchange *ex, int status, struct buf *b)
 {
 	if (b->failed) {
 		buf_free(b);
-		exchange_respond_error(ex, 500, "out_of_memory", NULL);
+		exchange_respond_error(ex, 500, HTTP_ERROR_INTERNAL, "out of memory");
 		return;
 	}
 	size_t len;
@@ -207,15 +207,20 @@ static void intake_on_post(struct handler *self, struct exchange *ex)
 	                           submission.detached, submission.detached_len, now, &r, &detail);
 	metric_add(h->public_key_operations, r.public_key_operations);
 	if (rc == -EINVAL || rc == -ENOTSUP || rc == -E2BIG) {
-		exchange_respond_error(ex, rc == -E2BIG ? 413 : 400, "malformed", detail);
+		exchange_respond_error(ex, rc == -E2BIG ? 413 : 400,
+		                       rc == -E2BIG ? HTTP_ERROR_PAYLOAD_TOO_LARGE
+		                                    : HTTP_ERROR_MALFORMED_BODY,
+		                       detail);
 		return;
 	}
 	if (rc < 0) {
-		exchange_respond_error(ex, 503, "unavailable", "the store could not be read");
+		exchange_respond_error(ex, 503, HTTP_ERROR_STORE_UNAVAILABLE,
+		                       "the store could not be read");
 		return;
 	}
 	if (!r.is_cms) {
-		exchange_respond_error(ex, 400, "not_signed", "intake takes CMS SignedData only");
+		exchange_respond_error(ex, 400, HTTP_ERROR_NOT_SIGNED,
+		                       "intake takes CMS SignedData only");
 		return;
 	}
 	struct buf result = {0};
@@ -233,14 +238,14 @@ static void intake_on_post(struct handler *self, struct exchange *ex)
 	if (h->queued >= h->queue_max) {
 		buf_free(&result);
 		exchange_add_header(ex, "Retry-After", "1");
-		exchange_respond_error(ex, 503, "busy", "intake queue is full; retry");
+		exchange_respond_error(ex, 503, HTTP_ERROR_BUSY, "intake queue is full; retry");
 		return;
 	}
 	struct intake_pending *p = calloc(1, sizeof *p);
 	if (!p || result.failed) {
 		free(p);
 		buf_free(&result);
-		exchange_respond_error(ex, 500, "out_of_memory", NULL);
+		exchange_respond_error(ex, 500, HTTP_ERROR_INTERNAL, "out of memory");
 		return;
 	}
 	p->ex = ex;
@@ -293,14 +298,16 @@ static void intake_on_get(struct handler *self, struct exchange *ex)
 	if (req->path_len <= sizeof prefix - 1 ||
 	    parse_receipt(req->path + sizeof prefix - 1, req->path_len - (sizeof prefix - 1),
 	                  &number) < 0) {
-		exchange_respond_error(ex, 400, "bad_receipt", "a receipt number is 1, 2, 3, ...");
+		exchange_respond_error(ex, 400, HTTP_ERROR_BAD_RECEIPT,
+		                       "a receipt number is 1, 2, 3, ...");
 		return;
 	}
 	if (!caller_may_submit(h, ex))
 		return;
 	struct store_txn *txn;
 	if (store_txn_begin(h->store, false, &txn) < 0) {
-		exchange_respond_error(ex, 503, "unavailable", "the store could not be read");
+		exchange_respond_error(ex, 503, HTTP_ERROR_STORE_UNAVAILABLE,
+		                       "the store could not be read");
 		return;
 	}
 	struct store_intake rec;
@@ -308,9 +315,9 @@ static void intake_on_get(struct handler *self, struct exchange *ex)
 	if (rc < 0) {
 		store_txn_abort(txn);
 		if (rc == -ENOENT)
-			exchange_respond_error(ex, 404, "not_found", "no such receipt");
+			exchange_respond_error(ex, 404, HTTP_ERROR_NOT_FOUND, "no such receipt");
 		else
-			exchange_respond_error(ex, 503, "unavailable",
+			exchange_respond_error(ex, 503, HTTP_ERROR_STORE_UNAVAILABLE,
 			                       "the store could not be read");
 		return;
 	}
@@ -321,7 +328,7 @@ static void intake_on_get(struct handler *self, struct exchange *ex)
 		size_t len = rec.receipt_der.len;
 		store_txn_abort(txn);
 		if (!der)
-			exchange_respond_error(ex, 500, "out_of_memory", NULL);
+			exchange_respond_error(ex, 500, HTTP_ERROR_INTERNAL, "out of memory");
 		else
 			respond_receipt(ex, 200, number, der, len);
 		return;

@@ -97,29 +97,31 @@ static void lookup_on_request(struct handler *self, struct exchange *ex)
 	struct store_serial serial;
 	int err = lookup_path_parse(req->path, req->path_len, &kind, &serial);
 	if (err == -EINVAL) {
-		exchange_respond_error(ex, 400, "bad_serial",
+		exchange_respond_error(ex, 400, HTTP_ERROR_BAD_SERIAL,
 		                       "the serial must be 1 to 40 hex digits (at most 20 octets)");
 		return;
 	}
 	if (err) {
 		exchange_respond_error(
-		        ex, 404, "not_found",
+		        ex, 404, HTTP_ERROR_NOT_FOUND,
 		        "use /v1/certs/sign/{serial hex} or /v1/certs/auth/{serial hex}");
 		return;
 	}
 
 	if (!h->env->store) {
-		exchange_respond_error(ex, 503, "store_unavailable", "the store is not open");
+		exchange_respond_error(ex, 503, HTTP_ERROR_STORE_UNAVAILABLE,
+		                       "the store is not open");
 		return;
 	}
 	struct store_cert cert;
 	err = cert_read(h->env->store, kind, &serial, &cert);
 	if (err == -ENOENT) {
-		exchange_respond_error(ex, 404, "not_found", "no such certificate was issued");
+		exchange_respond_error(ex, 404, HTTP_ERROR_NOT_FOUND,
+		                       "no such certificate was issued");
 		return;
 	}
 	if (err) {
-		exchange_respond_error(ex, 503, "store_unavailable", strerror(-err));
+		exchange_respond_error(ex, 503, HTTP_ERROR_STORE_UNAVAILABLE, strerror(-err));
 		return;
 	}
 	struct buf body = {0};
@@ -128,7 +130,7 @@ static void lookup_on_request(struct handler *self, struct exchange *ex)
 	cert_write(&j, &cert, time(NULL));
 	if (body.failed) {
 		buf_free(&body);
-		exchange_respond_error(ex, 500, "internal_error", "out of memory");
+		exchange_respond_error(ex, 500, HTTP_ERROR_INTERNAL, "out of memory");
 		return;
 	}
 	if (lookup_personal_requested(req)) {

@@ -75,10 +75,11 @@ static void disclose_done_cb(uv_work_t *req, int status)
 	if (status == UV_ECANCELED || d->rc < 0) {
 		int rc = status == UV_ECANCELED ? -ECANCELED : d->rc;
 		if (rc == -ENOENT)
-			exchange_respond_error(d->ex, 404, "not_found",
+			exchange_respond_error(d->ex, 404, HTTP_ERROR_NOT_FOUND,
 			                       "no personal record for this certificate");
 		else
-			exchange_respond_error(d->ex, 503, "store_unavailable", strerror(-rc));
+			exchange_respond_error(d->ex, 503, HTTP_ERROR_STORE_UNAVAILABLE,
+			                       strerror(-rc));
 		disclosure_free(d);
 		return;
 	}
@@ -98,7 +99,7 @@ static void disclose_done_cb(uv_work_t *req, int status)
 	json_object_end(&j);
 	buf_append_str(b, "}");
 	if (b->failed) {
-		exchange_respond_error(d->ex, 500, "internal_error", "out of memory");
+		exchange_respond_error(d->ex, 500, HTTP_ERROR_INTERNAL, "out of memory");
 	} else {
 		exchange_add_header(d->ex, "Cache-Control", "no-store");
 		exchange_respond(d->ex, 200, "application/json", b->data, b->len);
@@ -120,14 +121,14 @@ void lookup_personal_respond(struct exchange *ex, const struct handler_env *env,
 	    status_json->data[status_json->len - 1] != '}') {
 		buf_free(status_json);
 		exchange_respond_error(
-		        ex, 400, "bad_request",
+		        ex, 400, HTTP_ERROR_BAD_REQUEST,
 		        "the four items are disclosed only with a signing certificate");
 		return;
 	}
 	struct disclosure *d = calloc(1, sizeof(*d));
 	if (!d) {
 		buf_free(status_json);
-		exchange_respond_error(ex, 500, "internal_error", "out of memory");
+		exchange_respond_error(ex, 500, HTTP_ERROR_INTERNAL, "out of memory");
 		return;
 	}
 	d->ex = ex;
@@ -148,7 +149,7 @@ void lookup_personal_respond(struct exchange *ex, const struct handler_env *env,
 	d->work.data = d;
 	int rc = uv_queue_work(exchange_loop(ex), &d->work, disclose_work_cb, disclose_done_cb);
 	if (rc < 0) {
-		exchange_respond_error(ex, 503, "unavailable", uv_strerror(rc));
+		exchange_respond_error(ex, 503, HTTP_ERROR_UNAVAILABLE, uv_strerror(rc));
 		disclosure_free(d);
 	}
 }

@@ -43,6 +43,6 @@ bool handler_require_role(struct exchange *ex, const struct handler_env *env, un
 	char detail[160];
 	snprintf(detail, sizeof(detail), "this endpoint needs the %s role%s", role_name(first),
 	         req->peer && req->peer->tls ? "" : " and a TLS client certificate");
-	exchange_respond_error(ex, 403, "forbidden", detail);
+	exchange_respond_error(ex, 403, HTTP_ERROR_FORBIDDEN, detail);
 	return false;
 }

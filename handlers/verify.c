@@ -59,7 +59,7 @@ bool verify_read_body(struct exchange *ex, const char *empty_detail, struct veri
 {
 	const struct http_request *req = exchange_request(ex);
 	if (!req->body || req->body_len == 0) {
-		exchange_respond_error(ex, 400, "empty_body", empty_detail);
+		exchange_respond_error(ex, 400, HTTP_ERROR_EMPTY_BODY, empty_detail);
 		return false;
 	}
 	size_t header_len;
@@ -67,7 +67,7 @@ bool verify_read_body(struct exchange *ex, const char *empty_detail, struct veri
 	out->cms = req->body;
 	if (verify_split_body(req->body, req->body_len, header, header_len, &out->cms_len,
 	                      &out->detached, &out->detached_len) < 0) {
-		exchange_respond_error(ex, 400, "bad_signature_length",
+		exchange_respond_error(ex, 400, HTTP_ERROR_BAD_SIGNATURE_LENGTH,
 		                       "Kensho-Signature-Length must be 1..body length");
 		return false;
 	}
@@ -89,19 +89,23 @@ static void verify_on_request(struct handler *self, struct exchange *ex)
 	                           (int64_t)time(NULL), &r, &detail);
 	metric_add(h->public_key_operations, r.public_key_operations);
 	if (rc == -EINVAL || rc == -ENOTSUP || rc == -E2BIG) {
-		exchange_respond_error(ex, rc == -E2BIG ? 413 : 400, "malformed", detail);
+		exchange_respond_error(ex, rc == -E2BIG ? 413 : 400,
+		                       rc == -E2BIG ? HTTP_ERROR_PAYLOAD_TOO_LARGE
+		                                    : HTTP_ERROR_MALFORMED_BODY,
+		                       detail);
 		return;
 	}
 	if (rc < 0) {
 		log_error("verify: store read failed: %s", strerror(-rc));
-		exchange_respond_error(ex, 503, "unavailable", "the store could not be read");
+		exchange_respond_error(ex, 503, HTTP_ERROR_STORE_UNAVAILABLE,
+		                       "the store could not be read");
 		return;
 	}
 	struct buf out = {0};
 	verify_result_json(&r, &out);
 	if (out.failed) {
 		buf_free(&out);
-		exchange_respond_error(ex, 500, "out_of_memory", NULL);
+		exchange_respond_error(ex, 500, HTTP_ERROR_INTERNAL, "out of memory");
 		return;
 	}
 	size_t len;

@@ -247,12 +247,25 @@ void store_close(struct store *s)
 	free(s);
 }
 
+/* Another process (kensho gen, another worker) may have grown the map and
+ * filled it past this process's map; this process would adopt the new size
+ * at its next transaction (MDB_MAP_RESIZED), so adopt it now instead,
+ * without waiting: if a transaction of this process is open, the size
+ * reported is the current one and the next call adopts. */
 size_t store_map_size(struct store *s)
 {
 	MDB_envinfo info;
+	MDB_stat st;
 	pthread_rwlock_rdlock(&s->remap);
 	mdb_env_info(s->env, &info);
+	mdb_env_stat(s->env, &st);
 	pthread_rwlock_unlock(&s->remap);
+	size_t used = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
+	if (used > info.me_mapsize && pthread_rwlock_trywrlock(&s->remap) == 0) {
+		if (mdb_env_set_mapsize(s->env, 0) == 0)
+			mdb_env_info(s->env, &info);
+		pthread_rwlock_unlock(&s->remap);
+	}
 	return info.me_mapsize;
 }
 

@@ -81,7 +81,8 @@ int store_open(const struct store_options *opts, struct store **out);
 void store_close(struct store *s);
 
 /** The size of this process's map of the environment in bytes (grows on
- * MDB_MAP_FULL; for metrics and tests). */
+ * MDB_MAP_FULL; adopts a map another process grew and filled beyond it; for
+ * metrics and tests). Never waits for a transaction to end. */
 size_t store_map_size(struct store *s);
 
 /** Begins a read (write=false) or write transaction. A write transaction that

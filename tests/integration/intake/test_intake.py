@@ -100,7 +100,7 @@ def main():
         status, r = verify(openssl_sign(tmp, expired, good[1], CONTENT))
         check(not r["valid"] and r["reason"] == "expired", "expired certificate: expired")
         status, r = verify(b"this is not a signature")
-        check(status == 400 and r["error"] == "malformed", "garbage: 400")
+        check(status == 400 and r["error"] == "malformed_body", "garbage: 400")
         status, r = verify(forms["detached"][0])
         check(status == 400, "detached signature without its content: 400")
 

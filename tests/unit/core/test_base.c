@@ -73,6 +73,34 @@ static void test_json_utf8(void **state)
 	buf_free(&b);
 }
 
+/* Bytes from clients are not always UTF-8: each byte outside a well-formed
+ * sequence becomes U+FFFD, well-formed text passes unchanged. */
+static void test_json_invalid_utf8_replaced(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	        {"caf\xc3\xa9 \xe6\xa4\x9c \xf0\x9f\x94\x92",
+	         "\"caf\xc3\xa9 \xe6\xa4\x9c \xf0\x9f\x94\x92\""},
+	        {"/\xff\xfe", "\"/\\ufffd\\ufffd\""},
+	        {"\xc3\x28", "\"\\ufffd(\""},                             /* bad continuation */
+	        {"\xc0\xaf", "\"\\ufffd\\ufffd\""},                       /* overlong '/' */
+	        {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},            /* a surrogate */
+	        {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""}, /* > U+10FFFF */
+	        {"\xe6\xa4", "\"\\ufffd\\ufffd\""},                       /* cut short */
+	        {"\x7f\x1b", "\"\\u007f\\u001b\""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf b = {0};
+		struct json j;
+		json_init(&j, &b);
+		json_string(&j, NULL, cases[i].in);
+		buf_append(&b, "", 1);
+		assert_string_equal((char *)b.data, cases[i].out);
+		buf_free(&b);
+	}
+}
+
 static void test_hex_round_trip_and_errors(void **state)
 {
 	uint8_t out[4];
@@ -147,6 +175,7 @@ int main(void)
 	        cmocka_unit_test(test_buf_grows_and_steals),
 	        cmocka_unit_test(test_json_nesting_and_escapes),
 	        cmocka_unit_test(test_json_utf8),
+	        cmocka_unit_test(test_json_invalid_utf8_replaced),
 	        cmocka_unit_test(test_hex_round_trip_and_errors),
 	        cmocka_unit_test(test_base64_variants),
 	        cmocka_unit_test(test_integer_formatting),

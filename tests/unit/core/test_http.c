@@ -312,6 +312,64 @@ static void expect_refusal(const struct server_limits *l, const void *req, size_
 	harness_stop(&h);
 }
 
+/* Every kind of malformed request gets its code and a detail that names
+ * what was wrong (never llhttp's own words, such as "User callback error"). */
+static void test_error_codes_and_details(void **state)
+{
+	static const struct {
+		const char *request;
+		int status;
+		const char *code;
+		const char *detail; /* a part of the detail */
+	} cases[] = {
+	        {"GET /echo HTTP/1.1\r\n\r\n", 400, "missing_host", "needs a Host"},
+	        {"GET /echo HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "duplicate_host",
+	         "exactly one Host"},
+	        {"GET /echo HTTP/2.0\r\nHost: t\r\n\r\n", 505, "version_not_supported",
+	         "HTTP/2.0 is not served"},
+	        {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, "version_not_supported", "HTTP/2"},
+	        {"GET /echo HTTP/1.1\r\nHost: t\r\nExpect: magic\r\n\r\n", 417,
+	         "expectation_failed", "only 100-continue"},
+	        {"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n", 413,
+	         "payload_too_large", "Content-Length 1000 exceeds the 100 bytes"},
+	        {"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\n\r\n", 400, "bad_request",
+	         "Content-Length"},
+	        {"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n"
+	         "Transfer-Encoding: chunked\r\n\r\n",
+	         400, "bad_request", "both Content-Length and Transfer-Encoding"},
+	        {"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400,
+	         "bad_request", "chunk size"},
+	        {"GET /echo HTTP/1.1\r\nHost: t\r\nBad\x01Name: v\r\n\r\n", 400, "bad_request",
+	         "header field"},
+	        {"GET echo HTTP/1.1\r\nHost: t\r\n\r\n", 400, "bad_request", "request-target"},
+	        {"GET /echo HTTX/1.1\r\nHost: t\r\n\r\n", 400, "bad_request", "request line"},
+	        {"GET /echo HTTP/1.1 extra\r\nHost: t\r\n\r\n", 400, "bad_request",
+	         "must end with HTTP/1.1"},
+	        {"GET /nothing-here HTTP/1.1\r\nHost: t\r\n\r\n", 404, "not_found", "no endpoint"},
+	};
+	struct server_limits l;
+	server_limits_default(&l);
+	l.body_bytes = 100;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct harness h;
+		assert_int_equal(harness_start(&h, &l), 0);
+		harness_connect(&h);
+		harness_send(&h, cases[i].request, strlen(cases[i].request));
+		harness_pump(&h, 1, 2000);
+		struct response r;
+		if (!harness_response(&h, 0, &r))
+			fail_msg("no response to case %zu", i);
+		char body[512] = "";
+		snprintf(body, sizeof(body), "%.*s", (int)r.content_length, (const char *)r.body);
+		char code[64];
+		snprintf(code, sizeof(code), "\"error\":\"%s\"", cases[i].code);
+		if (r.status != cases[i].status || !strstr(body, code) ||
+		    !strstr(body, cases[i].detail) || strstr(body, "callback"))
+			fail_msg("case %zu: %d %s", i, r.status, body);
+		harness_stop(&h);
+	}
+}
+
 static void test_limits(void **state)
 {
 	struct server_limits l;
@@ -666,6 +724,7 @@ int main(void)
 	        cmocka_unit_test(test_late_answer_after_connection_closed),
 	        cmocka_unit_test(test_answer_after_client_closed),
 	        cmocka_unit_test(test_limits),
+	        cmocka_unit_test(test_error_codes_and_details),
 	        cmocka_unit_test(test_error_after_pipelined_requests),
 	        cmocka_unit_test(test_request_timeout_408),
 	        cmocka_unit_test(test_idle_timeout_closes_silently),

@@ -7,6 +7,11 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "core/buf.h"
 #include "core/exchange.h"
 #include "core/metrics.h"
@@ -87,6 +92,110 @@ static void test_metrics_exposition(void **state)
 	metrics_reset();
 }
 
+/* The whole exposition as a NUL-terminated string (caller frees). */
+static char *render_all(void)
+{
+	struct buf b = {0};
+	assert_int_equal(metrics_render(&b), 0);
+	buf_append(&b, "", 1);
+	return (char *)b.data;
+}
+
+static void assert_line(const char *text, const char *line)
+{
+	char want[256];
+	snprintf(want, sizeof(want), "\n%s\n", line);
+	if (!strstr(text, want))
+		fail_msg("missing line \"%s\" in:\n%s", line, text);
+}
+
+/* Worker 1 as another process: registers in another order, adds a series
+ * worker 0 never saw, and exits. */
+static void other_worker(void)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		metrics_reset(); /* the parent's handles; the area stays */
+		metrics_set_worker(1);
+		const double bounds[] = {0.1, 1};
+		metric_observe(metrics_histogram("t_seconds", NULL, "Latency.", bounds, 2), 0.5);
+		metric_set(metrics_gauge_merged("t_lag", NULL, "Lag.", METRICS_MERGE_MAX), 7);
+		metric_set(metrics_gauge("t_open", NULL, "Open."), 3);
+		metric_add(metrics_counter("t_total", "code=\"404\"", "Requests."), 5);
+		metric_add(metrics_counter("t_total", "code=\"200\"", "Requests."), 4);
+		_exit(0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_metrics_merge_workers(void **state)
+{
+	assert_int_equal(metrics_setup(3, 0), 0);
+	metrics_set_worker(0);
+	struct metric *ok = metrics_counter("t_total", "code=\"200\"", "Requests.");
+	struct metric *open = metrics_gauge("t_open", NULL, "Open.");
+	struct metric *lag = metrics_gauge_merged("t_lag", NULL, "Lag.", METRICS_MERGE_MAX);
+	const double bounds[] = {0.1, 1};
+	struct metric *h = metrics_histogram("t_seconds", NULL, "Latency.", bounds, 2);
+	metric_add(ok, 2);
+	metric_set(open, 5);
+	metric_set(lag, 1);
+	metric_observe(h, 0.05);
+	other_worker();
+	/* worker 2 in this process: the handles move to its slot */
+	metrics_set_worker(2);
+	metric_add(ok, 10);
+	metric_set(open, 1);
+	metric_set(lag, 2);
+	char *text = render_all();
+	assert_line(text, "t_total{code=\"200\"} 16");
+	assert_line(text, "t_total{code=\"404\"} 5");
+	assert_line(text, "t_open 9");
+	assert_line(text, "t_lag 7");
+	assert_line(text, "t_seconds_bucket{le=\"0.1\"} 1");
+	assert_line(text, "t_seconds_bucket{le=\"1\"} 2");
+	assert_line(text, "t_seconds_count 2");
+	assert_line(text, "t_seconds_sum 0.55");
+	/* one family, one HELP/TYPE, both series under it */
+	assert_non_null(strstr(text, "# TYPE t_total counter\nt_total{code=\"200\"} 16\n"
+	                             "t_total{code=\"404\"} 5\n"));
+	assert_true(metric_value(ok) == 16);
+	free(text);
+
+	/* Worker 1 dies: its gauges drop out, its counters stay; its successor
+	 * continues from where it was. */
+	metrics_worker_exited(1);
+	text = render_all();
+	assert_line(text, "t_total{code=\"200\"} 16");
+	assert_line(text, "t_open 6");
+	assert_line(text, "t_lag 2");
+	assert_line(text, "t_seconds_count 2");
+	free(text);
+	metrics_set_worker(1);
+	metric_add(ok, 1);
+	assert_true(metric_value(ok) == 17);
+	metrics_teardown();
+}
+
+static void test_metrics_registry_full(void **state)
+{
+	assert_int_equal(metrics_setup(1, 64), 0);
+	char name[32];
+	for (int i = 0; i < 64; i++) {
+		snprintf(name, sizeof(name), "t_c%d_total", i);
+		assert_non_null(metrics_counter(name, NULL, "c"));
+	}
+	assert_null(metrics_counter("t_one_more_total", NULL, "c"));
+	metric_add(NULL, 1); /* ignored */
+	/* existing series are still found */
+	assert_non_null(metrics_counter("t_c3_total", NULL, "c"));
+	assert_int_equal(metrics_setup(1, 64), -EBUSY);
+	metrics_teardown();
+}
+
 static int check_fails(void *arg, char *why, size_t len)
 {
 	strncpy(why, "store closed", len);
@@ -116,6 +225,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_router_rules),
 	        cmocka_unit_test(test_metrics_exposition),
+	        cmocka_unit_test(test_metrics_merge_workers),
+	        cmocka_unit_test(test_metrics_registry_full),
 	        cmocka_unit_test(test_readiness),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -315,6 +315,41 @@ static void test_second_process_reads_while_parent_writes(void **state)
 	fixture_close(f);
 }
 
+/* kensho_store_map_bytes reads store_map_size at scrape time: it must show a
+ * map another process (kensho gen) grew, before this process runs any
+ * transaction of its own. */
+static void test_map_size_follows_another_process(void **state)
+{
+	struct fixture *f = fixture_open(SMALL_MAP, 64u << 20);
+	assert_non_null(f);
+	uint32_t issuer = add_issuer(f->store);
+	assert_int_equal(store_map_size(f->store), SMALL_MAP);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *s;
+		struct store_options opts = {.path = f->dir, .map_size = SMALL_MAP,
+		                             .map_max = 64u << 20};
+		CHILD_CHECK(store_open(&opts, &s) == 0);
+		for (uint64_t first = 1; first < 3000; first += 250) {
+			struct batch b = {issuer, first, 250, 300};
+			CHILD_CHECK(store_write(s, insert_batch, &b) == 0);
+		}
+		CHILD_CHECK(store_map_size(s) >= 8 * SMALL_MAP);
+		store_close(s);
+		_exit(0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	size_t seen = store_map_size(f->store);
+	assert_true(seen >= 8 * SMALL_MAP);
+	assert_int_equal(count_of(f->store, issuer), 3000);
+	assert_int_equal(store_map_size(f->store), seen);
+	fixture_close(f);
+}
+
 struct reader_search {
 	pid_t pid;
 	int found;
@@ -407,6 +442,7 @@ int main(void)
 	        cmocka_unit_test(test_store_write_aborts_on_error),
 	        cmocka_unit_test(test_reader_threads_survive_growth),
 	        cmocka_unit_test(test_second_process_reads_while_parent_writes),
+	        cmocka_unit_test(test_map_size_follows_another_process),
 	        cmocka_unit_test(test_stale_readers_cleared_at_open),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
