@@ -238,7 +238,7 @@ static void crl_on_request(struct handler *self, struct exchange *ex)
 		         "%s passed its nextUpdate (%s) and no newer CRL has been published",
 		         DOCS[route->index].url_path, when);
 		exchange_add_header(ex, "Cache-Control", "no-store");
-		exchange_respond_error(ex, 503, "unavailable", detail);
+		exchange_respond_error(ex, 503, HTTP_ERROR_UNAVAILABLE, detail);
 		return;
 	}
 	char cache[64];
@@ -338,6 +338,8 @@ static int load_doc(const char *path, int64_t max_bytes, struct crl_doc *doc)
 	return 0;
 }
 
+static void update_freshness(struct crl_service *svc);
+
 static void load_work_cb(uv_work_t *req)
 {
 	struct load_job *job = req->data;
@@ -356,6 +358,9 @@ static void load_after_cb(uv_work_t *req, int status)
 		job->doc.image = NULL;
 		log_info("crl: serving %s (%zu bytes, ETag %s)", DOCS[job->index].url_path,
 		         doc->len, doc->etag);
+		/* The gauges describe what is served from this moment, not from
+		 * the next tick. */
+		update_freshness(svc);
 	} else if (job->err) {
 		log_warn("crl: cannot serve %s: %s", job->path, strerror(-job->err));
 		/* remember the identity so a broken file is not reread every tick */

@@ -192,7 +192,7 @@ static void test_validate_names_file_line_key(void **state)
 	        "256",
 	        ":5: limits.body_byte: unknown key (did you mean limits.body_bytes?); accepted in "
 	        "limits.: header_bytes",
-	        ":6: no.such.key: unknown key; accepted sections: server log limits store tls",
+	        ":6: no.such.key: unknown key; accepted sections: server log limits store metrics tls",
 	        ":7: log.access: \"maybe\" is not a boolean; accepted: true/false",
 	        ":8: tls.client_auth: \"sometimes\" is not a choice; accepted: one of none, "
 	        "optional, required",
