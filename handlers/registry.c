@@ -9,7 +9,9 @@
 #include "handlers/crl.h"
 #include "handlers/health.h"
 #include "handlers/lookup.h"
+#include "core/exchange.h"
 #include "handlers/ocsp.h"
+#include "handlers/roles.h"
 #include "handlers/verify.h"
 
 struct family {
@@ -29,6 +31,9 @@ static const struct family families[] = {
 
 int handlers_register_all(struct router *r, const struct handler_env *env)
 {
+	/* Every route declares its roles; this is the one place they are
+	 * checked (handlers/roles.h). */
+	router_set_access(r, handler_check_access, (void *)env);
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
 		int rc = families[i].routes(r, env);
 		if (rc < 0) {
