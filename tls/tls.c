@@ -951,6 +951,8 @@ static int conn_run_handshake(struct tls_conn *c)
 		    c->ssl.session_negotiate->peer_cert) {
 			c->verify_counted = true;
 			c->factory->stats.client_cert_verifies++;
+			log_debug("tls: %s: checking the client's CertificateVerify",
+			          c->super.peer ? c->super.peer->address : "?");
 		}
 		int rc = mbedtls_ssl_handshake_step(&c->ssl);
 		if (rc != 0)
