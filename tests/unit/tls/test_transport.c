@@ -1522,6 +1522,61 @@ static void test_ticket_key_file(void **state)
 	unlink(path);
 }
 
+/* Every file error names the file, the setting and what to do or expect. */
+static void test_file_errors_name_file_and_setting(void **state)
+{
+	char cert[512], key[512], trust[512], policy[512], bad[512], err[512];
+	snprintf(cert, sizeof cert, "%s/tls/server.pem", dir);
+	snprintf(key, sizeof key, "%s/tls/server.key", dir);
+	snprintf(trust, sizeof trust, "%s/tls/ca.pem", dir);
+	snprintf(policy, sizeof policy, "%s/tls/policy.conf", dir);
+	snprintf(bad, sizeof bad, "%s/tls/garbage.txt", other_dir);
+	write_text(bad, "not PEM at all\n");
+	chmod(bad, 0600);
+	static const struct {
+		int field; /* 0 cert, 1 key, 2 trust, 3 policy */
+		int missing;
+		const char *needles[3];
+	} cases[] = {
+	        {0,
+	         1,
+	         {"/nope.pem (tls.cert, server certificate): cannot read: No such file",
+	          "point tls.cert at another", NULL}},
+	        {1, 1, {"/nope.pem (tls.key, server private key): cannot read", NULL, NULL}},
+	        {2, 1, {"/nope.pem (tls.trust, client-certificate CAs): cannot read", NULL, NULL}},
+	        {3,
+	         1,
+	         {"/nope.pem (tls.policy, client-certificate policy): cannot read", NULL, NULL}},
+	        {0, 0, {"garbage.txt (tls.cert): not a valid PEM certificate chain", NULL, NULL}},
+	        {1,
+	         0,
+	         {"garbage.txt (tls.key): not a valid unencrypted PEM or DER private key", NULL,
+	          NULL}},
+	        {2,
+	         0,
+	         {"garbage.txt (tls.trust): not a valid PEM list of CA certificates", NULL, NULL}},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *files[4] = {cert, key, trust, policy};
+		files[cases[i].field] = cases[i].missing ? "/nope.pem" : bad;
+		struct tls_settings st = {
+		        .cert_file = files[0],
+		        .key_file = files[1],
+		        .trust_file = files[2],
+		        .policy_file = files[3],
+		        .client_auth = TLS_CLIENT_AUTH_OPTIONAL,
+		};
+		struct tls_factory *f = NULL;
+		err[0] = '\0';
+		assert_true(tls_factory_new(NULL, &st, &f, err, sizeof err) < 0);
+		assert_null(f);
+		for (int k = 0; k < 3 && cases[i].needles[k]; k++)
+			if (!strstr(err, cases[i].needles[k]))
+				fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err,
+				         cases[i].needles[k]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1545,6 +1600,7 @@ int main(void)
 	        cmocka_unit_test(test_untrusted_small_key_refused_before_certificate_verify),
 	        cmocka_unit_test(test_subject_rules_bound_to_their_issuer),
 	        cmocka_unit_test(test_deny_rules_and_reload_reach_open_connections),
+	        cmocka_unit_test(test_file_errors_name_file_and_setting),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
