@@ -394,7 +394,9 @@ int tls_policy_bind(struct tls_policy *p, const uint8_t (*ca_spki)[32], size_t c
 				         r->issuer[3]);
 			continue;
 		}
-		if (r->kind != RULE_SUBJECT)
+		/* Without a trust store no certificate is ever verified, so an
+		 * unbound rule can match nothing there. */
+		if (r->kind != RULE_SUBJECT || ca_count == 0)
 			continue;
 		/* A subject is only a name: bound to no CA it would match a
 		 * certificate any trusted CA chose to issue with that name. */

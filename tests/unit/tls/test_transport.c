@@ -809,6 +809,10 @@ static void test_policy_parsing(void **state)
 	assert_int_equal(tls_policy_bind(p, (const uint8_t(*)[32])ca, 2, err, sizeof err), -EINVAL);
 	assert_non_null(strstr(err, "line 3: subject rule names no issuer"));
 	tls_policy_free(p);
+	/* Without a trust store no certificate is verified: nothing to bind. */
+	assert_int_equal(tls_policy_parse(good, sizeof good - 1, &p, err, sizeof err), 0);
+	assert_int_equal(tls_policy_bind(p, NULL, 0, err, sizeof err), 0);
+	tls_policy_free(p);
 
 	/* Bound rules and deny rules. */
 	char bound[600];
