@@ -985,6 +985,9 @@ static void conn_step_handshake(struct tls_conn *c)
 	handshake_list_remove(c);
 	if (!conn_identify(c))
 		return;
+	/* A reload while this handshake ran: roles follow the policy in force. */
+	if (c->ctx != c->factory->current)
+		conn_reevaluate(c, c->factory->current);
 	c->state = CONN_OPEN;
 	c->factory->stats.handshakes++;
 	if (c->resumed)
