@@ -3,6 +3,7 @@
 #include "handlers/handlers.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #include "core/log.h"
 #include "handlers/admin.h"
@@ -37,7 +38,11 @@ int handlers_register_all(struct router *r, const struct handler_env *env)
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
 		int rc = families[i].routes(r, env);
 		if (rc < 0) {
-			log_error("cannot register %s endpoints: error %d", families[i].name, rc);
+			/* The family has logged which file or setting failed; this
+			 * line only says what it cost, in words, not a bare code. */
+			log_error("%s endpoints not started: %s (see the message above for the file "
+			          "or setting to fix)",
+			          families[i].name, strerror(-rc));
 			return rc;
 		}
 	}
