@@ -40,9 +40,10 @@ int handlers_register_all(struct router *r, const struct handler_env *env)
 		if (rc < 0) {
 			/* The family has logged which file or setting failed; this
 			 * line only says what it cost, in words, not a bare code. */
-			log_error("%s endpoints not started: %s (see the message above for the file "
-			          "or setting to fix)",
-			          families[i].name, strerror(-rc));
+			log_error(
+			        "%s endpoints not started: %s (see the message above for the file "
+			        "or setting to fix)",
+			        families[i].name, strerror(-rc));
 			return rc;
 		}
 	}

@@ -98,14 +98,14 @@ void tls_factory_set_clock(struct tls_factory *f, int64_t (*now_s)(void));
 
 /** Counters for metrics. */
 struct tls_stats {
-	uint64_t handshakes;         /**< completed */
-	uint64_t handshake_failures; /**< failed, timed out or refused */
-	uint64_t resumed;            /**< completed by session ticket */
-	uint64_t reloads;            /**< successful reloads */
-	uint64_t reload_failures;    /**< refused reloads */
-	uint64_t client_cert_refused; /**< client certificates refused before CertificateVerify */
+	uint64_t handshakes;           /**< completed */
+	uint64_t handshake_failures;   /**< failed, timed out or refused */
+	uint64_t resumed;              /**< completed by session ticket */
+	uint64_t reloads;              /**< successful reloads */
+	uint64_t reload_failures;      /**< refused reloads */
+	uint64_t client_cert_refused;  /**< client certificates refused before CertificateVerify */
 	uint64_t client_cert_verifies; /**< CertificateVerify messages checked with a client key */
-	unsigned generation;         /**< configuration in force, 1 at start */
+	unsigned generation;           /**< configuration in force, 1 at start */
 };
 
 /** Copies the factory's counters. */
