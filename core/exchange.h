@@ -80,6 +80,9 @@ struct handler {
 	const char *name;
 	/** Handles one request. Must eventually call exchange_respond*() once. */
 	void (*on_request)(struct handler *self, struct exchange *ex);
+	/** Optional: answers a caller the route refused (see router_set_access)
+	 * in the protocol's own form; NULL: 403 {"error":"forbidden",...}. */
+	void (*on_forbidden)(struct handler *self, struct exchange *ex, const char *detail);
 };
 
 /** The request of this exchange. */
@@ -137,13 +140,30 @@ struct router *router_new(void);
 /** Frees the router (not the handlers). */
 void router_free(struct router *r);
 
+/** A route open to every caller (liveness, readiness, metrics). */
+#define ROUTE_OPEN 0u
+
 /** Routes requests whose path equals `path` (or, when it ends in '/', starts
  * with it; the longest match wins) and whose method is in `methods` (a mask of
- * HTTP_METHOD_*) to `h`. A path that matches with another method gets 405
- * with Allow. Returns 0 or -ENOMEM / -EEXIST. */
-int router_add(struct router *r, const char *path, unsigned methods, struct handler *h);
+ * HTTP_METHOD_*) to `h`, for callers holding every PEER_ROLE_* bit in `roles`
+ * (ROUTE_OPEN: anyone). The router checks the roles before `h` runs, so no
+ * handler can forget. A path that matches with another method gets 405 with
+ * Allow. Returns 0 or -EINVAL / -ENOMEM / -EEXIST. */
+int router_add(struct router *r, const char *path, unsigned methods, unsigned roles,
+               struct handler *h);
 
-/** Finds the handler for method+path; *allowed gets the methods the path
- * accepts (0 if no route matches). Returns NULL when none applies. */
+/** Decides whether the caller of `ex` holds `roles`. Returns true to let the
+ * route's handler run; otherwise it has answered the exchange itself. */
+typedef bool (*router_access_fn)(void *arg, struct handler *h, struct exchange *ex,
+                                 unsigned roles);
+
+/** Installs the role check for routes that need roles. Without one, a caller
+ * must hold the roles in its peer_info (plain callers hold none). */
+void router_set_access(struct router *r, router_access_fn fn, void *arg);
+
+/** Finds the handler for method+path: a guard that checks the route's roles
+ * and then runs the handler given to router_add (its name is the same);
+ * *allowed gets the methods the path accepts (0 if no route matches).
+ * Returns NULL when none applies. */
 struct handler *router_match(const struct router *r, enum http_method method, const char *path,
                              size_t path_len, unsigned *allowed);

@@ -1,24 +1,43 @@
 /* Method + path dispatch. Routes are few (a dozen), so a linear scan keeps the
  * rules obvious: an exact path beats a prefix, a longer prefix beats a shorter
- * one, and among routes for the same path the method decides. */
+ * one, and among routes for the same path the method decides.
+ *
+ * Every route is declared with the roles its callers need, and the router
+ * hands out a guard in front of each handler that checks them before the
+ * handler runs (DESIGN.md rule 4: every route checks its role). A handler
+ * therefore cannot forget the check, and a new route cannot be added without
+ * saying who may call it. */
 #include "core/exchange.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
+
+/* The guard is what router_match returns; it lives in its own allocation so
+ * the pointer stays valid while the route table grows. */
+struct route_guard {
+	struct handler super; /* same name as the handler, for metrics */
+	struct handler *handler;
+	unsigned roles;
+	const struct router *router;
+};
+
 struct route {
 	char *path;
 	size_t path_len;
 	bool prefix; /* path ends in '/' */
 	unsigned methods;
-	struct handler *handler;
+	struct route_guard *guard;
 };
 
 struct router {
 	struct route *routes;
 	size_t count;
 	size_t cap;
+	router_access_fn access;
+	void *access_arg;
 };
 
 struct router *router_new(void)
@@ -30,16 +49,77 @@ void router_free(struct router *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->count; i++)
+	for (size_t i = 0; i < r->count; i++) {
 		free(r->routes[i].path);
+		free(r->routes[i].guard);
+	}
 	free(r->routes);
 	free(r);
 }
 
-int router_add(struct router *r, const char *path, unsigned methods, struct handler *h)
+void router_set_access(struct router *r, router_access_fn fn, void *arg)
+{
+	r->access = fn;
+	r->access_arg = arg;
+}
+
+/* Without an access function only the transport's own roles count: plain
+ * callers hold none, so a route that needs a role fails closed. */
+static bool default_access(struct handler *h, struct exchange *ex, unsigned roles)
+{
+	const struct http_request *req = exchange_request(ex);
+	unsigned have = req->peer ? req->peer->roles : 0;
+	if ((have & roles) == roles)
+		return true;
+	if (h->on_forbidden)
+		h->on_forbidden(h, ex, "this endpoint needs a role the caller does not have");
+	else
+		exchange_respond_error(ex, 403, "forbidden",
+		                       "this endpoint needs a role the caller does not have");
+	return false;
+}
+
+static void guard_on_request(struct handler *self, struct exchange *ex)
+{
+	struct route_guard *g = (struct route_guard *)self;
+	if (g->roles != ROUTE_OPEN) {
+		const struct router *r = g->router;
+		bool ok = r->access ? r->access(r->access_arg, g->handler, ex, g->roles)
+		                    : default_access(g->handler, ex, g->roles);
+		if (!ok)
+			return;
+	}
+	g->handler->on_request(g->handler, ex);
+}
+
+static void method_names(unsigned methods, char *out, size_t out_len)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {{HTTP_METHOD_GET, "GET"},       {HTTP_METHOD_HEAD, "HEAD"},
+	             {HTTP_METHOD_POST, "POST"},     {HTTP_METHOD_PUT, "PUT"},
+	             {HTTP_METHOD_DELETE, "DELETE"}, {HTTP_METHOD_OPTIONS, "OPTIONS"}};
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && used < out_len; i++) {
+		if (!(methods & names[i].bit))
+			continue;
+		size_t n = strlen(names[i].name);
+		if (used + n + 2 > out_len)
+			break;
+		if (used)
+			out[used++] = ',';
+		memcpy(out + used, names[i].name, n + 1);
+		used += n;
+	}
+}
+
+int router_add(struct router *r, const char *path, unsigned methods, unsigned roles,
+               struct handler *h)
 {
 	size_t len = strlen(path);
-	if (len == 0 || path[0] != '/' || methods == 0 || !h)
+	if (len == 0 || path[0] != '/' || methods == 0 || !h || !h->on_request)
 		return -EINVAL;
 	for (size_t i = 0; i < r->count; i++) {
 		if (r->routes[i].path_len == len && memcmp(r->routes[i].path, path, len) == 0 &&
@@ -55,9 +135,24 @@ int router_add(struct router *r, const char *path, unsigned methods, struct hand
 		r->cap = cap;
 	}
 	char *copy = strdup(path);
-	if (!copy)
+	struct route_guard *g = calloc(1, sizeof(*g));
+	if (!copy || !g) {
+		free(copy);
+		free(g);
 		return -ENOMEM;
-	r->routes[r->count++] = (struct route){copy, len, path[len - 1] == '/', methods, h};
+	}
+	*g = (struct route_guard){
+	        .super = {.name = h->name, .on_request = guard_on_request},
+	        .handler = h,
+	        .roles = roles,
+	        .router = r,
+	};
+	r->routes[r->count++] = (struct route){copy, len, path[len - 1] == '/', methods, g};
+	/* One line per route, so an operator (and the role-matrix test) can see
+	 * exactly what a running kenshod serves and to whom. */
+	char list[48];
+	method_names(methods, list, sizeof(list));
+	log_debug("route: %s %s roles=0x%x handler=%s", path, list, roles, h->name ? h->name : "-");
 	return 0;
 }
 
@@ -90,9 +185,9 @@ struct handler *router_match(const struct router *r, enum http_method method, co
 			continue;
 		methods |= rt->methods;
 		if (rt->methods & method)
-			found = rt->handler;
+			found = &rt->guard->super;
 		if (rt->methods & HTTP_METHOD_GET)
-			get_handler = rt->handler;
+			get_handler = &rt->guard->super;
 	}
 	/* RFC 9110 9.3.2: HEAD is GET without the content, so every GET route
 	 * answers HEAD too; the exchange drops the body. */

@@ -309,8 +309,6 @@ static bool ca_ready(struct exchange *ex, const struct handler_env *env)
 static void admin_on_request(struct handler *self, struct exchange *ex)
 {
 	struct admin_handler *h = (struct admin_handler *)self;
-	if (!handler_require_role(ex, h->env, PEER_ROLE_OPERATOR))
-		return;
 	if (state.in_flight >= ADMIN_MAX_IN_FLIGHT) {
 		exchange_add_header(ex, "Retry-After", "1");
 		exchange_respond_error(ex, 503, HTTP_ERROR_BUSY,
@@ -360,8 +358,6 @@ static void admin_on_request(struct handler *self, struct exchange *ex)
 static void reload_on_request(struct handler *self, struct exchange *ex)
 {
 	const struct handler_env *env = admin_env;
-	if (!handler_require_role(ex, env, PEER_ROLE_OPERATOR))
-		return;
 	const struct http_request *req = exchange_request(ex);
 	log_info("admin: reload requested by \"%s\"", req->peer->subject);
 	if (config_get_int(env->config, "server.workers", 1) > 1) {
@@ -400,11 +396,13 @@ int admin_routes(struct router *r, const struct handler_env *env)
 	admin_env = env;
 	for (int i = 0; i < 3; i++) {
 		handlers[i] =
-		        (struct admin_handler){{names[i], admin_on_request}, env, (enum admin_op)i};
-		int rc = router_add(r, paths[i], HTTP_METHOD_POST, &handlers[i].super);
+		        (struct admin_handler){{.name = names[i], .on_request = admin_on_request}, env, (enum admin_op)i};
+		int rc = router_add(r, paths[i], HTTP_METHOD_POST, PEER_ROLE_OPERATOR,
+		                    &handlers[i].super);
 		if (rc < 0)
 			return rc;
 	}
-	reload_handler = (struct handler){"admin-reload", reload_on_request};
-	return router_add(r, "/v1/admin/reload", HTTP_METHOD_POST, &reload_handler);
+	reload_handler = (struct handler){.name = "admin-reload", .on_request = reload_on_request};
+	return router_add(r, "/v1/admin/reload", HTTP_METHOD_POST, PEER_ROLE_OPERATOR,
+	                  &reload_handler);
 }

@@ -688,7 +688,7 @@ int crl_routes(struct router *r, const struct handler_env *env)
 		        .index = i,
 		};
 		int err = router_add(r, DOCS[i].url_path, HTTP_METHOD_GET | HTTP_METHOD_HEAD,
-		                     &svc->routes[i].super);
+		                     PEER_ROLE_RELYING_PARTY, &svc->routes[i].super);
 		if (err)
 			return err;
 	}

@@ -51,17 +51,17 @@ static void metrics_on_request(struct handler *self, struct exchange *ex)
 	exchange_respond_owned(ex, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
 }
 
-static struct handler healthz_handler = {"healthz", healthz_on_request};
-static struct handler readyz_handler = {"readyz", readyz_on_request};
-static struct handler metrics_handler = {"metrics", metrics_on_request};
+static struct handler healthz_handler = {.name = "healthz", .on_request = healthz_on_request};
+static struct handler readyz_handler = {.name = "readyz", .on_request = readyz_on_request};
+static struct handler metrics_handler = {.name = "metrics", .on_request = metrics_on_request};
 
 int health_routes(struct router *r, const struct handler_env *env)
 {
 	(void)env;
-	int rc = router_add(r, "/healthz", HTTP_METHOD_GET, &healthz_handler);
+	int rc = router_add(r, "/healthz", HTTP_METHOD_GET, ROUTE_OPEN, &healthz_handler);
 	if (rc == 0)
-		rc = router_add(r, "/readyz", HTTP_METHOD_GET, &readyz_handler);
+		rc = router_add(r, "/readyz", HTTP_METHOD_GET, ROUTE_OPEN, &readyz_handler);
 	if (rc == 0)
-		rc = router_add(r, "/metrics", HTTP_METHOD_GET, &metrics_handler);
+		rc = router_add(r, "/metrics", HTTP_METHOD_GET, ROUTE_OPEN, &metrics_handler);
 	return rc;
 }

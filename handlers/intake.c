@@ -137,26 +137,6 @@ static void start_batch(struct intake_handler *h)
 
 /* --- POST /v1/intake -------------------------------------------------------------- */
 
-/* Role `intake` (handlers/roles.h, docs/tls.md): TLS callers need it from
- * the client-certificate policy. Plain-HTTP callers have no verified
- * identity and never hold it (DESIGN.md: intake clients come over HTTPS with
- * a client certificate); they are let in only where an operator turned
- * intake.allow_plain on for a trusted network. Answers 403 otherwise. */
-static bool caller_may_submit(const struct intake_handler *h, struct exchange *ex)
-{
-	const struct http_request *req = exchange_request(ex);
-	if (req->peer && !req->peer->tls) {
-		if (h->allow_plain)
-			return true;
-		exchange_respond_error(
-		        ex, 403, HTTP_ERROR_FORBIDDEN,
-		        "intake needs the intake role over TLS (a client certificate); "
-		        "plain HTTP is refused while intake.allow_plain is false");
-		return false;
-	}
-	return handler_require_role(ex, h->env, PEER_ROLE_INTAKE);
-}
-
 static void respond_json(struct exchange *ex, int status, struct buf *b)
 {
 	if (b->failed) {
@@ -195,8 +175,6 @@ static void intake_on_post(struct handler *self, struct exchange *ex)
 {
 	struct intake_handler *h = (struct intake_handler *)self;
 	const struct http_request *req = exchange_request(ex);
-	if (!caller_may_submit(h, ex))
-		return;
 	struct verify_body submission;
 	if (!verify_read_body(ex, "POST a DER CMS SignedData", &submission))
 		return;
@@ -302,8 +280,6 @@ static void intake_on_get(struct handler *self, struct exchange *ex)
 		                       "a receipt number is 1, 2, 3, ...");
 		return;
 	}
-	if (!caller_may_submit(h, ex))
-		return;
 	struct store_txn *txn;
 	if (store_txn_begin(h->store, false, &txn) < 0) {
 		exchange_respond_error(ex, 503, HTTP_ERROR_STORE_UNAVAILABLE,
@@ -392,7 +368,10 @@ int intake_routes(struct router *r, const struct handler_env *env)
 		          strerror(-rc));
 		return rc;
 	}
-	if ((rc = router_add(r, "/v1/intake", HTTP_METHOD_POST, &h.post)) < 0)
+	/* Role intake (handlers/roles.h): TLS callers need it from the policy;
+	 * plain callers hold it only while intake.allow_plain is true. */
+	if ((rc = router_add(r, "/v1/intake", HTTP_METHOD_POST, PEER_ROLE_INTAKE, &h.post)) < 0)
 		return rc;
-	return router_add(r, "/v1/intake/", HTTP_METHOD_GET | HTTP_METHOD_HEAD, &h.get);
+	return router_add(r, "/v1/intake/", HTTP_METHOD_GET | HTTP_METHOD_HEAD, PEER_ROLE_INTAKE,
+	                  &h.get);
 }

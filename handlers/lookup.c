@@ -148,5 +148,5 @@ int lookup_routes(struct router *r, const struct handler_env *env)
 	lookup_handler.super = (struct handler){.name = "lookup", .on_request = lookup_on_request};
 	lookup_handler.env = env;
 	return router_add(r, LOOKUP_PREFIX, HTTP_METHOD_GET | HTTP_METHOD_HEAD,
-	                  &lookup_handler.super);
+	                  PEER_ROLE_RELYING_PARTY, &lookup_handler.super);
 }

@@ -125,6 +125,15 @@ static void respond_status(struct exchange *ex, enum ocsp_response_status status
 	exchange_respond(ex, 200, OCSP_CONTENT_TYPE, der, len);
 }
 
+/* A caller without the relying-party role gets the protocol's own refusal,
+ * RFC 6960 §2.3 "unauthorized", not an HTTP error an OCSP client cannot read. */
+static void ocsp_on_forbidden(struct handler *self, struct exchange *ex, const char *detail)
+{
+	(void)self;
+	(void)detail;
+	respond_status(ex, OCSP_STATUS_UNAUTHORIZED);
+}
+
 /* Appends text to out at *at (the caller sized out for the worst case). */
 static void put(char *out, size_t *at, const char *text, size_t len)
 {
@@ -586,6 +595,7 @@ int ocsp_routes(struct router *r, const struct handler_env *env)
 		return -ENOMEM;
 	h->super.name = "ocsp";
 	h->super.on_request = ocsp_on_request;
+	h->super.on_forbidden = ocsp_on_forbidden;
 	h->env = env;
 	h->max_inflight = (unsigned)max_inflight;
 	h->refresh_margin = config_get_ms(c, "ocsp.refresh_before", validity_ms / 4) / 1000;
@@ -606,9 +616,11 @@ int ocsp_routes(struct router *r, const struct handler_env *env)
 		err = reload_register("ocsp", ocsp_reload_cb, h);
 	}
 	if (!err)
-		err = router_add(r, "/ocsp", HTTP_METHOD_GET | HTTP_METHOD_POST, &h->super);
+		err = router_add(r, "/ocsp", HTTP_METHOD_GET | HTTP_METHOD_POST,
+		                 PEER_ROLE_RELYING_PARTY, &h->super);
 	if (!err)
-		err = router_add(r, "/ocsp/", HTTP_METHOD_GET | HTTP_METHOD_POST, &h->super);
+		err = router_add(r, "/ocsp/", HTTP_METHOD_GET | HTTP_METHOD_POST,
+		                 PEER_ROLE_RELYING_PARTY, &h->super);
 	if (err) {
 		ocsp_responder_set_free(h->responders);
 		free(h->gen);

@@ -14,11 +14,16 @@ unsigned handler_peer_roles(const struct handler_env *env, const struct peer_inf
 	if (peer->tls)
 		return peer->roles;
 	/* DESIGN.md rule 4: personal data and the admin API only to callers a
-	 * certificate identified, so plain HTTP can at most ask for status. */
-	bool anonymous = env && env->config
-	                         ? config_get_bool(env->config, "plain.relying_party", true)
-	                         : true;
-	return anonymous ? PEER_ROLE_RELYING_PARTY : 0;
+	 * certificate identified, so plain HTTP can at most ask for status, and
+	 * submit applications where the operator allowed it on a trusted
+	 * network (docs/intake.md). */
+	const struct config *c = env ? env->config : NULL;
+	unsigned roles = 0;
+	if (!c || config_get_bool(c, "plain.relying_party", true))
+		roles |= PEER_ROLE_RELYING_PARTY;
+	if (c && config_get_bool(c, "intake.allow_plain", false))
+		roles |= PEER_ROLE_INTAKE;
+	return roles;
 }
 
 static const char *role_name(unsigned role)
@@ -32,17 +37,47 @@ static const char *role_name(unsigned role)
 	}
 }
 
-bool handler_require_role(struct exchange *ex, const struct handler_env *env, unsigned roles)
+/* Says which role is missing and, for plain callers, what would give it. */
+static void refusal_detail(const struct peer_info *peer, unsigned missing, char *out,
+                           size_t out_len)
 {
+	unsigned first = missing & -missing;
+	const char *how = "";
+	if (!peer || !peer->tls) {
+		if (first == PEER_ROLE_RELYING_PARTY)
+			how = " (plain HTTP callers have it only while plain.relying_party is "
+			      "true; "
+			      "or use TLS with a client certificate)";
+		else if (first == PEER_ROLE_INTAKE)
+			how = " over TLS (a client certificate); plain HTTP is refused while "
+			      "intake.allow_plain is false";
+		else
+			how = " and a TLS client certificate";
+	} else if (!peer->client_cert) {
+		how = " (present a client certificate the policy grants it)";
+	} else {
+		how = " (the client-certificate policy does not grant it to this certificate)";
+	}
+	snprintf(out, out_len, "this endpoint needs the %s role%s", role_name(first), how);
+}
+
+bool handler_check_access(void *arg, struct handler *h, struct exchange *ex, unsigned roles)
+{
+	const struct handler_env *env = arg;
 	const struct http_request *req = exchange_request(ex);
 	unsigned have = handler_peer_roles(env, req->peer);
 	if ((have & roles) == roles)
 		return true;
-	unsigned missing = roles & ~have;
-	unsigned first = missing & -missing;
-	char detail[160];
-	snprintf(detail, sizeof(detail), "this endpoint needs the %s role%s", role_name(first),
-	         req->peer && req->peer->tls ? "" : " and a TLS client certificate");
-	exchange_respond_error(ex, 403, HTTP_ERROR_FORBIDDEN, detail);
+	char detail[256];
+	refusal_detail(req->peer, roles & ~have, detail, sizeof(detail));
+	if (h && h->on_forbidden)
+		h->on_forbidden(h, ex, detail);
+	else
+		exchange_respond_error(ex, 403, HTTP_ERROR_FORBIDDEN, detail);
 	return false;
+}
+
+bool handler_require_role(struct exchange *ex, const struct handler_env *env, unsigned roles)
+{
+	return handler_check_access((void *)env, NULL, ex, roles);
 }

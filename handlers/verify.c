@@ -77,8 +77,6 @@ bool verify_read_body(struct exchange *ex, const char *empty_detail, struct veri
 static void verify_on_request(struct handler *self, struct exchange *ex)
 {
 	struct verify_handler *h = (struct verify_handler *)self;
-	if (!handler_require_role(ex, h->env, PEER_ROLE_RELYING_PARTY))
-		return;
 	struct verify_body submission;
 	if (!verify_read_body(ex, "POST a DER CMS SignedData or a DER certificate", &submission))
 		return;
@@ -128,5 +126,5 @@ int verify_routes(struct router *r, const struct handler_env *env)
 	if (!h.cas)
 		return -ENOMEM;
 	h.public_key_operations = verify_operations_metric("verify");
-	return router_add(r, "/v1/verify", HTTP_METHOD_POST, &h.super);
+	return router_add(r, "/v1/verify", HTTP_METHOD_POST, PEER_ROLE_RELYING_PARTY, &h.super);
 }

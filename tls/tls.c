@@ -17,10 +17,14 @@
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
+#include <mbedtls/bignum.h>
+#include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
+#include <mbedtls/md.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pem.h>
 #include <mbedtls/platform_util.h>
+#include <mbedtls/rsa.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
@@ -80,6 +84,9 @@ struct tls_context {
 	struct tls_ticket_keys tickets;
 	struct tls_policy *policy;
 	enum tls_client_auth client_auth;
+	int client_key_max_bits;
+	uint8_t (*ca_spki)[32]; /* SHA-256 of each trusted CA's SubjectPublicKeyInfo */
+	size_t ca_count;
 };
 
 struct tls_conn;
@@ -99,7 +106,9 @@ struct tls_factory {
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
 	struct tls_context *current;
+	int client_key_max_bits;
 	struct tls_conn *handshaking; /* list of connections still in handshake */
+	struct tls_conn *conns;       /* every live connection, for reload */
 	struct tls_conn *stepping;    /* connection whose handshake is running */
 	struct tls_stats stats;
 	void (*observer)(void *arg, enum tls_event event);
@@ -120,7 +129,12 @@ struct tls_conn {
 	uint8_t *in;
 	size_t in_len, in_off, in_cap;
 	uint64_t started_ms;
-	struct tls_conn *prev, *next;
+	struct tls_conn *prev, *next;         /* factory->handshaking */
+	struct tls_conn *all_prev, *all_next; /* factory->conns */
+	bool cert_checked;   /* the client's Certificate message passed the key bounds */
+	bool verify_counted; /* a CertificateVerify with the client's key was started */
+	bool issuer_known;
+	uint8_t issuer_sha256[32]; /* the issuing CA in tls.trust (full handshakes) */
 };
 
 int tls_errno(int err)
@@ -166,6 +180,7 @@ static void context_unref(struct tls_context *ctx)
 	mbedtls_x509_crt_free(&ctx->trust);
 	mbedtls_platform_zeroize(&ctx->tickets, sizeof ctx->tickets);
 	tls_policy_free(ctx->policy);
+	free(ctx->ca_spki);
 	free(ctx);
 }
 
@@ -260,6 +275,57 @@ static int load_error(int mbedtls_err, const char *path, const char *what, char 
 	return tls_errno(mbedtls_err);
 }
 
+/* mbedTLS reports a missing or unreadable file as "PK - Read/write of file
+ * failed"; say which file, what the system said, and which setting names it,
+ * before mbedTLS gets to it. */
+static int check_readable(const char *path, const char *setting, const char *what, char *err,
+                          size_t err_len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f) {
+		fclose(f);
+		return 0;
+	}
+	int rc = -errno;
+	snprintf(err, err_len, "%s (%s, %s): cannot read: %s; fix the file or point %s at another",
+	         path, setting, what, strerror(errno), setting);
+	return rc;
+}
+
+/* A file that parsed to nothing usable: say what was expected in it. */
+static int parse_error(int mbedtls_err, const char *path, const char *setting, const char *what,
+                       char *err, size_t err_len)
+{
+	char why[128];
+	if (mbedtls_err > 0)
+		snprintf(why, sizeof why, "%d certificate(s) could not be parsed", mbedtls_err);
+	else
+		describe(mbedtls_err, why, sizeof why);
+	snprintf(err, err_len, "%s (%s): not a valid %s: %s", path, setting, what, why);
+	return mbedtls_err > 0 ? -EINVAL : tls_errno(mbedtls_err);
+}
+
+static void spki_hash(const mbedtls_x509_crt *crt, uint8_t out[32])
+{
+	mbedtls_sha256_ret(crt->pk_raw.p, crt->pk_raw.len, out, 0);
+}
+
+/* Policy rules name their issuing CA by its SPKI hash (tls_policy.h). */
+static int trust_hashes(struct tls_context *ctx)
+{
+	size_t n = 0;
+	for (const mbedtls_x509_crt *c = &ctx->trust; c && c->raw.p; c = c->next)
+		n++;
+	ctx->ca_spki = calloc(n ? n : 1, sizeof *ctx->ca_spki);
+	if (!ctx->ca_spki)
+		return -ENOMEM;
+	size_t i = 0;
+	for (const mbedtls_x509_crt *c = &ctx->trust; c && c->raw.p; c = c->next)
+		spki_hash(c, ctx->ca_spki[i++]);
+	ctx->ca_count = n;
+	return 0;
+}
+
 static int context_load(struct tls_factory *f, struct tls_context **out, char *err, size_t err_len)
 {
 	struct tls_context *ctx = calloc(1, sizeof *ctx);
@@ -274,46 +340,57 @@ static int context_load(struct tls_factory *f, struct tls_context **out, char *e
 	mbedtls_x509_crt_init(&ctx->trust);
 	int rc;
 
+	rc = check_readable(f->cert_file, "tls.cert", "server certificate", err, err_len);
+	if (rc < 0)
+		goto fail;
 	int mrc = mbedtls_x509_crt_parse_file(&ctx->chain, f->cert_file);
 	if (mrc != 0) {
-		rc = mrc > 0 ? -EINVAL : load_error(mrc, f->cert_file, "certificate", err, err_len);
-		if (mrc > 0)
-			snprintf(err, err_len, "%s: %d certificate(s) could not be parsed",
-			         f->cert_file, mrc);
+		rc = parse_error(mrc, f->cert_file, "tls.cert",
+		                 "PEM certificate chain (leaf first)", err, err_len);
 		goto fail;
 	}
+	rc = check_readable(f->key_file, "tls.key", "server private key", err, err_len);
+	if (rc < 0)
+		goto fail;
 	rc = check_key_permissions(f->key_file, err, err_len);
 	if (rc < 0)
 		goto fail;
 	mrc = mbedtls_pk_parse_keyfile(&ctx->key, f->key_file, NULL);
 	if (mrc != 0) {
-		rc = load_error(mrc, f->key_file, "private key", err, err_len);
+		rc = parse_error(mrc, f->key_file, "tls.key",
+		                 "unencrypted PEM or DER private key (RSA or EC)", err, err_len);
 		goto fail;
 	}
 	mbedtls_pk_type_t kt = mbedtls_pk_get_type(&ctx->key);
 	if (kt != MBEDTLS_PK_RSA && kt != MBEDTLS_PK_ECKEY && kt != MBEDTLS_PK_ECDSA) {
-		snprintf(err, err_len, "%s: key is neither RSA nor ECDSA", f->key_file);
+		snprintf(err, err_len, "%s (tls.key): key is neither RSA nor ECDSA", f->key_file);
 		rc = -EINVAL;
 		goto fail;
 	}
 	mrc = mbedtls_pk_check_pair(&ctx->chain.pk, &ctx->key);
 	if (mrc != 0) {
-		snprintf(err, err_len, "%s does not belong to the certificate in %s", f->key_file,
-		         f->cert_file);
+		snprintf(err, err_len,
+		         "%s (tls.key) does not belong to the certificate in %s (tls.cert); "
+		         "install the matching pair",
+		         f->key_file, f->cert_file);
 		rc = -EINVAL;
 		goto fail;
 	}
 	if (f->trust_file) {
+		rc = check_readable(f->trust_file, "tls.trust", "client-certificate CAs", err,
+		                    err_len);
+		if (rc < 0)
+			goto fail;
 		mrc = mbedtls_x509_crt_parse_file(&ctx->trust, f->trust_file);
 		if (mrc != 0) {
-			rc = mrc > 0 ? -EINVAL
-			             : load_error(mrc, f->trust_file, "trust store", err, err_len);
-			if (mrc > 0)
-				snprintf(err, err_len, "%s: %d certificate(s) could not be parsed",
-				         f->trust_file, mrc);
+			rc = parse_error(mrc, f->trust_file, "tls.trust",
+			                 "PEM list of CA certificates", err, err_len);
 			goto fail;
 		}
 		ctx->have_trust = true;
+		rc = trust_hashes(ctx);
+		if (rc < 0)
+			goto fail;
 	} else if (f->client_auth != TLS_CLIENT_AUTH_NONE) {
 		snprintf(err, err_len,
 		         "tls.client_auth is not none but no trust store (tls.trust) is set");
@@ -321,13 +398,28 @@ static int context_load(struct tls_factory *f, struct tls_context **out, char *e
 		goto fail;
 	}
 	if (f->policy_file) {
-		char perr[200];
-		rc = tls_policy_load(f->policy_file, &ctx->policy, perr, sizeof perr);
+		char perr[300];
+		rc = check_readable(f->policy_file, "tls.policy", "client-certificate policy", err,
+		                    err_len);
+		if (rc == 0)
+			rc = tls_policy_load(f->policy_file, &ctx->policy, perr, sizeof perr);
+		else
+			perr[0] = '\0';
+		if (rc == 0) {
+			rc = tls_policy_bind(ctx->policy, (const uint8_t(*)[32])ctx->ca_spki,
+			                     ctx->ca_count, perr, sizeof perr);
+			if (rc > 0)
+				log_warn("tls: %s: %s (tls.policy)", f->policy_file, perr);
+			if (rc > 0)
+				rc = 0;
+		}
 		if (rc < 0) {
-			snprintf(err, err_len, "%s: %s", f->policy_file, perr);
+			if (perr[0])
+				snprintf(err, err_len, "%s: %s (tls.policy)", f->policy_file, perr);
 			goto fail;
 		}
 	}
+	ctx->client_key_max_bits = f->client_key_max_bits;
 
 	mbedtls_ssl_config *conf = &ctx->conf;
 	mrc = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
@@ -466,6 +558,174 @@ static void conn_fail_mbedtls(struct tls_conn *c, int mbedtls_err, const char *d
 	conn_fail(c, tls_errno(mbedtls_err), msg);
 }
 
+/* --- client certificates ------------------------------------------------------ */
+
+static size_t get_u24(const uint8_t *p)
+{
+	return (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+}
+
+/* Refuses the handshake with a fatal alert (RFC 5246 §7.2.2). */
+static void conn_refuse(struct tls_conn *c, unsigned char alert, int err, const char *why)
+{
+	mbedtls_ssl_send_alert_message(&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL, alert);
+	conn_fail(c, err, why);
+}
+
+/* Before mbedTLS reads the client's Certificate message (state
+ * CLIENT_CERTIFICATE), look at it in our input buffer. In TLS 1.2 it is the
+ * first message of the client's second flight, unencrypted, and mbedTLS 2.28
+ * reads records only as it needs them and does not reassemble handshake
+ * messages spanning records, so the whole message is the first record here.
+ * Returns 0 to let mbedTLS go on, -EAGAIN to wait for more bytes, or -EACCES
+ * once the connection has been refused. */
+static int precheck_client_certificate(struct tls_conn *c)
+{
+	if (mbedtls_ssl_check_pending(&c->ssl)) {
+		/* mbedTLS already holds bytes we cannot inspect: no client
+		 * sends its Certificate before our ServerHelloDone. */
+		c->factory->stats.client_cert_refused++;
+		conn_refuse(c, MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE, -EPROTO,
+		            "client sent its certificate before the server asked for it");
+		return -EACCES;
+	}
+	const uint8_t *p = c->in + c->in_off;
+	size_t n = c->in_len - c->in_off;
+	if (n < 5)
+		return -EAGAIN;
+	if (p[0] != MBEDTLS_SSL_MSG_HANDSHAKE) {
+		/* A warning alert would be skipped by mbedTLS, and the record after
+		 * it read unchecked in the same step. */
+		c->factory->stats.client_cert_refused++;
+		conn_refuse(c, MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE, -EPROTO,
+		            "expected the client's Certificate message");
+		return -EACCES;
+	}
+	size_t rec_len = (size_t)p[3] << 8 | p[4];
+	if (rec_len > MBEDTLS_SSL_IN_CONTENT_LEN)
+		return 0; /* mbedTLS refuses the record by its header */
+	if (n < 5 + rec_len)
+		return -EAGAIN;
+	const uint8_t *msg = p + 5;
+	if (rec_len < 4 || msg[0] != MBEDTLS_SSL_HS_CERTIFICATE || get_u24(msg + 1) > rec_len - 4)
+		return 0; /* not a whole Certificate message: mbedTLS refuses it */
+	char why[200], msg_why[240];
+	int rc =
+	        tls_client_chain_check(msg + 4, get_u24(msg + 1), c->ctx->client_key_max_bits,
+	                               c->ctx->have_trust ? &c->ctx->trust : NULL, why, sizeof why);
+	if (rc == 0)
+		return 0;
+	c->factory->stats.client_cert_refused++;
+	snprintf(msg_why, sizeof msg_why, "client certificate refused before use: %s", why);
+	conn_refuse(c, MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT, -EACCES, msg_why);
+	return -EACCES;
+}
+
+/* mbedTLS calls this for each certificate of the verified chain, root first;
+ * depth 1 is the CA that issued the client's certificate. Policy rules are
+ * bound to CAs in tls.trust, so only a trusted one is recorded. */
+static int verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+	(void)flags;
+	struct tls_conn *c = arg;
+	if (depth != 1)
+		return 0;
+	for (const mbedtls_x509_crt *t = &c->ctx->trust; c->ctx->have_trust && t && t->raw.p;
+	     t = t->next) {
+		if (t == crt) {
+			spki_hash(crt, c->issuer_sha256);
+			c->issuer_known = true;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* The trusted CA whose key signed `leaf`, for sessions whose chain was
+ * verified earlier (resumed by ticket, or re-evaluated after a reload). One
+ * signature check with a trusted key per candidate with the right name. */
+static bool find_issuer(const struct tls_context *ctx, const mbedtls_x509_crt *leaf,
+                        uint8_t out[32])
+{
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(leaf->sig_md);
+	unsigned char hash[MBEDTLS_MD_MAX_SIZE];
+	if (!ctx->have_trust || !md || mbedtls_md(md, leaf->tbs.p, leaf->tbs.len, hash) != 0)
+		return false;
+	for (const mbedtls_x509_crt *t = &ctx->trust; t && t->raw.p; t = t->next) {
+		if (t->subject_raw.len != leaf->issuer_raw.len ||
+		    memcmp(t->subject_raw.p, leaf->issuer_raw.p, t->subject_raw.len) != 0)
+			continue;
+		if (mbedtls_pk_verify_ext(leaf->sig_pk, leaf->sig_opts,
+		                          (mbedtls_pk_context *)&t->pk, leaf->sig_md, hash,
+		                          mbedtls_md_get_size(md), leaf->sig.p,
+		                          leaf->sig.len) == 0) {
+			spki_hash(t, out);
+			return true;
+		}
+	}
+	return false;
+}
+
+enum client_verdict { CLIENT_OK, CLIENT_DENIED };
+
+/* Applies ctx's policy to a verified client certificate: fills the peer's
+ * subject, SPKI hash and roles. `issuer` is the issuing CA's SPKI hash, NULL
+ * when it is not in ctx's trust store (then only unbound rules can match). */
+static enum client_verdict client_evaluate(const struct tls_context *ctx,
+                                           const mbedtls_x509_crt *crt, const uint8_t *issuer,
+                                           struct peer_info *peer)
+{
+	peer->client_cert = true;
+	if (mbedtls_x509_dn_gets(peer->subject, sizeof peer->subject, &crt->subject) < 0)
+		peer->subject[0] = '\0';
+	spki_hash(crt, peer->spki_sha256);
+	struct tls_client_id id = {
+	        .subject = peer->subject,
+	        .spki_sha256 = peer->spki_sha256,
+	        .issuer_sha256 = issuer,
+	        .serial = crt->serial.p,
+	        .serial_len = crt->serial.len,
+	};
+	if (tls_policy_denies(ctx->policy, &id)) {
+		peer->roles = 0;
+		return CLIENT_DENIED;
+	}
+	peer->roles = tls_policy_roles(ctx->policy, &id);
+	return CLIENT_OK;
+}
+
+/* Right after mbedTLS parsed and verified the client's Certificate, before
+ * it reads ClientKeyExchange and CertificateVerify: a certificate that does
+ * not verify, or that the policy denies, ends the handshake here, so its key
+ * is never used. Returns false once the connection has been refused. */
+static bool check_after_certificate(struct tls_conn *c)
+{
+	const mbedtls_x509_crt *crt = c->ssl.session_negotiate->peer_cert;
+	if (!crt)
+		return true;
+	uint32_t flags = c->ssl.session_negotiate->verify_result;
+	if (flags != 0) {
+		/* "optional" means a caller may come without a certificate, not
+		 * with one that does not verify. */
+		char info[160], msg[200];
+		mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
+		info[strcspn(info, "\n")] = '\0';
+		snprintf(msg, sizeof msg, "client certificate refused: %s", info);
+		c->factory->stats.client_cert_refused++;
+		conn_refuse(c, MBEDTLS_SSL_ALERT_MSG_BAD_CERT, -EACCES, msg);
+		return false;
+	}
+	struct peer_info scratch = {0};
+	if (client_evaluate(c->ctx, crt, c->issuer_known ? c->issuer_sha256 : NULL, &scratch) ==
+	    CLIENT_DENIED) {
+		c->factory->stats.client_cert_refused++;
+		conn_refuse(c, MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED, -EACCES,
+		            "client certificate refused: denied by the policy (deny rule)");
+		return false;
+	}
+	return true;
+}
+
 /* Fills in who the peer is and applies the policy. Returns false if the
  * connection was refused. */
 static bool conn_identify(struct tls_conn *c)
@@ -482,24 +742,51 @@ static bool conn_identify(struct tls_conn *c)
 	}
 	uint32_t flags = mbedtls_ssl_get_verify_result(&c->ssl);
 	if (flags != 0) {
-		/* "optional" means a caller may come without a certificate, not
-		 * with one that does not verify. */
 		char info[160];
 		mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
 		info[strcspn(info, "\n")] = '\0';
-		mbedtls_ssl_send_alert_message(&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
-		                               MBEDTLS_SSL_ALERT_MSG_BAD_CERT);
 		char msg[200];
 		snprintf(msg, sizeof msg, "client certificate refused: %s", info);
-		conn_fail(c, -EACCES, msg);
+		conn_refuse(c, MBEDTLS_SSL_ALERT_MSG_BAD_CERT, -EACCES, msg);
 		return false;
 	}
-	peer->client_cert = true;
-	if (mbedtls_x509_dn_gets(peer->subject, sizeof peer->subject, &crt->subject) < 0)
-		peer->subject[0] = '\0';
-	mbedtls_sha256_ret(crt->pk_raw.p, crt->pk_raw.len, peer->spki_sha256, 0);
-	peer->roles = tls_policy_roles(c->ctx->policy, peer->subject, peer->spki_sha256);
+	/* A resumed session's chain was verified at its full handshake under
+	 * the same trust store (tickets are bound to it); its issuer and the
+	 * deny rules are looked up again under the policy in force now. */
+	uint8_t found[32];
+	const uint8_t *issuer = NULL;
+	if (!c->resumed && c->issuer_known)
+		issuer = c->issuer_sha256;
+	else if (c->resumed && find_issuer(c->ctx, crt, found))
+		issuer = found;
+	if (client_evaluate(c->ctx, crt, issuer, peer) == CLIENT_DENIED) {
+		conn_refuse(c, MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED, -EACCES,
+		            "client certificate refused: denied by the policy (deny rule)");
+		return false;
+	}
 	return true;
+}
+
+/* After a reload: the roles an open connection's certificate has under the
+ * new configuration. A certificate whose CA left the trust store, or that a
+ * deny rule now names, keeps its connection but loses every role. */
+static void conn_reevaluate(struct tls_conn *c, const struct tls_context *ctx)
+{
+	struct peer_info *peer = c->super.peer;
+	const mbedtls_x509_crt *crt = mbedtls_ssl_get_peer_cert(&c->ssl);
+	unsigned before = peer->roles;
+	if (!peer->client_cert || !crt) {
+		peer->roles = tls_policy_anonymous_roles(ctx->policy);
+	} else {
+		uint8_t issuer[32];
+		if (!find_issuer(ctx, crt, issuer))
+			peer->roles = 0;
+		else
+			client_evaluate(ctx, crt, issuer, peer);
+	}
+	if (peer->roles != before)
+		log_info("tls: %s: roles of \"%s\" changed by reload", peer->address,
+		         peer->subject[0] ? peer->subject : "(no certificate)");
 }
 
 static void input_compact(struct tls_conn *c)
@@ -557,12 +844,45 @@ static void conn_read_plaintext(struct tls_conn *c)
 	}
 }
 
+/* mbedtls_ssl_handshake() is this loop; stepping it ourselves gives the two
+ * places where a client certificate is checked before its key is used. */
+static int conn_run_handshake(struct tls_conn *c)
+{
+	while (c->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
+		int state = c->ssl.state;
+		if (state == MBEDTLS_SSL_CLIENT_CERTIFICATE && !c->cert_checked &&
+		    c->ctx->client_auth != TLS_CLIENT_AUTH_NONE) {
+			int rc = precheck_client_certificate(c);
+			if (rc == -EAGAIN)
+				return MBEDTLS_ERR_SSL_WANT_READ;
+			if (rc < 0)
+				return 0;
+			c->cert_checked = true;
+		}
+		if (state == MBEDTLS_SSL_CERTIFICATE_VERIFY && !c->verify_counted &&
+		    c->ssl.session_negotiate->peer_cert) {
+			c->verify_counted = true;
+			c->factory->stats.client_cert_verifies++;
+			log_debug("tls: %s: checking the client's CertificateVerify",
+			          c->super.peer ? c->super.peer->address : "?");
+		}
+		int rc = mbedtls_ssl_handshake_step(&c->ssl);
+		if (rc != 0)
+			return rc;
+		if (state == MBEDTLS_SSL_CLIENT_CERTIFICATE && !check_after_certificate(c))
+			return 0;
+	}
+	return 0;
+}
+
 static void conn_step_handshake(struct tls_conn *c)
 {
 	c->factory->stepping = c;
-	int rc = mbedtls_ssl_handshake(&c->ssl);
+	int rc = conn_run_handshake(c);
 	c->factory->stepping = NULL;
 	if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
+		return;
+	if (c->state == CONN_FAILED)
 		return;
 	if (rc != 0) {
 		/* mbedTLS leaves a missing required certificate unannounced; RFC
@@ -577,6 +897,9 @@ static void conn_step_handshake(struct tls_conn *c)
 	handshake_list_remove(c);
 	if (!conn_identify(c))
 		return;
+	/* A reload while this handshake ran: roles follow the policy in force. */
+	if (c->ctx != c->factory->current)
+		conn_reevaluate(c, c->factory->current);
 	c->state = CONN_OPEN;
 	c->factory->stats.handshakes++;
 	if (c->resumed)
@@ -640,6 +963,12 @@ static void tls_destroy(struct transport *t)
 	struct tls_conn *c = (struct tls_conn *)t;
 	if (c->state == CONN_HANDSHAKE)
 		handshake_list_remove(c);
+	if (c->all_prev)
+		c->all_prev->all_next = c->all_next;
+	else if (c->factory->conns == c)
+		c->factory->conns = c->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c->all_prev;
 	mbedtls_ssl_free(&c->ssl);
 	context_unref(c->ctx);
 	free(c->in);
@@ -680,7 +1009,12 @@ static struct transport *factory_create(struct transport_factory *self,
 		return NULL;
 	}
 	mbedtls_ssl_set_bio(&c->ssl, c, bio_send_cb, bio_recv_cb, NULL);
+	mbedtls_ssl_set_verify(&c->ssl, verify_cb, c);
 	c->state = CONN_HANDSHAKE;
+	c->all_next = f->conns;
+	if (c->all_next)
+		c->all_next->all_prev = c;
+	f->conns = c;
 	c->started_ms = now_ms();
 	c->next = f->handshaking;
 	if (c->next)
@@ -752,6 +1086,8 @@ int tls_factory_new(uv_loop_t *loop, const struct tls_settings *s, struct tls_fa
 	f->ticket_lifetime_s = s->ticket_lifetime_s;
 	f->ticket_rotation_s = s->ticket_rotation_s > 0 ? s->ticket_rotation_s : 12 * 3600;
 	f->ticket_key_file = dup_or_null(s->ticket_key_file);
+	f->client_key_max_bits =
+	        s->client_key_max_bits > 0 ? s->client_key_max_bits : TLS_CLIENT_RSA_MAX_BITS;
 	mbedtls_entropy_init(&f->entropy);
 	mbedtls_ctr_drbg_init(&f->drbg);
 	if (!f->cert_file || !f->key_file || (s->trust_file && !f->trust_file) ||
@@ -816,6 +1152,11 @@ int tls_factory_reload(struct tls_factory *f, char *err, size_t err_len)
 	f->current = next;
 	f->stats.reloads++;
 	f->stats.generation = next->generation;
+	/* Roles follow the policy in force, not the one a connection started
+	 * under: a withdrawn role must not live on in a keep-alive connection. */
+	for (struct tls_conn *c = f->conns; c; c = c->all_next)
+		if (c->state == CONN_OPEN)
+			conn_reevaluate(c, next);
 	return 0;
 }
 

@@ -47,11 +47,21 @@ struct tls_settings {
 	int64_t ticket_lifetime_s;    /**< how long a ticket resumes; 0: no tickets */
 	const char *ticket_key_file;  /**< shared ticket secret; NULL: this factory's own */
 	int64_t ticket_rotation_s;    /**< ticket key period; 0: 12 hours */
+	int client_key_max_bits;      /**< largest RSA client key accepted; 0: 4096 */
 };
+
+/** Client-certificate keys outside these bounds are refused before mbedTLS
+ * uses them (docs/tls.md, Handshake cost). */
+#define TLS_CLIENT_RSA_MIN_BITS      2048
+#define TLS_CLIENT_RSA_MAX_BITS      4096 /**< default of tls.client_key_max_bits */
+#define TLS_CLIENT_RSA_LIMIT_BITS    8192 /**< highest tls.client_key_max_bits */
+#define TLS_CLIENT_RSA_EXPONENT_BITS 32   /**< e < 2^32 (65537 is the usual) */
+#define TLS_CLIENT_CHAIN_MAX         8    /**< certificates in a client's Certificate */
 
 /** Fills settings from kenshod's configuration (tls.cert, tls.key,
  * tls.trust, tls.policy, tls.client_auth, tls.handshake_timeout,
- * tls.ticket_lifetime, tls.ticket_key, tls.ticket_rotation), defaulting files to DIR/tls/...
+ * tls.ticket_lifetime, tls.ticket_key, tls.ticket_rotation,
+ * tls.client_key_max_bits), defaulting files to DIR/tls/...
  * (docs/tls.md). Returned strings point into config or into `storage` (size storage_len). Returns 0
  * or -EINVAL with a message in err. */
 int tls_settings_from_config(const struct config *c, const char *data_dir, struct tls_settings *out,
@@ -71,7 +81,10 @@ struct transport_factory *tls_factory_base(struct tls_factory *f);
 
 /** Re-reads certificate, key, trust store and policy. On any error the old
  * configuration stays in force, err says which file failed and why, and a
- * negative errno is returned. */
+ * negative errno is returned. On success the roles of every open
+ * connection are evaluated again under the new policy and trust store, so a
+ * role withdrawn (or a certificate denied) takes effect on live keep-alive
+ * connections too, from their next request. */
 int tls_factory_reload(struct tls_factory *f, char *err, size_t err_len);
 
 /** Fails every handshake that started more than the timeout before now_ms
@@ -85,12 +98,14 @@ void tls_factory_set_clock(struct tls_factory *f, int64_t (*now_s)(void));
 
 /** Counters for metrics. */
 struct tls_stats {
-	uint64_t handshakes;         /**< completed */
-	uint64_t handshake_failures; /**< failed, timed out or refused */
-	uint64_t resumed;            /**< completed by session ticket */
-	uint64_t reloads;            /**< successful reloads */
-	uint64_t reload_failures;    /**< refused reloads */
-	unsigned generation;         /**< configuration in force, 1 at start */
+	uint64_t handshakes;           /**< completed */
+	uint64_t handshake_failures;   /**< failed, timed out or refused */
+	uint64_t resumed;              /**< completed by session ticket */
+	uint64_t reloads;              /**< successful reloads */
+	uint64_t reload_failures;      /**< refused reloads */
+	uint64_t client_cert_refused;  /**< client certificates refused before CertificateVerify */
+	uint64_t client_cert_verifies; /**< CertificateVerify messages checked with a client key */
+	unsigned generation;           /**< configuration in force, 1 at start */
 };
 
 /** Copies the factory's counters. */
@@ -113,6 +128,19 @@ void tls_factory_set_observer(struct tls_factory *f, void (*fn)(void *arg, enum 
  * (call at shutdown). With a loop, memory is released in the timer's close
  * callback, so the loop must run once more. */
 void tls_factory_free(struct tls_factory *f);
+
+struct mbedtls_x509_crt;
+
+/** Checks the body of a client's TLS 1.2 Certificate message (RFC 5246
+ * §7.4.2, after the 4-byte handshake header) before mbedTLS spends any
+ * public-key operation on it: at most TLS_CLIENT_CHAIN_MAX certificates, each
+ * with an RSA key of TLS_CLIENT_RSA_MIN_BITS..max_rsa_bits bits and a public
+ * exponent below 2^32, or an EC key on P-256 or P-384. Certificates
+ * byte-identical to one in `trusted` (a list; NULL: none) are not checked.
+ * Returns 0 when acceptable (or so malformed that mbedTLS refuses it without
+ * public-key work), or -EKEYREJECTED / -EMSGSIZE with the reason in why. */
+int tls_client_chain_check(const uint8_t *body, size_t len, int max_rsa_bits,
+                           const struct mbedtls_x509_crt *trusted, char *why, size_t why_len);
 
 /** Translates an mbedTLS error code to a negative errno (the one place). */
 int tls_errno(int mbedtls_err);

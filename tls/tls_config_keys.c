@@ -18,6 +18,8 @@ const struct config_key tls_config_keys[] = {
          "client-certificate policy; default DIR/tls/policy.conf if present"},
         {"tls.client_auth", CONFIG_ENUM, "optional", NULL, 0, 0, "none|optional|required",
          "ask for client certificates (none when unset and there is no trust store)"},
+        {"tls.client_key_max_bits", CONFIG_INT, "4096", "bits", 2048, 8192, NULL,
+         "largest RSA key a client certificate may have; larger ones are refused before use"},
         {"tls.handshake_timeout", CONFIG_DURATION, "10s", "ms", 0, DAY, NULL,
          "drop handshakes slower than this (0: no limit)"},
         {"tls.ticket_lifetime", CONFIG_DURATION, "1h", "ms", 0, 30 * DAY, NULL,

@@ -18,13 +18,14 @@
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
 #include "core/log.h"
 #include "tls/der.h"
 #include "tls/tls.h"
 
-#define PEM_MAX         8192
+#define PEM_MAX 8192
 /* Leaves: the CA/Browser Forum's 398-day maximum, less a day for the
  * backdating below; the CA outlives several leaves. */
 #define DEMO_LEAF_DAYS 397
@@ -164,7 +165,8 @@ static int issue(struct rng *r, enum cert_kind kind, const char *subject, mbedtl
 	char not_before[15], not_after[15];
 	time_t now = time(NULL);
 	format_time(now - 3600, not_before);
-	format_time(now + (time_t)(kind == KIND_CA ? DEMO_CA_DAYS : DEMO_LEAF_DAYS) * 86400, not_after);
+	format_time(now + (time_t)(kind == KIND_CA ? DEMO_CA_DAYS : DEMO_LEAF_DAYS) * 86400,
+	            not_after);
 	uint8_t serial_bytes[16];
 	int rc = mbedtls_ctr_drbg_random(&r->drbg, serial_bytes, sizeof serial_bytes);
 	serial_bytes[0] &= 0x7f; /* positive (RFC 5280 §4.1.2.2) */
@@ -255,17 +257,32 @@ out:
 	return rc;
 }
 
-static int write_policy(const char *dir, char *err, size_t err_len)
+/* Each rule names the demo TLS CA as the issuer (its SPKI SHA-256), so a
+ * certificate with the same subject from another CA added to tls.trust later
+ * gets none of these roles. */
+static int write_policy(const char *dir, mbedtls_pk_context *ca_key, char *err, size_t err_len)
 {
-	char text[2048];
-	size_t used =
-	        (size_t)snprintf(text, sizeof text,
-	                         "# kensho client-certificate policy (demo; see docs/tls.md)\n"
-	                         "# ROLES subject DN | ROLES spki SHA256-HEX | ROLES anonymous\n");
+	unsigned char spki[1024];
+	int n = mbedtls_pk_write_pubkey_der(ca_key, spki, sizeof spki);
+	if (n <= 0) {
+		snprintf(err, err_len, "cannot encode the demo CA's public key");
+		return -EINVAL;
+	}
+	uint8_t hash[32];
+	mbedtls_sha256_ret(spki + sizeof spki - (size_t)n, (size_t)n, hash, 0);
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+	char text[4096];
+	size_t used = (size_t)snprintf(
+	        text, sizeof text,
+	        "# kensho client-certificate policy (demo; see docs/tls.md). Issuer %s is\n"
+	        "# the demo TLS CA (ca.pem): SHA-256 of its SubjectPublicKeyInfo.\n",
+	        hex);
 	for (size_t i = 0; i < sizeof demo_clients / sizeof demo_clients[0]; i++)
 		used += (size_t)snprintf(text + used, sizeof text - used,
-		                         "%s subject CN=%s, O=kensho demo\n", demo_clients[i].roles,
-		                         demo_clients[i].cn);
+		                         "%s issuer %s subject CN=%s, O=kensho demo\n",
+		                         demo_clients[i].roles, hex, demo_clients[i].cn);
 	used += (size_t)snprintf(text + used, sizeof text - used, "relying-party anonymous\n");
 	char path[4096];
 	snprintf(path, sizeof path, "%s/policy.conf", dir);
@@ -318,7 +335,7 @@ int tls_demo_pki_ensure(const char *data_dir, char *err, size_t err_len)
 		                    err_len);
 	}
 	if (rc == 0)
-		rc = write_policy(dir, err, err_len);
+		rc = write_policy(dir, &ca_key, err, err_len);
 	/* server.pem last: its presence means the set is complete. */
 	if (rc == 0) {
 		snprintf(path, sizeof path, "%s/server", dir);

@@ -14,13 +14,20 @@
 #define POLICY_MAX_BYTES (1 << 20)
 #define POLICY_DN_MAX    256
 
-enum rule_kind { RULE_SUBJECT, RULE_SPKI, RULE_ANONYMOUS };
+#define POLICY_SERIAL_MAX 32 /* RFC 5280 §4.1.2.2 allows 20 octets; be lenient */
+
+enum rule_kind { RULE_SUBJECT, RULE_SPKI, RULE_ANONYMOUS, RULE_DENY_SPKI, RULE_DENY_SERIAL };
 
 struct rule {
 	enum rule_kind kind;
+	unsigned line;
 	unsigned roles;
 	char subject[POLICY_DN_MAX]; /* normalised */
 	uint8_t spki[32];
+	bool has_issuer;
+	uint8_t issuer[32];
+	uint8_t serial[POLICY_SERIAL_MAX]; /* without leading zero octets */
+	size_t serial_len;
 };
 
 struct tls_policy {
@@ -131,23 +138,115 @@ static size_t word_end(const char *s, size_t i, size_t end)
 	return i;
 }
 
+/* Reads a 64-hex-digit SHA-256 word at s[*i]; advances *i past it. */
+static bool read_hash(const char *s, size_t *i, size_t end, uint8_t out[32])
+{
+	size_t w = word_end(s, *i, end);
+	bool ok = w - *i == 64 && hex_decode(s + *i, w - *i, out, 32) == 32;
+	*i = skip_blank(s, w, end);
+	return ok;
+}
+
+/* A serial number in hex, colons allowed ("0a:1b" or "0A1B"), stored without
+ * leading zero octets so that DER's sign octet does not matter. */
+static bool read_serial(const char *s, size_t i, size_t end, struct rule *r)
+{
+	uint8_t digits[2 * POLICY_SERIAL_MAX];
+	size_t n = 0;
+	for (; i < end; i++) {
+		char c = s[i];
+		int v = c >= '0' && c <= '9'   ? c - '0'
+		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		                               : -1;
+		if (c == ':')
+			continue;
+		if (v < 0 || n == sizeof digits)
+			return false;
+		digits[n++] = (uint8_t)v;
+	}
+	if (n == 0)
+		return false;
+	size_t d = 0;
+	while (d < n && digits[d] == 0)
+		d++;
+	r->serial_len = 0;
+	if ((n - d) % 2) /* an odd count: the first digit is an octet of its own */
+		r->serial[r->serial_len++] = digits[d++];
+	for (; d < n; d += 2)
+		r->serial[r->serial_len++] = (uint8_t)(digits[d] << 4 | digits[d + 1]);
+	return true;
+}
+
+static int parse_deny(const char *s, size_t i, size_t end, unsigned line, struct rule *r, char *err,
+                      size_t err_len)
+{
+	size_t kind_end = word_end(s, i, end);
+	size_t kind_len = kind_end - i;
+	size_t rest = skip_blank(s, kind_end, end);
+	if (kind_len == 4 && memcmp(s + i, "spki", 4) == 0) {
+		if (!read_hash(s, &rest, end, r->spki) || rest != end)
+			return fail(err, err_len, line,
+			            "deny spki wants 64 hex digits (SHA-256 of the "
+			            "SubjectPublicKeyInfo)");
+		r->kind = RULE_DENY_SPKI;
+		return 0;
+	}
+	if (kind_len == 6 && memcmp(s + i, "issuer", 6) == 0) {
+		if (!read_hash(s, &rest, end, r->issuer))
+			return fail(err, err_len, line,
+			            "deny issuer wants the CA's SPKI SHA-256 (64 hex digits)");
+		size_t kw_end = word_end(s, rest, end);
+		if (kw_end - rest != 6 || memcmp(s + rest, "serial", 6) != 0)
+			return fail(err, err_len, line,
+			            "expected \"serial HEX\" after \"deny issuer CA\"");
+		size_t hex = skip_blank(s, kw_end, end);
+		if (word_end(s, hex, end) != end || !read_serial(s, hex, end, r))
+			return fail(
+			        err, err_len, line,
+			        "deny serial wants the serial number in hex (at most %d octets)",
+			        POLICY_SERIAL_MAX);
+		r->has_issuer = true;
+		r->kind = RULE_DENY_SERIAL;
+		return 0;
+	}
+	return fail(err, err_len, line,
+	            "expected \"deny spki HEX\" or \"deny issuer CA serial HEX\"");
+}
+
 static int parse_line(const char *s, size_t end, unsigned line, struct rule *r, char *err,
                       size_t err_len)
 {
+	r->line = line;
 	size_t i = skip_blank(s, 0, end);
 	size_t roles_end = word_end(s, i, end);
+	if (roles_end - i == 4 && memcmp(s + i, "deny", 4) == 0)
+		return parse_deny(s, skip_blank(s, roles_end, end), end, line, r, err, err_len);
 	if (tls_roles_parse(s + i, roles_end - i, &r->roles) < 0)
 		return fail(err, err_len, line,
 		            "unknown role in \"%.*s\" (use relying-party, "
-		            "relying-party+personal, intake, operator)",
+		            "relying-party+personal, intake, operator, or deny)",
 		            (int)(roles_end - i), s + i);
 	i = skip_blank(s, roles_end, end);
 	size_t kind_end = word_end(s, i, end);
+	if (kind_end - i == 6 && memcmp(s + i, "issuer", 6) == 0) {
+		size_t h = skip_blank(s, kind_end, end);
+		if (!read_hash(s, &h, end, r->issuer))
+			return fail(err, err_len, line,
+			            "issuer wants the CA's SPKI SHA-256 (64 hex digits; see "
+			            "docs/tls.md for the openssl command)");
+		r->has_issuer = true;
+		i = h;
+		kind_end = word_end(s, i, end);
+	}
 	size_t rest = skip_blank(s, kind_end, end);
 	size_t kind_len = kind_end - i;
 	if (kind_len == 9 && memcmp(s + i, "anonymous", 9) == 0) {
 		if (rest != end)
 			return fail(err, err_len, line, "nothing may follow \"anonymous\"");
+		if (r->has_issuer)
+			return fail(err, err_len, line,
+			            "an anonymous caller has no issuer; drop \"issuer\"");
 		/* DESIGN.md rule 4: personal data and the admin API need a
 		 * certificate; an anonymous caller can never be granted them. */
 		if (r->roles & (PEER_ROLE_PERSONAL | PEER_ROLE_OPERATOR))
@@ -274,22 +373,89 @@ void tls_policy_free(struct tls_policy *p)
 	free(p);
 }
 
-unsigned tls_policy_roles(const struct tls_policy *p, const char *subject,
-                          const uint8_t spki_sha256[32])
+int tls_policy_bind(struct tls_policy *p, const uint8_t (*ca_spki)[32], size_t ca_count, char *err,
+                    size_t err_len)
+{
+	int unknown = 0;
+	for (size_t i = 0; p && i < p->count; i++) {
+		struct rule *r = &p->rules[i];
+		if (r->has_issuer) {
+			size_t k = 0;
+			while (k < ca_count && memcmp(ca_spki[k], r->issuer, 32) != 0)
+				k++;
+			/* Harmless (it matches nothing), and refusing it would keep a
+			 * CA just removed from the trust store in force. */
+			if (k == ca_count && unknown++ == 0)
+				snprintf(err, err_len,
+				         "line %u: issuer %02x%02x%02x%02x... is not a CA in "
+				         "tls.trust; "
+				         "the rule matches nothing",
+				         r->line, r->issuer[0], r->issuer[1], r->issuer[2],
+				         r->issuer[3]);
+			continue;
+		}
+		/* Without a trust store no certificate is ever verified, so an
+		 * unbound rule can match nothing there. */
+		if (r->kind != RULE_SUBJECT || ca_count == 0)
+			continue;
+		/* A subject is only a name: bound to no CA it would match a
+		 * certificate any trusted CA chose to issue with that name. */
+		if (ca_count != 1)
+			return fail(err, err_len, r->line,
+			            "subject rule names no issuer and tls.trust holds %zu CAs; "
+			            "write \"ROLES issuer CA-SPKI-SHA256 subject DN\"",
+			            ca_count);
+		memcpy(r->issuer, ca_spki[0], 32);
+		r->has_issuer = true;
+	}
+	return unknown;
+}
+
+static bool issuer_matches(const struct rule *r, const struct tls_client_id *id)
+{
+	return !r->has_issuer ||
+	       (id->issuer_sha256 && memcmp(r->issuer, id->issuer_sha256, 32) == 0);
+}
+
+unsigned tls_policy_roles(const struct tls_policy *p, const struct tls_client_id *id)
 {
 	if (!p)
 		return 0;
 	char norm[POLICY_DN_MAX];
-	normalise_dn(subject, strlen(subject), norm, sizeof norm);
+	normalise_dn(id->subject, strlen(id->subject), norm, sizeof norm);
 	unsigned roles = 0;
 	for (size_t i = 0; i < p->count; i++) {
 		const struct rule *r = &p->rules[i];
+		if (!issuer_matches(r, id))
+			continue;
 		if (r->kind == RULE_SUBJECT && strcmp(r->subject, norm) == 0)
 			roles |= r->roles;
-		else if (r->kind == RULE_SPKI && memcmp(r->spki, spki_sha256, 32) == 0)
+		else if (r->kind == RULE_SPKI && memcmp(r->spki, id->spki_sha256, 32) == 0)
 			roles |= r->roles;
 	}
 	return roles;
+}
+
+bool tls_policy_denies(const struct tls_policy *p, const struct tls_client_id *id)
+{
+	const uint8_t *serial = id->serial;
+	size_t serial_len = id->serial_len;
+	while (serial_len > 0 && serial[0] == 0) {
+		serial++;
+		serial_len--;
+	}
+	for (size_t i = 0; p && i < p->count; i++) {
+		const struct rule *r = &p->rules[i];
+		if (r->kind == RULE_DENY_SPKI && memcmp(r->spki, id->spki_sha256, 32) == 0)
+			return true;
+		/* An issuer that could not be told is no excuse: deny on the
+		 * serial alone then (fail closed). */
+		if (r->kind == RULE_DENY_SERIAL &&
+		    (!id->issuer_sha256 || memcmp(r->issuer, id->issuer_sha256, 32) == 0) &&
+		    r->serial_len == serial_len && memcmp(r->serial, serial, serial_len) == 0)
+			return true;
+	}
+	return false;
 }
 
 unsigned tls_policy_anonymous_roles(const struct tls_policy *p)

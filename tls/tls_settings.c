@@ -79,6 +79,17 @@ int tls_settings_from_config(const struct config *c, const char *data_dir, struc
 		snprintf(err, err_len, "tls.ticket_rotation must be at least 1m");
 		return -EINVAL;
 	}
+	/* Client keys above this size are refused before mbedTLS uses them
+	 * (docs/tls.md, Handshake cost); the range keeps one check bounded. */
+	int64_t max_bits = config_get_int(c, "tls.client_key_max_bits", TLS_CLIENT_RSA_MAX_BITS);
+	if (max_bits < TLS_CLIENT_RSA_MIN_BITS || max_bits > TLS_CLIENT_RSA_LIMIT_BITS) {
+		snprintf(err, err_len,
+		         "tls.client_key_max_bits: %lld is outside %d..%d (bits of the largest RSA "
+		         "client-certificate key accepted)",
+		         (long long)max_bits, TLS_CLIENT_RSA_MIN_BITS, TLS_CLIENT_RSA_LIMIT_BITS);
+		return -EINVAL;
+	}
+	out->client_key_max_bits = (int)max_bits;
 	/* Every process and machine derives the same ticket keys from this file
 	 * (tls_ticket.h); kenshod creates the default one before workers fork. */
 	const char *tk = config_get(c, "tls.ticket_key", NULL);

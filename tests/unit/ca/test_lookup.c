@@ -71,8 +71,10 @@ void exchange_respond(struct exchange *ex, int status, const char *content_type,
 	answer(ex, status, body, body_len);
 }
 
-int router_add(struct router *r, const char *path, unsigned methods, struct handler *h)
+int router_add(struct router *r, const char *path, unsigned methods, unsigned roles,
+               struct handler *h)
 {
+	assert_int_equal(roles, PEER_ROLE_RELYING_PARTY);
 	routed = h;
 	snprintf(routed_path, sizeof(routed_path), "%s", path);
 	assert_true(methods & HTTP_METHOD_GET);

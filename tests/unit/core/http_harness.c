@@ -61,9 +61,9 @@ static void big_on_request(struct handler *self, struct exchange *ex)
 	exchange_respond_owned(ex, 200, "application/octet-stream", body, n);
 }
 
-static struct handler big_handler = {"big", big_on_request};
-static struct handler echo_handler = {"echo", echo_on_request};
-static struct handler async_handler = {"async", async_on_request};
+static struct handler big_handler = {.name = "big", .on_request = big_on_request};
+static struct handler echo_handler = {.name = "echo", .on_request = echo_on_request};
+static struct handler async_handler = {.name = "async", .on_request = async_on_request};
 
 int harness_start(struct harness *h, const struct server_limits *l)
 {
@@ -79,9 +79,9 @@ int harness_start(struct harness *h, const struct server_limits *l)
 	h->router = router_new();
 	unsigned all = HTTP_METHOD_GET | HTTP_METHOD_HEAD | HTTP_METHOD_POST | HTTP_METHOD_PUT |
 	               HTTP_METHOD_DELETE | HTTP_METHOD_OPTIONS;
-	router_add(h->router, "/echo", all, &echo_handler);
-	router_add(h->router, "/async/", all, &async_handler);
-	router_add(h->router, "/big", HTTP_METHOD_GET, &big_handler);
+	router_add(h->router, "/echo", all, ROUTE_OPEN, &echo_handler);
+	router_add(h->router, "/async/", all, ROUTE_OPEN, &async_handler);
+	router_add(h->router, "/big", HTTP_METHOD_GET, ROUTE_OPEN, &big_handler);
 	h->server = server_new(&h->loop, h->router, l ? l : &defaults);
 	return h->server ? 0 : -ENOMEM;
 }

@@ -88,10 +88,10 @@ static void setup_once(void)
 	};
 	uv_loop_init(&loop);
 	router = router_new();
-	ok_handler = (struct handler){"ok", ok_on_request};
+	ok_handler = (struct handler){.name = "ok", .on_request = ok_on_request};
 	struct server_limits limits;
 	server_limits_default(&limits);
-	if (!router || router_add(router, "/", HTTP_METHOD_GET | HTTP_METHOD_POST, &ok_handler) ||
+	if (!router || router_add(router, "/", HTTP_METHOD_GET | HTTP_METHOD_POST, ROUTE_OPEN, &ok_handler) ||
 	    !(server = server_new(&loop, router, &limits)) ||
 	    tls_factory_new(&loop, &s, &factory, err, sizeof(err)) != 0) {
 		fprintf(stderr, "setup: %s\n", err);

@@ -87,6 +87,20 @@ static void test_defaults_follow_the_data_directory(void **state)
 	        -EINVAL);
 	assert_non_null(strstr(err, "tls.ticket_rotation"));
 	assert_int_equal(config_set(c, "tls.ticket_rotation", "12h"), 0);
+	/* The client key bound: 4096 unless set, and only within 2048..8192. */
+	assert_int_equal(
+	        tls_settings_from_config(c, dir, &s, storage, sizeof(storage), err, sizeof(err)), 0);
+	assert_int_equal(s.client_key_max_bits, 4096);
+	assert_int_equal(config_set(c, "tls.client_key_max_bits", "8192"), 0);
+	assert_int_equal(
+	        tls_settings_from_config(c, dir, &s, storage, sizeof(storage), err, sizeof(err)), 0);
+	assert_int_equal(s.client_key_max_bits, 8192);
+	assert_int_equal(config_set(c, "tls.client_key_max_bits", "16384"), 0);
+	assert_int_equal(
+	        tls_settings_from_config(c, dir, &s, storage, sizeof(storage), err, sizeof(err)),
+	        -EINVAL);
+	assert_non_null(strstr(err, "tls.client_key_max_bits: 16384 is outside 2048..8192"));
+	assert_int_equal(config_set(c, "tls.client_key_max_bits", "4096"), 0);
 
 	assert_int_equal(config_set(c, "tls.client_auth", "sometimes"), 0);
 	assert_int_equal(

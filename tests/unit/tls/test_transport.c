@@ -20,6 +20,7 @@
 #include <mbedtls/oid.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/rsa.h>
 #include <mbedtls/x509_crt.h>
 
 #include "core/buf.h"
@@ -394,6 +395,15 @@ static void spki_of(const char *pem_path, uint8_t out[32])
 	mbedtls_x509_crt_free(&crt);
 }
 
+static void hex_of(const uint8_t h[32], char out[65]);
+
+static void spki_hex_of(const char *pem_path, char out[65])
+{
+	uint8_t h[32];
+	spki_of(pem_path, h);
+	hex_of(h, out);
+}
+
 static void test_client_certificates_get_policy_roles(void **state)
 {
 	static const struct {
@@ -465,6 +475,9 @@ static void test_untrusted_certificate_refused_even_when_optional(void **state)
 		assert_int_equal(s.failed, 1);
 		assert_int_equal(s.fail_err, -EACCES);
 		assert_int_equal(s.peer.roles, 0);
+		struct tls_stats st;
+		tls_factory_stats(f, &st);
+		assert_int_equal(st.client_cert_verifies, 0); /* refused before its key is used */
 		client_free(&cl);
 		conn_close(&s);
 		tls_factory_free(f);
@@ -699,8 +712,8 @@ static void test_reload_keeps_old_config_on_error(void **state)
 	assert_int_equal(live.plaintext.len, 10);
 	assert_int_equal(live.failed, 0);
 
-	/* 5. A good reload: the operator loses the role in the new policy; the
-	 * open connection keeps what it was granted, new ones get the new rules. */
+	/* 5. A good reload: the operator loses the role in the new policy, on
+	 * the open connection too (from its next request), and on new ones. */
 	snprintf(path, sizeof path, "%s/tls/policy.conf", dir);
 	fp = fopen(path, "w");
 	fputs("relying-party subject CN=operator, O=kensho demo\n", fp);
@@ -711,7 +724,7 @@ static void test_reload_keeps_old_config_on_error(void **state)
 	assert_int_equal(st.reloads, 1);
 	client_write(&live_cl, "!");
 	assert_int_equal(live.plaintext.len, 11);
-	assert_int_equal(live.peer.roles, PEER_ROLE_OPERATOR);
+	assert_int_equal(live.peer.roles, PEER_ROLE_RELYING_PARTY);
 	assert_int_equal(live.t->ops->write(live.t, (const uint8_t *)"ok", 2), 0);
 	char tmp[8];
 	assert_int_equal(client_read(&live_cl, tmp, sizeof tmp), 2);
@@ -755,10 +768,18 @@ static void test_handshake_timeout(void **state)
 	tls_factory_free(f);
 }
 
+static unsigned roles_of(const struct tls_policy *p, const char *subject, const uint8_t *spki,
+                         const uint8_t *issuer)
+{
+	struct tls_client_id id = {
+	        .subject = subject, .spki_sha256 = spki, .issuer_sha256 = issuer};
+	return tls_policy_roles(p, &id);
+}
+
 static void test_policy_parsing(void **state)
 {
 	struct tls_policy *p = NULL;
-	char err[200] = "";
+	char err[300] = "";
 	const char good[] = "# comment\n"
 	                    "\n"
 	                    "operator,intake subject CN=a,   O=b  # trailing comment\r\n"
@@ -766,15 +787,65 @@ static void test_policy_parsing(void **state)
 	                    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
 	                    "relying-party anonymous\n";
 	assert_int_equal(tls_policy_parse(good, sizeof good - 1, &p, err, sizeof err), 0);
-	uint8_t spki[32] = {0};
-	assert_int_equal(tls_policy_roles(p, "CN=a, O=b", spki),
+	uint8_t spki[32] = {0}, ca[2][32];
+	memset(ca[0], 0xca, 32);
+	memset(ca[1], 0xcb, 32);
+	/* Unbound subject rules bind to the only trusted CA. */
+	assert_int_equal(tls_policy_bind(p, (const uint8_t(*)[32])ca, 1, err, sizeof err), 0);
+	assert_int_equal(roles_of(p, "CN=a, O=b", spki, ca[0]),
 	                 PEER_ROLE_OPERATOR | PEER_ROLE_INTAKE);
-	assert_int_equal(tls_policy_roles(p, "CN=a, O=c", spki), 0);
+	assert_int_equal(roles_of(p, "CN=a, O=b", spki, ca[1]), 0); /* another CA */
+	assert_int_equal(roles_of(p, "CN=a, O=b", spki, NULL), 0);  /* unknown CA */
+	assert_int_equal(roles_of(p, "CN=a, O=c", spki, ca[0]), 0);
 	for (int i = 0; i < 32; i++)
 		spki[i] = (uint8_t)((i % 16) * 0x11);
-	assert_int_equal(tls_policy_roles(p, "CN=z", spki),
+	assert_int_equal(roles_of(p, "CN=z", spki, NULL),
 	                 PEER_ROLE_RELYING_PARTY | PEER_ROLE_PERSONAL);
 	assert_int_equal(tls_policy_anonymous_roles(p), PEER_ROLE_RELYING_PARTY);
+	tls_policy_free(p);
+
+	/* With two trusted CAs an unbound subject rule is ambiguous: refused. */
+	assert_int_equal(tls_policy_parse(good, sizeof good - 1, &p, err, sizeof err), 0);
+	assert_int_equal(tls_policy_bind(p, (const uint8_t(*)[32])ca, 2, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "line 3: subject rule names no issuer"));
+	tls_policy_free(p);
+	/* Without a trust store no certificate is verified: nothing to bind. */
+	assert_int_equal(tls_policy_parse(good, sizeof good - 1, &p, err, sizeof err), 0);
+	assert_int_equal(tls_policy_bind(p, NULL, 0, err, sizeof err), 0);
+	tls_policy_free(p);
+
+	/* Bound rules and deny rules. */
+	char bound[600];
+	snprintf(bound, sizeof bound,
+	         "operator issuer %s subject CN=op\n"
+	         "deny spki %s\n"
+	         "deny issuer %s serial 00:0A:1b\n",
+	         "cbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcb",
+	         "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+	         "cacacacacacacacacacacacacacacacacacacacacacacacacacacacacacacaca");
+	assert_int_equal(tls_policy_parse(bound, strlen(bound), &p, err, sizeof err), 0);
+	assert_int_equal(tls_policy_bind(p, (const uint8_t(*)[32])ca, 2, err, sizeof err), 0);
+	uint8_t other[32] = {1};
+	assert_int_equal(roles_of(p, "CN=op", other, ca[1]), PEER_ROLE_OPERATOR);
+	assert_int_equal(roles_of(p, "CN=op", other, ca[0]), 0);
+	const uint8_t serial[] = {0x00, 0x0a, 0x1b}, serial2[] = {0x0a, 0x1c};
+	struct tls_client_id id = {.subject = "CN=x",
+	                           .spki_sha256 = other,
+	                           .issuer_sha256 = ca[0],
+	                           .serial = serial,
+	                           .serial_len = sizeof serial};
+	assert_true(tls_policy_denies(p, &id));
+	id.issuer_sha256 = ca[1]; /* same serial, another CA */
+	assert_false(tls_policy_denies(p, &id));
+	id.serial = serial2;
+	id.serial_len = sizeof serial2;
+	id.issuer_sha256 = ca[0];
+	assert_false(tls_policy_denies(p, &id));
+	id.spki_sha256 = spki; /* the denied key */
+	assert_true(tls_policy_denies(p, &id));
+	/* A rule naming a CA that is not trusted matches nothing: a warning. */
+	assert_int_equal(tls_policy_bind(p, (const uint8_t(*)[32])ca, 1, err, sizeof err), 1);
+	assert_non_null(strstr(err, "line 1: issuer cbcbcbcb... is not a CA in tls.trust"));
 	tls_policy_free(p);
 
 	static const struct {
@@ -787,6 +858,17 @@ static void test_policy_parsing(void **state)
 	        {"relying-party+personal anonymous\n", "anonymous callers may not"},
 	        {"intake cn=foo\n", "expected \"subject\""},
 	        {"operator, subject CN=x\n", "unknown role"},
+	        {"operator issuer 12 subject CN=x\n", "issuer wants the CA's SPKI SHA-256"},
+	        {"deny subject CN=x\n", "expected \"deny spki HEX\""},
+	        {"deny spki 12\n", "deny spki wants 64 hex"},
+	        {"deny issuer cacacacacacacacacacacacacacacacacacacacacacacacacacacacacacacaca\n",
+	         "expected \"serial HEX\""},
+	        {"deny issuer cacacacacacacacacacacacacacacacacacacacacacacacacacacacacacacaca "
+	         "serial 0x12\n",
+	         "deny serial wants the serial number in hex"},
+	        {"relying-party issuer "
+	         "cacacacacacacacacacacacacacacacacacacacacacacacacacacacacacacaca anonymous\n",
+	         "anonymous caller has no issuer"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		p = NULL;
@@ -800,6 +882,355 @@ static void test_policy_parsing(void **state)
 	char roles[64];
 	tls_roles_format(PEER_ROLE_OPERATOR | PEER_ROLE_RELYING_PARTY, roles, sizeof roles);
 	assert_string_equal(roles, "relying-party,operator");
+}
+
+/* --- client certificates: key bounds, issuers, deny rules, reload ------------------ */
+
+/* A factory over the demo server material with the given trust store and
+ * policy files. */
+static struct tls_factory *factory_files(const char *trust, const char *policy, char *err,
+                                         size_t err_len, int *rc)
+{
+	char cert[512], key[512];
+	snprintf(cert, sizeof cert, "%s/tls/server.pem", dir);
+	snprintf(key, sizeof key, "%s/tls/server.key", dir);
+	struct tls_settings s = {
+	        .cert_file = cert,
+	        .key_file = key,
+	        .trust_file = trust,
+	        .policy_file = policy,
+	        .client_auth = TLS_CLIENT_AUTH_OPTIONAL,
+	        .ticket_lifetime_s = 3600,
+	};
+	struct tls_factory *f = NULL;
+	*rc = tls_factory_new(NULL, &s, &f, err, err_len);
+	return f;
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static void hex_of(const uint8_t h[32], char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* A certificate for an RSA public key of `bits` bits and exponent `e_bits`
+ * bits, signed by other_dir's (untrusted) CA. The modulus need not factor:
+ * only its size matters, since the server must refuse it unused. */
+static void make_rsa_cert(size_t bits, size_t e_bits, const char *out_pem)
+{
+	mbedtls_pk_context pk, ca_key;
+	mbedtls_pk_init(&pk);
+	mbedtls_pk_init(&ca_key);
+	assert_int_equal(mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA)), 0);
+	mbedtls_mpi n, e;
+	mbedtls_mpi_init(&n);
+	mbedtls_mpi_init(&e);
+	assert_int_equal(mbedtls_mpi_lset(&n, 1), 0);
+	assert_int_equal(mbedtls_mpi_shift_l(&n, bits - 1), 0);
+	assert_int_equal(mbedtls_mpi_add_int(&n, &n, 0x1234567), 0); /* odd, `bits` bits */
+	assert_int_equal(mbedtls_mpi_lset(&e, 1), 0);
+	assert_int_equal(mbedtls_mpi_shift_l(&e, e_bits - 1), 0);
+	assert_int_equal(mbedtls_mpi_add_int(&e, &e, 1), 0);
+	assert_int_equal(mbedtls_rsa_import(mbedtls_pk_rsa(pk), &n, NULL, NULL, NULL, &e), 0);
+	assert_int_equal(mbedtls_rsa_complete(mbedtls_pk_rsa(pk)), 0);
+	char path[512];
+	snprintf(path, sizeof path, "%s/tls/ca.key", other_dir);
+	assert_int_equal(mbedtls_pk_parse_keyfile(&ca_key, path, NULL), 0);
+
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_entropy_init(&entropy);
+	mbedtls_ctr_drbg_init(&drbg);
+	assert_int_equal(mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, NULL, 0), 0);
+	mbedtls_x509write_cert w;
+	mbedtls_x509write_crt_init(&w);
+	mbedtls_x509write_crt_set_subject_key(&w, &pk);
+	mbedtls_x509write_crt_set_issuer_key(&w, &ca_key);
+	assert_int_equal(mbedtls_x509write_crt_set_subject_name(&w, "CN=operator,O=kensho demo"),
+	                 0);
+	assert_int_equal(
+	        mbedtls_x509write_crt_set_issuer_name(&w, "CN=kensho demo TLS CA,O=kensho demo"),
+	        0);
+	mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
+	mbedtls_mpi serial;
+	mbedtls_mpi_init(&serial);
+	mbedtls_mpi_lset(&serial, 77);
+	assert_int_equal(mbedtls_x509write_crt_set_serial(&w, &serial), 0);
+	assert_int_equal(mbedtls_x509write_crt_set_validity(&w, "20200101000000", "20991231000000"),
+	                 0);
+	unsigned char pem[8192];
+	assert_int_equal(
+	        mbedtls_x509write_crt_pem(&w, pem, sizeof pem, mbedtls_ctr_drbg_random, &drbg), 0);
+	write_text(out_pem, (const char *)pem);
+	mbedtls_x509write_crt_free(&w);
+	mbedtls_mpi_free(&serial);
+	mbedtls_mpi_free(&n);
+	mbedtls_mpi_free(&e);
+	mbedtls_pk_free(&pk);
+	mbedtls_pk_free(&ca_key);
+	mbedtls_ctr_drbg_free(&drbg);
+	mbedtls_entropy_free(&entropy);
+}
+
+/* Runs a client with certificate `pem` (and any key: the server must stop
+ * before the key is ever used) against f; returns the client's result. */
+static int handshake_with_cert(struct tls_factory *f, struct fake_conn *s, const char *pem,
+                               const char *key_base)
+{
+	struct client cl;
+	conn_open(s, f);
+	client_init(&cl, s, NULL);
+	mbedtls_x509_crt_free(&cl.cert);
+	mbedtls_x509_crt_init(&cl.cert);
+	assert_int_equal(mbedtls_x509_crt_parse_file(&cl.cert, pem), 0);
+	char path[512];
+	snprintf(path, sizeof path, "%s/tls/%s.key", other_dir, key_base);
+	assert_int_equal(mbedtls_pk_parse_keyfile(&cl.key, path, NULL), 0);
+	assert_int_equal(mbedtls_ssl_conf_own_cert(&cl.conf, &cl.cert, &cl.key), 0);
+	int rc = handshake(&cl);
+	client_free(&cl);
+	return rc;
+}
+
+static void test_oversized_client_key_refused_before_use(void **state)
+{
+	char pem[512];
+	snprintf(pem, sizeof pem, "%s/tls/rsa8192.pem", other_dir);
+	make_rsa_cert(8192, 8000, pem); /* RSA-8192 with a huge public exponent */
+
+	struct tls_factory *f = factory_with(TLS_CLIENT_AUTH_OPTIONAL, 0);
+	struct fake_conn s;
+	int rc = handshake_with_cert(f, &s, pem, "clients/operator");
+	/* Refused with an alert, not a dropped connection ... */
+	assert_int_equal(rc, MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE);
+	assert_int_equal(s.established, 0);
+	assert_int_equal(s.failed, 1);
+	assert_non_null(strstr(s.fail_why, "RSA key of 8192 bits"));
+	conn_close(&s);
+	/* ... and before the CertificateVerify: the key was never used. */
+	struct tls_stats st;
+	tls_factory_stats(f, &st);
+	assert_int_equal(st.client_cert_refused, 1);
+	assert_int_equal(st.client_cert_verifies, 0);
+
+	/* A trusted certificate does reach the CertificateVerify: the counter
+	 * counts what it says. */
+	struct client cl;
+	conn_open(&s, f);
+	struct client_opts o = {.cert_base = "clients/operator"};
+	client_init(&cl, &s, &o);
+	assert_int_equal(handshake(&cl), 0);
+	client_free(&cl);
+	conn_close(&s);
+	tls_factory_stats(f, &st);
+	assert_int_equal(st.client_cert_verifies, 1);
+	tls_factory_free(f);
+
+	/* The key bounds, one by one, on the Certificate message itself. */
+	static const struct {
+		size_t bits, e_bits;
+		int max_bits, want;
+		const char *why;
+	} cases[] = {
+	        {8192, 17, 4096, -EKEYREJECTED, "RSA key of 8192 bits"},
+	        {8192, 17, 8192, 0, NULL},
+	        {4096, 17, 4096, 0, NULL},
+	        {4096, 40, 4096, -EKEYREJECTED, "public exponent of 40 bits"},
+	        {1024, 17, 4096, -EKEYREJECTED, "RSA key of 1024 bits"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		make_rsa_cert(cases[i].bits, cases[i].e_bits, pem);
+		mbedtls_x509_crt crt;
+		mbedtls_x509_crt_init(&crt);
+		assert_int_equal(mbedtls_x509_crt_parse_file(&crt, pem), 0);
+		uint8_t msg[4096];
+		size_t n = crt.raw.len;
+		assert_true(n + 6 < sizeof msg);
+		msg[0] = (uint8_t)((n + 3) >> 16), msg[1] = (uint8_t)((n + 3) >> 8),
+		msg[2] = (uint8_t)(n + 3);
+		msg[3] = (uint8_t)(n >> 16), msg[4] = (uint8_t)(n >> 8), msg[5] = (uint8_t)n;
+		memcpy(msg + 6, crt.raw.p, n);
+		char why[200] = "";
+		assert_int_equal(tls_client_chain_check(msg, n + 6, cases[i].max_bits, NULL, why,
+		                                        sizeof why),
+		                 cases[i].want);
+		if (cases[i].why && !strstr(why, cases[i].why))
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, why, cases[i].why);
+		/* The same certificate in the trust store is not held against it. */
+		assert_int_equal(tls_client_chain_check(msg, n + 6, cases[i].max_bits, &crt, why,
+		                                        sizeof why),
+		                 0);
+		mbedtls_x509_crt_free(&crt);
+	}
+}
+
+static void test_untrusted_small_key_refused_before_certificate_verify(void **state)
+{
+	struct tls_factory *f = factory_with(TLS_CLIENT_AUTH_OPTIONAL, 0);
+	struct fake_conn s;
+	char pem[512];
+	snprintf(pem, sizeof pem, "%s/tls/clients/operator.pem", other_dir);
+	int rc = handshake_with_cert(f, &s, pem, "clients/operator");
+	assert_int_equal(rc, MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE);
+	assert_int_equal(s.failed, 1);
+	assert_non_null(strstr(s.fail_why, "client certificate refused"));
+	conn_close(&s);
+	struct tls_stats st;
+	tls_factory_stats(f, &st);
+	assert_int_equal(st.client_cert_refused, 1);
+	assert_int_equal(st.client_cert_verifies, 0);
+	tls_factory_free(f);
+}
+
+/* Subject rules are bound to their CA: a second CA in tls.trust cannot mint
+ * an operator by copying the subject. */
+static void test_subject_rules_bound_to_their_issuer(void **state)
+{
+	char trust[512], policy[512], err[400] = "", cmd[1400];
+	snprintf(trust, sizeof trust, "%s/tls/both-cas.pem", other_dir);
+	snprintf(cmd, sizeof cmd, "cat '%s/tls/ca.pem' '%s/tls/ca.pem' > '%s'", dir, other_dir,
+	         trust);
+	assert_int_equal(system(cmd), 0);
+	/* The demo policy names its CA, so it stays valid with two CAs. */
+	snprintf(policy, sizeof policy, "%s/tls/policy.conf", dir);
+	int rc;
+	struct tls_factory *f = factory_files(trust, policy, err, sizeof err, &rc);
+	if (rc != 0)
+		fail_msg("%s", err);
+	static const struct {
+		const char *pki;
+		unsigned roles;
+	} cases[] = {{NULL, PEER_ROLE_OPERATOR}, {"other", 0}};
+	for (size_t i = 0; i < 2; i++) {
+		struct fake_conn s;
+		struct client cl;
+		conn_open(&s, f);
+		struct client_opts o = {.cert_base = "clients/operator",
+		                        .pki_dir = cases[i].pki ? other_dir : NULL};
+		client_init(&cl, &s, &o);
+		assert_int_equal(handshake(&cl), 0);
+		assert_true(s.peer.client_cert);
+		assert_string_equal(s.peer.subject, "CN=operator, O=kensho demo");
+		assert_int_equal(s.peer.roles, cases[i].roles);
+		client_free(&cl);
+		conn_close(&s);
+	}
+	tls_factory_free(f);
+
+	/* An old-style policy without issuers is ambiguous with two CAs. */
+	snprintf(policy, sizeof policy, "%s/tls/unbound.conf", other_dir);
+	write_text(policy, "operator subject CN=operator, O=kensho demo\n");
+	f = factory_files(trust, policy, err, sizeof err, &rc);
+	assert_null(f);
+	assert_int_equal(rc, -EINVAL);
+	assert_non_null(strstr(err, "unbound.conf: line 1: subject rule names no "
+	                            "issuer and tls.trust holds 2 CAs"));
+	/* ... and fine with one. */
+	snprintf(trust, sizeof trust, "%s/tls/ca.pem", dir);
+	f = factory_files(trust, policy, err, sizeof err, &rc);
+	assert_int_equal(rc, 0);
+	tls_factory_free(f);
+}
+
+static void spki_hex_of(const char *pem_path, char out[65]);
+
+/* deny rules refuse a certificate at the handshake, and a reload that adds
+ * one (or withdraws a role) reaches connections already open. */
+static void test_deny_rules_and_reload_reach_open_connections(void **state)
+{
+	char policy[512], trust[512], err[400] = "", path[512], ca_hex[65], intake_hex[65];
+	snprintf(trust, sizeof trust, "%s/tls/ca.pem", dir);
+	snprintf(policy, sizeof policy, "%s/tls/deny.conf", other_dir);
+	spki_hex_of(trust, ca_hex);
+	snprintf(path, sizeof path, "%s/tls/clients/intake.pem", dir);
+	spki_hex_of(path, intake_hex);
+	char text[1200];
+	snprintf(text, sizeof text,
+	         "operator issuer %s subject CN=operator, O=kensho demo\n"
+	         "relying-party issuer %s subject CN=relying-party, O=kensho demo\n"
+	         "intake issuer %s subject CN=intake, O=kensho demo\n"
+	         "deny spki %s\n",
+	         ca_hex, ca_hex, ca_hex, intake_hex);
+	write_text(policy, text);
+	int rc;
+	struct tls_factory *f = factory_files(trust, policy, err, sizeof err, &rc);
+	if (rc != 0)
+		fail_msg("%s", err);
+
+	/* A denied key: refused with certificate_revoked before its key is used. */
+	struct fake_conn s;
+	struct client cl;
+	conn_open(&s, f);
+	struct client_opts o = {.cert_base = "clients/intake"};
+	client_init(&cl, &s, &o);
+	assert_int_equal(handshake(&cl), MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE);
+	assert_int_equal(s.failed, 1);
+	assert_non_null(strstr(s.fail_why, "deny rule"));
+	client_free(&cl);
+	conn_close(&s);
+	struct tls_stats st;
+	tls_factory_stats(f, &st);
+	assert_int_equal(st.client_cert_verifies, 0);
+
+	/* Two live keep-alive connections: operator and relying party. */
+	struct fake_conn op_s, rp_s;
+	struct client op_cl, rp_cl;
+	conn_open(&op_s, f);
+	struct client_opts op = {.cert_base = "clients/operator"};
+	client_init(&op_cl, &op_s, &op);
+	assert_int_equal(handshake(&op_cl), 0);
+	assert_int_equal(op_s.peer.roles, PEER_ROLE_OPERATOR);
+	conn_open(&rp_s, f);
+	struct client_opts rp = {.cert_base = "clients/relying-party"};
+	client_init(&rp_cl, &rp_s, &rp);
+	assert_int_equal(handshake(&rp_cl), 0);
+	assert_int_equal(rp_s.peer.roles, PEER_ROLE_RELYING_PARTY);
+
+	/* Reload: the operator rule is withdrawn, the relying party's
+	 * certificate is denied by issuer and serial. Both open connections see
+	 * it from their next request. */
+	mbedtls_x509_crt crt;
+	mbedtls_x509_crt_init(&crt);
+	snprintf(path, sizeof path, "%s/tls/clients/relying-party.pem", dir);
+	assert_int_equal(mbedtls_x509_crt_parse_file(&crt, path), 0);
+	char serial[200];
+	size_t at = 0;
+	for (size_t i = 0; i < crt.serial.len; i++)
+		at += (size_t)snprintf(serial + at, sizeof serial - at, "%02x", crt.serial.p[i]);
+	mbedtls_x509_crt_free(&crt);
+	snprintf(text, sizeof text,
+	         "relying-party issuer %s subject CN=operator, O=kensho demo\n"
+	         "relying-party issuer %s subject CN=relying-party, O=kensho demo\n"
+	         "deny issuer %s serial %s\n",
+	         ca_hex, ca_hex, ca_hex, serial);
+	write_text(policy, text);
+	assert_int_equal(tls_factory_reload(f, err, sizeof err), 0);
+	assert_int_equal(op_s.peer.roles, PEER_ROLE_RELYING_PARTY);
+	assert_int_equal(rp_s.peer.roles, 0);
+	/* The connections themselves stay usable. */
+	client_write(&op_cl, "GET");
+	assert_int_equal(op_s.failed, 0);
+
+	/* A new connection with the denied certificate is refused outright. */
+	conn_open(&s, f);
+	client_init(&cl, &s, &rp);
+	assert_int_equal(handshake(&cl), MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE);
+	client_free(&cl);
+	conn_close(&s);
+
+	client_free(&op_cl);
+	client_free(&rp_cl);
+	conn_close(&op_s);
+	conn_close(&rp_s);
+	tls_factory_free(f);
 }
 
 /* --- session tickets shared through a key file ------------------------------------ */
@@ -1095,6 +1526,61 @@ static void test_ticket_key_file(void **state)
 	unlink(path);
 }
 
+/* Every file error names the file, the setting and what to do or expect. */
+static void test_file_errors_name_file_and_setting(void **state)
+{
+	char cert[512], key[512], trust[512], policy[512], bad[512], err[512];
+	snprintf(cert, sizeof cert, "%s/tls/server.pem", dir);
+	snprintf(key, sizeof key, "%s/tls/server.key", dir);
+	snprintf(trust, sizeof trust, "%s/tls/ca.pem", dir);
+	snprintf(policy, sizeof policy, "%s/tls/policy.conf", dir);
+	snprintf(bad, sizeof bad, "%s/tls/garbage.txt", other_dir);
+	write_text(bad, "not PEM at all\n");
+	chmod(bad, 0600);
+	static const struct {
+		int field; /* 0 cert, 1 key, 2 trust, 3 policy */
+		int missing;
+		const char *needles[3];
+	} cases[] = {
+	        {0,
+	         1,
+	         {"/nope.pem (tls.cert, server certificate): cannot read: No such file",
+	          "point tls.cert at another", NULL}},
+	        {1, 1, {"/nope.pem (tls.key, server private key): cannot read", NULL, NULL}},
+	        {2, 1, {"/nope.pem (tls.trust, client-certificate CAs): cannot read", NULL, NULL}},
+	        {3,
+	         1,
+	         {"/nope.pem (tls.policy, client-certificate policy): cannot read", NULL, NULL}},
+	        {0, 0, {"garbage.txt (tls.cert): not a valid PEM certificate chain", NULL, NULL}},
+	        {1,
+	         0,
+	         {"garbage.txt (tls.key): not a valid unencrypted PEM or DER private key", NULL,
+	          NULL}},
+	        {2,
+	         0,
+	         {"garbage.txt (tls.trust): not a valid PEM list of CA certificates", NULL, NULL}},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *files[4] = {cert, key, trust, policy};
+		files[cases[i].field] = cases[i].missing ? "/nope.pem" : bad;
+		struct tls_settings st = {
+		        .cert_file = files[0],
+		        .key_file = files[1],
+		        .trust_file = files[2],
+		        .policy_file = files[3],
+		        .client_auth = TLS_CLIENT_AUTH_OPTIONAL,
+		};
+		struct tls_factory *f = NULL;
+		err[0] = '\0';
+		assert_true(tls_factory_new(NULL, &st, &f, err, sizeof err) < 0);
+		assert_null(f);
+		for (int k = 0; k < 3 && cases[i].needles[k]; k++)
+			if (!strstr(err, cases[i].needles[k]))
+				fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err,
+				         cases[i].needles[k]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1114,6 +1600,11 @@ int main(void)
 	        cmocka_unit_test(test_ticket_lifetime_and_trust_store),
 	        cmocka_unit_test(test_tampered_ticket_gets_full_handshake),
 	        cmocka_unit_test(test_ticket_key_file),
+	        cmocka_unit_test(test_oversized_client_key_refused_before_use),
+	        cmocka_unit_test(test_untrusted_small_key_refused_before_certificate_verify),
+	        cmocka_unit_test(test_subject_rules_bound_to_their_issuer),
+	        cmocka_unit_test(test_deny_rules_and_reload_reach_open_connections),
+	        cmocka_unit_test(test_file_errors_name_file_and_setting),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
