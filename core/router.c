@@ -74,7 +74,7 @@ static bool default_access(struct handler *h, struct exchange *ex, unsigned role
 	if (h->on_forbidden)
 		h->on_forbidden(h, ex, "this endpoint needs a role the caller does not have");
 	else
-		exchange_respond_error(ex, 403, "forbidden",
+		exchange_respond_error(ex, 403, HTTP_ERROR_FORBIDDEN,
 		                       "this endpoint needs a role the caller does not have");
 	return false;
 }
