@@ -32,6 +32,7 @@
 #include "core/config.h"
 #include "core/exchange.h"
 #include "core/log.h"
+#include "tls/dn_text.h"
 #include "tls/tls_policy.h"
 #include "tls/tls_ticket.h"
 
@@ -676,7 +677,10 @@ static enum client_verdict client_evaluate(const struct tls_context *ctx,
                                            struct peer_info *peer)
 {
 	peer->client_cert = true;
-	if (mbedtls_x509_dn_gets(peer->subject, sizeof peer->subject, &crt->subject) < 0)
+	/* The one DN renderer: UTF-8 exactly, RFC 4514 escapes (policy rules,
+	 * the access log and the audit log all see this text). */
+	if (dn_text(crt->subject_raw.p, crt->subject_raw.len, peer->subject,
+	            sizeof peer->subject) < 0)
 		peer->subject[0] = '\0';
 	spki_hash(crt, peer->spki_sha256);
 	struct tls_client_id id = {

@@ -58,6 +58,18 @@ def spki_sha256(cert_pem):
     return hashlib.sha256(der).hexdigest()
 
 
+def tls_get(ctx, port, user_agent):
+    """One GET /healthz over TLS with ctx; the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                      b"User-Agent: " + user_agent.encode() + b"\r\n\r\n")
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+    return answer
+
+
 def main():
     srv = Server(tls=True).start()
     try:
@@ -85,17 +97,32 @@ def main():
         ctx = ssl.create_default_context(cafile=f"{tls_dir}/ca.pem")
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(f"{tls_dir}/clients/operator.pem", f"{tls_dir}/clients/operator.key")
-        with socket.create_connection(("127.0.0.1", srv.tls_port), timeout=10) as raw:
-            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
-                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-                          b"User-Agent: tls-client\r\n\r\n")
-                tls_answer = b""
-                while chunk := s.recv(65536):
-                    tls_answer += chunk
+        tls_answer = tls_get(ctx, srv.tls_port, "tls-client")
         check(tls_answer.startswith(b"HTTP/1.1 200"), "TLS request answered")
 
-        lines = access_lines(srv, 5)
-        check(len(lines) >= 5, f"five access-log lines, every one valid JSON ({len(lines)})")
+        # A client certificate whose subject is Japanese, from the demo TLS
+        # CA: the log carries its subject as exact UTF-8.
+        utf8_cert = os.path.join(srv.data, "utf8-client")
+        subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-utf8", "-subj",
+                        "/C=JP/O=検証銀行/CN=山田　花子", "-keyout", utf8_cert + ".key",
+                        "-out", utf8_cert + ".csr"], check=True, capture_output=True)
+        subprocess.run(["openssl", "x509", "-req", "-in", utf8_cert + ".csr", "-CA",
+                        f"{tls_dir}/ca.pem", "-CAkey", f"{tls_dir}/ca.key", "-days", "1",
+                        "-set_serial", "4660", "-out", utf8_cert + ".pem"],
+                       check=True, capture_output=True)
+        ctx = ssl.create_default_context(cafile=f"{tls_dir}/ca.pem")
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(utf8_cert + ".pem", utf8_cert + ".key")
+        check(tls_get(ctx, srv.tls_port, "utf8-client").startswith(b"HTTP/1.1 200"),
+              "TLS request with a Japanese client subject answered")
+
+        lines = access_lines(srv, 6)
+        check(len(lines) >= 6, f"six access-log lines, every one valid JSON ({len(lines)})")
+        utf8_line = [line for line in lines if line["ua"] == "utf8-client"]
+        check(len(utf8_line) == 1 and utf8_line[0].get("client_subject") ==
+              "C=JP, O=検証銀行, CN=山田　花子",
+              f"a UTF-8 client subject is logged exactly ({utf8_line})")
         by_id = {line["id"]: line for line in lines}
         first = by_id[ids[0]]
         check(first["http"] == "1.0" and "\ufffd" in first["path"] and "\ufffd" in first["ua"]
