@@ -113,6 +113,12 @@ struct ca_issued {
 	struct ca_issued_cert auth;
 };
 
+/** Writes one issued certificate as OUTDIR/KIND.pem (0644) and, when kensho
+ * generated the key, OUTDIR/KIND.key (0600); nothing for a certificate that
+ * was not issued. Returns 0 or -errno with err naming the file. */
+int ca_issued_cert_write(const char *out_dir, const char *kind, const struct ca_issued_cert *c,
+                         char err[CA_ERR_LEN]);
+
 /** Frees what an issuance returned (wiping the private keys). */
 void ca_issued_free(struct ca_issued *issued);
 
@@ -203,6 +209,7 @@ int ca_gen(struct ca *ca, const struct ca_gen_options *opts, struct ca_gen_resul
 
 /** On an empty data directory: ca init with base_url (where the service
  * will be reached; NULL: CA_DEFAULT_BASE_URL) and a demo population of
- * `people` with real certificates, some revoked. Does nothing (returns 0) if
- * the CAs exist. */
+ * `people` with real certificates, some revoked, and one named person whose
+ * certificates (and keys) are written to DIR/demo/{sign,auth}.{pem,key}.
+ * Does nothing (returns 0) if the CAs exist. */
 int ca_bootstrap_demo(const char *data_dir, const char *base_url, unsigned people);

@@ -55,22 +55,10 @@ static int read_key_file(const char *command, const char *path, uint8_t **data, 
 static int write_issued(const char *command, const char *out_dir, const char *kind,
                         const struct ca_issued_cert *c)
 {
-	if (!c->issued)
-		return 0;
-	char path[PATH_MAX];
-	char *pem;
-	int e = x509_cert_pem(c->der, c->der_len, &pem);
+	char err[CA_ERR_LEN];
+	int e = ca_issued_cert_write(out_dir, kind, c, err);
 	if (e)
-		return e;
-	snprintf(path, sizeof(path), "%s/%s.pem", out_dir, kind);
-	e = x509_file_write(path, pem, strlen(pem), 0644);
-	free(pem);
-	if (!e && c->key_pem) {
-		snprintf(path, sizeof(path), "%s/%s.key", out_dir, kind);
-		e = x509_file_write(path, c->key_pem, strlen(c->key_pem), 0600);
-	}
-	if (e)
-		cli_fail(command, "writing %s failed: %s", path, strerror(-e));
+		cli_fail(command, "%s", err);
 	return e;
 }
 

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -402,6 +403,33 @@ int ca_gen(struct ca *ca, const struct ca_gen_options *opts, struct ca_gen_resul
 	return e;
 }
 
+/* One named person whose certificates are written to DIR/demo/, so the
+ * start-up message and the guides can show a query for a real certificate
+ * without issuing one first. */
+static int demo_person(struct ca *ca, const char *data_dir, char err[CA_ERR_LEN])
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/demo", data_dir);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		int e = -errno;
+		ca_error(err, "creating %s failed: %s", dir, strerror(-e));
+		return e;
+	}
+	const struct ca_issue_request req = {
+	        .person = {"検証　太郎", "1985-06-15", 1, "東京都千代田区霞が関２－１－２"},
+	        .actor = "demo",
+	};
+	struct ca_issued issued;
+	int e = ca_issue(ca, &req, &issued, err);
+	if (e)
+		return e;
+	e = ca_issued_cert_write(dir, "sign", &issued.sign, err);
+	if (!e)
+		e = ca_issued_cert_write(dir, "auth", &issued.auth, err);
+	ca_issued_free(&issued);
+	return e;
+}
+
 int ca_bootstrap_demo(const char *data_dir, const char *base_url, unsigned people)
 {
 	if (ca_exists(data_dir))
@@ -417,10 +445,13 @@ int ca_bootstrap_demo(const char *data_dir, const char *base_url, unsigned peopl
 		struct ca_gen_result result;
 		e = ca_gen(ca, &opts, &result, err);
 		if (!e)
-			log_info("demo data in %s: %llu people, %llu certificates, %llu revoked",
+			e = demo_person(ca, data_dir, err);
+		if (!e)
+			log_info("demo data in %s: %llu people, %llu certificates, %llu revoked; "
+			         "one person's certificates in %s/demo/",
 			         data_dir, (unsigned long long)result.people,
 			         (unsigned long long)result.certs,
-			         (unsigned long long)result.revoked);
+			         (unsigned long long)result.revoked, data_dir);
 	}
 	if (e)
 		log_error("creating the demo CAs in %s failed: %s", data_dir, err);

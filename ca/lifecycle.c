@@ -12,6 +12,8 @@
 
 #include <mbedtls/platform_util.h>
 
+#include "tls/x509_write.h"
+
 #define SERIAL_RETRIES    3
 #define NAME_MAX_BYTES    255
 #define ADDRESS_MAX_BYTES 800
@@ -32,6 +34,30 @@ void ca_issued_free(struct ca_issued *issued)
 {
 	issued_cert_free(&issued->sign);
 	issued_cert_free(&issued->auth);
+}
+
+int ca_issued_cert_write(const char *out_dir, const char *kind, const struct ca_issued_cert *c,
+                         char err[CA_ERR_LEN])
+{
+	if (!c->issued)
+		return 0;
+	char path[PATH_MAX];
+	char *pem;
+	int e = x509_cert_pem(c->der, c->der_len, &pem);
+	if (e) {
+		ca_error(err, "encoding the %s certificate failed: %s", kind, strerror(-e));
+		return e;
+	}
+	snprintf(path, sizeof(path), "%s/%s.pem", out_dir, kind);
+	e = x509_file_write(path, pem, strlen(pem), 0644);
+	free(pem);
+	if (!e && c->key_pem) {
+		snprintf(path, sizeof(path), "%s/%s.key", out_dir, kind);
+		e = x509_file_write(path, c->key_pem, strlen(c->key_pem), 0600);
+	}
+	if (e)
+		ca_error(err, "writing %s failed: %s", path, strerror(-e));
+	return e;
 }
 
 /* A person, validated, in the forms the certificate and the store need. */

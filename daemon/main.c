@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "core/buf.h"
@@ -309,12 +310,15 @@ static void print_urls(const struct daemon *d)
 		fprintf(stderr, "kenshod: serving http://%s/\n", d->listen[i]);
 		for (size_t p = 0; p < sizeof(try_paths) / sizeof(try_paths[0]); p++)
 			fprintf(stderr, "  try: curl http://%s%s\n", d->listen[i], try_paths[p]);
-		/* Serial 1 was never issued: a signed "unknown", no certificate file needed. */
-		fprintf(stderr,
-		        "  try: openssl ocsp -issuer %s/ca/sign-ca.pem -serial 0x01 -url "
-		        "http://%s/ocsp "
-		        "-CAfile %s/ca/sign-ca.pem\n",
-		        d->data_dir, d->listen[i], d->data_dir);
+		/* The demo person's signing certificate: a real "good" answer from
+		 * the pre-signed cache (no nonce, so nothing is signed live). */
+		char demo[4200];
+		snprintf(demo, sizeof(demo), "%s/demo/sign.pem", d->data_dir);
+		if (access(demo, R_OK) == 0)
+			fprintf(stderr,
+			        "  try: openssl ocsp -issuer %s/ca/sign-ca.pem -cert %s -url "
+			        "http://%s/ocsp -CAfile %s/ca/sign-ca.pem -no_nonce\n",
+			        d->data_dir, demo, d->listen[i], d->data_dir);
 	}
 }
 

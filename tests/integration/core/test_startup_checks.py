@@ -5,6 +5,7 @@ directory. Also: --check-config, --version of every program, the version in
 /metrics, the demo certificates' base URL taken from the first listener, and
 ./dev's usage and listeners."""
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -152,6 +153,17 @@ def check_base_url_and_build_info(version):
         line = f'kensho_build_info{{version="{version}"}} 1'
         check(status == 200 and line in body.decode(), f"/metrics has {line}")
         check(f"kenshod {version} starting" in srv.output(), "the version is in the start-up log")
+
+        # The OCSP query the start-up message suggests works as printed and
+        # answers "good" for the demo person's certificate.
+        suggested = [line.split("try: ", 1)[1] for line in srv.output().splitlines()
+                     if "try: openssl ocsp" in line]
+        check(len(suggested) == 1 and "-no_nonce" in suggested[0],
+              f"one OCSP query is suggested, without a nonce: {suggested}")
+        r = subprocess.run(shlex.split(suggested[0]), capture_output=True, text=True, timeout=30)
+        out = r.stdout + r.stderr
+        check(r.returncode == 0 and ": good" in out and "Response verify OK" in out,
+              f"the suggested query answers good, verified: {out}")
 
 
 def check_dev_script():
