@@ -599,7 +599,7 @@ int ca_sign_ee(struct ca *ca, enum cert_kind kind, const struct store_serial *se
                int64_t not_before, int64_t not_after, mbedtls_pk_context *subject_key,
                const struct jpki_items *items, uint8_t **der, size_t *der_len)
 {
-	/* CN: issue timestamp, a six-digit sequence and the office code (JPKI.md). */
+	/* CN: issue timestamp, a six-digit sequence and the office code (docs/jpki.md). */
 	char cn[64];
 	struct tm tm;
 	time_t t = (time_t)not_before;

@@ -67,7 +67,7 @@ const char *ca_base_url(const struct ca *ca);
 
 /** Called after every committed change to a certificate's status (issue,
  * revoke, event), outside the transaction, to pre-sign the new OCSP response
- * (DESIGN.md: pre-sign on issuance and on status change). Without a hook the
+ * (docs/architecture.md: pre-sign on issuance and on status change). Without a hook the
  * CA does it itself with DIR/ca/{sign,auth}-ocsp.{pem,key} (tls/ocsp.h
  * ocsp_presign, then store_response_put in its own transaction); kenshod may
  * install a hook that does this on its worker pool instead. A failure is
@@ -128,7 +128,7 @@ int ca_person_check(const struct ca_person *person, char err[CA_ERR_LEN]);
 
 /** Issues a person's certificate pair: both certificates, the person's four
  * items and the links, one transaction. People under 15 get no signing
- * certificate (JPKI.md); sign.issued is then false. */
+ * certificate (docs/jpki.md); sign.issued is then false. */
 int ca_issue(struct ca *ca, const struct ca_issue_request *req, struct ca_issued *out,
              char err[CA_ERR_LEN]);
 
@@ -137,7 +137,7 @@ int ca_issue(struct ca *ca, const struct ca_issue_request *req, struct ca_issued
 int ca_revoke(struct ca *ca, enum cert_kind kind, const struct store_serial *serial,
               enum crl_reason reason, const char *actor, char err[CA_ERR_LEN]);
 
-/** Life events of the real service (JPKI.md, "revoked when"). */
+/** Life events of the real service (docs/jpki.md, "revoked when"). */
 enum ca_event_type {
 	CA_EVENT_MOVE = 1, /**< address changed: signing certificate, affiliationChanged */
 	CA_EVENT_RENAME,   /**< name changed: signing certificate, affiliationChanged */

@@ -23,7 +23,7 @@ struct ca {
 	struct ocsp_responder *responder[3]; /**< built-in pre-signers, by kind (may be NULL) */
 };
 
-/** Every key kensho's CAs make or certify: RSA-2048 (JPKI.md). */
+/** Every key kensho's CAs make or certify: RSA-2048 (docs/jpki.md). */
 #define CA_RSA_BITS 2048
 
 /** Draws a fresh positive serial of CA_SERIAL_LEN octets. */

@@ -75,7 +75,7 @@ static void read_base_url(const char *data_dir, char *out, size_t out_len)
 	fclose(f);
 }
 
-/* Loads the CA's private key, refusing one that others may read (DESIGN.md,
+/* Loads the CA's private key, refusing one that others may read (docs/architecture.md,
  * rule 5). */
 static int load_ca_key(const char *data_dir, const char *label, mbedtls_pk_context *key)
 {

@@ -1,4 +1,4 @@
-/* kensho: the operator's command line (DESIGN.md, "Command-line contract").
+/* kensho: the operator's command line (docs/architecture.md, "Command-line contract").
  *
  *   kensho [--data DIR] COMMAND [options]
  *   kensho --server https://HOST:PORT --cert F --key F --cacert F COMMAND [options]

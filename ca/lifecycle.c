@@ -1,6 +1,6 @@
 /* A person's certificates over their life: issuing a pair, revoking one, and
  * the events of the real service (move, rename, death, loss, request,
- * renewal) with the rules JPKI.md gives. Each operation is one store write
+ * renewal) with the rules docs/jpki.md gives. Each operation is one store write
  * transaction with its audit record; pre-signing follows the commit. */
 #include "ca/ca_internal.h"
 
@@ -178,7 +178,7 @@ static int prepare_pair(struct ca *ca, const struct person *p, const struct ca_i
 		e = prepare_cert(ca, CERT_KIND_SIGN, p, req ? req->sign_pubkey : NULL,
 		                 req ? req->sign_pubkey_len : 0, now, &out->sign, err);
 	else if (req && req->sign_pubkey) {
-		ca_error(err, "no signing certificate for people under %d (JPKI.md)",
+		ca_error(err, "no signing certificate for people under %d (docs/jpki.md)",
 		         JPKI_SIGN_MIN_AGE);
 		e = -EPERM;
 	}
@@ -342,12 +342,12 @@ int ca_revoke(struct ca *ca, enum cert_kind kind, const struct store_serial *ser
 
 /* --- events ------------------------------------------------------------------------------ */
 
-/* Which certificates an event revokes, and why (JPKI.md, "revoked when").
+/* Which certificates an event revokes, and why (docs/jpki.md, "revoked when").
  *
  * Death: the real service's code is not public. kensho uses
  * cessationOfOperation: the certificate is no longer needed, and a code of its
  * own would tell every CRL reader that the holder died, which is personal
- * data (DESIGN.md rule 4). The audit log keeps the true event. */
+ * data (docs/architecture.md rule 4). The audit log keeps the true event. */
 static void event_rule(enum ca_event_type event, bool *sign, bool *auth, enum crl_reason *reason)
 {
 	*sign = true;

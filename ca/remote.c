@@ -178,7 +178,7 @@ static int https_post(const struct remote_options *o, const char *command, const
 		tls_fail(command, o->cert, rc);
 		goto out;
 	}
-	/* The same owner-only rule kenshod applies to its keys (DESIGN.md rule 5);
+	/* The same owner-only rule kenshod applies to its keys (docs/architecture.md rule 5);
 	 * stat follows a symbolic link, so a link to a readable key is refused too. */
 	if ((rc = x509_key_load(&key, o->key))) {
 		if (rc == -EPERM)

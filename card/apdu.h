@@ -1,7 +1,7 @@
 /* The JPKI application's APDUs, without PC/SC: building command APDUs and
  * parsing response APDUs (ISO/IEC 7816-4 short APDUs). Everything here works
  * on byte arrays only, so it is unit-tested and fuzzed without a reader.
- * The command set and status words are the ones ../shared/JPKI.md lists
+ * The command set and status words are the ones docs/jpki.md lists
  * (docs/card.md repeats them). */
 #pragma once
 #include <stddef.h>

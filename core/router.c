@@ -4,7 +4,7 @@
  *
  * Every route is declared with the roles its callers need, and the router
  * hands out a guard in front of each handler that checks them before the
- * handler runs (DESIGN.md rule 4: every route checks its role). A handler
+ * handler runs (docs/architecture.md rule 4: every route checks its role). A handler
  * therefore cannot forget the check, and a new route cannot be added without
  * saying who may call it. */
 #include "core/exchange.h"

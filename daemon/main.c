@@ -115,7 +115,7 @@ static int make_dirs(const char *path, mode_t mode)
 
 /* Prepares DIR on every start: DIR/ca (the CAs and OCSP responder keys),
  * DIR/tls (server certificate, demo TLS CA), DIR/store (the LMDB environment).
- * Key directories are owner-only (DESIGN.md rule 5).
+ * Key directories are owner-only (docs/architecture.md rule 5).
  *
  * On first start (no CA in DIR/ca yet) the demo CAs and a small population
  * are created with the same code as `kensho ca init` and `kensho issue`,

@@ -1,7 +1,7 @@
 /* The admin API (operator role, mutual TLS only). Each call runs the same
  * ca/ library function as the `kensho` command (ca_issue, ca_revoke,
  * ca_event) on libuv's thread pool, because those commit with fsync
- * (DESIGN.md rule 2: answered only once durable). Reload runs the same hooks
+ * (docs/architecture.md rule 2: answered only once durable). Reload runs the same hooks
  * as SIGHUP.
  *
  *   POST /v1/admin/issue   name, birth, sex, address, sign_pubkey, auth_pubkey (PEM)
@@ -13,7 +13,7 @@
  * Bodies are application/json (a flat object) or an HTML form. Errors:
  * 400 bad_request, 403 forbidden, 404 not_found, 409 conflict, 415,
  * 503 busy / store_unavailable. The admin API never generates key pairs:
- * private keys would have to travel in a response (DESIGN.md rule 5), so
+ * private keys would have to travel in a response (docs/architecture.md rule 5), so
  * public keys are required and renewal is left to the command line. */
 #include "handlers/admin.h"
 

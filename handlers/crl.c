@@ -11,7 +11,7 @@
  * one process generates, asks crl_due (ca/crl.h) what is due and publishes
  * it. The loop never signs, reads a file or waits for a lock.
  *
- * Freshness (DESIGN.md rule 6): a CRL past its nextUpdate is never served.
+ * Freshness (docs/architecture.md rule 6): a CRL past its nextUpdate is never served.
  * Its URL answers 503, /readyz fails naming it, kensho_crl_stale says so and
  * the log says it once, until a newer file replaces it. */
 #include "handlers/crl.h"

@@ -1,6 +1,6 @@
 /* POST /v1/intake and GET /v1/intake/{receipt} (docs/intake.md).
  *
- * Durability (DESIGN.md rule 2): a submission is answered only after the
+ * Durability (docs/architecture.md rule 2): a submission is answered only after the
  * write transaction holding its original, its verification result and its
  * signed receipt has committed, and store_txn_commit fsyncs. To keep
  * throughput when each commit costs an fsync, submissions wait in a bounded

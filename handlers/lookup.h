@@ -1,6 +1,6 @@
 /* GET /v1/certs/{sign|auth}/{serial hex}: a certificate's status record as
  * JSON (status, kind, validity, revocation, links). Never the four personal
- * items (DESIGN.md rule 4). */
+ * items (docs/architecture.md rule 4). */
 #pragma once
 #include <stddef.h>
 

@@ -1,7 +1,7 @@
 /* Disclosure of the four personal items (see lookup_personal.h). The person
  * is read and the audit record appended in one write transaction on the
  * thread pool: the answer leaves only after the record is durable, so no
- * disclosure can go unrecorded (DESIGN.md rules 2 and 4). */
+ * disclosure can go unrecorded (docs/architecture.md rules 2 and 4). */
 #include "handlers/lookup_personal.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* The personal branch of GET /v1/certs/sign/{serial}?personal=1: the
  * signing certificate's four items for callers with the
  * relying-party+personal role, each disclosure audited before it is sent
- * (DESIGN.md rule 4). */
+ * (docs/architecture.md rule 4). */
 #pragma once
 #include <stdbool.h>
 

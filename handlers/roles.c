@@ -13,7 +13,7 @@ unsigned handler_peer_roles(const struct handler_env *env, const struct peer_inf
 		return 0;
 	if (peer->tls)
 		return peer->roles;
-	/* DESIGN.md rule 4: personal data and the admin API only to callers a
+	/* docs/architecture.md rule 4: personal data and the admin API only to callers a
 	 * certificate identified, so plain HTTP can at most ask for status, and
 	 * submit applications where the operator allowed it on a trusted
 	 * network (docs/intake.md). */

@@ -1,5 +1,5 @@
 /* Certificate status records, their DER, cached OCSP responses and the
- * revocation index. The rule these functions keep (DESIGN.md, rule 1): once a
+ * revocation index. The rule these functions keep (docs/architecture.md, rule 1): once a
  * revocation commits, no cached "good" response is ever returned. Three
  * things enforce it together: a revocation deletes the cached response and
  * bumps the record's version in its own transaction; a response is cached

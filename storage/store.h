@@ -1,4 +1,4 @@
-/* kensho's store: one LMDB environment behind this API (DESIGN.md, "Data").
+/* kensho's store: one LMDB environment behind this API (docs/architecture.md, "Data").
  *
  * Nothing outside storage/ sees an LMDB type. All reads and writes happen in
  * a store_txn; a write transaction is the unit of atomicity (a revocation, the

@@ -1,4 +1,4 @@
-/* The JPKI certificate profile (JPKI.md): the two CAs, their delegated OCSP
+/* The JPKI certificate profile (docs/jpki.md): the two CAs, their delegated OCSP
  * responders, and the end-entity signing and user-authentication
  * certificates, plus the calendar rules they depend on (era-coded birth
  * dates, the age limit, validity to the fifth birthday after issuance). */
@@ -12,7 +12,7 @@
 #include "storage/store.h"
 #include "tls/x509_write.h"
 
-/* The basic four items' otherName types (JPKI.md). */
+/* The basic four items' otherName types (docs/jpki.md). */
 #define JPKI_OID_NAME          "1.2.392.200149.8.5.5.1"
 #define JPKI_OID_NAME_FLAGS    "1.2.392.200149.8.5.5.2"
 #define JPKI_OID_SEX           "1.2.392.200149.8.5.5.3"
@@ -51,7 +51,7 @@ int jpki_age_on(const struct jpki_date *birth, const struct jpki_date *on);
  * (a 29 February birthday falls on 28 February in common years). */
 int64_t jpki_validity_end(const struct jpki_date *birth, int64_t issued_at);
 
-/** Appends the CA's Name for a kind (JPKI.md, "The CAs"). */
+/** Appends the CA's Name for a kind (docs/jpki.md, "The CAs"). */
 void jpki_ca_name(struct der *d, enum cert_kind kind);
 
 /** Writes a self-signed CA certificate for `kind` with `key`. */

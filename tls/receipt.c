@@ -142,7 +142,7 @@ static int load(struct receipt_signer *s, const char *cert_path, const char *key
 	if (stat(key_path, &st) < 0)
 		return -errno;
 	if (st.st_mode & 077)
-		return -EPERM; /* DESIGN.md rule 5: owner-only key files */
+		return -EPERM; /* docs/architecture.md rule 5: owner-only key files */
 	if (mbedtls_x509_crt_parse_file(&s->cert, cert_path) != 0)
 		return -EINVAL;
 	if (mbedtls_pk_parse_keyfile(&s->key, key_path, NULL) != 0)

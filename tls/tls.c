@@ -249,7 +249,7 @@ static void trust_fingerprint(const struct tls_context *ctx, uint8_t out[32])
 	mbedtls_sha256_free(&sha);
 }
 
-/* Rule 5 of DESIGN.md: key material only from owner-only files. */
+/* Rule 5 of docs/architecture.md: key material only from owner-only files. */
 static int check_key_permissions(const char *path, char *err, size_t err_len)
 {
 	struct stat st;

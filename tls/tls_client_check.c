@@ -16,7 +16,7 @@
 
 /* Keys whose operations cost what a normal handshake costs: an attacker's
  * RSA-8192 key with a huge public exponent makes one signature check cost
- * hundreds of milliseconds of the loop (DESIGN.md rule 3). */
+ * hundreds of milliseconds of the loop (docs/architecture.md rule 3). */
 static int check_client_key(const mbedtls_pk_context *pk, int max_rsa_bits, char *why,
                             size_t why_len)
 {

@@ -247,7 +247,7 @@ static int parse_line(const char *s, size_t end, unsigned line, struct rule *r, 
 		if (r->has_issuer)
 			return fail(err, err_len, line,
 			            "an anonymous caller has no issuer; drop \"issuer\"");
-		/* DESIGN.md rule 4: personal data and the admin API need a
+		/* docs/architecture.md rule 4: personal data and the admin API need a
 		 * certificate; an anonymous caller can never be granted them. */
 		if (r->roles & (PEER_ROLE_PERSONAL | PEER_ROLE_OPERATOR))
 			return fail(err, err_len, line,

@@ -93,7 +93,7 @@ int x509_key_save(mbedtls_pk_context *key, const char *path);
 /** Writes the private key as PEM into a malloc'd NUL-terminated string. */
 int x509_key_pem(mbedtls_pk_context *key, char **pem);
 /** Reads a private key file; refuses (-EPERM) one readable by group or others
- * (DESIGN.md rule 5). */
+ * (docs/architecture.md rule 5). */
 int x509_key_load(mbedtls_pk_context *key, const char *path);
 /** Parses a public key (PEM or DER SubjectPublicKeyInfo); RSA only. */
 int x509_pubkey_parse(mbedtls_pk_context *key, const uint8_t *data, size_t len);

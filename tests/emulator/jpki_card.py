@@ -9,7 +9,7 @@ payload. A 1-byte payload from vpcd is a control code (0 power off, 1 power
 on, 2 reset, 4 send the ATR); anything longer is a command APDU, answered by
 the response APDU. Closing the connection removes the card from the reader.
 
-The card implements the JPKI application as ../shared/JPKI.md (and
+The card implements the JPKI application as docs/jpki.md (and
 docs/card.md) describe it: SELECT by AID and by EF id, READ BINARY, VERIFY (with
 and without data), COMPUTE DIGITAL SIGNATURE, the two PINs with 3 and 5
 tries, counters reset only by a correct PIN, lockout at zero.

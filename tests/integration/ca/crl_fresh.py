@@ -1,4 +1,4 @@
-"""CRLs are never served past their nextUpdate (DESIGN.md rule 6).
+"""CRLs are never served past their nextUpdate (docs/architecture.md rule 6).
 
 With validities of a few seconds, kenshod reissues each CRL before its
 nextUpdate, so `openssl verify -crl_check` keeps passing over several

@@ -1,5 +1,5 @@
 /* The CA library against a real store in a temporary directory: ca init,
- * issuance, revocation, each life-event rule of JPKI.md, renewal links,
+ * issuance, revocation, each life-event rule of docs/jpki.md, renewal links,
  * OCSP pre-signing and synthetic populations. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /* The JPKI profile: calendar rules, and certificates that mbedTLS parses and
- * verifies, with the extensions JPKI.md prescribes. Keys are RSA-1024 here
+ * verifies, with the extensions docs/jpki.md prescribes. Keys are RSA-1024 here
  * only to keep the test fast; the profile does not depend on the size. */
 #include <errno.h>
 #include <setjmp.h>
