@@ -108,6 +108,20 @@ int config_set_flag(struct config *c, const char *key, const char *value, const 
 	return config_store(c, key, strlen(key), value, strlen(value), true, 0, flag);
 }
 
+int config_copy_flags(struct config *dst, const struct config *src)
+{
+	for (size_t i = 0; src && i < src->count; i++) {
+		const struct config_entry *e = &src->entries[i];
+		if (e->shadowed || !e->from_flag)
+			continue;
+		int rc = config_store(dst, e->key, strlen(e->key), e->value, strlen(e->value), true,
+		                      0, e->origin);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static bool key_char_ok(char ch)
 {
 	return isalnum((unsigned char)ch) || ch == '.' || ch == '_' || ch == '-';

@@ -19,13 +19,16 @@
  *
  * To add a key: add one line to its module's table (name, type, the default
  * exactly as an operator would write it, the unit, the accepted range or
- * choices, a one-line meaning), read it with the getter of its type and the
- * same default, and document it in docs/. A key missing from the tables is
- * refused at start-up, so a key read but not declared is found at once. */
+ * choices, a one-line meaning, and whether a SIGHUP applies it live: true
+ * only when kenshod's reload really applies the new value), read it with
+ * the getter of its type and the same default, and document it in docs/.
+ * A key missing from the tables is refused at start-up, so a key read but
+ * not declared is found at once. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct config;
 
@@ -50,6 +53,7 @@ struct config_key {
 	int64_t min, max;          /**< INT, SIZE (bytes), DURATION (ms): range; both 0: any */
 	const char *choices;       /**< ENUM: "a|b|c" */
 	const char *meaning;       /**< one line for the reference */
+	bool live;                 /**< SIGHUP applies a changed value; false: at restart */
 };
 
 /** core's and kenshod's own keys: server.*, log.*, limits.*, store.* (config_keys.c). */
@@ -68,6 +72,9 @@ void config_free(struct config *c);
 int config_parse(struct config *c, const char *text, size_t len, char *err, size_t err_len);
 /** Reads and parses a file; -errno or -EINVAL with err filled. */
 int config_load_file(struct config *c, const char *path, char *err, size_t err_len);
+/** Copies every key set by a flag from src into dst (as flags), so a file
+ * re-read on SIGHUP is overlaid by the same command line. 0 or -ENOMEM. */
+int config_copy_flags(struct config *dst, const struct config *src);
 /** Sets a key (copied), overriding the file. Returns 0 or -ENOMEM. */
 int config_set(struct config *c, const char *key, const char *value);
 /** Like config_set, remembering the flag that set it for messages. */
@@ -80,6 +87,18 @@ int config_set_flag(struct config *c, const char *key, const char *value, const 
  * name instead of FILE:LINE). */
 int config_validate(const struct config *c, const struct config_key *const *tables, char *err,
                     size_t err_len);
+/** The formats of config_reference_print. */
+enum config_reference_format {
+	CONFIG_REFERENCE_MARKDOWN, /**< a markdown table per section (docs/) */
+	CONFIG_REFERENCE_ROFF,     /**< man(7) paragraphs for kenshod.conf(5) */
+	CONFIG_REFERENCE_EXAMPLE,  /**< a configuration file, every key commented out */
+};
+/** Parses "markdown", "roff" or "example"; -EINVAL for anything else. */
+int config_reference_format_parse(const char *name, enum config_reference_format *format);
+/** Writes the reference of every key in tables (name, type, default, what
+ * it accepts, live or at restart, meaning) to out (config_reference.c). */
+int config_reference_print(FILE *out, const struct config_key *const *tables,
+                           enum config_reference_format format);
 /** Checks one value against its key; -EINVAL with the reason in why. */
 int config_check_value(const struct config_key *k, const char *value, char *why, size_t why_len);
 /** Describes what a key accepts ("a size in bytes (K, M, G ×1024), 1..1G"). */

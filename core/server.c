@@ -143,6 +143,17 @@ void server_set_access_log(struct server *s, bool enabled)
 	s->access_log = enabled;
 }
 
+void server_set_limits(struct server *s, const struct server_limits *l)
+{
+	/* listen(2) sized the queue already, and the supervisor's deadline for
+	 * a drain was fixed at start: those two stay as they were. */
+	int backlog = s->limits.backlog;
+	uint64_t drain_timeout_ms = s->limits.drain_timeout_ms;
+	s->limits = *l;
+	s->limits.backlog = backlog;
+	s->limits.drain_timeout_ms = drain_timeout_ms;
+}
+
 int server_adopt_fd(struct server *s, int fd, struct transport_factory *factory)
 {
 	struct conn *c = conn_alloc(s);

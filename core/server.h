@@ -43,6 +43,10 @@ struct server *server_new(uv_loop_t *loop, struct router *router, const struct s
 
 /** Turns the JSON access log (one line per request on stdout) on or off. */
 void server_set_access_log(struct server *s, bool enabled);
+/** Applies new limits to the running server (a reload): every request and
+ * connection checked from now on uses them; limits.backlog and
+ * limits.drain_timeout keep their values from start. */
+void server_set_limits(struct server *s, const struct server_limits *l);
 
 /** Listens on "HOST:PORT" ("[v6]:PORT" for IPv6) with SO_REUSEPORT so worker
  * processes share the port. factory NULL means plain HTTP; otherwise every

@@ -37,6 +37,7 @@
 
 struct daemon {
 	struct config *config;
+	const char *config_path; /* --config FILE, re-read on SIGHUP */
 	const char *data_dir;
 	unsigned workers;
 	struct server_limits limits;
@@ -55,6 +56,15 @@ struct worker {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	bool stopping;
 	struct tls_factory *tls; /* shared by this worker's TLS listeners */
+	struct config *reloaded; /* the file as last re-read on SIGHUP; NULL: as at start */
+};
+
+/* Every key kenshod accepts, each declared by the module that reads it. */
+static const struct config_key *const config_tables[] = {
+        core_config_keys,
+        tls_config_keys,
+        handlers_config_keys,
+        NULL,
 };
 
 /* Paths printed on start so the operator can try the service at once.
@@ -68,7 +78,8 @@ static void usage(FILE *out)
 	        "usage: kenshod [--data DIR] --listen HOST:PORT [--listen HOST:PORT ...]\n"
 	        "               [--listen-tls HOST:PORT ...] [--workers N] [--config FILE]\n"
 	        "               [--log-level error|warn|info|debug] [--no-access-log]\n"
-	        "       kenshod --check-config FILE | --version | --help\n"
+	        "       kenshod --check-config FILE | --config-reference FORMAT\n"
+	        "       kenshod --version | --help\n"
 	        "\n"
 	        "  --data DIR         data directory (default " DEFAULT_DATA_DIR
 	        "; created if missing)\n"
@@ -79,6 +90,8 @@ static void usage(FILE *out)
 	        "  --log-level LEVEL  stderr log verbosity (default info)\n"
 	        "  --no-access-log    do not write JSON access-log lines to stdout\n"
 	        "  --check-config FILE  check FILE's keys and values, then exit 0 (valid) or 1\n"
+	        "  --config-reference FORMAT  print every configuration key: markdown, roff\n"
+	        "                     or example (a file with every key at its default)\n"
 	        "  --version          print the version and exit\n"
 	        "\n"
 	        "The first listener's URL goes into the OCSP and CRL pointers of the demo\n"
@@ -285,6 +298,76 @@ static void stop_signal_cb(uv_signal_t *h, int signum)
 	server_drain(w->server, drained_cb, w);
 }
 
+/* Logs a multi-line validation report as one line. */
+static void join_lines(char *text)
+{
+	for (char *p = strchr(text, '\n'); p; p = strchr(p, '\n'))
+		*p = ';';
+}
+
+/* Applies the keys a running worker can change: log.level, log.access and
+ * the per-request limits (each marked live in its key table). */
+static void config_apply_live(struct worker *w, const struct config *c)
+{
+	enum log_level level = LOG_INFO;
+	log_parse_level(config_get(c, "log.level", "info"), &level);
+	log_set_level(level);
+	if (!w->server)
+		return;
+	server_set_access_log(w->server, config_get_bool(c, "log.access", true));
+	struct server_limits limits;
+	server_limits_default(&limits);
+	server_limits_from_config(&limits, c);
+	server_set_limits(w->server, &limits);
+}
+
+/* The "config" reload hook: re-reads --config FILE under the same flags.
+ * A file that does not load or validate changes nothing (the reload is
+ * marked failed, as for TLS); otherwise live keys are applied, and each
+ * changed key that needs a restart is named, on every reload until then. */
+static void config_reload_cb(void *arg)
+{
+	struct worker *w = arg;
+	const struct daemon *d = w->daemon;
+	static char err[16384];
+	struct config *next = config_new();
+	int rc = next ? config_copy_flags(next, d->config) : -ENOMEM;
+	if (rc)
+		snprintf(err, sizeof(err), "out of memory");
+	if (rc == 0)
+		rc = config_load_file(next, d->config_path, err, sizeof(err));
+	if (rc == 0)
+		rc = config_validate(next, config_tables, err, sizeof(err));
+	if (rc) {
+		join_lines(err);
+		log_error("config: reload of %s refused, the previous configuration stays in "
+		          "force: %s",
+		          d->config_path, err);
+		reload_note_failure("config", err);
+		config_free(next);
+		return;
+	}
+	const struct config *previous = w->reloaded ? w->reloaded : d->config;
+	for (size_t t = 0; config_tables[t]; t++) {
+		for (const struct config_key *k = config_tables[t]; k->name; k++) {
+			/* Live keys against the last reload; the others against
+			 * what this process started with, which is what they are. */
+			const char *was = config_get(k->live ? previous : d->config, k->name, "");
+			const char *now = config_get(next, k->name, "");
+			if (strcmp(was, now) == 0)
+				continue;
+			if (k->live)
+				log_info("config: %s changed: applied", k->name);
+			else
+				log_warn("config: %s changed: takes effect at restart", k->name);
+		}
+	}
+	config_apply_live(w, next);
+	config_free(w->reloaded);
+	w->reloaded = next;
+	log_info("config: reloaded %s", d->config_path);
+}
+
 static void reload_signal_cb(uv_signal_t *h, int signum)
 {
 	(void)h;
@@ -375,6 +458,10 @@ static int worker_main(unsigned index, void *arg)
 	}
 	server_set_access_log(w.server, d->access_log);
 	readiness_register("server", server_readiness_check, w.server);
+	/* Registered before TLS's hook, so a reload reads the file first. */
+	if (d->config_path && reload_register("config", config_reload_cb, &w) != 0)
+		log_warn("config: cannot register the reload hook; SIGHUP will not re-read %s",
+		         d->config_path);
 	for (size_t i = 0; i < d->listen_count; i++) {
 		if (server_listen(w.server, d->listen[i], NULL) != 0)
 			status = PROCESS_EXIT_CONFIG;
@@ -425,18 +512,11 @@ out:
 	readiness_reset();
 	reload_reset();
 	metrics_reset();
+	config_free(w.reloaded);
 	return status;
 }
 
 /* --- flags and configuration ---------------------------------------------- */
-
-/* Every key kenshod accepts, each declared by the module that reads it. */
-static const struct config_key *const config_tables[] = {
-        core_config_keys,
-        tls_config_keys,
-        handlers_config_keys,
-        NULL,
-};
 
 static int add_address(char ***list, size_t *count, const char *text)
 {
@@ -598,6 +678,7 @@ int main(int argc, char **argv)
 		OPT_NO_ACCESS_LOG,
 		OPT_VERSION,
 		OPT_CHECK_CONFIG,
+		OPT_CONFIG_REFERENCE,
 	};
 	static const struct option options[] = {
 	        {"data", required_argument, NULL, 'd'},
@@ -608,6 +689,7 @@ int main(int argc, char **argv)
 	        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	        {"no-access-log", no_argument, NULL, OPT_NO_ACCESS_LOG},
 	        {"check-config", required_argument, NULL, OPT_CHECK_CONFIG},
+	        {"config-reference", required_argument, NULL, OPT_CONFIG_REFERENCE},
 	        {"version", no_argument, NULL, OPT_VERSION},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
@@ -628,7 +710,7 @@ int main(int argc, char **argv)
 		case 'w':
 			rc = config_set_flag(d.config, "server.workers", optarg, "--workers");
 			break;
-		case 'c': config_path = optarg; break;
+		case 'c': config_path = d.config_path = optarg; break;
 		case OPT_LOG_LEVEL:
 			rc = config_set_flag(d.config, "log.level", optarg, "--log-level");
 			break;
@@ -636,6 +718,18 @@ int main(int argc, char **argv)
 			rc = config_set_flag(d.config, "log.access", "off", "--no-access-log");
 			break;
 		case OPT_CHECK_CONFIG: check_path = optarg; break;
+		case OPT_CONFIG_REFERENCE: {
+			enum config_reference_format format;
+			if (config_reference_format_parse(optarg, &format) != 0) {
+				fprintf(stderr,
+				        "kenshod: --config-reference: \"%s\" is not a format; "
+				        "accepted: markdown, roff, example\n",
+				        optarg);
+				goto out;
+			}
+			status = config_reference_print(stdout, config_tables, format) ? 1 : 0;
+			goto out;
+		}
 		case OPT_VERSION:
 			printf("kenshod %s\n", KENSHO_VERSION);
 			status = 0;
