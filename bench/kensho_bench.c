@@ -53,7 +53,8 @@ static const char usage[] =
         "  --save-responses F   with --prefetch: write the answers as base64 lines to F\n"
         "  --openssl-index F    write the sample as an OpenSSL CA index to F\n"
         "  --setup-only         stop after --prefetch / --openssl-index\n"
-        "  --version            print the version and exit\n";
+        "  --version            print the version and exit\n"
+        "  --help               print this text and exit\n";
 
 static int parse_url(const char *url, struct bench_options *o, char **path)
 {
