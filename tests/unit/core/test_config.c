@@ -1,6 +1,7 @@
 /* The config parser and typed getters (core/config.h). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
@@ -332,6 +333,111 @@ static void test_limit_defaults_match_the_server(void **state)
 	config_free(c);
 }
 
+/* A file re-read on SIGHUP stays under the command line's flags. */
+static void test_copy_flags_survive_a_reread(void **state)
+{
+	struct config *start = config_new(), *next = config_new();
+	assert_int_equal(config_set_flag(start, "log.level", "debug", "--log-level"), 0);
+	static const char file[] = "log.level = warn\nlimits.body_bytes = 2M\n";
+	assert_int_equal(config_parse(start, file, strlen(file), NULL, 0), 0);
+	static const char changed[] = "log.level = error\nlimits.body_bytes = 3M\n";
+	assert_int_equal(config_copy_flags(next, start), 0);
+	assert_int_equal(config_parse(next, changed, strlen(changed), NULL, 0), 0);
+	assert_string_equal(config_get(next, "log.level", ""), "debug");
+	assert_int_equal(config_get_size(next, "limits.body_bytes", 0), 3 * 1024 * 1024);
+	/* The file's own values are not flags: they are not carried over. */
+	struct config *again = config_new();
+	assert_int_equal(config_copy_flags(again, start), 0);
+	assert_null(config_get(again, "limits.body_bytes", NULL));
+	config_free(again);
+	config_free(next);
+	config_free(start);
+}
+
+static char *reference(enum config_reference_format format)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	assert_int_equal(config_reference_print(f, all_tables, format), 0);
+	fclose(f);
+	return text;
+}
+
+static void test_reference_formats(void **state)
+{
+	enum config_reference_format format;
+	assert_int_equal(config_reference_format_parse("roff", &format), 0);
+	assert_int_equal(format, CONFIG_REFERENCE_ROFF);
+	assert_int_equal(config_reference_format_parse("html", &format), -EINVAL);
+
+	char *md = reference(CONFIG_REFERENCE_MARKDOWN);
+	assert_non_null(strstr(md, "| `limits.body_bytes` | `1M` | a size in bytes"));
+	assert_non_null(
+	        strstr(md, "| `log.level` | `info` | one of error, warn, info, debug | live"));
+	assert_non_null(strstr(md, "| `tls.cert` | (none) | any text | restart |"));
+	free(md);
+
+	char *roff = reference(CONFIG_REFERENCE_ROFF);
+	assert_non_null(strstr(roff, ".TP\n.B limits.body_bytes\n"));
+	assert_non_null(strstr(roff, "\\-\\-log\\-level"));
+	/* Only requests start a line with '.': text never does. */
+	for (const char *line = roff; line && *line; line = strchr(line, '\n'), line += !!line)
+		if (*line == '.')
+			assert_true(
+			        strncmp(line, ".TP\n", 4) == 0 || strncmp(line, ".B ", 3) == 0 ||
+			        strncmp(line, ".br\n", 4) == 0 || strncmp(line, ".SS ", 4) == 0);
+	free(roff);
+
+	char *example = reference(CONFIG_REFERENCE_EXAMPLE);
+	for (size_t t = 0; all_tables[t]; t++)
+		for (const struct config_key *k = all_tables[t]; k->name; k++) {
+			char line[256];
+			snprintf(line, sizeof(line), "\n#%s =%s%s\n", k->name,
+			         k->default_value ? " " : "",
+			         k->default_value ? k->default_value : "");
+			if (!strstr(example, line))
+				fail_msg("the example lacks \"%s\"", line + 1);
+		}
+	/* All commented out: as a file it sets nothing. */
+	struct config *c = config_new();
+	assert_int_equal(config_parse(c, example, strlen(example), NULL, 0), 0);
+	assert_null(config_get(c, "log.level", NULL));
+	config_free(c);
+	free(example);
+}
+
+/* live is a promise kenshod's reload keeps (daemon/main.c config_apply_live):
+ * these keys and no others. A key made live needs its reload code first. */
+static void test_live_keys_are_the_ones_a_reload_applies(void **state)
+{
+	static const char *const live[] = {
+	        "log.level",
+	        "log.access",
+	        "limits.header_bytes",
+	        "limits.uri_bytes",
+	        "limits.body_bytes",
+	        "limits.connections",
+	        "limits.pipeline",
+	        "limits.write_buffer_bytes",
+	        "limits.request_timeout",
+	        "limits.idle_timeout",
+	        "limits.linger_timeout",
+	};
+	size_t n = 0;
+	for (size_t t = 0; all_tables[t]; t++)
+		for (const struct config_key *k = all_tables[t]; k->name; k++) {
+			bool listed = false;
+			for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+				listed = listed || strcmp(live[i], k->name) == 0;
+			if (listed != k->live)
+				fail_msg("%s: live is %d", k->name, k->live);
+			n += k->live;
+		}
+	assert_int_equal(n, sizeof(live) / sizeof(live[0]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +452,9 @@ int main(void)
 	        cmocka_unit_test(test_address_parse),
 	        cmocka_unit_test(test_key_tables_are_consistent),
 	        cmocka_unit_test(test_limit_defaults_match_the_server),
+	        cmocka_unit_test(test_copy_flags_survive_a_reread),
+	        cmocka_unit_test(test_reference_formats),
+	        cmocka_unit_test(test_live_keys_are_the_ones_a_reload_applies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
