@@ -55,6 +55,7 @@ enum peer_role {
 	PEER_ROLE_PERSONAL = 1 << 1,      /**< may receive the four personal items */
 	PEER_ROLE_INTAKE = 1 << 2,        /**< may submit applications */
 	PEER_ROLE_OPERATOR = 1 << 3,      /**< admin API */
+	PEER_ROLE_STATUS = 1 << 4,        /**< status page: operators, or local plain callers */
 };
 
 struct http_request {
@@ -143,12 +144,12 @@ void router_free(struct router *r);
 /** A route open to every caller (liveness, readiness, metrics). */
 #define ROUTE_OPEN 0u
 
-/** Routes requests whose path equals `path` (or, when it ends in '/', starts
- * with it; the longest match wins) and whose method is in `methods` (a mask of
- * HTTP_METHOD_*) to `h`, for callers holding every PEER_ROLE_* bit in `roles`
- * (ROUTE_OPEN: anyone). The router checks the roles before `h` runs, so no
- * handler can forget. A path that matches with another method gets 405 with
- * Allow. Returns 0 or -EINVAL / -ENOMEM / -EEXIST. */
+/** Routes requests whose path equals `path` (or, when it ends in '/' and is
+ * not "/" itself, starts with it; the longest match wins) and whose method
+ * is in `methods` (a mask of HTTP_METHOD_*) to `h`, for callers holding
+ * every PEER_ROLE_* bit in `roles` (ROUTE_OPEN: anyone). The router checks
+ * the roles before `h` runs, so no handler can forget. A path that matches
+ * with another method gets 405 with Allow. Returns 0 or -EINVAL / -ENOMEM / -EEXIST. */
 int router_add(struct router *r, const char *path, unsigned methods, unsigned roles,
                struct handler *h);
 

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -66,6 +67,7 @@ struct area_header {
 	uint32_t max_series;
 	uint32_t cells_per_worker;
 	uint32_t workers;
+	double created_at; /* unix time, for uptime */
 	bool full_logged;
 };
 
@@ -163,6 +165,9 @@ static int map_area(unsigned workers, unsigned max_series)
 	h->max_series = max_series;
 	h->cells_per_worker = (uint32_t)cells_per_worker;
 	h->workers = workers;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	h->created_at = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 	registry.header = h;
 	registry.series = (struct shared_series *)((char *)p + head);
 	registry.cells = (_Atomic uint64_t *)((char *)p + head + series);
@@ -444,6 +449,45 @@ double metric_value(const struct metric *m)
 	for (size_t i = 0; i <= s->bound_count; i++)
 		count += buckets[i];
 	return (double)count;
+}
+
+int metrics_each(const char *name, void (*fn)(const struct metrics_series_view *, void *arg),
+                 void *arg)
+{
+	if (!registry.header)
+		return 0;
+	uint32_t count = atomic_load_explicit(&registry.header->series_count, memory_order_acquire);
+	int seen = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		const struct shared_series *s = &registry.series[i];
+		if (strcmp(s->name, name) != 0)
+			continue;
+		uint64_t buckets[BOUNDS_MAX + 1];
+		struct metrics_series_view view = {.labels = s->labels};
+		if (s->type == METRIC_HISTOGRAM) {
+			merge_series(s, buckets);
+			for (size_t b = 0; b <= s->bound_count; b++)
+				view.value += (double)buckets[b];
+			view.bound_count = s->bound_count;
+			view.bounds = s->bounds;
+			view.buckets = buckets;
+		} else {
+			view.value = merge_series(s, NULL);
+		}
+		fn(&view, arg);
+		seen++;
+	}
+	return seen;
+}
+
+double metrics_started_at(void)
+{
+	return registry.header ? registry.header->created_at : 0;
+}
+
+unsigned metrics_worker_count(void)
+{
+	return registry.header ? registry.header->workers : 0;
 }
 
 static void render_labels(struct buf *out, const char *labels, const char *extra)

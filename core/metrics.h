@@ -73,6 +73,25 @@ void metric_observe(struct metric *m, double v);
  * histogram's count. */
 double metric_value(const struct metric *m);
 
+/** One series as metrics_each shows it, merged over every worker. */
+struct metrics_series_view {
+	const char *labels;      /**< Prometheus label text, "" for none */
+	double value;            /**< a counter's or gauge's value; a histogram's count */
+	size_t bound_count;      /**< histograms: number of finite bounds, else 0 */
+	const double *bounds;    /**< histograms: the ascending upper bounds */
+	const uint64_t *buckets; /**< histograms: per-bucket counts (not cumulative), +Inf last */
+};
+
+/** Calls fn for every series named `name` (a family without its _bucket or
+ * _count suffixes), in registration order. Returns the number of series. */
+int metrics_each(const char *name, void (*fn)(const struct metrics_series_view *, void *arg),
+                 void *arg);
+/** Unix time at which the shared area was created: when the server started
+ * (workers restarted since share it). 0 before any metrics exist. */
+double metrics_started_at(void);
+/** Number of worker slots of the shared area (kenshod's --workers). */
+unsigned metrics_worker_count(void);
+
 /** Default latency buckets in seconds (0.5 ms to 10 s). */
 extern const double metrics_latency_bounds[];
 /** Number of entries in metrics_latency_bounds. */

@@ -147,7 +147,10 @@ int router_add(struct router *r, const char *path, unsigned methods, unsigned ro
 	        .roles = roles,
 	        .router = r,
 	};
-	r->routes[r->count++] = (struct route){copy, len, path[len - 1] == '/', methods, g};
+	/* "/" alone is the status page, not a prefix of every path: unknown
+	 * paths must keep answering 404. */
+	bool prefix = len > 1 && path[len - 1] == '/';
+	r->routes[r->count++] = (struct route){copy, len, prefix, methods, g};
 	/* One line per route, so an operator (and the role-matrix test) can see
 	 * exactly what a running kenshod serves and to whom. */
 	char list[48];

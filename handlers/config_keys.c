@@ -1,7 +1,8 @@
 /* The endpoint families' keys, declared once for kenshod's validation and
  * the reference (core/config.h says how to add one). Each family reads its
  * keys in its own file with the same defaults: plain.* in roles.c, ocsp.* in
- * ocsp.c, crl.* in crl.c, verify.* in verify.c, intake.* in intake.c. */
+ * ocsp.c, crl.* in crl.c, verify.* in verify.c, intake.* in intake.c,
+ * status.* in roles.c. */
 #include "handlers/config_keys.h"
 
 #define SECOND 1000LL
@@ -56,5 +57,8 @@ const struct config_key handlers_config_keys[] = {
          "submissions waiting per worker before 503", false},
         {"intake.batch_max", CONFIG_INT, "64", "submissions", 1, 100000, NULL,
          "submissions per write transaction (fsync)", false},
+        {"status.local", CONFIG_BOOL, "true", NULL, 0, 0, NULL,
+         "plain-HTTP callers on a loopback address may read the status page (/, /v1/status)",
+         false},
         {NULL, 0, NULL, NULL, 0, 0, NULL, NULL, false},
 };

@@ -13,6 +13,7 @@
 #include "core/exchange.h"
 #include "handlers/ocsp.h"
 #include "handlers/roles.h"
+#include "handlers/status.h"
 #include "handlers/verify.h"
 
 struct family {
@@ -28,6 +29,7 @@ static const struct family families[] = {
         {"admin", admin_routes},
         {"verify", verify_routes},
         {"intake", intake_routes},
+        {"status", status_routes},
 };
 
 int handlers_register_all(struct router *r, const struct handler_env *env)

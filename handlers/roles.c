@@ -2,27 +2,47 @@
 #include "handlers/roles.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "core/config.h"
 #include "core/exchange.h"
 #include "handlers/handlers.h"
 
+/* "127.0.0.1:5555", "[::1]:5555" or an IPv4-mapped "[::ffff:127.0.0.1]:5555". */
+static bool peer_is_loopback(const char *address)
+{
+	return strncmp(address, "127.", 4) == 0 || strncmp(address, "[::1]:", 6) == 0 ||
+	       strncmp(address, "[::ffff:127.", 12) == 0;
+}
+
 unsigned handler_peer_roles(const struct handler_env *env, const struct peer_info *peer)
 {
 	if (!peer)
 		return 0;
-	if (peer->tls)
-		return peer->roles;
+	const struct config *c = env ? env->config : NULL;
+	if (peer->tls) {
+		/* The status page is the operator's; over TLS only their
+		 * certificate opens it. */
+		unsigned granted = peer->roles;
+		if (granted & PEER_ROLE_OPERATOR)
+			granted |= PEER_ROLE_STATUS;
+		return granted;
+	}
 	/* docs/architecture.md rule 4: personal data and the admin API only to callers a
 	 * certificate identified, so plain HTTP can at most ask for status, and
 	 * submit applications where the operator allowed it on a trusted
 	 * network (docs/intake.md). */
-	const struct config *c = env ? env->config : NULL;
 	unsigned roles = 0;
 	if (!c || config_get_bool(c, "plain.relying_party", true))
 		roles |= PEER_ROLE_RELYING_PARTY;
 	if (c && config_get_bool(c, "intake.allow_plain", false))
 		roles |= PEER_ROLE_INTAKE;
+	/* Someone on the machine itself may read the status page over plain
+	 * HTTP (docs/operators-guide.md): it shows counts and dates, never a
+	 * certificate's holder, and the loopback address cannot be forged over
+	 * TCP. */
+	if (peer_is_loopback(peer->address) && (!c || config_get_bool(c, "status.local", true)))
+		roles |= PEER_ROLE_STATUS;
 	return roles;
 }
 
@@ -33,6 +53,7 @@ static const char *role_name(unsigned role)
 	case PEER_ROLE_PERSONAL: return "relying-party+personal";
 	case PEER_ROLE_INTAKE: return "intake";
 	case PEER_ROLE_OPERATOR: return "operator";
+	case PEER_ROLE_STATUS: return "operator (status page)";
 	default: return "another";
 	}
 }
@@ -48,6 +69,10 @@ static void refusal_detail(const struct peer_info *peer, unsigned missing, char 
 			how = " (plain HTTP callers have it only while plain.relying_party is "
 			      "true; "
 			      "or use TLS with a client certificate)";
+		else if (first == PEER_ROLE_STATUS)
+			how = ": a TLS client certificate with the operator role, or plain HTTP "
+			      "from "
+			      "a loopback address while status.local is true";
 		else if (first == PEER_ROLE_INTAKE)
 			how = " over TLS (a client certificate); plain HTTP is refused while "
 			      "intake.allow_plain is false";

@@ -15,7 +15,9 @@ struct peer_info;
  * granted (re-evaluated by the TLS layer when the policy is reloaded). On a
  * plain listener: relying-party if `plain.relying_party` is true (the
  * default), intake if `intake.allow_plain` is true, never personal or
- * operator. */
+ * operator. The status page's role comes with operator over TLS, and on a
+ * plain listener to callers on a loopback address while `status.local` is
+ * true (the default). */
 unsigned handler_peer_roles(const struct handler_env *env, const struct peer_info *peer);
 
 /** The router's role check (router_access_fn; arg is the handler_env): true

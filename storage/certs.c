@@ -355,6 +355,17 @@ int store_status_lookup(struct store_txn *txn, uint32_t issuer_id,
 	return 0;
 }
 
+int store_response_count(struct store_txn *txn, uint64_t *count)
+{
+	MDB_stat stat;
+	*count = 0;
+	int rc = mdb_stat(txn->txn, txn->store->dbi[DB_RESPONSES], &stat);
+	if (rc)
+		return store_error(rc);
+	*count = stat.ms_entries;
+	return 0;
+}
+
 int store_response_put(struct store_txn *txn, uint32_t issuer_id, const struct store_serial *serial,
                        const struct store_response *response)
 {

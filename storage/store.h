@@ -221,6 +221,9 @@ int store_status_lookup(struct store_txn *txn, uint32_t issuer_id,
 int store_response_put(struct store_txn *txn, uint32_t issuer_id, const struct store_serial *serial,
                        const struct store_response *response);
 
+/** Counts the cached responses of every issuer (LMDB keeps the count: no scan). */
+int store_response_count(struct store_txn *txn, uint64_t *count);
+
 /* --- change log (read by replicas and delta CRLs) -------------------------------- */
 
 enum store_change_type {

@@ -44,6 +44,10 @@ MATRIX = {
     "/v1/admin/revoke":      "N     N     N     Y     N     N     N     N",
     "/v1/admin/event":       "N     N     N     Y     N     N     N     N",
     "/v1/admin/reload":      "N     N     N     Y     N     N     N     N",
+    # the status page: operators over TLS, and plain callers on loopback
+    # (every caller here is on 127.0.0.1; over TLS that alone opens nothing)
+    "/":                     "Y     Y     N     Y     N     N     N     N",
+    "/v1/status":            "Y     Y     N     Y     N     N     N     N",
 }
 
 # One request per route: method, target, body.
@@ -65,6 +69,8 @@ REQUESTS = {
     "/v1/admin/revoke": ("POST", "/v1/admin/revoke", b""),
     "/v1/admin/event": ("POST", "/v1/admin/event", b""),
     "/v1/admin/reload": ("POST", "/v1/admin/reload", b""),
+    "/": ("GET", "/", None),
+    "/v1/status": ("GET", "/v1/status", None),
 }
 
 OCSP_UNAUTHORIZED = bytes.fromhex("30030a0106")  # RFC 6960 §2.3, unsigned

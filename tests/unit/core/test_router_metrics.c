@@ -68,6 +68,22 @@ static void test_router_rules(void **state)
 	router_free(r);
 }
 
+/* "/" (the status page) is an exact path: other unknown paths stay 404. */
+static void test_router_root_is_exact(void **state)
+{
+	struct router *r = router_new();
+	assert_int_equal(router_add(r, "/", HTTP_METHOD_GET, ROUTE_OPEN, &health), 0);
+	assert_int_equal(router_add(r, "/crl/", HTTP_METHOD_GET, ROUTE_OPEN, &crl), 0);
+	unsigned allowed = 0;
+	assert_string_equal(match_name(r, HTTP_METHOD_GET, "/", 1, &allowed), "health");
+	assert_null(router_match(r, HTTP_METHOD_GET, "/nope", 5, &allowed));
+	assert_int_equal(allowed, 0);
+	assert_null(router_match(r, HTTP_METHOD_POST, "/ocsp", 5, &allowed));
+	assert_int_equal(allowed, 0);
+	assert_string_equal(match_name(r, HTTP_METHOD_GET, "/crl/a", 6, &allowed), "crl");
+	router_free(r);
+}
+
 static unsigned asked_roles;
 static int access_calls;
 static bool access_answer;
@@ -236,6 +252,58 @@ static void test_metrics_merge_workers(void **state)
 	metrics_teardown();
 }
 
+struct seen_series {
+	int count;
+	double value_sum;
+	uint64_t first_bucket;
+	size_t bound_count;
+	char labels[64];
+};
+
+static void seen_cb(const struct metrics_series_view *v, void *arg)
+{
+	struct seen_series *seen = arg;
+	seen->count++;
+	seen->value_sum += v->value;
+	if (v->buckets)
+		seen->first_bucket += v->buckets[0];
+	seen->bound_count = v->bound_count;
+	snprintf(seen->labels, sizeof(seen->labels), "%s", v->labels);
+}
+
+/* metrics_each visits one family's series with values merged over workers,
+ * as /metrics shows them; the area knows its workers and its start. */
+static void test_metrics_each(void **state)
+{
+	assert_int_equal(metrics_setup(2, 0), 0);
+	assert_int_equal(metrics_worker_count(), 2);
+	assert_true(metrics_started_at() > 1e9);
+	metrics_set_worker(0);
+	struct metric *a = metrics_counter("e_total", "route=\"a\"", "Requests.");
+	struct metric *b = metrics_counter("e_total", "route=\"b\"", "Requests.");
+	metrics_counter("e_total_other", NULL, "A longer name is another family.");
+	const double bounds[] = {0.1, 1};
+	struct metric *h = metrics_histogram("e_seconds", "route=\"a\"", "Latency.", bounds, 2);
+	metric_add(a, 2);
+	metric_observe(h, 0.05);
+	metrics_set_worker(1);
+	metric_add(a, 3);
+	metric_add(b, 4);
+	metric_observe(h, 5);
+	struct seen_series seen = {0};
+	assert_int_equal(metrics_each("e_total", seen_cb, &seen), 2);
+	assert_int_equal(seen.count, 2);
+	assert_true(seen.value_sum == 9);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(metrics_each("e_seconds", seen_cb, &seen), 1);
+	assert_true(seen.value_sum == 2); /* a histogram's count */
+	assert_int_equal(seen.bound_count, 2);
+	assert_int_equal(seen.first_bucket, 1);
+	assert_string_equal(seen.labels, "route=\"a\"");
+	assert_int_equal(metrics_each("e_missing", seen_cb, &seen), 0);
+	metrics_teardown();
+}
+
 static void test_metrics_registry_full(void **state)
 {
 	assert_int_equal(metrics_setup(1, 64), 0);
@@ -280,9 +348,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_router_rules),
+	        cmocka_unit_test(test_router_root_is_exact),
 	        cmocka_unit_test(test_router_checks_roles_first),
 	        cmocka_unit_test(test_metrics_exposition),
 	        cmocka_unit_test(test_metrics_merge_workers),
+	        cmocka_unit_test(test_metrics_each),
 	        cmocka_unit_test(test_metrics_registry_full),
 	        cmocka_unit_test(test_readiness),
 	};
