@@ -673,9 +673,9 @@ int crl_routes(struct router *r, const struct handler_env *env)
 		svc->next_update[i] = metrics_gauge_merged(
 		        "kensho_crl_next_update_seconds", labels,
 		        "nextUpdate of the CRL served (unix time)", METRICS_MERGE_MAX);
-		svc->number[i] = metrics_gauge_merged("kensho_crl_number", labels,
-		                                      "cRLNumber of the CRL served",
-		                                      METRICS_MERGE_MAX);
+		svc->number[i] =
+		        metrics_gauge_merged("kensho_crl_number", labels,
+		                             "cRLNumber of the CRL served", METRICS_MERGE_MAX);
 		svc->stale[i] = metrics_gauge_merged(
 		        "kensho_crl_stale", labels,
 		        "1 while the CRL is past its nextUpdate and not served", METRICS_MERGE_MAX);
