@@ -350,6 +350,9 @@ static int worker_main(unsigned index, void *arg)
 	log_set_worker((int)index);
 	if (uv_loop_init(&w.loop) != 0)
 		return 1;
+	/* First, so a rotation while this worker starts reaches it too. */
+	uv_signal_init(&w.loop, &w.sig_usr1);
+	uv_signal_start(&w.sig_usr1, reopen_signal_cb, SIGUSR1);
 	/* The store is opened here, after fork: an LMDB environment must not
 	 * cross a fork. It is the one `kensho` writes. */
 	struct store *store = NULL;
@@ -408,12 +411,10 @@ static int worker_main(unsigned index, void *arg)
 	uv_signal_init(&w.loop, &w.sig_term);
 	uv_signal_init(&w.loop, &w.sig_int);
 	uv_signal_init(&w.loop, &w.sig_hup);
-	uv_signal_init(&w.loop, &w.sig_usr1);
-	w.sig_term.data = w.sig_int.data = w.sig_hup.data = w.sig_usr1.data = &w;
+	w.sig_term.data = w.sig_int.data = w.sig_hup.data = &w;
 	uv_signal_start(&w.sig_term, stop_signal_cb, SIGTERM);
 	uv_signal_start(&w.sig_int, stop_signal_cb, SIGINT);
 	uv_signal_start(&w.sig_hup, reload_signal_cb, SIGHUP);
-	uv_signal_start(&w.sig_usr1, reopen_signal_cb, SIGUSR1);
 	/* The hints are for a person at a terminal; a JSON log stays JSON. */
 	if (index == 0 && log_get_format() == LOG_FORMAT_TEXT)
 		print_urls(d);

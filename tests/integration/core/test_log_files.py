@@ -81,6 +81,10 @@ def check_error_lines(lines, workers):
 
 def rotate_and_check(srv, directory, workers):
     log, access = f"{directory}/kenshod.log", f"{directory}/access.log"
+    # Every worker is listening (so handles SIGUSR1) before the rotation.
+    check(poll(lambda: {line.get("worker") for line in json_lines(log)
+                        if line["message"].startswith("listening on")} == set(range(workers)),
+               60), "every worker started")
     before = request_ids(srv, 3)
     check(poll(lambda: set(before) <= access_ids(access)),
           "access lines go to log.access_file, as JSON")
