@@ -350,9 +350,11 @@ static int worker_main(unsigned index, void *arg)
 	log_set_worker((int)index);
 	if (uv_loop_init(&w.loop) != 0)
 		return 1;
-	/* First, so a rotation while this worker starts reaches it too. */
+	/* First, so a rotation while this worker starts reaches it too;
+	 * unreferenced, so it never keeps a failed start's loop running. */
 	uv_signal_init(&w.loop, &w.sig_usr1);
 	uv_signal_start(&w.sig_usr1, reopen_signal_cb, SIGUSR1);
+	uv_unref((uv_handle_t *)&w.sig_usr1);
 	/* The store is opened here, after fork: an LMDB environment must not
 	 * cross a fork. It is the one `kensho` writes. */
 	struct store *store = NULL;
