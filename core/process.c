@@ -71,6 +71,7 @@ int process_supervise(unsigned workers, int (*worker_main)(unsigned index, void 
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &mask, &old_mask);
 
 	struct worker_slot *slots = calloc(workers, sizeof(*slots));
@@ -100,6 +101,11 @@ int process_supervise(unsigned workers, int (*worker_main)(unsigned index, void 
 		} else if (sig == SIGHUP) {
 			log_info("supervisor: reload requested");
 			signal_all(slots, workers, SIGHUP);
+		} else if (sig == SIGUSR1) {
+			/* logrotate renamed the files: the supervisor's own lines and
+			 * every worker's move to new files at the configured paths. */
+			log_reopen();
+			signal_all(slots, workers, SIGUSR1);
 		}
 		/* Reap every child that exited (SIGCHLD may coalesce). */
 		int wstatus;

@@ -1,6 +1,8 @@
 /* The process model for --workers N: a supervisor forks N worker processes,
  * each running its own loop, and restarts any worker that dies. SIGTERM and
- * SIGINT are forwarded (workers drain), SIGHUP is forwarded (workers reload).
+ * SIGINT are forwarded (workers drain), SIGHUP is forwarded (workers reload),
+ * SIGUSR1 reopens the supervisor's log files and is forwarded (workers
+ * reopen theirs).
  * Each worker writes metric slot `index` (metrics_setup before supervising);
  * a restarted worker continues its predecessor's slot. */
 #pragma once

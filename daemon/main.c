@@ -53,7 +53,7 @@ struct worker {
 	struct daemon *daemon;
 	uv_loop_t loop;
 	struct server *server;
-	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
 	bool stopping;
 	struct tls_factory *tls; /* shared by this worker's TLS listeners */
 	struct config *reloaded; /* the file as last re-read on SIGHUP; NULL: as at start */
@@ -279,6 +279,7 @@ static void drained_cb(struct server *s, void *arg)
 	uv_close((uv_handle_t *)&w->sig_term, handle_closed_cb);
 	uv_close((uv_handle_t *)&w->sig_int, handle_closed_cb);
 	uv_close((uv_handle_t *)&w->sig_hup, handle_closed_cb);
+	uv_close((uv_handle_t *)&w->sig_usr1, handle_closed_cb);
 	server_close(s);
 	w->server = NULL;
 }
@@ -376,6 +377,15 @@ static void reload_signal_cb(uv_signal_t *h, int signum)
 	reload_run_all();
 }
 
+/* SIGUSR1 (from logrotate, or forwarded by the supervisor): log.file and
+ * log.access_file are opened again by name. */
+static void reopen_signal_cb(uv_signal_t *h, int signum)
+{
+	(void)h;
+	(void)signum;
+	log_reopen();
+}
+
 static void print_urls(const struct daemon *d)
 {
 	for (size_t i = 0; i < d->listen_tls_count; i++) {
@@ -420,8 +430,14 @@ static int worker_main(unsigned index, void *arg)
 	struct worker w = {.daemon = d};
 	int status = 0;
 	signal(SIGPIPE, SIG_IGN);
+	log_set_worker((int)index);
 	if (uv_loop_init(&w.loop) != 0)
 		return 1;
+	/* First, so a rotation while this worker starts reaches it too;
+	 * unreferenced, so it never keeps a failed start's loop running. */
+	uv_signal_init(&w.loop, &w.sig_usr1);
+	uv_signal_start(&w.sig_usr1, reopen_signal_cb, SIGUSR1);
+	uv_unref((uv_handle_t *)&w.sig_usr1);
 	/* The store is opened here, after fork: an LMDB environment must not
 	 * cross a fork. It is the one `kensho` writes. */
 	struct store *store = NULL;
@@ -488,7 +504,8 @@ static int worker_main(unsigned index, void *arg)
 	uv_signal_start(&w.sig_term, stop_signal_cb, SIGTERM);
 	uv_signal_start(&w.sig_int, stop_signal_cb, SIGINT);
 	uv_signal_start(&w.sig_hup, reload_signal_cb, SIGHUP);
-	if (index == 0)
+	/* The hints are for a person at a terminal; a JSON log stays JSON. */
+	if (index == 0 && log_get_format() == LOG_FORMAT_TEXT)
 		print_urls(d);
 	uv_run(&w.loop, UV_RUN_DEFAULT);
 out:
@@ -660,6 +677,32 @@ static void log_base_url(const struct daemon *d, const char *wanted)
 		         wanted);
 }
 
+/* log.file and log.access_file: stderr and stdout become these files, so
+ * every line (the supervisor's, each worker's, the start-up messages) goes
+ * there and SIGUSR1 can reopen them for logrotate. */
+static int redirect_logs(const struct config *c)
+{
+	static const struct {
+		const char *key;
+		int fd;
+	} files[] = {{"log.file", STDERR_FILENO}, {"log.access_file", STDOUT_FILENO}};
+	/* Until a worker's loop handles SIGUSR1, its default action would end
+	 * the process: a rotation during start-up must not stop kenshod. */
+	signal(SIGUSR1, SIG_IGN);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		const char *path = config_get(c, files[i].key, NULL);
+		if (!path || !*path)
+			continue;
+		int rc = log_redirect(files[i].fd, path);
+		if (rc) {
+			fprintf(stderr, "kenshod: %s: cannot open %s for appending: %s\n",
+			        files[i].key, path, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
 /* So 1,000s of connections per worker fit: the hard limit is the real one. */
 static void raise_fd_limit(void)
 {
@@ -775,6 +818,13 @@ int main(int argc, char **argv)
 	enum log_level level = LOG_INFO;
 	log_parse_level(config_get(d.config, "log.level", "info"), &level);
 	log_set_level(level);
+	enum log_format format = LOG_FORMAT_TEXT;
+	log_parse_format(config_get(d.config, "log.format", "text"), &format);
+	log_set_format(format);
+	if (redirect_logs(d.config) != 0) {
+		status = 1;
+		goto out;
+	}
 	if (add_address_list(&d.listen, &d.listen_count,
 	                     config_get(d.config, "server.listen", "")) ||
 	    add_address_list(&d.listen_tls, &d.listen_tls_count,

@@ -667,13 +667,18 @@ int crl_routes(struct router *r, const struct handler_env *env)
 		char labels[64];
 		snprintf(labels, sizeof labels, "kind=\"%s\",delta=\"%s\"", DOCS[i].label,
 		         DOCS[i].delta ? "true" : "false");
-		svc->next_update[i] = metrics_gauge("kensho_crl_next_update_seconds", labels,
-		                                    "nextUpdate of the CRL served (unix time)");
+		/* Every worker serves the same files: a sum over workers would
+		 * double a date, so these take the largest worker's value (the
+		 * newest CRL; stale as soon as any worker's is). */
+		svc->next_update[i] = metrics_gauge_merged(
+		        "kensho_crl_next_update_seconds", labels,
+		        "nextUpdate of the CRL served (unix time)", METRICS_MERGE_MAX);
 		svc->number[i] =
-		        metrics_gauge("kensho_crl_number", labels, "cRLNumber of the CRL served");
-		svc->stale[i] =
-		        metrics_gauge("kensho_crl_stale", labels,
-		                      "1 while the CRL is past its nextUpdate and not served");
+		        metrics_gauge_merged("kensho_crl_number", labels,
+		                             "cRLNumber of the CRL served", METRICS_MERGE_MAX);
+		svc->stale[i] = metrics_gauge_merged(
+		        "kensho_crl_stale", labels,
+		        "1 while the CRL is past its nextUpdate and not served", METRICS_MERGE_MAX);
 	}
 	if (readiness_register("crl", crl_readiness_check, svc) != 0)
 		return -ENOMEM;

@@ -1,7 +1,8 @@
 """/metrics with --workers 2: every scrape shows the whole server, whichever
 worker answers it. kensho_http_connections_accepted_total counts exactly the
 connections made, never goes backwards between scrapes, and does not go
-backwards when a worker is killed and the supervisor restarts it."""
+backwards when a worker is killed and the supervisor restarts it. Gauges
+every worker holds the same value of (the CRL's dates) are not summed."""
 import os
 import re
 import signal
@@ -70,6 +71,15 @@ def main():
         check(health >= CONNECTIONS, f"request counts are merged too ({health})")
         lag = re.findall(r"^kensho_loop_lag_seconds (\S+)$", text, re.M)
         check(len(lag) == 1, "one merged loop-lag gauge")
+        # Every worker serves the same CRL: its dates are one CRL's (the
+        # largest worker's value), never the workers' sum.
+        next_update = [float(v) for v in re.findall(
+            r'^kensho_crl_next_update_seconds\{[^}]*\} (\S+)$', text, re.M)]
+        now = time.time()
+        check(len(next_update) == 4 and all(now < v < now + 49 * 3600 for v in next_update),
+              f"CRL nextUpdate gauges are dates, not sums over workers: {next_update}")
+        stale = re.findall(r'^kensho_crl_stale\{[^}]*\} (\S+)$', text, re.M)
+        check(stale == ["0"] * 4, f"kensho_crl_stale is 0 or 1 ({stale})")
 
         before = accepted(srv)
         victim = children(srv.proc.pid)[0]
