@@ -102,10 +102,11 @@ static void notify_watchdog_when_due(struct notify_state *ns, const struct worke
 		if (slots[i].pid <= 0 || age < interval)
 			continue;
 		if (!ns->stall_reported) {
-			log_error("supervisor: worker %u (pid %d) has not turned its event loop for "
-			          "%llu ms; withholding the watchdog ping so that the service "
-			          "manager restarts kenshod",
-			          i, (int)slots[i].pid, (unsigned long long)age);
+			log_error(
+			        "supervisor: worker %u (pid %d) has not turned its event loop for "
+			        "%llu ms; withholding the watchdog ping so that the service "
+			        "manager restarts kenshod",
+			        i, (int)slots[i].pid, (unsigned long long)age);
 			sdnotify_sendf("STATUS=worker %u (pid %d) stalled for %llu ms", i,
 			               (int)slots[i].pid, (unsigned long long)age);
 			ns->stall_reported = true;
@@ -191,7 +192,8 @@ int process_supervise(unsigned workers, int (*worker_main)(unsigned index, void 
 				    WEXITSTATUS(wstatus) == PROCESS_EXIT_CONFIG) {
 					log_error("supervisor: worker %u cannot start; stopping",
 					          i);
-					sdnotify_sendf("STOPPING=1\nSTATUS=worker %u cannot start", i);
+					sdnotify_sendf("STOPPING=1\nSTATUS=worker %u cannot start",
+					               i);
 					stopping = true;
 					status = 1;
 					stop_deadline = now + grace_ms;

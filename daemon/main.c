@@ -620,7 +620,8 @@ static int choose_user(struct daemon *d)
 			return -EINVAL;
 		}
 		if (d->run_as.uid == 0) {
-			fprintf(stderr, "kenshod: server.user: %s is root; name an unprivileged user\n",
+			fprintf(stderr,
+			        "kenshod: server.user: %s is root; name an unprivileged user\n",
 			        user);
 			return -EINVAL;
 		}
@@ -646,7 +647,8 @@ static int choose_user(struct daemon *d)
 		        "/usr/sbin/nologin kensho\n"
 		        "  or start kenshod as that user (User= in the systemd unit, see "
 		        "docs/operators-guide.md),\n"
-		        "  or give --allow-root (server.allow_root = on) to serve as root anyway.\n");
+		        "  or give --allow-root (server.allow_root = on) to serve as root "
+		        "anyway.\n");
 		return -EPERM;
 	}
 	return 0;
@@ -746,7 +748,9 @@ int main(int argc, char **argv)
 			rc = config_set_flag(d.config, "log.access", "off", "--no-access-log");
 			break;
 		case OPT_CHECK_CONFIG: check_path = optarg; break;
-		case OPT_USER: rc = config_set_flag(d.config, "server.user", optarg, "--user"); break;
+		case OPT_USER:
+			rc = config_set_flag(d.config, "server.user", optarg, "--user");
+			break;
 		case OPT_ALLOW_ROOT:
 			rc = config_set_flag(d.config, "server.allow_root", "on", "--allow-root");
 			break;
