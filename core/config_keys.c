@@ -23,6 +23,11 @@ const struct config_key core_config_keys[] = {
          "http(s) URL written into the demo certificates' OCSP and CRL pointers when the "
          "data directory is created; default: the first listener's URL",
          false},
+        {"server.user", CONFIG_STRING, NULL, NULL, 0, 0, NULL,
+         "after binding its listeners, each worker becomes this user (--user); a data "
+         "directory kenshod creates is given to it; none: keep the starting user", false},
+        {"server.allow_root", CONFIG_BOOL, "off", NULL, 0, 0, NULL,
+         "serve as root when no server.user is set (--allow-root); refused otherwise", false},
         {"log.level", CONFIG_ENUM, "info", NULL, 0, 0, "error|warn|info|debug",
          "verbosity of the people-facing log on stderr (--log-level)", true},
         {"log.access", CONFIG_BOOL, "on", NULL, 0, 0, NULL,

@@ -1,5 +1,6 @@
 /* The supervisor: a plain signal loop (no libuv, so children start from a
- * clean slate after fork) that keeps N workers alive. */
+ * clean slate after fork) that keeps N workers alive and speaks for them to
+ * the service manager (core/heartbeat.h). */
 #include "core/process.h"
 
 #include <errno.h>
@@ -11,8 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/heartbeat.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/sdnotify.h"
 
 /* A worker that dies within this long of its start is restarted only after
  * the same delay, so a crash loop does not spin the CPU. */
@@ -34,6 +37,7 @@ static uint64_t now_ms(void)
 static pid_t spawn(unsigned index, int (*worker_main)(unsigned, void *), void *arg,
                    const sigset_t *old_mask)
 {
+	heartbeat_slot_reset(index);
 	pid_t pid = fork();
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, old_mask, NULL);
@@ -52,6 +56,69 @@ static void signal_all(struct worker_slot *slots, unsigned n, int sig)
 		if (slots[i].pid > 0)
 			kill(slots[i].pid, sig);
 	}
+}
+
+/* What the service manager has been told, and what it waits for. */
+struct notify_state {
+	bool ready_sent;       /* READY=1 after start or after the last reload */
+	uint64_t reload_round; /* the round READY=1 waits for; 0: none */
+	uint64_t next_ping_ms; /* when WATCHDOG=1 is next due */
+	bool stall_reported;   /* a stalled worker was logged */
+};
+
+/* READY=1 once every worker listens (at start) or once every running worker
+ * ran its reload hooks (after SIGHUP); a worker forked since the reload read
+ * the configuration afresh and owes nothing. */
+static void notify_ready_when_due(struct notify_state *ns, const struct worker_slot *slots,
+                                  unsigned n)
+{
+	if (ns->ready_sent)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		bool running = slots[i].pid > 0;
+		if (ns->reload_round && running && !heartbeat_slot_reloaded(i, ns->reload_round))
+			return;
+		if (!ns->reload_round && !(running && heartbeat_slot_ready(i)))
+			return;
+	}
+	ns->ready_sent = true;
+	ns->reload_round = 0;
+	sdnotify_sendf("READY=1\nSTATUS=%s", heartbeat_ready_status());
+}
+
+/* WATCHDOG=1 every half interval, but only while every running worker's
+ * loop stamped its heartbeat within one interval: a worker stuck in a loop
+ * turn then stops the pings, and the service manager restarts kenshod. A
+ * worker that died is the supervisor's to restart and does not stop them. */
+static void notify_watchdog_when_due(struct notify_state *ns, const struct worker_slot *slots,
+                                     unsigned n, uint64_t now)
+{
+	uint64_t interval = heartbeat_watchdog_ms();
+	if (!interval || now < ns->next_ping_ms)
+		return;
+	ns->next_ping_ms = now + (interval / 2 ? interval / 2 : 1);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t age = heartbeat_slot_age_ms(i);
+		if (slots[i].pid <= 0 || age < interval)
+			continue;
+		if (!ns->stall_reported) {
+			log_error(
+			        "supervisor: worker %u (pid %d) has not turned its event loop for "
+			        "%llu ms; withholding the watchdog ping so that the service "
+			        "manager restarts kenshod",
+			        i, (int)slots[i].pid, (unsigned long long)age);
+			sdnotify_sendf("STATUS=worker %u (pid %d) stalled for %llu ms", i,
+			               (int)slots[i].pid, (unsigned long long)age);
+			ns->stall_reported = true;
+		}
+		return;
+	}
+	if (ns->stall_reported) {
+		log_info("supervisor: every worker's loop turns again");
+		sdnotify_sendf("STATUS=%s", heartbeat_ready_status());
+		ns->stall_reported = false;
+	}
+	sdnotify_send("WATCHDOG=1");
 }
 
 static unsigned count_alive(const struct worker_slot *slots, unsigned n)
@@ -86,20 +153,29 @@ int process_supervise(unsigned workers, int (*worker_main)(unsigned index, void 
 	bool stopping = false;
 	int status = 0;
 	uint64_t stop_deadline = 0;
+	struct notify_state ns = {.next_ping_ms = now_ms()};
 	while (!stopping || count_alive(slots, workers) > 0) {
-		struct timespec tick = {0, 200 * 1000000};
+		/* Wake at least twice per watchdog interval to ping in time. */
+		uint64_t tick_ms = 200, half = heartbeat_watchdog_ms() / 2;
+		if (half && half < tick_ms)
+			tick_ms = half;
+		struct timespec tick = {0, (long)tick_ms * 1000000};
 		siginfo_t info;
 		int sig = sigtimedwait(&mask, &info, &tick);
 		uint64_t now = now_ms();
 		if (sig == SIGTERM || sig == SIGINT) {
 			if (!stopping) {
 				log_info("supervisor: stopping workers");
+				sdnotify_send("STOPPING=1\nSTATUS=draining connections");
 				stopping = true;
 				stop_deadline = now + grace_ms;
 			}
 			signal_all(slots, workers, SIGTERM);
-		} else if (sig == SIGHUP) {
+		} else if (sig == SIGHUP && !stopping) {
 			log_info("supervisor: reload requested");
+			sdnotify_reloading();
+			ns.reload_round = heartbeat_reload_request();
+			ns.ready_sent = false;
 			signal_all(slots, workers, SIGHUP);
 		} else if (sig == SIGUSR1) {
 			/* logrotate renamed the files: the supervisor's own lines and
@@ -122,6 +198,8 @@ int process_supervise(unsigned workers, int (*worker_main)(unsigned index, void 
 				    WEXITSTATUS(wstatus) == PROCESS_EXIT_CONFIG) {
 					log_error("supervisor: worker %u cannot start; stopping",
 					          i);
+					sdnotify_sendf("STOPPING=1\nSTATUS=worker %u cannot start",
+					               i);
 					stopping = true;
 					status = 1;
 					stop_deadline = now + grace_ms;
@@ -148,6 +226,10 @@ int process_supervise(unsigned workers, int (*worker_main)(unsigned index, void 
 				log_info("supervisor: restarted worker %u as pid %d", i,
 				         (int)slots[i].pid);
 			}
+		}
+		if (!stopping) {
+			notify_ready_when_due(&ns, slots, workers);
+			notify_watchdog_when_due(&ns, slots, workers, now);
 		}
 		if (stopping && now > stop_deadline && count_alive(slots, workers) > 0) {
 			log_warn("supervisor: workers did not stop in time; killing them");

@@ -16,11 +16,14 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/exchange.h"
+#include "core/heartbeat.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/privileges.h"
 #include "core/process.h"
 #include "core/readiness.h"
 #include "core/reload.h"
+#include "core/sdnotify.h"
 #include "core/server.h"
 #include "core/transport.h"
 #include "core/version.h"
@@ -46,11 +49,14 @@ struct daemon {
 	size_t listen_count;
 	char **listen_tls; /* TLS listeners */
 	size_t listen_tls_count;
+	bool drop_privileges; /* become run_as after binding (server.user) */
+	struct run_user run_as;
 };
 
 /* Per-worker state that signal callbacks need. */
 struct worker {
 	struct daemon *daemon;
+	unsigned index;
 	uv_loop_t loop;
 	struct server *server;
 	uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
@@ -78,6 +84,7 @@ static void usage(FILE *out)
 	        "usage: kenshod [--data DIR] --listen HOST:PORT [--listen HOST:PORT ...]\n"
 	        "               [--listen-tls HOST:PORT ...] [--workers N] [--config FILE]\n"
 	        "               [--log-level error|warn|info|debug] [--no-access-log]\n"
+	        "               [--user NAME | --allow-root]\n"
 	        "       kenshod --check-config FILE | --config-reference FORMAT\n"
 	        "       kenshod --version | --help\n"
 	        "\n"
@@ -89,6 +96,8 @@ static void usage(FILE *out)
 	        "  --config FILE      key = value settings (see docs/configuration.md)\n"
 	        "  --log-level LEVEL  stderr log verbosity (default info)\n"
 	        "  --no-access-log    do not write JSON access-log lines to stdout\n"
+	        "  --user NAME        serve as user NAME once the listeners are bound\n"
+	        "  --allow-root       serve as root (refused without it or --user)\n"
 	        "  --check-config FILE  check FILE's keys and values, then exit 0 (valid) or 1\n"
 	        "  --config-reference FORMAT  print every configuration key: markdown, roff\n"
 	        "                     or example (a file with every key at its default)\n"
@@ -276,6 +285,7 @@ static void drained_cb(struct server *s, void *arg)
 {
 	struct worker *w = arg;
 	log_info("drained; exiting");
+	heartbeat_stop();
 	uv_close((uv_handle_t *)&w->sig_term, handle_closed_cb);
 	uv_close((uv_handle_t *)&w->sig_int, handle_closed_cb);
 	uv_close((uv_handle_t *)&w->sig_hup, handle_closed_cb);
@@ -296,6 +306,7 @@ static void stop_signal_cb(uv_signal_t *h, int signum)
 	}
 	w->stopping = true;
 	log_info("%s: draining", strsignal(signum));
+	heartbeat_stopping();
 	server_drain(w->server, drained_cb, w);
 }
 
@@ -371,10 +382,12 @@ static void config_reload_cb(void *arg)
 
 static void reload_signal_cb(uv_signal_t *h, int signum)
 {
-	(void)h;
+	struct worker *w = h->data;
 	(void)signum;
 	log_info("SIGHUP: reloading");
+	heartbeat_reload_begin();
 	reload_run_all();
+	heartbeat_reload_end(w->index);
 }
 
 /* SIGUSR1 (from logrotate, or forwarded by the supervisor): log.file and
@@ -427,7 +440,7 @@ static void close_leftover_cb(uv_handle_t *h, void *arg)
 static int worker_main(unsigned index, void *arg)
 {
 	struct daemon *d = arg;
-	struct worker w = {.daemon = d};
+	struct worker w = {.daemon = d, .index = index};
 	int status = 0;
 	signal(SIGPIPE, SIG_IGN);
 	log_set_worker((int)index);
@@ -448,6 +461,12 @@ static int worker_main(unsigned index, void *arg)
 	        .map_max = (size_t)config_get_size(d->config, "store.map_max", 0),
 	        .max_readers = (unsigned)config_get_int(d->config, "store.max_readers", 0),
 	};
+	/* Files the store and handlers create while starting belong to the user
+	 * the worker becomes; root comes back only to bind the listeners. */
+	if (d->drop_privileges && privileges_assume(&d->run_as) != 0) {
+		status = PROCESS_EXIT_CONFIG;
+		goto out;
+	}
 	if (ca_store_open_with(d->data_dir, &store_opts, &store) != 0) {
 		log_error("cannot open the store of %s", d->data_dir);
 		status = PROCESS_EXIT_CONFIG;
@@ -478,11 +497,13 @@ static int worker_main(unsigned index, void *arg)
 	if (d->config_path && reload_register("config", config_reload_cb, &w) != 0)
 		log_warn("config: cannot register the reload hook; SIGHUP will not re-read %s",
 		         d->config_path);
+	struct transport_factory *tls = d->listen_tls_count ? tls_listener_factory(&w) : NULL;
+	if (d->drop_privileges && privileges_regain() != 0)
+		status = PROCESS_EXIT_CONFIG;
 	for (size_t i = 0; i < d->listen_count; i++) {
 		if (server_listen(w.server, d->listen[i], NULL) != 0)
 			status = PROCESS_EXIT_CONFIG;
 	}
-	struct transport_factory *tls = d->listen_tls_count ? tls_listener_factory(&w) : NULL;
 	for (size_t i = 0; i < d->listen_tls_count; i++) {
 		if (!tls) {
 			status = PROCESS_EXIT_CONFIG;
@@ -491,6 +512,10 @@ static int worker_main(unsigned index, void *arg)
 		if (server_listen(w.server, d->listen_tls[i], tls) != 0)
 			status = PROCESS_EXIT_CONFIG;
 	}
+	/* Listeners bound (a port below 1024 needs root) and the store open:
+	 * nothing further needs the starting user's rights. */
+	if (status == 0 && d->drop_privileges && privileges_drop(&d->run_as) != 0)
+		status = PROCESS_EXIT_CONFIG;
 	if (status) {
 		server_close(w.server);
 		w.server = NULL;
@@ -507,6 +532,8 @@ static int worker_main(unsigned index, void *arg)
 	/* The hints are for a person at a terminal; a JSON log stays JSON. */
 	if (index == 0 && log_get_format() == LOG_FORMAT_TEXT)
 		print_urls(d);
+	heartbeat_start(&w.loop, index);
+	heartbeat_ready(index);
 	uv_run(&w.loop, UV_RUN_DEFAULT);
 out:
 	if (w.tls) {
@@ -703,6 +730,87 @@ static int redirect_logs(const struct config *c)
 	return 0;
 }
 
+/* Decides whom workers run as: server.user, else the starting user, which
+ * may be root only with server.allow_root. Runs before anything is created,
+ * so a refusal leaves no data directory behind. */
+static int choose_user(struct daemon *d)
+{
+	const char *user = config_get(d->config, "server.user", NULL);
+	if (user) {
+		char err[512];
+		if (privileges_lookup(user, &d->run_as, err, sizeof(err)) != 0) {
+			fprintf(stderr, "kenshod: server.user: %s\n", err);
+			return -EINVAL;
+		}
+		if (d->run_as.uid == 0) {
+			fprintf(stderr,
+			        "kenshod: server.user: %s is root; name an unprivileged user\n",
+			        user);
+			return -EINVAL;
+		}
+		if (geteuid() == d->run_as.uid)
+			return 0; /* already that user: nothing to drop */
+		if (geteuid() != 0) {
+			fprintf(stderr,
+			        "kenshod: server.user: becoming %s needs root, and kenshod runs as "
+			        "uid %u; start it as root or as %s\n",
+			        user, (unsigned)geteuid(), user);
+			return -EPERM;
+		}
+		d->drop_privileges = true;
+		return 0;
+	}
+	if (geteuid() == 0 && !config_get_bool(d->config, "server.allow_root", false)) {
+		fprintf(stderr,
+		        "kenshod: refusing to run as root: a certificate validity service needs no "
+		        "root rights once its ports are bound.\n"
+		        "  Give --user NAME (server.user) to serve as NAME after binding, e.g. a "
+		        "system user made with\n"
+		        "    useradd --system --user-group --home-dir /var/lib/kensho --shell "
+		        "/usr/sbin/nologin kensho\n"
+		        "  or start kenshod as that user (User= in the systemd unit, see "
+		        "docs/operators-guide.md),\n"
+		        "  or give --allow-root (server.allow_root = on) to serve as root "
+		        "anyway.\n");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The data directory belongs to the user workers become when kenshod created
+ * it just now (existing is its stat from before, NULL if there was none);
+ * an existing one the operator owns, so it is only checked. */
+static int give_data_dir(const struct daemon *d, const struct stat *existing)
+{
+	if (!d->drop_privileges)
+		return 0;
+	if (!existing) {
+		log_info("giving %s to user %s", d->data_dir, d->run_as.name);
+		return privileges_chown_tree(d->data_dir, &d->run_as);
+	}
+	if (existing->st_uid != d->run_as.uid)
+		log_warn("%s belongs to uid %u, not to %s, whom kenshod serves as: writes there "
+		         "may fail (chown -R %s %s)",
+		         d->data_dir, (unsigned)existing->st_uid, d->run_as.name, d->run_as.name,
+		         d->data_dir);
+	return 0;
+}
+
+/* The STATUS line the service manager shows once kenshod serves. */
+static void describe_service(const struct daemon *d, char *out, size_t len)
+{
+	size_t used = (size_t)snprintf(out, len, "serving");
+	for (size_t i = 0; i < d->listen_count + d->listen_tls_count && used < len; i++) {
+		bool plain = i < d->listen_count;
+		used += (size_t)snprintf(out + used, len - used, "%s %s://%s/", i ? "," : "",
+		                         plain ? "http" : "https",
+		                         plain ? d->listen[i] : d->listen_tls[i - d->listen_count]);
+	}
+	if (used < len)
+		snprintf(out + used, len - used, " with %u worker%s", d->workers,
+		         d->workers == 1 ? "" : "s");
+}
+
 /* So 1,000s of connections per worker fit: the hard limit is the real one. */
 static void raise_fd_limit(void)
 {
@@ -722,6 +830,8 @@ int main(int argc, char **argv)
 		OPT_VERSION,
 		OPT_CHECK_CONFIG,
 		OPT_CONFIG_REFERENCE,
+		OPT_USER,
+		OPT_ALLOW_ROOT,
 	};
 	static const struct option options[] = {
 	        {"data", required_argument, NULL, 'd'},
@@ -733,6 +843,8 @@ int main(int argc, char **argv)
 	        {"no-access-log", no_argument, NULL, OPT_NO_ACCESS_LOG},
 	        {"check-config", required_argument, NULL, OPT_CHECK_CONFIG},
 	        {"config-reference", required_argument, NULL, OPT_CONFIG_REFERENCE},
+	        {"user", required_argument, NULL, OPT_USER},
+	        {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
 	        {"version", no_argument, NULL, OPT_VERSION},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
@@ -773,6 +885,12 @@ int main(int argc, char **argv)
 			status = config_reference_print(stdout, config_tables, format) ? 1 : 0;
 			goto out;
 		}
+		case OPT_USER:
+			rc = config_set_flag(d.config, "server.user", optarg, "--user");
+			break;
+		case OPT_ALLOW_ROOT:
+			rc = config_set_flag(d.config, "server.allow_root", "on", "--allow-root");
+			break;
 		case OPT_VERSION:
 			printf("kenshod %s\n", KENSHO_VERSION);
 			status = 0;
@@ -840,6 +958,10 @@ int main(int argc, char **argv)
 	d.workers = (unsigned)config_get_int(d.config, "server.workers", 1);
 	d.data_dir = config_get(d.config, "server.data", DEFAULT_DATA_DIR);
 	d.access_log = config_get_bool(d.config, "log.access", true);
+	if (choose_user(&d) != 0) {
+		status = 1;
+		goto out;
+	}
 	/* Before any fork: every worker inherits the one metrics area. */
 	unsigned max_series = (unsigned)config_get_int(d.config, "metrics.max_series",
 	                                               METRICS_DEFAULT_MAX_SERIES);
@@ -865,7 +987,10 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (bootstrap_data_dir(d.data_dir, base_url) != 0 || bootstrap_tls(&d) != 0) {
+	struct stat data_st;
+	bool data_existed = stat(d.data_dir, &data_st) == 0;
+	if (bootstrap_data_dir(d.data_dir, base_url) != 0 || bootstrap_tls(&d) != 0 ||
+	    give_data_dir(&d, data_existed ? &data_st : NULL) != 0) {
 		status = 1;
 		goto out;
 	}
@@ -876,6 +1001,11 @@ int main(int argc, char **argv)
 	setvbuf(stdout, stdout_buffer, _IOFBF, sizeof(stdout_buffer));
 	log_info("kenshod %s starting: data %s, %u worker(s)", KENSHO_VERSION, d.data_dir,
 	         d.workers);
+	/* Before fork and before privileges drop: the socket stays reachable. */
+	char ready_status[512];
+	describe_service(&d, ready_status, sizeof(ready_status));
+	if (sdnotify_open() != 0 || heartbeat_setup(d.workers, ready_status) != 0)
+		log_warn("the service manager will not hear from kenshod (see above)");
 	if (d.workers == 1)
 		status = worker_main(0, &d);
 	else

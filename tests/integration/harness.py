@@ -14,6 +14,8 @@ BUILD = os.environ.get("KENSHO_BUILD_DIR", os.path.join(os.path.dirname(__file__
 SOURCE = os.environ.get("KENSHO_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
 KENSHOD = os.path.join(BUILD, "daemon", "kenshod")
 KENSHO = os.path.join(BUILD, "ca", "kensho")
+# kenshod refuses to serve as root unless told so; the suite runs as root.
+ALLOW_ROOT = ["--allow-root"] if os.geteuid() == 0 else []
 
 
 def free_port():
@@ -70,7 +72,7 @@ class Server:
         cmd = [KENSHOD, "--data", self.data, "--listen", f"127.0.0.1:{self.port}"]
         if self.tls_port:
             cmd += ["--listen-tls", f"127.0.0.1:{self.tls_port}"]
-        cmd += self.args
+        cmd += self.args + ALLOW_ROOT
         self.log = open(self.log_path, "wb")
         env = dict(os.environ, **(self.env or {}))
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)

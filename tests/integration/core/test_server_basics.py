@@ -9,7 +9,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import KENSHOD, Server, check, run  # noqa: E402
+from harness import ALLOW_ROOT, KENSHOD, Server, check, run  # noqa: E402
 from client import Conn, get, wait_until  # noqa: E402
 
 
@@ -86,10 +86,10 @@ def main():
 
         with open(conf, "w") as f:
             f.write("limits.header_bytes 5\n")
-        r = subprocess.run([KENSHOD, "--data", os.path.join(tmp, "d"), "--listen", "127.0.0.1:1",
+        r = subprocess.run([KENSHOD, *ALLOW_ROOT, "--data", os.path.join(tmp, "d"), "--listen", "127.0.0.1:1",
                             "--config", conf], capture_output=True, text=True, timeout=10)
         check(r.returncode != 0 and "line 1" in r.stderr, "a bad config line is named and fatal")
-        r = subprocess.run([KENSHOD, "--data", os.path.join(tmp, "d")], capture_output=True,
+        r = subprocess.run([KENSHOD, *ALLOW_ROOT, "--data", os.path.join(tmp, "d")], capture_output=True,
                            text=True, timeout=10)
         check(r.returncode == 2 and "--listen" in r.stderr, "no listener: usage and exit 2")
 
@@ -101,7 +101,7 @@ def main():
             taken.listen()
             addr = "127.0.0.1:%d" % taken.getsockname()[1]
             for extra in ([], ["--workers", "2"]):
-                r = subprocess.run([KENSHOD, "--data", os.path.join(tmp, "d"), "--listen", addr]
+                r = subprocess.run([KENSHOD, *ALLOW_ROOT, "--data", os.path.join(tmp, "d"), "--listen", addr]
                                    + extra, capture_output=True, text=True, timeout=60)
                 check(r.returncode != 0 and f"cannot listen on {addr}" in r.stderr,
                       f"port in use {' '.join(extra)}: says so and exits {r.returncode}")
@@ -110,7 +110,7 @@ def main():
         # it silently; kenshod checks that the address is free first.
         with Server(args=["--no-access-log", "--workers", "2"]) as first:
             addr = f"127.0.0.1:{first.port}"
-            r = subprocess.run([KENSHOD, "--data", os.path.join(tmp, "d"), "--listen", addr],
+            r = subprocess.run([KENSHOD, *ALLOW_ROOT, "--data", os.path.join(tmp, "d"), "--listen", addr],
                                capture_output=True, text=True, timeout=60)
             check(r.returncode != 0 and f"cannot listen on {addr}" in r.stderr,
                   f"a second kenshod on a served port refuses to start ({r.returncode})")

@@ -12,7 +12,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from harness import BUILD, KENSHO, KENSHOD, SOURCE, Server, check, free_port  # noqa: E402
+from harness import ALLOW_ROOT, BUILD, KENSHO, KENSHOD, SOURCE, Server, check, free_port  # noqa: E402
 
 from cryptography import x509  # noqa: E402
 
@@ -31,7 +31,7 @@ BAD_LINES = [
 
 
 def kenshod(*args, timeout=30):
-    return subprocess.run([KENSHOD, *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([KENSHOD, *ALLOW_ROOT, *args], capture_output=True, text=True, timeout=timeout)
 
 
 def refuses(tmp, what, args, needle):
@@ -179,6 +179,8 @@ def check_dev_script():
     r = subprocess.run([dev, "run"], capture_output=True, text=True, timeout=10, env=env)
     check("--listen 127.0.0.1:8080" in r.stdout and "--listen-tls 127.0.0.1:8443" in r.stdout,
           "./dev run without listeners uses 8080 and 8443")
+    if os.geteuid() == 0:
+        check("--allow-root" in r.stdout.split(), f"./dev run as root passes --allow-root: {r.stdout}")
 
 
 def main():

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import BUILD, Server, check, free_port  # noqa: E402
+from harness import ALLOW_ROOT, BUILD, Server, check, free_port  # noqa: E402
 
 RECONNECTS = 24
 
@@ -127,7 +127,7 @@ def main():
 
         # A key file readable by others is refused at start.
         os.chmod(stranger, 0o644)
-        proc = subprocess.run([os.path.join(BUILD, "daemon", "kenshod"), "--data", other,
+        proc = subprocess.run([os.path.join(BUILD, "daemon", "kenshod"), *ALLOW_ROOT, "--data", other,
                                "--listen", f"127.0.0.1:{free_port()}",
                                "--listen-tls", f"127.0.0.1:{free_port()}",
                                "--config", config], capture_output=True, text=True, timeout=30)

@@ -1,0 +1,64 @@
+"""deploy/kenshod.service is a unit systemd accepts as written: a copy whose
+ExecStart names the built kenshod passes `systemd-analyze verify` without a
+single complaint, and it keeps what operating kenshod relies on (Type=notify
+with a watchdog, a dedicated user, a read-only system with the data directory
+as the one writable place). Skipped where systemd-analyze is missing."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from harness import KENSHOD, SOURCE, check  # noqa: E402
+
+UNIT = os.path.join(SOURCE, "deploy", "kenshod.service")
+
+
+def directives(text):
+    """{key: [values]} of the unit's [Service] section."""
+    out, section = {}, None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            section = line
+        elif section == "[Service]" and "=" in line:
+            key, value = line.split("=", 1)
+            out.setdefault(key, []).append(value)
+    return out
+
+
+def main():
+    with open(UNIT) as f:
+        text = f.read()
+    d = directives(text)
+    for key, value in [("Type", "notify"), ("NoNewPrivileges", "yes"),
+                       ("ProtectSystem", "strict"), ("PrivateTmp", "yes"),
+                       ("User", "kensho"), ("StateDirectory", "kensho")]:
+        check(d.get(key) == [value], f"{key}={value} (unit has {d.get(key)})")
+    check("WatchdogSec" in d, "the unit sets a watchdog interval")
+    exec_start = d.get("ExecStart", [""])[0]
+    check("--data /var/lib/kensho" in exec_start,
+          f"the data directory is the StateDirectory, writable under ProtectSystem=strict: {exec_start}")
+    check("--allow-root" not in exec_start, "the unit does not serve as root")
+    check("/usr/local/bin/kenshod " in exec_start, f"ExecStart names kenshod: {exec_start}")
+
+    analyze = shutil.which("systemd-analyze")
+    if not analyze:
+        print("skip - systemd-analyze is not installed; the directives were checked")
+        sys.exit(77)
+    with tempfile.TemporaryDirectory(prefix="kensho-unit-") as tmp:
+        copy = os.path.join(tmp, "kenshod.service")
+        with open(copy, "w") as f:
+            f.write(text.replace("/usr/local/bin/kenshod ", os.path.abspath(KENSHOD) + " "))
+        r = subprocess.run([analyze, "verify", copy], capture_output=True, text=True,
+                           timeout=120, env=dict(os.environ, SYSTEMD_LOG_LEVEL="notice"))
+        check(r.returncode == 0, f"systemd-analyze verify exits 0 ({r.returncode}): {r.stderr}")
+        complaints = [line for line in (r.stdout + r.stderr).splitlines() if "kenshod.service" in line]
+        check(complaints == [], f"systemd-analyze verify says nothing about the unit: {complaints}")
+
+
+if __name__ == "__main__":
+    main()
