@@ -123,3 +123,17 @@ def check(cond, what):
     if not cond:
         raise AssertionError(what)
     print("ok -", what, flush=True)
+
+
+def wait_for(what, cond, timeout=30.0):
+    """Polls cond until it returns something true, within timeout seconds;
+    prints `ok - what` and returns that value, or fails saying what it
+    waited for. Bounded polling, never a timed assertion."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            check(True, what)
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

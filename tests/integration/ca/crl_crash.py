@@ -16,22 +16,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import BUILD, KENSHO, Server, check, run  # noqa: E402
+from harness import BUILD, KENSHO, Server, check, run, wait_for  # noqa: E402
 
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives.serialization import Encoding  # noqa: E402
 
 CRASH = os.path.join(BUILD, "tests", "integration", "ca", "crl_crash_publish")
-
-
-def wait_for(what, cond, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            check(True, what)
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out: {what}")
 
 
 def number(crl):

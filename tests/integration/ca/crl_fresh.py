@@ -14,20 +14,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import KENSHO, Server, check, run  # noqa: E402
+from harness import KENSHO, Server, check, run, wait_for  # noqa: E402
 
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives.serialization import Encoding  # noqa: E402
-
-
-def wait_for(what, cond, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            check(True, what)
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out: {what}")
 
 
 def openssl_verify(tmp, ca, cert, crl_der, at):

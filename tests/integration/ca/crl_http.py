@@ -11,7 +11,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import KENSHO, Server, check, run  # noqa: E402
+from harness import KENSHO, Server, check, run, wait_for  # noqa: E402
 
 from cryptography import x509  # noqa: E402
 from cryptography.x509.oid import ExtensionOID  # noqa: E402
@@ -24,16 +24,6 @@ def request(server, path, method="GET", headers=None):
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
-
-
-def wait_for(what, cond, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            check(True, what)
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out: {what}")
 
 
 def main():

@@ -13,7 +13,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import KENSHOD, Server, check, free_port  # noqa: E402
+from harness import KENSHOD, Server, check, free_port, wait_for  # noqa: E402
 
 
 def kenshod(*args):
@@ -42,16 +42,6 @@ def uids(pid):
 def children(pid):
     with open(f"/proc/{pid}/task/{pid}/children") as f:
         return [int(p) for p in f.read().split()]
-
-
-def wait_for(what, predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def main():

@@ -12,7 +12,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from harness import ALLOW_ROOT, BUILD, KENSHO, KENSHOD, SOURCE, Server, check, free_port  # noqa: E402
+from harness import ALLOW_ROOT, BUILD, KENSHO, KENSHOD, SOURCE, Server, check, free_port, wait_for  # noqa: E402
 
 from cryptography import x509  # noqa: E402
 
@@ -120,16 +120,6 @@ def check_versions():
         check("submit --file F --server URL --receipt-cert PEM" in r.stdout,
               "kensho-card --help shows submit's required --receipt-cert")
     return versions["kenshod"]
-
-
-def wait_for(what, fn, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def check_base_url_and_build_info(version):
