@@ -37,6 +37,23 @@ def wait_for_port(port, timeout=20.0, proc=None):
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
+def wait_for_ready(notify, proc, timeout=60.0):
+    """Reads the notify socket until kenshod says READY=1 (every worker
+    listens); fails if the process exits first or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"kenshod exited with {proc.returncode} before READY=1")
+        notify.settimeout(0.2)
+        try:
+            message = notify.recv(4096).decode("utf-8", "replace")
+        except socket.timeout:
+            continue
+        if "READY=1" in message.split("\n"):
+            return
+    raise TimeoutError(f"kenshod sent no READY=1 within {timeout}s")
+
+
 def run(*args, check=True, **kw):
     """Runs a command, echoing it; returns the CompletedProcess."""
     print("$", " ".join(str(a) for a in args), flush=True)
@@ -75,10 +92,25 @@ class Server:
         cmd += self.args + ALLOW_ROOT
         self.log = open(self.log_path, "wb")
         env = dict(os.environ, **(self.env or {}))
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        wait_for_port(self.port, proc=self.proc)
-        if self.tls_port:
-            wait_for_port(self.tls_port, proc=self.proc)
+        # The port answers once the first worker listens; READY=1 on the
+        # notify socket comes once every worker does. A test that plays the
+        # notify socket itself passes NOTIFY_SOCKET and waits for the port.
+        notify = None
+        if "NOTIFY_SOCKET" not in env:
+            notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            name = f"kensho-test-{os.getpid()}-{self.port}"
+            notify.bind("\0" + name)
+            env["NOTIFY_SOCKET"] = "@" + name
+        try:
+            self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+            if notify is not None:
+                wait_for_ready(notify, self.proc)
+            wait_for_port(self.port, proc=self.proc)
+            if self.tls_port:
+                wait_for_port(self.tls_port, proc=self.proc)
+        finally:
+            if notify is not None:
+                notify.close()  # later notifications fail quietly in kenshod
         return self
 
     def stop(self, timeout=15.0):
