@@ -1,7 +1,7 @@
 /* bench_ocsp: kenshod's OCSP request→response path without the network.
  *
  * Builds a store in a temporary data directory (the test CA of
- * tests/unit/tls/ocsp/, N certificates, the first H pre-signed), then times,
+ * tests/unit/pki/ocsp/, N certificates, the first H pre-signed), then times,
  * each over several runs (the median is printed):
  *   lookup    a read transaction + store_status_lookup (the bare store cost)
  *   hit-post  decode a DER request, pick the responder, look up, check the
@@ -22,7 +22,7 @@
 #include "core/encoding.h"
 #include "ocsp_fixture.h"
 #include "storage/store.h"
-#include "tls/ocsp.h"
+#include "pki/ocsp.h"
 
 struct bench {
 	struct store *store;

@@ -18,7 +18,7 @@
 #include <mbedtls/sha256.h>
 
 #include "core/log.h"
-#include "tls/ocsp.h"
+#include "pki/ocsp.h"
 
 #define OFFICE_CODE "KNSH01" /* the subject CN's issuing-office part */
 

@@ -68,7 +68,7 @@ const char *ca_base_url(const struct ca *ca);
 /** Called after every committed change to a certificate's status (issue,
  * revoke, event), outside the transaction, to pre-sign the new OCSP response
  * (docs/architecture.md: pre-sign on issuance and on status change). Without a hook the
- * CA does it itself with DIR/ca/{sign,auth}-ocsp.{pem,key} (tls/ocsp.h
+ * CA does it itself with DIR/ca/{sign,auth}-ocsp.{pem,key} (pki/ocsp.h
  * ocsp_presign, then store_response_put in its own transaction); kenshod may
  * install a hook that does this on its worker pool instead. A failure is
  * logged and does not undo the change: the responder signs live on a miss. */

@@ -7,7 +7,7 @@
 #include <mbedtls/pk.h>
 
 #include "ca/ca.h"
-#include "tls/jpki_profile.h"
+#include "ca/jpki_profile.h"
 
 struct ca {
 	char data_dir[PATH_MAX];

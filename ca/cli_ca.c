@@ -10,7 +10,7 @@
 
 #include "ca/ca.h"
 #include "ca/cli.h"
-#include "tls/x509_write.h"
+#include "pki/x509_write.h"
 
 int cli_ca(const char *data_dir, int argc, char **argv)
 {

@@ -19,8 +19,8 @@
 #include "ca/ca.h"
 #include "core/log.h"
 #include "storage/store.h"
-#include "tls/crl_read.h"
-#include "tls/crl_write.h"
+#include "pki/crl_read.h"
+#include "pki/crl_write.h"
 
 int crl_path(const char *data_dir, const char *label, bool delta, char *out, size_t out_len)
 {

@@ -12,7 +12,7 @@
  * that matches it, so a state behind the store's numbers means "publish
  * again" (crl_due) and never "this number is out" (a delta's base).
  *
- * Generation reads the index twice in one read transaction (tls/crl_write.h)
+ * Generation reads the index twice in one read transaction (pki/crl_write.h)
  * and so needs constant memory however many entries there are. It signs and
  * fsyncs: never call it on an event-loop thread. */
 #pragma once

@@ -12,7 +12,7 @@
 
 #include <mbedtls/platform_util.h>
 
-#include "tls/x509_write.h"
+#include "pki/x509_write.h"
 
 #define SERIAL_RETRIES    3
 #define NAME_MAX_BYTES    255

@@ -18,7 +18,7 @@
 
 #include "ca/cli.h"
 #include "core/buf.h"
-#include "tls/x509_write.h"
+#include "pki/x509_write.h"
 
 #define REMOTE_MAX_RESPONSE (1 << 20)
 #define REMOTE_TIMEOUT_MS   60000

@@ -13,8 +13,8 @@
 #include "card/cli.h"
 #include "card/http_client.h"
 #include "core/encoding.h"
-#include "tls/cms_build.h"
-#include "tls/ocsp.h"
+#include "pki/cms_build.h"
+#include "pki/ocsp.h"
 
 /* Clock skew tolerated on OCSP thisUpdate/nextUpdate (RFC 5019 §4 leaves it
  * to the client; five minutes is common practice). */

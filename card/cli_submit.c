@@ -13,7 +13,7 @@
 #include "card/http_client.h"
 #include "card/receipt_fields.h"
 #include "core/encoding.h"
-#include "tls/cms.h"
+#include "pki/cms.h"
 
 /* Checks the receipt: CMS signed by exactly the pinned certificate, a valid
  * signature, and content naming this submission. Prints what it says. */

@@ -15,7 +15,7 @@
 #include "core/buf.h"
 #include "core/encoding.h"
 #include "core/version.h"
-#include "tls/dn_text.h"
+#include "pki/dn_text.h"
 
 static void usage(FILE *out)
 {
@@ -157,7 +157,7 @@ static void print_cert_summary(const char *label, const uint8_t *der, size_t len
 	size_t slen = crt.serial.len > 32 ? 32 : crt.serial.len;
 	hex_encode(crt.serial.p, slen, serial);
 	printf("%s serial: %s\n", label, serial);
-	/* UTF-8 as the certificate holds it (tls/dn_text.h); a name too long
+	/* UTF-8 as the certificate holds it (pki/dn_text.h); a name too long
 	 * for the line keeps its longest whole-character prefix. */
 	if (dn_text(crt.subject_raw.p, crt.subject_raw.len, text, sizeof(text)) != -EINVAL)
 		printf("%s subject: %s\n", label, text);

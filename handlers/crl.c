@@ -37,7 +37,7 @@
 #include "core/metrics.h"
 #include "core/readiness.h"
 #include "handlers/handlers.h"
-#include "tls/crl_read.h"
+#include "pki/crl_read.h"
 
 #define CRL_CHECK_INTERVAL_MS_DEFAULT 1000
 #define CRL_DELTA_AFTER_MS_DEFAULT    (60 * 1000)

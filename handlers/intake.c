@@ -29,7 +29,7 @@
 #include "handlers/roles.h"
 #include "handlers/verify.h"
 #include "storage/store.h"
-#include "tls/receipt.h"
+#include "handlers/receipt.h"
 
 struct intake_pending {
 	struct intake_item item; /* first: the batch array points at it */

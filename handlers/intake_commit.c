@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "storage/store.h"
-#include "tls/receipt.h"
+#include "handlers/receipt.h"
 
 #define INTAKE_COMMIT_ATTEMPTS 4 /* map growth (-EAGAIN) redoes the batch */
 

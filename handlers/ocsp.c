@@ -32,7 +32,7 @@
 #include "handlers/handlers.h"
 #include "handlers/ocsp.h"
 #include "storage/store.h"
-#include "tls/ocsp.h"
+#include "pki/ocsp.h"
 
 #define OCSP_CONTENT_TYPE  "application/ocsp-response"
 #define MAX_SIGN_ATTEMPTS  4

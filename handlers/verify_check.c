@@ -14,8 +14,8 @@
 #include "core/encoding.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "tls/cms.h"
-#include "tls/dn_text.h"
+#include "pki/cms.h"
+#include "pki/dn_text.h"
 
 #define VERIFY_MAX_CAS 8
 

@@ -32,7 +32,7 @@
 #include "core/config.h"
 #include "core/exchange.h"
 #include "core/log.h"
-#include "tls/dn_text.h"
+#include "pki/dn_text.h"
 #include "tls/tls_policy.h"
 #include "tls/tls_ticket.h"
 

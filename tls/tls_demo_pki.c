@@ -22,7 +22,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "core/log.h"
-#include "tls/der.h"
+#include "pki/der.h"
 #include "tls/tls.h"
 
 #define PEM_MAX 8192

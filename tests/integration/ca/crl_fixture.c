@@ -18,7 +18,7 @@
 #include <mbedtls/pk.h>
 
 #include "core/encoding.h"
-#include "tls/crl_write.h"
+#include "pki/crl_write.h"
 
 struct list_source {
 	const char *path;

@@ -18,7 +18,7 @@ from intake_common import (allow_plain, connect, issue, openssl_sign, post, sha2
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 
-FIXTURES = os.path.join(SOURCE, "tests/unit/tls/cms")
+FIXTURES = os.path.join(SOURCE, "tests/unit/pki/cms")
 CONTENT = b"application: change of address\nname: KENSHO TARO\n"
 
 

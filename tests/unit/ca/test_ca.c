@@ -19,7 +19,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "ca/ca.h"
-#include "tls/x509_write.h"
+#include "pki/x509_write.h"
 
 static char dir[256];
 static struct ca *ca;

@@ -21,7 +21,7 @@
 #include "ca/ca.h"
 #include "ca/crl.h"
 #include "storage/store.h"
-#include "tls/crl_read.h"
+#include "pki/crl_read.h"
 
 struct fixture {
 	char dir[64];

@@ -1,5 +1,5 @@
 /* Shared by the verify/intake unit tests: a store in a temporary directory
- * that knows the test CA of tests/unit/tls/cms/ (label "sign") and its
+ * that knows the test CA of tests/unit/pki/cms/ (label "sign") and its
  * certificates, with "revoked" (serial 1006) revoked for keyCompromise. */
 #pragma once
 #include <ftw.h>

@@ -11,8 +11,8 @@
 
 #include "handlers/intake_commit.h"
 #include "intake_fixture.h"
-#include "tls/cms.h"
-#include "tls/receipt.h"
+#include "pki/cms.h"
+#include "handlers/receipt.h"
 
 static struct intake_fixture *fx;
 static struct receipt_signer *signer;

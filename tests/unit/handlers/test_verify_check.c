@@ -1,5 +1,5 @@
 /* handlers/verify_check: each reason /v1/verify and /v1/intake can give, for
- * inputs made by `openssl cms -sign` (tests/unit/tls/cms/make_fixtures.py)
+ * inputs made by `openssl cms -sign` (tests/unit/pki/cms/make_fixtures.py)
  * against a store that knows the test CA. */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,10 +13,10 @@
 
 #include "handlers/verify.h"
 #include "intake_fixture.h"
-#include "tls/cms_build.h"
-#include "tls/der.h"
-#include "tls/random.h"
-#include "tls/x509_write.h"
+#include "pki/cms_build.h"
+#include "pki/der.h"
+#include "pki/random.h"
+#include "pki/x509_write.h"
 
 #define NOW 1795000000 /* 2026-11-18: after REVOKED_AT */
 

@@ -1,0 +1,94 @@
+/* The JPKI certificate profile (docs/jpki.md): the two CAs, their delegated OCSP
+ * responders, and the end-entity signing and user-authentication
+ * certificates, plus the calendar rules they depend on (era-coded birth
+ * dates, the age limit, validity to the fifth birthday after issuance). */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mbedtls/pk.h>
+
+#include "storage/store.h"
+#include "pki/x509_write.h"
+
+/* The basic four items' otherName types (docs/jpki.md). */
+#define JPKI_OID_NAME          "1.2.392.200149.8.5.5.1"
+#define JPKI_OID_NAME_FLAGS    "1.2.392.200149.8.5.5.2"
+#define JPKI_OID_SEX           "1.2.392.200149.8.5.5.3"
+#define JPKI_OID_BIRTH         "1.2.392.200149.8.5.5.4"
+#define JPKI_OID_ADDRESS       "1.2.392.200149.8.5.5.5"
+#define JPKI_OID_ADDRESS_FLAGS "1.2.392.200149.8.5.5.6"
+#define JPKI_POLICY_SIGN       "1.2.392.200149.8.5.1.1.20"
+#define JPKI_POLICY_AUTH       "1.2.392.200149.8.5.1.3.30"
+
+/** The signing certificate is not issued to children under this age. */
+#define JPKI_SIGN_MIN_AGE 15
+/** Address limit in characters (code points), from the prefecture on. */
+#define JPKI_ADDRESS_MAX_CHARS 200
+/** CA validity: ten years. */
+#define JPKI_CA_VALIDITY_DAYS 3652
+/** Delegated OCSP responder validity: two years, within the CA's ten. */
+#define JPKI_OCSP_VALIDITY_DAYS 730
+
+/** A calendar date. */
+struct jpki_date {
+	int year, month, day;
+};
+
+/** Parses and validates "YYYY-MM-DD" (a real Gregorian date, year 1868 or later). */
+int jpki_date_parse(const char *text, struct jpki_date *out);
+/** The UTC calendar date of a unix time. */
+void jpki_date_from_unix(int64_t unix_seconds, struct jpki_date *out);
+/** Unix seconds of 00:00:00 UTC on a date. */
+int64_t jpki_date_to_unix(const struct jpki_date *date);
+/** The certificate's birth-date item EYYYYMMDD with the era digit (1 Meiji,
+ * 2 Taishō, 3 Shōwa, 4 Heisei, 5 Reiwa) of the day of birth. */
+void jpki_birth_code(const struct jpki_date *birth, char out[10]);
+/** Completed years of age on `on`. */
+int jpki_age_on(const struct jpki_date *birth, const struct jpki_date *on);
+/** End of validity: 23:59:59 UTC on the fifth birthday after `issued_at`
+ * (a 29 February birthday falls on 28 February in common years). */
+int64_t jpki_validity_end(const struct jpki_date *birth, int64_t issued_at);
+
+/** Appends the CA's Name for a kind (docs/jpki.md, "The CAs"). */
+void jpki_ca_name(struct der *d, enum cert_kind kind);
+
+/** Writes a self-signed CA certificate for `kind` with `key`. */
+int jpki_ca_cert(enum cert_kind kind, mbedtls_pk_context *key, const uint8_t *serial,
+                 size_t serial_len, int64_t now, x509_rng_fn rng, void *rng_state, uint8_t **der,
+                 size_t *der_len);
+
+/** Writes the delegated OCSP responder certificate (id-kp-OCSPSigning,
+ * id-pkix-ocsp-nocheck; RFC 6960 §4.2.2.2) for `responder_key`, signed by the CA. */
+int jpki_ocsp_cert(enum cert_kind kind, mbedtls_pk_context *ca_key,
+                   mbedtls_pk_context *responder_key, const uint8_t *serial, size_t serial_len,
+                   int64_t now, x509_rng_fn rng, void *rng_state, uint8_t **der, size_t *der_len);
+
+/** The basic four items as written into the signing certificate. */
+struct jpki_items {
+	const char *name;       /**< UTF-8, family and given name separated by U+3000 */
+	const char *birth_code; /**< EYYYYMMDD */
+	int sex;                /**< 1, 2 or 3 */
+	const char *address;    /**< UTF-8, from the prefecture on */
+};
+
+/** An end-entity certificate to issue. */
+struct jpki_ee {
+	enum cert_kind kind;
+	const uint8_t *serial; /**< positive magnitude, at most 20 octets */
+	size_t serial_len;
+	int64_t not_before;
+	int64_t not_after;
+	mbedtls_pk_context *subject_key;
+	const char *common_name;        /**< issue timestamp + sequence + office code */
+	const struct jpki_items *items; /**< signing certificates only; NULL for user-auth */
+	const char *base_url;           /**< CRL and OCSP URLs are made from it */
+};
+
+/** Writes an end-entity certificate signed by the kind's CA key. */
+int jpki_ee_cert(const struct jpki_ee *ee, mbedtls_pk_context *ca_key, x509_rng_fn rng,
+                 void *rng_state, uint8_t **der, size_t *der_len);
+
+/** Counts UTF-8 code points; -EINVAL if the text is not valid UTF-8. */
+int jpki_utf8_chars(const char *text);
