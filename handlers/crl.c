@@ -27,8 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <mbedtls/sha256.h>
-
 #include "ca/crl.h"
 #include "core/config.h"
 #include "core/encoding.h"
@@ -38,6 +36,7 @@
 #include "core/readiness.h"
 #include "handlers/handlers.h"
 #include "pki/crl_read.h"
+#include "pki/hash.h"
 
 #define CRL_CHECK_INTERVAL_MS_DEFAULT 1000
 #define CRL_DELTA_AFTER_MS_DEFAULT    (60 * 1000)
@@ -328,7 +327,7 @@ static int load_doc(const char *path, int64_t max_bytes, struct crl_doc *doc)
 	doc->number = info.number;
 	uint8_t hash[32];
 	char hex[2 * 16 + 1];
-	mbedtls_sha256_ret(doc->data, doc->len, hash, 0);
+	pki_sha256(doc->data, doc->len, hash);
 	hex_encode(hash, 16, hex);
 	snprintf(doc->etag, sizeof doc->etag, "\"%s\"", hex);
 	time_t t = (time_t)info.this_update;

@@ -15,8 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <mbedtls/sha256.h>
-
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/encoding.h"
@@ -27,9 +25,10 @@
 #include "handlers/handlers.h"
 #include "handlers/intake_commit.h"
 #include "handlers/roles.h"
-#include "handlers/verify.h"
-#include "storage/store.h"
 #include "handlers/receipt.h"
+#include "handlers/verify.h"
+#include "pki/hash.h"
+#include "storage/store.h"
 
 struct intake_pending {
 	struct intake_item item; /* first: the batch array points at it */
@@ -208,7 +207,7 @@ static void intake_on_post(struct handler *self, struct exchange *ex)
 		return;
 	}
 	uint8_t digest[32];
-	mbedtls_sha256_ret(req->body, req->body_len, digest, 0);
+	pki_sha256(req->body, req->body_len, digest);
 	if (answer_if_known(h, ex, digest)) {
 		buf_free(&result);
 		return;
