@@ -4,11 +4,12 @@
  * tests/unit/pki/ocsp/, N certificates, the first H pre-signed), then times,
  * each over several runs (the median is printed):
  *   lookup    a read transaction + store_status_lookup (the bare store cost)
- *   hit-post  decode a DER request, pick the responder, look up, check the
- *             cached response answers the CertID, copy it: the fast path
+ *   hit-post  decode a DER request, then ocsp_service_lookup (pick the
+ *             responder, look up, check the cached response answers the
+ *             CertID) and copy the hit: the fast path
  *   hit-get   the same from the base64 GET path
  *   sign-rsa  / sign-ecdsa   one live signature (a miss)
- *   miss      sign + write the response back (fsync'd commit)
+ *   miss      ocsp_service_presign: read, sign, write back (fsync'd commit)
  * and the ratio of the fast path to the bare lookup.
  *
  * Usage: bench_ocsp [--certs N] [--presigned H] [--runs R] [--seconds S] */
@@ -21,6 +22,8 @@
 
 #include "core/encoding.h"
 #include "ocsp_fixture.h"
+#include "ocsp/responder_set.h"
+#include "ocsp/service.h"
 #include "storage/store.h"
 #include "pki/ocsp.h"
 
@@ -78,28 +81,21 @@ static void op_lookup(struct bench *b)
 	store_txn_abort(txn);
 }
 
-static struct ocsp_request scratch;
+static struct ocsp_query scratch;
+
+static void copy_hit_cb(const struct ocsp_query *q, const struct ocsp_cached *hit, void *arg)
+{
+	struct bench *b = arg;
+	memcpy(b->copy, hit->der, hit->len);
+}
 
 static void fast_path(struct bench *b, const uint8_t *der, size_t len)
 {
-	if (ocsp_request_decode(der, len, &scratch))
+	if (ocsp_request_decode(der, len, &scratch.request))
 		die("decode", EINVAL);
-	struct ocsp_responder *r = ocsp_responder_set_match(b->set, scratch.ids, scratch.count);
-	if (!r)
-		die("match", ENOENT);
-	struct store_serial s = {.len = scratch.ids[0].serial_len};
-	memcpy(s.bytes, scratch.ids[0].serial, s.len);
-	struct store_txn *txn;
-	struct store_cert cert;
-	struct store_response resp;
-	int64_t now = (int64_t)time(NULL);
-	if (store_txn_begin(b->store, false, &txn) ||
-	    store_status_lookup(txn, b->issuer, &s, &cert, &resp) || !resp.der.data ||
-	    now >= resp.next_update ||
-	    !ocsp_response_answers(resp.der.data, resp.der.len, &scratch.ids[0]))
-		die("hit", EIO);
-	memcpy(b->copy, resp.der.data, resp.der.len);
-	store_txn_abort(txn);
+	int rc = ocsp_service_lookup(b->set, &scratch, (int64_t)time(NULL), 0, copy_hit_cb, b);
+	if (rc != 1)
+		die("hit", rc < 0 ? rc : EIO);
 }
 
 static void op_hit_post(struct bench *b)
@@ -147,7 +143,7 @@ static void op_miss(struct bench *b)
 	/* Certificates past the pre-signed ones: sign and cache, as a miss does. */
 	struct store_serial s = {.len = 4};
 	serial_of(b->presigned + next_index(b, b->certs - b->presigned), s.bytes);
-	int err = ocsp_responder_set_presign(b->set, b->issuer, &s);
+	int err = ocsp_service_presign(b->set, b->issuer, &s);
 	if (err)
 		die("miss", err);
 }
@@ -214,7 +210,7 @@ static void populate(struct bench *b)
 	for (size_t i = 0; i < b->presigned; i++) {
 		struct store_serial s = {.len = 4};
 		serial_of(i, s.bytes);
-		err = ocsp_responder_set_presign(b->set, b->issuer, &s);
+		err = ocsp_service_presign(b->set, b->issuer, &s);
 		struct ocsp_cert_id id;
 		if (!err)
 			err = ocsp_responder_cert_id(r, OCSP_HASH_SHA1, s.bytes, 4, &id);
