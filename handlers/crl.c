@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,8 +114,7 @@ struct crl_service {
 	bool stating[DOC_COUNT];
 	bool loading[DOC_COUNT];
 	uv_timer_t timer;
-	uv_signal_t sig_term, sig_int;
-	bool closing;
+	bool closing; /* on_context_dispose has run: start nothing new */
 	bool generating;
 	bool generate;
 	int64_t check_ms;
@@ -126,10 +124,6 @@ struct crl_service {
 	struct metric *generated, *failed;
 	struct metric *next_update[DOC_COUNT], *number[DOC_COUNT], *stale[DOC_COUNT];
 };
-
-/* One worker process serves one set of CRLs; it lives as long as the
- * process because the router keeps pointing at its routes. */
-static struct crl_service *service;
 
 /* --- conditional requests ---------------------------------------------------------- */
 
@@ -581,25 +575,6 @@ static void timer_cb(uv_timer_t *t)
 		start_generation(svc);
 }
 
-static void handle_closed_cb(uv_handle_t *h)
-{
-	(void)h;
-}
-
-/* The worker drains on SIGTERM/SIGINT: stop the timer so the loop can end.
- * Documents stay in memory for requests still being answered. */
-static void stop_signal_cb(uv_signal_t *h, int signum)
-{
-	struct crl_service *svc = h->data;
-	(void)signum;
-	if (svc->closing)
-		return;
-	svc->closing = true;
-	uv_close((uv_handle_t *)&svc->timer, handle_closed_cb);
-	uv_close((uv_handle_t *)&svc->sig_term, handle_closed_cb);
-	uv_close((uv_handle_t *)&svc->sig_int, handle_closed_cb);
-}
-
 static void read_config(struct crl_service *svc, const struct config *c)
 {
 	svc->check_ms = config_get_ms(c, "crl.check_interval", CRL_CHECK_INTERVAL_MS_DEFAULT);
@@ -634,28 +609,21 @@ static void read_config(struct crl_service *svc, const struct config *c)
 	snprintf(svc->base_url, sizeof svc->base_url, "%s", config_get(c, "crl.base_url", ""));
 }
 
-int crl_routes(struct router *r, const struct handler_env *env)
+static void crl_dispose(void *context);
+
+static int crl_context_init(struct router *r, const struct handler_env *env, void **context)
 {
-	if (!service) {
-		service = calloc(1, sizeof *service);
-		if (!service)
-			return -ENOMEM;
-	} else if (!service->closing) {
-		return -EEXIST; /* one set of CRL routes per process */
-	} else {
-		/* a previous server in this process has stopped: start afresh,
-		 * keeping nothing that pointed into the old loop */
-		for (int i = 0; i < DOC_COUNT; i++)
-			crl_image_unref(service->docs[i].image);
-		memset(service, 0, sizeof *service);
-	}
-	struct crl_service *svc = service;
+	struct crl_service *svc = calloc(1, sizeof *svc);
+	if (!svc)
+		return -ENOMEM;
 	svc->loop = env->loop;
 	svc->store = env->store;
 	snprintf(svc->data_dir, sizeof svc->data_dir, "%s", env->data_dir ? env->data_dir : ".");
 	struct config *defaults = env->config ? NULL : config_new();
-	if (!env->config && !defaults)
+	if (!env->config && !defaults) {
+		free(svc);
 		return -ENOMEM;
+	}
 	read_config(svc, env->config ? env->config : defaults);
 	config_free(defaults);
 	svc->generated = metrics_counter("kensho_crl_published_total", NULL,
@@ -679,8 +647,10 @@ int crl_routes(struct router *r, const struct handler_env *env)
 		        "kensho_crl_stale", labels,
 		        "1 while the CRL is past its nextUpdate and not served", METRICS_MERGE_MAX);
 	}
-	if (readiness_register("crl", crl_readiness_check, svc) != 0)
+	if (readiness_register("crl", crl_readiness_check, svc) != 0) {
+		free(svc);
 		return -ENOMEM;
+	}
 	if (svc->generate && !svc->store)
 		log_info("crl: no store in this process; serving published CRLs without "
 		         "generating them");
@@ -693,20 +663,19 @@ int crl_routes(struct router *r, const struct handler_env *env)
 		};
 		int err = router_add(r, DOCS[i].url_path, HTTP_METHOD_GET | HTTP_METHOD_HEAD,
 		                     PEER_ROLE_RELYING_PARTY, &svc->routes[i].super);
-		if (err)
+		if (err) {
+			crl_dispose(svc);
 			return err;
+		}
 	}
-	if (uv_timer_init(svc->loop, &svc->timer) != 0 ||
-	    uv_signal_init(svc->loop, &svc->sig_term) != 0 ||
-	    uv_signal_init(svc->loop, &svc->sig_int) != 0)
-		return -EIO;
-	svc->timer.data = svc->sig_term.data = svc->sig_int.data = svc;
-	/* None of these may keep the loop alive on its own. */
+	int err = uv_timer_init(svc->loop, &svc->timer);
+	if (err) {
+		crl_dispose(svc);
+		return err;
+	}
+	svc->timer.data = svc;
+	/* The timer may not keep the loop alive on its own. */
 	uv_unref((uv_handle_t *)&svc->timer);
-	uv_unref((uv_handle_t *)&svc->sig_term);
-	uv_unref((uv_handle_t *)&svc->sig_int);
-	uv_signal_start(&svc->sig_term, stop_signal_cb, SIGTERM);
-	uv_signal_start(&svc->sig_int, stop_signal_cb, SIGINT);
 	/* What is already published is served from the first request: loaded
 	 * here, before the worker listens (a CRL that exists on disk must not be
 	 * answered 404 while a load runs). Later replacements load on the pool. */
@@ -714,7 +683,7 @@ int crl_routes(struct router *r, const struct handler_env *env)
 		char path[4096];
 		struct crl_doc doc = {0};
 		crl_path(svc->data_dir, DOCS[i].label, DOCS[i].delta, path, sizeof path);
-		int err = load_doc(path, svc->max_bytes, &doc);
+		err = load_doc(path, svc->max_bytes, &doc);
 		if (err == 0) {
 			svc->docs[i] = doc;
 			log_info("crl: serving %s (%zu bytes, ETag %s)", DOCS[i].url_path, doc.len,
@@ -728,5 +697,33 @@ int crl_routes(struct router *r, const struct handler_env *env)
 	update_freshness(svc);
 	/* first tick at once: load what changed, generate what is due */
 	uv_timer_start(&svc->timer, timer_cb, 0, (uint64_t)svc->check_ms);
+	*context = svc;
 	return 0;
 }
+
+/* The worker drains: stop the timer, so nothing is checked, loaded or
+ * generated any more. A generation or load already on the pool finishes;
+ * the documents stay in memory for requests still being answered. */
+static void crl_context_dispose(void *context)
+{
+	struct crl_service *svc = context;
+	svc->closing = true;
+	uv_close((uv_handle_t *)&svc->timer, NULL);
+}
+
+/* After the loop has ended, or for a start that failed before the timer. */
+static void crl_dispose(void *context)
+{
+	struct crl_service *svc = context;
+	readiness_unregister(crl_readiness_check, svc);
+	for (int i = 0; i < DOC_COUNT; i++)
+		crl_image_unref(svc->docs[i].image);
+	free(svc);
+}
+
+const struct handler_family crl_family = {
+        .name = "crl",
+        .on_context_init = crl_context_init,
+        .on_context_dispose = crl_context_dispose,
+        .dispose = crl_dispose,
+};

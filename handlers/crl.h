@@ -6,17 +6,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct handler_env;
-struct router;
+struct handler_family;
 
 /** Adds the four CRL routes (GET and HEAD), loads the published files and
  * starts the timer that reloads replaced files and, when a store is at hand
  * and crl.generate is on, regenerates due CRLs on the thread pool (one
- * process at a time, by an flock on DIR/crl/.generate.lock). Settings:
- * crl.check_interval, crl.delta_after_ms, crl.full_interval,
- * crl.full_validity, crl.delta_validity, crl.base_url, crl.max_bytes,
- * crl.generate. Returns 0 or -errno. */
-int crl_routes(struct router *r, const struct handler_env *env);
+ * process at a time, by an flock on DIR/crl/.generate.lock); the timer stops
+ * when the worker drains. Settings: crl.check_interval, crl.delta_after_ms,
+ * crl.full_interval, crl.full_validity, crl.delta_validity, crl.base_url,
+ * crl.max_bytes, crl.generate. */
+extern const struct handler_family crl_family;
 
 /** RFC 9110 §13.1.2: true if an If-None-Match list of entity tags names the
  * strong tag etag (with its quotes), by weak comparison; "*" never matches. */
