@@ -24,14 +24,18 @@ struct handler_env {
 };
 
 /** An endpoint family's life on one worker loop. The hooks run on the loop
- * thread, in this order, each once: on_context_init, then (if it succeeded)
- * on_context_dispose, then, once the loop has run to its end, dispose. */
+ * thread, in this order, each once: on_context_init, then (if it made a
+ * context) on_context_dispose, then, once the loop has run to its end,
+ * dispose. */
 struct handler_family {
 	/** For logs: "ocsp", "crl", ... */
 	const char *name;
 	/** Creates the family's context on env->loop: reads its settings, adds
 	 * its routes to r, starts its timers. Returns 0 with *context set, or
-	 * -errno (logged) having released everything it made. */
+	 * -errno (logged). A failed init either releases everything and leaves
+	 * *context alone, or sets *context to what it made so far (handles it
+	 * cannot free before the loop runs), which the two other hooks then
+	 * release as usual. */
 	int (*on_context_init)(struct router *r, const struct handler_env *env, void **context);
 	/** The worker drains (or failed to start): stop background work and
 	 * uv_close every handle the context holds. Requests still in progress

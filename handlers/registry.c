@@ -12,7 +12,7 @@
 #include "core/exchange.h"
 #include "core/log.h"
 #include "handlers/admin.h"
-#include "handlers/crl.h"
+#include "handlers/crl_serve.h"
 #include "handlers/health.h"
 #include "handlers/lookup.h"
 #include "handlers/ocsp.h"
@@ -45,6 +45,8 @@ int handlers_context_init(struct router *r, const struct handler_env *env,
 	router_set_access(r, handler_check_access, (void *)env);
 	for (size_t i = 0; i < FAMILY_COUNT; i++) {
 		int rc = families[i]->on_context_init(r, env, &hc->contexts[i]);
+		if (rc == 0 || hc->contexts[i])
+			hc->started = i + 1; /* a half-made context is disposed of too */
 		if (rc < 0) {
 			/* The family has logged which file or setting failed; this
 			 * line only says what it cost, in words, not a bare code. */
@@ -55,7 +57,6 @@ int handlers_context_init(struct router *r, const struct handler_env *env,
 			handlers_context_dispose(hc);
 			return rc;
 		}
-		hc->started = i + 1;
 	}
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* /crl/{sign,auth}.crl and /crl/{sign,auth}-delta.crl: the published CRLs
- * (DIR/crl/) served from memory with validators for conditional GET, and
- * their regeneration on a schedule and after revocations. */
+ * (DIR/crl/) served from memory with validators for conditional GET. The
+ * family also runs this worker's CRL publisher (crl_publisher.h), which
+ * regenerates them on a schedule and after revocations. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -8,13 +9,10 @@
 
 struct handler_family;
 
-/** Adds the four CRL routes (GET and HEAD), loads the published files and
- * starts the timer that reloads replaced files and, when a store is at hand
- * and crl.generate is on, regenerates due CRLs on the thread pool (one
- * process at a time, by an flock on DIR/crl/.generate.lock); the timer stops
- * when the worker drains. Settings: crl.check_interval, crl.delta_after_ms,
- * crl.full_interval, crl.full_validity, crl.delta_validity, crl.base_url,
- * crl.max_bytes, crl.generate. */
+/** Adds the four CRL routes (GET and HEAD), loads the published files,
+ * starts the timer that reloads replaced files (crl.check_interval, files up
+ * to crl.max_bytes) and starts the publisher (its settings in
+ * crl_publisher.h); both timers stop when the worker drains. */
 extern const struct handler_family crl_family;
 
 /** RFC 9110 §13.1.2: true if an If-None-Match list of entity tags names the
