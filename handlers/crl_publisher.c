@@ -209,7 +209,7 @@ int crl_publisher_start(const struct crl_publisher_options *opts, struct crl_pub
 
 bool crl_publisher_active(const struct crl_publisher *p)
 {
-	return p->active;
+	return p && p->active;
 }
 
 void crl_publisher_stop(struct crl_publisher *p)

@@ -36,7 +36,8 @@ struct crl_publisher_options {
  * crl_due (ca/crl.h) what is due and publishes it. Returns 0 or -errno. */
 int crl_publisher_start(const struct crl_publisher_options *opts, struct crl_publisher **out);
 
-/** True when this publisher generates (crl.generate on, a store at hand). */
+/** True when this publisher generates (crl.generate on, a store at hand);
+ * false for NULL. */
 bool crl_publisher_active(const struct crl_publisher *p);
 
 /** Stops the timer (uv_close): no job starts after this; one on the pool

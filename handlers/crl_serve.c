@@ -552,11 +552,7 @@ static int crl_context_init(struct router *r, const struct handler_env *env, voi
 				log_warn("crl: cannot serve %s: %s", path, strerror(-err));
 		}
 	}
-	update_freshness(svc);
-	/* first tick at once: load what changed */
-	uv_timer_start(&svc->timer, timer_cb, 0, (uint64_t)svc->check_ms);
-	/* The publisher's first tick follows ours: what it finds due is
-	 * judged against the files as served. */
+	/* The publisher: its first tick, at once, generates what is due. */
 	const struct crl_publisher_options publishing = {
 	        .loop = svc->loop,
 	        .store = env->store,
@@ -566,7 +562,13 @@ static int crl_context_init(struct router *r, const struct handler_env *env, voi
 	        .published = published_cb,
 	        .arg = svc,
 	};
-	return crl_publisher_start(&publishing, &svc->publisher);
+	err = crl_publisher_start(&publishing, &svc->publisher);
+	if (err)
+		return err;
+	update_freshness(svc); /* names the publisher when a file has expired */
+	/* first tick at once: load what changed */
+	uv_timer_start(&svc->timer, timer_cb, 0, (uint64_t)svc->check_ms);
+	return 0;
 }
 
 /* The worker drains: stop the timers, so nothing is checked, loaded or
