@@ -4,6 +4,7 @@ FILE:LINE: key (or the flag) named, and nothing is created in the data
 directory. Also: --check-config, --version of every program, the version in
 /metrics, the demo certificates' base URL taken from the first listener, and
 ./dev's usage and listeners."""
+import re
 import os
 import shlex
 import subprocess
@@ -173,10 +174,28 @@ def check_dev_script():
         check("--allow-root" in r.stdout.split(), f"./dev run as root passes --allow-root: {r.stdout}")
 
 
+def check_key_refusal_in_words(tmp):
+    """A responder key readable by others stops start-up: the log names the
+    file and says why in words, never a bare "error -13"."""
+    data = os.path.join(tmp, "keydata")
+    with Server(data=data):
+        pass  # the first start creates the CAs and responders
+    key = os.path.join(data, "ca", "sign-ocsp.key")
+    check(os.path.exists(key), f"the first start made {key}")
+    os.chmod(key, 0o644)
+    r = kenshod("--data", data, "--listen", f"127.0.0.1:{free_port()}", "--workers", "1", timeout=60)
+    out = r.stdout + r.stderr
+    check(r.returncode != 0, f"a world-readable responder key stops kenshod (exit {r.returncode})")
+    check("sign-ocsp.key" in out, f"the refusal names the key file: {out[-600:]}")
+    check("Permission denied" in out or "readable" in out, f"and says why in words: {out[-600:]}")
+    check(re.search(r"error -?\d+\s*$", out, re.M) is None, f"no bare error code line: {out[-600:]}")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="kensho-startup-") as tmp:
         check_config_file_refusals(tmp)
         check_flag_refusals(tmp)
+        check_key_refusal_in_words(tmp)
     version = check_versions()
     check_base_url_and_build_info(version)
     check_dev_script()
