@@ -634,6 +634,41 @@ static int report_config(const struct config *c)
 }
 
 /* `kenshod --check-config FILE`: the file alone, against the key tables. */
+/* Like `nginx -t`, the files a configuration names are read too: with
+ * tls.cert set, the certificate, key, trust store, CRLs and policy are
+ * loaded exactly as a worker loads them (the demo PKI kenshod would create
+ * for a TLS listener without tls.cert is not there to check yet). */
+static int check_config_tls(const struct config *c, const char *path)
+{
+	if (!config_get(c, "tls.cert", NULL))
+		return 0;
+	char err[512] = "", storage[4096];
+	struct tls_settings settings;
+	const char *data_dir = config_get(c, "server.data", "./var/kensho");
+	int rc = tls_settings_from_config(c, data_dir, &settings, storage, sizeof(storage), err,
+	                                  sizeof(err));
+	/* Without tls.ticket_key kenshod makes DIR/tls/ticket.key at start. */
+	const char *tk = config_get(c, "tls.ticket_key", NULL);
+	if (!(tk && *tk))
+		settings.ticket_key_file = NULL;
+	uv_loop_t loop;
+	if (rc == 0)
+		rc = uv_loop_init(&loop);
+	if (rc == 0) {
+		struct tls_factory *f = NULL;
+		rc = tls_factory_new(&loop, &settings, &f, err, sizeof(err));
+		if (f)
+			tls_factory_free(f);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		uv_loop_close(&loop);
+	} else if (!err[0]) {
+		snprintf(err, sizeof(err), "%s", uv_strerror(rc));
+	}
+	if (rc)
+		fprintf(stderr, "kenshod: %s: tls: %s\n", path, err);
+	return rc;
+}
+
 static int check_config_file(const char *path)
 {
 	struct config *c = config_new();
@@ -645,6 +680,8 @@ static int check_config_file(const char *path)
 		fprintf(stderr, "kenshod: %s: %s\n", path, err);
 	else
 		rc = report_config(c);
+	if (rc == 0)
+		rc = check_config_tls(c, path);
 	config_free(c);
 	if (rc)
 		return 1;

@@ -13,7 +13,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from harness import ALLOW_ROOT, BUILD, KENSHO, KENSHOD, SOURCE, Server, check, free_port, wait_for  # noqa: E402
+from harness import ALLOW_ROOT, BUILD, KENSHO, KENSHOD, SOURCE, Server, check, free_port, run, wait_for  # noqa: E402
 
 from cryptography import x509  # noqa: E402
 
@@ -75,6 +75,24 @@ def check_config_file_refusals(tmp):
                 "server.listen = 127.0.0.1:8080, [::1]:8080\nlog.access = off\n")
     r = kenshod("--check-config", good)
     check(r.returncode == 0 and "ok" in r.stdout, f"--check-config of a good file: exit 0 ({r.stderr})")
+
+    # Like nginx -t, the TLS files the file names are loaded, not only parsed.
+    key, cert, other = (os.path.join(tmp, n) for n in ("tls.key", "tls.pem", "other.key"))
+    for k in (key, other):
+        run("openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", k)
+        os.chmod(k, 0o600)
+    run("openssl", "req", "-x509", "-new", "-key", key, "-subj", "/CN=localhost", "-days", "30",
+        "-out", cert)
+    tls_conf = os.path.join(tmp, "tls.conf")
+    for tls_key, ok, needle in ((key, True, "ok"), (other, False, "does not belong"),
+                                (os.path.join(tmp, "missing.key"), False, "missing.key")):
+        with open(tls_conf, "w") as f:
+            f.write(f"server.listen_tls = 127.0.0.1:8443\ntls.cert = {cert}\ntls.key = {tls_key}\n")
+        r = kenshod("--check-config", tls_conf)
+        out = r.stdout + r.stderr
+        check((r.returncode == 0) == ok and needle in out,
+              f"--check-config with tls.key {os.path.basename(tls_key)}: exit {r.returncode}, "
+              f"says {needle!r} ({out.strip()[:300]})")
 
 
 def check_flag_refusals(tmp):
