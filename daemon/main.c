@@ -222,8 +222,12 @@ static struct transport_factory *tls_listener_factory(struct worker *w)
 	char err[512], storage[4096];
 	struct tls_settings settings;
 	if (tls_settings_from_config(w->daemon->config, w->daemon->data_dir, &settings, storage,
-	                             sizeof(storage), err, sizeof(err)) != 0 ||
-	    tls_factory_new(&w->loop, &settings, &w->tls, err, sizeof(err)) != 0) {
+	                             sizeof(storage), err, sizeof(err)) != 0) {
+		log_error("tls: %s", err);
+		return NULL;
+	}
+	settings.roles = &handler_roles; /* the role names tls.policy may use */
+	if (tls_factory_new(&w->loop, &settings, &w->tls, err, sizeof(err)) != 0) {
 		log_error("tls: %s", err);
 		return NULL;
 	}

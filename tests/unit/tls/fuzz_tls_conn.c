@@ -30,6 +30,7 @@
 #include "core/exchange.h"
 #include "core/log.h"
 #include "core/server.h"
+#include "handlers/roles.h"
 #include "tls/tls.h"
 #include "tls/tls_demo_pki.h"
 
@@ -82,6 +83,7 @@ static void setup_once(void)
 	        .key_file = key,
 	        .trust_file = trust,
 	        .policy_file = policy,
+	        .roles = &handler_roles,
 	        .client_auth = TLS_CLIENT_AUTH_OPTIONAL,
 	        .handshake_timeout_ms = 2000,
 	        .ticket_lifetime_s = 3600,
