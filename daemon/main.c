@@ -250,7 +250,8 @@ static int bootstrap_tls(const struct daemon *d)
 	char err[512];
 	int rc = 0;
 	if (!config_get(d->config, "tls.cert", NULL))
-		rc = tls_demo_pki_ensure(d->data_dir, err, sizeof(err));
+		rc = tls_demo_pki_ensure(d->data_dir, &handler_roles, PEER_ROLES_DEMO_ANONYMOUS,
+		                         err, sizeof(err));
 	const char *tk = config_get(d->config, "tls.ticket_key", NULL);
 	if (rc == 0 && !(tk && *tk)) {
 		char path[4096];

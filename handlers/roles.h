@@ -28,6 +28,10 @@ enum peer_role {
  * without a certificate never gets. kenshod hands it to the TLS policy. */
 extern const struct role_table handler_roles;
 
+/** What the demo policy.conf (first start with --listen-tls, docs/tls.md)
+ * grants TLS callers without a certificate. */
+#define PEER_ROLES_DEMO_ANONYMOUS PEER_ROLE_RELYING_PARTY
+
 /** The roles a caller has. Over TLS: what the client-certificate policy
  * granted (re-evaluated by the TLS layer when the policy is reloaded). On a
  * plain listener: relying-party if `plain.relying_party` is true (the

@@ -213,7 +213,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char err[512], storage[2048];
-	if (tls_demo_pki_ensure(argv[1], err, sizeof err) != 0) {
+	if (tls_demo_pki_ensure(argv[1], &handler_roles, PEER_ROLES_DEMO_ANONYMOUS, err,
+	                        sizeof err) != 0) {
 		fprintf(stderr, "demo pki: %s\n", err);
 		return 1;
 	}

@@ -70,7 +70,9 @@ static void setup_once(void)
 	log_set_level(LOG_ERROR);
 	signal(SIGPIPE, SIG_IGN); /* as kenshod: a closed peer is an error return */
 	snprintf(pki_dir, sizeof(pki_dir), "/tmp/kensho-fuzz-conn-XXXXXX");
-	if (!mkdtemp(pki_dir) || tls_demo_pki_ensure(pki_dir, err, sizeof(err)) != 0) {
+	if (!mkdtemp(pki_dir) ||
+	    tls_demo_pki_ensure(pki_dir, &handler_roles, PEER_ROLES_DEMO_ANONYMOUS, err,
+	                        sizeof(err)) != 0) {
 		fprintf(stderr, "demo pki: %s\n", err);
 		abort();
 	}

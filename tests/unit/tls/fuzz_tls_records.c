@@ -79,7 +79,9 @@ static void setup_once(void)
 	char err[256] = "", cert[128], key[128], trust[128], policy[128];
 	log_set_level(LOG_ERROR);
 	snprintf(pki_dir, sizeof pki_dir, "/tmp/kensho-fuzz-tls-XXXXXX");
-	if (!mkdtemp(pki_dir) || tls_demo_pki_ensure(pki_dir, err, sizeof err) != 0) {
+	if (!mkdtemp(pki_dir) ||
+	    tls_demo_pki_ensure(pki_dir, &handler_roles, PEER_ROLES_DEMO_ANONYMOUS, err,
+	                        sizeof err) != 0) {
 		fprintf(stderr, "demo pki: %s\n", err);
 		abort();
 	}

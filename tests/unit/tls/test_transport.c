@@ -274,8 +274,10 @@ static int group_setup(void **state)
 	snprintf(other_dir, sizeof other_dir, "/tmp/kensho-tls-other-XXXXXX");
 	if (!mkdtemp(dir) || !mkdtemp(other_dir))
 		return -1;
-	if (tls_demo_pki_ensure(dir, err, sizeof err) != 0 ||
-	    tls_demo_pki_ensure(other_dir, err, sizeof err) != 0) {
+	if (tls_demo_pki_ensure(dir, &handler_roles, PEER_ROLES_DEMO_ANONYMOUS, err, sizeof err) !=
+	            0 ||
+	    tls_demo_pki_ensure(other_dir, &handler_roles, PEER_ROLES_DEMO_ANONYMOUS, err,
+	                        sizeof err) != 0) {
 		fprintf(stderr, "demo pki: %s\n", err);
 		return -1;
 	}
@@ -329,9 +331,55 @@ static void test_demo_pki_files(void **state)
 	struct stat before, after;
 	assert_int_equal(stat(path, &before), 0);
 	char err[128];
-	assert_int_equal(tls_demo_pki_ensure(dir, err, sizeof err), 0);
+	assert_int_equal(tls_demo_pki_ensure(dir, &handler_roles, PEER_ROLES_DEMO_ANONYMOUS, err,
+	                                     sizeof err),
+	                 0);
 	assert_int_equal(stat(path, &after), 0);
 	assert_int_equal(before.st_ino, after.st_ino);
+}
+
+/* The demo's client certificates and policy follow the role table it is
+ * given: one client per grantable name, called after its last role. */
+static void test_demo_pki_follows_the_role_table(void **state)
+{
+	static const struct role_name names[] = {
+	        {"reader", 1 << 0, true},
+	        {"reader+auditor", 1 << 0 | 1 << 1, true},
+	        {"auditor", 1 << 1, false},
+	};
+	static const struct role_table table = {names, 3, 1 << 1};
+	char work[] = "/tmp/kensho-demo-roles-XXXXXX", path[256], err[256] = "";
+	assert_non_null(mkdtemp(work));
+	assert_int_equal(tls_demo_pki_ensure(work, &table, 1 << 2, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "anonymous"));
+	snprintf(path, sizeof path, "%s/tls/server.pem", work);
+	assert_int_not_equal(access(path, F_OK), 0); /* incomplete: tried again next time */
+	assert_int_equal(tls_demo_pki_ensure(work, &table, 1 << 0, err, sizeof err), 0);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof path, "%s/tls/clients/reader.pem", work);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof path, "%s/tls/clients/auditor.pem", work);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof path, "%s/tls/policy.conf", work);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	char text[4096];
+	size_t n = fread(text, 1, sizeof text - 1, fp);
+	fclose(fp);
+	text[n] = '\0';
+	assert_non_null(strstr(text, "\nreader issuer "));
+	assert_non_null(strstr(text, "\nreader+auditor issuer "));
+	assert_non_null(strstr(text, " subject CN=auditor, O=kensho demo\n"));
+	assert_non_null(strstr(text, "\nreader anonymous\n"));
+	assert_null(strstr(text, "\nauditor "));
+	/* and the policy it wrote parses with the same table */
+	struct tls_policy *p = NULL;
+	assert_int_equal(tls_policy_load(path, &table, &p, err, sizeof err), 0);
+	assert_int_equal(tls_policy_anonymous_roles(p), 1 << 0);
+	tls_policy_free(p);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void test_handshake_and_data_both_ways(void **state)
@@ -1649,6 +1697,7 @@ int main(void)
 	        cmocka_unit_test(test_policy_parsing),
 	        cmocka_unit_test(test_policy_role_names_are_injected),
 	        cmocka_unit_test(test_demo_pki_files),
+	        cmocka_unit_test(test_demo_pki_follows_the_role_table),
 	        cmocka_unit_test(test_handshake_and_data_both_ways),
 	        cmocka_unit_test(test_client_certificates_get_policy_roles),
 	        cmocka_unit_test(test_required_without_certificate_fails),
