@@ -54,7 +54,7 @@ const struct role_name *role_table_find(const struct role_table *t, const char *
 const char *role_table_name(const struct role_table *t, core_role_set role);
 
 /** Writes the names of the roles in `roles`, lowest bit first, separated by
- * `separator` ("relying-party,operator"; "" for none; a role without a
+ * `separator` ("reader,writer"; "" for none; a role without a
  * name of its own is left out) and a NUL into out, truncated to fit. */
 void role_table_format(const struct role_table *t, core_role_set roles, const char *separator,
                        char *out, size_t out_len);

@@ -57,7 +57,7 @@ static int parse_roles(const struct role_table *roles, const char *text, size_t 
 	return 0;
 }
 
-/* "relying-party, intake, operator": the names a policy may use. */
+/* "reader, writer, auditor": the names a policy may use, for messages. */
 static void grantable_names(const struct role_table *roles, char *out, size_t out_len)
 {
 	size_t used = 0;
