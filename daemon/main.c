@@ -656,6 +656,7 @@ static int check_config_tls(const struct config *c, const char *path)
 	const char *tk = config_get(c, "tls.ticket_key", NULL);
 	if (!(tk && *tk))
 		settings.ticket_key_file = NULL;
+	settings.roles = &handler_roles; /* the role names tls.policy may use */
 	uv_loop_t loop;
 	if (rc == 0)
 		rc = uv_loop_init(&loop);
