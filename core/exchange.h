@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "core/http_errors.h"
+#include "core/role_set.h"
 
 struct exchange;
 struct buf;
@@ -47,15 +48,7 @@ struct peer_info {
 	bool client_cert;        /**< a client certificate was presented and verified */
 	char subject[256];       /**< client certificate subject DN, "" if none */
 	uint8_t spki_sha256[32]; /**< SHA-256 of the client cert's SubjectPublicKeyInfo */
-	unsigned roles;          /**< PEER_ROLE_* bits granted by the policy */
-};
-
-enum peer_role {
-	PEER_ROLE_RELYING_PARTY = 1 << 0, /**< status queries */
-	PEER_ROLE_PERSONAL = 1 << 1,      /**< may receive the four personal items */
-	PEER_ROLE_INTAKE = 1 << 2,        /**< may submit applications */
-	PEER_ROLE_OPERATOR = 1 << 3,      /**< admin API */
-	PEER_ROLE_STATUS = 1 << 4,        /**< status page: operators, or local plain callers */
+	core_role_set roles;     /**< granted by the transport (the TLS policy) */
 };
 
 struct http_request {
@@ -142,21 +135,21 @@ struct router *router_new(void);
 void router_free(struct router *r);
 
 /** A route open to every caller (liveness, readiness, metrics). */
-#define ROUTE_OPEN 0u
+#define ROUTE_OPEN ((core_role_set)0)
 
 /** Routes requests whose path equals `path` (or, when it ends in '/' and is
  * not "/" itself, starts with it; the longest match wins) and whose method
  * is in `methods` (a mask of HTTP_METHOD_*) to `h`, for callers holding
- * every PEER_ROLE_* bit in `roles` (ROUTE_OPEN: anyone). The router checks
+ * every role in `roles` (ROUTE_OPEN: anyone). The router checks
  * the roles before `h` runs, so no handler can forget. A path that matches
  * with another method gets 405 with Allow. Returns 0 or -EINVAL / -ENOMEM / -EEXIST. */
-int router_add(struct router *r, const char *path, unsigned methods, unsigned roles,
+int router_add(struct router *r, const char *path, unsigned methods, core_role_set roles,
                struct handler *h);
 
 /** Decides whether the caller of `ex` holds `roles`. Returns true to let the
  * route's handler run; otherwise it has answered the exchange itself. */
 typedef bool (*router_access_fn)(void *arg, struct handler *h, struct exchange *ex,
-                                 unsigned roles);
+                                 core_role_set roles);
 
 /** Installs the role check for routes that need roles. Without one, a caller
  * must hold the roles in its peer_info (plain callers hold none). */

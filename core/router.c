@@ -20,7 +20,7 @@
 struct route_guard {
 	struct handler super; /* same name as the handler, for metrics */
 	struct handler *handler;
-	unsigned roles;
+	core_role_set roles;
 	const struct router *router;
 };
 
@@ -65,11 +65,11 @@ void router_set_access(struct router *r, router_access_fn fn, void *arg)
 
 /* Without an access function only the transport's own roles count: plain
  * callers hold none, so a route that needs a role fails closed. */
-static bool default_access(struct handler *h, struct exchange *ex, unsigned roles)
+static bool default_access(struct handler *h, struct exchange *ex, core_role_set roles)
 {
 	const struct http_request *req = exchange_request(ex);
-	unsigned have = req->peer ? req->peer->roles : 0;
-	if ((have & roles) == roles)
+	core_role_set have = req->peer ? req->peer->roles : 0;
+	if (core_role_set_has(have, roles))
 		return true;
 	if (h->on_forbidden)
 		h->on_forbidden(h, ex, "this endpoint needs a role the caller does not have");
@@ -115,7 +115,7 @@ static void method_names(unsigned methods, char *out, size_t out_len)
 	}
 }
 
-int router_add(struct router *r, const char *path, unsigned methods, unsigned roles,
+int router_add(struct router *r, const char *path, unsigned methods, core_role_set roles,
                struct handler *h)
 {
 	size_t len = strlen(path);
@@ -155,7 +155,8 @@ int router_add(struct router *r, const char *path, unsigned methods, unsigned ro
 	 * exactly what a running kenshod serves and to whom. */
 	char list[48];
 	method_names(methods, list, sizeof(list));
-	log_debug("route: %s %s roles=0x%x handler=%s", path, list, roles, h->name ? h->name : "-");
+	log_debug("route: %s %s roles=0x%x handler=%s", path, list, (unsigned)roles,
+	          h->name ? h->name : "-");
 	return 0;
 }
 

@@ -222,8 +222,12 @@ static struct transport_factory *tls_listener_factory(struct worker *w)
 	char err[512], storage[4096];
 	struct tls_settings settings;
 	if (tls_settings_from_config(w->daemon->config, w->daemon->data_dir, &settings, storage,
-	                             sizeof(storage), err, sizeof(err)) != 0 ||
-	    tls_factory_new(&w->loop, &settings, &w->tls, err, sizeof(err)) != 0) {
+	                             sizeof(storage), err, sizeof(err)) != 0) {
+		log_error("tls: %s", err);
+		return NULL;
+	}
+	settings.roles = &handler_roles; /* the role names tls.policy may use */
+	if (tls_factory_new(&w->loop, &settings, &w->tls, err, sizeof(err)) != 0) {
 		log_error("tls: %s", err);
 		return NULL;
 	}
@@ -246,7 +250,8 @@ static int bootstrap_tls(const struct daemon *d)
 	char err[512];
 	int rc = 0;
 	if (!config_get(d->config, "tls.cert", NULL))
-		rc = tls_demo_pki_ensure(d->data_dir, err, sizeof(err));
+		rc = tls_demo_pki_ensure(d->data_dir, &handler_roles, PEER_ROLES_DEMO_ANONYMOUS,
+		                         err, sizeof(err));
 	const char *tk = config_get(d->config, "tls.ticket_key", NULL);
 	if (rc == 0 && !(tk && *tk)) {
 		char path[4096];
@@ -651,6 +656,7 @@ static int check_config_tls(const struct config *c, const char *path)
 	const char *tk = config_get(c, "tls.ticket_key", NULL);
 	if (!(tk && *tk))
 		settings.ticket_key_file = NULL;
+	settings.roles = &handler_roles; /* the role names tls.policy may use */
 	uv_loop_t loop;
 	if (rc == 0)
 		rc = uv_loop_init(&loop);

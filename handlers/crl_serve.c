@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ca/crl.h"
+#include "core/conditional.h"
 #include "core/config.h"
 #include "core/encoding.h"
 #include "core/exchange.h"
@@ -119,79 +120,12 @@ struct crl_service {
 
 /* --- conditional requests ---------------------------------------------------------- */
 
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-bool crl_if_none_match(const char *value, size_t len, const char *etag)
-{
-	size_t etag_len = strlen(etag);
-	size_t i = 0;
-	while (i < len) {
-		while (i < len && (is_space(value[i]) || value[i] == ','))
-			i++;
-		if (i >= len)
-			break;
-		/* "*" (any current representation) matches nothing: a client
-		 * holding an older CRL must get the current one, which may list
-		 * a revocation its copy lacks (DESIGN rule 1). */
-		/* weak comparison (§8.8.3.2): W/ does not matter */
-		if (len - i >= 2 && value[i] == 'W' && value[i + 1] == '/')
-			i += 2;
-		size_t start = i;
-		if (i < len && value[i] == '"') {
-			i++;
-			while (i < len && value[i] != '"')
-				i++;
-			if (i < len)
-				i++;
-		} else {
-			while (i < len && value[i] != ',' && !is_space(value[i]))
-				i++;
-		}
-		if (i - start == etag_len && memcmp(value + start, etag, etag_len) == 0)
-			return true;
-		while (i < len && value[i] != ',')
-			i++;
-	}
-	return false;
-}
-
-int crl_http_date_parse(const char *text, size_t len, int64_t *out)
-{
-	static const char *const formats[] = {
-	        "%a, %d %b %Y %H:%M:%S GMT", /* IMF-fixdate */
-	        "%A, %d-%b-%y %H:%M:%S GMT", /* RFC 850 */
-	        "%a %b %e %H:%M:%S %Y",      /* asctime */
-	};
-	char copy[64];
-	if (len == 0 || len >= sizeof copy)
-		return -EINVAL;
-	memcpy(copy, text, len);
-	copy[len] = 0;
-	for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++) {
-		struct tm tm;
-		memset(&tm, 0, sizeof tm);
-		const char *end = strptime(copy, formats[f], &tm);
-		if (end && *end == 0) {
-			*out = (int64_t)timegm(&tm);
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/* RFC 9110 §13.2.2: If-None-Match first; If-Modified-Since only without it. */
+/* RFC 9110 §13.2.2 through core/conditional.h; "If-None-Match: *" gets the
+ * current CRL, which may list a revocation an older copy lacks (DESIGN rule 1). */
 static bool not_modified(struct exchange *ex, const struct crl_doc *doc)
 {
-	size_t len;
-	const char *inm = exchange_header(ex, "If-None-Match", &len);
-	if (inm)
-		return crl_if_none_match(inm, len, doc->etag);
-	const char *ims = exchange_header(ex, "If-Modified-Since", &len);
-	int64_t since;
-	return ims && crl_http_date_parse(ims, len, &since) == 0 && doc->this_update <= since;
+	struct conditional_validators v = {doc->etag, doc->this_update, true};
+	return conditional_check(ex, &v);
 }
 
 /* A unix time as ISO 8601 UTC, for logs and error details. */

@@ -15,10 +15,3 @@ struct handler_family;
  * crl_publisher.h); both timers stop when the worker drains. */
 extern const struct handler_family crl_family;
 
-/** RFC 9110 §13.1.2: true if an If-None-Match list of entity tags names the
- * strong tag etag (with its quotes), by weak comparison; "*" never matches. */
-bool crl_if_none_match(const char *value, size_t len, const char *etag);
-
-/** Parses an HTTP-date (RFC 9110 §5.6.7: IMF-fixdate, and the obsolete
- * RFC 850 and asctime forms) into unix seconds. Returns 0 or -EINVAL. */
-int crl_http_date_parse(const char *text, size_t len, int64_t *out);

@@ -11,6 +11,8 @@
 #pragma once
 #include <uv.h>
 
+#include "handlers/roles.h" /* the roles a route names in router_add */
+
 struct config;
 struct router;
 struct store;

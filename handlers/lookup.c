@@ -23,6 +23,7 @@
 #include "core/exchange.h"
 #include "core/json.h"
 #include "handlers/lookup_personal.h"
+#include "handlers/roles.h"
 #include "storage/store.h"
 
 struct lookup_handler {

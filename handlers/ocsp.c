@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/conditional.h"
 #include "core/config.h"
 #include "core/encoding.h"
 #include "core/exchange.h"
@@ -121,55 +122,6 @@ static void put(char *out, size_t *at, const char *text, size_t len)
 	*at += len;
 }
 
-static bool parse_http_date(const char *text, size_t len, int64_t *out)
-{
-	char buf[64];
-	if (len >= sizeof(buf))
-		return false;
-	memcpy(buf, text, len);
-	buf[len] = 0;
-	struct tm tm = {0};
-	const char *end = strptime(buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	if (!end || *end)
-		return false;
-	*out = (int64_t)timegm(&tm);
-	return true;
-}
-
-/* True when an If-None-Match list names the tag (weak comparison).
- *
- * "*" never matches here. RFC 9110 §13.1.2 has "*" match any current
- * representation, which would let a client that holds *some* earlier answer
- * (say a good one signed before a revocation) hear 304 and keep it: the
- * answer to "is it still good?" must come from the current record, so it
- * may be skipped only for the exact version the client names (DESIGN rule
- * 1). "*" exists to stop unsafe methods from overwriting (§13.1.2); for a
- * status answer kensho sends the current bytes instead, which is always a
- * correct answer to the plain GET. */
-static bool etag_listed(const char *list, size_t len, const char *etag)
-{
-	size_t etag_len = strlen(etag);
-	for (size_t i = 0; i < len;) {
-		while (i < len && (list[i] == ' ' || list[i] == ','))
-			i++;
-		size_t start = i;
-		while (i < len && list[i] != ',')
-			i++;
-		size_t end = i;
-		while (end > start && list[end - 1] == ' ')
-			end--;
-		const char *item = list + start;
-		size_t item_len = end - start;
-		if (item_len >= 2 && item[0] == 'W' && item[1] == '/') { /* weak comparison */
-			item += 2;
-			item_len -= 2;
-		}
-		if (item_len == etag_len && memcmp(item, etag, etag_len) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* Sends a signed response. A successful GET for one CertID without a nonce
  * gets the RFC 5019 §6.2 caching headers and honours conditional requests;
  * POST and nonce responses are for one client only and carry no-store. The
@@ -219,16 +171,10 @@ static void respond_signed(struct ocsp_handler *h, struct exchange *ex, bool is_
 	exchange_add_header(ex, "Expires", expires);
 	exchange_add_header(ex, "ETag", etag);
 
-	size_t hlen;
-	const char *inm = exchange_header(ex, "If-None-Match", &hlen);
-	int64_t since;
-	bool not_modified = false;
-	if (inm)
-		not_modified = etag_listed(inm, hlen, etag);
-	else if ((inm = exchange_header(ex, "If-Modified-Since", &hlen)) &&
-	         parse_http_date(inm, hlen, &since))
-		not_modified = !revoked && this_update <= since; /* RFC 9110 §13.1.3 */
-	if (not_modified) {
+	/* "If-None-Match: *" never yields 304 (core/conditional.h): the answer
+	 * to "is it still good?" comes from the current record. */
+	struct conditional_validators v = {etag, this_update, !revoked};
+	if (conditional_check(ex, &v)) {
 		count(h, ANSWER_NOT_MODIFIED);
 		if (owned)
 			free(der);

@@ -15,7 +15,7 @@ static bool peer_is_loopback(const char *address)
 	       strncmp(address, "[::ffff:127.", 12) == 0;
 }
 
-unsigned handler_peer_roles(const struct handler_env *env, const struct peer_info *peer)
+core_role_set handler_peer_roles(const struct handler_env *env, const struct peer_info *peer)
 {
 	if (!peer)
 		return 0;
@@ -23,7 +23,7 @@ unsigned handler_peer_roles(const struct handler_env *env, const struct peer_inf
 	if (peer->tls) {
 		/* The status page is the operator's; over TLS only their
 		 * certificate opens it. */
-		unsigned granted = peer->roles;
+		core_role_set granted = peer->roles;
 		if (granted & PEER_ROLE_OPERATOR)
 			granted |= PEER_ROLE_STATUS;
 		return granted;
@@ -32,7 +32,7 @@ unsigned handler_peer_roles(const struct handler_env *env, const struct peer_inf
 	 * certificate identified, so plain HTTP can at most ask for status, and
 	 * submit applications where the operator allowed it on a trusted
 	 * network (docs/intake.md). */
-	unsigned roles = 0;
+	core_role_set roles = 0;
 	if (!c || config_get_bool(c, "plain.relying_party", true))
 		roles |= PEER_ROLE_RELYING_PARTY;
 	if (c && config_get_bool(c, "intake.allow_plain", false))
@@ -46,23 +46,27 @@ unsigned handler_peer_roles(const struct handler_env *env, const struct peer_inf
 	return roles;
 }
 
-static const char *role_name(unsigned role)
+/* How a refusal names a missing role: by the policy word that grants it
+ * with the fewest others ("relying-party+personal" for personal), else by
+ * its own name. */
+static const char *role_name(core_role_set role)
 {
-	switch (role) {
-	case PEER_ROLE_RELYING_PARTY: return "relying-party";
-	case PEER_ROLE_PERSONAL: return "relying-party+personal";
-	case PEER_ROLE_INTAKE: return "intake";
-	case PEER_ROLE_OPERATOR: return "operator";
-	case PEER_ROLE_STATUS: return "operator (status page)";
-	default: return "another";
+	const struct role_name *best = NULL;
+	for (size_t i = 0; i < handler_roles.count; i++) {
+		const struct role_name *r = &handler_roles.names[i];
+		if (r->grantable && (r->roles & role) &&
+		    (!best || __builtin_popcount(r->roles) < __builtin_popcount(best->roles)))
+			best = r;
 	}
+	const char *own = role_table_name(&handler_roles, role);
+	return best ? best->name : own ? own : "another";
 }
 
 /* Says which role is missing and, for plain callers, what would give it. */
-static void refusal_detail(const struct peer_info *peer, unsigned missing, char *out,
+static void refusal_detail(const struct peer_info *peer, core_role_set missing, char *out,
                            size_t out_len)
 {
-	unsigned first = missing & -missing;
+	core_role_set first = core_role_set_first(missing);
 	const char *how = "";
 	if (!peer || !peer->tls) {
 		if (first == PEER_ROLE_RELYING_PARTY)
@@ -86,15 +90,15 @@ static void refusal_detail(const struct peer_info *peer, unsigned missing, char 
 	snprintf(out, out_len, "this endpoint needs the %s role%s", role_name(first), how);
 }
 
-bool handler_check_access(void *arg, struct handler *h, struct exchange *ex, unsigned roles)
+bool handler_check_access(void *arg, struct handler *h, struct exchange *ex, core_role_set roles)
 {
 	const struct handler_env *env = arg;
 	const struct http_request *req = exchange_request(ex);
-	unsigned have = handler_peer_roles(env, req->peer);
-	if ((have & roles) == roles)
+	core_role_set have = handler_peer_roles(env, req->peer);
+	if (core_role_set_has(have, roles))
 		return true;
 	char detail[256];
-	refusal_detail(req->peer, roles & ~have, detail, sizeof(detail));
+	refusal_detail(req->peer, core_role_set_missing(have, roles), detail, sizeof(detail));
 	if (h && h->on_forbidden)
 		h->on_forbidden(h, ex, detail);
 	else
@@ -102,7 +106,7 @@ bool handler_check_access(void *arg, struct handler *h, struct exchange *ex, uns
 	return false;
 }
 
-bool handler_require_role(struct exchange *ex, const struct handler_env *env, unsigned roles)
+bool handler_require_role(struct exchange *ex, const struct handler_env *env, core_role_set roles)
 {
 	return handler_check_access((void *)env, NULL, ex, roles);
 }

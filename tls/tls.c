@@ -103,6 +103,7 @@ struct tls_factory {
 	uv_timer_t timer;
 	char *cert_file, *key_file, *trust_file, *policy_file, *crl_file;
 	bool crl_optional;
+	const struct role_table *roles; /* the names policy_file may use */
 	enum tls_client_auth client_auth;
 	int64_t handshake_timeout_ms;
 	int64_t ticket_lifetime_s;
@@ -490,7 +491,8 @@ static int context_load(struct tls_factory *f, struct tls_context **out, char *e
 		rc = check_readable(f->policy_file, "tls.policy", "client-certificate policy", err,
 		                    err_len);
 		if (rc == 0)
-			rc = tls_policy_load(f->policy_file, &ctx->policy, perr, sizeof perr);
+			rc = tls_policy_load(f->policy_file, f->roles, &ctx->policy, perr,
+			                     sizeof perr);
 		else
 			perr[0] = '\0';
 		if (rc == 0) {
@@ -882,7 +884,7 @@ static void conn_reevaluate(struct tls_conn *c, const struct tls_context *ctx)
 {
 	struct peer_info *peer = c->super.peer;
 	const mbedtls_x509_crt *crt = mbedtls_ssl_get_peer_cert(&c->ssl);
-	unsigned before = peer->roles;
+	core_role_set before = peer->roles;
 	if (!peer->client_cert || !crt) {
 		peer->roles = tls_policy_anonymous_roles(ctx->policy);
 	} else {
@@ -1192,6 +1194,7 @@ int tls_factory_new(uv_loop_t *loop, const struct tls_settings *s, struct tls_fa
 	f->policy_file = dup_or_null(s->policy_file);
 	f->crl_file = dup_or_null(s->crl_file);
 	f->crl_optional = s->crl_optional;
+	f->roles = s->roles;
 	f->client_auth = s->client_auth;
 	f->handshake_timeout_ms = s->handshake_timeout_ms;
 	f->ticket_lifetime_s = s->ticket_lifetime_s;

@@ -27,6 +27,7 @@
 #include "core/transport.h"
 
 struct config;
+struct role_table;
 struct tls_factory;
 
 enum tls_client_auth {
@@ -44,6 +45,9 @@ struct tls_settings {
 	const char *policy_file; /**< client-certificate policy; NULL: no roles */
 	const char *crl_file;    /**< CRLs of the client CAs (PEM or DER); NULL: none */
 	bool crl_optional;       /**< crl_file is a default: a missing file means no CRLs */
+	/** The role names the policy may use (tls_policy.h); not copied, it
+	 * must outlive the factory. kenshod: handlers/roles.h's table. */
+	const struct role_table *roles;
 	enum tls_client_auth client_auth;
 	int64_t handshake_timeout_ms; /**< 0: no limit */
 	int64_t ticket_lifetime_s;    /**< how long a ticket resumes; 0: no tickets */

@@ -33,19 +33,16 @@
 
 enum cert_kind { KIND_CA, KIND_SERVER, KIND_CLIENT };
 
-struct demo_client {
-	const char *file;
-	const char *cn;
-	const char *roles;
-};
-
-/* One client certificate per role, so mutual TLS can be shown and tested. */
-static const struct demo_client demo_clients[] = {
-        {"operator", "operator", "operator"},
-        {"relying-party", "relying-party", "relying-party"},
-        {"personal", "personal", "relying-party+personal"},
-        {"intake", "intake", "intake"},
-};
+/* One client certificate per name a policy may grant, so mutual TLS can be
+ * shown and tested. It is called after the last role of the name: the one
+ * that name adds (relying-party+personal: personal). NULL: no demo client. */
+static const char *demo_client_name(const struct role_table *roles, const struct role_name *r)
+{
+	if (!r->grantable || !r->roles)
+		return NULL;
+	core_role_set last = (core_role_set)1 << (31 - __builtin_clz(r->roles));
+	return role_table_name(roles, last);
+}
 
 struct rng {
 	mbedtls_entropy_context entropy;
@@ -260,7 +257,8 @@ out:
 /* Each rule names the demo TLS CA as the issuer (its SPKI SHA-256), so a
  * certificate with the same subject from another CA added to tls.trust later
  * gets none of these roles. */
-static int write_policy(const char *dir, mbedtls_pk_context *ca_key, char *err, size_t err_len)
+static int write_policy(const char *dir, mbedtls_pk_context *ca_key, const struct role_table *roles,
+                        core_role_set anonymous, char *err, size_t err_len)
 {
 	unsigned char spki[1024];
 	int n = mbedtls_pk_write_pubkey_der(ca_key, spki, sizeof spki);
@@ -279,11 +277,34 @@ static int write_policy(const char *dir, mbedtls_pk_context *ca_key, char *err, 
 	        "# kensho client-certificate policy (demo; see docs/tls.md). Issuer %s is\n"
 	        "# the demo TLS CA (ca.pem): SHA-256 of its SubjectPublicKeyInfo.\n",
 	        hex);
-	for (size_t i = 0; i < sizeof demo_clients / sizeof demo_clients[0]; i++)
-		used += (size_t)snprintf(text + used, sizeof text - used,
-		                         "%s issuer %s subject CN=%s, O=kensho demo\n",
-		                         demo_clients[i].roles, hex, demo_clients[i].cn);
-	used += (size_t)snprintf(text + used, sizeof text - used, "relying-party anonymous\n");
+	core_role_set anonymous_named = 0;
+	char anonymous_words[256] = "";
+	for (size_t i = 0; roles && i < roles->count && used < sizeof text; i++) {
+		const struct role_name *r = &roles->names[i];
+		const char *cn = demo_client_name(roles, r);
+		if (cn)
+			used += (size_t)snprintf(text + used, sizeof text - used,
+			                         "%s issuer %s subject CN=%s, O=kensho demo\n",
+			                         r->name, hex, cn);
+		if (r->grantable && r->roles && core_role_set_has(anonymous, r->roles)) {
+			size_t at = strlen(anonymous_words);
+			snprintf(anonymous_words + at, sizeof anonymous_words - at, "%s%s",
+			         at ? "," : "", r->name);
+			anonymous_named |= r->roles;
+		}
+	}
+	if (anonymous_named != anonymous) {
+		snprintf(err, err_len, "no role names grant the demo's anonymous roles (0x%x)",
+		         (unsigned)anonymous);
+		return -EINVAL;
+	}
+	if (anonymous && used < sizeof text)
+		used += (size_t)snprintf(text + used, sizeof text - used, "%s anonymous\n",
+		                         anonymous_words);
+	if (used >= sizeof text) {
+		snprintf(err, err_len, "the demo policy is longer than %zu bytes", sizeof text);
+		return -E2BIG;
+	}
 	char path[4096];
 	snprintf(path, sizeof path, "%s/policy.conf", dir);
 	int rc = write_file(path, text, used, 0644);
@@ -292,7 +313,8 @@ static int write_policy(const char *dir, mbedtls_pk_context *ca_key, char *err, 
 	return rc;
 }
 
-int tls_demo_pki_ensure(const char *data_dir, char *err, size_t err_len)
+int tls_demo_pki_ensure(const char *data_dir, const struct role_table *roles,
+                        core_role_set anonymous, char *err, size_t err_len)
 {
 	char dir[4000], path[4096];
 	struct stat st;
@@ -327,15 +349,18 @@ int tls_demo_pki_ensure(const char *data_dir, char *err, size_t err_len)
 	rc = issue_to_files(&r, KIND_CA, ca_name, ca_name, NULL, path, &ca_key, err, err_len);
 	if (rc < 0)
 		goto out;
-	for (size_t i = 0; rc == 0 && i < sizeof demo_clients / sizeof demo_clients[0]; i++) {
+	for (size_t i = 0; rc == 0 && roles && i < roles->count; i++) {
+		const char *cn = demo_client_name(roles, &roles->names[i]);
+		if (!cn)
+			continue;
 		char subject[128];
-		snprintf(subject, sizeof subject, "CN=%s,O=kensho demo", demo_clients[i].cn);
-		snprintf(path, sizeof path, "%s/clients/%s", dir, demo_clients[i].file);
+		snprintf(subject, sizeof subject, "CN=%s,O=kensho demo", cn);
+		snprintf(path, sizeof path, "%s/clients/%s", dir, cn);
 		rc = issue_to_files(&r, KIND_CLIENT, subject, ca_name, &ca_key, path, NULL, err,
 		                    err_len);
 	}
 	if (rc == 0)
-		rc = write_policy(dir, &ca_key, err, err_len);
+		rc = write_policy(dir, &ca_key, roles, anonymous, err, err_len);
 	/* server.pem last: its presence means the set is complete. */
 	if (rc == 0) {
 		snprintf(path, sizeof path, "%s/server", dir);

@@ -6,7 +6,14 @@
 #pragma once
 #include <stddef.h>
 
-/** Creates DIR/tls/... unless DIR/tls/server.pem already exists. Private keys
+#include "core/role_set.h"
+
+/** Creates DIR/tls/... unless DIR/tls/server.pem already exists: one client
+ * certificate per name `roles` lets a policy grant, called after the last
+ * role of that name (CN=personal and clients/personal.pem for kenshod's
+ * relying-party+personal), a policy.conf granting each its roles, and
+ * `anonymous` to callers without a certificate (0: nothing). Private keys
  * get mode 0600. Returns 0 (also when nothing needed doing) or -errno with a
  * message in err. */
-int tls_demo_pki_ensure(const char *data_dir, char *err, size_t err_len);
+int tls_demo_pki_ensure(const char *data_dir, const struct role_table *roles,
+                        core_role_set anonymous, char *err, size_t err_len);

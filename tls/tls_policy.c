@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/encoding.h"
-#include "core/exchange.h"
+#include "core/role_set.h"
 
 #define POLICY_MAX_BYTES (1 << 20)
 #define POLICY_DN_MAX    256
@@ -21,7 +21,7 @@ enum rule_kind { RULE_SUBJECT, RULE_SPKI, RULE_ANONYMOUS, RULE_DENY_SPKI, RULE_D
 struct rule {
 	enum rule_kind kind;
 	unsigned line;
-	unsigned roles;
+	core_role_set roles;
 	char subject[POLICY_DN_MAX]; /* normalised */
 	uint8_t spki[32];
 	bool has_issuer;
@@ -35,61 +35,39 @@ struct tls_policy {
 	size_t count;
 };
 
-static const struct {
-	const char *name;
-	unsigned roles;
-} role_names[] = {
-        {"relying-party+personal", PEER_ROLE_RELYING_PARTY | PEER_ROLE_PERSONAL},
-        {"relying-party", PEER_ROLE_RELYING_PARTY},
-        {"intake", PEER_ROLE_INTAKE},
-        {"operator", PEER_ROLE_OPERATOR},
-};
-
-int tls_roles_parse(const char *text, size_t len, unsigned *roles)
+/* A comma-separated list of the role names `roles` lets a policy grant. */
+static int parse_roles(const struct role_table *roles, const char *text, size_t len,
+                       core_role_set *out)
 {
-	unsigned acc = 0;
+	core_role_set acc = 0;
 	size_t i = 0;
 	while (i < len) {
 		size_t j = i;
 		while (j < len && text[j] != ',')
 			j++;
-		size_t k;
-		for (k = 0; k < sizeof role_names / sizeof role_names[0]; k++) {
-			if (strlen(role_names[k].name) == j - i &&
-			    memcmp(role_names[k].name, text + i, j - i) == 0)
-				break;
-		}
-		if (k == sizeof role_names / sizeof role_names[0])
+		const struct role_name *r = role_table_find(roles, text + i, j - i);
+		if (!r)
 			return -EINVAL;
-		acc |= role_names[k].roles;
+		acc |= r->roles;
 		i = j + 1;
 	}
 	if (len == 0 || text[len - 1] == ',')
 		return -EINVAL;
-	*roles = acc;
+	*out = acc;
 	return 0;
 }
 
-void tls_roles_format(unsigned roles, char *out, size_t out_len)
+/* "reader, writer, auditor": the names a policy may use, for messages. */
+static void grantable_names(const struct role_table *roles, char *out, size_t out_len)
 {
-	static const struct {
-		unsigned bit;
-		const char *name;
-	} bits[] = {
-	        {PEER_ROLE_RELYING_PARTY, "relying-party"},
-	        {PEER_ROLE_PERSONAL, "personal"},
-	        {PEER_ROLE_INTAKE, "intake"},
-	        {PEER_ROLE_OPERATOR, "operator"},
-	};
 	size_t used = 0;
-	if (out_len == 0)
-		return;
 	out[0] = '\0';
-	for (size_t i = 0; i < sizeof bits / sizeof bits[0]; i++) {
-		if (!(roles & bits[i].bit))
+	for (size_t i = 0; roles && i < roles->count && used < out_len; i++) {
+		if (!roles->names[i].grantable)
 			continue;
-		int n = snprintf(out + used, out_len - used, "%s%s", used ? "," : "", bits[i].name);
-		if (n < 0 || (size_t)n >= out_len - used)
+		int n = snprintf(out + used, out_len - used, "%s%s", used ? ", " : "",
+		                 roles->names[i].name);
+		if (n < 0)
 			return;
 		used += (size_t)n;
 	}
@@ -115,7 +93,7 @@ static void normalise_dn(const char *in, size_t len, char *out, size_t out_len)
 
 static int fail(char *err, size_t err_len, unsigned line, const char *fmt, ...)
 {
-	char why[160];
+	char why[256];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
@@ -214,19 +192,20 @@ static int parse_deny(const char *s, size_t i, size_t end, unsigned line, struct
 	            "expected \"deny spki HEX\" or \"deny issuer CA serial HEX\"");
 }
 
-static int parse_line(const char *s, size_t end, unsigned line, struct rule *r, char *err,
-                      size_t err_len)
+static int parse_line(const struct role_table *roles, const char *s, size_t end, unsigned line,
+                      struct rule *r, char *err, size_t err_len)
 {
 	r->line = line;
 	size_t i = skip_blank(s, 0, end);
 	size_t roles_end = word_end(s, i, end);
 	if (roles_end - i == 4 && memcmp(s + i, "deny", 4) == 0)
 		return parse_deny(s, skip_blank(s, roles_end, end), end, line, r, err, err_len);
-	if (tls_roles_parse(s + i, roles_end - i, &r->roles) < 0)
-		return fail(err, err_len, line,
-		            "unknown role in \"%.*s\" (use relying-party, "
-		            "relying-party+personal, intake, operator, or deny)",
-		            (int)(roles_end - i), s + i);
+	if (parse_roles(roles, s + i, roles_end - i, &r->roles) < 0) {
+		char names[160];
+		grantable_names(roles, names, sizeof names);
+		return fail(err, err_len, line, "unknown role in \"%.*s\" (use %s%sdeny)",
+		            (int)(roles_end - i), s + i, names, *names ? ", or " : "");
+	}
 	i = skip_blank(s, roles_end, end);
 	size_t kind_end = word_end(s, i, end);
 	if (kind_end - i == 6 && memcmp(s + i, "issuer", 6) == 0) {
@@ -247,11 +226,16 @@ static int parse_line(const char *s, size_t end, unsigned line, struct rule *r, 
 		if (r->has_issuer)
 			return fail(err, err_len, line,
 			            "an anonymous caller has no issuer; drop \"issuer\"");
-		/* docs/architecture.md rule 4: personal data and the admin API need a
-		 * certificate; an anonymous caller can never be granted them. */
-		if (r->roles & (PEER_ROLE_PERSONAL | PEER_ROLE_OPERATOR))
-			return fail(err, err_len, line,
-			            "anonymous callers may not get personal or operator roles");
+		/* Some roles need a certificate (for kenshod, docs/architecture.md
+		 * rule 4: personal data and the admin API); an anonymous caller can
+		 * never be granted them. */
+		if (roles && (r->roles & roles->authenticated_only)) {
+			char names[160];
+			role_table_format(roles, roles->authenticated_only, " or ", names,
+			                  sizeof names);
+			return fail(err, err_len, line, "anonymous callers may not get %s roles",
+			            names);
+		}
 		r->kind = RULE_ANONYMOUS;
 		return 0;
 	}
@@ -279,8 +263,8 @@ static int parse_line(const char *s, size_t end, unsigned line, struct rule *r, 
 	            "expected \"subject\", \"spki\" or \"anonymous\" after roles");
 }
 
-int tls_policy_parse(const char *text, size_t len, struct tls_policy **out, char *err,
-                     size_t err_len)
+int tls_policy_parse(const char *text, size_t len, const struct role_table *roles,
+                     struct tls_policy **out, char *err, size_t err_len)
 {
 	struct tls_policy *p = calloc(1, sizeof *p);
 	if (!p)
@@ -323,7 +307,7 @@ int tls_policy_parse(const char *text, size_t len, struct tls_policy **out, char
 		}
 		struct rule *r = &p->rules[p->count];
 		memset(r, 0, sizeof *r);
-		int rc = parse_line(text + start, end - start, line, r, err, err_len);
+		int rc = parse_line(roles, text + start, end - start, line, r, err, err_len);
 		if (rc < 0) {
 			tls_policy_free(p);
 			return rc;
@@ -334,7 +318,8 @@ int tls_policy_parse(const char *text, size_t len, struct tls_policy **out, char
 	return 0;
 }
 
-int tls_policy_load(const char *path, struct tls_policy **out, char *err, size_t err_len)
+int tls_policy_load(const char *path, const struct role_table *roles, struct tls_policy **out,
+                    char *err, size_t err_len)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
@@ -359,7 +344,7 @@ int tls_policy_load(const char *path, struct tls_policy **out, char *err, size_t
 		snprintf(err, err_len, "larger than %d bytes", POLICY_MAX_BYTES);
 		rc = -EFBIG;
 	} else {
-		rc = tls_policy_parse(text, n, out, err, err_len);
+		rc = tls_policy_parse(text, n, roles, out, err, err_len);
 	}
 	free(text);
 	return rc;
@@ -417,13 +402,13 @@ static bool issuer_matches(const struct rule *r, const struct tls_client_id *id)
 	       (id->issuer_sha256 && memcmp(r->issuer, id->issuer_sha256, 32) == 0);
 }
 
-unsigned tls_policy_roles(const struct tls_policy *p, const struct tls_client_id *id)
+core_role_set tls_policy_roles(const struct tls_policy *p, const struct tls_client_id *id)
 {
 	if (!p)
 		return 0;
 	char norm[POLICY_DN_MAX];
 	normalise_dn(id->subject, strlen(id->subject), norm, sizeof norm);
-	unsigned roles = 0;
+	core_role_set roles = 0;
 	for (size_t i = 0; i < p->count; i++) {
 		const struct rule *r = &p->rules[i];
 		if (!issuer_matches(r, id))
@@ -458,9 +443,9 @@ bool tls_policy_denies(const struct tls_policy *p, const struct tls_client_id *i
 	return false;
 }
 
-unsigned tls_policy_anonymous_roles(const struct tls_policy *p)
+core_role_set tls_policy_anonymous_roles(const struct tls_policy *p)
 {
-	unsigned roles = 0;
+	core_role_set roles = 0;
 	for (size_t i = 0; p && i < p->count; i++)
 		if (p->rules[i].kind == RULE_ANONYMOUS)
 			roles |= p->rules[i].roles;

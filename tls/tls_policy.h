@@ -1,5 +1,5 @@
-/* Client-certificate policy: which roles (core/exchange.h PEER_ROLE_*) a
- * verified client certificate is granted, and which certificates are denied.
+/* Client-certificate policy: which roles (a core_role_set) a verified client
+ * certificate is granted, and which certificates are denied.
  *
  * The policy file has one rule per line, `# comments` and blank lines allowed:
  *
@@ -9,8 +9,11 @@
  *     deny spki HEX                  refuse this key, whoever certified it
  *     deny issuer CA serial HEX      refuse this certificate (like a CRL entry)
  *
- * ROLES is a comma-separated list of relying-party, relying-party+personal,
- * intake, operator. CA is the SHA-256 of the issuing CA's SubjectPublicKeyInfo
+ * ROLES is a comma-separated list of role names. tls/ knows none: the
+ * application hands the parser its role table (kenshod: handlers/roles.h,
+ * whose names are relying-party, relying-party+personal, intake, operator);
+ * only its grantable names may appear, and its authenticated_only roles
+ * never on an anonymous line. CA is the SHA-256 of the issuing CA's SubjectPublicKeyInfo
  * (64 hex digits); that CA must be in tls.trust. A subject rule matches only
  * certificates that CA issued: a subject rule without `issuer` is bound, by
  * tls_policy_bind, to the trust store's CA when it holds exactly one, and is
@@ -21,6 +24,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/role_set.h"
 
 struct tls_policy;
 
@@ -33,11 +38,13 @@ struct tls_client_id {
 	size_t serial_len;
 };
 
-/** Parses policy text. On error returns -EINVAL with "line N: why" in err. */
-int tls_policy_parse(const char *text, size_t len, struct tls_policy **out, char *err,
-                     size_t err_len);
+/** Parses policy text with the role names of `roles` (NULL: none, so only
+ * deny rules parse). On error returns -EINVAL with "line N: why" in err. */
+int tls_policy_parse(const char *text, size_t len, const struct role_table *roles,
+                     struct tls_policy **out, char *err, size_t err_len);
 /** Reads and parses a policy file; -errno or -EINVAL with err filled. */
-int tls_policy_load(const char *path, struct tls_policy **out, char *err, size_t err_len);
+int tls_policy_load(const char *path, const struct role_table *roles, struct tls_policy **out,
+                    char *err, size_t err_len);
 /** Checks the policy against the trust store's CAs (their SPKI SHA-256):
  * binds subject rules without `issuer` to the only CA, and refuses (-EINVAL,
  * "line N: why" in err) such rules when there are several CAs. Returns how
@@ -48,13 +55,8 @@ int tls_policy_bind(struct tls_policy *p, const uint8_t (*ca_spki)[32], size_t c
 /** Frees a policy (NULL is fine). */
 void tls_policy_free(struct tls_policy *p);
 /** Roles for a verified certificate. */
-unsigned tls_policy_roles(const struct tls_policy *p, const struct tls_client_id *id);
+core_role_set tls_policy_roles(const struct tls_policy *p, const struct tls_client_id *id);
 /** True if a deny rule names the certificate. */
 bool tls_policy_denies(const struct tls_policy *p, const struct tls_client_id *id);
 /** Roles for a TLS caller who presented no certificate. */
-unsigned tls_policy_anonymous_roles(const struct tls_policy *p);
-/** Parses a comma-separated role list into PEER_ROLE_* bits; -EINVAL if a
- * name is unknown. */
-int tls_roles_parse(const char *text, size_t len, unsigned *roles);
-/** Writes the role names of `roles` ("operator,intake"; "" for none) into out. */
-void tls_roles_format(unsigned roles, char *out, size_t out_len);
+core_role_set tls_policy_anonymous_roles(const struct tls_policy *p);

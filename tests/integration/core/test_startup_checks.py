@@ -94,6 +94,21 @@ def check_config_file_refusals(tmp):
               f"--check-config with tls.key {os.path.basename(tls_key)}: exit {r.returncode}, "
               f"says {needle!r} ({out.strip()[:300]})")
 
+    # The policy is read with kenshod's role names (handlers/role_names.c).
+    policy = os.path.join(tmp, "policy.conf")
+    for text, ok, needle in (("relying-party anonymous\noperator spki " + "ab" * 32 + "\n", True, "ok"),
+                             ("root anonymous\n", False, "unknown role in \"root\"")):
+        with open(policy, "w") as f:
+            f.write(text)
+        with open(tls_conf, "w") as f:
+            f.write(f"server.listen_tls = 127.0.0.1:8443\ntls.cert = {cert}\ntls.key = {key}\n"
+                    f"tls.policy = {policy}\n")
+        r = kenshod("--check-config", tls_conf)
+        out = r.stdout + r.stderr
+        check((r.returncode == 0) == ok and needle in out,
+              f"--check-config with policy {text.split()[0]!r}: exit {r.returncode}, "
+              f"says {needle!r} ({out.strip()[:300]})")
+
 
 def check_flag_refusals(tmp):
     port = free_port()

@@ -18,6 +18,7 @@
 #include "core/exchange.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "handlers/roles.h"
 #include "tls/tls.h"
 #include "tls/tls_demo_pki.h"
 #include "tls/tls_policy.h"
@@ -91,7 +92,7 @@ static void respond(struct probe_conn *c, const char *path)
 		json_string(&j, "detail", "this endpoint needs the operator role");
 	} else {
 		char roles[80];
-		tls_roles_format(c->peer.roles, roles, sizeof roles);
+		role_table_format(&handler_roles, c->peer.roles, ",", roles, sizeof roles);
 		json_bool(&j, "tls", c->peer.tls);
 		json_bool(&j, "client_cert", c->peer.client_cert);
 		json_string(&j, "subject", c->peer.subject);
@@ -212,7 +213,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char err[512], storage[2048];
-	if (tls_demo_pki_ensure(argv[1], err, sizeof err) != 0) {
+	if (tls_demo_pki_ensure(argv[1], &handler_roles, PEER_ROLES_DEMO_ANONYMOUS, err,
+	                        sizeof err) != 0) {
 		fprintf(stderr, "demo pki: %s\n", err);
 		return 1;
 	}
@@ -228,6 +230,7 @@ int main(int argc, char **argv)
 	s.key_file = getenv("PROBE_KEY") ? getenv("PROBE_KEY") : key;
 	s.trust_file = trust;
 	s.policy_file = policy;
+	s.roles = &handler_roles;
 	s.handshake_timeout_ms =
 	        getenv("PROBE_HANDSHAKE_MS") ? atoi(getenv("PROBE_HANDSHAKE_MS")) : 10000;
 	s.ticket_lifetime_s = 3600;

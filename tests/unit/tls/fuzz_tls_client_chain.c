@@ -8,6 +8,7 @@
 
 #include <mbedtls/x509_crt.h>
 
+#include "handlers/roles.h"
 #include "tls/tls.h"
 #include "tls/tls_policy.h"
 
@@ -22,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct tls_policy *p = NULL;
 	char err[300];
-	if (tls_policy_parse((const char *)data, size, &p, err, sizeof err) == 0) {
+	if (tls_policy_parse((const char *)data, size, &handler_roles, &p, err, sizeof err) == 0) {
 		static const uint8_t ca[2][32] = {{1}, {2}};
 		uint8_t spki[32] = {0};
 		tls_policy_bind(p, ca, 1, err, sizeof err);

@@ -30,6 +30,7 @@
 #include "core/exchange.h"
 #include "core/log.h"
 #include "core/server.h"
+#include "handlers/roles.h"
 #include "tls/tls.h"
 #include "tls/tls_demo_pki.h"
 
@@ -69,7 +70,9 @@ static void setup_once(void)
 	log_set_level(LOG_ERROR);
 	signal(SIGPIPE, SIG_IGN); /* as kenshod: a closed peer is an error return */
 	snprintf(pki_dir, sizeof(pki_dir), "/tmp/kensho-fuzz-conn-XXXXXX");
-	if (!mkdtemp(pki_dir) || tls_demo_pki_ensure(pki_dir, err, sizeof(err)) != 0) {
+	if (!mkdtemp(pki_dir) ||
+	    tls_demo_pki_ensure(pki_dir, &handler_roles, PEER_ROLES_DEMO_ANONYMOUS, err,
+	                        sizeof(err)) != 0) {
 		fprintf(stderr, "demo pki: %s\n", err);
 		abort();
 	}
@@ -82,6 +85,7 @@ static void setup_once(void)
 	        .key_file = key,
 	        .trust_file = trust,
 	        .policy_file = policy,
+	        .roles = &handler_roles,
 	        .client_auth = TLS_CLIENT_AUTH_OPTIONAL,
 	        .handshake_timeout_ms = 2000,
 	        .ticket_lifetime_s = 3600,

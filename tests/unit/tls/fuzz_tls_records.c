@@ -25,6 +25,7 @@
 #include "core/buf.h"
 #include "core/exchange.h"
 #include "core/log.h"
+#include "handlers/roles.h"
 #include "tls/tls.h"
 #include "tls/tls_demo_pki.h"
 
@@ -78,7 +79,9 @@ static void setup_once(void)
 	char err[256] = "", cert[128], key[128], trust[128], policy[128];
 	log_set_level(LOG_ERROR);
 	snprintf(pki_dir, sizeof pki_dir, "/tmp/kensho-fuzz-tls-XXXXXX");
-	if (!mkdtemp(pki_dir) || tls_demo_pki_ensure(pki_dir, err, sizeof err) != 0) {
+	if (!mkdtemp(pki_dir) ||
+	    tls_demo_pki_ensure(pki_dir, &handler_roles, PEER_ROLES_DEMO_ANONYMOUS, err,
+	                        sizeof err) != 0) {
 		fprintf(stderr, "demo pki: %s\n", err);
 		abort();
 	}
@@ -91,6 +94,7 @@ static void setup_once(void)
 	        .key_file = key,
 	        .trust_file = trust,
 	        .policy_file = policy,
+	        .roles = &handler_roles,
 	        .client_auth = TLS_CLIENT_AUTH_OPTIONAL,
 	        .handshake_timeout_ms = 1000,
 	        .ticket_lifetime_s = 3600,

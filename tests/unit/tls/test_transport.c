@@ -25,6 +25,7 @@
 
 #include "core/buf.h"
 #include "core/exchange.h"
+#include "handlers/roles.h"
 #include "tls/tls.h"
 #include "tls/tls_demo_pki.h"
 #include "tls/tls_policy.h"
@@ -254,6 +255,7 @@ static struct tls_factory *factory_with(enum tls_client_auth auth, int64_t timeo
 	        .key_file = key,
 	        .trust_file = trust,
 	        .policy_file = policy,
+	        .roles = &handler_roles,
 	        .client_auth = auth,
 	        .handshake_timeout_ms = timeout_ms,
 	        .ticket_lifetime_s = 3600,
@@ -272,8 +274,10 @@ static int group_setup(void **state)
 	snprintf(other_dir, sizeof other_dir, "/tmp/kensho-tls-other-XXXXXX");
 	if (!mkdtemp(dir) || !mkdtemp(other_dir))
 		return -1;
-	if (tls_demo_pki_ensure(dir, err, sizeof err) != 0 ||
-	    tls_demo_pki_ensure(other_dir, err, sizeof err) != 0) {
+	if (tls_demo_pki_ensure(dir, &handler_roles, PEER_ROLES_DEMO_ANONYMOUS, err, sizeof err) !=
+	            0 ||
+	    tls_demo_pki_ensure(other_dir, &handler_roles, PEER_ROLES_DEMO_ANONYMOUS, err,
+	                        sizeof err) != 0) {
 		fprintf(stderr, "demo pki: %s\n", err);
 		return -1;
 	}
@@ -327,9 +331,55 @@ static void test_demo_pki_files(void **state)
 	struct stat before, after;
 	assert_int_equal(stat(path, &before), 0);
 	char err[128];
-	assert_int_equal(tls_demo_pki_ensure(dir, err, sizeof err), 0);
+	assert_int_equal(tls_demo_pki_ensure(dir, &handler_roles, PEER_ROLES_DEMO_ANONYMOUS, err,
+	                                     sizeof err),
+	                 0);
 	assert_int_equal(stat(path, &after), 0);
 	assert_int_equal(before.st_ino, after.st_ino);
+}
+
+/* The demo's client certificates and policy follow the role table it is
+ * given: one client per grantable name, called after its last role. */
+static void test_demo_pki_follows_the_role_table(void **state)
+{
+	static const struct role_name names[] = {
+	        {"reader", 1 << 0, true},
+	        {"reader+auditor", 1 << 0 | 1 << 1, true},
+	        {"auditor", 1 << 1, false},
+	};
+	static const struct role_table table = {names, 3, 1 << 1};
+	char work[] = "/tmp/kensho-demo-roles-XXXXXX", path[256], err[256] = "";
+	assert_non_null(mkdtemp(work));
+	assert_int_equal(tls_demo_pki_ensure(work, &table, 1 << 2, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "anonymous"));
+	snprintf(path, sizeof path, "%s/tls/server.pem", work);
+	assert_int_not_equal(access(path, F_OK), 0); /* incomplete: tried again next time */
+	assert_int_equal(tls_demo_pki_ensure(work, &table, 1 << 0, err, sizeof err), 0);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof path, "%s/tls/clients/reader.pem", work);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof path, "%s/tls/clients/auditor.pem", work);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof path, "%s/tls/policy.conf", work);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	char text[4096];
+	size_t n = fread(text, 1, sizeof text - 1, fp);
+	fclose(fp);
+	text[n] = '\0';
+	assert_non_null(strstr(text, "\nreader issuer "));
+	assert_non_null(strstr(text, "\nreader+auditor issuer "));
+	assert_non_null(strstr(text, " subject CN=auditor, O=kensho demo\n"));
+	assert_non_null(strstr(text, "\nreader anonymous\n"));
+	assert_null(strstr(text, "\nauditor "));
+	/* and the policy it wrote parses with the same table */
+	struct tls_policy *p = NULL;
+	assert_int_equal(tls_policy_load(path, &table, &p, err, sizeof err), 0);
+	assert_int_equal(tls_policy_anonymous_roles(p), 1 << 0);
+	tls_policy_free(p);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void test_handshake_and_data_both_ways(void **state)
@@ -786,7 +836,8 @@ static void test_policy_parsing(void **state)
 	                    "relying-party+personal spki "
 	                    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
 	                    "relying-party anonymous\n";
-	assert_int_equal(tls_policy_parse(good, sizeof good - 1, &p, err, sizeof err), 0);
+	assert_int_equal(
+	        tls_policy_parse(good, sizeof good - 1, &handler_roles, &p, err, sizeof err), 0);
 	uint8_t spki[32] = {0}, ca[2][32];
 	memset(ca[0], 0xca, 32);
 	memset(ca[1], 0xcb, 32);
@@ -805,12 +856,14 @@ static void test_policy_parsing(void **state)
 	tls_policy_free(p);
 
 	/* With two trusted CAs an unbound subject rule is ambiguous: refused. */
-	assert_int_equal(tls_policy_parse(good, sizeof good - 1, &p, err, sizeof err), 0);
+	assert_int_equal(
+	        tls_policy_parse(good, sizeof good - 1, &handler_roles, &p, err, sizeof err), 0);
 	assert_int_equal(tls_policy_bind(p, (const uint8_t(*)[32])ca, 2, err, sizeof err), -EINVAL);
 	assert_non_null(strstr(err, "line 3: subject rule names no issuer"));
 	tls_policy_free(p);
 	/* Without a trust store no certificate is verified: nothing to bind. */
-	assert_int_equal(tls_policy_parse(good, sizeof good - 1, &p, err, sizeof err), 0);
+	assert_int_equal(
+	        tls_policy_parse(good, sizeof good - 1, &handler_roles, &p, err, sizeof err), 0);
 	assert_int_equal(tls_policy_bind(p, NULL, 0, err, sizeof err), 0);
 	tls_policy_free(p);
 
@@ -823,7 +876,8 @@ static void test_policy_parsing(void **state)
 	         "cbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcbcb",
 	         "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
 	         "cacacacacacacacacacacacacacacacacacacacacacacacacacacacacacacaca");
-	assert_int_equal(tls_policy_parse(bound, strlen(bound), &p, err, sizeof err), 0);
+	assert_int_equal(
+	        tls_policy_parse(bound, strlen(bound), &handler_roles, &p, err, sizeof err), 0);
 	assert_int_equal(tls_policy_bind(p, (const uint8_t(*)[32])ca, 2, err, sizeof err), 0);
 	uint8_t other[32] = {1};
 	assert_int_equal(roles_of(p, "CN=op", other, ca[1]), PEER_ROLE_OPERATOR);
@@ -872,16 +926,69 @@ static void test_policy_parsing(void **state)
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		p = NULL;
-		assert_int_equal(
-		        tls_policy_parse(bad[i].text, strlen(bad[i].text), &p, err, sizeof err),
-		        -EINVAL);
+		assert_int_equal(tls_policy_parse(bad[i].text, strlen(bad[i].text), &handler_roles,
+		                                  &p, err, sizeof err),
+		                 -EINVAL);
 		assert_null(p);
 		if (!strstr(err, bad[i].needle))
 			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, bad[i].needle);
 	}
-	char roles[64];
-	tls_roles_format(PEER_ROLE_OPERATOR | PEER_ROLE_RELYING_PARTY, roles, sizeof roles);
-	assert_string_equal(roles, "relying-party,operator");
+}
+
+/* tls/ knows no role names: the parser reads whatever table it is given. */
+static void test_policy_role_names_are_injected(void **state)
+{
+	static const struct role_name names[] = {
+	        {"reader", 1 << 0, true},
+	        {"auditor", 1 << 5, true},
+	        {"root", 1 << 6, true},
+	        {"hidden", 1 << 7, false},
+	};
+	static const struct role_table table = {names, 4, 1 << 6};
+	struct tls_policy *p = NULL;
+	char err[300] = "";
+	const char text[] = "reader,auditor spki "
+	                    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
+	                    "reader anonymous\n";
+	assert_int_equal(tls_policy_parse(text, sizeof text - 1, &table, &p, err, sizeof err), 0);
+	assert_int_equal(tls_policy_anonymous_roles(p), 1 << 0);
+	uint8_t spki[32];
+	for (int i = 0; i < 32; i++)
+		spki[i] = (uint8_t)((i % 16) * 0x11);
+	assert_int_equal(roles_of(p, "CN=z", spki, NULL), 1 << 0 | 1 << 5);
+	tls_policy_free(p);
+
+	static const struct {
+		const struct role_table *roles;
+		const char *text, *message;
+	} bad[] = {
+	        {&table, "operator subject CN=x\n",
+	         "line 1: unknown role in \"operator\" (use reader, auditor, root, or deny)"},
+	        {&table, "hidden subject CN=x\n",
+	         "line 1: unknown role in \"hidden\" (use reader, auditor, root, or deny)"},
+	        {&table, "reader,root anonymous\n",
+	         "line 1: anonymous callers may not get root roles"},
+	        {&handler_roles, "admin subject CN=x\n",
+	         "line 1: unknown role in \"admin\" (use relying-party, relying-party+personal, "
+	         "intake, operator, or deny)"},
+	        {&handler_roles, "operator anonymous\n",
+	         "line 1: anonymous callers may not get personal or operator roles"},
+	        {NULL, "relying-party anonymous\n",
+	         "line 1: unknown role in \"relying-party\" (use deny)"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		p = NULL;
+		assert_int_equal(tls_policy_parse(bad[i].text, strlen(bad[i].text), bad[i].roles,
+		                                  &p, err, sizeof err),
+		                 -EINVAL);
+		assert_null(p);
+		assert_string_equal(err, bad[i].message);
+	}
+	/* without names only deny rules parse */
+	const char deny[] = "deny spki "
+	                    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
+	assert_int_equal(tls_policy_parse(deny, sizeof deny - 1, NULL, &p, err, sizeof err), 0);
+	tls_policy_free(p);
 }
 
 /* --- client certificates: key bounds, issuers, deny rules, reload ------------------ */
@@ -899,6 +1006,7 @@ static struct tls_factory *factory_files(const char *trust, const char *policy, 
 	        .key_file = key,
 	        .trust_file = trust,
 	        .policy_file = policy,
+	        .roles = &handler_roles,
 	        .client_auth = TLS_CLIENT_AUTH_OPTIONAL,
 	        .ticket_lifetime_s = 3600,
 	};
@@ -1256,6 +1364,7 @@ static struct tls_factory *factory_sharing(const char *ticket_key, const char *t
 	        .key_file = key,
 	        .trust_file = trust_file,
 	        .policy_file = trust_file ? policy : NULL,
+	        .roles = &handler_roles,
 	        .client_auth = trust_file ? TLS_CLIENT_AUTH_OPTIONAL : TLS_CLIENT_AUTH_NONE,
 	        .ticket_lifetime_s = ROTATION,
 	        .ticket_key_file = ticket_key,
@@ -1568,6 +1677,7 @@ static void test_file_errors_name_file_and_setting(void **state)
 		        .key_file = files[1],
 		        .trust_file = files[2],
 		        .policy_file = files[3],
+		        .roles = &handler_roles,
 		        .client_auth = TLS_CLIENT_AUTH_OPTIONAL,
 		};
 		struct tls_factory *f = NULL;
@@ -1585,7 +1695,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_policy_parsing),
+	        cmocka_unit_test(test_policy_role_names_are_injected),
 	        cmocka_unit_test(test_demo_pki_files),
+	        cmocka_unit_test(test_demo_pki_follows_the_role_table),
 	        cmocka_unit_test(test_handshake_and_data_both_ways),
 	        cmocka_unit_test(test_client_certificates_get_policy_roles),
 	        cmocka_unit_test(test_required_without_certificate_fails),
