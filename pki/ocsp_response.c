@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "storage/store.h"
 #include "pki/der.h"
+#include "pki/errors.h"
 #include "pki/ocsp.h"
 #include "pki/ocsp_internal.h"
 
@@ -66,7 +67,7 @@ static int key_sha1(const mbedtls_x509_crt *crt, uint8_t out[20])
 	int err = spki_key_bits(crt, &bits, &len);
 	if (err)
 		return err;
-	return ocsp_mbedtls_error(
+	return pki_errno(
 	        mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA1), bits, len, out));
 }
 
@@ -265,7 +266,7 @@ static int sign_tbs(struct ocsp_responder *r, const uint8_t *tbs, size_t tbs_len
 	if (!ret)
 		ret = mbedtls_pk_sign(&r->key, MBEDTLS_MD_SHA256, hash, sizeof(hash), sig, sig_len,
 		                      mbedtls_ctr_drbg_random, drbg);
-	return ocsp_mbedtls_error(ret);
+	return pki_errno(ret);
 }
 
 int ocsp_response_sign(struct ocsp_responder *r, const struct ocsp_answer *answers, size_t count,
