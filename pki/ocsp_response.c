@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "storage/store.h"
+#include "pki/asn1_time.h"
 #include "pki/der.h"
 #include "pki/errors.h"
 #include "pki/ocsp.h"
@@ -402,34 +403,12 @@ static int get(unsigned char **p, const unsigned char *end, size_t *len, int tag
 	return mbedtls_asn1_get_tag(p, end, len, tag) ? -EINVAL : 0;
 }
 
+/* OCSP's times are GeneralizedTime only (RFC 6960 §4.2.1). */
 static int get_time(unsigned char **p, const unsigned char *end, int64_t *out)
 {
-	size_t len;
-	if (get(p, end, &len, MBEDTLS_ASN1_GENERALIZED_TIME) || len != 15 || (*p)[14] != 'Z')
+	if (*p >= end || **p != DER_GENERALIZED_TIME)
 		return -EINVAL;
-	struct tm tm = {0};
-	int v[6];
-	const int width[6] = {4, 2, 2, 2, 2, 2};
-	const unsigned char *s = *p;
-	for (int i = 0; i < 6; i++) {
-		v[i] = 0;
-		for (int k = 0; k < width[i]; k++, s++) {
-			if (*s < '0' || *s > '9')
-				return -EINVAL;
-			v[i] = v[i] * 10 + (*s - '0');
-		}
-	}
-	if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60)
-		return -EINVAL;
-	tm.tm_year = v[0] - 1900;
-	tm.tm_mon = v[1] - 1;
-	tm.tm_mday = v[2];
-	tm.tm_hour = v[3];
-	tm.tm_min = v[4];
-	tm.tm_sec = v[5];
-	*out = (int64_t)timegm(&tm);
-	*p += len;
-	return 0;
+	return pki_asn1_time_read(p, end, out);
 }
 
 static int parse_single(unsigned char **p, const unsigned char *end, struct ocsp_single *s)
