@@ -82,8 +82,8 @@ static int rng_setup(struct ca *ca)
 	mbedtls_entropy_init(&ca->entropy);
 	mbedtls_ctr_drbg_init(&ca->drbg);
 	static const unsigned char personal[] = "kensho ca";
-	return pki_errno(mbedtls_ctr_drbg_seed(
-	        &ca->drbg, mbedtls_entropy_func, &ca->entropy, personal, sizeof(personal) - 1));
+	return pki_errno(mbedtls_ctr_drbg_seed(&ca->drbg, mbedtls_entropy_func, &ca->entropy,
+	                                       personal, sizeof(personal) - 1));
 }
 
 static struct ca *ca_alloc(const char *data_dir)

@@ -357,8 +357,8 @@ int verify_submission(struct store *store, struct verify_ca_cache *cas, const ui
 	/* A certificate is a SEQUENCE whose first element is a SEQUENCE
 	 * (TBSCertificate); a ContentInfo starts with an OID. */
 	struct pki_cert *cert = NULL;
-	bool looks_like_cert = body_len > 4 && body[0] == 0x30 &&
-	                       pki_cert_parse(body, body_len, &cert) == 0;
+	bool looks_like_cert =
+	        body_len > 4 && body[0] == 0x30 && pki_cert_parse(body, body_len, &cert) == 0;
 	if (looks_like_cert && detached) {
 		*detail = "a certificate takes no content";
 		rc = -EINVAL;

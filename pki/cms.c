@@ -280,8 +280,8 @@ static int signed_attributes(struct cms_bytes attrs, struct cms_signed_data *sd)
 				return -EINVAL;
 			if ((rc = get_content(&v, v_end, tag, &value)) < 0 || v != v_end)
 				return rc < 0 ? rc : -EINVAL;
-			if ((rc = pki_asn1_time_parse(tag, value.p, value.len,
-			                              &sd->signing_time)) < 0)
+			rc = pki_asn1_time_parse(tag, value.p, value.len, &sd->signing_time);
+			if (rc < 0)
 				return rc;
 			sd->has_signing_time = true;
 		}

@@ -68,8 +68,7 @@ static int key_sha1(const mbedtls_x509_crt *crt, uint8_t out[20])
 	int err = spki_key_bits(crt, &bits, &len);
 	if (err)
 		return err;
-	return pki_errno(
-	        mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA1), bits, len, out));
+	return pki_errno(mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA1), bits, len, out));
 }
 
 /* One DRBG per thread: signings run concurrently on libuv's worker pool and

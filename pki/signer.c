@@ -69,8 +69,8 @@ int pki_self_signed_create(const struct pki_self_signed *what, char *key_pem, si
 	if (ret == 0)
 		ret = mbedtls_x509write_crt_set_basic_constraints(&w, 0, -1);
 	if (ret == 0)
-		ret = mbedtls_x509write_crt_set_key_usage(&w, MBEDTLS_X509_KU_DIGITAL_SIGNATURE |
-		                                                      MBEDTLS_X509_KU_NON_REPUDIATION);
+		ret = mbedtls_x509write_crt_set_key_usage(
+		        &w, MBEDTLS_X509_KU_DIGITAL_SIGNATURE | MBEDTLS_X509_KU_NON_REPUDIATION);
 	if (ret == 0)
 		ret = mbedtls_x509write_crt_set_subject_key_identifier(&w);
 	if (ret == 0)
@@ -123,8 +123,8 @@ void pki_signer_cert(const struct pki_signer *s, const uint8_t **der, size_t *le
 	*len = s->cert.raw.len;
 }
 
-int pki_signer_sign(void *signer, const uint8_t *digest_info, size_t digest_info_len,
-                    uint8_t *sig, size_t *sig_len)
+int pki_signer_sign(void *signer, const uint8_t *digest_info, size_t digest_info_len, uint8_t *sig,
+                    size_t *sig_len)
 {
 	struct pki_signer *s = signer;
 	return cms_sign_pk(&s->key, digest_info, digest_info_len, sig, sig_len);

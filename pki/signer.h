@@ -12,9 +12,9 @@ struct pki_signer;
 
 /** What a self-signed certificate says. */
 struct pki_self_signed {
-	const char *subject;    /**< also the issuer; mbedTLS's text form "C=JP,O=...,CN=..." */
-	unsigned key_bits;      /**< RSA modulus size; the public exponent is 65537 */
-	int64_t not_before;     /**< unix seconds */
+	const char *subject; /**< also the issuer; mbedTLS's text form "C=JP,O=...,CN=..." */
+	unsigned key_bits;   /**< RSA modulus size; the public exponent is 65537 */
+	int64_t not_before;  /**< unix seconds */
 	int64_t not_after;
 };
 
@@ -36,7 +36,7 @@ void pki_signer_free(struct pki_signer *s);
 void pki_signer_cert(const struct pki_signer *s, const uint8_t **der, size_t *len);
 /** A cms_sign_cb (pki/cms_build.h) signing with the key: `signer` is the
  * struct pki_signer. */
-int pki_signer_sign(void *signer, const uint8_t *digest_info, size_t digest_info_len,
-                    uint8_t *sig, size_t *sig_len);
+int pki_signer_sign(void *signer, const uint8_t *digest_info, size_t digest_info_len, uint8_t *sig,
+                    size_t *sig_len);
 
 #endif

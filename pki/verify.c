@@ -120,8 +120,7 @@ int pki_cert_key(const struct pki_cert *c, struct pki_key_info *out)
 	int rc = pki_errno(mbedtls_rsa_export(mbedtls_pk_rsa(*pk), NULL, NULL, NULL, NULL, &e));
 	out->exponent_bits = mbedtls_mpi_bitlen(&e);
 	uint8_t be[8];
-	if (rc == 0 && out->exponent_bits <= 64 &&
-	    mbedtls_mpi_write_binary(&e, be, sizeof be) == 0)
+	if (rc == 0 && out->exponent_bits <= 64 && mbedtls_mpi_write_binary(&e, be, sizeof be) == 0)
 		for (size_t i = 0; i < sizeof be; i++)
 			out->exponent = out->exponent << 8 | be[i];
 	mbedtls_mpi_free(&e);
@@ -134,8 +133,7 @@ bool pki_cert_may_sign(const struct pki_cert *c)
 	       mbedtls_x509_crt_check_key_usage(&c->crt, MBEDTLS_X509_KU_NON_REPUDIATION) == 0;
 }
 
-int pki_cert_verify_issued(const struct pki_cert *cert, const struct pki_cert *ca,
-                           bool key_judged)
+int pki_cert_verify_issued(const struct pki_cert *cert, const struct pki_cert *ca, bool key_judged)
 {
 	uint32_t flags = 0;
 	mbedtls_x509_crt_verify((mbedtls_x509_crt *)&cert->crt, (mbedtls_x509_crt *)&ca->crt, NULL,

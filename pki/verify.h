@@ -57,8 +57,7 @@ bool pki_cert_may_sign(const struct pki_cert *c);
  * operation with ca's key, ca the only trust anchor. Validity dates are not
  * judged; cert's key is judged by mbedTLS's default profile unless the
  * caller already did (key_judged). Returns 0 or -EKEYREJECTED. */
-int pki_cert_verify_issued(const struct pki_cert *cert, const struct pki_cert *ca,
-                           bool key_judged);
+int pki_cert_verify_issued(const struct pki_cert *cert, const struct pki_cert *ca, bool key_judged);
 
 /** cms_signer_cert with a kensho type: parses the included certificate the
  * signer identifier names. Returns 0, -ENOENT or -ENOMEM. */

@@ -204,7 +204,7 @@ static int ticket_write_cb(void *p_ticket, const mbedtls_ssl_session *session, u
 	                         &ctx->factory->drbg, session, start, (size_t)(end - start), tlen);
 	if (rc < 0)
 		return rc == -ENOSPC ? MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL
-		                      : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+		                     : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
 	*lifetime = (uint32_t)ctx->tickets.lifetime_s;
 	return 0;
 }

@@ -133,8 +133,8 @@ static void test_read_refuses_and_stays(void **state)
  * reads back as the same instant. */
 static void test_reads_what_der_time_writes(void **state)
 {
-	static const int64_t times[] = {-631152000, 0, 946684799, 1796454000, 2524607999,
-	                                2524608000, 253402300799};
+	static const int64_t times[] = {-631152000, 0,          946684799,   1796454000,
+	                                2524607999, 2524608000, 253402300799};
 	for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
 		struct der d;
 		der_init(&d);
@@ -142,7 +142,8 @@ static void test_reads_what_der_time_writes(void **state)
 		uint8_t *out;
 		size_t len;
 		assert_int_equal(der_finish(&d, &out, &len), 0);
-		assert_int_equal(out[0], times[i] < 2524608000 ? DER_UTC_TIME : DER_GENERALIZED_TIME);
+		assert_int_equal(out[0],
+		                 times[i] < 2524608000 ? DER_UTC_TIME : DER_GENERALIZED_TIME);
 		unsigned char *p = out;
 		int64_t back = 0;
 		assert_int_equal(pki_asn1_time_read(&p, out + len, &back), 0);

@@ -24,7 +24,7 @@
 static void test_success_and_counts_pass_through(void **state)
 {
 	assert_int_equal(pki_errno(0), 0);
-	assert_int_equal(pki_errno(3), 3); /* e.g. certificates that failed to parse */
+	assert_int_equal(pki_errno(3), 3);     /* e.g. certificates that failed to parse */
 	assert_int_equal(pki_errno(294), 294); /* e.g. a length written */
 }
 
@@ -61,11 +61,12 @@ static void test_malformed_input_is_einval(void **state)
 	assert_int_equal(pki_errno(MBEDTLS_ERR_X509_INVALID_FORMAT), -EINVAL);
 	assert_int_equal(pki_errno(MBEDTLS_ERR_X509_INVALID_FORMAT + MBEDTLS_ERR_ASN1_OUT_OF_DATA),
 	                 -EINVAL);
-	assert_int_equal(pki_errno(MBEDTLS_ERR_PK_KEY_INVALID_FORMAT +
-	                           MBEDTLS_ERR_ASN1_UNEXPECTED_TAG),
-	                 -EINVAL);
-	assert_int_equal(pki_errno(MBEDTLS_ERR_PEM_INVALID_DATA + MBEDTLS_ERR_BASE64_INVALID_CHARACTER),
-	                 -EINVAL);
+	assert_int_equal(
+	        pki_errno(MBEDTLS_ERR_PK_KEY_INVALID_FORMAT + MBEDTLS_ERR_ASN1_UNEXPECTED_TAG),
+	        -EINVAL);
+	assert_int_equal(
+	        pki_errno(MBEDTLS_ERR_PEM_INVALID_DATA + MBEDTLS_ERR_BASE64_INVALID_CHARACTER),
+	        -EINVAL);
 	assert_int_equal(pki_errno(MBEDTLS_ERR_ASN1_INVALID_LENGTH), -EINVAL);
 	assert_int_equal(pki_errno(MBEDTLS_ERR_RSA_KEY_CHECK_FAILED), -EINVAL); /* not the pair */
 	assert_int_equal(pki_errno(MBEDTLS_ERR_PK_BAD_INPUT_DATA), -EINVAL);

@@ -62,9 +62,9 @@ static const struct pki_self_signed what = {
 static void make_pair(const char *cert, const char *key)
 {
 	char key_pem[4096], cert_pem[4096];
-	assert_int_equal(pki_self_signed_create(&what, key_pem, sizeof key_pem, cert_pem,
-	                                        sizeof cert_pem),
-	                 0);
+	assert_int_equal(
+	        pki_self_signed_create(&what, key_pem, sizeof key_pem, cert_pem, sizeof cert_pem),
+	        0);
 	assert_non_null(strstr(cert_pem, "-----BEGIN CERTIFICATE-----"));
 	assert_non_null(strstr(key_pem, "PRIVATE KEY-----"));
 	write_text(cert, cert_pem);
@@ -142,9 +142,9 @@ static void test_refused(void **state)
 static void test_output_too_small(void **state)
 {
 	char key_pem[4096], cert_pem[64];
-	assert_int_equal(pki_self_signed_create(&what, key_pem, sizeof key_pem, cert_pem,
-	                                        sizeof cert_pem),
-	                 -ENOSPC);
+	assert_int_equal(
+	        pki_self_signed_create(&what, key_pem, sizeof key_pem, cert_pem, sizeof cert_pem),
+	        -ENOSPC);
 }
 
 int main(void)

@@ -109,8 +109,8 @@ static void test_keys_and_usage(void **state)
 	assert_false(k.rsa);
 	assert_int_equal(k.bits, 256);
 	assert_string_equal(k.name, "EC");
-	assert_true(pki_cert_may_sign(signer));    /* digitalSignature, nonRepudiation */
-	assert_false(pki_cert_may_sign(wrongku));  /* keyEncipherment only */
+	assert_true(pki_cert_may_sign(signer));   /* digitalSignature, nonRepudiation */
+	assert_false(pki_cert_may_sign(wrongku)); /* keyEncipherment only */
 	pki_cert_free(signer);
 	pki_cert_free(wrongku);
 	pki_cert_free(ec);
