@@ -1,26 +1,39 @@
 /* bench_ocsp: kenshod's OCSP request→response path without the network.
  *
- * Builds a store in a temporary data directory (the test CA of
- * tests/unit/pki/ocsp/, N certificates, the first H pre-signed), then times,
+ * Builds a data directory the way `kensho ca init` does (the signing CA and
+ * its RSA-2048 delegated responder), adds a P-256 responder certificate of
+ * the same CA for the ECDSA figure, N certificates, the first H pre-signed,
+ * then times,
  * each over several runs (the median is printed):
  *   lookup    a read transaction + store_status_lookup (the bare store cost)
- *   hit-post  decode a DER request, pick the responder, look up, check the
- *             cached response answers the CertID, copy it: the fast path
+ *   hit-post  decode a DER request, then ocsp_service_lookup (pick the
+ *             responder, look up, check the cached response answers the
+ *             CertID) and copy the hit: the fast path
  *   hit-get   the same from the base64 GET path
  *   sign-rsa  / sign-ecdsa   one live signature (a miss)
- *   miss      sign + write the response back (fsync'd commit)
+ *   miss      ocsp_service_presign: read, sign, write back (fsync'd commit)
  * and the ratio of the fast path to the bare lookup.
  *
  * Usage: bench_ocsp [--certs N] [--presigned H] [--runs R] [--seconds S] */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <uv.h>
 
+#include <mbedtls/ecp.h>
+#include <mbedtls/pk.h>
+
+#include "ca/ca.h"
+#include "ca/jpki_profile.h"
 #include "core/encoding.h"
-#include "ocsp_fixture.h"
+#include "pki/random.h"
+#include "pki/x509_write.h"
+#include "ocsp/responder_set.h"
+#include "ocsp/service.h"
 #include "storage/store.h"
 #include "pki/ocsp.h"
 
@@ -61,6 +74,91 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
+/* --- set-up --------------------------------------------------------------------------- */
+
+/* Writes `text` to path with mode. 0 or -errno. */
+static int write_text(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	int err = fputs(text, f) < 0 ? -EIO : 0;
+	if (fclose(f) != 0 && !err)
+		err = -errno;
+	return err ? err : (chmod(path, mode) ? -errno : 0);
+}
+
+/* A P-256 delegated responder of the signing CA in dir: key and certificate
+ * made with the CA's own profile code, loaded as an ECDSA responder. */
+static int ecdsa_responder(const char *dir, struct ocsp_responder **out)
+{
+	struct ocsp_responder_files files;
+	char ca_key_path[PATH_MAX], cert_path[PATH_MAX], key_path[PATH_MAX];
+	int err = ocsp_responder_files(dir, "sign", &files);
+	if (err)
+		return err;
+	snprintf(ca_key_path, sizeof ca_key_path, "%s/ca/sign-ca.key", dir);
+	snprintf(cert_path, sizeof cert_path, "%s/ca/bench-ec-ocsp.pem", dir);
+	snprintf(key_path, sizeof key_path, "%s/ca/bench-ec-ocsp.key", dir);
+	mbedtls_pk_context ca_key, key;
+	mbedtls_pk_init(&ca_key);
+	mbedtls_pk_init(&key);
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	char *pem = NULL;
+	const uint8_t serial[4] = {0x7e, 0xc0, 0x00, 0x01};
+	err = x509_key_load(&ca_key, ca_key_path);
+	if (!err && mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0)
+		err = -ENOMEM;
+	if (!err && mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key), pki_random,
+	                                NULL) != 0)
+		err = -EIO;
+	if (!err)
+		err = jpki_ocsp_cert(CERT_KIND_SIGN, &ca_key, &key, serial, sizeof serial,
+		                     (int64_t)time(NULL), pki_random, NULL, &der, &der_len);
+	if (!err)
+		err = x509_cert_pem(der, der_len, &pem);
+	if (!err)
+		err = write_text(cert_path, pem, 0644);
+	if (!err)
+		err = x509_key_save(&key, key_path);
+	struct ocsp_responder_options ec_opts = {.key_type = OCSP_KEY_ECDSA};
+	if (!err)
+		err = ocsp_responder_load(files.ca, cert_path, key_path, &ec_opts, out);
+	free(pem);
+	free(der);
+	mbedtls_pk_free(&key);
+	mbedtls_pk_free(&ca_key);
+	return err;
+}
+
+/* The data directory: `kensho ca init`'s CAs and responders, the store
+ * with its signing issuer, and the two responders measured. */
+static int set_up(struct bench *b, const char *dir)
+{
+	char err_text[CA_ERR_LEN];
+	int err = ca_init(dir, "http://127.0.0.1:8080", err_text);
+	if (err) {
+		fprintf(stderr, "bench_ocsp: ca init: %s\n", err_text);
+		return err;
+	}
+	err = ca_store_open(dir, &b->store);
+	struct store_txn *txn = NULL;
+	struct store_issuer issuer;
+	if (!err)
+		err = store_txn_begin(b->store, false, &txn);
+	if (!err) {
+		err = store_issuer_by_label(txn, "sign", &issuer);
+		store_txn_abort(txn);
+	}
+	if (err)
+		return err;
+	b->issuer = issuer.id;
+	struct ocsp_responder_options opts = {.validity_seconds = 3600};
+	err = ocsp_responder_set_open(dir, b->store, &opts, &b->set);
+	return err ? err : ecdsa_responder(dir, &b->ecdsa);
+}
+
 /* --- the measured operations (each returns 0 or exits) ---------------------------------- */
 
 static void op_lookup(struct bench *b)
@@ -78,28 +176,21 @@ static void op_lookup(struct bench *b)
 	store_txn_abort(txn);
 }
 
-static struct ocsp_request scratch;
+static struct ocsp_query scratch;
+
+static void copy_hit_cb(const struct ocsp_query *q, const struct ocsp_cached *hit, void *arg)
+{
+	struct bench *b = arg;
+	memcpy(b->copy, hit->der, hit->len);
+}
 
 static void fast_path(struct bench *b, const uint8_t *der, size_t len)
 {
-	if (ocsp_request_decode(der, len, &scratch))
+	if (ocsp_request_decode(der, len, &scratch.request))
 		die("decode", EINVAL);
-	struct ocsp_responder *r = ocsp_responder_set_match(b->set, scratch.ids, scratch.count);
-	if (!r)
-		die("match", ENOENT);
-	struct store_serial s = {.len = scratch.ids[0].serial_len};
-	memcpy(s.bytes, scratch.ids[0].serial, s.len);
-	struct store_txn *txn;
-	struct store_cert cert;
-	struct store_response resp;
-	int64_t now = (int64_t)time(NULL);
-	if (store_txn_begin(b->store, false, &txn) ||
-	    store_status_lookup(txn, b->issuer, &s, &cert, &resp) || !resp.der.data ||
-	    now >= resp.next_update ||
-	    !ocsp_response_answers(resp.der.data, resp.der.len, &scratch.ids[0]))
-		die("hit", EIO);
-	memcpy(b->copy, resp.der.data, resp.der.len);
-	store_txn_abort(txn);
+	int rc = ocsp_service_lookup(b->set, &scratch, (int64_t)time(NULL), 0, copy_hit_cb, b);
+	if (rc != 1)
+		die("hit", rc < 0 ? rc : EIO);
 }
 
 static void op_hit_post(struct bench *b)
@@ -147,7 +238,7 @@ static void op_miss(struct bench *b)
 	/* Certificates past the pre-signed ones: sign and cache, as a miss does. */
 	struct store_serial s = {.len = 4};
 	serial_of(b->presigned + next_index(b, b->certs - b->presigned), s.bytes);
-	int err = ocsp_responder_set_presign(b->set, b->issuer, &s);
+	int err = ocsp_service_presign(b->set, b->issuer, &s);
 	if (err)
 		die("miss", err);
 }
@@ -214,7 +305,7 @@ static void populate(struct bench *b)
 	for (size_t i = 0; i < b->presigned; i++) {
 		struct store_serial s = {.len = 4};
 		serial_of(i, s.bytes);
-		err = ocsp_responder_set_presign(b->set, b->issuer, &s);
+		err = ocsp_service_presign(b->set, b->issuer, &s);
 		struct ocsp_cert_id id;
 		if (!err)
 			err = ocsp_responder_cert_id(r, OCSP_HASH_SHA1, s.bytes, 4, &id);
@@ -250,22 +341,7 @@ int main(int argc, char **argv)
 	char dir[] = "/tmp/kensho-bench-ocsp-XXXXXX";
 	if (!mkdtemp(dir))
 		die("mkdtemp", errno);
-	int err = ocsp_fixture_create(OCSP_FIXTURE_DIR, dir, false, &b.store, &b.issuer);
-	struct ocsp_responder_options opts = {.validity_seconds = 3600};
-	if (!err)
-		err = ocsp_responder_set_open(dir, b.store, &opts, &b.set);
-	char ec_key[1100];
-	snprintf(ec_key, sizeof(ec_key), "%s/ca/ec.key", dir);
-	char cmd[2400];
-	snprintf(cmd, sizeof(cmd), "cp '%s/responder-ec.key' '%s' && chmod 600 '%s'",
-	         OCSP_FIXTURE_DIR, ec_key, ec_key);
-	if (!err && system(cmd))
-		err = -EIO;
-	struct ocsp_responder_options ec_opts = {.key_type = OCSP_KEY_ECDSA};
-	if (!err)
-		err = ocsp_responder_load(OCSP_FIXTURE_DIR "/ca.pem",
-		                          OCSP_FIXTURE_DIR "/responder-ec.pem", ec_key, &ec_opts,
-		                          &b.ecdsa);
+	int err = set_up(&b, dir);
 	if (err)
 		die("set-up", err);
 	b.copy = malloc(65536);
@@ -286,6 +362,7 @@ int main(int argc, char **argv)
 	ocsp_responder_free(b.ecdsa);
 	ocsp_responder_set_free(b.set);
 	store_close(b.store);
+	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) ? 1 : 0;
 }

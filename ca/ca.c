@@ -18,8 +18,9 @@
 #include <mbedtls/sha256.h>
 
 #include "core/log.h"
+#include "ocsp/responder_set.h"
+#include "ocsp/service.h"
 #include "pki/errors.h"
-#include "pki/ocsp.h"
 
 #define OFFICE_CODE "KNSH01" /* the subject CN's issuing-office part */
 
@@ -107,8 +108,7 @@ void ca_close(struct ca *ca)
 		return;
 	if (ca->own_store && ca->store)
 		store_close(ca->store);
-	for (int k = 0; k < 3; k++)
-		ocsp_responder_free(ca->responder[k]);
+	ocsp_responder_set_free(ca->responders);
 	for (int k = 0; k < 3; k++)
 		mbedtls_pk_free(&ca->ca_key[k]);
 	mbedtls_ctr_drbg_free(&ca->drbg);
@@ -131,58 +131,13 @@ const char *ca_base_url(const struct ca *ca)
 	return ca->base_url;
 }
 
-void ca_set_presign(struct ca *ca, ca_presign_fn fn, void *arg)
-{
-	ca->presign = fn;
-	ca->presign_arg = arg;
-}
-
-int ca_presign_in_txn(struct ca *ca, struct store_txn *txn, enum cert_kind kind,
-                      const struct store_serial *serial)
-{
-	struct ocsp_responder *r = ca->responder[kind];
-	if (!r)
-		return -ENOENT;
-	struct store_cert cert;
-	int e = store_cert_get(txn, ca->issuer_id[kind], serial, &cert);
-	if (e)
-		return e;
-	struct ocsp_signed signed_response;
-	struct store_response cached;
-	e = ocsp_presign(r, &cert, time(NULL), &signed_response, &cached);
-	if (e)
-		return e;
-	e = store_response_put(txn, ca->issuer_id[kind], serial, &cached);
-	free(signed_response.der);
-	return e;
-}
-
-struct presign_state {
-	struct ca *ca;
-	enum cert_kind kind;
-	const struct store_serial *serial;
-};
-
-static int presign_cb(struct store_txn *txn, void *arg)
-{
-	struct presign_state *st = arg;
-	return ca_presign_in_txn(st->ca, txn, st->kind, st->serial);
-}
-
 void ca_presign_after_commit(struct ca *ca, enum cert_kind kind, const struct store_serial *serial)
 {
-	int err;
-	if (ca->presign) {
-		err = ca->presign(ca->presign_arg, ca->issuer_id[kind], serial);
-	} else if (ca->responder[kind]) {
-		/* -ESTALE: a later change won the race; its own pre-sign follows. */
-		struct presign_state st = {ca, kind, serial};
-		err = store_write(ca->store, presign_cb, &st);
-		if (err == -ESTALE)
-			err = 0;
-	} else {
+	uint32_t issuer_id = ca->issuer_id[kind];
+	/* Without a responder (its files could not be loaded) the server signs live. */
+	if (!ca->responders || !ocsp_responder_set_get(ca->responders, issuer_id))
 		return;
-	}
+	int err = ocsp_service_presign(ca->responders, issuer_id, serial);
 	if (err) {
 		char label[64];
 		ca_cert_label(kind, serial, label, sizeof(label));
@@ -191,27 +146,17 @@ void ca_presign_after_commit(struct ca *ca, enum cert_kind kind, const struct st
 	}
 }
 
-/* Loads the delegated responders for pre-signing; without them (files
- * missing) the CA still works and the responder signs live. */
+/* The delegated responders for pre-signing, with the library's defaults
+ * (by key, one hour). Without them (files missing) the CA still works and
+ * the server signs live. */
 static void load_responders(struct ca *ca)
 {
-	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH; k++) {
-		char ca_path[PATH_MAX], cert_path[PATH_MAX], key_path[PATH_MAX], name[32];
-		snprintf(name, sizeof(name), "%s-ca.pem", KIND_LABEL[k]);
-		int e = ca_file(ca->data_dir, name, ca_path, sizeof(ca_path));
-		snprintf(name, sizeof(name), "%s-ocsp.pem", KIND_LABEL[k]);
-		e = e ? e : ca_file(ca->data_dir, name, cert_path, sizeof(cert_path));
-		snprintf(name, sizeof(name), "%s-ocsp.key", KIND_LABEL[k]);
-		e = e ? e : ca_file(ca->data_dir, name, key_path, sizeof(key_path));
-		struct ocsp_responder_options opts = {.store_issuer_id = ca->issuer_id[k]};
-		if (!e)
-			e = ocsp_responder_load(ca_path, cert_path, key_path, &opts,
-			                        &ca->responder[k]);
-		if (e) {
-			ca->responder[k] = NULL;
-			log_warn("no OCSP pre-signing for %s certificates: loading %s failed (%s)",
-			         KIND_LABEL[k], key_path, strerror(-e));
-		}
+	const struct ocsp_responder_options defaults = {0};
+	int err = ocsp_responder_set_open_available(ca->data_dir, ca->store, &defaults,
+	                                            &ca->responders);
+	if (err) {
+		ca->responders = NULL;
+		log_warn("no OCSP pre-signing: reading the issuers failed (%s)", strerror(-err));
 	}
 }
 
@@ -379,7 +324,7 @@ static int init_register_cb(struct store_txn *txn, void *arg)
 static int init_one(struct ca *ca, enum cert_kind kind, bool responder, mbedtls_pk_context *key,
                     uint8_t **der, size_t *der_len, char *err)
 {
-	char path[PATH_MAX], name[32];
+	char name[32];
 	int e = x509_key_generate(key, CA_RSA_BITS, ca_random, ca);
 	struct store_serial serial;
 	if (!e)
@@ -395,17 +340,21 @@ static int init_one(struct ca *ca, enum cert_kind kind, bool responder, mbedtls_
 		         responder ? "OCSP responder" : "CA", strerror(-e));
 		return e;
 	}
-	snprintf(name, sizeof(name), "%s-%s.key", KIND_LABEL[kind], responder ? "ocsp" : "ca");
-	e = ca_file(ca->data_dir, name, path, sizeof(path));
+	/* The CA certificate and the responder's files go where the OCSP
+	 * service loads the responder from; the CA key is the CA's alone. */
+	struct ocsp_responder_files files = {0};
+	char ca_key[PATH_MAX] = "";
+	snprintf(name, sizeof(name), "%s-ca.key", KIND_LABEL[kind]);
+	e = ocsp_responder_files(ca->data_dir, KIND_LABEL[kind], &files);
+	if (!e)
+		e = ca_file(ca->data_dir, name, ca_key, sizeof(ca_key));
+	const char *path = responder ? files.key : ca_key;
 	if (!e)
 		e = x509_key_save(key, path);
 	if (!e) {
-		snprintf(name, sizeof(name), "%s-%s.pem", KIND_LABEL[kind],
-		         responder ? "ocsp" : "ca");
-		e = ca_file(ca->data_dir, name, path, sizeof(path));
-	}
-	if (!e)
+		path = responder ? files.cert : files.ca;
 		e = write_pem(path, *der, *der_len);
+	}
 	if (e)
 		ca_error(err, "writing %s failed: %s", path, strerror(-e));
 	return e;

@@ -10,7 +10,9 @@
  *   DIR/store/                          the LMDB environment (storage/store.h)
  *
  * Every state change is one store write transaction together with its audit
- * record. A struct ca is used by one thread at a time (its random generator
+ * record; after it commits, the changed certificates' OCSP answers are
+ * pre-signed by the OCSP service (ocsp/service.h) with the responders in
+ * DIR/ca. A struct ca is used by one thread at a time (its random generator
  * is not shared); write transactions fsync, so call the writing functions
  * off an event loop (uv_queue_work). Functions return 0 or a negative errno;
  * those that take `err` also write a message for people there. */
@@ -64,17 +66,6 @@ struct store *ca_store(struct ca *ca);
 uint32_t ca_issuer_id(const struct ca *ca, enum cert_kind kind);
 /** The configured base URL. */
 const char *ca_base_url(const struct ca *ca);
-
-/** Called after every committed change to a certificate's status (issue,
- * revoke, event), outside the transaction, to pre-sign the new OCSP response
- * (docs/architecture.md: pre-sign on issuance and on status change). Without a hook the
- * CA does it itself with DIR/ca/{sign,auth}-ocsp.{pem,key} (pki/ocsp.h
- * ocsp_presign, then store_response_put in its own transaction); kenshod may
- * install a hook that does this on its worker pool instead. A failure is
- * logged and does not undo the change: the responder signs live on a miss. */
-typedef int (*ca_presign_fn)(void *arg, uint32_t issuer_id, const struct store_serial *serial);
-/** Installs the pre-sign hook (NULL: none). */
-void ca_set_presign(struct ca *ca, ca_presign_fn fn, void *arg);
 
 /** The basic four items as the operator enters them. */
 struct ca_person {

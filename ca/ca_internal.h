@@ -18,9 +18,7 @@ struct ca {
 	mbedtls_pk_context ca_key[3]; /**< by enum cert_kind */
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
-	ca_presign_fn presign; /**< the installed hook, or NULL: built-in */
-	void *presign_arg;
-	struct ocsp_responder *responder[3]; /**< built-in pre-signers, by kind (may be NULL) */
+	struct ocsp_responder_set *responders; /**< pre-signers (NULL: none could load) */
 };
 
 /** Every key kensho's CAs make or certify: RSA-2048 (docs/jpki.md). */
@@ -47,10 +45,8 @@ void ca_cert_label(enum cert_kind kind, const struct store_serial *serial, char 
 /** Writes a message for people into err (which may be NULL). */
 void ca_error(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/** Pre-signs and caches the OCSP response of a certificate inside txn with
- * the kind's delegated responder. -ENOENT if no responder is loaded. */
-int ca_presign_in_txn(struct ca *ca, struct store_txn *txn, enum cert_kind kind,
-                      const struct store_serial *serial);
-
-/** Calls the pre-sign hook for a certificate whose status changed. */
+/** Pre-signs a certificate's OCSP answer after a committed change to it
+ * (issue, revoke, event) with the OCSP service (docs/architecture.md:
+ * pre-sign on issuance and on status change). A failure is logged and does
+ * not undo the change: the server signs live on a miss. */
 void ca_presign_after_commit(struct ca *ca, enum cert_kind kind, const struct store_serial *serial);

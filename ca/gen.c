@@ -20,6 +20,7 @@
  * times slower. (Real issuance keeps unpredictable serials.) */
 #include "ca/ca_internal.h"
 #include "core/log.h"
+#include "ocsp/service.h"
 
 #include <errno.h>
 #include <math.h>
@@ -275,9 +276,11 @@ static int gen_one(struct gen *g, struct store_txn *txn, uint64_t index)
 	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH && !e && g->opts->certs; k++) {
 		if (k == CERT_KIND_SIGN && !has_sign)
 			continue;
-		e = ca_presign_in_txn(g->ca, txn, (enum cert_kind)k, &certs[k].serial);
+		uint32_t issuer = g->ca->issuer_id[k];
+		e = ocsp_service_presign_in_txn(g->ca->responders, txn, issuer, &certs[k].serial);
 		if (!e && fresh[k].serial.len)
-			e = ca_presign_in_txn(g->ca, txn, (enum cert_kind)k, &fresh[k].serial);
+			e = ocsp_service_presign_in_txn(g->ca->responders, txn, issuer,
+			                                &fresh[k].serial);
 		if (e == -ENOENT)
 			e = 0; /* no responder loaded: the server signs live */
 	}

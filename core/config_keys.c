@@ -12,7 +12,7 @@
 
 const struct config_key core_config_keys[] = {
         {"server.data", CONFIG_STRING, "./var/kensho", NULL, 0, 0, NULL,
-         "data directory; ca/, tls/ and the store are created below it", false},
+         "data directory; ca/, crl/, tls/ and the store are created below it", false},
         {"server.listen", CONFIG_ADDRESS_LIST, NULL, NULL, 0, 0, NULL,
          "plain HTTP listeners (--listen); none by default", false},
         {"server.listen_tls", CONFIG_ADDRESS_LIST, NULL, NULL, 0, 0, NULL,

@@ -75,7 +75,8 @@ static size_t component_length(const char *message)
 	return n > 0 && message[n] == ':' && message[n + 1] == ' ' ? n : 0;
 }
 
-static void write_json_line(const char *when, enum log_level level, const char *message)
+static void write_json_line(const char *when, enum log_level level, const char *message,
+                            const struct log_field *fields, unsigned count)
 {
 	struct buf line = {0};
 	struct json j;
@@ -90,6 +91,16 @@ static void write_json_line(const char *when, enum log_level level, const char *
 	if (component)
 		json_string_n(&j, "component", message, component);
 	json_string(&j, "message", message);
+	if (count) {
+		json_object_begin(&j, "fields");
+		for (unsigned i = 0; i < count; i++) {
+			if (fields[i].text)
+				json_string(&j, fields[i].key, fields[i].text);
+			else
+				json_int(&j, fields[i].key, fields[i].number);
+		}
+		json_object_end(&j);
+	}
 	json_object_end(&j);
 	buf_append_str(&line, "\n");
 	/* One write per line so that lines from worker processes do not interleave. */
@@ -98,10 +109,9 @@ static void write_json_line(const char *when, enum log_level level, const char *
 	buf_free(&line);
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+static void write_line(enum log_level level, const struct log_field *fields, unsigned count,
+                       const char *fmt, va_list ap)
 {
-	if (level > max_level)
-		return;
 	struct timeval tv;
 	struct tm tm;
 	char stamp[32], when[48];
@@ -111,16 +121,43 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	snprintf(when, sizeof(when), "%s.%03dZ", stamp, (int)(tv.tv_usec / 1000));
 
 	char line[2048];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
 	if (line_format == LOG_FORMAT_JSON) {
-		write_json_line(when, level, line);
+		write_json_line(when, level, line, fields, count);
 		return;
+	}
+	size_t len = strlen(line);
+	for (unsigned i = 0; i < count && len < sizeof(line); i++) {
+		int n = fields[i].text
+		                ? snprintf(line + len, sizeof(line) - len, " %s=%s", fields[i].key,
+		                           fields[i].text)
+		                : snprintf(line + len, sizeof(line) - len, " %s=%lld", fields[i].key,
+		                           fields[i].number);
+		len += n > 0 ? (size_t)n : 0;
 	}
 	/* One fprintf per line so that lines from worker processes do not interleave. */
 	fprintf(stderr, "%s %s [%d] %s\n", when, names[level], (int)getpid(), line);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	if (level > max_level)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	write_line(level, NULL, 0, fmt, ap);
+	va_end(ap);
+}
+
+void log_fields(enum log_level level, const struct log_field *fields, unsigned count,
+                const char *fmt, ...)
+{
+	if (level > max_level)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	write_line(level, fields, count, fmt, ap);
+	va_end(ap);
 }
 
 /* Opens path for appending and puts it behind fd; 0 or -errno. */

@@ -13,7 +13,7 @@ enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 /** How each line is written (log.format). */
 enum log_format {
 	LOG_FORMAT_TEXT = 0, /**< "<time> <level> [pid] <message>" */
-	LOG_FORMAT_JSON = 1, /**< {"time","level","pid","worker","component","message"} */
+	LOG_FORMAT_JSON = 1, /**< {"time","level","pid","worker","component","message","fields"} */
 };
 
 /** Sets the most verbose level that is printed (default LOG_INFO). */
@@ -31,6 +31,22 @@ void log_set_worker(int index);
 /** Prints one line "<time> <level> [pid] <message>" (or its JSON form) if
  * `level` is enabled. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** One named value of an event, for a log search to select on without
+ * parsing the message: a string (`text` non-NULL) or an integer. */
+struct log_field {
+	const char *key;
+	const char *text;
+	long long number;
+};
+#define LOG_TEXT(k, v) ((struct log_field){.key = (k), .text = (v) ? (v) : ""})
+#define LOG_INT(k, v)  ((struct log_field){.key = (k), .number = (long long)(v)})
+
+/** Like log_msg, with `count` fields: JSON lines carry them as the object
+ * "fields" ({"key":value,...}, integers as numbers), text lines append
+ * " key=value" after the message. */
+void log_fields(enum log_level level, const struct log_field *fields, unsigned count,
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /** Makes fd (STDOUT_FILENO or STDERR_FILENO) write to path, appending and
  * creating it with mode 0640, and remembers path for log_reopen. Returns 0

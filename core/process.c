@@ -206,13 +206,21 @@ int process_supervise(unsigned workers, int (*worker_main)(unsigned index, void 
 					signal_all(slots, workers, SIGTERM);
 					break;
 				}
-				if (WIFSIGNALED(wstatus))
-					log_error("supervisor: worker %u (pid %d) killed by signal "
-					          "%d",
-					          i, (int)pid, WTERMSIG(wstatus));
-				else
-					log_error("supervisor: worker %u (pid %d) exited with %d",
-					          i, (int)pid, WEXITSTATUS(wstatus));
+				if (WIFSIGNALED(wstatus)) {
+					struct log_field f[] = {LOG_INT("worker_index", i),
+					                        LOG_INT("worker_pid", pid),
+					                        LOG_INT("signal", WTERMSIG(wstatus))};
+					log_fields(LOG_ERROR, f, 3,
+					           "supervisor: worker %u (pid %d) killed by signal %d",
+					           i, (int)pid, WTERMSIG(wstatus));
+				} else {
+					struct log_field f[] = {LOG_INT("worker_index", i),
+					                        LOG_INT("worker_pid", pid),
+					                        LOG_INT("exit_status", WEXITSTATUS(wstatus))};
+					log_fields(LOG_ERROR, f, 3,
+					           "supervisor: worker %u (pid %d) exited with %d", i,
+					           (int)pid, WEXITSTATUS(wstatus));
+				}
 				bool quick = now - slots[i].started_ms < RESTART_BACKOFF_MS;
 				slots[i].restart_at_ms = quick ? now + RESTART_BACKOFF_MS : now;
 			}
@@ -223,8 +231,10 @@ int process_supervise(unsigned workers, int (*worker_main)(unsigned index, void 
 				slots[i].restart_at_ms = 0;
 				slots[i].pid = spawn(i, worker_main, arg, &old_mask);
 				slots[i].started_ms = now;
-				log_info("supervisor: restarted worker %u as pid %d", i,
-				         (int)slots[i].pid);
+				struct log_field f[] = {LOG_INT("worker_index", i),
+				                        LOG_INT("worker_pid", slots[i].pid)};
+				log_fields(LOG_INFO, f, 2, "supervisor: restarted worker %u as pid %d",
+				           i, (int)slots[i].pid);
 			}
 		}
 		if (!stopping) {

@@ -212,7 +212,7 @@ static void tls_reload_cb(void *arg)
 	metric_add(tls_metrics.reload_ok, 1);
 	struct tls_stats st;
 	tls_factory_stats(w->tls, &st);
-	log_info("tls: reloaded certificate, key, trust store and policy (generation %u)",
+	log_info("tls: reloaded certificate, key, trust store, CRLs and policy (generation %u)",
 	         st.generation);
 }
 

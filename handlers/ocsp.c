@@ -8,13 +8,9 @@
  * most `ocsp.max_inflight_signs` signings queued or running; beyond that the
  * answer is tryLater (RFC 6960 §4.2.1) instead of an unbounded queue.
  *
- * Never good after a revocation (DESIGN rule 1): store_cert_revoke deletes
- * the cached response in the revocation's own transaction, so a read
- * transaction sees either the old record with its response or the revoked
- * record without one. A signing job read its statuses before signing; before
- * answering it either writes the response back with store_response_put
- * (which refuses, -ESTALE, if the record changed since) or re-reads the
- * records' versions, and re-signs if a revocation got in between. */
+ * Looking up, choosing the answer, signing and caching are the OCSP
+ * service's (ocsp/service.h), which also keeps DESIGN rule 1 (never good
+ * after a revocation); this file parses, calls it and writes the answer. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,11 +27,11 @@
 #include "core/reload.h"
 #include "handlers/handlers.h"
 #include "handlers/ocsp.h"
+#include "ocsp/service.h"
 #include "storage/store.h"
 #include "pki/ocsp.h"
 
 #define OCSP_CONTENT_TYPE  "application/ocsp-response"
-#define MAX_SIGN_ATTEMPTS  4
 #define DEFAULT_VALIDITY_S 3600
 #define DEFAULT_INFLIGHT   32
 
@@ -80,24 +76,13 @@ static const char *const answer_labels[] = {
         "answer=\"internal-error\"",
 };
 
-/* One CertID's status as read from the store. */
-struct lookup {
-	bool issued;
-	struct store_serial serial;
-	uint64_t version;
-	struct ocsp_answer answer;
-};
-
 struct sign_job {
 	uv_work_t work;
 	struct ocsp_handler *handler;
 	struct exchange *exchange;
-	struct ocsp_responder *responder;
-	struct responder_gen *gen; /* keeps responder alive */
+	struct responder_gen *gen; /* keeps the query's responder alive */
 	bool is_get;
-	bool write_back; /* a single plain CertID: cache what is signed */
-	struct ocsp_request request;
-	struct lookup lookups[OCSP_MAX_CERT_IDS];
+	struct ocsp_query query;
 	struct ocsp_signed out;
 	int error;
 };
@@ -263,125 +248,12 @@ send:
 		exchange_respond(ex, 200, OCSP_CONTENT_TYPE, der, len);
 }
 
-/* --- status lookups ----------------------------------------------------------------- */
-
-/* Reads one CertID's record; on a cache hit fills *cached (valid in txn). */
-static int lookup_one(struct store_txn *txn, uint32_t issuer_id, const struct ocsp_cert_id *id,
-                      struct lookup *out, struct store_response *cached)
-{
-	memset(out, 0, sizeof(*out));
-	out->answer.id = id;
-	out->answer.status = OCSP_CERT_UNKNOWN;
-	out->answer.reason = -1;
-	if (cached)
-		cached->der.data = NULL;
-	/* A serial longer than any kensho issues was never issued here. */
-	if (id->serial_len > STORE_SERIAL_MAX)
-		return 0;
-	out->serial.len = id->serial_len;
-	memcpy(out->serial.bytes, id->serial, id->serial_len);
-	struct store_cert cert;
-	struct store_response response;
-	int err = store_status_lookup(txn, issuer_id, &out->serial, &cert, &response);
-	if (err == -ENOENT)
-		return 0;
-	if (err)
-		return err;
-	out->issued = true;
-	out->version = cert.version;
-	if (cert.status == CERT_STATUS_REVOKED) {
-		out->answer.status = OCSP_CERT_REVOKED;
-		out->answer.revoked_at = cert.revoked_at;
-		out->answer.reason = (int)cert.reason;
-	} else {
-		out->answer.status = OCSP_CERT_GOOD;
-	}
-	if (cached)
-		*cached = response;
-	return 0;
-}
-
-/* Re-reads the job's records; true if any changed since they were read. */
-static int lookups_refresh(struct sign_job *job, bool *changed)
-{
-	uint32_t issuer_id = ocsp_responder_options(job->responder)->store_issuer_id;
-	struct store_txn *txn;
-	int err = store_txn_begin(job->handler->env->store, false, &txn);
-	if (err)
-		return err;
-	*changed = false;
-	for (size_t i = 0; i < job->request.count && !err; i++) {
-		struct lookup now;
-		err = lookup_one(txn, issuer_id, &job->request.ids[i], &now, NULL);
-		if (!err && (now.issued != job->lookups[i].issued ||
-		             now.version != job->lookups[i].version)) {
-			job->lookups[i] = now;
-			*changed = true;
-		}
-	}
-	store_txn_abort(txn);
-	return err;
-}
-
 /* --- signing on the worker pool ------------------------------------------------------------ */
-
-static int put_fn(struct store_txn *txn, void *arg)
-{
-	struct sign_job *job = arg;
-	struct store_response cached = {
-	        .der = {job->out.der, job->out.len},
-	        .this_update = job->out.this_update,
-	        .next_update = job->out.next_update,
-	        .cert_version = job->lookups[0].version,
-	};
-	return store_response_put(txn, ocsp_responder_options(job->responder)->store_issuer_id,
-	                          &job->lookups[0].serial, &cached);
-}
-
-/* Caches the signed response (-ESTALE: the record changed since it was read). */
-static int write_back(struct sign_job *job)
-{
-	return store_write(job->handler->env->store, put_fn, job);
-}
 
 static void sign_work_cb(uv_work_t *work)
 {
 	struct sign_job *job = work->data;
-	struct ocsp_answer answers[OCSP_MAX_CERT_IDS];
-	for (int attempt = 0; attempt < MAX_SIGN_ATTEMPTS; attempt++) {
-		for (size_t i = 0; i < job->request.count; i++)
-			answers[i] = job->lookups[i].answer;
-		/* Signing time, not queueing time: after a lost race the
-		 * revocation may be later than when the request arrived. */
-		job->error =
-		        ocsp_response_sign(job->responder, answers, job->request.count,
-		                           job->request.has_nonce ? job->request.nonce : NULL,
-		                           job->request.nonce_len, (int64_t)time(NULL), &job->out);
-		if (job->error)
-			return;
-		bool changed = false;
-		if (job->write_back) {
-			job->error = write_back(job);
-			if (job->error == -ESTALE) {
-				/* A revocation committed after our read: re-read, re-sign. */
-				job->error = lookups_refresh(job, &changed);
-				changed = true;
-			} else if (job->error) {
-				/* The cache is only an optimisation; the answer stands once
-				 * the records are confirmed unchanged. */
-				log_warn("ocsp: caching a signed response failed: %s",
-				         strerror(-job->error));
-				job->error = lookups_refresh(job, &changed);
-			}
-		} else {
-			job->error = lookups_refresh(job, &changed);
-		}
-		if (job->error || !changed)
-			return;
-		free(job->out.der);
-		job->out.der = NULL;
-	}
-	job->error = -EAGAIN;
+	job->error = ocsp_service_sign(job->gen->set, &job->query, &job->out);
 }
 
 static void gen_unref(struct responder_gen *gen)
@@ -405,14 +277,14 @@ static void sign_done_cb(uv_work_t *work, int status)
 		respond_status(job->exchange, job->error == -EAGAIN ? OCSP_STATUS_TRY_LATER
 		                                                    : OCSP_STATUS_INTERNAL_ERROR);
 	} else {
-		uint32_t issuer_id = ocsp_responder_options(job->responder)->store_issuer_id;
+		const struct ocsp_query *q = &job->query;
 		/* Validators name one record: only a one-CertID answer may be
 		 * revalidated (a second certificate's revocation would not change
 		 * the first one's ETag). */
-		bool cacheable = !job->request.has_nonce && job->request.count == 1;
+		bool cacheable = !q->request.has_nonce && q->request.count == 1;
 		respond_signed(job->exchange, job->is_get, cacheable, (int64_t)time(NULL),
-		               issuer_id, &job->lookups[0].serial, job->lookups[0].version,
-		               job->lookups[0].answer.status == OCSP_CERT_REVOKED, job->out.der,
+		               q->issuer_id, &q->records[0].serial, q->records[0].version,
+		               q->records[0].status == OCSP_CERT_REVOKED, job->out.der,
 		               job->out.len, job->out.this_update, job->out.next_update, true);
 	}
 	free(job);
@@ -444,6 +316,22 @@ static int request_bytes(const struct http_request *rq, uint8_t *buf, size_t cap
 	return 0;
 }
 
+/* Where a cache hit is written: the exchange, inside the lookup's read
+ * transaction (respond_signed copies the bytes before it ends). */
+struct hit_target {
+	struct exchange *exchange;
+	bool is_get;
+	int64_t now;
+};
+
+static void respond_cached_cb(const struct ocsp_query *q, const struct ocsp_cached *hit, void *arg)
+{
+	struct hit_target *t = arg;
+	respond_signed(t->exchange, t->is_get, true, t->now, q->issuer_id, &q->records[0].serial,
+	               q->records[0].version, q->records[0].status == OCSP_CERT_REVOKED,
+	               (uint8_t *)hit->der, hit->len, hit->this_update, hit->next_update, false);
+}
+
 static void ocsp_on_request(struct handler *self, struct exchange *ex)
 {
 	struct ocsp_handler *h = (struct ocsp_handler *)self;
@@ -457,47 +345,24 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 	const uint8_t *der;
 	size_t len;
 	if (request_bytes(rq, get_buf, sizeof(get_buf), &der, &len) ||
-	    ocsp_request_decode(der, len, &job->request)) {
+	    ocsp_request_decode(der, len, &job->query.request)) {
 		respond_status(ex, OCSP_STATUS_MALFORMED_REQUEST);
 		return;
 	}
-	struct ocsp_request *req = &job->request;
-	struct ocsp_responder *responder =
-	        ocsp_responder_set_match(h->responders, req->ids, req->count);
-	if (!responder) {
+	struct hit_target hit = {ex, is_get, (int64_t)time(NULL)};
+	int err = ocsp_service_lookup(h->responders, &job->query, hit.now, h->refresh_margin,
+	                              respond_cached_cb, &hit);
+	if (err == -ENXIO) {
 		respond_status(ex, OCSP_STATUS_UNAUTHORIZED); /* not an issuer of ours */
 		return;
 	}
-	uint32_t issuer_id = ocsp_responder_options(responder)->store_issuer_id;
-	int64_t now = (int64_t)time(NULL);
-
-	struct store_txn *txn = NULL;
-	int err = store_txn_begin(h->env->store, false, &txn);
-	struct store_response cached = {0};
-	for (size_t i = 0; i < req->count && !err; i++)
-		err = lookup_one(txn, issuer_id, &req->ids[i], &job->lookups[i],
-		                 req->count == 1 ? &cached : NULL);
-	if (err) {
-		if (txn)
-			store_txn_abort(txn);
+	if (err < 0) {
 		log_warn("ocsp: status lookup failed: %s", strerror(-err));
 		respond_status(ex, OCSP_STATUS_INTERNAL_ERROR);
 		return;
 	}
-	bool single_plain = req->count == 1 && !req->has_nonce && job->lookups[0].issued;
-	if (single_plain && cached.der.data && now + h->refresh_margin < cached.next_update &&
-	    now >= cached.this_update &&
-	    ocsp_response_answers(cached.der.data, cached.der.len, &req->ids[0])) {
-		/* Hit: copy out of the map before the transaction ends. */
-		respond_signed(ex, is_get, true, now, issuer_id, &job->lookups[0].serial,
-		               job->lookups[0].version,
-		               job->lookups[0].answer.status == OCSP_CERT_REVOKED,
-		               (uint8_t *)cached.der.data, cached.der.len, cached.this_update,
-		               cached.next_update, false);
-		store_txn_abort(txn);
-		return;
-	}
-	store_txn_abort(txn);
+	if (err == 1)
+		return; /* answered from the cache */
 
 	if (exchange_is_cancelled(ex) || h->inflight >= h->max_inflight) {
 		respond_status(ex, OCSP_STATUS_TRY_LATER); /* shed load, RFC 6960 §2.3 */
@@ -512,14 +377,10 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 	job->work.data = job;
 	job->handler = h;
 	job->exchange = ex;
-	job->responder = responder;
 	job->gen = h->gen;
 	job->is_get = is_get;
-	job->write_back = single_plain;
 	job->out.der = NULL;
 	job->error = 0;
-	for (size_t i = 0; i < job->request.count; i++)
-		job->lookups[i].answer.id = &job->request.ids[i]; /* into the job's own copy */
 	err = uv_queue_work(exchange_loop(ex), &job->work, sign_work_cb, sign_done_cb);
 	if (err) {
 		free(job);

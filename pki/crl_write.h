@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/vocab.h"
+
 struct mbedtls_pk_context;
 
 /** One revoked certificate as it appears in revokedCertificates. */
@@ -22,7 +24,7 @@ struct crl_entry {
 	const uint8_t *serial; /**< INTEGER content octets (DER), big-endian */
 	size_t serial_len;
 	int64_t revoked_at;      /**< revocationDate, unix seconds */
-	int reason;              /**< RFC 5280 CRLReason; 0 (unspecified) writes no reasonCode */
+	enum crl_reason reason;  /**< CRL_REASON_UNSPECIFIED writes no reasonCode */
 	int64_t invalidity_date; /**< invalidityDate extension; 0 = none */
 };
 

@@ -6,8 +6,8 @@
  * kensho-bench, tests): build a request, parse a response and verify its
  * signature, the responder certificate and its issuer.
  *
- * No event loop and no store here: tls/ only encodes, decodes and signs. The
- * handler (handlers/ocsp.c) looks statuses up and decides what to sign.
+ * No event loop and no store here: pki/ only encodes, decodes and signs. The
+ * OCSP service (ocsp/service.h) looks statuses up and decides what to sign.
  * Parsing uses mbedTLS's asn1.h; writing uses pki/der.h. Errors are negative
  * errno values: -EINVAL (malformed input), -E2BIG (over a limit), -ENOMEM,
  * -EACCES (key file readable by others), -EKEYREJECTED (bad signature or
@@ -16,9 +16,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-struct store_cert;
-struct store_response;
 
 /** CertIDs per request and SingleResponses per response. */
 #define OCSP_MAX_CERT_IDS 32
@@ -106,7 +103,6 @@ struct ocsp_responder_options {
 	enum ocsp_responder_id responder_id; /**< default (0): by key */
 	enum ocsp_key_type key_type;         /**< 0: accept whatever the key is */
 	int64_t validity_seconds;            /**< nextUpdate - thisUpdate; 0: 1 hour */
-	uint32_t store_issuer_id;            /**< the issuer's id in the store */
 };
 
 /** Loads a delegated responder: the CA certificate, the responder
@@ -120,8 +116,6 @@ int ocsp_responder_load(const char *ca_path, const char *cert_path, const char *
 void ocsp_responder_free(struct ocsp_responder *r);
 /** True when the CertID's issuer hashes name this responder's CA. */
 bool ocsp_responder_matches(const struct ocsp_responder *r, const struct ocsp_cert_id *id);
-/** The options the responder was loaded with (store issuer id, validity). */
-const struct ocsp_responder_options *ocsp_responder_options(const struct ocsp_responder *r);
 /** The CA certificate DER. */
 const uint8_t *ocsp_responder_ca_der(const struct ocsp_responder *r, size_t *len);
 /** Builds a CertID for a serial of this responder's CA. */
@@ -133,7 +127,7 @@ struct ocsp_answer {
 	const struct ocsp_cert_id *id;
 	enum ocsp_cert_status status;
 	int64_t revoked_at; /**< unix seconds, when revoked */
-	int reason;         /**< CRLReason, or -1 to omit */
+	int reason;         /**< RFC 5280 CRLReason (common/vocab.h), or -1 to omit */
 };
 
 /** A signed response and its validity window. */
@@ -151,14 +145,6 @@ struct ocsp_signed {
 int ocsp_response_sign(struct ocsp_responder *r, const struct ocsp_answer *answers, size_t count,
                        const uint8_t *nonce, size_t nonce_len, int64_t now,
                        struct ocsp_signed *out);
-
-/** Pre-signs the response for one certificate of this responder's CA, for
- * the cache (SHA-1 CertID, the RFC 5019 profile's choice): fills *out and
- * *cached (whose der points into out->der) ready for store_response_put.
- * Call after the store transaction that issued or revoked it, with the
- * record's new version in cert->version. */
-int ocsp_presign(struct ocsp_responder *r, const struct store_cert *cert, int64_t now,
-                 struct ocsp_signed *out, struct store_response *cached);
 
 /** The DER of an unsigned OCSPResponse with only a status (malformedRequest,
  * internalError, tryLater, sigRequired, unauthorized). Static bytes. */
@@ -225,36 +211,6 @@ int ocsp_response_parse(const uint8_t *der, size_t len, struct ocsp_response_inf
  * tbsResponseData verifies. 0 or -EKEYREJECTED. */
 int ocsp_response_verify(const struct ocsp_response_info *info, const uint8_t *ca_der,
                          size_t ca_len);
-
-/* --- responders of a data directory (needs kensho_store) ---------------------- */
-
-struct store;
-struct store_serial;
-struct ocsp_responder_set;
-
-/** Loads a delegated responder for every issuer in the store, from
- * DIR/ca/LABEL-ca.pem, DIR/ca/LABEL-ocsp.pem and DIR/ca/LABEL-ocsp.key, with
- * `base` for everything but the store issuer id. The store stays the
- * caller's. Fails (logging which) if any responder cannot be loaded. */
-int ocsp_responder_set_open(const char *data_dir, struct store *store,
-                            const struct ocsp_responder_options *base,
-                            struct ocsp_responder_set **out);
-/** Frees the set and its responders. */
-void ocsp_responder_set_free(struct ocsp_responder_set *set);
-/** The responder of a store issuer id, or NULL. */
-struct ocsp_responder *ocsp_responder_set_get(const struct ocsp_responder_set *set,
-                                              uint32_t issuer_id);
-/** The one responder that answers for every CertID of the request, or NULL
- * when one is not ours or two name different issuers (one response has one
- * signer). */
-struct ocsp_responder *ocsp_responder_set_match(const struct ocsp_responder_set *set,
-                                                const struct ocsp_cert_id *ids, size_t count);
-/** Pre-signs and caches the response for one certificate: reads its record,
- * signs, and stores it with store_response_put; if a newer change wins the
- * race (-ESTALE) reads and signs again. Has the ca_presign_fn signature (arg
- * is the set) so `kensho` can install it with ca_set_presign. Blocks (signs
- * and commits): not for an event-loop thread. */
-int ocsp_responder_set_presign(void *set, uint32_t issuer_id, const struct store_serial *serial);
 
 /* --- client side: checking an answer ------------------------------------------ */
 

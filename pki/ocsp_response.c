@@ -15,7 +15,6 @@
 #include <mbedtls/x509_crt.h>
 
 #include "core/log.h"
-#include "storage/store.h"
 #include "pki/asn1_time.h"
 #include "pki/der.h"
 #include "pki/errors.h"
@@ -210,11 +209,6 @@ bool ocsp_responder_matches(const struct ocsp_responder *r, const struct ocsp_ce
 	       memcmp(r->key_hash[id->hash - 1], id->key_hash, id->hash_len) == 0;
 }
 
-const struct ocsp_responder_options *ocsp_responder_options(const struct ocsp_responder *r)
-{
-	return &r->opts;
-}
-
 const uint8_t *ocsp_responder_ca_der(const struct ocsp_responder *r, size_t *len)
 {
 	*len = r->ca.raw.len;
@@ -351,31 +345,6 @@ int ocsp_response_sign(struct ocsp_responder *r, const struct ocsp_answer *answe
 		return err;
 	out->this_update = now;
 	out->next_update = next_update;
-	return 0;
-}
-
-int ocsp_presign(struct ocsp_responder *r, const struct store_cert *cert, int64_t now,
-                 struct ocsp_signed *out, struct store_response *cached)
-{
-	struct ocsp_cert_id id;
-	int err = ocsp_responder_cert_id(r, OCSP_HASH_SHA1, cert->serial.bytes, cert->serial.len,
-	                                 &id);
-	if (err)
-		return err;
-	struct ocsp_answer answer = {
-	        .id = &id,
-	        .status = cert->status == CERT_STATUS_REVOKED ? OCSP_CERT_REVOKED : OCSP_CERT_GOOD,
-	        .revoked_at = cert->revoked_at,
-	        .reason = cert->status == CERT_STATUS_REVOKED ? (int)cert->reason : -1,
-	};
-	err = ocsp_response_sign(r, &answer, 1, NULL, 0, now, out);
-	if (err)
-		return err;
-	cached->der.data = out->der;
-	cached->der.len = out->len;
-	cached->this_update = out->this_update;
-	cached->next_update = out->next_update;
-	cached->cert_version = cert->version;
 	return 0;
 }
 

@@ -22,37 +22,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/vocab.h"
+
 struct store;
 struct store_txn;
 
-enum cert_kind { CERT_KIND_SIGN = 1, CERT_KIND_AUTH = 2 };
-
-enum cert_status { CERT_STATUS_GOOD = 0, CERT_STATUS_REVOKED = 1 };
-
-/** RFC 5280 CRLReason codes. */
-enum crl_reason {
-	CRL_REASON_UNSPECIFIED = 0,
-	CRL_REASON_KEY_COMPROMISE = 1,
-	CRL_REASON_CA_COMPROMISE = 2,
-	CRL_REASON_AFFILIATION_CHANGED = 3,
-	CRL_REASON_SUPERSEDED = 4,
-	CRL_REASON_CESSATION_OF_OPERATION = 5,
-	CRL_REASON_CERTIFICATE_HOLD = 6,
-	CRL_REASON_REMOVE_FROM_CRL = 8,
-	CRL_REASON_PRIVILEGE_WITHDRAWN = 9,
-	CRL_REASON_AA_COMPROMISE = 10,
-};
-
 enum store_hash { STORE_HASH_SHA1 = 1, STORE_HASH_SHA256 = 2 };
-
-#define STORE_SERIAL_MAX 20
-
-/** A certificate serial number: the INTEGER's content octets, big-endian,
- * exactly as in DER (minimal, with a leading 0x00 only if the top bit is set). */
-struct store_serial {
-	uint8_t len;
-	uint8_t bytes[STORE_SERIAL_MAX];
-};
 
 /** Bytes owned by LMDB (inside a transaction) or by the caller (on input). */
 struct store_blob {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -27,6 +28,7 @@
 #include <mbedtls/rsa.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/x509_crl.h>
 #include <mbedtls/x509_crt.h>
 
 #include "core/config.h"
@@ -89,6 +91,9 @@ struct tls_context {
 	int client_key_max_bits;
 	uint8_t (*ca_spki)[32]; /* SHA-256 of each trusted CA's SubjectPublicKeyInfo */
 	size_t ca_count;
+	mbedtls_x509_crl crl;     /* tls.crl, each signed by a CA in tls.trust */
+	uint8_t (*crl_signer)[32]; /* SPKI SHA-256 of the CA that signed each CRL */
+	size_t crl_count;
 };
 
 struct tls_conn;
@@ -97,7 +102,8 @@ struct tls_factory {
 	struct transport_factory super;
 	uv_loop_t *loop;
 	uv_timer_t timer;
-	char *cert_file, *key_file, *trust_file, *policy_file;
+	char *cert_file, *key_file, *trust_file, *policy_file, *crl_file;
+	bool crl_optional;
 	enum tls_client_auth client_auth;
 	int64_t handshake_timeout_ms;
 	int64_t ticket_lifetime_s;
@@ -154,6 +160,8 @@ static void context_unref(struct tls_context *ctx)
 	mbedtls_x509_crt_free(&ctx->chain);
 	mbedtls_pk_free(&ctx->key);
 	mbedtls_x509_crt_free(&ctx->trust);
+	mbedtls_x509_crl_free(&ctx->crl);
+	free(ctx->crl_signer);
 	mbedtls_platform_zeroize(&ctx->tickets, sizeof ctx->tickets);
 	tls_policy_free(ctx->policy);
 	free(ctx->ca_spki);
@@ -302,6 +310,79 @@ static int trust_hashes(struct tls_context *ctx)
 	return 0;
 }
 
+/* The CA in tls.trust named `issuer` whose key made `sig` over `tbs` (a
+ * certificate's or a CRL's signature), or NULL. One signature check per
+ * trusted CA with that name. */
+static const mbedtls_x509_crt *trusted_signer(const struct tls_context *ctx,
+                                              const mbedtls_x509_buf *issuer,
+                                              const mbedtls_x509_buf *tbs, mbedtls_md_type_t md_type,
+                                              mbedtls_pk_type_t sig_pk, const void *sig_opts,
+                                              const mbedtls_x509_buf *sig)
+{
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(md_type);
+	unsigned char hash[MBEDTLS_MD_MAX_SIZE];
+	if (!ctx->have_trust || !md || mbedtls_md(md, tbs->p, tbs->len, hash) != 0)
+		return NULL;
+	for (const mbedtls_x509_crt *t = &ctx->trust; t && t->raw.p; t = t->next) {
+		if (t->subject_raw.len != issuer->len ||
+		    memcmp(t->subject_raw.p, issuer->p, issuer->len) != 0)
+			continue;
+		if (mbedtls_pk_verify_ext(sig_pk, sig_opts, (mbedtls_pk_context *)&t->pk, md_type,
+		                          hash, mbedtls_md_get_size(md), sig->p, sig->len) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+/* tls.crl: the client-certificate CAs' CRLs (PEM or DER, several in one
+ * file). Each must be signed by a CA in tls.trust, checked here once, so a
+ * serial it lists is revoked by that CA alone. A CRL past its nextUpdate
+ * still revokes what it lists (a late CRL must not un-revoke anyone) and is
+ * logged. With `optional` (the default path), no file means no CRLs. */
+static int load_crls(struct tls_context *ctx, const char *path, bool optional, char *err,
+                     size_t err_len)
+{
+	if (optional && access(path, F_OK) != 0 && errno == ENOENT)
+		return 0;
+	int rc = check_readable(path, "tls.crl", "client-certificate CRLs", err, err_len);
+	if (rc < 0)
+		return rc;
+	if (!ctx->have_trust) {
+		snprintf(err, err_len, "%s (tls.crl): CRLs need the CAs that sign them in tls.trust",
+		         path);
+		return -EINVAL;
+	}
+	int mrc = mbedtls_x509_crl_parse_file(&ctx->crl, path);
+	if (mrc != 0)
+		return parse_error(mrc, path, "tls.crl", "PEM or DER CRL", err, err_len);
+	size_t n = 0;
+	for (const mbedtls_x509_crl *crl = &ctx->crl; crl && crl->raw.p; crl = crl->next)
+		n++;
+	ctx->crl_signer = calloc(n ? n : 1, sizeof *ctx->crl_signer);
+	if (!ctx->crl_signer)
+		return -ENOMEM;
+	for (const mbedtls_x509_crl *crl = &ctx->crl; crl && crl->raw.p; crl = crl->next) {
+		char issuer[256];
+		if (dn_text(crl->issuer_raw.p, crl->issuer_raw.len, issuer, sizeof issuer) < 0)
+			snprintf(issuer, sizeof issuer, "(unreadable name)");
+		const mbedtls_x509_crt *ca = trusted_signer(ctx, &crl->issuer_raw, &crl->tbs,
+		                                            crl->sig_md, crl->sig_pk, crl->sig_opts,
+		                                            &crl->sig);
+		if (!ca) {
+			snprintf(err, err_len,
+			         "%s (tls.crl): the CRL of \"%s\" is not signed by a CA in tls.trust",
+			         path, issuer);
+			return -EINVAL;
+		}
+		spki_hash(ca, ctx->crl_signer[ctx->crl_count++]);
+		if (mbedtls_x509_time_is_past(&crl->next_update))
+			log_warn("tls: %s (tls.crl): the CRL of \"%s\" is past its nextUpdate; its "
+			         "revocations still apply, install a newer one",
+			         path, issuer);
+	}
+	return 0;
+}
+
 static int context_load(struct tls_factory *f, struct tls_context **out, char *err, size_t err_len)
 {
 	struct tls_context *ctx = calloc(1, sizeof *ctx);
@@ -314,6 +395,7 @@ static int context_load(struct tls_factory *f, struct tls_context **out, char *e
 	mbedtls_x509_crt_init(&ctx->chain);
 	mbedtls_pk_init(&ctx->key);
 	mbedtls_x509_crt_init(&ctx->trust);
+	mbedtls_x509_crl_init(&ctx->crl);
 	int rc;
 
 	rc = check_readable(f->cert_file, "tls.cert", "server certificate", err, err_len);
@@ -372,6 +454,11 @@ static int context_load(struct tls_factory *f, struct tls_context **out, char *e
 		         "tls.client_auth is not none but no trust store (tls.trust) is set");
 		rc = -EINVAL;
 		goto fail;
+	}
+	if (f->crl_file) {
+		rc = load_crls(ctx, f->crl_file, f->crl_optional, err, err_len);
+		if (rc < 0)
+			goto fail;
 	}
 	if (f->policy_file) {
 		char perr[300];
@@ -618,31 +705,44 @@ static int verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flag
 }
 
 /* The trusted CA whose key signed `leaf`, for sessions whose chain was
- * verified earlier (resumed by ticket, or re-evaluated after a reload). One
- * signature check with a trusted key per candidate with the right name. */
+ * verified earlier (resumed by ticket, or re-evaluated after a reload). */
 static bool find_issuer(const struct tls_context *ctx, const mbedtls_x509_crt *leaf,
                         uint8_t out[32])
 {
-	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(leaf->sig_md);
-	unsigned char hash[MBEDTLS_MD_MAX_SIZE];
-	if (!ctx->have_trust || !md || mbedtls_md(md, leaf->tbs.p, leaf->tbs.len, hash) != 0)
-		return false;
-	for (const mbedtls_x509_crt *t = &ctx->trust; t && t->raw.p; t = t->next) {
-		if (t->subject_raw.len != leaf->issuer_raw.len ||
-		    memcmp(t->subject_raw.p, leaf->issuer_raw.p, t->subject_raw.len) != 0)
+	const mbedtls_x509_crt *ca =
+	        trusted_signer(ctx, &leaf->issuer_raw, &leaf->tbs, leaf->sig_md, leaf->sig_pk,
+	                       leaf->sig_opts, &leaf->sig);
+	if (ca)
+		spki_hash(ca, out);
+	return ca != NULL;
+}
+
+/* True if a CRL in tls.crl, signed by the CA whose SPKI hash is `issuer`,
+ * lists crt's serial. */
+static bool crl_revokes(const struct tls_context *ctx, const mbedtls_x509_crt *crt,
+                        const uint8_t *issuer)
+{
+	size_t i = 0;
+	for (const mbedtls_x509_crl *crl = &ctx->crl; issuer && i < ctx->crl_count;
+	     crl = crl->next, i++) {
+		if (memcmp(ctx->crl_signer[i], issuer, 32) != 0)
 			continue;
-		if (mbedtls_pk_verify_ext(leaf->sig_pk, leaf->sig_opts,
-		                          (mbedtls_pk_context *)&t->pk, leaf->sig_md, hash,
-		                          mbedtls_md_get_size(md), leaf->sig.p,
-		                          leaf->sig.len) == 0) {
-			spki_hash(t, out);
-			return true;
-		}
+		for (const mbedtls_x509_crl_entry *e = &crl->entry; e && e->serial.len; e = e->next)
+			if (e->serial.len == crt->serial.len &&
+			    memcmp(e->serial.p, crt->serial.p, crt->serial.len) == 0)
+				return true;
 	}
 	return false;
 }
 
-enum client_verdict { CLIENT_OK, CLIENT_DENIED };
+enum client_verdict { CLIENT_OK, CLIENT_DENIED, CLIENT_REVOKED };
+
+/* The refusal a verdict other than CLIENT_OK gives the client (and the log). */
+static const char *verdict_why(enum client_verdict v)
+{
+	return v == CLIENT_REVOKED ? "client certificate refused: revoked (a CRL in tls.crl lists it)"
+	                           : "client certificate refused: denied by the policy (deny rule)";
+}
 
 /* Applies ctx's policy to a verified client certificate: fills the peer's
  * subject, SPKI hash and roles. `issuer` is the issuing CA's SPKI hash, NULL
@@ -668,6 +768,10 @@ static enum client_verdict client_evaluate(const struct tls_context *ctx,
 	if (tls_policy_denies(ctx->policy, &id)) {
 		peer->roles = 0;
 		return CLIENT_DENIED;
+	}
+	if (crl_revokes(ctx, crt, issuer)) {
+		peer->roles = 0;
+		return CLIENT_REVOKED;
 	}
 	peer->roles = tls_policy_roles(ctx->policy, &id);
 	return CLIENT_OK;
@@ -695,11 +799,11 @@ static bool check_after_certificate(struct tls_conn *c)
 		return false;
 	}
 	struct peer_info scratch = {0};
-	if (client_evaluate(c->ctx, crt, c->issuer_known ? c->issuer_sha256 : NULL, &scratch) ==
-	    CLIENT_DENIED) {
+	enum client_verdict v =
+	        client_evaluate(c->ctx, crt, c->issuer_known ? c->issuer_sha256 : NULL, &scratch);
+	if (v != CLIENT_OK) {
 		c->factory->stats.client_cert_refused++;
-		conn_refuse(c, MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED, -EACCES,
-		            "client certificate refused: denied by the policy (deny rule)");
+		conn_refuse(c, MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED, -EACCES, verdict_why(v));
 		return false;
 	}
 	return true;
@@ -731,16 +835,16 @@ static bool conn_identify(struct tls_conn *c)
 	}
 	/* A resumed session's chain was verified at its full handshake under
 	 * the same trust store (tickets are bound to it); its issuer and the
-	 * deny rules are looked up again under the policy in force now. */
+	 * deny rules and CRLs are looked up again under the configuration in force now. */
 	uint8_t found[32];
 	const uint8_t *issuer = NULL;
 	if (!c->resumed && c->issuer_known)
 		issuer = c->issuer_sha256;
 	else if (c->resumed && find_issuer(c->ctx, crt, found))
 		issuer = found;
-	if (client_evaluate(c->ctx, crt, issuer, peer) == CLIENT_DENIED) {
-		conn_refuse(c, MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED, -EACCES,
-		            "client certificate refused: denied by the policy (deny rule)");
+	enum client_verdict v = client_evaluate(c->ctx, crt, issuer, peer);
+	if (v != CLIENT_OK) {
+		conn_refuse(c, MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED, -EACCES, verdict_why(v));
 		return false;
 	}
 	return true;
@@ -748,7 +852,7 @@ static bool conn_identify(struct tls_conn *c)
 
 /* After a reload: the roles an open connection's certificate has under the
  * new configuration. A certificate whose CA left the trust store, or that a
- * deny rule now names, keeps its connection but loses every role. */
+ * deny rule or a CRL now names, keeps its connection but loses every role. */
 static void conn_reevaluate(struct tls_conn *c, const struct tls_context *ctx)
 {
 	struct peer_info *peer = c->super.peer;
@@ -1040,6 +1144,7 @@ static void factory_release(struct tls_factory *f)
 	free(f->key_file);
 	free(f->trust_file);
 	free(f->policy_file);
+	free(f->crl_file);
 	free(f->ticket_key_file);
 	mbedtls_platform_zeroize(f->own_ticket_secret, sizeof f->own_ticket_secret);
 	free(f);
@@ -1060,6 +1165,8 @@ int tls_factory_new(uv_loop_t *loop, const struct tls_settings *s, struct tls_fa
 	f->key_file = strdup(s->key_file);
 	f->trust_file = dup_or_null(s->trust_file);
 	f->policy_file = dup_or_null(s->policy_file);
+	f->crl_file = dup_or_null(s->crl_file);
+	f->crl_optional = s->crl_optional;
 	f->client_auth = s->client_auth;
 	f->handshake_timeout_ms = s->handshake_timeout_ms;
 	f->ticket_lifetime_s = s->ticket_lifetime_s;
@@ -1070,7 +1177,8 @@ int tls_factory_new(uv_loop_t *loop, const struct tls_settings *s, struct tls_fa
 	mbedtls_entropy_init(&f->entropy);
 	mbedtls_ctr_drbg_init(&f->drbg);
 	if (!f->cert_file || !f->key_file || (s->trust_file && !f->trust_file) ||
-	    (s->policy_file && !f->policy_file) || (s->ticket_key_file && !f->ticket_key_file)) {
+	    (s->policy_file && !f->policy_file) || (s->crl_file && !f->crl_file) ||
+	    (s->ticket_key_file && !f->ticket_key_file)) {
 		factory_release(f);
 		return -ENOMEM;
 	}

@@ -42,6 +42,8 @@ struct tls_settings {
 	const char *key_file;    /**< PEM/DER private key, owner-only permissions */
 	const char *trust_file;  /**< PEM CAs for client certificates; NULL: none */
 	const char *policy_file; /**< client-certificate policy; NULL: no roles */
+	const char *crl_file;    /**< CRLs of the client CAs (PEM or DER); NULL: none */
+	bool crl_optional;       /**< crl_file is a default: a missing file means no CRLs */
 	enum tls_client_auth client_auth;
 	int64_t handshake_timeout_ms; /**< 0: no limit */
 	int64_t ticket_lifetime_s;    /**< how long a ticket resumes; 0: no tickets */
@@ -59,7 +61,7 @@ struct tls_settings {
 #define TLS_CLIENT_CHAIN_MAX         8    /**< certificates in a client's Certificate */
 
 /** Fills settings from kenshod's configuration (tls.cert, tls.key,
- * tls.trust, tls.policy, tls.client_auth, tls.handshake_timeout,
+ * tls.trust, tls.policy, tls.crl, tls.client_auth, tls.handshake_timeout,
  * tls.ticket_lifetime, tls.ticket_key, tls.ticket_rotation,
  * tls.client_key_max_bits), defaulting files to DIR/tls/...
  * (docs/tls.md). Returned strings point into config or into `storage` (size storage_len). Returns 0

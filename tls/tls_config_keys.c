@@ -16,6 +16,10 @@ const struct config_key tls_config_keys[] = {
          "CAs for client certificates (PEM); default DIR/tls/ca.pem if present", false},
         {"tls.policy", CONFIG_STRING, NULL, NULL, 0, 0, NULL,
          "client-certificate policy; default DIR/tls/policy.conf if present", false},
+        {"tls.crl", CONFIG_STRING, NULL, NULL, 0, 0, NULL,
+         "CRLs of the client-certificate CAs (PEM or DER), read again on reload; default "
+         "DIR/tls/crl.pem if present",
+         false},
         {"tls.client_auth", CONFIG_ENUM, "optional", NULL, 0, 0, "none|optional|required",
          "ask for client certificates (none when unset and there is no trust store)", false},
         {"tls.client_key_max_bits", CONFIG_INT, "4096", "bits", 2048, 8192, NULL,

@@ -48,6 +48,7 @@ int tls_settings_from_config(const struct config *c, const char *data_dir, struc
 	        {"tls.key", "server.key", &out->key_file, false},
 	        {"tls.trust", "ca.pem", &out->trust_file, true},
 	        {"tls.policy", "policy.conf", &out->policy_file, true},
+	        {"tls.crl", "crl.pem", &out->crl_file, true},
 	};
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		const char *v = config_get(c, files[i].key, NULL);
@@ -61,7 +62,14 @@ int tls_settings_from_config(const struct config *c, const char *data_dir, struc
 			return -ENAMETOOLONG;
 		}
 		/* Defaults for the optional files apply only when they exist, so a
-		 * listener with its own certificate needs no trust store. */
+		 * listener with its own certificate needs no trust store. The CRL
+		 * file is looked for again at every reload: a CRL put in place
+		 * later takes effect on SIGHUP. */
+		if (files[i].dst == &out->crl_file) {
+			out->crl_file = p;
+			out->crl_optional = true;
+			continue;
+		}
 		*files[i].dst = (files[i].optional && !file_exists(p)) ? NULL : p;
 	}
 	if (!out->trust_file && out->client_auth != TLS_CLIENT_AUTH_NONE &&

@@ -1,7 +1,8 @@
 """`meson install` puts the programs, the man pages (man1, man5, man8 under
 mandir, where man(1) finds them), the example configuration (sysconfdir/
-kensho) and, when the tree has deploy/kenshod.service, the systemd unit in
-place. Installs into a temporary DESTDIR only."""
+kensho), kenshod.conf from that example on a first install only, and, when
+the tree has deploy/kenshod.service.in, the systemd unit naming the installed
+kenshod and configuration. Installs into a temporary DESTDIR only."""
 import json
 import os
 import subprocess
@@ -42,11 +43,29 @@ def main():
                      os.path.join(etc, "kenshod.conf.example")]
         for path in expected:
             check(path in files, f"installs {path}")
+        conf = os.path.join(dest, etc, "kenshod.conf")
+        check(os.path.exists(conf), f"installs {etc}/kenshod.conf from the example")
+        check(os.stat(conf).st_mode & 0o777 == 0o640, "kenshod.conf is not world-readable")
         unit = [f for f in files if f.endswith("systemd/system/kenshod.service")]
-        if os.path.exists(os.path.join(SOURCE, "deploy", "kenshod.service")):
+        if os.path.exists(os.path.join(SOURCE, "deploy", "kenshod.service.in")):
             check(len(unit) == 1, f"installs the systemd unit ({unit})")
+            with open(os.path.join(dest, unit[0])) as f:
+                exec_start = [line for line in f.read().splitlines() if line.startswith("ExecStart=")]
+            kenshod_path = "/" + os.path.join(prefix, options["bindir"], "kenshod")
+            check(exec_start and exec_start[0].startswith(f"ExecStart={kenshod_path} "),
+                  f"the unit starts the installed {kenshod_path}: {exec_start}")
+            check(exec_start and f"--config /{etc}/kenshod.conf" in exec_start[0],
+                  f"the unit reads the installed /{etc}/kenshod.conf: {exec_start}")
         else:
-            check(not unit, "no deploy/kenshod.service in this tree: no unit installed")
+            check(not unit, "no deploy/kenshod.service.in in this tree: no unit installed")
+
+        # A second install keeps an operator's edited kenshod.conf.
+        with open(conf, "a") as f:
+            f.write("\n# edited by the operator\n")
+        r = run("meson", "install", "-C", BUILD, "--no-rebuild", "--destdir", dest, check=False)
+        check(r.returncode == 0, f"a second meson install succeeds {r.stderr[-2000:]}")
+        with open(conf) as f:
+            check(f.read().endswith("# edited by the operator\n"), "a second install keeps the edited kenshod.conf")
 
         env = dict(os.environ, MANPAGER="cat", PAGER="cat", MANWIDTH="80")
         for section, name in (("8", "kenshod"), ("5", "kenshod.conf"), ("1", "kensho")):

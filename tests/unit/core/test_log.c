@@ -1,5 +1,6 @@
 /* core/log: JSON lines carry time, level, pid, worker, component and the
- * escaped message; text lines keep their format; a redirected stderr is
+ * escaped message, and an event's named fields (as "fields" in JSON, as
+ * key=value in text); text lines keep their format; a redirected stderr is
  * reopened by name after a rename (what logrotate and SIGUSR1 do). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -106,6 +107,25 @@ static void test_text_line(void **state)
 	assert_int_equal(text[4], '-');
 }
 
+static void test_fields(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(log_redirect(STDERR_FILENO, f->path), 0);
+	struct log_field fields[] = {LOG_INT("worker_index", 2), LOG_TEXT("reason", "a \"b\""),
+	                             LOG_INT("signal", -9)};
+	log_fields(LOG_ERROR, fields, 3, "supervisor: worker %d gone", 2);
+	log_set_format(LOG_FORMAT_JSON);
+	log_fields(LOG_ERROR, fields, 3, "supervisor: worker %d gone", 2);
+	log_fields(LOG_DEBUG, fields, 3, "below the level: not written");
+	const char *text = read_all(f->path);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "] supervisor: worker 2 gone worker_index=2 reason=a \"b\" signal=-9\n"));
+	assert_non_null(strstr(text, "\"message\":\"supervisor: worker 2 gone\","
+	                             "\"fields\":{\"worker_index\":2,\"reason\":\"a \\\"b\\\"\","
+	                             "\"signal\":-9}}\n"));
+	assert_null(strstr(text, "below the level"));
+}
+
 static void test_reopen_after_rename(void **state)
 {
 	struct fixture *f = *state;
@@ -148,6 +168,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_json_line_fields_and_escapes, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_text_line, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_fields, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reopen_after_rename, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_redirect_refused, setup, teardown),
 	};

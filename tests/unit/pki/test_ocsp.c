@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "core/encoding.h"
-#include "storage/store.h"
+#include "common/vocab.h"
 #include "pki/der.h"
 #include "pki/ocsp.h"
 
@@ -527,19 +527,16 @@ static void test_ecdsa_responder_by_key(void **state)
 	assert_int_equal(load_responder(FIXTURE("responder-ec.pem"), FIXTURE("responder-ec.key"),
 	                                OCSP_KEY_ECDSA, OCSP_RESPONDER_BY_KEY, 600, 0600, &r),
 	                 0);
-	struct store_cert cert = {
-	        .status = CERT_STATUS_REVOKED,
-	        .revoked_at = 1700000000,
-	        .reason = CRL_REASON_SUPERSEDED,
-	        .version = 7,
-	        .serial = {.len = 3, .bytes = {0x00, 0xa0, 0x02}},
-	};
+	static const uint8_t serial[] = {0x00, 0xa0, 0x02};
+	struct ocsp_cert_id id;
+	assert_int_equal(ocsp_responder_cert_id(r, OCSP_HASH_SHA1, serial, 3, &id), 0);
+	struct ocsp_answer revoked = {.id = &id,
+	                              .status = OCSP_CERT_REVOKED,
+	                              .revoked_at = 1700000000,
+	                              .reason = CRL_REASON_SUPERSEDED};
 	struct ocsp_signed out;
-	struct store_response cached;
-	assert_int_equal(ocsp_presign(r, &cert, 1800000000, &out, &cached), 0);
-	assert_int_equal(cached.cert_version, 7);
-	assert_int_equal(cached.next_update - cached.this_update, 600);
-	assert_ptr_equal(cached.der.data, out.der);
+	assert_int_equal(ocsp_response_sign(r, &revoked, 1, NULL, 0, 1800000000, &out), 0);
+	assert_int_equal(out.next_update - out.this_update, 600);
 
 	struct ocsp_response_info *info = malloc(sizeof(*info));
 	assert_int_equal(ocsp_response_parse(out.der, out.len, info), 0);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "core/encoding.h"
+#include "ocsp/responder_set.h"
 #include "pki/ocsp.h"
 
 static int copy_file(const char *from, const char *to, mode_t mode)
@@ -67,24 +68,27 @@ int ocsp_fixture_create(const char *fixtures, const char *data, bool ecdsa, stru
 	if (mkdir(to, 0700) && errno != EEXIST)
 		return -errno;
 	const char *responder = ecdsa ? "responder-ec" : "responder-rsa";
+	struct ocsp_responder_files paths;
+	int err = ocsp_responder_files(data, "sign", &paths);
+	if (err)
+		return err;
 	struct {
 		const char *from, *to;
 		mode_t mode;
-	} files[] = {{"ca", "sign-ca.pem", 0644},
-	             {responder, "sign-ocsp.pem", 0644},
-	             {responder, "sign-ocsp.key", 0600}};
+	} files[] = {{"ca", paths.ca, 0644},
+	             {responder, paths.cert, 0644},
+	             {responder, paths.key, 0600}};
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(from, sizeof(from), "%s/%s.%s", fixtures, files[i].from,
 		         i == 2 ? "key" : "pem");
-		snprintf(to, sizeof(to), "%s/ca/%s", data, files[i].to);
-		int err = copy_file(from, to, files[i].mode);
+		err = copy_file(from, files[i].to, files[i].mode);
 		if (err)
 			return err;
 	}
 
 	uint8_t *ca;
 	size_t ca_len;
-	int err = ocsp_fixture_ca_der(fixtures, &ca, &ca_len);
+	err = ocsp_fixture_ca_der(fixtures, &ca, &ca_len);
 	if (err)
 		return err;
 	struct ocsp_cert_id sha1, sha256;

@@ -1,7 +1,8 @@
-/* pki/ocsp_responders: responders loaded per issuer from a data directory,
- * pre-signing into the store, and the cache rule that makes "good after a
- * revocation" impossible: a revocation deletes the cached response in its
- * transaction, and a response signed for an older record is refused. */
+/* ocsp/responder_set and ocsp_service_presign: responders loaded per issuer
+ * from a data directory, pre-signing into the store, and the cache rule that
+ * makes "good after a revocation" impossible: a revocation deletes the cached
+ * response in its transaction, and a response signed for an older record is
+ * refused. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,8 @@
 #include <cmocka.h>
 
 #include "ocsp_fixture.h"
+#include "ocsp/responder_set.h"
+#include "ocsp/service.h"
 #include "storage/store.h"
 #include "pki/ocsp.h"
 
@@ -97,15 +100,17 @@ static void test_matches_only_own_issuer(void **state)
 	struct ocsp_cert_id ids[2];
 	assert_int_equal(
 	        ocsp_cert_id_make(OCSP_HASH_SHA256, f->ca, f->ca_len, serial_good, 2, &ids[0]), 0);
-	struct ocsp_responder *r = ocsp_responder_set_match(f->set, ids, 1);
+	uint32_t issuer = 0;
+	struct ocsp_responder *r = ocsp_responder_set_match(f->set, ids, 1, &issuer);
 	assert_non_null(r);
+	assert_int_equal(issuer, f->issuer);
 	assert_ptr_equal(r, ocsp_responder_set_get(f->set, f->issuer));
 	assert_null(ocsp_responder_set_get(f->set, f->issuer + 1));
 	/* A CertID with another issuer's key hash is not ours, alone or mixed. */
 	ids[1] = ids[0];
 	ids[1].key_hash[0] ^= 1;
-	assert_null(ocsp_responder_set_match(f->set, &ids[1], 1));
-	assert_null(ocsp_responder_set_match(f->set, ids, 2));
+	assert_null(ocsp_responder_set_match(f->set, &ids[1], 1, &issuer));
+	assert_null(ocsp_responder_set_match(f->set, ids, 2, &issuer));
 }
 
 static void test_presign_then_revoke(void **state)
@@ -119,7 +124,7 @@ static void test_presign_then_revoke(void **state)
 	assert_int_equal(cached_status(f, &id, &reason, &version), -1);
 
 	struct store_serial serial = {.len = 2, .bytes = {0x10, 0x01}};
-	assert_int_equal(ocsp_responder_set_presign(f->set, f->issuer, &serial), 0);
+	assert_int_equal(ocsp_service_presign(f->set, f->issuer, &serial), 0);
 	assert_int_equal(cached_status(f, &id, &reason, &version), OCSP_CERT_GOOD);
 	uint64_t good_version = version;
 
@@ -131,10 +136,14 @@ static void test_presign_then_revoke(void **state)
 	assert_int_equal(store_cert_get(txn, f->issuer, &serial, &cert), 0);
 	store_txn_abort(txn);
 	struct ocsp_signed late;
-	struct store_response late_cached;
-	assert_int_equal(ocsp_presign(ocsp_responder_set_get(f->set, f->issuer), &cert, 1800000000,
-	                              &late, &late_cached),
+	struct ocsp_answer good = {.id = &id, .status = OCSP_CERT_GOOD, .reason = -1};
+	assert_int_equal(ocsp_response_sign(ocsp_responder_set_get(f->set, f->issuer), &good, 1,
+	                                    NULL, 0, 1800000000, &late),
 	                 0);
+	struct store_response late_cached = {.der = {late.der, late.len},
+	                                     .this_update = late.this_update,
+	                                     .next_update = late.next_update,
+	                                     .cert_version = cert.version};
 
 	assert_int_equal(store_txn_begin(f->store, true, &txn), 0);
 	assert_int_equal(
@@ -152,13 +161,13 @@ static void test_presign_then_revoke(void **state)
 	free(late.der);
 	assert_int_equal(cached_status(f, &id, &reason, &version), -1);
 
-	assert_int_equal(ocsp_responder_set_presign(f->set, f->issuer, &serial), 0);
+	assert_int_equal(ocsp_service_presign(f->set, f->issuer, &serial), 0);
 	assert_int_equal(cached_status(f, &id, &reason, &version), OCSP_CERT_REVOKED);
 	assert_int_equal(reason, CRL_REASON_KEY_COMPROMISE);
 
 	struct store_serial never = {.len = 1, .bytes = {0x42}};
-	assert_int_equal(ocsp_responder_set_presign(f->set, f->issuer, &never), -ENOENT);
-	assert_int_equal(ocsp_responder_set_presign(f->set, f->issuer + 7, &serial), -ENOENT);
+	assert_int_equal(ocsp_service_presign(f->set, f->issuer, &never), -ENOENT);
+	assert_int_equal(ocsp_service_presign(f->set, f->issuer + 7, &serial), -ENOENT);
 }
 
 int main(void)

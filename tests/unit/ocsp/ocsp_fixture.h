@@ -1,6 +1,6 @@
 /* A data directory with one issuer ("sign", the test CA of
- * tests/unit/pki/ocsp/) and its delegated responder, for the responder's
- * tests, its benchmark and the integration helper. */
+ * tests/unit/pki/ocsp/) and its delegated responder where the OCSP service
+ * looks for them, for the service's tests and bench_ocsp. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
