@@ -59,6 +59,23 @@ bool readiness_evaluate(struct buf *out)
 	return ready;
 }
 
+void readiness_unregister(readiness_check_fn fn, void *arg)
+{
+	struct readiness_check **link = &checks_first;
+	checks_last = NULL;
+	while (*link) {
+		struct readiness_check *c = *link;
+		if (c->fn != fn || c->arg != arg) {
+			checks_last = c;
+			link = &c->next;
+			continue;
+		}
+		*link = c->next;
+		free(c->name);
+		free(c);
+	}
+}
+
 void readiness_reset(void)
 {
 	while (checks_first) {

@@ -15,5 +15,8 @@ int readiness_register(const char *name, readiness_check_fn fn, void *arg);
 /** Runs every check and appends {"ready":bool,"checks":{"name":"ok"|reason}}
  * to out. Returns true when all checks pass. */
 bool readiness_evaluate(struct buf *out);
+/** Forgets the checks registered with this fn and arg: a module whose state
+ * goes away before the process does (a handler family's dispose). */
+void readiness_unregister(readiness_check_fn fn, void *arg);
 /** Forgets every check (tests, shutdown). */
 void readiness_reset(void);

@@ -62,6 +62,23 @@ int reload_last_failures(char *why, size_t why_len)
 	return last_failures;
 }
 
+void reload_unregister(reload_fn fn, void *arg)
+{
+	struct reload_hook **link = &hooks_first;
+	hooks_last = NULL;
+	while (*link) {
+		struct reload_hook *h = *link;
+		if (h->fn != fn || h->arg != arg) {
+			hooks_last = h;
+			link = &h->next;
+			continue;
+		}
+		*link = h->next;
+		free(h->name);
+		free(h);
+	}
+}
+
 void reload_reset(void)
 {
 	while (hooks_first) {

@@ -11,6 +11,9 @@ typedef void (*reload_fn)(void *arg);
 int reload_register(const char *name, reload_fn fn, void *arg);
 /** Runs every callback in registration order. Returns how many ran. */
 int reload_run_all(void);
+/** Forgets the callbacks registered with this fn and arg: a module whose
+ * state goes away before the process does (a handler family's dispose). */
+void reload_unregister(reload_fn fn, void *arg);
 /** Forgets every callback (tests, shutdown). */
 void reload_reset(void);
 

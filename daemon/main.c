@@ -59,6 +59,7 @@ struct worker {
 	unsigned index;
 	uv_loop_t loop;
 	struct server *server;
+	struct handlers_context *handlers; /* the endpoint families on this loop */
 	uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
 	bool stopping;
 	struct tls_factory *tls; /* shared by this worker's TLS listeners */
@@ -276,9 +277,19 @@ static double store_map_bytes_read(void *store)
 	return (double)store_map_size(store);
 }
 
-static void handle_closed_cb(uv_handle_t *h)
+/* Closes a signal handle once, if it was ever initialised. */
+static void signal_close(uv_signal_t *h)
 {
-	(void)h;
+	if (h->loop && !uv_is_closing((uv_handle_t *)h))
+		uv_close((uv_handle_t *)h, NULL);
+}
+
+static void worker_close_signals(struct worker *w)
+{
+	signal_close(&w->sig_term);
+	signal_close(&w->sig_int);
+	signal_close(&w->sig_hup);
+	signal_close(&w->sig_usr1);
 }
 
 static void drained_cb(struct server *s, void *arg)
@@ -286,10 +297,7 @@ static void drained_cb(struct server *s, void *arg)
 	struct worker *w = arg;
 	log_info("drained; exiting");
 	heartbeat_stop();
-	uv_close((uv_handle_t *)&w->sig_term, handle_closed_cb);
-	uv_close((uv_handle_t *)&w->sig_int, handle_closed_cb);
-	uv_close((uv_handle_t *)&w->sig_hup, handle_closed_cb);
-	uv_close((uv_handle_t *)&w->sig_usr1, handle_closed_cb);
+	worker_close_signals(w);
 	server_close(s);
 	w->server = NULL;
 }
@@ -307,6 +315,9 @@ static void stop_signal_cb(uv_signal_t *h, int signum)
 	w->stopping = true;
 	log_info("%s: draining", strsignal(signum));
 	heartbeat_stopping();
+	/* The families stop their timers (the CRL publisher among them) and
+	 * keep answering what is in progress. */
+	handlers_context_dispose(w->handlers);
 	server_drain(w->server, drained_cb, w);
 }
 
@@ -428,15 +439,6 @@ static void print_urls(const struct daemon *d)
 	}
 }
 
-static void close_leftover_cb(uv_handle_t *h, void *arg)
-{
-	(void)arg;
-	if (!uv_is_closing(h)) {
-		log_debug("closing a %s handle left open at exit", uv_handle_type_name(h->type));
-		uv_close(h, NULL);
-	}
-}
-
 static int worker_main(unsigned index, void *arg)
 {
 	struct daemon *d = arg;
@@ -482,7 +484,7 @@ static int worker_main(unsigned index, void *arg)
 	                   METRICS_MERGE_MAX, store_map_bytes_read, store);
 	router = router_new();
 	struct handler_env env = {&w.loop, store, d->config, d->data_dir};
-	if (!router || handlers_register_all(router, &env) != 0) {
+	if (!router || handlers_context_init(router, &env, &w.handlers) != 0) {
 		status = PROCESS_EXIT_CONFIG;
 		goto out;
 	}
@@ -542,11 +544,13 @@ out:
 		uv_run(&w.loop, UV_RUN_DEFAULT);
 	}
 	fflush(stdout);
-	/* Handles a handler family still holds (a CRL timer when start-up failed
-	 * before any signal) would keep the loop from closing, and its memory
-	 * would then outlive the process's last free: close them here. */
-	uv_walk(&w.loop, close_leftover_cb, NULL);
+	/* A start that failed got no drain: every owner closes its handles
+	 * here (each call does nothing the second time), and the loop runs
+	 * until the last close callback and thread-pool job are done. */
+	worker_close_signals(&w);
+	handlers_context_dispose(w.handlers);
 	uv_run(&w.loop, UV_RUN_DEFAULT);
+	handlers_dispose(w.handlers);
 	if (uv_loop_close(&w.loop) != 0)
 		log_warn("event loop closed with handles still open");
 	if (router)
@@ -630,6 +634,41 @@ static int report_config(const struct config *c)
 }
 
 /* `kenshod --check-config FILE`: the file alone, against the key tables. */
+/* Like `nginx -t`, the files a configuration names are read too: with
+ * tls.cert set, the certificate, key, trust store, CRLs and policy are
+ * loaded exactly as a worker loads them (the demo PKI kenshod would create
+ * for a TLS listener without tls.cert is not there to check yet). */
+static int check_config_tls(const struct config *c, const char *path)
+{
+	if (!config_get(c, "tls.cert", NULL))
+		return 0;
+	char err[512] = "", storage[4096];
+	struct tls_settings settings;
+	const char *data_dir = config_get(c, "server.data", "./var/kensho");
+	int rc = tls_settings_from_config(c, data_dir, &settings, storage, sizeof(storage), err,
+	                                  sizeof(err));
+	/* Without tls.ticket_key kenshod makes DIR/tls/ticket.key at start. */
+	const char *tk = config_get(c, "tls.ticket_key", NULL);
+	if (!(tk && *tk))
+		settings.ticket_key_file = NULL;
+	uv_loop_t loop;
+	if (rc == 0)
+		rc = uv_loop_init(&loop);
+	if (rc == 0) {
+		struct tls_factory *f = NULL;
+		rc = tls_factory_new(&loop, &settings, &f, err, sizeof(err));
+		if (f)
+			tls_factory_free(f);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		uv_loop_close(&loop);
+	} else if (!err[0]) {
+		snprintf(err, sizeof(err), "%s", uv_strerror(rc));
+	}
+	if (rc)
+		fprintf(stderr, "kenshod: %s: tls: %s\n", path, err);
+	return rc;
+}
+
 static int check_config_file(const char *path)
 {
 	struct config *c = config_new();
@@ -641,6 +680,8 @@ static int check_config_file(const char *path)
 		fprintf(stderr, "kenshod: %s: %s\n", path, err);
 	else
 		rc = report_config(c);
+	if (rc == 0)
+		rc = check_config_tls(c, path);
 	config_free(c);
 	if (rc)
 		return 1;

@@ -18,6 +18,7 @@
 #include "handlers/admin.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,25 +45,27 @@
 
 enum admin_op { OP_ISSUE, OP_REVOKE, OP_EVENT };
 
+struct admin_context;
+
 struct admin_handler {
 	struct handler super;
-	const struct handler_env *env;
+	struct admin_context *ctx;
 	enum admin_op op;
 };
 
-struct admin_state {
-	struct ca *ca;   /* opened on first use; lives as long as the process */
+/* The family's state on one worker loop. */
+struct admin_context {
+	const struct handler_env *env;
+	struct admin_handler handlers[3]; /* by enum admin_op */
+	struct handler reload_handler;
+	struct ca *ca;   /* opened on first use; closed by dispose */
 	uv_mutex_t lock; /* ca/ calls one at a time: they share keys and random state */
 	unsigned in_flight;
 };
 
-static struct admin_state state;
-static struct admin_handler handlers[3];
-static struct handler reload_handler;
-static const struct handler_env *admin_env;
-
 struct admin_job {
 	uv_work_t work;
+	struct admin_context *ctx;
 	struct exchange *ex;
 	enum admin_op op;
 	struct admin_params params;
@@ -139,25 +142,27 @@ static void issued_cert_write(struct json *j, const char *key, enum cert_kind ki
 static void work_cb(uv_work_t *req)
 {
 	struct admin_job *job = req->data;
-	uv_mutex_lock(&state.lock);
+	struct admin_context *ctx = job->ctx;
+	uv_mutex_lock(&ctx->lock);
 	switch (job->op) {
-	case OP_ISSUE: job->rc = ca_issue(state.ca, &job->issue, &job->issued, job->err); break;
+	case OP_ISSUE: job->rc = ca_issue(ctx->ca, &job->issue, &job->issued, job->err); break;
 	case OP_REVOKE:
-		job->rc = ca_revoke(state.ca, job->kind, &job->serial, job->reason, job->actor,
+		job->rc = ca_revoke(ctx->ca, job->kind, &job->serial, job->reason, job->actor,
 		                    job->err);
 		break;
 	case OP_EVENT:
-		job->rc = ca_event(state.ca, job->kind, &job->serial, job->event, job->actor, NULL,
+		job->rc = ca_event(ctx->ca, job->kind, &job->serial, job->event, job->actor, NULL,
 		                   job->err);
 		break;
 	}
-	uv_mutex_unlock(&state.lock);
+	uv_mutex_unlock(&ctx->lock);
 }
 
 static void after_work_cb(uv_work_t *req, int status)
 {
 	struct admin_job *job = req->data;
-	state.in_flight--;
+	struct admin_context *ctx = job->ctx;
+	ctx->in_flight--;
 	if (status == UV_ECANCELED) {
 		exchange_respond_error(job->ex, 503, HTTP_ERROR_UNAVAILABLE, "shutting down");
 		job_free(job);
@@ -165,8 +170,8 @@ static void after_work_cb(uv_work_t *req, int status)
 	}
 	if (job->rc < 0) {
 		int code = status_for(job->rc);
-		log_info("admin: %s by \"%s\" failed: %s", handlers[job->op].super.name, job->actor,
-		         job->err[0] ? job->err : strerror(-job->rc));
+		log_info("admin: %s by \"%s\" failed: %s", ctx->handlers[job->op].super.name,
+		         job->actor, job->err[0] ? job->err : strerror(-job->rc));
 		exchange_respond_error(job->ex, code, error_for(code),
 		                       job->err[0] ? job->err : strerror(-job->rc));
 		job_free(job);
@@ -200,7 +205,7 @@ static void after_work_cb(uv_work_t *req, int status)
 		break;
 	}
 	json_object_end(&j);
-	log_info("admin: %s by \"%s\" committed", handlers[job->op].super.name, job->actor);
+	log_info("admin: %s by \"%s\" committed", ctx->handlers[job->op].super.name, job->actor);
 	if (body.failed)
 		exchange_respond_error(job->ex, 500, HTTP_ERROR_INTERNAL, "out of memory");
 	else
@@ -286,9 +291,10 @@ bad:
 	return false;
 }
 
-static bool ca_ready(struct exchange *ex, const struct handler_env *env)
+static bool ca_ready(struct exchange *ex, struct admin_context *ctx)
 {
-	if (state.ca)
+	const struct handler_env *env = ctx->env;
+	if (ctx->ca)
 		return true;
 	if (!env->store) {
 		exchange_respond_error(ex, 503, HTTP_ERROR_STORE_UNAVAILABLE,
@@ -296,7 +302,7 @@ static bool ca_ready(struct exchange *ex, const struct handler_env *env)
 		return false;
 	}
 	char err[CA_ERR_LEN] = "";
-	int rc = ca_open_with_store(env->data_dir, env->store, &state.ca, err);
+	int rc = ca_open_with_store(env->data_dir, env->store, &ctx->ca, err);
 	if (rc < 0) {
 		log_error("admin: cannot load the CAs: %s", err);
 		exchange_respond_error(ex, 503, HTTP_ERROR_UNAVAILABLE,
@@ -309,13 +315,14 @@ static bool ca_ready(struct exchange *ex, const struct handler_env *env)
 static void admin_on_request(struct handler *self, struct exchange *ex)
 {
 	struct admin_handler *h = (struct admin_handler *)self;
-	if (state.in_flight >= ADMIN_MAX_IN_FLIGHT) {
+	struct admin_context *ctx = h->ctx;
+	if (ctx->in_flight >= ADMIN_MAX_IN_FLIGHT) {
 		exchange_add_header(ex, "Retry-After", "1");
 		exchange_respond_error(ex, 503, HTTP_ERROR_BUSY,
 		                       "too many admin calls in progress");
 		return;
 	}
-	if (!ca_ready(ex, h->env))
+	if (!ca_ready(ex, ctx))
 		return;
 	const struct http_request *req = exchange_request(ex);
 	struct admin_job *job = calloc(1, sizeof(*job));
@@ -323,6 +330,7 @@ static void admin_on_request(struct handler *self, struct exchange *ex)
 		exchange_respond_error(ex, 500, HTTP_ERROR_INTERNAL, "out of memory");
 		return;
 	}
+	job->ctx = ctx;
 	job->ex = ex;
 	job->op = h->op;
 	snprintf(job->actor, sizeof(job->actor), "%s", req->peer->subject);
@@ -350,14 +358,17 @@ static void admin_on_request(struct handler *self, struct exchange *ex)
 		job_free(job);
 		return;
 	}
-	state.in_flight++;
+	ctx->in_flight++;
 }
 
 /* Same hooks as SIGHUP. With --workers N the request reaches one worker, so
  * it signals the supervisor, which forwards SIGHUP to all of them. */
 static void reload_on_request(struct handler *self, struct exchange *ex)
 {
-	const struct handler_env *env = admin_env;
+	struct admin_context *ctx =
+	        (struct admin_context *)((char *)self -
+	                                 offsetof(struct admin_context, reload_handler));
+	const struct handler_env *env = ctx->env;
 	const struct http_request *req = exchange_request(ex);
 	log_info("admin: reload requested by \"%s\"", req->peer->subject);
 	if (config_get_int(env->config, "server.workers", 1) > 1) {
@@ -382,27 +393,57 @@ static void reload_on_request(struct handler *self, struct exchange *ex)
 	buf_free(&body);
 }
 
-int admin_routes(struct router *r, const struct handler_env *env)
+static int admin_context_init(struct router *r, const struct handler_env *env, void **context)
 {
 	static const char *const paths[] = {"/v1/admin/issue", "/v1/admin/revoke",
 	                                    "/v1/admin/event"};
 	static const char *const names[] = {"admin-issue", "admin-revoke", "admin-event"};
-	static bool mutex_ready;
-	if (!mutex_ready) {
-		if (uv_mutex_init(&state.lock) != 0)
-			return -ENOMEM;
-		mutex_ready = true;
+	struct admin_context *ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	if (uv_mutex_init(&ctx->lock) != 0) {
+		free(ctx);
+		return -ENOMEM;
 	}
-	admin_env = env;
-	for (int i = 0; i < 3; i++) {
-		handlers[i] =
-		        (struct admin_handler){{.name = names[i], .on_request = admin_on_request}, env, (enum admin_op)i};
-		int rc = router_add(r, paths[i], HTTP_METHOD_POST, PEER_ROLE_OPERATOR,
-		                    &handlers[i].super);
-		if (rc < 0)
-			return rc;
+	ctx->env = env;
+	int rc = 0;
+	for (int i = 0; i < 3 && rc == 0; i++) {
+		ctx->handlers[i] = (struct admin_handler){
+		        {.name = names[i], .on_request = admin_on_request}, ctx, (enum admin_op)i};
+		rc = router_add(r, paths[i], HTTP_METHOD_POST, PEER_ROLE_OPERATOR,
+		                &ctx->handlers[i].super);
 	}
-	reload_handler = (struct handler){.name = "admin-reload", .on_request = reload_on_request};
-	return router_add(r, "/v1/admin/reload", HTTP_METHOD_POST, PEER_ROLE_OPERATOR,
-	                  &reload_handler);
+	ctx->reload_handler =
+	        (struct handler){.name = "admin-reload", .on_request = reload_on_request};
+	if (rc == 0)
+		rc = router_add(r, "/v1/admin/reload", HTTP_METHOD_POST, PEER_ROLE_OPERATOR,
+		                &ctx->reload_handler);
+	if (rc < 0) {
+		uv_mutex_destroy(&ctx->lock);
+		free(ctx);
+		return rc;
+	}
+	*context = ctx;
+	return 0;
 }
+
+/* Calls in flight finish on the pool and answer; there is nothing else. */
+static void admin_context_dispose(void *context)
+{
+	(void)context;
+}
+
+static void admin_dispose(void *context)
+{
+	struct admin_context *ctx = context;
+	ca_close(ctx->ca);
+	uv_mutex_destroy(&ctx->lock);
+	free(ctx);
+}
+
+const struct handler_family admin_family = {
+        .name = "admin",
+        .on_context_init = admin_context_init,
+        .on_context_dispose = admin_context_dispose,
+        .dispose = admin_dispose,
+};

@@ -2,8 +2,8 @@
  * over mutual TLS only (docs/tls.md). */
 #pragma once
 
-struct handler_env;
-struct router;
+struct handler_family;
 
-/** Adds the admin routes. Returns 0 or -errno. */
-int admin_routes(struct router *r, const struct handler_env *env);
+/** The admin routes; the CAs are opened on the first call and closed when
+ * the family is disposed of. */
+extern const struct handler_family admin_family;

@@ -1,8 +1,8 @@
 /* The endpoint families' keys, declared once for kenshod's validation and
  * the reference (core/config.h says how to add one). Each family reads its
  * keys in its own file with the same defaults: plain.* in roles.c, ocsp.* in
- * ocsp.c, crl.* in crl.c, verify.* in verify.c, intake.* in intake.c,
- * status.* in roles.c. */
+ * ocsp.c, crl.* in crl_serve.c and crl_publisher.c, verify.* in verify.c,
+ * intake.* in intake.c, status.* in roles.c. */
 #include "handlers/config_keys.h"
 
 #define SECOND 1000LL

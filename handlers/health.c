@@ -3,7 +3,9 @@
  * draining) so a load balancer stops sending before a worker goes away. */
 #include "handlers/health.h"
 
+#include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "core/buf.h"
 #include "core/exchange.h"
@@ -51,17 +53,46 @@ static void metrics_on_request(struct handler *self, struct exchange *ex)
 	exchange_respond_owned(ex, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
 }
 
-static struct handler healthz_handler = {.name = "healthz", .on_request = healthz_on_request};
-static struct handler readyz_handler = {.name = "readyz", .on_request = readyz_on_request};
-static struct handler metrics_handler = {.name = "metrics", .on_request = metrics_on_request};
+struct health_context {
+	struct handler healthz, readyz, metrics;
+};
 
-int health_routes(struct router *r, const struct handler_env *env)
+static int health_context_init(struct router *r, const struct handler_env *env, void **context)
 {
 	(void)env;
-	int rc = router_add(r, "/healthz", HTTP_METHOD_GET, ROUTE_OPEN, &healthz_handler);
+	struct health_context *hc = calloc(1, sizeof(*hc));
+	if (!hc)
+		return -ENOMEM;
+	hc->healthz = (struct handler){.name = "healthz", .on_request = healthz_on_request};
+	hc->readyz = (struct handler){.name = "readyz", .on_request = readyz_on_request};
+	hc->metrics = (struct handler){.name = "metrics", .on_request = metrics_on_request};
+	int rc = router_add(r, "/healthz", HTTP_METHOD_GET, ROUTE_OPEN, &hc->healthz);
 	if (rc == 0)
-		rc = router_add(r, "/readyz", HTTP_METHOD_GET, ROUTE_OPEN, &readyz_handler);
+		rc = router_add(r, "/readyz", HTTP_METHOD_GET, ROUTE_OPEN, &hc->readyz);
 	if (rc == 0)
-		rc = router_add(r, "/metrics", HTTP_METHOD_GET, ROUTE_OPEN, &metrics_handler);
-	return rc;
+		rc = router_add(r, "/metrics", HTTP_METHOD_GET, ROUTE_OPEN, &hc->metrics);
+	if (rc) {
+		free(hc);
+		return rc;
+	}
+	*context = hc;
+	return 0;
 }
+
+/* Nothing runs in the background. */
+static void health_context_dispose(void *context)
+{
+	(void)context;
+}
+
+static void health_dispose(void *context)
+{
+	free(context);
+}
+
+const struct handler_family health_family = {
+        .name = "health",
+        .on_context_init = health_context_init,
+        .on_context_dispose = health_context_dispose,
+        .dispose = health_dispose,
+};

@@ -337,40 +337,83 @@ static void intake_on_get(struct handler *self, struct exchange *ex)
 	respond_json(ex, 200, &b);
 }
 
-int intake_routes(struct router *r, const struct handler_env *env)
+static void intake_dispose(void *context);
+
+static int intake_context_init(struct router *r, const struct handler_env *env, void **context)
 {
-	static struct intake_handler h; /* lives as long as the process */
-	h.post.name = "intake";
-	h.post.on_request = intake_on_post;
-	h.get.name = "intake";
-	h.get.on_request = intake_on_get;
-	h.loop = env->loop;
-	h.env = env;
-	h.store = env->store;
-	h.allow_plain = config_get_bool(env->config, "intake.allow_plain", false);
-	h.queue_max = (size_t)config_get_int(env->config, "intake.queue_max", 1024);
-	h.batch_max = (size_t)config_get_int(env->config, "intake.batch_max", 64);
-	if (h.batch_max < 1)
-		h.batch_max = 1;
 	struct verify_key_limits limits;
 	int rc = verify_key_limits_from_config(env->config, &limits);
 	if (rc < 0)
 		return rc;
-	h.cas = verify_ca_cache_new(&limits);
-	h.public_key_operations = verify_operations_metric("intake");
-	h.batch = calloc(h.batch_max, sizeof *h.batch);
-	if (!h.cas || !h.batch)
+	struct intake_handler *h = calloc(1, sizeof(*h));
+	if (!h)
 		return -ENOMEM;
-	rc = receipt_signer_open(env->data_dir, &h.signer);
+	h->post.name = "intake";
+	h->post.on_request = intake_on_post;
+	h->get.name = "intake";
+	h->get.on_request = intake_on_get;
+	h->loop = env->loop;
+	h->env = env;
+	h->store = env->store;
+	h->allow_plain = config_get_bool(env->config, "intake.allow_plain", false);
+	h->queue_max = (size_t)config_get_int(env->config, "intake.queue_max", 1024);
+	h->batch_max = (size_t)config_get_int(env->config, "intake.batch_max", 64);
+	if (h->batch_max < 1)
+		h->batch_max = 1;
+	h->cas = verify_ca_cache_new(&limits);
+	h->public_key_operations = verify_operations_metric("intake");
+	h->batch = calloc(h->batch_max, sizeof *h->batch);
+	if (!h->cas || !h->batch) {
+		intake_dispose(h);
+		return -ENOMEM;
+	}
+	rc = receipt_signer_open(env->data_dir, &h->signer);
 	if (rc < 0) {
 		log_error("intake: cannot open the receipt key in %s/ca: %s", env->data_dir,
 		          strerror(-rc));
+		intake_dispose(h);
 		return rc;
 	}
 	/* Role intake (handlers/roles.h): TLS callers need it from the policy;
 	 * plain callers hold it only while intake.allow_plain is true. */
-	if ((rc = router_add(r, "/v1/intake", HTTP_METHOD_POST, PEER_ROLE_INTAKE, &h.post)) < 0)
+	rc = router_add(r, "/v1/intake", HTTP_METHOD_POST, PEER_ROLE_INTAKE, &h->post);
+	if (rc == 0)
+		rc = router_add(r, "/v1/intake/", HTTP_METHOD_GET | HTTP_METHOD_HEAD,
+		                PEER_ROLE_INTAKE, &h->get);
+	if (rc < 0) {
+		intake_dispose(h);
 		return rc;
-	return router_add(r, "/v1/intake/", HTTP_METHOD_GET | HTTP_METHOD_HEAD, PEER_ROLE_INTAKE,
-	                  &h.get);
+	}
+	*context = h;
+	return 0;
 }
+
+/* Submissions already queued are still committed and answered, batch after
+ * batch on the pool; the queue empties before the loop can end. */
+static void intake_context_dispose(void *context)
+{
+	(void)context;
+}
+
+static void intake_dispose(void *context)
+{
+	struct intake_handler *h = context;
+	/* The loop has ended, so every batch has been committed and answered
+	 * and the queue is empty; anything left has no one to answer. */
+	while (h->head) {
+		struct intake_pending *p = h->head;
+		h->head = p->next;
+		pending_free(p);
+	}
+	receipt_signer_free(h->signer);
+	verify_ca_cache_free(h->cas);
+	free(h->batch);
+	free(h);
+}
+
+const struct handler_family intake_family = {
+        .name = "intake",
+        .on_context_init = intake_context_init,
+        .on_context_dispose = intake_context_dispose,
+        .dispose = intake_dispose,
+};

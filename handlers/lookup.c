@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -28,9 +29,6 @@ struct lookup_handler {
 	struct handler super;
 	const struct handler_env *env;
 };
-
-/* One per process: routes are registered once and live as long as it. */
-static struct lookup_handler lookup_handler;
 
 static void link_write(struct json *j, const char *key, enum cert_kind kind,
                        const struct store_serial *serial)
@@ -143,10 +141,37 @@ static void lookup_on_request(struct handler *self, struct exchange *ex)
 	exchange_respond_owned(ex, 200, "application/json", bytes, len);
 }
 
-int lookup_routes(struct router *r, const struct handler_env *env)
+static int lookup_context_init(struct router *r, const struct handler_env *env, void **context)
 {
-	lookup_handler.super = (struct handler){.name = "lookup", .on_request = lookup_on_request};
-	lookup_handler.env = env;
-	return router_add(r, LOOKUP_PREFIX, HTTP_METHOD_GET | HTTP_METHOD_HEAD,
-	                  PEER_ROLE_RELYING_PARTY, &lookup_handler.super);
+	struct lookup_handler *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->super = (struct handler){.name = "lookup", .on_request = lookup_on_request};
+	h->env = env;
+	int rc = router_add(r, LOOKUP_PREFIX, HTTP_METHOD_GET | HTTP_METHOD_HEAD,
+	                    PEER_ROLE_RELYING_PARTY, &h->super);
+	if (rc) {
+		free(h);
+		return rc;
+	}
+	*context = h;
+	return 0;
 }
+
+/* Every answer is made on the loop at once: nothing to stop. */
+static void lookup_context_dispose(void *context)
+{
+	(void)context;
+}
+
+static void lookup_dispose(void *context)
+{
+	free(context);
+}
+
+const struct handler_family lookup_family = {
+        .name = "lookup",
+        .on_context_init = lookup_context_init,
+        .on_context_dispose = lookup_context_dispose,
+        .dispose = lookup_dispose,
+};

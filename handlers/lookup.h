@@ -15,5 +15,5 @@
 int lookup_path_parse(const char *path, size_t len, enum cert_kind *kind,
                       struct store_serial *serial);
 
-/** Adds the lookup route (handler_routes_fn). */
-int lookup_routes(struct router *r, const struct handler_env *env);
+/** GET and HEAD LOOKUP_PREFIX{sign|auth}/{serial hex}. */
+extern const struct handler_family lookup_family;

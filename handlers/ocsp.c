@@ -87,24 +87,20 @@ struct sign_job {
 	int error;
 };
 
-/* The handler lives as long as the process; a static pointer keeps it
- * reachable for leak checkers. */
-static struct ocsp_handler *the_handler;
-
 /* --- answering ------------------------------------------------------------------ */
 
-static void count(enum answer_kind kind)
+static void count(struct ocsp_handler *h, enum answer_kind kind)
 {
-	if (the_handler)
-		metric_add(the_handler->answered[kind], 1);
+	metric_add(h->answered[kind], 1);
 }
 
-static void respond_status(struct exchange *ex, enum ocsp_response_status status)
+static void respond_status(struct ocsp_handler *h, struct exchange *ex,
+                           enum ocsp_response_status status)
 {
-	count(status == OCSP_STATUS_MALFORMED_REQUEST ? ANSWER_MALFORMED
-	      : status == OCSP_STATUS_UNAUTHORIZED    ? ANSWER_UNAUTHORIZED
-	      : status == OCSP_STATUS_TRY_LATER       ? ANSWER_TRY_LATER
-	                                              : ANSWER_INTERNAL_ERROR);
+	count(h, status == OCSP_STATUS_MALFORMED_REQUEST ? ANSWER_MALFORMED
+	         : status == OCSP_STATUS_UNAUTHORIZED    ? ANSWER_UNAUTHORIZED
+	         : status == OCSP_STATUS_TRY_LATER       ? ANSWER_TRY_LATER
+	                                                 : ANSWER_INTERNAL_ERROR);
 	size_t len;
 	const uint8_t *der = ocsp_status_response(status, &len);
 	exchange_respond(ex, 200, OCSP_CONTENT_TYPE, der, len);
@@ -114,9 +110,8 @@ static void respond_status(struct exchange *ex, enum ocsp_response_status status
  * RFC 6960 §2.3 "unauthorized", not an HTTP error an OCSP client cannot read. */
 static void ocsp_on_forbidden(struct handler *self, struct exchange *ex, const char *detail)
 {
-	(void)self;
 	(void)detail;
-	respond_status(ex, OCSP_STATUS_UNAUTHORIZED);
+	respond_status((struct ocsp_handler *)self, ex, OCSP_STATUS_UNAUTHORIZED);
 }
 
 /* Appends text to out at *at (the caller sized out for the worst case). */
@@ -186,10 +181,10 @@ static bool etag_listed(const char *list, size_t len, const char *etag)
  * that replaced it may carry the same thisUpdate; so If-Modified-Since may
  * answer 304 only for a good or unknown answer (a status that cannot have
  * improved: revocation is final), never for a revoked one. */
-static void respond_signed(struct exchange *ex, bool is_get, bool cacheable, int64_t now,
-                           uint32_t issuer_id, const struct store_serial *serial, uint64_t version,
-                           bool revoked, uint8_t *der, size_t len, int64_t this_update,
-                           int64_t next_update, bool owned)
+static void respond_signed(struct ocsp_handler *h, struct exchange *ex, bool is_get, bool cacheable,
+                           int64_t now, uint32_t issuer_id, const struct store_serial *serial,
+                           uint64_t version, bool revoked, uint8_t *der, size_t len,
+                           int64_t this_update, int64_t next_update, bool owned)
 {
 	if (!(is_get && cacheable)) {
 		exchange_add_header(ex, "Cache-Control", "no-store");
@@ -234,14 +229,14 @@ static void respond_signed(struct exchange *ex, bool is_get, bool cacheable, int
 	         parse_http_date(inm, hlen, &since))
 		not_modified = !revoked && this_update <= since; /* RFC 9110 §13.1.3 */
 	if (not_modified) {
-		count(ANSWER_NOT_MODIFIED);
+		count(h, ANSWER_NOT_MODIFIED);
 		if (owned)
 			free(der);
 		exchange_respond(ex, 304, NULL, NULL, 0);
 		return;
 	}
 send:
-	count(owned ? ANSWER_SIGNED : ANSWER_CACHED);
+	count(h, owned ? ANSWER_SIGNED : ANSWER_CACHED);
 	if (owned)
 		exchange_respond_owned(ex, 200, OCSP_CONTENT_TYPE, der, len);
 	else
@@ -274,18 +269,20 @@ static void sign_done_cb(uv_work_t *work, int status)
 		if (job->error && job->error != -EAGAIN)
 			log_warn("ocsp: signing failed: %s", strerror(-job->error));
 		free(job->out.der);
-		respond_status(job->exchange, job->error == -EAGAIN ? OCSP_STATUS_TRY_LATER
-		                                                    : OCSP_STATUS_INTERNAL_ERROR);
+		respond_status(job->handler, job->exchange,
+		               job->error == -EAGAIN ? OCSP_STATUS_TRY_LATER
+		                                     : OCSP_STATUS_INTERNAL_ERROR);
 	} else {
 		const struct ocsp_query *q = &job->query;
 		/* Validators name one record: only a one-CertID answer may be
 		 * revalidated (a second certificate's revocation would not change
 		 * the first one's ETag). */
 		bool cacheable = !q->request.has_nonce && q->request.count == 1;
-		respond_signed(job->exchange, job->is_get, cacheable, (int64_t)time(NULL),
-		               q->issuer_id, &q->records[0].serial, q->records[0].version,
-		               q->records[0].status == OCSP_CERT_REVOKED, job->out.der,
-		               job->out.len, job->out.this_update, job->out.next_update, true);
+		respond_signed(job->handler, job->exchange, job->is_get, cacheable,
+		               (int64_t)time(NULL), q->issuer_id, &q->records[0].serial,
+		               q->records[0].version, q->records[0].status == OCSP_CERT_REVOKED,
+		               job->out.der, job->out.len, job->out.this_update,
+		               job->out.next_update, true);
 	}
 	free(job);
 	gen_unref(gen);
@@ -319,6 +316,7 @@ static int request_bytes(const struct http_request *rq, uint8_t *buf, size_t cap
 /* Where a cache hit is written: the exchange, inside the lookup's read
  * transaction (respond_signed copies the bytes before it ends). */
 struct hit_target {
+	struct ocsp_handler *handler;
 	struct exchange *exchange;
 	bool is_get;
 	int64_t now;
@@ -327,9 +325,10 @@ struct hit_target {
 static void respond_cached_cb(const struct ocsp_query *q, const struct ocsp_cached *hit, void *arg)
 {
 	struct hit_target *t = arg;
-	respond_signed(t->exchange, t->is_get, true, t->now, q->issuer_id, &q->records[0].serial,
-	               q->records[0].version, q->records[0].status == OCSP_CERT_REVOKED,
-	               (uint8_t *)hit->der, hit->len, hit->this_update, hit->next_update, false);
+	respond_signed(t->handler, t->exchange, t->is_get, true, t->now, q->issuer_id,
+	               &q->records[0].serial, q->records[0].version,
+	               q->records[0].status == OCSP_CERT_REVOKED, (uint8_t *)hit->der, hit->len,
+	               hit->this_update, hit->next_update, false);
 }
 
 static void ocsp_on_request(struct handler *self, struct exchange *ex)
@@ -346,31 +345,31 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 	size_t len;
 	if (request_bytes(rq, get_buf, sizeof(get_buf), &der, &len) ||
 	    ocsp_request_decode(der, len, &job->query.request)) {
-		respond_status(ex, OCSP_STATUS_MALFORMED_REQUEST);
+		respond_status(h, ex, OCSP_STATUS_MALFORMED_REQUEST);
 		return;
 	}
-	struct hit_target hit = {ex, is_get, (int64_t)time(NULL)};
+	struct hit_target hit = {h, ex, is_get, (int64_t)time(NULL)};
 	int err = ocsp_service_lookup(h->responders, &job->query, hit.now, h->refresh_margin,
 	                              respond_cached_cb, &hit);
 	if (err == -ENXIO) {
-		respond_status(ex, OCSP_STATUS_UNAUTHORIZED); /* not an issuer of ours */
+		respond_status(h, ex, OCSP_STATUS_UNAUTHORIZED); /* not an issuer of ours */
 		return;
 	}
 	if (err < 0) {
 		log_warn("ocsp: status lookup failed: %s", strerror(-err));
-		respond_status(ex, OCSP_STATUS_INTERNAL_ERROR);
+		respond_status(h, ex, OCSP_STATUS_INTERNAL_ERROR);
 		return;
 	}
 	if (err == 1)
 		return; /* answered from the cache */
 
 	if (exchange_is_cancelled(ex) || h->inflight >= h->max_inflight) {
-		respond_status(ex, OCSP_STATUS_TRY_LATER); /* shed load, RFC 6960 §2.3 */
+		respond_status(h, ex, OCSP_STATUS_TRY_LATER); /* shed load, RFC 6960 §2.3 */
 		return;
 	}
 	job = malloc(sizeof(*job));
 	if (!job) {
-		respond_status(ex, OCSP_STATUS_INTERNAL_ERROR);
+		respond_status(h, ex, OCSP_STATUS_INTERNAL_ERROR);
 		return;
 	}
 	memcpy(job, h->scratch, sizeof(*job));
@@ -384,7 +383,7 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 	err = uv_queue_work(exchange_loop(ex), &job->work, sign_work_cb, sign_done_cb);
 	if (err) {
 		free(job);
-		respond_status(ex, OCSP_STATUS_INTERNAL_ERROR);
+		respond_status(h, ex, OCSP_STATUS_INTERNAL_ERROR);
 		return;
 	}
 	h->gen->refs++;
@@ -422,7 +421,7 @@ static void ocsp_reload_cb(void *arg)
 	log_info("ocsp: reloaded the responder keys");
 }
 
-int ocsp_routes(struct router *r, const struct handler_env *env)
+static int ocsp_context_init(struct router *r, const struct handler_env *env, void **context)
 {
 	const struct config *c = env->config;
 	struct ocsp_responder_options opts = {.responder_id = OCSP_RESPONDER_BY_KEY};
@@ -483,12 +482,37 @@ int ocsp_routes(struct router *r, const struct handler_env *env)
 		err = router_add(r, "/ocsp/", HTTP_METHOD_GET | HTTP_METHOD_POST,
 		                 PEER_ROLE_RELYING_PARTY, &h->super);
 	if (err) {
+		reload_unregister(ocsp_reload_cb, h);
 		ocsp_responder_set_free(h->responders);
 		free(h->gen);
 		free(h->scratch);
 		free(h);
 		return err;
 	}
-	the_handler = h;
+	*context = h;
 	return 0;
 }
+
+/* Signings in flight finish and answer; nothing else runs in the background. */
+static void ocsp_context_dispose(void *context)
+{
+	(void)context;
+}
+
+/* Every signing job has finished (each held a reference to its keys): the
+ * handler's reference is the last one. */
+static void ocsp_dispose(void *context)
+{
+	struct ocsp_handler *h = context;
+	reload_unregister(ocsp_reload_cb, h);
+	gen_unref(h->gen);
+	free(h->scratch);
+	free(h);
+}
+
+const struct handler_family ocsp_family = {
+        .name = "ocsp",
+        .on_context_init = ocsp_context_init,
+        .on_context_dispose = ocsp_context_dispose,
+        .dispose = ocsp_dispose,
+};

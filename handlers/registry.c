@@ -1,53 +1,80 @@
-/* Wires every endpoint family into the router. Each family adds one line to
- * the table below (its `*_routes` function from its own header). */
+/* Wires every endpoint family into the router and runs their lifecycle
+ * hooks. Each family adds one line to the table below (its
+ * `struct handler_family` from its own header). */
 #include "handlers/handlers.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/exchange.h"
 #include "core/log.h"
 #include "handlers/admin.h"
-#include "handlers/crl.h"
+#include "handlers/crl_serve.h"
 #include "handlers/health.h"
 #include "handlers/lookup.h"
-#include "core/exchange.h"
 #include "handlers/ocsp.h"
 #include "handlers/roles.h"
 #include "handlers/status.h"
 #include "handlers/verify.h"
 
-struct family {
-	const char *name;
-	handler_routes_fn routes;
+static const struct handler_family *const families[] = {
+        &health_family, &crl_family,    &lookup_family, &ocsp_family,
+        &admin_family,  &verify_family, &intake_family, &status_family,
 };
 
-static const struct family families[] = {
-        {"health", health_routes},
-        {"crl", crl_routes},
-        {"lookup", lookup_routes},
-        {"ocsp", ocsp_routes},
-        {"admin", admin_routes},
-        {"verify", verify_routes},
-        {"intake", intake_routes},
-        {"status", status_routes},
+#define FAMILY_COUNT (sizeof(families) / sizeof(families[0]))
+
+struct handlers_context {
+	size_t started;               /* families[0..started) have a context */
+	void *contexts[FAMILY_COUNT]; /* each family's own */
+	bool disposed;                /* on_context_dispose has run */
 };
 
-int handlers_register_all(struct router *r, const struct handler_env *env)
+int handlers_context_init(struct router *r, const struct handler_env *env,
+                          struct handlers_context **out)
 {
+	struct handlers_context *hc = calloc(1, sizeof(*hc));
+	*out = hc;
+	if (!hc)
+		return -ENOMEM;
 	/* Every route declares its roles; this is the one place they are
 	 * checked (handlers/roles.h). */
 	router_set_access(r, handler_check_access, (void *)env);
-	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
-		int rc = families[i].routes(r, env);
+	for (size_t i = 0; i < FAMILY_COUNT; i++) {
+		int rc = families[i]->on_context_init(r, env, &hc->contexts[i]);
+		if (rc == 0 || hc->contexts[i])
+			hc->started = i + 1; /* a half-made context is disposed of too */
 		if (rc < 0) {
 			/* The family has logged which file or setting failed; this
 			 * line only says what it cost, in words, not a bare code. */
 			log_error(
 			        "%s endpoints not started: %s (see the message above for the file "
 			        "or setting to fix)",
-			        families[i].name, strerror(-rc));
+			        families[i]->name, strerror(-rc));
+			handlers_context_dispose(hc);
 			return rc;
 		}
 	}
 	return 0;
+}
+
+void handlers_context_dispose(struct handlers_context *hc)
+{
+	if (!hc || hc->disposed)
+		return;
+	hc->disposed = true;
+	for (size_t i = hc->started; i-- > 0;)
+		families[i]->on_context_dispose(hc->contexts[i]);
+}
+
+void handlers_dispose(struct handlers_context *hc)
+{
+	if (!hc)
+		return;
+	for (size_t i = hc->started; i-- > 0;)
+		families[i]->dispose(hc->contexts[i]);
+	free(hc);
 }

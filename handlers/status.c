@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <uv.h>
@@ -56,14 +57,11 @@ struct status_state {
 	struct handler page;
 	struct handler data;
 	const struct handler_env *env;
-	uv_timer_t timer;
-	bool timer_started;
+	uv_timer_t timer; /* the sampler; closed by on_context_dispose */
 	struct status_sample ring[STATUS_SAMPLES];
 	size_t ring_next;  /* where the next sample goes */
 	size_t ring_count; /* samples held, up to STATUS_SAMPLES */
 };
-
-static struct status_state status_state;
 
 static double now_unix(void)
 {
@@ -426,11 +424,11 @@ static void status_page_on_request(struct handler *self, struct exchange *ex)
 	exchange_respond(ex, 200, "text/html; charset=utf-8", status_html, sizeof(status_html) - 1);
 }
 
-int status_routes(struct router *r, const struct handler_env *env)
+static int status_context_init(struct router *r, const struct handler_env *env, void **context)
 {
-	struct status_state *st = &status_state;
-	if (st->timer_started)
-		return -EALREADY; /* one sampler per process */
+	struct status_state *st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
 	st->env = env;
 	st->page = (struct handler){.name = "status", .on_request = status_page_on_request};
 	st->data = (struct handler){.name = "status", .on_request = status_data_on_request};
@@ -438,11 +436,12 @@ int status_routes(struct router *r, const struct handler_env *env)
 	        router_add(r, "/", HTTP_METHOD_GET | HTTP_METHOD_HEAD, PEER_ROLE_STATUS, &st->page);
 	if (rc == 0)
 		rc = router_add(r, "/v1/status", HTTP_METHOD_GET, PEER_ROLE_STATUS, &st->data);
-	if (rc != 0 || !env || !env->loop)
+	if (rc == 0)
+		rc = uv_timer_init(env->loop, &st->timer);
+	if (rc != 0) {
+		free(st);
 		return rc;
-	rc = uv_timer_init(env->loop, &st->timer);
-	if (rc != 0)
-		return rc;
+	}
 	st->timer.data = st;
 	/* On /metrics too, so the page's numbers can be checked against it. */
 	metric_set(metrics_gauge_merged("kensho_workers", NULL,
@@ -452,11 +451,30 @@ int status_routes(struct router *r, const struct handler_env *env)
 	metric_set(metrics_gauge_merged("kensho_start_time_seconds", NULL,
 	                                "when this kenshod started (unix time)", METRICS_MERGE_MAX),
 	           floor(metrics_started_at()));
-	st->timer_started = true;
 	sample_timer_cb(&st->timer); /* the first interval starts now */
 	uv_timer_start(&st->timer, sample_timer_cb, STATUS_SAMPLE_MS, STATUS_SAMPLE_MS);
-	/* The sampler alone must not keep a stopping worker's loop running;
-	 * main closes leftover handles at exit. */
+	/* The sampler alone must not keep a stopping worker's loop running
+	 * before on_context_dispose closes it. */
 	uv_unref((uv_handle_t *)&st->timer);
+	*context = st;
 	return 0;
 }
+
+static void status_context_dispose(void *context)
+{
+	struct status_state *st = context;
+	uv_close((uv_handle_t *)&st->timer, NULL);
+}
+
+/* The timer's close callback has run: the loop has ended. */
+static void status_dispose(void *context)
+{
+	free(context);
+}
+
+const struct handler_family status_family = {
+        .name = "status",
+        .on_context_init = status_context_init,
+        .on_context_dispose = status_context_dispose,
+        .dispose = status_dispose,
+};

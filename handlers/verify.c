@@ -2,6 +2,7 @@
  * is valid now, and why not (docs/intake.md). Nothing is stored. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -111,20 +112,49 @@ static void verify_on_request(struct handler *self, struct exchange *ex)
 	exchange_respond_owned(ex, 200, "application/json", body, len);
 }
 
-int verify_routes(struct router *r, const struct handler_env *env)
+static int verify_context_init(struct router *r, const struct handler_env *env, void **context)
 {
-	static struct verify_handler h; /* lives as long as the process */
-	h.super.name = "verify";
-	h.super.on_request = verify_on_request;
-	h.env = env;
-	h.store = env->store;
 	struct verify_key_limits limits;
 	int rc = verify_key_limits_from_config(env->config, &limits);
 	if (rc < 0)
 		return rc;
-	h.cas = verify_ca_cache_new(&limits);
-	if (!h.cas)
+	struct verify_handler *h = calloc(1, sizeof(*h));
+	if (!h)
 		return -ENOMEM;
-	h.public_key_operations = verify_operations_metric("verify");
-	return router_add(r, "/v1/verify", HTTP_METHOD_POST, PEER_ROLE_RELYING_PARTY, &h.super);
+	h->super.name = "verify";
+	h->super.on_request = verify_on_request;
+	h->env = env;
+	h->store = env->store;
+	h->cas = verify_ca_cache_new(&limits);
+	h->public_key_operations = verify_operations_metric("verify");
+	rc = h->cas ? router_add(r, "/v1/verify", HTTP_METHOD_POST, PEER_ROLE_RELYING_PARTY,
+	                         &h->super)
+	            : -ENOMEM;
+	if (rc < 0) {
+		verify_ca_cache_free(h->cas);
+		free(h);
+		return rc;
+	}
+	*context = h;
+	return 0;
 }
+
+/* Every check runs on the loop at once: nothing to stop. */
+static void verify_context_dispose(void *context)
+{
+	(void)context;
+}
+
+static void verify_dispose(void *context)
+{
+	struct verify_handler *h = context;
+	verify_ca_cache_free(h->cas);
+	free(h);
+}
+
+const struct handler_family verify_family = {
+        .name = "verify",
+        .on_context_init = verify_context_init,
+        .on_context_dispose = verify_context_dispose,
+        .dispose = verify_dispose,
+};

@@ -23,8 +23,7 @@
 #include "core/buf.h"
 #include "storage/store.h"
 
-struct router;
-struct handler_env;
+struct handler_family;
 struct metric;
 
 struct verify_ca_cache;
@@ -114,7 +113,7 @@ int verify_key_limits_from_config(const struct config *config, struct verify_key
  * "intake"): kensho_verify_public_key_operations_total. */
 struct metric *verify_operations_metric(const char *route);
 
-/** Adds POST /v1/verify (handlers.h). */
-int verify_routes(struct router *r, const struct handler_env *env);
-/** Adds POST /v1/intake and GET /v1/intake/{receipt} (handlers.h). */
-int intake_routes(struct router *r, const struct handler_env *env);
+/** POST /v1/verify (verify.c). */
+extern const struct handler_family verify_family;
+/** POST /v1/intake and GET /v1/intake/{receipt} (intake.c). */
+extern const struct handler_family intake_family;

@@ -4,6 +4,7 @@ FILE:LINE: key (or the flag) named, and nothing is created in the data
 directory. Also: --check-config, --version of every program, the version in
 /metrics, the demo certificates' base URL taken from the first listener, and
 ./dev's usage and listeners."""
+import re
 import os
 import shlex
 import subprocess
@@ -12,7 +13,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from harness import ALLOW_ROOT, BUILD, KENSHO, KENSHOD, SOURCE, Server, check, free_port, wait_for  # noqa: E402
+from harness import ALLOW_ROOT, BUILD, KENSHO, KENSHOD, SOURCE, Server, check, free_port, run, wait_for  # noqa: E402
 
 from cryptography import x509  # noqa: E402
 
@@ -74,6 +75,24 @@ def check_config_file_refusals(tmp):
                 "server.listen = 127.0.0.1:8080, [::1]:8080\nlog.access = off\n")
     r = kenshod("--check-config", good)
     check(r.returncode == 0 and "ok" in r.stdout, f"--check-config of a good file: exit 0 ({r.stderr})")
+
+    # Like nginx -t, the TLS files the file names are loaded, not only parsed.
+    key, cert, other = (os.path.join(tmp, n) for n in ("tls.key", "tls.pem", "other.key"))
+    for k in (key, other):
+        run("openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", k)
+        os.chmod(k, 0o600)
+    run("openssl", "req", "-x509", "-new", "-key", key, "-subj", "/CN=localhost", "-days", "30",
+        "-out", cert)
+    tls_conf = os.path.join(tmp, "tls.conf")
+    for tls_key, ok, needle in ((key, True, "ok"), (other, False, "does not belong"),
+                                (os.path.join(tmp, "missing.key"), False, "missing.key")):
+        with open(tls_conf, "w") as f:
+            f.write(f"server.listen_tls = 127.0.0.1:8443\ntls.cert = {cert}\ntls.key = {tls_key}\n")
+        r = kenshod("--check-config", tls_conf)
+        out = r.stdout + r.stderr
+        check((r.returncode == 0) == ok and needle in out,
+              f"--check-config with tls.key {os.path.basename(tls_key)}: exit {r.returncode}, "
+              f"says {needle!r} ({out.strip()[:300]})")
 
 
 def check_flag_refusals(tmp):
@@ -173,10 +192,28 @@ def check_dev_script():
         check("--allow-root" in r.stdout.split(), f"./dev run as root passes --allow-root: {r.stdout}")
 
 
+def check_key_refusal_in_words(tmp):
+    """A responder key readable by others stops start-up: the log names the
+    file and says why in words, never a bare "error -13"."""
+    data = os.path.join(tmp, "keydata")
+    with Server(data=data):
+        pass  # the first start creates the CAs and responders
+    key = os.path.join(data, "ca", "sign-ocsp.key")
+    check(os.path.exists(key), f"the first start made {key}")
+    os.chmod(key, 0o644)
+    r = kenshod("--data", data, "--listen", f"127.0.0.1:{free_port()}", "--workers", "1", timeout=60)
+    out = r.stdout + r.stderr
+    check(r.returncode != 0, f"a world-readable responder key stops kenshod (exit {r.returncode})")
+    check("sign-ocsp.key" in out, f"the refusal names the key file: {out[-600:]}")
+    check("Permission denied" in out or "readable" in out, f"and says why in words: {out[-600:]}")
+    check(re.search(r"error -?\d+\s*$", out, re.M) is None, f"no bare error code line: {out[-600:]}")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="kensho-startup-") as tmp:
         check_config_file_refusals(tmp)
         check_flag_refusals(tmp)
+        check_key_refusal_in_words(tmp)
     version = check_versions()
     check_base_url_and_build_info(version)
     check_dev_script()

@@ -86,6 +86,7 @@ int router_add(struct router *r, const char *path, unsigned methods, unsigned ro
 static char dir[256];
 static struct ca *ca;
 static struct handler_env env;
+static void *lookup_context; /* the family's, from on_context_init */
 static struct ca_issued pair;
 
 static int setup(void **state)
@@ -102,11 +103,13 @@ static int setup(void **state)
 	}
 	env.store = ca_store(ca);
 	env.data_dir = dir;
-	return lookup_routes(NULL, &env);
+	return lookup_family.on_context_init(NULL, &env, &lookup_context);
 }
 
 static int teardown(void **state)
 {
+	lookup_family.on_context_dispose(lookup_context);
+	lookup_family.dispose(lookup_context);
 	ca_issued_free(&pair);
 	ca_close(ca);
 	char cmd[300];

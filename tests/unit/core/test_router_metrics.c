@@ -16,6 +16,7 @@
 #include "core/exchange.h"
 #include "core/metrics.h"
 #include "core/readiness.h"
+#include "core/reload.h"
 
 static int handled;
 static void noop(struct handler *self, struct exchange *ex)
@@ -344,6 +345,52 @@ static void test_readiness(void **state)
 	readiness_reset();
 }
 
+/* A module that goes away takes its own checks with it and no one else's:
+ * the last one kept is still where the next registration links. */
+static void test_readiness_unregister(void **state)
+{
+	int a = 1, b = 0;
+	readiness_register("a1", check_fails, &a);
+	readiness_register("b", check_fails, &b);
+	readiness_register("a2", check_fails, &a);
+	readiness_unregister(check_fails, &a);
+	readiness_register("c", check_fails, &b);
+	struct buf out = {0};
+	assert_true(readiness_evaluate(&out));
+	buf_append(&out, "", 1);
+	assert_string_equal((char *)out.data,
+	                    "{\"ready\":true,\"checks\":{\"b\":\"ok\",\"c\":\"ok\"}}\n");
+	buf_free(&out);
+	readiness_unregister(check_fails, &b);
+	out = (struct buf){0};
+	assert_true(readiness_evaluate(&out));
+	buf_append(&out, "", 1);
+	assert_string_equal((char *)out.data, "{\"ready\":true,\"checks\":{}}\n");
+	buf_free(&out);
+	readiness_reset();
+}
+
+static void count_reload(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static void test_reload_unregister(void **state)
+{
+	int a = 0, b = 0;
+	assert_int_equal(reload_register("a", count_reload, &a), 0);
+	assert_int_equal(reload_register("b", count_reload, &b), 0);
+	reload_unregister(count_reload, &b);
+	assert_int_equal(reload_register("b2", count_reload, &b), 0);
+	assert_int_equal(reload_run_all(), 2);
+	assert_int_equal(a, 1);
+	assert_int_equal(b, 1);
+	reload_unregister(count_reload, &a);
+	reload_unregister(count_reload, &b);
+	assert_int_equal(reload_run_all(), 0);
+	reload_reset();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +402,8 @@ int main(void)
 	        cmocka_unit_test(test_metrics_each),
 	        cmocka_unit_test(test_metrics_registry_full),
 	        cmocka_unit_test(test_readiness),
+	        cmocka_unit_test(test_readiness_unregister),
+	        cmocka_unit_test(test_reload_unregister),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "handlers/crl.h"
+#include "handlers/crl_serve.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

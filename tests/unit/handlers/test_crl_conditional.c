@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "handlers/crl.h"
+#include "handlers/crl_serve.h"
 
 static const char etag[] = "\"c15974412833cac73ae764672c51bbbd\"";
 

@@ -1,25 +1,24 @@
-/* CRL endpoints: see crl.h.
+/* CRL endpoints: see crl_serve.h.
  *
  * Serving: each of the four files is held in memory with its validators
  * (a strong ETag from the SHA-256 of the bytes, Last-Modified = thisUpdate)
  * and swapped for the new one on the loop thread once a replacement has been
  * read on the thread pool. A timer stats the files (uv_fs_stat, off the
- * loop), so every worker serves what any process published.
+ * loop), so every worker serves what any process published. The loop never
+ * reads a file after start-up.
  *
- * Generating: on the same timer, one job at a time goes to the thread pool;
- * it takes the publication lock without waiting (crl_publish_lock) so only
- * one process generates, asks crl_due (ca/crl.h) what is due and publishes
- * it. The loop never signs, reads a file or waits for a lock.
+ * Publishing is the publisher's (crl_publisher.h), which the family starts
+ * beside its routes: it tells the family when it has published, so the new
+ * file is served without waiting for the next check.
  *
  * Freshness (docs/architecture.md rule 6): a CRL past its nextUpdate is never served.
  * Its URL answers 503, /readyz fails naming it, kensho_crl_stale says so and
  * the log says it once, until a newer file replaces it. */
-#include "handlers/crl.h"
+#include "handlers/crl_serve.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,13 +33,12 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/readiness.h"
+#include "handlers/crl_publisher.h"
 #include "handlers/handlers.h"
 #include "pki/crl_read.h"
 #include "pki/hash.h"
 
 #define CRL_CHECK_INTERVAL_MS_DEFAULT 1000
-#define CRL_DELTA_AFTER_MS_DEFAULT    (60 * 1000)
-#define CRL_FULL_INTERVAL_MS_DEFAULT  (24 * 3600 * 1000LL)
 #define CRL_MAX_BYTES_DEFAULT         (512LL * 1024 * 1024)
 
 enum { DOC_SIGN, DOC_SIGN_DELTA, DOC_AUTH, DOC_AUTH_DELTA, DOC_COUNT };
@@ -55,8 +53,6 @@ static const struct {
         {"auth", false, "/crl/auth.crl"},
         {"auth", true, "/crl/auth-delta.crl"},
 };
-
-static const char *const LABELS[2] = {"sign", "auth"};
 
 /* The bytes of one published file. Responses borrow them
  * (exchange_respond_borrowed) instead of copying a CRL of tens of megabytes
@@ -106,30 +102,20 @@ struct crl_route {
 
 struct crl_service {
 	uv_loop_t *loop;
-	struct store *store;
 	char data_dir[2048];
-	char base_url[1024]; /* "" = DIR/ca/base-url */
+	struct crl_publisher *publisher;
 	struct crl_doc docs[DOC_COUNT];
 	struct crl_route routes[DOC_COUNT];
 	uv_fs_t stat_req[DOC_COUNT];
 	bool stating[DOC_COUNT];
 	bool loading[DOC_COUNT];
 	uv_timer_t timer;
-	uv_signal_t sig_term, sig_int;
-	bool closing;
-	bool generating;
-	bool generate;
+	bool timer_ready; /* initialised: on_context_dispose closes it */
+	bool closing;     /* on_context_dispose has run: start nothing new */
 	int64_t check_ms;
-	int64_t full_validity, delta_validity, max_bytes;
-	struct crl_policy policy;
-	struct crl_watch watch[2]; /* used only by the generation job */
-	struct metric *generated, *failed;
+	int64_t max_bytes;
 	struct metric *next_update[DOC_COUNT], *number[DOC_COUNT], *stale[DOC_COUNT];
 };
-
-/* One worker process serves one set of CRLs; it lives as long as the
- * process because the router keeps pointing at its routes. */
-static struct crl_service *service;
 
 /* --- conditional requests ---------------------------------------------------------- */
 
@@ -421,98 +407,6 @@ static void check_files(struct crl_service *svc)
 	}
 }
 
-/* --- generating (thread pool) ------------------------------------------------------------ */
-
-struct gen_job {
-	uv_work_t req;
-	struct crl_service *svc;
-	int64_t now_ms;
-	int published;
-	int failures;
-};
-
-static int generate_one(struct crl_service *svc, const char *label, bool delta)
-{
-	struct crl_generate_options opts = {
-	        .data_dir = svc->data_dir,
-	        .label = label,
-	        .delta = delta,
-	        .base_url = svc->base_url[0] ? svc->base_url : NULL,
-	        .validity = delta ? svc->delta_validity : svc->full_validity,
-	};
-	struct crl_generate_result result;
-	int err = crl_generate(svc->store, &opts, &result);
-	if (err == -ESTALE) /* another process published first: decide again next time */
-		err = 0;
-	return err;
-}
-
-static void gen_work_cb(uv_work_t *req)
-{
-	struct gen_job *job = req->data;
-	struct crl_service *svc = job->svc;
-	int fd;
-	/* Another process generating: it will publish, we will load. */
-	if (crl_publish_lock(svc->data_dir, false, &fd) != 0)
-		return;
-	for (int k = 0; k < 2; k++) {
-		bool full, delta;
-		int err = crl_due(svc->store, svc->data_dir, LABELS[k], job->now_ms, &svc->policy,
-		                  &svc->watch[k], &full, &delta);
-		if (err) {
-			if (err != -ENOENT)
-				job->failures++;
-			continue;
-		}
-		if (full) {
-			if ((err = generate_one(svc, LABELS[k], false)) != 0) {
-				job->failures++;
-				continue;
-			}
-			job->published++;
-		}
-		if (full || delta) {
-			if (generate_one(svc, LABELS[k], true) != 0)
-				job->failures++;
-			else
-				job->published++;
-		}
-	}
-	crl_publish_unlock(fd);
-}
-
-static void gen_after_cb(uv_work_t *req, int status)
-{
-	struct gen_job *job = req->data;
-	struct crl_service *svc = job->svc;
-	svc->generating = false;
-	if (svc->generated)
-		metric_add(svc->generated, job->published);
-	if (svc->failed)
-		metric_add(svc->failed, job->failures);
-	if (job->published && !svc->closing)
-		check_files(svc); /* serve what was just published without waiting a tick */
-	free(job);
-}
-
-static void start_generation(struct crl_service *svc)
-{
-	struct gen_job *job = calloc(1, sizeof *job);
-	if (!job)
-		return;
-	job->req.data = job;
-	job->svc = svc;
-	job->now_ms = (int64_t)time(NULL) * 1000;
-	struct timespec ts;
-	if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
-		job->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	if (uv_queue_work(svc->loop, &job->req, gen_work_cb, gen_after_cb) != 0) {
-		free(job);
-		return;
-	}
-	svc->generating = true;
-}
-
 /* --- freshness ------------------------------------------------------------------------ */
 
 static bool doc_stale(const struct crl_doc *doc, int64_t now)
@@ -542,7 +436,7 @@ static void update_freshness(struct crl_service *svc)
 		        "crl: %s (number %" PRIu64 ") passed its nextUpdate %s and is no longer "
 		        "served (503, /readyz fails): %s",
 		        DOCS[i].url_path, doc->number, when,
-		        svc->generate && svc->store
+		        crl_publisher_active(svc->publisher)
 		                ? "this node could not publish a newer one in time; see the "
 		                  "errors above"
 		                : "crl.generate is off here and no newer file has been published");
@@ -577,91 +471,31 @@ static void timer_cb(uv_timer_t *t)
 	struct crl_service *svc = t->data;
 	check_files(svc);
 	update_freshness(svc);
-	if (svc->generate && svc->store && !svc->generating)
-		start_generation(svc);
 }
 
-static void handle_closed_cb(uv_handle_t *h)
+/* The publisher has published: load the new files now, not at the next tick. */
+static void published_cb(void *arg)
 {
-	(void)h;
+	struct crl_service *svc = arg;
+	if (!svc->closing)
+		check_files(svc);
 }
 
-/* The worker drains on SIGTERM/SIGINT: stop the timer so the loop can end.
- * Documents stay in memory for requests still being answered. */
-static void stop_signal_cb(uv_signal_t *h, int signum)
+/* On failure the context is left half made, for the two disposal hooks. */
+static int crl_context_init(struct router *r, const struct handler_env *env, void **context)
 {
-	struct crl_service *svc = h->data;
-	(void)signum;
-	if (svc->closing)
-		return;
-	svc->closing = true;
-	uv_close((uv_handle_t *)&svc->timer, handle_closed_cb);
-	uv_close((uv_handle_t *)&svc->sig_term, handle_closed_cb);
-	uv_close((uv_handle_t *)&svc->sig_int, handle_closed_cb);
-}
-
-static void read_config(struct crl_service *svc, const struct config *c)
-{
-	svc->check_ms = config_get_ms(c, "crl.check_interval", CRL_CHECK_INTERVAL_MS_DEFAULT);
+	struct crl_service *svc = calloc(1, sizeof *svc);
+	if (!svc)
+		return -ENOMEM;
+	*context = svc;
+	svc->loop = env->loop;
+	snprintf(svc->data_dir, sizeof svc->data_dir, "%s", env->data_dir ? env->data_dir : ".");
+	/* A missing config (tests) reads as every default. */
+	svc->check_ms =
+	        config_get_ms(env->config, "crl.check_interval", CRL_CHECK_INTERVAL_MS_DEFAULT);
 	if (svc->check_ms < 10)
 		svc->check_ms = 10;
-	svc->policy.delta_after_ms =
-	        config_get_ms(c, "crl.delta_after_ms", CRL_DELTA_AFTER_MS_DEFAULT);
-	int64_t full_ms = config_get_ms(c, "crl.full_interval", CRL_FULL_INTERVAL_MS_DEFAULT);
-	svc->policy.full_interval = full_ms / 1000 > 0 ? full_ms / 1000 : 1;
-	int64_t full_validity_ms =
-	        config_get_ms(c, "crl.full_validity", CRL_FULL_VALIDITY_DEFAULT * 1000LL);
-	int64_t delta_validity_ms =
-	        config_get_ms(c, "crl.delta_validity", CRL_DELTA_VALIDITY_DEFAULT * 1000LL);
-	svc->full_validity = full_validity_ms / 1000 > 0 ? full_validity_ms / 1000 : 1;
-	svc->delta_validity = delta_validity_ms / 1000 > 0 ? delta_validity_ms / 1000 : 1;
-	/* reissue a delta halfway through its validity even without changes */
-	svc->policy.delta_refresh = svc->delta_validity / 2 > 0 ? svc->delta_validity / 2 : 1;
-	/* 0: a quarter of each CRL's validity, capped (ca/crl.h) */
-	svc->policy.refresh_before_ms = config_get_ms(c, "crl.refresh_before", 0);
-	/* a file is noticed up to one check late, and served by every worker
-	 * up to one check after it appears */
-	svc->policy.min_margin_ms = 3 * svc->check_ms;
-	int64_t shortest =
-	        svc->full_validity < svc->delta_validity ? svc->full_validity : svc->delta_validity;
-	if (shortest * 1000 < 2 * svc->policy.min_margin_ms)
-		log_warn("crl: a CRL valid for %" PRId64 "s is reissued at every check: keep "
-		         "crl.full_validity and crl.delta_validity above six times "
-		         "crl.check_interval (%" PRId64 " ms)",
-		         shortest, svc->check_ms);
-	svc->max_bytes = config_get_size(c, "crl.max_bytes", CRL_MAX_BYTES_DEFAULT);
-	svc->generate = config_get_bool(c, "crl.generate", true);
-	snprintf(svc->base_url, sizeof svc->base_url, "%s", config_get(c, "crl.base_url", ""));
-}
-
-int crl_routes(struct router *r, const struct handler_env *env)
-{
-	if (!service) {
-		service = calloc(1, sizeof *service);
-		if (!service)
-			return -ENOMEM;
-	} else if (!service->closing) {
-		return -EEXIST; /* one set of CRL routes per process */
-	} else {
-		/* a previous server in this process has stopped: start afresh,
-		 * keeping nothing that pointed into the old loop */
-		for (int i = 0; i < DOC_COUNT; i++)
-			crl_image_unref(service->docs[i].image);
-		memset(service, 0, sizeof *service);
-	}
-	struct crl_service *svc = service;
-	svc->loop = env->loop;
-	svc->store = env->store;
-	snprintf(svc->data_dir, sizeof svc->data_dir, "%s", env->data_dir ? env->data_dir : ".");
-	struct config *defaults = env->config ? NULL : config_new();
-	if (!env->config && !defaults)
-		return -ENOMEM;
-	read_config(svc, env->config ? env->config : defaults);
-	config_free(defaults);
-	svc->generated = metrics_counter("kensho_crl_published_total", NULL,
-	                                 "CRLs (full and delta) this worker generated");
-	svc->failed = metrics_counter("kensho_crl_generation_failures_total", NULL,
-	                              "CRL due checks or generations that failed");
+	svc->max_bytes = config_get_size(env->config, "crl.max_bytes", CRL_MAX_BYTES_DEFAULT);
 	for (int i = 0; i < DOC_COUNT; i++) {
 		char labels[64];
 		snprintf(labels, sizeof labels, "kind=\"%s\",delta=\"%s\"", DOCS[i].label,
@@ -681,9 +515,6 @@ int crl_routes(struct router *r, const struct handler_env *env)
 	}
 	if (readiness_register("crl", crl_readiness_check, svc) != 0)
 		return -ENOMEM;
-	if (svc->generate && !svc->store)
-		log_info("crl: no store in this process; serving published CRLs without "
-		         "generating them");
 
 	for (int i = 0; i < DOC_COUNT; i++) {
 		svc->routes[i] = (struct crl_route){
@@ -696,17 +527,13 @@ int crl_routes(struct router *r, const struct handler_env *env)
 		if (err)
 			return err;
 	}
-	if (uv_timer_init(svc->loop, &svc->timer) != 0 ||
-	    uv_signal_init(svc->loop, &svc->sig_term) != 0 ||
-	    uv_signal_init(svc->loop, &svc->sig_int) != 0)
-		return -EIO;
-	svc->timer.data = svc->sig_term.data = svc->sig_int.data = svc;
-	/* None of these may keep the loop alive on its own. */
+	int err = uv_timer_init(svc->loop, &svc->timer);
+	if (err)
+		return err;
+	svc->timer_ready = true;
+	svc->timer.data = svc;
+	/* The timer may not keep the loop alive on its own. */
 	uv_unref((uv_handle_t *)&svc->timer);
-	uv_unref((uv_handle_t *)&svc->sig_term);
-	uv_unref((uv_handle_t *)&svc->sig_int);
-	uv_signal_start(&svc->sig_term, stop_signal_cb, SIGTERM);
-	uv_signal_start(&svc->sig_int, stop_signal_cb, SIGINT);
 	/* What is already published is served from the first request: loaded
 	 * here, before the worker listens (a CRL that exists on disk must not be
 	 * answered 404 while a load runs). Later replacements load on the pool. */
@@ -714,7 +541,7 @@ int crl_routes(struct router *r, const struct handler_env *env)
 		char path[4096];
 		struct crl_doc doc = {0};
 		crl_path(svc->data_dir, DOCS[i].label, DOCS[i].delta, path, sizeof path);
-		int err = load_doc(path, svc->max_bytes, &doc);
+		err = load_doc(path, svc->max_bytes, &doc);
 		if (err == 0) {
 			svc->docs[i] = doc;
 			log_info("crl: serving %s (%zu bytes, ETag %s)", DOCS[i].url_path, doc.len,
@@ -725,8 +552,51 @@ int crl_routes(struct router *r, const struct handler_env *env)
 				log_warn("crl: cannot serve %s: %s", path, strerror(-err));
 		}
 	}
-	update_freshness(svc);
-	/* first tick at once: load what changed, generate what is due */
+	/* The publisher: its first tick, at once, generates what is due. */
+	const struct crl_publisher_options publishing = {
+	        .loop = svc->loop,
+	        .store = env->store,
+	        .config = env->config,
+	        .data_dir = svc->data_dir,
+	        .check_ms = svc->check_ms,
+	        .published = published_cb,
+	        .arg = svc,
+	};
+	err = crl_publisher_start(&publishing, &svc->publisher);
+	if (err)
+		return err;
+	update_freshness(svc); /* names the publisher when a file has expired */
+	/* first tick at once: load what changed */
 	uv_timer_start(&svc->timer, timer_cb, 0, (uint64_t)svc->check_ms);
 	return 0;
 }
+
+/* The worker drains: stop the timers, so nothing is checked, loaded or
+ * generated any more. A generation or load already on the pool finishes;
+ * the documents stay in memory for requests still being answered. */
+static void crl_context_dispose(void *context)
+{
+	struct crl_service *svc = context;
+	svc->closing = true;
+	crl_publisher_stop(svc->publisher);
+	if (svc->timer_ready)
+		uv_close((uv_handle_t *)&svc->timer, NULL);
+}
+
+/* The loop has ended: no load, stat or generation job is left. */
+static void crl_dispose(void *context)
+{
+	struct crl_service *svc = context;
+	readiness_unregister(crl_readiness_check, svc);
+	crl_publisher_free(svc->publisher);
+	for (int i = 0; i < DOC_COUNT; i++)
+		crl_image_unref(svc->docs[i].image);
+	free(svc);
+}
+
+const struct handler_family crl_family = {
+        .name = "crl",
+        .on_context_init = crl_context_init,
+        .on_context_dispose = crl_context_dispose,
+        .dispose = crl_dispose,
+};
