@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "ocsp/responder_set.h"
 #include "ocsp/service.h"
+#include "pki/errors.h"
 
 #define OFFICE_CODE "KNSH01" /* the subject CN's issuing-office part */
 
@@ -82,8 +83,8 @@ static int rng_setup(struct ca *ca)
 	mbedtls_entropy_init(&ca->entropy);
 	mbedtls_ctr_drbg_init(&ca->drbg);
 	static const unsigned char personal[] = "kensho ca";
-	return x509_error_from_mbedtls(mbedtls_ctr_drbg_seed(
-	        &ca->drbg, mbedtls_entropy_func, &ca->entropy, personal, sizeof(personal) - 1));
+	return pki_errno(mbedtls_ctr_drbg_seed(&ca->drbg, mbedtls_entropy_func, &ca->entropy,
+	                                       personal, sizeof(personal) - 1));
 }
 
 static struct ca *ca_alloc(const char *data_dir)
@@ -254,7 +255,7 @@ int ca_random_serial(struct ca *ca, struct store_serial *serial)
 	serial->len = CA_SERIAL_LEN;
 	int ret = ca_random(ca, serial->bytes, CA_SERIAL_LEN);
 	if (ret)
-		return x509_error_from_mbedtls(ret);
+		return pki_errno(ret);
 	/* Positive (RFC 5280 §4.1.2.2) and minimal: the first octet is 01..7f. */
 	serial->bytes[0] &= 0x7f;
 	if (serial->bytes[0] == 0)
@@ -289,7 +290,7 @@ static int issuer_hashes(const uint8_t *der, size_t len, struct store_issuer *is
 		ret = mbedtls_sha256_ret(name, name_len, issuer->name_sha256, 0);
 	if (!ret)
 		ret = mbedtls_sha256_ret(bits, bits_len, issuer->key_sha256, 0);
-	return x509_error_from_mbedtls(ret);
+	return pki_errno(ret);
 }
 
 struct init_state {

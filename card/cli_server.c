@@ -238,12 +238,12 @@ int cli_server_url(const struct cli_options *o, struct http_url *url)
 const char *cli_http_strerror(int err)
 {
 	switch (err) {
-	case -EKEYREJECTED:
+	case -EACCES:
 		return "the server's certificate does not verify against --cacert or does not "
 		       "name the host (use the DNS name it was issued for, e.g. localhost)";
 	case -ENOKEY: return "cannot load --cacert, or --cert/--key (or the key is not the cert's)";
 	case -EPERM: return "the client key is readable by others";
-	case -ECONNABORTED:
+	case -EPROTO:
 		return "the TLS handshake failed (the server may require a client certificate it "
 		       "trusts)";
 	case -EHOSTUNREACH: return "the host name does not resolve";

@@ -19,6 +19,8 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
+#include "pki/errors.h"
+
 int http_url_parse(const char *url, struct http_url *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -312,19 +314,6 @@ static int bio_recv(void *ctx, unsigned char *p, size_t len)
 	}
 }
 
-/* The one place mbedTLS codes become errnos for this client. */
-static int tls_error(int rc)
-{
-	switch (rc) {
-	case MBEDTLS_ERR_SSL_TIMEOUT: return -ETIMEDOUT;
-	case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED: return -EKEYREJECTED;
-	case MBEDTLS_ERR_SSL_ALLOC_FAILED: return -ENOMEM;
-	case MBEDTLS_ERR_NET_SEND_FAILED:
-	case MBEDTLS_ERR_NET_RECV_FAILED: return -EIO;
-	default: return -ECONNABORTED;
-	}
-}
-
 static void conn_free(struct conn *c)
 {
 	if (c->tls) {
@@ -384,7 +373,7 @@ static int tls_start(struct conn *c, const struct http_url *url)
 	int rc;
 	while ((rc = mbedtls_ssl_handshake(&c->ssl)) != 0) {
 		if (rc != MBEDTLS_ERR_SSL_WANT_READ && rc != MBEDTLS_ERR_SSL_WANT_WRITE)
-			return tls_error(rc);
+			return pki_errno(rc);
 	}
 	return 0;
 }
@@ -398,7 +387,7 @@ static int conn_send(struct conn *c, const uint8_t *p, size_t len)
 			if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
 				continue;
 			if (rc < 0)
-				return tls_error(rc);
+				return pki_errno(rc);
 			n = rc;
 		} else {
 			n = send(c->fd, p, len, MSG_NOSIGNAL);
@@ -424,7 +413,7 @@ static ssize_t conn_recv(struct conn *c, uint8_t *p, size_t cap)
 				continue;
 			if (rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
 				return 0;
-			return rc < 0 ? tls_error(rc) : rc;
+			return rc < 0 ? pki_errno(rc) : rc;
 		}
 		ssize_t n = recv(c->fd, p, cap, 0);
 		if (n < 0 && errno == EINTR)

@@ -52,8 +52,8 @@ int http_response_parse(const uint8_t *raw, size_t len, struct http_reply *out);
  * owns the bytes *reply points into). Returns 0, -ECONNREFUSED, -ETIMEDOUT,
  * -EHOSTUNREACH (name not resolved), -E2BIG, -EBADMSG, -EIO, or for https
  * -ENOKEY (no --cacert, or an unreadable certificate or key), -EPERM (the
- * key file is readable by others), -EKEYREJECTED (the server's certificate
- * does not verify or name the host) or -ECONNABORTED (handshake failed). */
+ * key file is readable by others), -EACCES (the server's certificate
+ * does not verify or name the host) or -EPROTO (handshake failed). */
 int http_post(const struct http_url *url, const char *path, const char *content_type,
               const uint8_t *body, size_t len, struct buf *raw, struct http_reply *reply);
 

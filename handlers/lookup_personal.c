@@ -72,8 +72,8 @@ static void disclosure_free(struct disclosure *d)
 static void disclose_done_cb(uv_work_t *req, int status)
 {
 	struct disclosure *d = req->data;
-	if (status == UV_ECANCELED || d->rc < 0) {
-		int rc = status == UV_ECANCELED ? -ECANCELED : d->rc;
+	if (status < 0 || d->rc < 0) {
+		int rc = status < 0 ? status : d->rc; /* libuv's codes are negative errno */
 		if (rc == -ENOENT)
 			exchange_respond_error(d->ex, 404, HTTP_ERROR_NOT_FOUND,
 			                       "no personal record for this certificate");

@@ -5,17 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <mbedtls/rsa.h>
-#include <mbedtls/sha256.h>
-#include <mbedtls/x509_crt.h>
 
 #include "core/encoding.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "pki/cms.h"
 #include "pki/dn_text.h"
+#include "pki/hash.h"
+#include "pki/verify.h"
 
 #define VERIFY_MAX_CAS 8
 
@@ -23,7 +20,7 @@ struct cached_ca {
 	uint32_t id;
 	enum cert_kind kind;
 	char label[16];
-	mbedtls_x509_crt crt;
+	struct pki_cert *cert;
 };
 
 struct verify_ca_cache {
@@ -48,7 +45,7 @@ struct verify_ca_cache *verify_ca_cache_new(const struct verify_key_limits *limi
 static void cache_clear(struct verify_ca_cache *c)
 {
 	for (int i = 0; i < c->count; i++)
-		mbedtls_x509_crt_free(&c->cas[i].crt);
+		pki_cert_free(c->cas[i].cert);
 	c->count = 0;
 }
 
@@ -80,9 +77,7 @@ static int fill_one(const struct store_issuer *issuer, void *arg)
 	if (store_issuer_cert(f->txn, issuer->id, &der) != 0)
 		return 0;
 	struct cached_ca *ca = &c->cas[c->count];
-	mbedtls_x509_crt_init(&ca->crt);
-	if (mbedtls_x509_crt_parse_der(&ca->crt, der.data, der.len) != 0) {
-		mbedtls_x509_crt_free(&ca->crt);
+	if (pki_cert_parse(der.data, der.len, &ca->cert) != 0) {
 		log_warn("verify: issuer %s has an unreadable CA certificate", issuer->label);
 		return 0;
 	}
@@ -126,13 +121,14 @@ static bool cache_is_current(const struct verify_ca_cache *c, struct store_txn *
  * created after start-up is found; a certificate from a foreign issuer costs
  * a look at the issuer ids, not a parse of every CA certificate. */
 static struct cached_ca *find_ca(struct verify_ca_cache *c, struct store_txn *txn,
-                                 const mbedtls_x509_crt *crt)
+                                 const struct pki_cert *cert)
 {
+	const struct pki_bytes *issuer = &pki_cert_info(cert)->issuer;
 	for (int pass = 0; pass < 2; pass++) {
 		for (int i = 0; i < c->count; i++) {
-			const mbedtls_x509_buf *subject = &c->cas[i].crt.subject_raw;
-			if (subject->len == crt->issuer_raw.len &&
-			    memcmp(subject->p, crt->issuer_raw.p, subject->len) == 0)
+			const struct pki_bytes *subject = &pki_cert_info(c->cas[i].cert)->subject;
+			if (subject->len == issuer->len &&
+			    memcmp(subject->p, issuer->p, subject->len) == 0)
 				return &c->cas[i];
 		}
 		if (pass == 0) {
@@ -147,17 +143,6 @@ static struct cached_ca *find_ca(struct verify_ca_cache *c, struct store_txn *tx
 	return NULL;
 }
 
-static int64_t x509_time_unix(const mbedtls_x509_time *t)
-{
-	struct tm tm = {.tm_year = t->year - 1900,
-	                .tm_mon = t->mon - 1,
-	                .tm_mday = t->day,
-	                .tm_hour = t->hour,
-	                .tm_min = t->min,
-	                .tm_sec = t->sec};
-	return (int64_t)timegm(&tm);
-}
-
 static const char *validity_at(const struct verify_result *r, int64_t t)
 {
 	if (t < r->not_before)
@@ -168,16 +153,17 @@ static const char *validity_at(const struct verify_result *r, int64_t t)
 }
 
 /* What is reported about any certificate that was found. */
-static void describe_certificate(const mbedtls_x509_crt *crt, struct verify_result *r)
+static void describe_certificate(const struct pki_cert *cert, struct verify_result *r)
 {
+	const struct pki_cert_info *info = pki_cert_info(cert);
 	r->has_signer = true;
-	if (crt->serial.len <= STORE_SERIAL_MAX)
-		hex_encode(crt->serial.p, crt->serial.len, r->serial_hex);
+	if (info->serial.len <= STORE_SERIAL_MAX)
+		hex_encode(info->serial.p, info->serial.len, r->serial_hex);
 	/* UTF-8 exactly (docs/api.md); a subject too long for the field keeps
 	 * its longest whole-character prefix. */
-	dn_text(crt->subject_raw.p, crt->subject_raw.len, r->subject, sizeof r->subject);
-	r->not_before = x509_time_unix(&crt->valid_from);
-	r->not_after = x509_time_unix(&crt->valid_to);
+	dn_text(info->subject.p, info->subject.len, r->subject, sizeof r->subject);
+	r->not_before = info->not_before;
+	r->not_after = info->not_after;
 }
 
 /* The CA's signature on the certificate (RFC 5280 §6.1.3 (a)(1)), one
@@ -185,17 +171,11 @@ static void describe_certificate(const mbedtls_x509_crt *crt, struct verify_resu
  * later, at the signing time as well as now; a signer's key was already
  * judged by key_accepted (key_judged), a bare certificate's by mbedTLS's
  * default profile here. */
-static bool issuer_signed(const struct cached_ca *ca, const mbedtls_x509_crt *crt, bool key_judged,
+static bool issuer_signed(const struct cached_ca *ca, const struct pki_cert *cert, bool key_judged,
                           struct verify_result *r)
 {
-	uint32_t flags = 0;
 	r->public_key_operations++;
-	mbedtls_x509_crt_verify((mbedtls_x509_crt *)crt, (mbedtls_x509_crt *)&ca->crt, NULL, NULL,
-	                        &flags, NULL, NULL);
-	flags &= ~(uint32_t)(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE);
-	if (key_judged)
-		flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_BAD_KEY;
-	if (flags != 0) {
+	if (pki_cert_verify_issued(cert, ca->cert, key_judged) != 0) {
 		r->reason = "unknown_issuer";
 		return false;
 	}
@@ -209,41 +189,27 @@ static bool issuer_signed(const struct cached_ca *ca, const mbedtls_x509_crt *cr
  * the public exponent (an 8191-bit exponent costs hundreds of times what
  * 65537 does), so both are bounded. Sets the reason and detail when the
  * key is refused. */
-static bool key_accepted(const struct verify_key_limits *limits, const mbedtls_x509_crt *crt,
+static bool key_accepted(const struct verify_key_limits *limits, const struct pki_cert *cert,
                          struct verify_result *r)
 {
-	mbedtls_pk_context *pk = (mbedtls_pk_context *)&crt->pk;
-	size_t bits = mbedtls_pk_get_bitlen(pk);
-	bool ok = mbedtls_pk_get_type(pk) == MBEDTLS_PK_RSA;
-	uint64_t e = 0;
-	size_t e_bits = 0;
-	if (ok) {
-		mbedtls_mpi exponent;
-		mbedtls_mpi_init(&exponent);
-		ok = mbedtls_rsa_export(mbedtls_pk_rsa(*pk), NULL, NULL, NULL, NULL, &exponent) ==
-		     0;
-		e_bits = mbedtls_mpi_bitlen(&exponent);
-		uint8_t be[8];
-		if (ok && e_bits <= 64 && mbedtls_mpi_write_binary(&exponent, be, sizeof be) == 0)
-			for (size_t i = 0; i < sizeof be; i++)
-				e = e << 8 | be[i];
-		mbedtls_mpi_free(&exponent);
-	}
-	if (ok && bits >= VERIFY_MIN_RSA_BITS && bits <= limits->max_rsa_bits && e_bits <= 64 &&
-	    e >= 3 && e <= limits->max_rsa_exponent)
+	struct pki_key_info key;
+	bool ok = pki_cert_key(cert, &key) == 0 && key.rsa;
+	if (ok && key.bits >= VERIFY_MIN_RSA_BITS && key.bits <= limits->max_rsa_bits &&
+	    key.exponent_bits <= 64 && key.exponent >= 3 &&
+	    key.exponent <= limits->max_rsa_exponent)
 		return true;
 	r->reason = "signer_key_not_accepted";
-	if (mbedtls_pk_get_type(pk) != MBEDTLS_PK_RSA)
+	if (!key.rsa)
 		snprintf(r->detail, sizeof r->detail,
 		         "the signer's key is %s; kensho takes RSA %d..%u bits with public "
 		         "exponent 3..%llu",
-		         mbedtls_pk_get_name(pk), VERIFY_MIN_RSA_BITS, limits->max_rsa_bits,
+		         key.name, VERIFY_MIN_RSA_BITS, limits->max_rsa_bits,
 		         (unsigned long long)limits->max_rsa_exponent);
 	else
 		snprintf(r->detail, sizeof r->detail,
 		         "the signer's key is RSA-%zu with a public exponent of %zu bits; "
 		         "kensho takes RSA %d..%u bits with public exponent 3..%llu",
-		         bits, e_bits, VERIFY_MIN_RSA_BITS, limits->max_rsa_bits,
+		         key.bits, key.exponent_bits, VERIFY_MIN_RSA_BITS, limits->max_rsa_bits,
 		         (unsigned long long)limits->max_rsa_exponent);
 	return false;
 }
@@ -251,7 +217,7 @@ static bool key_accepted(const struct verify_key_limits *limits, const mbedtls_x
 /* The certificate's standing once its issuer is known: dates, key usage
  * and status in the store. Fills r and sets r->reason. */
 static int check_standing(struct store_txn *txn, const struct cached_ca *ca,
-                          const mbedtls_x509_crt *crt, bool for_signature, int64_t now,
+                          const struct pki_cert *cert, bool for_signature, int64_t now,
                           struct verify_result *r)
 {
 	const char *dates = validity_at(r, now);
@@ -261,20 +227,19 @@ static int check_standing(struct store_txn *txn, const struct cached_ca *ca,
 		r->reason = dates;
 		return 0;
 	}
-	if (for_signature &&
-	    mbedtls_x509_crt_check_key_usage(crt, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) != 0 &&
-	    mbedtls_x509_crt_check_key_usage(crt, MBEDTLS_X509_KU_NON_REPUDIATION) != 0) {
+	if (for_signature && !pki_cert_may_sign(cert)) {
 		r->reason = "wrong_key_usage";
 		return 0;
 	}
 
 	struct store_serial serial = {0};
-	struct store_cert cert;
+	struct store_cert record;
+	const struct pki_bytes *serial_bytes = &pki_cert_info(cert)->serial;
 	int rc = -ENOENT;
-	if (crt->serial.len <= STORE_SERIAL_MAX) {
-		serial.len = (uint8_t)crt->serial.len;
-		memcpy(serial.bytes, crt->serial.p, crt->serial.len);
-		rc = store_cert_get(txn, ca->id, &serial, &cert);
+	if (serial_bytes->len <= STORE_SERIAL_MAX) {
+		serial.len = (uint8_t)serial_bytes->len;
+		memcpy(serial.bytes, serial_bytes->p, serial_bytes->len);
+		rc = store_cert_get(txn, ca->id, &serial, &record);
 	}
 	if (rc == -ENOENT) {
 		r->reason = "unknown_certificate";
@@ -284,11 +249,11 @@ static int check_standing(struct store_txn *txn, const struct cached_ca *ca,
 		return rc;
 	r->status_now = "good";
 	r->status_at_signing = r->has_signing_time ? "good" : "unknown";
-	if (cert.status == CERT_STATUS_REVOKED && cert.revoked_at <= now) {
+	if (record.status == CERT_STATUS_REVOKED && record.revoked_at <= now) {
 		r->status_now = "revoked";
-		r->revoked_at = cert.revoked_at;
-		r->revocation_reason = cert.reason;
-		if (r->has_signing_time && cert.revoked_at <= r->signing_time)
+		r->revoked_at = record.revoked_at;
+		r->revocation_reason = record.reason;
+		if (r->has_signing_time && record.revoked_at <= r->signing_time)
 			r->status_at_signing = "revoked";
 		/* Revoked now is invalid even when the claimed signing time is
 		 * earlier: that time is the signer's own assertion. */
@@ -302,17 +267,17 @@ static int check_standing(struct store_txn *txn, const struct cached_ca *ca,
 
 /* A bare certificate: its path to one of kensho's CAs, then its standing. */
 static int check_certificate(struct store_txn *txn, struct verify_ca_cache *cas,
-                             const mbedtls_x509_crt *crt, int64_t now, struct verify_result *r)
+                             const struct pki_cert *cert, int64_t now, struct verify_result *r)
 {
-	describe_certificate(crt, r);
-	struct cached_ca *ca = find_ca(cas, txn, crt);
+	describe_certificate(cert, r);
+	struct cached_ca *ca = find_ca(cas, txn, cert);
 	if (!ca) {
 		r->reason = "unknown_issuer";
 		return 0;
 	}
-	if (!issuer_signed(ca, crt, false, r))
+	if (!issuer_signed(ca, cert, false, r))
 		return 0;
-	return check_standing(txn, ca, crt, false, now, r);
+	return check_standing(txn, ca, cert, false, now, r);
 }
 
 static int check_cms(struct store_txn *txn, struct verify_ca_cache *cas, const uint8_t *body,
@@ -338,34 +303,36 @@ static int check_cms(struct store_txn *txn, struct verify_ca_cache *cas, const u
 		*detail = "content given twice: attached and after the signature";
 		return -EINVAL;
 	}
-	mbedtls_sha256_ret(content, content_len, r->content_sha256, 0);
+	pki_sha256(content, content_len, r->content_sha256);
 	r->has_signing_time = sd.has_signing_time;
 	r->signing_time = sd.signing_time;
 
-	mbedtls_x509_crt crt;
-	mbedtls_x509_crt_init(&crt);
-	if (cms_signer_cert(&sd, &crt) < 0) {
+	struct pki_cert *cert;
+	rc = pki_cms_signer(&sd, &cert);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0) {
 		r->reason = cms_verdict_name(CMS_VERDICT_NO_SIGNER_CERT);
 		return 0;
 	}
 	/* The cheap checks first, and the caller's key last (see verify.h). */
-	describe_certificate(&crt, r);
-	struct cached_ca *ca = find_ca(cas, txn, &crt);
+	describe_certificate(cert, r);
+	struct cached_ca *ca = find_ca(cas, txn, cert);
 	enum cms_verdict verdict;
 	if (!ca) {
 		r->reason = "unknown_issuer";
-	} else if (key_accepted(&cas->limits, &crt, r) && issuer_signed(ca, &crt, true, r)) {
-		rc = cms_verify_signature(&sd, content, content_len, &crt, &verdict);
+	} else if (key_accepted(&cas->limits, cert, r) && issuer_signed(ca, cert, true, r)) {
+		rc = pki_cms_verify(&sd, content, content_len, cert, &verdict);
 		if (rc == 0 && verdict != CMS_VERDICT_CONTENT_ALTERED)
 			r->public_key_operations++; /* a digest mismatch stops before it */
 		if (rc == 0 && verdict != CMS_VERDICT_VALID)
 			r->reason = cms_verdict_name(verdict);
 		else if (rc == 0)
-			rc = check_standing(txn, ca, &crt, true, now, r);
+			rc = check_standing(txn, ca, cert, true, now, r);
 		else
 			*detail = "the signature could not be checked";
 	}
-	mbedtls_x509_crt_free(&crt);
+	pki_cert_free(cert);
 	return rc;
 }
 
@@ -389,19 +356,18 @@ int verify_submission(struct store *store, struct verify_ca_cache *cas, const ui
 	}
 	/* A certificate is a SEQUENCE whose first element is a SEQUENCE
 	 * (TBSCertificate); a ContentInfo starts with an OID. */
-	mbedtls_x509_crt crt;
-	mbedtls_x509_crt_init(&crt);
-	bool looks_like_cert = body_len > 4 && body[0] == 0x30 &&
-	                       mbedtls_x509_crt_parse_der(&crt, body, body_len) == 0;
+	struct pki_cert *cert = NULL;
+	bool looks_like_cert =
+	        body_len > 4 && body[0] == 0x30 && pki_cert_parse(body, body_len, &cert) == 0;
 	if (looks_like_cert && detached) {
 		*detail = "a certificate takes no content";
 		rc = -EINVAL;
 	} else if (looks_like_cert) {
-		rc = check_certificate(txn, cas, &crt, now, r);
+		rc = check_certificate(txn, cas, cert, now, r);
 	} else {
 		rc = check_cms(txn, cas, body, body_len, detached, detached_len, now, r, detail);
 	}
-	mbedtls_x509_crt_free(&crt);
+	pki_cert_free(cert);
 	store_txn_abort(txn);
 	return rc;
 }

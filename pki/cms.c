@@ -8,6 +8,7 @@
 #include <mbedtls/oid.h>
 #include <mbedtls/rsa.h>
 
+#include "pki/asn1_time.h"
 #include "pki/der.h"
 
 /* Content octets of the OIDs kensho recognises. */
@@ -196,50 +197,6 @@ static int signature_alg(uint8_t **p, const uint8_t *end, struct cms_signed_data
 	return 0;
 }
 
-static bool is_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* UTCTime (YYMMDDHHMMSSZ, RFC 5280 §4.1.2.5.1 window) or GeneralizedTime
- * (YYYYMMDDHHMMSSZ): the DER forms, with seconds and Z. */
-static int parse_time(int tag, struct cms_bytes t, int64_t *out)
-{
-	int digits = tag == MBEDTLS_ASN1_UTC_TIME ? 12 : 14;
-	if (t.len != (size_t)digits + 1 || t.p[digits] != 'Z')
-		return -EINVAL;
-	int v[7], n = 0;
-	for (int i = 0; i < digits; i += 2) {
-		if (t.p[i] < '0' || t.p[i] > '9' || t.p[i + 1] < '0' || t.p[i + 1] > '9')
-			return -EINVAL;
-		v[n++] = (t.p[i] - '0') * 10 + (t.p[i + 1] - '0');
-	}
-	int year, i = 0;
-	if (tag == MBEDTLS_ASN1_UTC_TIME) {
-		year = v[i] < 50 ? 2000 + v[i] : 1900 + v[i];
-		i = 1;
-	} else {
-		year = v[0] * 100 + v[1];
-		i = 2;
-	}
-	int mon = v[i], day = v[i + 1], hour = v[i + 2], min = v[i + 3], sec = v[i + 4];
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	if (mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] + (mon == 2 && is_leap(year)) ||
-	    hour > 23 || min > 59 || sec > 59)
-		return -EINVAL;
-	/* Days from the civil date (proleptic Gregorian). */
-	int y = mon <= 2 ? year - 1 : year;
-	int era = (y >= 0 ? y : y - 399) / 400;
-	int yoe = y - era * 400;
-	int doy = (153 * (mon + (mon > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-	int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	int64_t days = (int64_t)era * 146097 + doe - 719468;
-	*out = days * 86400 + hour * 3600 + min * 60 + sec;
-	return 0;
-}
-
-/* X.690 §11.6: the elements of a SET OF in ascending order of their
- * encodings. Checked because the signature covers these exact bytes. */
 static bool in_der_order(const struct cms_bytes *prev, const struct cms_bytes *cur)
 {
 	size_t n = prev->len < cur->len ? prev->len : cur->len;
@@ -323,7 +280,8 @@ static int signed_attributes(struct cms_bytes attrs, struct cms_signed_data *sd)
 				return -EINVAL;
 			if ((rc = get_content(&v, v_end, tag, &value)) < 0 || v != v_end)
 				return rc < 0 ? rc : -EINVAL;
-			if ((rc = parse_time(tag, value, &sd->signing_time)) < 0)
+			rc = pki_asn1_time_parse(tag, value.p, value.len, &sd->signing_time);
+			if (rc < 0)
 				return rc;
 			sd->has_signing_time = true;
 		}

@@ -3,32 +3,13 @@
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include <mbedtls/asn1.h>
-#include <mbedtls/x509.h>
 
+#include "pki/asn1_time.h"
 #include "pki/der.h"
 
 #define CONSTRUCTED_SEQUENCE (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)
-
-/* Reads a Time (UTCTime or GeneralizedTime) as unix seconds. */
-static int read_time(unsigned char **p, const unsigned char *end, int64_t *out)
-{
-	mbedtls_x509_time t;
-	if (mbedtls_x509_get_time(p, end, &t) != 0)
-		return -EINVAL;
-	struct tm tm = {
-	        .tm_year = t.year - 1900,
-	        .tm_mon = t.mon - 1,
-	        .tm_mday = t.day,
-	        .tm_hour = t.hour,
-	        .tm_min = t.min,
-	        .tm_sec = t.sec,
-	};
-	*out = (int64_t)timegm(&tm);
-	return 0;
-}
 
 /* A non-negative INTEGER of at most 8 content octets (CRL numbers). */
 static int read_uint(unsigned char **p, const unsigned char *end, uint64_t *out)
@@ -110,10 +91,10 @@ static int read_tbs_head(unsigned char **p, const unsigned char *end, struct crl
 			return -EINVAL;
 		*p += n;
 	}
-	if (read_time(p, end, &out->this_update) != 0)
+	if (pki_asn1_time_read(p, end, &out->this_update) != 0)
 		return -EINVAL;
 	if (*p < end && (**p == DER_UTC_TIME || **p == DER_GENERALIZED_TIME) &&
-	    read_time(p, end, &out->next_update) != 0)
+	    pki_asn1_time_read(p, end, &out->next_update) != 0)
 		return -EINVAL;
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "pki/der.h"
+#include "pki/errors.h"
 
 #define OID_SHA256_WITH_RSA "1.2.840.113549.1.1.11"
 #define OID_SUBJECT_KEY_ID  "2.5.29.14"
@@ -29,18 +30,6 @@
 /* A serial number is at most 20 octets (§4.1.2.2); allow some slack for
  * non-conforming certificates from imported feeds, but keep entries small. */
 #define CRL_SERIAL_MAX 126
-
-/* The one place mbedTLS error codes become errno values. */
-static int crl_mbedtls_error(int ret)
-{
-	if (ret == 0)
-		return 0;
-	switch (ret) {
-	case MBEDTLS_ERR_PK_ALLOC_FAILED:
-	case MBEDTLS_ERR_X509_ALLOC_FAILED: return -ENOMEM;
-	default: return -EINVAL;
-	}
-}
 
 /* One pass over the source: in the measuring pass only lengths are summed;
  * in the writing pass each entry is also hashed and written. */
@@ -228,7 +217,7 @@ static int sign_hash(struct mbedtls_pk_context *key, const uint8_t hash[32], uin
 		                      mbedtls_ctr_drbg_random, &drbg);
 	mbedtls_ctr_drbg_free(&drbg);
 	mbedtls_entropy_free(&entropy);
-	return crl_mbedtls_error(ret);
+	return pki_errno(ret);
 }
 
 /* Runs one pass of the source. */
@@ -413,7 +402,7 @@ int crl_issuer_from_cert(const uint8_t *cert_der, size_t cert_len, const uint8_t
 {
 	mbedtls_x509_crt crt;
 	mbedtls_x509_crt_init(&crt);
-	int err = crl_mbedtls_error(mbedtls_x509_crt_parse_der(&crt, cert_der, cert_len));
+	int err = pki_errno(mbedtls_x509_crt_parse_der(&crt, cert_der, cert_len));
 	if (err)
 		goto done;
 	/* subject_raw points into the parser's copy; translate to cert_der. */

@@ -16,5 +16,3 @@ int ocsp_extensions_decode(unsigned char **p, const unsigned char *end, bool *ha
                            uint8_t *nonce, size_t *nonce_len);
 /** mbedtls_md_type_t of a CertID hash. */
 int ocsp_hash_md(enum ocsp_hash hash);
-/** Translates an mbedTLS error into a negative errno (the one boundary). */
-int ocsp_mbedtls_error(int ret);

@@ -12,31 +12,12 @@
 
 #include "core/encoding.h"
 #include "pki/der.h"
+#include "pki/errors.h"
 #include "pki/ocsp.h"
 #include "pki/ocsp_internal.h"
 
 #define ASN1_CONSTRUCTED_SEQUENCE (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)
 #define ASN1_EXPLICIT(n)          (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | (n))
-
-int ocsp_mbedtls_error(int ret)
-{
-	switch (ret) {
-	case 0: return 0;
-	case MBEDTLS_ERR_ASN1_ALLOC_FAILED:
-	case MBEDTLS_ERR_X509_ALLOC_FAILED:
-	case MBEDTLS_ERR_PK_ALLOC_FAILED:
-	case MBEDTLS_ERR_MD_ALLOC_FAILED: return -ENOMEM;
-	case MBEDTLS_ERR_PK_FILE_IO_ERROR:
-	case MBEDTLS_ERR_X509_FILE_IO_ERROR: return -ENOENT;
-	case MBEDTLS_ERR_PK_BAD_INPUT_DATA:
-	case MBEDTLS_ERR_MD_BAD_INPUT_DATA: return -EINVAL;
-	case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
-	case MBEDTLS_ERR_RSA_VERIFY_FAILED:
-	case MBEDTLS_ERR_ECP_VERIFY_FAILED:
-	case MBEDTLS_ERR_PK_SIG_LEN_MISMATCH: return -EKEYREJECTED;
-	default: return ret < 0 ? -EINVAL : -EIO;
-	}
-}
 
 int ocsp_hash_md(enum ocsp_hash hash)
 {
@@ -281,7 +262,7 @@ int ocsp_cert_id_make(enum ocsp_hash hash, const uint8_t *issuer_der, size_t iss
 	int ret = mbedtls_x509_crt_parse_der(&crt, issuer_der, issuer_len);
 	if (ret) {
 		mbedtls_x509_crt_free(&crt);
-		return ocsp_mbedtls_error(ret);
+		return pki_errno(ret);
 	}
 	memset(out, 0, sizeof(*out));
 	out->hash = hash;

@@ -15,7 +15,9 @@
 #include <mbedtls/x509_crt.h>
 
 #include "core/log.h"
+#include "pki/asn1_time.h"
 #include "pki/der.h"
+#include "pki/errors.h"
 #include "pki/ocsp.h"
 #include "pki/ocsp_internal.h"
 
@@ -65,8 +67,7 @@ static int key_sha1(const mbedtls_x509_crt *crt, uint8_t out[20])
 	int err = spki_key_bits(crt, &bits, &len);
 	if (err)
 		return err;
-	return ocsp_mbedtls_error(
-	        mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA1), bits, len, out));
+	return pki_errno(mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA1), bits, len, out));
 }
 
 /* One DRBG per thread: signings run concurrently on libuv's worker pool and
@@ -259,7 +260,7 @@ static int sign_tbs(struct ocsp_responder *r, const uint8_t *tbs, size_t tbs_len
 	if (!ret)
 		ret = mbedtls_pk_sign(&r->key, MBEDTLS_MD_SHA256, hash, sizeof(hash), sig, sig_len,
 		                      mbedtls_ctr_drbg_random, drbg);
-	return ocsp_mbedtls_error(ret);
+	return pki_errno(ret);
 }
 
 int ocsp_response_sign(struct ocsp_responder *r, const struct ocsp_answer *answers, size_t count,
@@ -370,34 +371,12 @@ static int get(unsigned char **p, const unsigned char *end, size_t *len, int tag
 	return mbedtls_asn1_get_tag(p, end, len, tag) ? -EINVAL : 0;
 }
 
+/* OCSP's times are GeneralizedTime only (RFC 6960 §4.2.1). */
 static int get_time(unsigned char **p, const unsigned char *end, int64_t *out)
 {
-	size_t len;
-	if (get(p, end, &len, MBEDTLS_ASN1_GENERALIZED_TIME) || len != 15 || (*p)[14] != 'Z')
+	if (*p >= end || **p != DER_GENERALIZED_TIME)
 		return -EINVAL;
-	struct tm tm = {0};
-	int v[6];
-	const int width[6] = {4, 2, 2, 2, 2, 2};
-	const unsigned char *s = *p;
-	for (int i = 0; i < 6; i++) {
-		v[i] = 0;
-		for (int k = 0; k < width[i]; k++, s++) {
-			if (*s < '0' || *s > '9')
-				return -EINVAL;
-			v[i] = v[i] * 10 + (*s - '0');
-		}
-	}
-	if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60)
-		return -EINVAL;
-	tm.tm_year = v[0] - 1900;
-	tm.tm_mon = v[1] - 1;
-	tm.tm_mday = v[2];
-	tm.tm_hour = v[3];
-	tm.tm_min = v[4];
-	tm.tm_sec = v[5];
-	*out = (int64_t)timegm(&tm);
-	*p += len;
-	return 0;
+	return pki_asn1_time_read(p, end, out);
 }
 
 static int parse_single(unsigned char **p, const unsigned char *end, struct ocsp_single *s)

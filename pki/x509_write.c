@@ -16,39 +16,12 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509.h>
 
+#include "pki/errors.h"
+
 #define OID_SHA256_WITH_RSA "1.2.840.113549.1.1.11"
 #define SPKI_MAX            2100 /* RSA-4096 SubjectPublicKeyInfo fits */
 #define KEY_PEM_MAX         16000
 #define FILE_READ_MAX       (1u << 20)
-
-int x509_error_from_mbedtls(int ret)
-{
-	if (ret >= 0)
-		return ret;
-	switch (ret) {
-	case MBEDTLS_ERR_PK_ALLOC_FAILED:
-	case MBEDTLS_ERR_ASN1_ALLOC_FAILED:
-	case MBEDTLS_ERR_PEM_ALLOC_FAILED:
-	case MBEDTLS_ERR_X509_ALLOC_FAILED: return -ENOMEM;
-	case MBEDTLS_ERR_PK_FILE_IO_ERROR:
-	case MBEDTLS_ERR_X509_FILE_IO_ERROR: return -EIO;
-	case MBEDTLS_ERR_PK_PASSWORD_REQUIRED:
-	case MBEDTLS_ERR_PK_PASSWORD_MISMATCH: return -EACCES;
-	case MBEDTLS_ERR_PK_TYPE_MISMATCH:
-	case MBEDTLS_ERR_PK_UNKNOWN_PK_ALG:
-	case MBEDTLS_ERR_PK_FEATURE_UNAVAILABLE: return -ENOTSUP;
-	case MBEDTLS_ERR_ASN1_BUF_TOO_SMALL:
-	case MBEDTLS_ERR_PEM_BAD_INPUT_DATA: return -ENOSPC;
-	default: break;
-	}
-	/* Failures inside RSA (key generation, signing) or the random generator
-	 * are the machine's problem; everything else (PEM, ASN.1, key and
-	 * certificate parsing) means the input was wrong. */
-	int code = -ret;
-	if ((code >= 0x4080 && code <= 0x4480) || (code >= 0x0034 && code <= 0x0040))
-		return -EIO;
-	return -EINVAL;
-}
 
 void x509_name_write(struct der *d, const struct x509_name_attr *attrs, size_t count)
 {
@@ -70,7 +43,7 @@ int x509_spki_der(mbedtls_pk_context *key, uint8_t *out, size_t cap)
 {
 	int n = mbedtls_pk_write_pubkey_der(key, out, cap);
 	if (n < 0)
-		return x509_error_from_mbedtls(n);
+		return pki_errno(n);
 	/* mbedTLS writes backwards from the end of the buffer. */
 	memmove(out, out + cap - (size_t)n, (size_t)n);
 	return n;
@@ -105,7 +78,7 @@ int x509_key_id(mbedtls_pk_context *key, uint8_t out[20])
 	int err = x509_spki_key_bits(spki, (size_t)n, &bits, &len);
 	if (err)
 		return err;
-	return x509_error_from_mbedtls(mbedtls_sha1_ret(bits, len, out));
+	return pki_errno(mbedtls_sha1_ret(bits, len, out));
 }
 
 int x509_cert_parts(const uint8_t *der, size_t len, const uint8_t **subject, size_t *subject_len,
@@ -218,7 +191,7 @@ int x509_cert_sign(const struct x509_cert_template *t, mbedtls_pk_context *issue
 		                      &sig_len, rng, rng_state);
 	if (ret) {
 		free(tbs);
-		return x509_error_from_mbedtls(ret);
+		return pki_errno(ret);
 	}
 
 	struct der d;
@@ -241,7 +214,7 @@ int x509_key_generate(mbedtls_pk_context *key, unsigned bits, x509_rng_fn rng, v
 	int ret = mbedtls_pk_setup(key, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA));
 	if (ret == 0)
 		ret = mbedtls_rsa_gen_key(mbedtls_pk_rsa(*key), rng, rng_state, bits, 65537);
-	return x509_error_from_mbedtls(ret);
+	return pki_errno(ret);
 }
 
 int x509_key_pem(mbedtls_pk_context *key, char **pem)
@@ -253,7 +226,7 @@ int x509_key_pem(mbedtls_pk_context *key, char **pem)
 	if (ret) {
 		mbedtls_platform_zeroize(buf, KEY_PEM_MAX);
 		free(buf);
-		return x509_error_from_mbedtls(ret);
+		return pki_errno(ret);
 	}
 	*pem = (char *)buf;
 	return 0;
@@ -279,7 +252,7 @@ int x509_key_load(mbedtls_pk_context *key, const char *path)
 		return -errno;
 	if (st.st_mode & 077)
 		return -EPERM;
-	return x509_error_from_mbedtls(mbedtls_pk_parse_keyfile(key, path, NULL));
+	return pki_errno(mbedtls_pk_parse_keyfile(key, path, NULL));
 }
 
 int x509_pubkey_parse(mbedtls_pk_context *key, const uint8_t *data, size_t len)
@@ -294,7 +267,7 @@ int x509_pubkey_parse(mbedtls_pk_context *key, const uint8_t *data, size_t len)
 	int ret = mbedtls_pk_parse_public_key(key, copy, pem ? len + 1 : len);
 	free(copy);
 	if (ret)
-		return x509_error_from_mbedtls(ret);
+		return pki_errno(ret);
 	return mbedtls_pk_get_type(key) == MBEDTLS_PK_RSA ? 0 : -ENOTSUP;
 }
 
@@ -310,7 +283,7 @@ int x509_cert_pem(const uint8_t *der, size_t len, char **pem)
 	                                 "-----END CERTIFICATE-----\n", der, len, buf, cap, &olen);
 	if (ret) {
 		free(buf);
-		return x509_error_from_mbedtls(ret);
+		return pki_errno(ret);
 	}
 	*pem = (char *)buf;
 	return 0;
@@ -330,7 +303,7 @@ int x509_cert_from_pem(const char *pem, size_t len, uint8_t **der, size_t *der_l
 	                                  "-----END CERTIFICATE-----", (unsigned char *)copy, NULL,
 	                                  0, &used);
 	free(copy);
-	int err = x509_error_from_mbedtls(ret);
+	int err = pki_errno(ret);
 	if (!err) {
 		size_t n = ctx.buflen;
 		*der = malloc(n);

@@ -57,9 +57,6 @@ struct x509_cert_template {
 /** A random generator as mbedTLS takes it. */
 typedef int (*x509_rng_fn)(void *state, unsigned char *out, size_t len);
 
-/** Translates an mbedTLS error code to a negative errno (the one place). */
-int x509_error_from_mbedtls(int ret);
-
 /** Appends a Name (SEQUENCE OF single-attribute RDNs) to d. */
 void x509_name_write(struct der *d, const struct x509_name_attr *attrs, size_t count);
 

@@ -35,6 +35,7 @@
 #include "core/exchange.h"
 #include "core/log.h"
 #include "pki/dn_text.h"
+#include "pki/errors.h"
 #include "tls/tls_policy.h"
 #include "tls/tls_ticket.h"
 
@@ -145,32 +146,6 @@ struct tls_conn {
 	uint8_t issuer_sha256[32]; /* the issuing CA in tls.trust (full handshakes) */
 };
 
-int tls_errno(int err)
-{
-	switch (err) {
-	case 0: return 0;
-	case MBEDTLS_ERR_SSL_WANT_READ:
-	case MBEDTLS_ERR_SSL_WANT_WRITE: return -EAGAIN;
-	case MBEDTLS_ERR_SSL_ALLOC_FAILED:
-	case MBEDTLS_ERR_PK_ALLOC_FAILED:
-	case MBEDTLS_ERR_X509_ALLOC_FAILED: return -ENOMEM;
-	case MBEDTLS_ERR_PK_FILE_IO_ERROR:
-	case MBEDTLS_ERR_X509_FILE_IO_ERROR: return -EIO;
-	case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY: return -EPIPE;
-	case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
-	case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE:
-	case MBEDTLS_ERR_SSL_PEER_VERIFY_FAILED: return -EACCES;
-	case MBEDTLS_ERR_NET_SEND_FAILED: return -ECONNRESET;
-	case MBEDTLS_ERR_PK_KEY_INVALID_FORMAT:
-	case MBEDTLS_ERR_PK_KEY_INVALID_VERSION:
-	case MBEDTLS_ERR_PK_PASSWORD_REQUIRED:
-	case MBEDTLS_ERR_PK_TYPE_MISMATCH:
-	case MBEDTLS_ERR_X509_INVALID_FORMAT:
-	case MBEDTLS_ERR_PEM_INVALID_DATA: return -EINVAL;
-	default: return -EPROTO;
-	}
-}
-
 static void describe(int mbedtls_err, char *out, size_t len)
 {
 	mbedtls_strerror(mbedtls_err, out, len);
@@ -237,8 +212,8 @@ static int ticket_write_cb(void *p_ticket, const mbedtls_ssl_session *session, u
 	int rc = tls_ticket_seal(&ctx->tickets, now, session_start, mbedtls_ctr_drbg_random,
 	                         &ctx->factory->drbg, session, start, (size_t)(end - start), tlen);
 	if (rc < 0)
-		return rc == -ENOBUFS ? MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL
-		                      : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+		return rc == -ENOSPC ? MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL
+		                     : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
 	*lifetime = (uint32_t)ctx->tickets.lifetime_s;
 	return 0;
 }
@@ -282,7 +257,7 @@ static int load_error(int mbedtls_err, const char *path, const char *what, char 
 	char why[128];
 	describe(mbedtls_err, why, sizeof why);
 	snprintf(err, err_len, "%s: cannot load %s: %s", path, what, why);
-	return tls_errno(mbedtls_err);
+	return pki_errno(mbedtls_err);
 }
 
 /* mbedTLS reports a missing or unreadable file as "PK - Read/write of file
@@ -312,7 +287,7 @@ static int parse_error(int mbedtls_err, const char *path, const char *setting, c
 	else
 		describe(mbedtls_err, why, sizeof why);
 	snprintf(err, err_len, "%s (%s): not a valid %s: %s", path, setting, what, why);
-	return mbedtls_err > 0 ? -EINVAL : tls_errno(mbedtls_err);
+	return mbedtls_err > 0 ? -EINVAL : pki_errno(mbedtls_err);
 }
 
 static void spki_hash(const mbedtls_x509_crt *crt, uint8_t out[32])
@@ -645,7 +620,7 @@ static void conn_fail_mbedtls(struct tls_conn *c, int mbedtls_err, const char *d
 	char why[160], msg[200];
 	describe(mbedtls_err, why, sizeof why);
 	snprintf(msg, sizeof msg, "%s: %s", during, why);
-	conn_fail(c, tls_errno(mbedtls_err), msg);
+	conn_fail(c, pki_errno(mbedtls_err), msg);
 }
 
 /* --- client certificates ------------------------------------------------------ */
@@ -1052,7 +1027,7 @@ static int tls_write(struct transport *t, const uint8_t *data, size_t len)
 	while (off < len) {
 		int n = mbedtls_ssl_write(&c->ssl, data + off, len - off);
 		if (n < 0)
-			return tls_errno(n);
+			return pki_errno(n);
 		off += (size_t)n;
 	}
 	return 0;
@@ -1065,7 +1040,7 @@ static int tls_shutdown(struct transport *t)
 		return 0;
 	c->state = CONN_CLOSED;
 	int rc = mbedtls_ssl_close_notify(&c->ssl);
-	return rc < 0 ? tls_errno(rc) : 0;
+	return rc < 0 ? pki_errno(rc) : 0;
 }
 
 static void tls_destroy(struct transport *t)
@@ -1217,13 +1192,13 @@ int tls_factory_new(uv_loop_t *loop, const struct tls_settings *s, struct tls_fa
 	if (mrc != 0) {
 		load_error(mrc, "(entropy)", "random generator", err, err_len);
 		factory_release(f);
-		return tls_errno(mrc);
+		return pki_errno(mrc);
 	}
 	mrc = mbedtls_ctr_drbg_random(&f->drbg, f->own_ticket_secret, sizeof f->own_ticket_secret);
 	if (mrc != 0) {
 		load_error(mrc, "(entropy)", "ticket secret", err, err_len);
 		factory_release(f);
-		return tls_errno(mrc);
+		return pki_errno(mrc);
 	}
 	int rc = context_load(f, &f->current, err, err_len);
 	if (rc < 0) {

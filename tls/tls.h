@@ -148,5 +148,3 @@ struct mbedtls_x509_crt;
 int tls_client_chain_check(const uint8_t *body, size_t len, int max_rsa_bits,
                            const struct mbedtls_x509_crt *trusted, char *why, size_t why_len);
 
-/** Translates an mbedTLS error code to a negative errno (the one place). */
-int tls_errno(int mbedtls_err);

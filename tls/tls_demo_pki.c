@@ -23,6 +23,7 @@
 
 #include "core/log.h"
 #include "pki/der.h"
+#include "pki/errors.h"
 #include "tls/tls.h"
 
 #define PEM_MAX 8192
@@ -233,7 +234,7 @@ static int issue_to_files(struct rng *r, enum cert_kind kind, const char *subjec
 		else
 			snprintf(why, sizeof why, "%s", strerror(-rc));
 		snprintf(err, err_len, "creating demo certificate %s: %s", base, why);
-		rc = rc < -0xff ? tls_errno(rc) : rc;
+		rc = rc < -0xff ? pki_errno(rc) : rc;
 		goto out;
 	}
 	char path[4096];
@@ -340,7 +341,7 @@ int tls_demo_pki_ensure(const char *data_dir, const struct role_table *roles,
 	                           (const unsigned char *)pers, sizeof pers - 1);
 	if (rc != 0) {
 		snprintf(err, err_len, "seeding the random generator failed");
-		rc = tls_errno(rc);
+		rc = pki_errno(rc);
 		goto out;
 	}
 	static const char ca_name[] = "CN=kensho demo TLS CA,O=kensho demo";

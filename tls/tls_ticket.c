@@ -17,6 +17,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "core/encoding.h"
+#include "pki/errors.h"
 
 #define TICKET_IV_LEN       12
 #define TICKET_TAG_LEN      16
@@ -150,7 +151,7 @@ int tls_ticket_seal(const struct tls_ticket_keys *k, int64_t now, int64_t start,
                     const mbedtls_ssl_session *session, uint8_t *out, size_t cap, size_t *len)
 {
 	if (cap < TICKET_OVERHEAD + TICKET_INNER_HEADER)
-		return -ENOBUFS;
+		return -ENOSPC;
 	uint8_t key[32];
 	uint8_t *name = out, *iv = out + TLS_TICKET_NAME_LEN;
 	uint8_t *inner = iv + TICKET_IV_LEN;
@@ -167,7 +168,7 @@ int tls_ticket_seal(const struct tls_ticket_keys *k, int64_t now, int64_t start,
 	int mrc =
 	        mbedtls_ssl_session_save(session, inner + TICKET_INNER_HEADER, room, &session_len);
 	if (mrc != 0) {
-		rc = mrc == MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL ? -ENOBUFS : -EIO;
+		rc = pki_errno(mrc); /* -ENOSPC: the session does not fit */
 		goto out;
 	}
 	size_t inner_len = TICKET_INNER_HEADER + session_len;

@@ -51,7 +51,8 @@ int tls_ticket_derive(const uint8_t master[TLS_TICKET_MASTER_LEN], uint64_t peri
 
 /** Seals `session`, established by a full handshake at `start`, with the key
  * of time `now` (seconds since the epoch) into out[0..cap), drawing the IV
- * from f_rng. Returns 0 with *len set, -ENOBUFS, or -EIO. */
+ * from f_rng. Returns 0 with *len set, -ENOSPC (cap is too small), or another
+ * negative errno. */
 int tls_ticket_seal(const struct tls_ticket_keys *k, int64_t now, int64_t start,
                     int (*f_rng)(void *, unsigned char *, size_t), void *p_rng,
                     const mbedtls_ssl_session *session, uint8_t *out, size_t cap, size_t *len);
