@@ -39,7 +39,7 @@ int cli_usage_error(void)
 }
 
 /* Prints the error the way every command does, and returns the exit code. */
-int cli_fail(const char *what, int err)
+int cli_report_error(const char *what, int err)
 {
 	fprintf(stderr, "kensho-card: %s: %s\n", what, card_strerror(err));
 	return 1;

@@ -36,7 +36,7 @@ void cli_usage(FILE *out);
 /** Prints the usage text to stderr and returns 2 (a bad command line). */
 int cli_usage_error(void);
 /** Prints "kensho-card: what: <card_strerror(err)>" and returns 1. */
-int cli_fail(const char *what, int err);
+int cli_report_error(const char *what, int err);
 
 /** Reads a whole file of at most max bytes into out. */
 int cli_read_file(const char *path, size_t max, struct buf *out);

@@ -16,13 +16,13 @@ int cli_cmd_readers(const struct cli_options *o)
 	struct pcsc_session s;
 	int err = pcsc_open(&s);
 	if (err < 0)
-		return cli_fail("cannot reach the PC/SC service", err);
+		return cli_report_error("cannot reach the PC/SC service", err);
 	struct pcsc_reader readers[16];
 	size_t n = 0;
 	err = pcsc_list_readers(&s, readers, 16, &n);
 	pcsc_close(&s);
 	if (err < 0)
-		return cli_fail("cannot list readers", err);
+		return cli_report_error("cannot list readers", err);
 	for (size_t i = 0; i < n; i++)
 		printf("%s\t%s\n", readers[i].name, readers[i].card_present ? "card" : "empty");
 	return 0;
@@ -80,9 +80,9 @@ int cli_cmd_pin_status(const struct cli_options *o)
 	print_tries("user-authentication PIN", err_auth, auth, JPKI_AUTH_PIN_TRIES);
 	print_tries("signing PIN", err_sign, sign, JPKI_SIGN_PIN_TRIES);
 	if (err_auth < 0)
-		return cli_fail("cannot read PIN status", err_auth);
+		return cli_report_error("cannot read PIN status", err_auth);
 	if (err_sign < 0)
-		return cli_fail("cannot read PIN status", err_sign);
+		return cli_report_error("cannot read PIN status", err_sign);
 	return 0;
 }
 
@@ -97,7 +97,7 @@ int cli_cmd_info(const struct cli_options *o)
 	int err = jpki_read_token_info(&s.transport, label, sizeof(label), &kind);
 	if (err < 0) {
 		card_session_close(&s);
-		return cli_fail("cannot read token info", err);
+		return cli_report_error("cannot read token info", err);
 	}
 	printf("token: %s\n", label);
 	printf("card: %s\n", kind == APDU_CARD_MY_NUMBER  ? "My Number card"
@@ -113,7 +113,7 @@ int cli_cmd_info(const struct cli_options *o)
 	card_session_close(&s);
 	if (err < 0) {
 		buf_free(&der);
-		return cli_fail("cannot read the user-authentication certificate", err);
+		return cli_report_error("cannot read the user-authentication certificate", err);
 	}
 	print_cert_summary("auth certificate", der.data, der.len);
 	buf_free(&der);

@@ -57,7 +57,7 @@ static int ocsp_check(const char *server, struct http_client *client, const stru
 	mbedtls_x509_crt_init(&crt);
 	if (mbedtls_x509_crt_parse_der(&crt, cert->data, cert->len) != 0) {
 		mbedtls_x509_crt_free(&crt);
-		return cli_fail("the card's certificate", -EBADMSG);
+		return cli_report_error("the card's certificate", -EBADMSG);
 	}
 	struct ocsp_cert_id id;
 	err = ocsp_cert_id_make(OCSP_HASH_SHA1, ca->data, ca->len, crt.serial.p, crt.serial.len,

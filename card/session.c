@@ -13,17 +13,17 @@ int card_session_open(const struct cli_options *o, struct card_session *s)
 {
 	int err = pcsc_open(&s->pcsc);
 	if (err < 0)
-		return cli_fail("cannot reach the PC/SC service", err);
+		return cli_report_error("cannot reach the PC/SC service", err);
 	err = pcsc_connect_card(&s->pcsc, o->reader, o->wait_ms);
 	if (err < 0) {
 		pcsc_close(&s->pcsc);
-		return cli_fail("cannot connect to a card", err);
+		return cli_report_error("cannot connect to a card", err);
 	}
 	s->transport = pcsc_transport(&s->pcsc);
 	err = jpki_select(&s->transport);
 	if (err < 0) {
 		pcsc_close(&s->pcsc);
-		return cli_fail("cannot select the JPKI application", err);
+		return cli_report_error("cannot select the JPKI application", err);
 	}
 	return 0;
 }
@@ -68,8 +68,8 @@ int card_session_verify_pin(const struct cli_options *o, const struct card_sessi
 		return 1;
 	}
 	if (err < 0)
-		return cli_fail(key == JPKI_KEY_SIGN ? "signing PIN" : "user-authentication PIN",
-		                err);
+		return cli_report_error(
+		        key == JPKI_KEY_SIGN ? "signing PIN" : "user-authentication PIN", err);
 	return 0;
 }
 
@@ -77,7 +77,7 @@ int card_session_read_cert(const struct card_session *s, enum jpki_cert which, s
 {
 	int err = jpki_read_cert(&s->transport, which, der);
 	if (err < 0)
-		return cli_fail("cannot read the certificate", err);
+		return cli_report_error("cannot read the certificate", err);
 	return 0;
 }
 
@@ -115,7 +115,7 @@ int card_session_sign_content(const struct cli_options *o, const struct buf *con
 		};
 		int err = cms_build_signed(&p, cms, cms_len);
 		if (err < 0)
-			rc = cli_fail("cannot sign", err);
+			rc = cli_report_error("cannot sign", err);
 	}
 	card_session_close(&s);
 	buf_free(&cert);
