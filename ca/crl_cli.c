@@ -1,7 +1,7 @@
 /* The `crl` subcommand of kensho's command line. */
 #include "ca/ca.h"
 #include "ca/cli.h"
-#include "ca/crl.h"
+#include "ca/crl_issue.h"
 
 #include <errno.h>
 #include <fcntl.h>

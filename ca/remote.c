@@ -1,27 +1,22 @@
 /* kensho's remote mode (see remote.h): the same options as the local
  * commands, turned into a form body and POSTed to /v1/admin/COMMAND over
- * TLS 1.2 with the operator's certificate; the server answers JSON. */
+ * TLS 1.2 with the operator's certificate (tls/http_client.h); the server
+ * answers JSON. */
 #include "ca/remote.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
-#include <mbedtls/error.h>
-#include <mbedtls/net_sockets.h>
-#include <mbedtls/ssl.h>
-#include <mbedtls/x509_crt.h>
 
 #include "ca/cli.h"
 #include "core/buf.h"
-#include "pki/x509_write.h"
+#include "tls/http_client.h"
 
-#define REMOTE_MAX_RESPONSE (1 << 20)
-#define REMOTE_TIMEOUT_MS   60000
+/* The admin API's commands may wait for durable commits and a reload. */
+#define REMOTE_TIMEOUT_MS 60000
 
 /* Percent-encodes a form value (WHATWG URL §5.2). */
 static void form_add(struct buf *b, const char *key, const char *value)
@@ -112,153 +107,38 @@ static int build_body(int argc, char **argv, struct buf *body, char **to_free)
 	return body->failed ? CLI_EXIT_FAILED : 0;
 }
 
-static int parse_server(const char *url, char *host, size_t host_len, char *port, size_t port_len)
-{
-	if (strncmp(url, "https://", 8) != 0)
-		return -EINVAL;
-	const char *h = url + 8;
-	size_t n = strcspn(h, ":/");
-	if (n == 0 || n >= host_len)
-		return -EINVAL;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	if (h[n] == ':') {
-		size_t p = strcspn(h + n + 1, "/");
-		if (p == 0 || p >= port_len)
-			return -EINVAL;
-		memcpy(port, h + n + 1, p);
-		port[p] = '\0';
-	} else {
-		snprintf(port, port_len, "443");
-	}
-	return 0;
-}
-
-static void tls_fail(const char *command, const char *what, int rc)
-{
-	char why[160];
-	mbedtls_strerror(rc, why, sizeof(why));
-	cli_fail(command, "%s: %s", what, why);
-}
-
-/* One HTTPS request with Connection: close; the whole answer lands in resp. */
+/* One POST over the shared client (tls/http_client.h); the parsed answer
+ * lands in reply. */
 static int https_post(const struct remote_options *o, const char *command, const char *path,
-                      const struct buf *body, struct buf *resp)
+                      const struct buf *body, struct http_reply *reply)
 {
-	char host[256], port[16];
-	if (parse_server(o->server, host, sizeof(host), port, sizeof(port)) < 0) {
+	struct http_client_options options = {
+	        .cacert = o->cacert,
+	        .cert = o->cert,
+	        .key = o->key,
+	        .timeout_ms = REMOTE_TIMEOUT_MS,
+	};
+	if (http_url_parse(o->server, &options.url) < 0 || !options.url.tls) {
 		cli_fail(command, "--server must look like https://HOST:PORT");
 		return CLI_EXIT_USAGE;
 	}
-	mbedtls_net_context net;
-	mbedtls_entropy_context entropy;
-	mbedtls_ctr_drbg_context drbg;
-	mbedtls_ssl_config conf;
-	mbedtls_ssl_context ssl;
-	mbedtls_x509_crt ca, cert;
-	mbedtls_pk_context key;
-	mbedtls_net_init(&net);
-	mbedtls_entropy_init(&entropy);
-	mbedtls_ctr_drbg_init(&drbg);
-	mbedtls_ssl_config_init(&conf);
-	mbedtls_ssl_init(&ssl);
-	mbedtls_x509_crt_init(&ca);
-	mbedtls_x509_crt_init(&cert);
-	mbedtls_pk_init(&key);
-	int status = CLI_EXIT_FAILED, rc;
-	if ((rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, NULL, 0))) {
-		tls_fail(command, "random generator", rc);
-		goto out;
+	/* The key goes through kenshod's own owner-only rule (docs/architecture.md
+	 * rule 5), which judges a symbolic link by the file it points to. */
+	struct http_client *client;
+	char why[512];
+	int err = http_client_new(&options, &client, why, sizeof(why));
+	if (err < 0) {
+		cli_fail(command, "%s", why);
+		return CLI_EXIT_FAILED;
 	}
-	if ((rc = mbedtls_x509_crt_parse_file(&ca, o->cacert))) {
-		tls_fail(command, o->cacert, rc);
-		goto out;
+	err = http_client_post(client, path, "application/x-www-form-urlencoded", body->data,
+	                       body->len, reply);
+	http_client_free(client);
+	if (err < 0) {
+		cli_fail(command, "%s: %s", o->server, http_client_strerror(err));
+		return CLI_EXIT_FAILED;
 	}
-	if ((rc = mbedtls_x509_crt_parse_file(&cert, o->cert))) {
-		tls_fail(command, o->cert, rc);
-		goto out;
-	}
-	/* The same owner-only rule kenshod applies to its keys (docs/architecture.md rule 5);
-	 * stat follows a symbolic link, so a link to a readable key is refused too. */
-	if ((rc = x509_key_load(&key, o->key))) {
-		if (rc == -EPERM)
-			cli_fail(command,
-			         "%s: private key readable by group or others; chmod 600 it "
-			         "(only its owner may read it)",
-			         o->key);
-		else
-			cli_fail(command, "%s: cannot load the private key: %s", o->key,
-			         strerror(-rc));
-		goto out;
-	}
-	mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
-	                            MBEDTLS_SSL_PRESET_DEFAULT);
-	mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
-	mbedtls_ssl_conf_min_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-	                             MBEDTLS_SSL_MINOR_VERSION_3);
-	mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-	mbedtls_ssl_conf_ca_chain(&conf, &ca, NULL);
-	mbedtls_ssl_conf_read_timeout(&conf, REMOTE_TIMEOUT_MS);
-	if ((rc = mbedtls_ssl_conf_own_cert(&conf, &cert, &key)) ||
-	    (rc = mbedtls_ssl_setup(&ssl, &conf)) || (rc = mbedtls_ssl_set_hostname(&ssl, host))) {
-		tls_fail(command, "TLS setup", rc);
-		goto out;
-	}
-	if ((rc = mbedtls_net_connect(&net, host, port, MBEDTLS_NET_PROTO_TCP))) {
-		tls_fail(command, o->server, rc);
-		goto out;
-	}
-	mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, NULL, mbedtls_net_recv_timeout);
-	while ((rc = mbedtls_ssl_handshake(&ssl)) != 0) {
-		if (rc != MBEDTLS_ERR_SSL_WANT_READ && rc != MBEDTLS_ERR_SSL_WANT_WRITE) {
-			tls_fail(command, "TLS handshake", rc);
-			goto out;
-		}
-	}
-	struct buf req = {0};
-	buf_printf(&req,
-	           "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: "
-	           "application/x-www-form-urlencoded\r\nContent-Length: %zu\r\nConnection: "
-	           "close\r\n\r\n",
-	           path, host, port, body->len);
-	buf_append(&req, body->data, body->len);
-	for (size_t off = 0; off < req.len;) {
-		rc = mbedtls_ssl_write(&ssl, req.data + off, req.len - off);
-		if (rc < 0) {
-			buf_free(&req);
-			tls_fail(command, "sending", rc);
-			goto out;
-		}
-		off += (size_t)rc;
-	}
-	buf_free(&req);
-	unsigned char chunk[4096];
-	while (resp->len < REMOTE_MAX_RESPONSE) {
-		rc = mbedtls_ssl_read(&ssl, chunk, sizeof(chunk));
-		if (rc > 0) {
-			buf_append(resp, chunk, (size_t)rc);
-			continue;
-		}
-		if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ||
-		    rc == MBEDTLS_ERR_NET_CONN_RESET)
-			break;
-		if (rc == MBEDTLS_ERR_SSL_WANT_READ)
-			continue;
-		tls_fail(command, "reading the answer", rc);
-		goto out;
-	}
-	mbedtls_ssl_close_notify(&ssl);
-	status = 0;
-out:
-	mbedtls_net_free(&net);
-	mbedtls_ssl_free(&ssl);
-	mbedtls_ssl_config_free(&conf);
-	mbedtls_x509_crt_free(&ca);
-	mbedtls_x509_crt_free(&cert);
-	mbedtls_pk_free(&key);
-	mbedtls_ctr_drbg_free(&drbg);
-	mbedtls_entropy_free(&entropy);
-	return status;
+	return 0;
 }
 
 int cli_remote(const struct remote_options *o, int argc, char **argv)
@@ -279,32 +159,21 @@ int cli_remote(const struct remote_options *o, int argc, char **argv)
 	}
 	char path[64];
 	snprintf(path, sizeof(path), "/v1/admin/%s", cmd);
-	struct buf resp = {0};
-	status = https_post(o, cmd, path, &body, &resp);
+	struct http_reply reply = {0};
+	status = https_post(o, cmd, path, &body, &reply);
 	buf_free(&body);
-	if (status) {
-		buf_free(&resp);
-		return status;
+	if (status == 0) {
+		/* The JSON answer as is: scripts parse it; people can read it. */
+		int len = reply.body_len > INT_MAX ? INT_MAX : (int)reply.body_len;
+		const char *text = (const char *)reply.body;
+		bool newline = len > 0 && text[len - 1] == '\n';
+		if (reply.status >= 200 && reply.status < 300) {
+			printf("%.*s%s", len, text, newline ? "" : "\n");
+		} else {
+			cli_fail(cmd, "HTTP %d: %.*s", reply.status, len, text);
+			status = CLI_EXIT_FAILED;
+		}
 	}
-	buf_append(&resp, "", 1);
-	int code = 0;
-	const char *text = (const char *)resp.data;
-	const char *payload = strstr(text, "\r\n\r\n");
-	if (sscanf(text, "HTTP/1.%*d %d", &code) != 1 || !payload) {
-		cli_fail(cmd, "not an HTTP answer from %s", o->server);
-		buf_free(&resp);
-		return CLI_EXIT_FAILED;
-	}
-	payload += 4;
-	/* The JSON answer as is: scripts parse it; people can read it. */
-	if (code >= 200 && code < 300) {
-		printf("%s%s", payload,
-		       payload[0] && payload[strlen(payload) - 1] == '\n' ? "" : "\n");
-		status = 0;
-	} else {
-		cli_fail(cmd, "HTTP %d: %s", code, payload);
-		status = CLI_EXIT_FAILED;
-	}
-	buf_free(&resp);
+	http_reply_free(&reply);
 	return status;
 }

@@ -124,14 +124,16 @@ struct tls_factory {
 	void *observer_arg;
 };
 
-enum conn_state { CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSED, CONN_FAILED };
+/* A TLS session's progress (named apart from core's connection states:
+ * one TLS session runs under one core connection, and both have "open"). */
+enum tls_state { TLS_STATE_HANDSHAKE, TLS_STATE_OPEN, TLS_STATE_CLOSED, TLS_STATE_FAILED };
 
 struct tls_conn {
 	struct transport super;
 	struct tls_factory *factory;
 	struct tls_context *ctx;
 	mbedtls_ssl_context ssl;
-	enum conn_state state;
+	enum tls_state state;
 	bool resumed;
 	bool deliver_stopped;
 	int64_t session_start; /* of a resumed session: its full handshake */
@@ -602,15 +604,15 @@ static void observe(struct tls_factory *f, enum tls_event event)
 
 static void conn_fail(struct tls_conn *c, int err, const char *why)
 {
-	if (c->state == CONN_FAILED)
+	if (c->state == TLS_STATE_FAILED)
 		return;
-	if (c->state == CONN_HANDSHAKE) {
+	if (c->state == TLS_STATE_HANDSHAKE) {
 		handshake_list_remove(c);
 		c->factory->stats.handshake_failures++;
 		observe(c->factory, err == -ETIMEDOUT ? TLS_EVENT_HANDSHAKE_TIMEOUT
 		                                      : TLS_EVENT_HANDSHAKE_FAILED);
 	}
-	c->state = CONN_FAILED;
+	c->state = TLS_STATE_FAILED;
 	log_debug("tls: %s: %s", c->super.peer ? c->super.peer->address : "?", why);
 	c->super.io.fail(c->super.io.conn, err, why);
 }
@@ -908,7 +910,7 @@ static int input_append(struct tls_conn *c, const uint8_t *data, size_t len)
 static void conn_read_plaintext(struct tls_conn *c)
 {
 	uint8_t chunk[TLS_READ_CHUNK];
-	while (c->state == CONN_OPEN) {
+	while (c->state == TLS_STATE_OPEN) {
 		int n = mbedtls_ssl_read(&c->ssl, chunk, sizeof chunk);
 		if (n > 0) {
 			if (!c->deliver_stopped &&
@@ -921,7 +923,7 @@ static void conn_read_plaintext(struct tls_conn *c)
 		if (n == 0 || n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
 			/* RFC 5246 §7.2.1: answer close_notify with our own. */
 			mbedtls_ssl_close_notify(&c->ssl);
-			c->state = CONN_CLOSED;
+			c->state = TLS_STATE_CLOSED;
 			return;
 		}
 		conn_fail_mbedtls(c, n, "TLS record");
@@ -967,7 +969,7 @@ static void conn_step_handshake(struct tls_conn *c)
 	c->factory->stepping = NULL;
 	if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
 		return;
-	if (c->state == CONN_FAILED)
+	if (c->state == TLS_STATE_FAILED)
 		return;
 	if (rc != 0) {
 		/* mbedTLS leaves a missing required certificate unannounced; RFC
@@ -985,7 +987,7 @@ static void conn_step_handshake(struct tls_conn *c)
 	/* A reload while this handshake ran: roles follow the policy in force. */
 	if (c->ctx != c->factory->current)
 		conn_reevaluate(c, c->factory->current);
-	c->state = CONN_OPEN;
+	c->state = TLS_STATE_OPEN;
 	c->factory->stats.handshakes++;
 	if (c->resumed)
 		c->factory->stats.resumed++;
@@ -1002,7 +1004,7 @@ static int tls_start(struct transport *t)
 static int tls_on_read(struct transport *t, const uint8_t *data, size_t len)
 {
 	struct tls_conn *c = (struct tls_conn *)t;
-	if (c->state == CONN_FAILED || c->state == CONN_CLOSED)
+	if (c->state == TLS_STATE_FAILED || c->state == TLS_STATE_CLOSED)
 		return 0;
 	int rc = input_append(c, data, len);
 	if (rc < 0) {
@@ -1010,9 +1012,9 @@ static int tls_on_read(struct transport *t, const uint8_t *data, size_t len)
 		          rc == -EMSGSIZE ? "too much unprocessed TLS input" : "out of memory");
 		return 0;
 	}
-	if (c->state == CONN_HANDSHAKE)
+	if (c->state == TLS_STATE_HANDSHAKE)
 		conn_step_handshake(c);
-	if (c->state == CONN_OPEN)
+	if (c->state == TLS_STATE_OPEN)
 		conn_read_plaintext(c);
 	input_compact(c);
 	return 0;
@@ -1021,7 +1023,7 @@ static int tls_on_read(struct transport *t, const uint8_t *data, size_t len)
 static int tls_write(struct transport *t, const uint8_t *data, size_t len)
 {
 	struct tls_conn *c = (struct tls_conn *)t;
-	if (c->state != CONN_OPEN)
+	if (c->state != TLS_STATE_OPEN)
 		return -ENOTCONN;
 	size_t off = 0;
 	while (off < len) {
@@ -1036,9 +1038,9 @@ static int tls_write(struct transport *t, const uint8_t *data, size_t len)
 static int tls_shutdown(struct transport *t)
 {
 	struct tls_conn *c = (struct tls_conn *)t;
-	if (c->state != CONN_OPEN)
+	if (c->state != TLS_STATE_OPEN)
 		return 0;
-	c->state = CONN_CLOSED;
+	c->state = TLS_STATE_CLOSED;
 	int rc = mbedtls_ssl_close_notify(&c->ssl);
 	return rc < 0 ? pki_errno(rc) : 0;
 }
@@ -1046,7 +1048,7 @@ static int tls_shutdown(struct transport *t)
 static void tls_destroy(struct transport *t)
 {
 	struct tls_conn *c = (struct tls_conn *)t;
-	if (c->state == CONN_HANDSHAKE)
+	if (c->state == TLS_STATE_HANDSHAKE)
 		handshake_list_remove(c);
 	if (c->all_prev)
 		c->all_prev->all_next = c->all_next;
@@ -1095,7 +1097,7 @@ static struct transport *factory_create(struct transport_factory *self,
 	}
 	mbedtls_ssl_set_bio(&c->ssl, c, bio_send_cb, bio_recv_cb, NULL);
 	mbedtls_ssl_set_verify(&c->ssl, verify_cb, c);
-	c->state = CONN_HANDSHAKE;
+	c->state = TLS_STATE_HANDSHAKE;
 	c->all_next = f->conns;
 	if (c->all_next)
 		c->all_next->all_prev = c;
@@ -1245,7 +1247,7 @@ int tls_factory_reload(struct tls_factory *f, char *err, size_t err_len)
 	/* Roles follow the policy in force, not the one a connection started
 	 * under: a withdrawn role must not live on in a keep-alive connection. */
 	for (struct tls_conn *c = f->conns; c; c = c->all_next)
-		if (c->state == CONN_OPEN)
+		if (c->state == TLS_STATE_OPEN)
 			conn_reevaluate(c, next);
 	return 0;
 }

@@ -4,7 +4,7 @@
  *
  *   crl_crash_publish --data DIR --kind sign|auth [--delta] --step STEP
  *
- * STEP is written, committed or renamed (ca/crl.h). Exits 77 at the step,
+ * STEP is written, committed or renamed (ca/crl_issue.h). Exits 77 at the step,
  * 2 when publication ended without reaching it, 64 on bad arguments. */
 #include <errno.h>
 #include <stdbool.h>
@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
-#include "ca/crl.h"
+#include "ca/crl_issue.h"
 #include "storage/store.h"
 
 static const char *crash_step;

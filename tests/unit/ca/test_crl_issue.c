@@ -1,4 +1,4 @@
-/* ca/crl: generation from a real store (numbers, publication, the CA key's
+/* ca/crl_issue: generation from a real store (numbers, publication, the CA key's
  * permissions), crl_due, the schedule every kenshod worker follows, and
  * publication interrupted by a crash at each of its steps. */
 #include <errno.h>
@@ -19,7 +19,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "ca/ca.h"
-#include "ca/crl.h"
+#include "ca/crl_issue.h"
 #include "storage/store.h"
 #include "pki/crl_read.h"
 

@@ -1,6 +1,6 @@
 /* kensho-card submit: sign a file on the card, POST it to /v1/intake and
  * check the signed receipt (docs/intake.md) against the pinned receipt
- * certificate. */
+ * certificate (commands.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +9,10 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
-#include "card/cli.h"
-#include "card/http_client.h"
+#include "card/cli_server.h"
+#include "card/commands.h"
 #include "card/receipt_fields.h"
+#include "card/session.h"
 #include "core/encoding.h"
 #include "pki/cms.h"
 
@@ -79,31 +80,33 @@ int cli_cmd_submit(const struct cli_options *o)
 		      stderr);
 		return 2;
 	}
-	struct http_url url;
-	int err = cli_server_url(o, &url);
-	if (err)
-		return err;
+	struct http_client *client = NULL;
+	int rc = cli_server_open(o, &client);
+	if (rc)
+		return rc;
 	struct buf pinned = {0}, content = {0};
 	if (cli_load_cert_file(o->receipt_cert, &pinned) ||
 	    cli_read_file(o->file, CLI_MAX_SIGNED_FILE, &content)) {
 		buf_free(&pinned);
 		buf_free(&content);
+		http_client_free(client);
 		return 1;
 	}
 	uint8_t *cms = NULL;
 	size_t cms_len = 0;
-	int rc = cli_sign_content(o, &content, &cms, &cms_len);
+	rc = card_session_sign_content(o, &content, &cms, &cms_len);
 	buf_free(&content);
-	struct buf raw = {0};
 	struct http_reply reply = {0};
 	if (rc == 0) {
-		err = http_post(&url, "/v1/intake", "application/cms", cms, cms_len, &raw, &reply);
+		int err = http_client_post(client, "/v1/intake", "application/cms", cms, cms_len,
+		                           &reply);
 		if (err < 0) {
 			fprintf(stderr, "kensho-card: submitting to %s failed: %s\n", o->server,
-			        cli_http_strerror(err));
+			        http_client_strerror(err));
 			rc = 1;
 		}
 	}
+	http_client_free(client);
 	char number[24] = "";
 	if (rc == 0 && (reply.status == 201 || reply.status == 200) &&
 	    http_reply_header(&reply, "Kensho-Receipt", number, sizeof(number)) == 0) {
@@ -124,7 +127,6 @@ int cli_cmd_submit(const struct cli_options *o)
 	}
 	free(cms);
 	http_reply_free(&reply);
-	buf_free(&raw);
 	buf_free(&pinned);
 	return rc;
 }

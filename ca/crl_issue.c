@@ -1,5 +1,5 @@
-/* CRL generation from the revocation index: see crl.h. */
-#include "ca/crl.h"
+/* CRL generation from the revocation index: see crl_issue.h. */
+#include "ca/crl_issue.h"
 
 #include <errno.h>
 #include <fcntl.h>
