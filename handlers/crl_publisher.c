@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "ca/crl.h"
+#include "ca/crl_issue.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ca/crl.h"
+#include "ca/crl_issue.h"
 #include "core/conditional.h"
 #include "core/config.h"
 #include "core/encoding.h"

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "ca/ca.h"
-#include "ca/crl.h"
+#include "ca/crl_issue.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/exchange.h"
