@@ -12,10 +12,11 @@ every folder may name without depending on the event loop. This script reads
 every #include of every product source, reports each one the folder's README
 does not allow, and reports a cycle between folders. It exits 1 on any finding.
 
-    check_includes.py [SOURCE_ROOT] [--graph]
+    check_includes.py [SOURCE_ROOT] [--graph] [--self-test]
 
 --graph prints the folder dependency graph actually included (a line per
-folder: `folder -> dep, dep`) and exits 0.
+folder: `folder -> dep, dep`) and exits 0. --self-test first checks the
+checker on a small tree with one of each finding.
 """
 import os
 import re
@@ -121,36 +122,79 @@ def find_cycle(graph):
     return None
 
 
-def main(argv):
-    args = [a for a in argv[1:] if not a.startswith("--")]
-    root = args[0] if args else os.path.join(os.path.dirname(__file__), "..")
-    root = os.path.abspath(root)
+def self_test():
+    """The checker finds what it must on a tree made to break each rule."""
+    import tempfile
+    files = {
+        "a/README.md": "Allowed includes: b, base\n",
+        "a/x.c": '#include "a/x.h"\n#include "b/y.h"\n#include "core/log.h"\n#include <lmdb.h>\n',
+        "a/x.h": "",
+        "b/README.md": "Allowed includes: a\n",
+        "b/y.h": '#include "a/x.h"\n',
+        "c/y.c": '#include "core/server.h"\n',
+    }
+    with tempfile.TemporaryDirectory(prefix="check-includes-") as root:
+        for path, text in files.items():
+            os.makedirs(os.path.join(root, os.path.dirname(path)), exist_ok=True)
+            with open(os.path.join(root, path), "w") as f:
+                f.write(text)
+        found = check(root)
+    want = ["a/x.c:4: includes lmdb.h (lmdb)", "c/README.md: no 'Allowed includes:' line",
+            "c/y.c:1: includes core/server.h (core)", "cycle: a -> b -> a"]
+    missing = [w for w in want if not any(w in p for p in found)]
+    if missing or len(found) != len(want):
+        print("self-test failed; expected", want, "found", found)
+        return False
+    print(f"self-test: the {len(want)} planted findings are reported")
+    return True
+
+
+def check(root):
+    """Every finding for the tree at root (a list of lines)."""
     problems = []
     graph = {}
-    foreign = {}
     for folder in folders(root):
         rules = allowed(root, folder)
         if rules is None:
             problems.append(f"{folder}/README.md: no 'Allowed includes:' line")
             rules = set()
         deps = graph.setdefault(folder, set())
+        for where, inc, name in includes(root, folder):
+            if name == folder or (folder == "core" and name == "base"):
+                continue
+            if name not in FOREIGN:
+                deps.add(name)
+            if name in rules or (name == "base" and "core" in rules):
+                continue
+            problems.append(f"{where}: includes {inc} ({name}), which {folder}/README.md does not allow")
+    cycle = find_cycle(graph)
+    if cycle:
+        problems.append("folders include each other in a cycle: " + " -> ".join(cycle))
+    return problems
+
+
+def main(argv):
+    args = [a for a in argv[1:] if not a.startswith("--")]
+    root = args[0] if args else os.path.join(os.path.dirname(__file__), "..")
+    root = os.path.abspath(root)
+    graph = {}
+    foreign = {}
+    for folder in folders(root):
+        deps = graph.setdefault(folder, set())
         libs = foreign.setdefault(folder, set())
         for where, inc, name in includes(root, folder):
             if name == folder or (folder == "core" and name == "base"):
                 continue
             (libs if name in FOREIGN else deps).add(name)
-            if name in rules or (name == "base" and "core" in rules):
-                continue
-            problems.append(f"{where}: includes {inc} ({name}), which {folder}/README.md does not allow")
     if "--graph" in argv:
         for folder in sorted(graph):
             libs = ", ".join(sorted(foreign[folder]))
             print(f"{folder} -> {', '.join(sorted(graph[folder])) or '(none)'}"
                   + (f"  [{libs}]" if libs else ""))
         return 0
-    cycle = find_cycle(graph)
-    if cycle:
-        problems.append("folders include each other in a cycle: " + " -> ".join(cycle))
+    if "--self-test" in argv and not self_test():
+        return 1
+    problems = check(root)
     for p in problems:
         print(p)
     print(f"{len(folders(root))} folders checked, {len(problems)} findings")
