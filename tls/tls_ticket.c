@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <mbedtls/gcm.h>
+#include <mbedtls/ssl.h>
 #include <mbedtls/hkdf.h>
 #include <mbedtls/md.h>
 #include <mbedtls/platform_util.h>

@@ -22,7 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <mbedtls/ssl.h>
+/* Named, not included: kenshod's main uses this header for the key file
+ * alone and stays free of mbedTLS headers. */
+struct mbedtls_ssl_session;
 
 #define TLS_TICKET_MASTER_LEN 32
 #define TLS_TICKET_NAME_LEN   16
@@ -55,7 +57,7 @@ int tls_ticket_derive(const uint8_t master[TLS_TICKET_MASTER_LEN], uint64_t peri
  * negative errno. */
 int tls_ticket_seal(const struct tls_ticket_keys *k, int64_t now, int64_t start,
                     int (*f_rng)(void *, unsigned char *, size_t), void *p_rng,
-                    const mbedtls_ssl_session *session, uint8_t *out, size_t cap, size_t *len);
+                    const struct mbedtls_ssl_session *session, uint8_t *out, size_t cap, size_t *len);
 
 /** Opens a ticket from a ClientHello (outside input; decrypted in place)
  * into `session`, and its session start into *start (if not NULL). Returns 0;
@@ -64,4 +66,4 @@ int tls_ticket_seal(const struct tls_ticket_keys *k, int64_t now, int64_t start,
  * whose contents do not parse; -ETIME for a session older than the lifetime; or
  * -EKEYREJECTED for one sealed under another trust store. */
 int tls_ticket_open(const struct tls_ticket_keys *k, int64_t now, uint8_t *buf, size_t len,
-                    mbedtls_ssl_session *session, int64_t *start);
+                    struct mbedtls_ssl_session *session, int64_t *start);
