@@ -102,7 +102,7 @@ static int openssl_verify(struct fixture *f, const uint8_t *der, size_t len, boo
 	return status;
 }
 
-static void build_and_verify(void **state, bool detached, bool attrs, mbedtls_md_type_t md)
+static void build_and_verify(void **state, bool detached, bool attrs, enum pki_digest md)
 {
 	struct fixture *f = *state;
 	struct cms_build_params p = params(f);
@@ -118,28 +118,28 @@ static void build_and_verify(void **state, bool detached, bool attrs, mbedtls_md
 
 static void test_attached_with_attributes(void **state)
 {
-	build_and_verify(state, false, true, MBEDTLS_MD_SHA256);
+	build_and_verify(state, false, true, PKI_DIGEST_SHA256);
 }
 
 static void test_detached_with_attributes(void **state)
 {
-	build_and_verify(state, true, true, MBEDTLS_MD_SHA256);
+	build_and_verify(state, true, true, PKI_DIGEST_SHA256);
 }
 
 static void test_attached_without_attributes(void **state)
 {
-	build_and_verify(state, false, false, MBEDTLS_MD_SHA256);
+	build_and_verify(state, false, false, PKI_DIGEST_SHA256);
 }
 
 static void test_detached_without_attributes(void **state)
 {
-	build_and_verify(state, true, false, MBEDTLS_MD_SHA256);
+	build_and_verify(state, true, false, PKI_DIGEST_SHA256);
 }
 
 static void test_sha384_and_sha512(void **state)
 {
-	build_and_verify(state, false, true, MBEDTLS_MD_SHA384);
-	build_and_verify(state, true, true, MBEDTLS_MD_SHA512);
+	build_and_verify(state, false, true, PKI_DIGEST_SHA384);
+	build_and_verify(state, true, true, PKI_DIGEST_SHA512);
 }
 
 /* The check above must be able to fail: a changed content byte is refused. */
@@ -194,7 +194,7 @@ static void test_bad_certificate_is_refused(void **state)
 	size_t len;
 	assert_int_equal(cms_build_signed(&p, &der, &len), -EINVAL);
 	p = params(f);
-	p.md = MBEDTLS_MD_SHA1;
+	p.md = PKI_DIGEST_SHA1;
 	assert_int_equal(cms_build_signed(&p, &der, &len), -EINVAL);
 }
 
