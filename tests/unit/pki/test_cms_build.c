@@ -198,6 +198,27 @@ static void test_bad_certificate_is_refused(void **state)
 	assert_int_equal(cms_build_signed(&p, &der, &len), -EINVAL);
 }
 
+/* The DigestInfo a card signs (RFC 8017 §9.2 note 1): 19 bytes of
+ * AlgorithmIdentifier and OCTET STRING header, then the digest. */
+static void test_digest_info_per_digest(void **state)
+{
+	(void)state;
+	uint8_t digest[64] = {0}, out[128];
+	assert_int_equal(cms_digest_info(PKI_DIGEST_SHA256, digest, 32, out, sizeof out), 19 + 32);
+	assert_int_equal(out[18], 32);
+	/* 2.16.840.1.101.3.4.2.1's last arc names SHA-256 */
+	assert_int_equal(out[14], 1);
+	assert_int_equal(cms_digest_info(PKI_DIGEST_SHA384, digest, 48, out, sizeof out), 19 + 48);
+	assert_int_equal(out[14], 2);
+	assert_int_equal(cms_digest_info(PKI_DIGEST_SHA512, digest, 64, out, sizeof out), 19 + 64);
+	assert_int_equal(out[14], 3);
+	/* the wrong length for the digest, a digest CMS signing does not use,
+	 * too little room */
+	assert_int_equal(cms_digest_info(PKI_DIGEST_SHA384, digest, 32, out, sizeof out), -EINVAL);
+	assert_int_equal(cms_digest_info(PKI_DIGEST_SHA1, digest, 20, out, sizeof out), -EINVAL);
+	assert_int_equal(cms_digest_info(PKI_DIGEST_SHA256, digest, 32, out, 40), -ENOSPC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +230,7 @@ int main(void)
 	        cmocka_unit_test(test_openssl_rejects_altered_content),
 	        cmocka_unit_test(test_callback_error_is_returned),
 	        cmocka_unit_test(test_bad_certificate_is_refused),
+	        cmocka_unit_test(test_digest_info_per_digest),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
