@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include <mbedtls/sha256.h>
-#include <mbedtls/x509_crt.h>
 
 #include "card/cli_server.h"
 #include "card/commands.h"
@@ -15,6 +14,14 @@
 #include "card/session.h"
 #include "core/encoding.h"
 #include "pki/cms.h"
+#include "pki/verify.h"
+
+/* True when the certificate is, byte for byte, the pinned one. */
+static bool is_pinned(const struct pki_cert *cert, const struct buf *pinned)
+{
+	const struct pki_bytes *der = &pki_cert_info(cert)->der;
+	return der->len == pinned->len && memcmp(der->p, pinned->data, pinned->len) == 0;
+}
 
 /* Checks the receipt: CMS signed by exactly the pinned certificate, a valid
  * signature, and content naming this submission. Prints what it says. */
@@ -26,22 +33,21 @@ static int check_receipt(const uint8_t *der, size_t len, const struct buf *pinne
 		fputs("kensho-card: the receipt is not a CMS SignedData with content\n", stderr);
 		return 1;
 	}
-	mbedtls_x509_crt signer;
-	mbedtls_x509_crt_init(&signer);
+	struct pki_cert *signer = NULL;
 	int rc = 1;
 	enum cms_verdict verdict = CMS_VERDICT_BAD_SIGNATURE;
 	if (cms_signer_cert(&sd, &signer) < 0)
 		fputs("kensho-card: the receipt carries no signer certificate\n", stderr);
-	else if (signer.raw.len != pinned->len || memcmp(signer.raw.p, pinned->data, pinned->len))
+	else if (!is_pinned(signer, pinned))
 		fputs("kensho-card: the receipt is not signed by the pinned receipt certificate\n",
 		      stderr);
-	else if (cms_verify_signature(&sd, sd.content.p, sd.content.len, &signer, &verdict) < 0 ||
+	else if (cms_verify_signature(&sd, sd.content.p, sd.content.len, signer, &verdict) < 0 ||
 	         verdict != CMS_VERDICT_VALID)
 		fprintf(stderr, "kensho-card: the receipt's signature does not verify (%s)\n",
 		        cms_verdict_name(verdict));
 	else
 		rc = 0;
-	mbedtls_x509_crt_free(&signer);
+	pki_cert_free(signer);
 	if (rc)
 		return rc;
 

@@ -107,7 +107,7 @@ int card_session_sign_content(const struct cli_options *o, const struct buf *con
 		        .content_len = content->len,
 		        .signed_attributes = true,
 		        .signing_time = time(NULL),
-		        .md = MBEDTLS_MD_SHA256,
+		        .md = PKI_DIGEST_SHA256,
 		        .cert = cert.data,
 		        .cert_len = cert.len,
 		        .sign = card_sign_cb,

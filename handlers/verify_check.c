@@ -308,7 +308,7 @@ static int check_cms(struct store_txn *txn, struct verify_ca_cache *cas, const u
 	r->signing_time = sd.signing_time;
 
 	struct pki_cert *cert;
-	rc = pki_cms_signer(&sd, &cert);
+	rc = cms_signer_cert(&sd, &cert);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc < 0) {
@@ -322,7 +322,7 @@ static int check_cms(struct store_txn *txn, struct verify_ca_cache *cas, const u
 	if (!ca) {
 		r->reason = "unknown_issuer";
 	} else if (key_accepted(&cas->limits, cert, r) && issuer_signed(ca, cert, true, r)) {
-		rc = pki_cms_verify(&sd, content, content_len, cert, &verdict);
+		rc = cms_verify_signature(&sd, content, content_len, cert, &verdict);
 		if (rc == 0 && verdict != CMS_VERDICT_CONTENT_ALTERED)
 			r->public_key_operations++; /* a digest mismatch stops before it */
 		if (rc == 0 && verdict != CMS_VERDICT_VALID)

@@ -9,7 +9,9 @@
 #include <mbedtls/rsa.h>
 
 #include "pki/asn1_time.h"
+#include "pki/cert_internal.h"
 #include "pki/der.h"
+#include "pki/hash_internal.h"
 
 /* Content octets of the OIDs kensho recognises. */
 static const uint8_t oid_signed_data[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02};
@@ -93,7 +95,7 @@ static int get_alg(uint8_t **p, const uint8_t *end, struct cms_bytes *oid, struc
 
 /* A digest AlgorithmIdentifier: SHA-256/384/512, parameters absent or NULL
  * (RFC 5754 §2 allows both). */
-static int get_digest_alg(uint8_t **p, const uint8_t *end, mbedtls_md_type_t *md)
+static int get_digest_alg(uint8_t **p, const uint8_t *end, enum pki_digest *digest)
 {
 	struct cms_bytes oid, params;
 	int rc = get_alg(p, end, &oid, &params);
@@ -102,11 +104,12 @@ static int get_digest_alg(uint8_t **p, const uint8_t *end, mbedtls_md_type_t *md
 	if (!(params.len == 0 || (params.len == 2 && params.p[0] == 0x05 && params.p[1] == 0)))
 		return -EINVAL;
 	mbedtls_asn1_buf buf = {.tag = MBEDTLS_ASN1_OID, .len = oid.len, .p = (uint8_t *)oid.p};
-	if (mbedtls_oid_get_md_alg(&buf, md) != 0)
+	mbedtls_md_type_t md;
+	if (mbedtls_oid_get_md_alg(&buf, &md) != 0)
 		return -ENOTSUP;
-	if (*md != MBEDTLS_MD_SHA256 && *md != MBEDTLS_MD_SHA384 && *md != MBEDTLS_MD_SHA512)
+	if (md != MBEDTLS_MD_SHA256 && md != MBEDTLS_MD_SHA384 && md != MBEDTLS_MD_SHA512)
 		return -ENOTSUP;
-	return 0;
+	return pki_digest_from_md(md, digest);
 }
 
 /* RSASSA-PSS-params (RFC 4055 §3.1). The defaults (SHA-1) are refused: kensho
@@ -118,7 +121,7 @@ static int get_pss_params(struct cms_bytes params, struct cms_signed_data *sd)
 	if (get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) < 0 ||
 	    p + len != end)
 		return -EINVAL;
-	mbedtls_md_type_t hash = MBEDTLS_MD_SHA1, mgf_hash = MBEDTLS_MD_SHA1;
+	enum pki_digest hash = PKI_DIGEST_SHA1, mgf_hash = PKI_DIGEST_SHA1;
 	int salt = 20, rc;
 	if (p < end && *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0)) {
 		if ((rc = get_tag(&p, end, &len, *p)) < 0)
@@ -191,7 +194,7 @@ static int signature_alg(uint8_t **p, const uint8_t *end, struct cms_signed_data
 	mbedtls_pk_type_t pk;
 	if (mbedtls_oid_get_sig_alg(&buf, &md, &pk) != 0 || pk != MBEDTLS_PK_RSA)
 		return -ENOTSUP;
-	if (md != sd->digest)
+	if (md != pki_digest_md(sd->digest))
 		return -EINVAL;
 	sd->sig_alg = CMS_SIG_RSA_PKCS1;
 	return 0;
@@ -434,7 +437,9 @@ int cms_decode(const uint8_t *der, size_t der_len, struct cms_signed_data *sd)
 	return 0;
 }
 
-int cms_signer_cert(const struct cms_signed_data *sd, mbedtls_x509_crt *crt)
+/* Parses into crt the included certificate that the signer identifier
+ * names. Returns 0 or -ENOENT. */
+static int find_signer(const struct cms_signed_data *sd, mbedtls_x509_crt *crt)
 {
 	for (int i = 0; i < sd->cert_count; i++) {
 		mbedtls_x509_crt_free(crt);
@@ -452,6 +457,22 @@ int cms_signer_cert(const struct cms_signed_data *sd, mbedtls_x509_crt *crt)
 	return -ENOENT;
 }
 
+int cms_signer_cert(const struct cms_signed_data *sd, struct pki_cert **out)
+{
+	struct pki_cert *c = pki_cert_new();
+	if (!c)
+		return -ENOMEM;
+	int rc = find_signer(sd, &c->crt);
+	if (rc == 0 && pki_cert_finish(c) != 0)
+		rc = -ENOENT; /* no certificate kensho can read */
+	if (rc < 0) {
+		pki_cert_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
 static int digest_of(mbedtls_md_type_t md, const uint8_t *prefix, size_t prefix_len,
                      const uint8_t *data, size_t len, uint8_t *out)
 {
@@ -466,15 +487,16 @@ static int digest_of(mbedtls_md_type_t md, const uint8_t *prefix, size_t prefix_
 }
 
 int cms_verify_signature(const struct cms_signed_data *sd, const uint8_t *content,
-                         size_t content_len, const mbedtls_x509_crt *signer,
+                         size_t content_len, const struct pki_cert *signer,
                          enum cms_verdict *verdict)
 {
-	const mbedtls_md_info_t *info = mbedtls_md_info_from_type(sd->digest);
+	mbedtls_md_type_t md = pki_digest_md(sd->digest);
+	const mbedtls_md_info_t *info = mbedtls_md_info_from_type(md);
 	if (!info)
 		return -EINVAL;
 	size_t digest_len = mbedtls_md_get_size(info);
 	uint8_t content_digest[MBEDTLS_MD_MAX_SIZE], signed_digest[MBEDTLS_MD_MAX_SIZE];
-	int rc = digest_of(sd->digest, NULL, 0, content, content_len, content_digest);
+	int rc = digest_of(md, NULL, 0, content, content_len, content_digest);
 	if (rc < 0)
 		return rc;
 	if (sd->has_signed_attrs) {
@@ -486,14 +508,14 @@ int cms_verify_signature(const struct cms_signed_data *sd, const uint8_t *conten
 		/* §5.4: the signature covers the attributes with an explicit SET OF
 		 * tag in place of the [0] IMPLICIT one. */
 		static const uint8_t set_tag = MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SET;
-		rc = digest_of(sd->digest, &set_tag, 1, sd->signed_attrs.p + 1,
-		               sd->signed_attrs.len - 1, signed_digest);
+		rc = digest_of(md, &set_tag, 1, sd->signed_attrs.p + 1, sd->signed_attrs.len - 1,
+		               signed_digest);
 		if (rc < 0)
 			return rc;
 	} else {
 		memcpy(signed_digest, content_digest, digest_len);
 	}
-	mbedtls_pk_context *pk = (mbedtls_pk_context *)&signer->pk;
+	mbedtls_pk_context *pk = (mbedtls_pk_context *)&signer->crt.pk;
 	if (mbedtls_pk_get_type(pk) != MBEDTLS_PK_RSA)
 		return -ENOTSUP;
 	mbedtls_rsa_context *rsa = mbedtls_pk_rsa(*pk);
@@ -503,14 +525,14 @@ int cms_verify_signature(const struct cms_signed_data *sd, const uint8_t *conten
 	}
 	int ok;
 	if (sd->sig_alg == CMS_SIG_RSA_PSS)
-		ok = mbedtls_rsa_rsassa_pss_verify_ext(rsa, NULL, NULL, MBEDTLS_RSA_PUBLIC,
-		                                       sd->digest, (unsigned)digest_len,
-		                                       signed_digest, sd->pss_mgf1_digest,
+		ok = mbedtls_rsa_rsassa_pss_verify_ext(rsa, NULL, NULL, MBEDTLS_RSA_PUBLIC, md,
+		                                       (unsigned)digest_len, signed_digest,
+		                                       pki_digest_md(sd->pss_mgf1_digest),
 		                                       sd->pss_salt_len, sd->signature.p) == 0;
 	else
-		ok = mbedtls_rsa_rsassa_pkcs1_v15_verify(rsa, NULL, NULL, MBEDTLS_RSA_PUBLIC,
-		                                         sd->digest, (unsigned)digest_len,
-		                                         signed_digest, sd->signature.p) == 0;
+		ok = mbedtls_rsa_rsassa_pkcs1_v15_verify(rsa, NULL, NULL, MBEDTLS_RSA_PUBLIC, md,
+		                                         (unsigned)digest_len, signed_digest,
+		                                         sd->signature.p) == 0;
 	*verdict = ok ? CMS_VERDICT_VALID : CMS_VERDICT_BAD_SIGNATURE;
 	return 0;
 }

@@ -13,8 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <mbedtls/md.h>
-#include <mbedtls/x509_crt.h>
+#include "pki/hash.h"
+
+struct pki_cert; /* pki/verify.h */
 
 #define CMS_MAX_INPUT      (16u << 20)
 #define CMS_MAX_CERTS      8
@@ -35,15 +36,15 @@ struct cms_signed_data {
 	int cert_count;
 	struct cms_bytes sid_issuer; /**< the signer's issuer Name, whole DER */
 	struct cms_bytes sid_serial; /**< its serialNumber's content octets */
-	mbedtls_md_type_t digest;    /**< SignerInfo digestAlgorithm */
+	enum pki_digest digest;      /**< SignerInfo digestAlgorithm: SHA-256/384/512 */
 	bool has_signed_attrs;
 	struct cms_bytes signed_attrs; /**< the [0] IMPLICIT TLV as received */
 	struct cms_bytes message_digest;
 	bool has_signing_time;
 	int64_t signing_time; /**< unix seconds */
 	enum cms_signature_alg sig_alg;
-	mbedtls_md_type_t pss_mgf1_digest; /**< PSS only */
-	int pss_salt_len;                  /**< PSS only */
+	enum pki_digest pss_mgf1_digest; /**< PSS only */
+	int pss_salt_len;                /**< PSS only */
 	struct cms_bytes signature;
 };
 
@@ -60,15 +61,15 @@ enum cms_verdict {
  * signer-identifier form kensho does not take) or -E2BIG (a limit). */
 int cms_decode(const uint8_t *der, size_t len, struct cms_signed_data *out);
 
-/** Parses into `crt` the included certificate that the signer identifier
- * names. Returns 0 or -ENOENT. */
-int cms_signer_cert(const struct cms_signed_data *sd, mbedtls_x509_crt *crt);
+/** Parses the included certificate that the signer identifier names into
+ * *out (free it with pki_cert_free). Returns 0, -ENOENT or -ENOMEM. */
+int cms_signer_cert(const struct cms_signed_data *sd, struct pki_cert **out);
 
 /** Checks the signature over `content` (the attached content or, when
  * detached, the caller's) with the signer's public key. Returns 0 with the
  * verdict in *verdict, or a negative errno when it could not check at all. */
 int cms_verify_signature(const struct cms_signed_data *sd, const uint8_t *content,
-                         size_t content_len, const mbedtls_x509_crt *signer,
+                         size_t content_len, const struct pki_cert *signer,
                          enum cms_verdict *verdict);
 
 /** A short machine-readable name for a verdict ("bad_signature", ...). */

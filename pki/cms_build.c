@@ -9,6 +9,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "pki/der.h"
+#include "pki/hash_internal.h"
 #include "pki/random.h"
 
 #define OID_SIGNED_DATA    "1.2.840.113549.1.7.2"
@@ -19,30 +20,30 @@
 #define OID_SIGNING_TIME   "1.2.840.113549.1.9.5"
 
 /* The digest algorithm's OID (NIST, RFC 5754 §2), or NULL if unsupported. */
-static const char *digest_oid(mbedtls_md_type_t md)
+static const char *digest_oid(enum pki_digest md)
 {
 	switch (md) {
-	case MBEDTLS_MD_SHA256: return "2.16.840.1.101.3.4.2.1";
-	case MBEDTLS_MD_SHA384: return "2.16.840.1.101.3.4.2.2";
-	case MBEDTLS_MD_SHA512: return "2.16.840.1.101.3.4.2.3";
+	case PKI_DIGEST_SHA256: return "2.16.840.1.101.3.4.2.1";
+	case PKI_DIGEST_SHA384: return "2.16.840.1.101.3.4.2.2";
+	case PKI_DIGEST_SHA512: return "2.16.840.1.101.3.4.2.3";
 	default: return NULL;
 	}
 }
 
 /* AlgorithmIdentifier for a digest. RFC 5754 §2 says implementations SHOULD
  * omit the parameters, which is also what OpenSSL writes. */
-static void write_digest_alg(struct der *d, mbedtls_md_type_t md)
+static void write_digest_alg(struct der *d, enum pki_digest md)
 {
 	der_begin(d, DER_SEQUENCE);
 	der_oid(d, digest_oid(md));
 	der_end(d);
 }
 
-int cms_digest_info(mbedtls_md_type_t md, const uint8_t *digest, size_t digest_len, uint8_t *out,
+int cms_digest_info(enum pki_digest md, const uint8_t *digest, size_t digest_len, uint8_t *out,
                     size_t cap)
 {
 	const char *oid = digest_oid(md);
-	const mbedtls_md_info_t *info = mbedtls_md_info_from_type(md);
+	const mbedtls_md_info_t *info = mbedtls_md_info_from_type(pki_digest_md(md));
 	if (!oid || !info || mbedtls_md_get_size(info) != digest_len)
 		return -EINVAL;
 	/* PKCS#1's DigestInfo keeps the explicit NULL (RFC 8017 §9.2 note 1). */
@@ -154,9 +155,9 @@ static int signed_attributes_encode(const struct cms_build_params *p, const char
 	return rc;
 }
 
-static int digest_of(mbedtls_md_type_t md, const uint8_t *data, size_t len, uint8_t *out)
+static int digest_of(enum pki_digest md, const uint8_t *data, size_t len, uint8_t *out)
 {
-	const mbedtls_md_info_t *info = mbedtls_md_info_from_type(md);
+	const mbedtls_md_info_t *info = mbedtls_md_info_from_type(pki_digest_md(md));
 	if (!info || mbedtls_md(info, data, len, out) != 0)
 		return -EINVAL;
 	return 0;
@@ -164,8 +165,8 @@ static int digest_of(mbedtls_md_type_t md, const uint8_t *data, size_t len, uint
 
 int cms_build_signed(const struct cms_build_params *p, uint8_t **out, size_t *out_len)
 {
-	mbedtls_md_type_t md = p->md ? p->md : MBEDTLS_MD_SHA256;
-	const mbedtls_md_info_t *info = mbedtls_md_info_from_type(md);
+	enum pki_digest md = p->md;
+	const mbedtls_md_info_t *info = mbedtls_md_info_from_type(pki_digest_md(md));
 	if (!digest_oid(md) || !info || !p->sign || !p->cert || (!p->content && p->content_len))
 		return -EINVAL;
 	const char *content_type = p->content_type ? p->content_type : OID_DATA;

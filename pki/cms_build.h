@@ -13,8 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <mbedtls/md.h>
-#include <mbedtls/pk.h>
+#include "pki/hash.h"
 
 /** Largest signature a callback may return (RSA-8192). */
 #define CMS_MAX_SIGNATURE 1024
@@ -32,7 +31,7 @@ struct cms_build_params {
 	bool signed_attributes;   /**< content-type, signing-time, message-digest */
 	int64_t signing_time;     /**< unix seconds, used with signed_attributes */
 	const char *content_type; /**< eContentType, dotted; NULL = id-data */
-	mbedtls_md_type_t md;     /**< SHA256 (0 = SHA256), SHA384 or SHA512 */
+	enum pki_digest md;       /**< SHA256 (the zero value), SHA384 or SHA512 */
 	const uint8_t *cert;      /**< the signer's certificate, DER */
 	size_t cert_len;
 	cms_sign_cb sign; /**< produces the signature */
@@ -44,12 +43,13 @@ struct cms_build_params {
  * -ENOMEM, or the callback's error. */
 int cms_build_signed(const struct cms_build_params *p, uint8_t **out, size_t *out_len);
 
-/** A cms_sign_cb for an RSA key in memory: `arg` is an mbedtls_pk_context *.
+/** A cms_sign_cb for an RSA key in memory: `arg` is an mbedtls_pk_context *
+ * (pki/ and tests; elsewhere pki_signer_sign of pki/signer.h serves).
  * Returns -ENOTSUP for a key that is not RSA. */
 int cms_sign_pk(void *arg, const uint8_t *digest_info, size_t digest_info_len, uint8_t *sig,
                 size_t *sig_len);
 
 /** Writes the DER DigestInfo for a digest (RFC 8017 §9.2, with NULL
  * parameters) into out (capacity cap). Returns its length or -EINVAL/-ENOSPC. */
-int cms_digest_info(mbedtls_md_type_t md, const uint8_t *digest, size_t digest_len, uint8_t *out,
+int cms_digest_info(enum pki_digest md, const uint8_t *digest, size_t digest_len, uint8_t *out,
                     size_t cap);

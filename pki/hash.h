@@ -8,6 +8,15 @@
 
 #define PKI_SHA256_LEN 32
 
+/** A digest algorithm, as CMS names it. The zero value is SHA-256, kensho's
+ * default, so that a zeroed parameter struct means SHA-256. */
+enum pki_digest {
+	PKI_DIGEST_SHA256 = 0,
+	PKI_DIGEST_SHA1, /**< only as a PSS MGF1 digest (RFC 4055's default) */
+	PKI_DIGEST_SHA384,
+	PKI_DIGEST_SHA512,
+};
+
 /** SHA-256 of len bytes at data into out. */
 void pki_sha256(const void *data, size_t len, uint8_t out[PKI_SHA256_LEN]);
 

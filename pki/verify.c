@@ -11,14 +11,10 @@
 #include <mbedtls/x509_crt.h>
 
 #include "pki/asn1_time.h"
+#include "pki/cert_internal.h"
 #include "pki/errors.h"
 
 #define CONSTRUCTED_SEQUENCE (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)
-
-struct pki_cert {
-	mbedtls_x509_crt crt;
-	struct pki_cert_info info;
-};
 
 static struct pki_bytes bytes_of(const mbedtls_x509_buf *b)
 {
@@ -57,8 +53,7 @@ static int read_validity(const mbedtls_x509_buf *tbs, int64_t *not_before, int64
 	return 0;
 }
 
-/* Fills in the parts of an already parsed certificate. */
-static int cert_finish(struct pki_cert *c)
+int pki_cert_finish(struct pki_cert *c)
 {
 	const mbedtls_x509_crt *crt = &c->crt;
 	c->info.der = bytes_of(&crt->raw);
@@ -68,7 +63,7 @@ static int cert_finish(struct pki_cert *c)
 	return read_validity(&crt->tbs, &c->info.not_before, &c->info.not_after);
 }
 
-static struct pki_cert *cert_new(void)
+struct pki_cert *pki_cert_new(void)
 {
 	struct pki_cert *c = calloc(1, sizeof *c);
 	if (c)
@@ -78,12 +73,12 @@ static struct pki_cert *cert_new(void)
 
 int pki_cert_parse(const uint8_t *der, size_t len, struct pki_cert **out)
 {
-	struct pki_cert *c = cert_new();
+	struct pki_cert *c = pki_cert_new();
 	if (!c)
 		return -ENOMEM;
 	int rc = pki_errno(mbedtls_x509_crt_parse_der(&c->crt, der, len));
 	if (rc == 0)
-		rc = cert_finish(c);
+		rc = pki_cert_finish(c);
 	if (rc < 0) {
 		pki_cert_free(c);
 		return rc == -ENOMEM ? rc : -EINVAL;
@@ -142,26 +137,4 @@ int pki_cert_verify_issued(const struct pki_cert *cert, const struct pki_cert *c
 	if (key_judged)
 		flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_BAD_KEY;
 	return flags == 0 ? 0 : -EKEYREJECTED;
-}
-
-int pki_cms_signer(const struct cms_signed_data *sd, struct pki_cert **out)
-{
-	struct pki_cert *c = cert_new();
-	if (!c)
-		return -ENOMEM;
-	int rc = cms_signer_cert(sd, &c->crt);
-	if (rc == 0 && cert_finish(c) != 0)
-		rc = -ENOENT; /* no certificate kensho can read */
-	if (rc < 0) {
-		pki_cert_free(c);
-		return rc;
-	}
-	*out = c;
-	return 0;
-}
-
-int pki_cms_verify(const struct cms_signed_data *sd, const uint8_t *content, size_t content_len,
-                   const struct pki_cert *signer, enum cms_verdict *verdict)
-{
-	return cms_verify_signature(sd, content, content_len, &signer->crt, verdict);
 }

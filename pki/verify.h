@@ -1,15 +1,14 @@
 /* Certificates and signatures with kensho types, for callers outside pki/
  * (the verify and intake handlers): a parsed certificate and its parts, the
- * issuer's signature on it, its key, its key usage, and a CMS signer's
- * signature. Dates and store status are the caller's to judge. */
+ * issuer's signature on it, its key and its key usage. pki/cms.h finds a
+ * CMS signer's certificate and checks its signature with this type. Dates
+ * and store status are the caller's to judge. */
 #ifndef KENSHO_PKI_VERIFY_H
 #define KENSHO_PKI_VERIFY_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "pki/cms.h"
 
 /** A parsed X.509 certificate (its own copy of the DER). */
 struct pki_cert;
@@ -58,12 +57,5 @@ bool pki_cert_may_sign(const struct pki_cert *c);
  * judged; cert's key is judged by mbedTLS's default profile unless the
  * caller already did (key_judged). Returns 0 or -EKEYREJECTED. */
 int pki_cert_verify_issued(const struct pki_cert *cert, const struct pki_cert *ca, bool key_judged);
-
-/** cms_signer_cert with a kensho type: parses the included certificate the
- * signer identifier names. Returns 0, -ENOENT or -ENOMEM. */
-int pki_cms_signer(const struct cms_signed_data *sd, struct pki_cert **out);
-/** cms_verify_signature with a kensho type. */
-int pki_cms_verify(const struct cms_signed_data *sd, const uint8_t *content, size_t content_len,
-                   const struct pki_cert *signer, enum cms_verdict *verdict);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "pki/cms.h"
+#include "pki/verify.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -12,16 +13,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cms_signed_data sd;
 	if (cms_decode(data, size, &sd) != 0)
 		return 0;
-	mbedtls_x509_crt crt;
-	mbedtls_x509_crt_init(&crt);
-	if (cms_signer_cert(&sd, &crt) == 0) {
+	struct pki_cert *signer;
+	if (cms_signer_cert(&sd, &signer) == 0) {
 		enum cms_verdict verdict;
 		/* Detached: check against the input itself, which exercises the
 		 * same digest and signature paths. */
 		const uint8_t *content = sd.detached ? data : sd.content.p;
 		size_t content_len = sd.detached ? size : sd.content.len;
-		cms_verify_signature(&sd, content, content_len, &crt, &verdict);
+		cms_verify_signature(&sd, content, content_len, signer, &verdict);
+		pki_cert_free(signer);
 	}
-	mbedtls_x509_crt_free(&crt);
 	return 0;
 }

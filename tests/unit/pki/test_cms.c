@@ -11,9 +11,11 @@
 #include <cmocka.h>
 
 #include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
 
 #include "pki/cms.h"
 #include "pki/cms_build.h"
+#include "pki/verify.h"
 
 static uint8_t *slurp(const char *name, size_t *len)
 {
@@ -33,16 +35,15 @@ static enum cms_verdict check(const uint8_t *der, size_t len, const uint8_t *con
                               size_t content_len, struct cms_signed_data *sd)
 {
 	assert_int_equal(cms_decode(der, len, sd), 0);
-	mbedtls_x509_crt crt;
-	mbedtls_x509_crt_init(&crt);
-	assert_int_equal(cms_signer_cert(sd, &crt), 0);
+	struct pki_cert *signer;
+	assert_int_equal(cms_signer_cert(sd, &signer), 0);
 	enum cms_verdict v = -1;
 	if (!sd->detached) {
 		content = sd->content.p;
 		content_len = sd->content.len;
 	}
-	assert_int_equal(cms_verify_signature(sd, content, content_len, &crt, &v), 0);
-	mbedtls_x509_crt_free(&crt);
+	assert_int_equal(cms_verify_signature(sd, content, content_len, signer, &v), 0);
+	pki_cert_free(signer);
 	return v;
 }
 
@@ -62,16 +63,16 @@ static void test_openssl_outputs_verify(void **state)
 	static const struct {
 		const char *name;
 		bool detached, attrs;
-		mbedtls_md_type_t md;
+		enum pki_digest md;
 		enum cms_signature_alg alg;
 	} cases[] = {
-	        {"attached.der", false, true, MBEDTLS_MD_SHA256, CMS_SIG_RSA_PKCS1},
-	        {"detached.der", true, true, MBEDTLS_MD_SHA256, CMS_SIG_RSA_PKCS1},
-	        {"attached-noattr.der", false, false, MBEDTLS_MD_SHA256, CMS_SIG_RSA_PKCS1},
-	        {"detached-noattr.der", true, false, MBEDTLS_MD_SHA256, CMS_SIG_RSA_PKCS1},
-	        {"attached-pss.der", false, true, MBEDTLS_MD_SHA256, CMS_SIG_RSA_PSS},
-	        {"attached-sha384.der", false, true, MBEDTLS_MD_SHA384, CMS_SIG_RSA_PKCS1},
-	        {"attached-sha512.der", false, false, MBEDTLS_MD_SHA512, CMS_SIG_RSA_PKCS1},
+	        {"attached.der", false, true, PKI_DIGEST_SHA256, CMS_SIG_RSA_PKCS1},
+	        {"detached.der", true, true, PKI_DIGEST_SHA256, CMS_SIG_RSA_PKCS1},
+	        {"attached-noattr.der", false, false, PKI_DIGEST_SHA256, CMS_SIG_RSA_PKCS1},
+	        {"detached-noattr.der", true, false, PKI_DIGEST_SHA256, CMS_SIG_RSA_PKCS1},
+	        {"attached-pss.der", false, true, PKI_DIGEST_SHA256, CMS_SIG_RSA_PSS},
+	        {"attached-sha384.der", false, true, PKI_DIGEST_SHA384, CMS_SIG_RSA_PKCS1},
+	        {"attached-sha512.der", false, false, PKI_DIGEST_SHA512, CMS_SIG_RSA_PKCS1},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct cms_signed_data sd;

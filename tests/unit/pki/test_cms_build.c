@@ -102,7 +102,7 @@ static int openssl_verify(struct fixture *f, const uint8_t *der, size_t len, boo
 	return status;
 }
 
-static void build_and_verify(void **state, bool detached, bool attrs, mbedtls_md_type_t md)
+static void build_and_verify(void **state, bool detached, bool attrs, enum pki_digest md)
 {
 	struct fixture *f = *state;
 	struct cms_build_params p = params(f);
@@ -118,28 +118,28 @@ static void build_and_verify(void **state, bool detached, bool attrs, mbedtls_md
 
 static void test_attached_with_attributes(void **state)
 {
-	build_and_verify(state, false, true, MBEDTLS_MD_SHA256);
+	build_and_verify(state, false, true, PKI_DIGEST_SHA256);
 }
 
 static void test_detached_with_attributes(void **state)
 {
-	build_and_verify(state, true, true, MBEDTLS_MD_SHA256);
+	build_and_verify(state, true, true, PKI_DIGEST_SHA256);
 }
 
 static void test_attached_without_attributes(void **state)
 {
-	build_and_verify(state, false, false, MBEDTLS_MD_SHA256);
+	build_and_verify(state, false, false, PKI_DIGEST_SHA256);
 }
 
 static void test_detached_without_attributes(void **state)
 {
-	build_and_verify(state, true, false, MBEDTLS_MD_SHA256);
+	build_and_verify(state, true, false, PKI_DIGEST_SHA256);
 }
 
 static void test_sha384_and_sha512(void **state)
 {
-	build_and_verify(state, false, true, MBEDTLS_MD_SHA384);
-	build_and_verify(state, true, true, MBEDTLS_MD_SHA512);
+	build_and_verify(state, false, true, PKI_DIGEST_SHA384);
+	build_and_verify(state, true, true, PKI_DIGEST_SHA512);
 }
 
 /* The check above must be able to fail: a changed content byte is refused. */
@@ -194,8 +194,29 @@ static void test_bad_certificate_is_refused(void **state)
 	size_t len;
 	assert_int_equal(cms_build_signed(&p, &der, &len), -EINVAL);
 	p = params(f);
-	p.md = MBEDTLS_MD_SHA1;
+	p.md = PKI_DIGEST_SHA1;
 	assert_int_equal(cms_build_signed(&p, &der, &len), -EINVAL);
+}
+
+/* The DigestInfo a card signs (RFC 8017 §9.2 note 1): 19 bytes of
+ * AlgorithmIdentifier and OCTET STRING header, then the digest. */
+static void test_digest_info_per_digest(void **state)
+{
+	(void)state;
+	uint8_t digest[64] = {0}, out[128];
+	assert_int_equal(cms_digest_info(PKI_DIGEST_SHA256, digest, 32, out, sizeof out), 19 + 32);
+	assert_int_equal(out[18], 32);
+	/* 2.16.840.1.101.3.4.2.1's last arc names SHA-256 */
+	assert_int_equal(out[14], 1);
+	assert_int_equal(cms_digest_info(PKI_DIGEST_SHA384, digest, 48, out, sizeof out), 19 + 48);
+	assert_int_equal(out[14], 2);
+	assert_int_equal(cms_digest_info(PKI_DIGEST_SHA512, digest, 64, out, sizeof out), 19 + 64);
+	assert_int_equal(out[14], 3);
+	/* the wrong length for the digest, a digest CMS signing does not use,
+	 * too little room */
+	assert_int_equal(cms_digest_info(PKI_DIGEST_SHA384, digest, 32, out, sizeof out), -EINVAL);
+	assert_int_equal(cms_digest_info(PKI_DIGEST_SHA1, digest, 20, out, sizeof out), -EINVAL);
+	assert_int_equal(cms_digest_info(PKI_DIGEST_SHA256, digest, 32, out, 40), -ENOSPC);
 }
 
 int main(void)
@@ -209,6 +230,7 @@ int main(void)
 	        cmocka_unit_test(test_openssl_rejects_altered_content),
 	        cmocka_unit_test(test_callback_error_is_returned),
 	        cmocka_unit_test(test_bad_certificate_is_refused),
+	        cmocka_unit_test(test_digest_info_per_digest),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

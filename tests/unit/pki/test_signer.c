@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "pki/cms.h"
 #include "pki/cms_build.h"
 #include "pki/signer.h"
 #include "pki/verify.h"
@@ -115,9 +116,9 @@ static void test_made_loaded_and_signing(void **state)
 	struct cms_signed_data sd;
 	assert_int_equal(cms_decode(cms, cms_len, &sd), 0);
 	struct pki_cert *signer;
-	assert_int_equal(pki_cms_signer(&sd, &signer), 0);
+	assert_int_equal(cms_signer_cert(&sd, &signer), 0);
 	enum cms_verdict v = -1;
-	assert_int_equal(pki_cms_verify(&sd, sd.content.p, sd.content.len, signer, &v), 0);
+	assert_int_equal(cms_verify_signature(&sd, sd.content.p, sd.content.len, signer, &v), 0);
 	assert_int_equal(v, CMS_VERDICT_VALID);
 	pki_cert_free(signer);
 	free(cms);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "pki/cms.h"
 #include "pki/verify.h"
 #include "pki/x509_write.h"
 
@@ -124,18 +125,18 @@ static void test_cms_signer(void **state)
 	struct cms_signed_data sd;
 	assert_int_equal(cms_decode(der, len, &sd), 0);
 	struct pki_cert *signer;
-	assert_int_equal(pki_cms_signer(&sd, &signer), 0);
+	assert_int_equal(cms_signer_cert(&sd, &signer), 0);
 	assert_memory_equal(pki_cert_info(signer)->serial.p, "\x10\x01", 2);
 	enum cms_verdict v = -1;
-	assert_int_equal(pki_cms_verify(&sd, content, content_len, signer, &v), 0);
+	assert_int_equal(cms_verify_signature(&sd, content, content_len, signer, &v), 0);
 	assert_int_equal(v, CMS_VERDICT_VALID);
 	content[0] ^= 1;
-	assert_int_equal(pki_cms_verify(&sd, content, content_len, signer, &v), 0);
+	assert_int_equal(cms_verify_signature(&sd, content, content_len, signer, &v), 0);
 	assert_int_equal(v, CMS_VERDICT_CONTENT_ALTERED);
 	pki_cert_free(signer);
 	/* a signer identifier that names no included certificate */
 	sd.sid_serial.len = 1;
-	assert_int_equal(pki_cms_signer(&sd, &signer), -ENOENT);
+	assert_int_equal(cms_signer_cert(&sd, &signer), -ENOENT);
 	free(der);
 	free(content);
 }
