@@ -10,7 +10,8 @@ include (its own folder is always allowed). `base` stands for core's
 loop-free part (core/buf.h, json.h, log.h, encoding.h, role_set.h, version.h), which
 every folder may name without depending on the event loop. This script reads
 every #include of every product source, reports each one the folder's README
-does not allow, and reports a cycle between folders. It exits 1 on any finding.
+does not allow (a foreign library counts when a kensho header brings it in
+too), and reports a cycle between folders. It exits 1 on any finding.
 
     check_includes.py [SOURCE_ROOT] [--graph] [--self-test]
 
@@ -96,6 +97,30 @@ def includes(root, folder):
                     break
 
 
+def header_foreign(root, rel, memo):
+    """The foreign libraries a kensho header brings in, through the kensho
+    headers it includes in turn (rel: "folder/name.h")."""
+    if rel in memo:
+        return memo[rel]
+    libs = memo[rel] = set()
+    path = os.path.join(root, rel)
+    if not os.path.isfile(path):
+        return libs
+    folder = rel.split("/", 1)[0]
+    with open(path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    for m in INCLUDE.finditer(text):
+        inc = m.group(2)
+        if m.group(1) == '"':
+            sub = inc if "/" in inc else f"{folder}/{inc}"
+            libs |= header_foreign(root, sub, memo)
+            continue
+        for lib, pat in FOREIGN.items():
+            if pat.search(inc):
+                libs.add(lib)
+    return libs
+
+
 def find_cycle(graph):
     """A list of folders forming a cycle, or None."""
     state = {}
@@ -127,10 +152,13 @@ def self_test():
     import tempfile
     files = {
         "a/README.md": "Allowed includes: b, base\n",
-        "a/x.c": '#include "a/x.h"\n#include "b/y.h"\n#include "core/log.h"\n#include <lmdb.h>\n',
+        "a/x.c": ('#include "a/x.h"\n#include "b/y.h"\n#include "core/log.h"\n#include <lmdb.h>\n'
+                  '#include "b/z.h"\n'),
         "a/x.h": "",
         "b/README.md": "Allowed includes: a\n",
         "b/y.h": '#include "a/x.h"\n',
+        "b/z.h": '#include "w.h"\n',
+        "b/w.h": '#include <mbedtls/md.h>\n',
         "c/y.c": '#include "core/server.h"\n',
     }
     with tempfile.TemporaryDirectory(prefix="check-includes-") as root:
@@ -140,6 +168,7 @@ def self_test():
                 f.write(text)
         found = check(root)
     want = ["a/x.c:4: includes lmdb.h (lmdb)", "c/README.md: no 'Allowed includes:' line",
+            "a/x.c:5: includes b/z.h, which brings in mbedtls", "b/w.h:1: includes mbedtls/md.h",
             "c/y.c:1: includes core/server.h (core)", "cycle: a -> b -> a"]
     missing = [w for w in want if not any(w in p for p in found)]
     if missing or len(found) != len(want):
@@ -153,6 +182,7 @@ def check(root):
     """Every finding for the tree at root (a list of lines)."""
     problems = []
     graph = {}
+    memo = {}
     for folder in folders(root):
         rules = allowed(root, folder)
         if rules is None:
@@ -164,6 +194,10 @@ def check(root):
                 continue
             if name not in FOREIGN:
                 deps.add(name)
+            if name not in FOREIGN:
+                for lib in sorted(header_foreign(root, inc, memo) - rules):
+                    problems.append(f"{where}: includes {inc}, which brings in {lib}; "
+                                    f"{folder}/README.md does not allow {lib}")
             if name in rules or (name == "base" and "core" in rules):
                 continue
             problems.append(f"{where}: includes {inc} ({name}), which {folder}/README.md does not allow")
