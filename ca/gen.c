@@ -457,8 +457,8 @@ int ca_bootstrap_demo(const char *data_dir, const char *base_url, unsigned peopl
 		if (!e)
 			e = demo_person(ca, data_dir, err);
 		if (!e)
-			log_info("demo data in %s: %llu people, %llu certificates, %llu revoked; "
-			         "one person's certificates in %s/demo/",
+			log_info("demo data in %s: %llu people, %llu certificates, %llu revoked, "
+			         "and the demo person's 2 certificates with their keys in %s/demo/",
 			         data_dir, (unsigned long long)result.people,
 			         (unsigned long long)result.certs,
 			         (unsigned long long)result.revoked, data_dir);

@@ -200,6 +200,11 @@ void metrics_set_worker(unsigned index)
 		rebind(m);
 }
 
+unsigned metrics_worker_index(void)
+{
+	return registry.worker;
+}
+
 void metrics_worker_exited(unsigned index)
 {
 	if (!registry.header || index >= registry.header->workers)

@@ -91,6 +91,8 @@ int metrics_each(const char *name, void (*fn)(const struct metrics_series_view *
 double metrics_started_at(void);
 /** Number of worker slots of the shared area (kenshod's --workers). */
 unsigned metrics_worker_count(void);
+/** The slot this process writes (metrics_set_worker; 0 before it). */
+unsigned metrics_worker_index(void);
 
 /** Default latency buckets in seconds (0.5 ms to 10 s). */
 extern const double metrics_latency_bounds[];

@@ -10,7 +10,13 @@
  * the page's first load, whichever worker answers it. The other numbers are
  * read at the request: the metrics' own values, so the page and /metrics
  * agree, plus two cheap store reads (the cached responses' count that LMDB
- * keeps, and the revocations of the last day, capped). */
+ * keeps, and the revocations of the last day, capped).
+ *
+ * How many cached OCSP answers are fresh, due for refresh or missing is a
+ * walk of every certificate (store_response_freshness), too long for a
+ * loop: worker 0 runs it on the thread pool every STATUS_FRESHNESS_MS and
+ * publishes the counts as gauges merged by MAX, so every worker's page and
+ * /metrics show the same figures, with the time they were counted. */
 #include "handlers/status.h"
 
 #include <errno.h>
@@ -43,6 +49,14 @@
 #define STATUS_REVOKED_WINDOW_S (24 * 3600)
 #define STATUS_REVOKED_CAP      10000
 #define STATUS_ISSUERS_MAX      16
+/* The freshness walk: first a second after start, then every five minutes
+ * (a million certificates take about a second of one pool thread). */
+#define STATUS_FRESHNESS_FIRST_MS 1000
+#define STATUS_FRESHNESS_MS       (5 * 60 * 1000)
+
+enum freshness_state { FRESH_FRESH, FRESH_DUE, FRESH_MISSING, FRESH_STATES };
+static const char *const freshness_labels[FRESH_STATES] = {
+        "state=\"fresh\"", "state=\"due\"", "state=\"missing\""};
 
 /* The whole server's cumulative request count and latency buckets at one time. */
 struct status_sample {
@@ -58,6 +72,15 @@ struct status_state {
 	struct handler data;
 	const struct handler_env *env;
 	uv_timer_t timer; /* the sampler; closed by on_context_dispose */
+	uv_timer_t fresh_timer;  /* worker 0: the freshness walk's schedule */
+	bool fresh_timer_open;
+	bool scan_running;       /* a walk is on the thread pool */
+	uv_work_t scan;
+	int64_t scan_due_at;     /* in: now + ocsp.refresh_before */
+	int scan_rc;             /* out */
+	struct store_freshness scan_result;
+	struct metric *answers[FRESH_STATES];
+	struct metric *oldest_this_update, *counted_at;
 	struct status_sample ring[STATUS_SAMPLES];
 	size_t ring_next;  /* where the next sample goes */
 	size_t ring_count; /* samples held, up to STATUS_SAMPLES */
@@ -236,6 +259,26 @@ static double family_total(const char *metric)
 	return total;
 }
 
+struct label_total {
+	const char *labels;
+	double total;
+};
+
+static void label_value_cb(const struct metrics_series_view *v, void *arg)
+{
+	struct label_total *t = arg;
+	if (v->labels && strcmp(v->labels, t->labels) == 0)
+		t->total += v->value;
+}
+
+/* The merged value of one series of a family, chosen by its label set. */
+static double family_label_total(const char *metric, const char *labels)
+{
+	struct label_total t = {labels, 0};
+	metrics_each(metric, label_value_cb, &t);
+	return t.total;
+}
+
 /* CRLs: one entry per (kind, delta) from the CRL service's gauges. */
 struct crl_row {
 	char kind[16];
@@ -353,6 +396,109 @@ static void write_store(struct json *j, struct store *store, double now)
 	json_bool(j, "revoked_last_day_capped", revoked.capped);
 }
 
+static int64_t refresh_before_s(const struct config *c)
+{
+	int64_t validity_ms = c ? config_get_ms(c, "ocsp.validity", 3600 * 1000) : 3600 * 1000;
+	return (c ? config_get_ms(c, "ocsp.refresh_before", validity_ms / 4) : validity_ms / 4) /
+	       1000;
+}
+
+/* On a pool thread: one read transaction over the whole store. */
+static void scan_work_cb(uv_work_t *work)
+{
+	struct status_state *st = work->data;
+	struct store_txn *txn = NULL;
+	st->scan_rc = store_txn_begin(st->env->store, false, &txn);
+	if (st->scan_rc == 0) {
+		st->scan_rc = store_response_freshness(txn, st->scan_due_at, &st->scan_result);
+		store_txn_abort(txn);
+	}
+}
+
+static void scan_done_cb(uv_work_t *work, int status)
+{
+	struct status_state *st = work->data;
+	st->scan_running = false;
+	if (status != 0 || st->scan_rc != 0) {
+		log_warn("status: cannot count the cached OCSP answers: %s",
+		         strerror(status ? -status : -st->scan_rc));
+		return;
+	}
+	const struct store_freshness *f = &st->scan_result;
+	metric_set(st->answers[FRESH_FRESH], (double)f->fresh);
+	metric_set(st->answers[FRESH_DUE], (double)f->due);
+	metric_set(st->answers[FRESH_MISSING], (double)f->missing);
+	metric_set(st->oldest_this_update, (double)f->oldest_this_update);
+	metric_set(st->counted_at, floor(now_unix()));
+}
+
+static void fresh_timer_cb(uv_timer_t *timer)
+{
+	struct status_state *st = timer->data;
+	if (st->scan_running)
+		return;
+	st->scan_due_at = (int64_t)now_unix() + refresh_before_s(st->env->config);
+	st->scan.data = st;
+	if (uv_queue_work(st->env->loop, &st->scan, scan_work_cb, scan_done_cb) == 0)
+		st->scan_running = true;
+}
+
+/* The gauges every worker registers (so each scrape has them) and worker
+ * 0's schedule that fills them. */
+static int freshness_start(struct status_state *st)
+{
+	for (int i = 0; i < FRESH_STATES; i++)
+		st->answers[i] = metrics_gauge_merged(
+		        "kensho_ocsp_cached_answers", freshness_labels[i],
+		        "certificates whose cached OCSP answer is fresh, due for refresh "
+		        "(within ocsp.refresh_before of nextUpdate, or past it) or missing, "
+		        "as of kensho_ocsp_cached_answers_counted_seconds",
+		        METRICS_MERGE_MAX);
+	st->oldest_this_update = metrics_gauge_merged(
+	        "kensho_ocsp_cached_answer_oldest_seconds", NULL,
+	        "thisUpdate of the oldest usable cached OCSP answer (unix time; 0: none)",
+	        METRICS_MERGE_MAX);
+	st->counted_at = metrics_gauge_merged(
+	        "kensho_ocsp_cached_answers_counted_seconds", NULL,
+	        "when the cached OCSP answers were last counted (unix time; 0: not yet)",
+	        METRICS_MERGE_MAX);
+	if (metrics_worker_index() != 0 || !st->env->store)
+		return 0;
+	int rc = uv_timer_init(st->env->loop, &st->fresh_timer);
+	if (rc)
+		return rc;
+	st->fresh_timer_open = true;
+	st->fresh_timer.data = st;
+	uv_timer_start(&st->fresh_timer, fresh_timer_cb, STATUS_FRESHNESS_FIRST_MS,
+	               STATUS_FRESHNESS_MS);
+	uv_unref((uv_handle_t *)&st->fresh_timer);
+	return 0;
+}
+
+static void write_freshness(struct json *j)
+{
+	json_object_begin(j, "cached_answers");
+	double counted = family_total("kensho_ocsp_cached_answers_counted_seconds");
+	if (counted > 0) {
+		json_uint(j, "fresh", (uint64_t)family_label_total("kensho_ocsp_cached_answers",
+		                                                   freshness_labels[FRESH_FRESH]));
+		json_uint(j, "due", (uint64_t)family_label_total("kensho_ocsp_cached_answers",
+		                                                 freshness_labels[FRESH_DUE]));
+		json_uint(j, "missing", (uint64_t)family_label_total("kensho_ocsp_cached_answers",
+		                                                     freshness_labels[FRESH_MISSING]));
+		json_int(j, "oldest_this_update",
+		         (int64_t)family_total("kensho_ocsp_cached_answer_oldest_seconds"));
+		json_int(j, "counted_at", (int64_t)counted);
+	} else {
+		json_null(j, "fresh");
+		json_null(j, "due");
+		json_null(j, "missing");
+		json_null(j, "oldest_this_update");
+		json_null(j, "counted_at");
+	}
+	json_object_end(j);
+}
+
 static int status_render(struct buf *out, const struct status_state *st)
 {
 	struct status_sample now;
@@ -385,9 +531,8 @@ static int status_render(struct buf *out, const struct status_state *st)
 	json_uint(&j, "signs_inflight", (uint64_t)family_total("kensho_ocsp_signs_inflight"));
 	int64_t validity_ms = c ? config_get_ms(c, "ocsp.validity", 3600 * 1000) : 3600 * 1000;
 	json_int(&j, "validity_seconds", validity_ms / 1000);
-	json_int(&j, "refresh_before_seconds",
-	         (c ? config_get_ms(c, "ocsp.refresh_before", validity_ms / 4) : validity_ms / 4) /
-	                 1000);
+	json_int(&j, "refresh_before_seconds", refresh_before_s(c));
+	write_freshness(&j);
 	write_store(&j, st->env ? st->env->store : NULL, now.time);
 	json_object_end(&j);
 	write_crls(&j);
@@ -451,6 +596,12 @@ static int status_context_init(struct router *r, const struct handler_env *env, 
 	metric_set(metrics_gauge_merged("kensho_start_time_seconds", NULL,
 	                                "when this kenshod started (unix time)", METRICS_MERGE_MAX),
 	           floor(metrics_started_at()));
+	rc = freshness_start(st);
+	if (rc != 0) {
+		uv_close((uv_handle_t *)&st->timer, NULL);
+		*context = st; /* the timer is freed once the loop has run */
+		return rc;
+	}
 	sample_timer_cb(&st->timer); /* the first interval starts now */
 	uv_timer_start(&st->timer, sample_timer_cb, STATUS_SAMPLE_MS, STATUS_SAMPLE_MS);
 	/* The sampler alone must not keep a stopping worker's loop running
@@ -463,7 +614,11 @@ static int status_context_init(struct router *r, const struct handler_env *env, 
 static void status_context_dispose(void *context)
 {
 	struct status_state *st = context;
-	uv_close((uv_handle_t *)&st->timer, NULL);
+	if (!uv_is_closing((uv_handle_t *)&st->timer))
+		uv_close((uv_handle_t *)&st->timer, NULL);
+	if (st->fresh_timer_open)
+		uv_close((uv_handle_t *)&st->fresh_timer, NULL);
+	st->fresh_timer_open = false;
 }
 
 /* The timer's close callback has run: the loop has ended. */

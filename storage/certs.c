@@ -366,6 +366,66 @@ int store_response_count(struct store_txn *txn, uint64_t *count)
 	return 0;
 }
 
+/* Orders two record keys as LMDB's default comparison does. */
+static int key_cmp(const MDB_val *a, const MDB_val *b)
+{
+	size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+	int c = memcmp(a->mv_data, b->mv_data, n);
+	if (c)
+		return c;
+	return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+}
+
+int store_response_freshness(struct store_txn *txn, int64_t due_at, struct store_freshness *out)
+{
+	memset(out, 0, sizeof(*out));
+	MDB_cursor *certs = NULL, *responses = NULL;
+	int rc = store_cursor(txn, DB_CERTS, &certs);
+	if (rc == 0)
+		rc = store_cursor(txn, DB_RESPONSES, &responses);
+	if (rc) {
+		if (certs)
+			mdb_cursor_close(certs);
+		return rc;
+	}
+	/* Both databases are keyed by issuer id + serial: walk them side by
+	 * side, each record meeting its response, if any, in one pass. */
+	MDB_val ck, cv, rk, rv;
+	int crc = mdb_cursor_get(certs, &ck, &cv, MDB_FIRST);
+	int rrc = mdb_cursor_get(responses, &rk, &rv, MDB_FIRST);
+	for (; crc == 0; crc = mdb_cursor_get(certs, &ck, &cv, MDB_NEXT)) {
+		while (rrc == 0 && key_cmp(&rk, &ck) < 0)
+			rrc = mdb_cursor_get(responses, &rk, &rv, MDB_NEXT);
+		struct store_cert cert;
+		if (ck.mv_size < 5 || ck.mv_size > CERT_KEY_MAX ||
+		    cert_decode(ck.mv_data, ck.mv_size, &cv, &cert) != 0) {
+			rc = -EIO;
+			break;
+		}
+		const uint8_t *p = rv.mv_data;
+		if (rrc != 0 || key_cmp(&rk, &ck) != 0 || rv.mv_size <= RESPONSE_HEADER ||
+		    p[0] != CODEC_V1 || get_be64(p + 1) != cert.version) {
+			out->missing++;
+			continue;
+		}
+		int64_t this_update = (int64_t)get_be64(p + 9);
+		int64_t next_update = (int64_t)get_be64(p + 17);
+		if (next_update > due_at)
+			out->fresh++;
+		else
+			out->due++;
+		if (out->oldest_this_update == 0 || this_update < out->oldest_this_update)
+			out->oldest_this_update = this_update;
+	}
+	if (rc == 0 && crc != MDB_NOTFOUND)
+		rc = store_error(crc);
+	else if (rc == 0 && rrc != 0 && rrc != MDB_NOTFOUND)
+		rc = store_error(rrc);
+	mdb_cursor_close(responses);
+	mdb_cursor_close(certs);
+	return rc;
+}
+
 int store_response_put(struct store_txn *txn, uint32_t issuer_id, const struct store_serial *serial,
                        const struct store_response *response)
 {

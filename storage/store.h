@@ -199,6 +199,19 @@ int store_response_put(struct store_txn *txn, uint32_t issuer_id, const struct s
 /** Counts the cached responses of every issuer (LMDB keeps the count: no scan). */
 int store_response_count(struct store_txn *txn, uint64_t *count);
 
+/** How the certificates' cached answers stand at one time. */
+struct store_freshness {
+	uint64_t fresh;   /**< a usable answer whose nextUpdate is after due_at */
+	uint64_t due;     /**< a usable answer whose nextUpdate is at or before due_at */
+	uint64_t missing; /**< no answer, or one signed for an older record */
+	int64_t oldest_this_update; /**< of the usable answers; 0 when none */
+};
+
+/** Walks every certificate with its cached response (two cursors in the
+ * same key order, merged): O(certificates) reads, so run it off the event
+ * loop. `due_at` is now + the refresh margin. */
+int store_response_freshness(struct store_txn *txn, int64_t due_at, struct store_freshness *out);
+
 /* --- change log (read by replicas and delta CRLs) -------------------------------- */
 
 enum store_change_type {

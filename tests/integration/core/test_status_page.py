@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Server, check  # noqa: E402
+from harness import Server, check, wait_for  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 REQUESTS = 40  # made before the page loads, so the chart has something to show
@@ -118,7 +118,37 @@ def check_page_and_json(srv):
     check(any(p["p99_ms"] is not None for p in points), "latency percentiles computed")
 
 
-def check_chromium(srv):
+def check_freshness(srv):
+    """Worker 0 counts the cached answers over the whole store off the loop;
+    every worker's /v1/status and /metrics then show the same counts, which
+    add up to the store's certificates."""
+    counted = wait_for("the cached OCSP answers are counted",
+                       lambda: status_json(srv)["ocsp"]["cached_answers"]["counted_at"])
+    s = status_json(srv)
+    f = s["ocsp"]["cached_answers"]
+    m = re.search(r"demo data in .*: \d+ people, (\d+) certificates, \d+ revoked, "
+                  r"and the demo person's (\d+) certificates", srv.output())
+    check(m, "the start-up log gives the demo population's size")
+    certificates = int(m.group(1)) + int(m.group(2))
+    check(f["fresh"] + f["due"] + f["missing"] == certificates,
+          f"fresh {f['fresh']} + due {f['due']} + missing {f['missing']} = {certificates} certificates")
+    check(f["fresh"] + f["due"] <= s["ocsp"]["cached_responses"],
+          "no more usable answers than cached responses")
+    check(f["fresh"] > 0, "the answers pre-signed at issuance are fresh")
+    text = scrape(srv)
+    for state in ("fresh", "due", "missing"):
+        check(metric(text, f'kensho_ocsp_cached_answers{{state="{state}"}}') == f[state],
+              f"{state} as on /metrics")
+    check(metric(text, "kensho_ocsp_cached_answers_counted_seconds") == counted,
+          "the count's time as on /metrics")
+    # Every worker answers the same figures (worker 0 counted them).
+    for _ in range(8):
+        g = status_json(srv)["ocsp"]["cached_answers"]
+        check(g["counted_at"] == counted and g["fresh"] == f["fresh"], "the same counts from any worker")
+    return f
+
+
+def check_chromium(srv, freshness):
     if not os.access(CHROMIUM, os.X_OK):
         print(f"SKIP: {CHROMIUM} is missing (scripts/setup installs Debian's chromium)")
         return
@@ -149,6 +179,9 @@ def check_chromium(srv):
                   f"page: {kind} {'delta' if delta else 'full'} cRLNumber as on /metrics")
     check("<path" in dom.split('id="chart-rate"', 1)[1].split("</svg>", 1)[0],
           "page: the rate chart was drawn")
+    shown = [number(v) for v in dom_text(dom, "ocsp-freshness").split(" / ")]
+    check(shown == [freshness["fresh"], freshness["due"], freshness["missing"]],
+          f"page: answers fresh / due / missing as counted ({shown})")
 
 
 def check_local_off():
@@ -173,7 +206,8 @@ def main():
             status, _, _ = srv.get("/healthz")
             assert status == 200
         check_page_and_json(srv)
-        check_chromium(srv)
+        freshness = check_freshness(srv)
+        check_chromium(srv, freshness)
     check_local_off()
 
 

@@ -395,6 +395,66 @@ static void test_revocation_invalidates_cached_response(void **state)
 	store_txn_abort(txn);
 }
 
+/* Caches a response for (issuer, serial n) valid [this_update, next_update). */
+static void cache(struct store *s, uint32_t issuer, uint64_t n, int64_t this_update,
+                  int64_t next_update)
+{
+	static const uint8_t der[] = {0x30, 0x03, 0x0a, 0x01, 0x00};
+	struct store_serial serial = serial_of(n, 8);
+	struct store_txn *txn = begin(s, true);
+	struct store_cert c;
+	assert_int_equal(store_cert_get(txn, issuer, &serial, &c), 0);
+	struct store_response r = {.der = {der, sizeof(der)},
+	                           .this_update = this_update,
+	                           .next_update = next_update,
+	                           .cert_version = c.version};
+	assert_int_equal(store_response_put(txn, issuer, &serial, &r), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+}
+
+static void test_response_freshness(void **state)
+{
+	struct store *s = store_of(state);
+	struct store_freshness f;
+	struct store_txn *txn = begin(s, false);
+	assert_int_equal(store_response_freshness(txn, 500, &f), 0);
+	assert_true(f.fresh == 0 && f.due == 0 && f.missing == 0 && f.oldest_this_update == 0);
+	store_txn_abort(txn);
+
+	uint32_t a = add_issuer(s, "sign", 1), b = add_issuer(s, "auth", 5);
+	for (uint64_t n = 1; n <= 5; n++)
+		add_cert(s, a, n);
+	add_cert(s, b, 1);
+	add_cert(s, b, 2);
+	cache(s, a, 1, 100, 1000); /* fresh: nextUpdate after due_at */
+	cache(s, a, 2, 100, 400);  /* due */
+	                           /* a3: never cached: missing */
+	cache(s, a, 4, 100, 1000); /* then revoked: its answer is gone, missing */
+	cache(s, a, 5, 50, 500);   /* due at due_at exactly; the oldest */
+	cache(s, b, 1, 300, 600);  /* fresh, same serial as a1 under another issuer */
+	                           /* b2: missing, the last key of the walk */
+	struct store_serial four = serial_of(4, 8);
+	txn = begin(s, true);
+	assert_int_equal(store_cert_revoke(txn, a, &four, 150, CRL_REASON_KEY_COMPROMISE), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+
+	txn = begin(s, false);
+	assert_int_equal(store_response_freshness(txn, 500, &f), 0);
+	store_txn_abort(txn);
+	assert_int_equal(f.fresh, 2);
+	assert_int_equal(f.due, 2);
+	assert_int_equal(f.missing, 3);
+	assert_int_equal(f.oldest_this_update, 50);
+
+	/* A later margin makes every cached answer due. */
+	txn = begin(s, false);
+	assert_int_equal(store_response_freshness(txn, 1000, &f), 0);
+	store_txn_abort(txn);
+	assert_int_equal(f.fresh, 0);
+	assert_int_equal(f.due, 4);
+	assert_int_equal(f.missing, 3);
+}
+
 static void test_response_put_loses_race_to_revocation(void **state)
 {
 	struct store *s = store_of(state);
@@ -892,6 +952,7 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_response_put_loses_race_to_revocation, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_response_freshness, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_revoke_rules, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_revoked_each_in_time_order, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_change_log, setup, teardown),
