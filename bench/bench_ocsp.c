@@ -214,7 +214,7 @@ static void sign_with(struct bench *b, struct ocsp_responder *r)
 	uint8_t serial[4];
 	serial_of(next_index(b, b->certs), serial);
 	struct ocsp_cert_id id;
-	if (ocsp_responder_cert_id(r, OCSP_HASH_SHA1, serial, 4, &id))
+	if (ocsp_responder_cert_id(r, PKI_DIGEST_SHA1, serial, 4, &id))
 		die("cert id", EINVAL);
 	struct ocsp_answer a = {.id = &id, .status = OCSP_CERT_GOOD, .reason = -1};
 	struct ocsp_signed out;
@@ -308,7 +308,7 @@ static void populate(struct bench *b)
 		err = ocsp_service_presign(b->set, b->issuer, &s);
 		struct ocsp_cert_id id;
 		if (!err)
-			err = ocsp_responder_cert_id(r, OCSP_HASH_SHA1, s.bytes, 4, &id);
+			err = ocsp_responder_cert_id(r, PKI_DIGEST_SHA1, s.bytes, 4, &id);
 		if (!err)
 			err = ocsp_request_encode(&id, 1, NULL, 0, &b->req_der[i], &b->req_len[i]);
 		if (err)

@@ -163,7 +163,7 @@ static bool wanted_issuer(const struct ocsp_workload *w, uint32_t id)
 /* --- building requests -------------------------------------------------------- */
 
 static int build_variant(struct ocsp_workload *w, struct variant *v, enum klass k, unsigned issuer,
-                         const struct store_serial *serial, enum ocsp_hash hash, bool nonce)
+                         const struct store_serial *serial, enum pki_digest hash, bool nonce)
 {
 	const struct issuer *is = &w->issuers[issuer];
 	v->klass = k;
@@ -219,10 +219,10 @@ static int build_pool(struct ocsp_workload *w, enum klass k, const struct sample
 		if (is < 0)
 			return -ENOENT;
 		int rc = build_variant(w, &pool->sha1[i], k, (unsigned)is, &items[i].serial,
-		                       OCSP_HASH_SHA1, false);
+		                       PKI_DIGEST_SHA1, false);
 		if (rc == 0)
 			rc = build_variant(w, &pool->sha256[i], k, (unsigned)is, &items[i].serial,
-			                   OCSP_HASH_SHA256, false);
+			                   PKI_DIGEST_SHA256, false);
 		if (rc < 0)
 			return rc;
 		pool->count++;
@@ -231,7 +231,7 @@ static int build_pool(struct ocsp_workload *w, enum klass k, const struct sample
 		size_t pick = (size_t)(next_random(&w->rng) % n);
 		int is = issuer_index(w, items[pick].issuer_id);
 		int rc = build_variant(w, &pool->nonce[i], k, (unsigned)is, &items[pick].serial,
-		                       OCSP_HASH_SHA1, true);
+		                       PKI_DIGEST_SHA1, true);
 		if (rc < 0)
 			return rc;
 	}

@@ -60,7 +60,7 @@ static int ocsp_check(const char *server, struct http_client *client, const stru
 		return cli_report_error("the card's certificate", -EBADMSG);
 	}
 	struct ocsp_cert_id id;
-	err = ocsp_cert_id_make(OCSP_HASH_SHA1, ca->data, ca->len, crt.serial.p, crt.serial.len,
+	err = ocsp_cert_id_make(PKI_DIGEST_SHA1, ca->data, ca->len, crt.serial.p, crt.serial.len,
 	                        &id);
 	char serial[2 * OCSP_SERIAL_MAX + 1] = "";
 	if (err == 0)

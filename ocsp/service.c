@@ -223,7 +223,7 @@ int ocsp_service_presign(const struct ocsp_responder_set *set, uint32_t issuer_i
 	q->issuer_id = issuer_id;
 	q->responder = r;
 	q->request.count = 1;
-	int err = ocsp_responder_cert_id(r, OCSP_HASH_SHA1, serial->bytes, serial->len,
+	int err = ocsp_responder_cert_id(r, PKI_DIGEST_SHA1, serial->bytes, serial->len,
 	                                 &q->request.ids[0]);
 	bool changed;
 	if (!err)
@@ -246,7 +246,7 @@ int ocsp_service_presign_in_txn(const struct ocsp_responder_set *set, struct sto
 	if (!r)
 		return -ENOENT;
 	struct ocsp_cert_id id;
-	int err = ocsp_responder_cert_id(r, OCSP_HASH_SHA1, serial->bytes, serial->len, &id);
+	int err = ocsp_responder_cert_id(r, PKI_DIGEST_SHA1, serial->bytes, serial->len, &id);
 	struct store_cert cert;
 	if (!err)
 		err = store_cert_get(txn, issuer_id, serial, &cert);

@@ -12,7 +12,7 @@
  * default, so that a zeroed parameter struct means SHA-256. */
 enum pki_digest {
 	PKI_DIGEST_SHA256 = 0,
-	PKI_DIGEST_SHA1, /**< only as a PSS MGF1 digest (RFC 4055's default) */
+	PKI_DIGEST_SHA1, /**< PSS MGF1 (RFC 4055's default) and OCSP CertIDs (RFC 6960) */
 	PKI_DIGEST_SHA384,
 	PKI_DIGEST_SHA512,
 };

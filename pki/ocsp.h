@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pki/hash.h"
+
 /** CertIDs per request and SingleResponses per response. */
 #define OCSP_MAX_CERT_IDS 32
 /** RFC 9654 §2.1 allows nonces up to 32 octets; kensho accepts up to 128. */
@@ -27,14 +29,6 @@
 #define OCSP_SERIAL_MAX 32
 /** Largest request accepted on POST or GET (after base64). */
 #define OCSP_REQUEST_MAX 8192
-
-/** Hash algorithms a CertID may name (RFC 6960 §4.1.1 hashAlgorithm). */
-enum ocsp_hash {
-	OCSP_HASH_SHA1 = 1,
-	OCSP_HASH_SHA256 = 2,
-	OCSP_HASH_SHA384 = 3,
-	OCSP_HASH_SHA512 = 4,
-};
 
 /** OCSPResponseStatus (RFC 6960 §4.2.1). */
 enum ocsp_response_status {
@@ -58,8 +52,8 @@ enum ocsp_key_type { OCSP_KEY_RSA = 1, OCSP_KEY_ECDSA = 2 };
 /** One CertID, decoded and also kept as DER for echoing (§4.2.2.3 says the
  * response must identify the certificate as the request did). */
 struct ocsp_cert_id {
-	enum ocsp_hash hash;
-	uint8_t hash_len; /**< digest length of `hash` */
+	enum pki_digest hash; /**< hashAlgorithm (RFC 6960 §4.1.1): SHA-1, -256, -384, -512 */
+	uint8_t hash_len;     /**< digest length of `hash` */
 	uint8_t name_hash[64];
 	uint8_t key_hash[64];
 	uint8_t serial_len; /**< INTEGER content octets, as in DER */
@@ -119,7 +113,7 @@ bool ocsp_responder_matches(const struct ocsp_responder *r, const struct ocsp_ce
 /** The CA certificate DER. */
 const uint8_t *ocsp_responder_ca_der(const struct ocsp_responder *r, size_t *len);
 /** Builds a CertID for a serial of this responder's CA. */
-int ocsp_responder_cert_id(const struct ocsp_responder *r, enum ocsp_hash hash,
+int ocsp_responder_cert_id(const struct ocsp_responder *r, enum pki_digest hash,
                            const uint8_t *serial, size_t serial_len, struct ocsp_cert_id *out);
 
 /** What to say about one CertID. */
@@ -158,7 +152,7 @@ bool ocsp_response_answers(const uint8_t *der, size_t len, const struct ocsp_cer
 
 /** Builds a CertID from the issuer certificate's DER and a serial's INTEGER
  * content octets. */
-int ocsp_cert_id_make(enum ocsp_hash hash, const uint8_t *issuer_der, size_t issuer_len,
+int ocsp_cert_id_make(enum pki_digest hash, const uint8_t *issuer_der, size_t issuer_len,
                       const uint8_t *serial, size_t serial_len, struct ocsp_cert_id *out);
 
 /** Encodes an unsigned OCSPRequest for the CertIDs, with a nonce extension

@@ -14,5 +14,3 @@ int ocsp_cert_id_decode(unsigned char **p, const unsigned char *end, struct ocsp
 /** Decodes Extensions content [*p, end), picking up a nonce; others ignored. */
 int ocsp_extensions_decode(unsigned char **p, const unsigned char *end, bool *has_nonce,
                            uint8_t *nonce, size_t *nonce_len);
-/** mbedtls_md_type_t of a CertID hash. */
-int ocsp_hash_md(enum ocsp_hash hash);

@@ -14,32 +14,11 @@
 #include "pki/der.h"
 #include "pki/errors.h"
 #include "pki/ocsp.h"
+#include "pki/hash_internal.h"
 #include "pki/ocsp_internal.h"
 
 #define ASN1_CONSTRUCTED_SEQUENCE (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)
 #define ASN1_EXPLICIT(n)          (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | (n))
-
-int ocsp_hash_md(enum ocsp_hash hash)
-{
-	switch (hash) {
-	case OCSP_HASH_SHA1: return MBEDTLS_MD_SHA1;
-	case OCSP_HASH_SHA256: return MBEDTLS_MD_SHA256;
-	case OCSP_HASH_SHA384: return MBEDTLS_MD_SHA384;
-	case OCSP_HASH_SHA512: return MBEDTLS_MD_SHA512;
-	}
-	return MBEDTLS_MD_NONE;
-}
-
-static enum ocsp_hash hash_from_md(mbedtls_md_type_t md)
-{
-	switch (md) {
-	case MBEDTLS_MD_SHA1: return OCSP_HASH_SHA1;
-	case MBEDTLS_MD_SHA256: return OCSP_HASH_SHA256;
-	case MBEDTLS_MD_SHA384: return OCSP_HASH_SHA384;
-	case MBEDTLS_MD_SHA512: return OCSP_HASH_SHA512;
-	default: return 0;
-	}
-}
 
 /* Reads a TLV with the expected tag; [*p, *p+len) is its content. */
 static int expect_tag(unsigned char **p, const unsigned char *end, size_t *len, int tag)
@@ -65,7 +44,7 @@ int ocsp_cert_id_decode(unsigned char **p, const unsigned char *end, struct ocsp
 	if (params.tag != 0 && !(params.tag == MBEDTLS_ASN1_NULL && params.len == 0))
 		return -EINVAL;
 	mbedtls_md_type_t md;
-	if (mbedtls_oid_get_md_alg(&alg, &md) || !(out->hash = hash_from_md(md)))
+	if (mbedtls_oid_get_md_alg(&alg, &md) || pki_digest_from_md(md, &out->hash) != 0)
 		return -EINVAL;
 	out->hash_len = mbedtls_md_get_size(mbedtls_md_info_from_type(md));
 
@@ -250,10 +229,10 @@ int ocsp_get_path_decode(const char *text, size_t len, uint8_t *out, size_t cap)
 	return base64_decode_any(clean, n, out, cap);
 }
 
-int ocsp_cert_id_make(enum ocsp_hash hash, const uint8_t *issuer_der, size_t issuer_len,
+int ocsp_cert_id_make(enum pki_digest hash, const uint8_t *issuer_der, size_t issuer_len,
                       const uint8_t *serial, size_t serial_len, struct ocsp_cert_id *out)
 {
-	mbedtls_md_type_t md = ocsp_hash_md(hash);
+	mbedtls_md_type_t md = pki_digest_md(hash);
 	const mbedtls_md_info_t *info = mbedtls_md_info_from_type(md);
 	if (!info || serial_len == 0 || serial_len > OCSP_SERIAL_MAX)
 		return -EINVAL;

@@ -19,6 +19,7 @@
 #include "pki/der.h"
 #include "pki/errors.h"
 #include "pki/ocsp.h"
+#include "pki/hash_internal.h"
 #include "pki/ocsp_internal.h"
 
 #define ASN1_SEQ         (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)
@@ -28,7 +29,7 @@
 /* id-pkix-ocsp-basic, 1.3.6.1.5.5.7.48.1.1 */
 #define OID_OCSP_BASIC "\x2b\x06\x01\x05\x05\x07\x30\x01\x01"
 
-#define HASH_COUNT 4 /* enum ocsp_hash values 1..4 */
+#define HASH_COUNT 4 /* enum pki_digest values 0..3 */
 
 struct ocsp_responder {
 	struct ocsp_responder_options opts;
@@ -182,10 +183,11 @@ int ocsp_responder_load(const char *ca_path, const char *cert_path, const char *
 	size_t bits_len;
 	if (spki_key_bits(&r->ca, &bits, &bits_len) || key_sha1(&r->cert, r->responder_key_sha1))
 		return load_fail(r, -EINVAL, "cannot read a public key", ca_path);
-	for (int h = OCSP_HASH_SHA1; h <= OCSP_HASH_SHA512; h++) {
-		const mbedtls_md_info_t *info = mbedtls_md_info_from_type(ocsp_hash_md(h));
-		mbedtls_md(info, r->ca.subject_raw.p, r->ca.subject_raw.len, r->name_hash[h - 1]);
-		mbedtls_md(info, bits, bits_len, r->key_hash[h - 1]);
+	for (int h = 0; h < HASH_COUNT; h++) {
+		const mbedtls_md_info_t *info =
+		        mbedtls_md_info_from_type(pki_digest_md((enum pki_digest)h));
+		mbedtls_md(info, r->ca.subject_raw.p, r->ca.subject_raw.len, r->name_hash[h]);
+		mbedtls_md(info, bits, bits_len, r->key_hash[h]);
 	}
 	*out = r;
 	return 0;
@@ -203,10 +205,10 @@ void ocsp_responder_free(struct ocsp_responder *r)
 
 bool ocsp_responder_matches(const struct ocsp_responder *r, const struct ocsp_cert_id *id)
 {
-	if (id->hash < OCSP_HASH_SHA1 || id->hash > OCSP_HASH_SHA512)
+	if ((unsigned)id->hash >= HASH_COUNT)
 		return false;
-	return memcmp(r->name_hash[id->hash - 1], id->name_hash, id->hash_len) == 0 &&
-	       memcmp(r->key_hash[id->hash - 1], id->key_hash, id->hash_len) == 0;
+	return memcmp(r->name_hash[id->hash], id->name_hash, id->hash_len) == 0 &&
+	       memcmp(r->key_hash[id->hash], id->key_hash, id->hash_len) == 0;
 }
 
 const uint8_t *ocsp_responder_ca_der(const struct ocsp_responder *r, size_t *len)
@@ -215,7 +217,7 @@ const uint8_t *ocsp_responder_ca_der(const struct ocsp_responder *r, size_t *len
 	return r->ca.raw.p;
 }
 
-int ocsp_responder_cert_id(const struct ocsp_responder *r, enum ocsp_hash hash,
+int ocsp_responder_cert_id(const struct ocsp_responder *r, enum pki_digest hash,
                            const uint8_t *serial, size_t serial_len, struct ocsp_cert_id *out)
 {
 	return ocsp_cert_id_make(hash, r->ca.raw.p, r->ca.raw.len, serial, serial_len, out);

@@ -93,9 +93,9 @@ int ocsp_fixture_create(const char *fixtures, const char *data, bool ecdsa, stru
 		return err;
 	struct ocsp_cert_id sha1, sha256;
 	const uint8_t one = 1;
-	err = ocsp_cert_id_make(OCSP_HASH_SHA1, ca, ca_len, &one, 1, &sha1);
+	err = ocsp_cert_id_make(PKI_DIGEST_SHA1, ca, ca_len, &one, 1, &sha1);
 	if (!err)
-		err = ocsp_cert_id_make(OCSP_HASH_SHA256, ca, ca_len, &one, 1, &sha256);
+		err = ocsp_cert_id_make(PKI_DIGEST_SHA256, ca, ca_len, &one, 1, &sha256);
 	struct store_issuer issuer = {.kind = CERT_KIND_SIGN, .label = "sign"};
 	memcpy(issuer.name_sha1, sha1.name_hash, 20);
 	memcpy(issuer.key_sha1, sha1.key_hash, 20);

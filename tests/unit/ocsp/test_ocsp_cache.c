@@ -99,7 +99,7 @@ static void test_matches_only_own_issuer(void **state)
 	struct fixture *f = *state;
 	struct ocsp_cert_id ids[2];
 	assert_int_equal(
-	        ocsp_cert_id_make(OCSP_HASH_SHA256, f->ca, f->ca_len, serial_good, 2, &ids[0]), 0);
+	        ocsp_cert_id_make(PKI_DIGEST_SHA256, f->ca, f->ca_len, serial_good, 2, &ids[0]), 0);
 	uint32_t issuer = 0;
 	struct ocsp_responder *r = ocsp_responder_set_match(f->set, ids, 1, &issuer);
 	assert_non_null(r);
@@ -117,7 +117,7 @@ static void test_presign_then_revoke(void **state)
 {
 	struct fixture *f = *state;
 	struct ocsp_cert_id id;
-	assert_int_equal(ocsp_cert_id_make(OCSP_HASH_SHA1, f->ca, f->ca_len, serial_good, 2, &id),
+	assert_int_equal(ocsp_cert_id_make(PKI_DIGEST_SHA1, f->ca, f->ca_len, serial_good, 2, &id),
 	                 0);
 	int reason;
 	uint64_t version;

@@ -88,7 +88,7 @@ static int teardown(void **state)
 }
 
 /* Sets the fixture's query to CertIDs for the serials (2 octets each). */
-static void ask(struct fixture *f, enum ocsp_hash hash, const uint8_t *const *serials, size_t n,
+static void ask(struct fixture *f, enum pki_digest hash, const uint8_t *const *serials, size_t n,
                 bool nonce)
 {
 	memset(&f->query, 0, sizeof(f->query));
@@ -159,7 +159,7 @@ static void test_several_cert_ids_one_lookup(void **state)
 {
 	struct fixture *f = *state;
 	const uint8_t *serials[] = {serial_good, serial_revoked, serial_unknown};
-	ask(f, OCSP_HASH_SHA256, serials, 3, false);
+	ask(f, PKI_DIGEST_SHA256, serials, 3, false);
 	assert_int_equal(lookup(f, 0), 0);
 	assert_int_equal(f->hits, 0);
 	assert_int_equal(f->query.issuer_id, f->issuer);
@@ -199,7 +199,7 @@ static void test_not_ours(void **state)
 {
 	struct fixture *f = *state;
 	const uint8_t *serials[] = {serial_good, serial_good};
-	ask(f, OCSP_HASH_SHA1, serials, 2, false);
+	ask(f, PKI_DIGEST_SHA1, serials, 2, false);
 	f->query.request.ids[1].key_hash[0] ^= 1; /* another CA's key */
 	assert_int_equal(lookup(f, 0), -ENXIO);
 	f->query.request.count = 1;
@@ -213,7 +213,7 @@ static void test_cache_hit(void **state)
 	assert_int_equal(ocsp_service_presign(f->set, f->issuer, &good), 0);
 
 	const uint8_t *serials[] = {serial_good};
-	ask(f, OCSP_HASH_SHA1, serials, 1, false);
+	ask(f, PKI_DIGEST_SHA1, serials, 1, false);
 	assert_int_equal(lookup(f, 0), 1);
 	assert_int_equal(f->hits, 1);
 	struct ocsp_response_info *info = check_response(f, f->hit_der, f->hit_len);
@@ -224,12 +224,12 @@ static void test_cache_hit(void **state)
 	/* Not a hit: due for refresh, another CertID form, a nonce, or a
 	 * second CertID (the cache holds one SHA-1 answer per certificate). */
 	assert_int_equal(lookup(f, VALIDITY), 0);
-	ask(f, OCSP_HASH_SHA256, serials, 1, false);
+	ask(f, PKI_DIGEST_SHA256, serials, 1, false);
 	assert_int_equal(lookup(f, 0), 0);
-	ask(f, OCSP_HASH_SHA1, serials, 1, true);
+	ask(f, PKI_DIGEST_SHA1, serials, 1, true);
 	assert_int_equal(lookup(f, 0), 0);
 	const uint8_t *two[] = {serial_good, serial_revoked};
-	ask(f, OCSP_HASH_SHA1, two, 2, false);
+	ask(f, PKI_DIGEST_SHA1, two, 2, false);
 	assert_int_equal(lookup(f, 0), 0);
 	assert_int_equal(f->hits, 1);
 }
@@ -238,7 +238,7 @@ static void test_sign_writes_back(void **state)
 {
 	struct fixture *f = *state;
 	const uint8_t *serials[] = {serial_good};
-	ask(f, OCSP_HASH_SHA256, serials, 1, false);
+	ask(f, PKI_DIGEST_SHA256, serials, 1, false);
 	assert_int_equal(lookup(f, 0), 0);
 	struct ocsp_signed out;
 	assert_int_equal(ocsp_service_sign(f->set, &f->query, &out), 0);
@@ -252,12 +252,12 @@ static void test_sign_writes_back(void **state)
 
 	/* An unknown CertID and a nonce answer are signed but never cached. */
 	const uint8_t *unknown[] = {serial_unknown};
-	ask(f, OCSP_HASH_SHA1, unknown, 1, false);
+	ask(f, PKI_DIGEST_SHA1, unknown, 1, false);
 	assert_int_equal(lookup(f, 0), 0);
 	assert_int_equal(ocsp_service_sign(f->set, &f->query, &out), 0);
 	free(out.der);
 	assert_int_equal(lookup(f, 0), 0);
-	ask(f, OCSP_HASH_SHA256, serials, 1, true);
+	ask(f, PKI_DIGEST_SHA256, serials, 1, true);
 	assert_int_equal(lookup(f, 0), 0);
 	assert_int_equal(ocsp_service_sign(f->set, &f->query, &out), 0);
 	struct ocsp_response_info *info = check_response(f, out.der, out.len);
@@ -278,7 +278,7 @@ static void test_stale_write_back_signs_again(void **state)
 {
 	struct fixture *f = *state;
 	const uint8_t *serials[] = {serial_good};
-	ask(f, OCSP_HASH_SHA1, serials, 1, false);
+	ask(f, PKI_DIGEST_SHA1, serials, 1, false);
 	assert_int_equal(lookup(f, 0), 0);
 	assert_int_equal(f->query.records[0].status, OCSP_CERT_GOOD);
 	uint64_t read_version = f->query.records[0].version;
@@ -309,7 +309,7 @@ static void test_stale_uncached_answer_signs_again(void **state)
 {
 	struct fixture *f = *state;
 	const uint8_t *serials[] = {serial_good, serial_unknown};
-	ask(f, OCSP_HASH_SHA1, serials, 2, true);
+	ask(f, PKI_DIGEST_SHA1, serials, 2, true);
 	assert_int_equal(lookup(f, 0), 0);
 	assert_int_equal(f->query.records[0].status, OCSP_CERT_GOOD);
 	revoke(f, serial_good, 2, CRL_REASON_KEY_COMPROMISE);
@@ -356,7 +356,7 @@ static void test_presign_at_issue_and_revoke(void **state)
 
 	/* The pre-signed answer is the one a SHA-1 request is served. */
 	const uint8_t *serials[] = {fresh};
-	ask(f, OCSP_HASH_SHA1, serials, 1, false);
+	ask(f, PKI_DIGEST_SHA1, serials, 1, false);
 	assert_int_equal(lookup(f, 0), 1);
 
 	struct store_serial never = serial_of(serial_unknown, 2);

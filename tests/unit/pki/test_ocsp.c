@@ -87,7 +87,7 @@ static int load_responder(const char *cert, const char *key, enum ocsp_key_type 
 	return err;
 }
 
-static void cert_id(enum ocsp_hash hash, const char *serial_hex, struct ocsp_cert_id *out)
+static void cert_id(enum pki_digest hash, const char *serial_hex, struct ocsp_cert_id *out)
 {
 	struct file ca = pem_cert(FIXTURE("ca.pem"));
 	uint8_t serial[20];
@@ -106,8 +106,8 @@ static void test_decodes_openssl_request_with_nonce(void **state)
 	assert_int_equal(ocsp_request_decode(req.data, req.len, &r), 0);
 	assert_int_equal(r.count, 1);
 	struct ocsp_cert_id want;
-	cert_id(OCSP_HASH_SHA1, "1001", &want);
-	assert_int_equal(r.ids[0].hash, OCSP_HASH_SHA1);
+	cert_id(PKI_DIGEST_SHA1, "1001", &want);
+	assert_int_equal(r.ids[0].hash, PKI_DIGEST_SHA1);
 	assert_int_equal(r.ids[0].serial_len, 2);
 	assert_memory_equal(r.ids[0].name_hash, want.name_hash, 20);
 	assert_memory_equal(r.ids[0].key_hash, want.key_hash, 20);
@@ -131,8 +131,8 @@ static void test_decodes_multi_sha256_request(void **state)
 	const char *serials[] = {"1001", "00a002", "1003"};
 	for (int i = 0; i < 3; i++) {
 		struct ocsp_cert_id want;
-		cert_id(OCSP_HASH_SHA256, serials[i], &want);
-		assert_int_equal(r.ids[i].hash, OCSP_HASH_SHA256);
+		cert_id(PKI_DIGEST_SHA256, serials[i], &want);
+		assert_int_equal(r.ids[i].hash, PKI_DIGEST_SHA256);
 		assert_int_equal(r.ids[i].hash_len, 32);
 		assert_int_equal(r.ids[i].der_len, want.der_len);
 		assert_memory_equal(r.ids[i].der, want.der, want.der_len);
@@ -155,11 +155,11 @@ static void expect_encoded_equals(const struct ocsp_cert_id *ids, size_t count, 
 static void test_encodes_requests_like_openssl(void **state)
 {
 	struct ocsp_cert_id ids[3];
-	cert_id(OCSP_HASH_SHA1, "1001", &ids[0]);
+	cert_id(PKI_DIGEST_SHA1, "1001", &ids[0]);
 	expect_encoded_equals(ids, 1, FIXTURE("req-sha1.der"));
-	cert_id(OCSP_HASH_SHA256, "1001", &ids[0]);
-	cert_id(OCSP_HASH_SHA256, "00a002", &ids[1]);
-	cert_id(OCSP_HASH_SHA256, "1003", &ids[2]);
+	cert_id(PKI_DIGEST_SHA256, "1001", &ids[0]);
+	cert_id(PKI_DIGEST_SHA256, "00a002", &ids[1]);
+	cert_id(PKI_DIGEST_SHA256, "1003", &ids[2]);
 	expect_encoded_equals(ids, 3, FIXTURE("req-sha256-multi.der"));
 }
 
@@ -197,7 +197,7 @@ static void request_with_nonce(const struct ocsp_cert_id *id, const uint8_t *non
 static void test_nonce_round_trip_and_limits(void **state)
 {
 	struct ocsp_cert_id id;
-	cert_id(OCSP_HASH_SHA512, "01", &id);
+	cert_id(PKI_DIGEST_SHA512, "01", &id);
 	uint8_t nonce[OCSP_NONCE_MAX + 1];
 	memset(nonce, 0x5a, sizeof(nonce));
 	uint8_t *der;
@@ -209,7 +209,7 @@ static void test_nonce_round_trip_and_limits(void **state)
 	assert_true(r.has_nonce);
 	assert_int_equal(r.nonce_len, OCSP_NONCE_MAX + 3); /* 04 81 80 ... */
 	assert_memory_equal(r.nonce + 3, nonce, OCSP_NONCE_MAX);
-	assert_int_equal(r.ids[0].hash, OCSP_HASH_SHA512);
+	assert_int_equal(r.ids[0].hash, PKI_DIGEST_SHA512);
 	free(der);
 
 	/* One octet over the limit: the encoder refuses, the decoder too. */
@@ -300,7 +300,7 @@ static void request_around(const uint8_t *cert_id_content, size_t len, uint8_t *
 static void test_rejects_non_der_serials_and_lengths(void **state)
 {
 	struct ocsp_cert_id id;
-	cert_id(OCSP_HASH_SHA1, "05", &id);
+	cert_id(PKI_DIGEST_SHA1, "05", &id);
 	/* id.der: 30 LL <alg> <04 14 name hash> <04 14 key hash> 02 01 05 */
 	assert_true(id.der[1] < 0x80);
 	const uint8_t *content = id.der + 2;
@@ -368,7 +368,7 @@ static void test_rejects_non_der_serials_and_lengths(void **state)
 static void test_too_many_cert_ids(void **state)
 {
 	struct ocsp_cert_id ids[OCSP_MAX_CERT_IDS];
-	cert_id(OCSP_HASH_SHA1, "01", &ids[0]);
+	cert_id(PKI_DIGEST_SHA1, "01", &ids[0]);
 	for (int i = 1; i < OCSP_MAX_CERT_IDS; i++)
 		ids[i] = ids[0];
 	uint8_t *der;
@@ -529,7 +529,7 @@ static void test_ecdsa_responder_by_key(void **state)
 	                 0);
 	static const uint8_t serial[] = {0x00, 0xa0, 0x02};
 	struct ocsp_cert_id id;
-	assert_int_equal(ocsp_responder_cert_id(r, OCSP_HASH_SHA1, serial, 3, &id), 0);
+	assert_int_equal(ocsp_responder_cert_id(r, PKI_DIGEST_SHA1, serial, 3, &id), 0);
 	struct ocsp_answer revoked = {.id = &id,
 	                              .status = OCSP_CERT_REVOKED,
 	                              .revoked_at = 1700000000,
@@ -551,8 +551,8 @@ static void test_ecdsa_responder_by_key(void **state)
 	assert_int_equal(ocsp_response_verify(info, ca, ca_len), 0);
 
 	struct ocsp_cert_id same, other;
-	cert_id(OCSP_HASH_SHA1, "00a002", &same);
-	cert_id(OCSP_HASH_SHA256, "00a002", &other);
+	cert_id(PKI_DIGEST_SHA1, "00a002", &same);
+	cert_id(PKI_DIGEST_SHA256, "00a002", &other);
 	assert_true(ocsp_responder_matches(r, &same));
 	assert_true(ocsp_responder_matches(r, &other));
 	assert_true(ocsp_response_answers(out.der, out.len, &same));
@@ -581,8 +581,8 @@ static void test_client_checks(void **state)
 	                                OCSP_KEY_ECDSA, OCSP_RESPONDER_BY_KEY, 600, 0600, &r),
 	                 0);
 	struct ocsp_cert_id ids[2];
-	cert_id(OCSP_HASH_SHA256, "1001", &ids[0]);
-	cert_id(OCSP_HASH_SHA1, "1001", &ids[1]);
+	cert_id(PKI_DIGEST_SHA256, "1001", &ids[0]);
+	cert_id(PKI_DIGEST_SHA1, "1001", &ids[1]);
 	const uint8_t nonce[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18};
 	uint8_t *req_der;
 	size_t req_len;
