@@ -49,5 +49,9 @@ int cli_event(const char *data_dir, int argc, char **argv);
 int cli_gen(const char *data_dir, int argc, char **argv);
 /** `kensho crl` (crl area). */
 int cli_crl(const char *data_dir, int argc, char **argv);
+/** `kensho ocsp status`: how fresh the store's pre-signed OCSP answers are. */
+int cli_ocsp(const char *data_dir, int argc, char **argv);
+/** `kensho presign`: signs every due or missing OCSP answer, in batches. */
+int cli_presign(const char *data_dir, int argc, char **argv);
 /** `kensho audit` (tls area): lists the audit log. */
 int cli_audit(const char *data_dir, int argc, char **argv);

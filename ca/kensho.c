@@ -29,6 +29,9 @@ static const struct cli_command COMMANDS[] = {
         {"crl", "crl --kind sign|auth [--delta] [--out FILE] [--base-url URL] [--validity SECONDS]",
          cli_crl},
         {"gen", "gen --people N [--revoked FRACTION] [--seed S] [--certs [--key-pool K]]", cli_gen},
+        {"ocsp", "ocsp status [--json] [--validity SECONDS] [--refresh-before SECONDS]", cli_ocsp},
+        {"presign", "presign [--all] [--batch N] [--validity SECONDS] [--refresh-before SECONDS]",
+         cli_presign},
         {"audit", "audit [--from SEQ] [--action ACTION] [--json]", cli_audit},
 };
 
