@@ -147,14 +147,19 @@ static void status_print_json(const struct store_freshness *f, const struct answ
 	buf_free(&b);
 }
 
-static void ocsp_usage(FILE *f)
+const char CLI_OCSP_HELP[] =
+        "Counts the store's certificates whose pre-signed OCSP answer is fresh, due\n"
+        "(nextUpdate within --refresh-before of now) or missing, and the oldest\n"
+        "answer's age; --json prints one JSON object. --validity (default 3600) and\n"
+        "--refresh-before (default a quarter of it), in seconds, should be kenshod's\n"
+        "ocsp.validity and ocsp.refresh_before.\n";
+
+static void ocsp_usage(void)
 {
-	fprintf(f, "usage: kensho [--data DIR] ocsp status [--json] [--validity SECONDS]\n"
-	           "                                       [--refresh-before SECONDS]\n"
-	           "Counts the store's certificates whose pre-signed OCSP answer is fresh, due\n"
-	           "(nextUpdate within --refresh-before of now) or missing, and the oldest\n"
-	           "answer's age. Defaults as kenshod's: validity 3600, refresh-before a quarter\n"
-	           "of it; give kenshod's ocsp.validity and ocsp.refresh_before if set.\n");
+	fprintf(stderr,
+	        "usage: kensho [--data DIR] ocsp status [--json] [--validity SECONDS]\n"
+	        "                                       [--refresh-before SECONDS]\n%s",
+	        CLI_OCSP_HELP);
 }
 
 int cli_ocsp(const char *data_dir, int argc, char **argv)
@@ -163,7 +168,7 @@ int cli_ocsp(const char *data_dir, int argc, char **argv)
 	struct answer_policy policy;
 	if (cli_parse(argc, argv, "json,validity:,refresh-before:", &args) ||
 	    args.positional_count != 1 || strcmp(args.positional[0], "status") != 0) {
-		ocsp_usage(stderr);
+		ocsp_usage();
 		return CLI_EXIT_USAGE;
 	}
 	if (policy_parse("ocsp", &args, &policy))
@@ -310,22 +315,24 @@ static void progress_show(struct presign *p, bool final)
 	fflush(stderr);
 }
 
-static void presign_usage(FILE *f)
+const char CLI_PRESIGN_HELP[] =
+        "Signs and caches the OCSP answer of every certificate whose answer is due\n"
+        "(nextUpdate within --refresh-before of now) or missing; --all: of every\n"
+        "certificate. Answers are valid for --validity seconds (default 3600; give\n"
+        "kenshod's ocsp.validity and ocsp.refresh_before if configured otherwise).\n"
+        "--batch N answers are signed per write transaction (default 100): larger\n"
+        "batches fsync less but hold the store's writer lock longer.\n"
+        "Safe to run beside a running kenshod: LMDB lets one writer in at a time,\n"
+        "and each answer is signed for its record as read in the write transaction\n"
+        "that stores it, so a revocation is never answered good. Ctrl-C stops after\n"
+        "the current batch, keeping the batches already written (exit status 130).\n";
+
+static void presign_usage(void)
 {
-	fprintf(f,
+	fprintf(stderr,
 	        "usage: kensho [--data DIR] presign [--all] [--batch N] [--validity SECONDS]\n"
-	        "                                   [--refresh-before SECONDS]\n"
-	        "Signs and caches the OCSP answer of every certificate whose answer is due\n"
-	        "(nextUpdate within --refresh-before of now) or missing; --all: of every\n"
-	        "certificate. Answers are valid for --validity seconds (default 3600, as\n"
-	        "kenshod's ocsp.validity; give kenshod's values if configured otherwise).\n"
-	        "--batch N answers are signed per write transaction (default %d): larger\n"
-	        "batches fsync less but hold the store's writer lock longer.\n"
-	        "Safe to run beside a running kenshod: LMDB lets one writer at a time in,\n"
-	        "and each answer is signed for its record as read in its write transaction,\n"
-	        "so a revocation is never answered good. Ctrl-C stops after the current\n"
-	        "batch, keeping the batches already written.\n",
-	        DEFAULT_BATCH);
+	        "                                   [--refresh-before SECONDS]\n%s",
+	        CLI_PRESIGN_HELP);
 }
 
 int cli_presign(const char *data_dir, int argc, char **argv)
@@ -334,7 +341,7 @@ int cli_presign(const char *data_dir, int argc, char **argv)
 	struct answer_policy policy;
 	if (cli_parse(argc, argv, "all,batch:,validity:,refresh-before:", &args) ||
 	    args.positional_count) {
-		presign_usage(stderr);
+		presign_usage();
 		return CLI_EXIT_USAGE;
 	}
 	if (policy_parse("presign", &args, &policy))

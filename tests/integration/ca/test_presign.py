@@ -6,7 +6,11 @@ answer is served from kenshod's cache as revoked (openssl ocsp), also when a
 revocation commits while kenshod runs and presign runs beside it."""
 import json
 import os
+import pty
 import re
+import select
+import signal
+import subprocess
 import sys
 import tempfile
 
@@ -55,6 +59,37 @@ def metric(server, name, labels):
         if line.startswith(name + "{") and labels in line:
             return float(line.split()[-1])
     return 0.0
+
+
+def check_interrupt(tmp):
+    """On a terminal presign draws a bar with count, rate and ETA; SIGINT
+    stops it after the batch under way and keeps what was committed."""
+    data = os.path.join(tmp, "big")
+    kensho(data, "ca", "init")
+    kensho(data, "gen", "--people", "1500", "--seed", "4")
+    total = status(data)["missing"]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([KENSHO, "--data", data, "presign", "--batch", "1"],
+                            stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    seen = b""
+    while b"ETA" not in seen:  # the first bar: one batch is committed
+        ready, _, _ = select.select([master], [], [], 60)
+        assert ready, f"no progress bar: {seen!r}"
+        seen += os.read(master, 4096)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    os.close(master)
+    check(b"\r[#" in seen or b"\r[." in seen, "presign on a terminal draws a progress bar")
+    signed = signed_count(out)
+    check(proc.returncode == 130 and "interrupted" in out and 0 < signed < total,
+          f"SIGINT stops presign early (exit {proc.returncode}, {signed} of {total} signed)")
+    after = status(data)
+    check(after["fresh"] == signed and after["missing"] == total - signed,
+          "what was signed before the interrupt is kept, the rest still missing")
+    r = kensho(data, "presign", "--batch", "1000")
+    check(signed_count(r.stdout) == total - signed and status(data)["fresh"] == total,
+          "presign run again signs the rest")
 
 
 def main():
@@ -138,6 +173,11 @@ def main():
         check(r.returncode == 2, f"kensho {' '.join(args)}: usage error")
     r = kensho(os.path.join(tmp.name, "none"), "ocsp", "status", rc=1)
     check("cannot open the store" in r.stderr, "ocsp status without a store says so")
+    r = kensho(data, "presign", "--help")
+    check("--batch N" in r.stdout and "beside a running kenshod" in r.stdout,
+          "presign --help says it is safe beside kenshod")
+
+    check_interrupt(tmp.name)
 
 
 if __name__ == "__main__":
