@@ -21,6 +21,7 @@ struct cli_command {
 	const char *name;
 	const char *usage; /**< shown by `kensho help` */
 	int (*run)(const char *data_dir, int argc, char **argv);
+	const char *help; /**< what `kensho COMMAND --help` adds to the usage line, or NULL */
 };
 
 /** Exit statuses: the operation failed; the command line was wrong. */
@@ -49,5 +50,11 @@ int cli_event(const char *data_dir, int argc, char **argv);
 int cli_gen(const char *data_dir, int argc, char **argv);
 /** `kensho crl` (crl area). */
 int cli_crl(const char *data_dir, int argc, char **argv);
+/** `kensho ocsp status`: how fresh the store's pre-signed OCSP answers are. */
+int cli_ocsp(const char *data_dir, int argc, char **argv);
+/** `kensho presign`: signs every due or missing OCSP answer, in batches. */
+int cli_presign(const char *data_dir, int argc, char **argv);
+/** What `kensho ocsp --help` and `kensho presign --help` explain. */
+extern const char CLI_OCSP_HELP[], CLI_PRESIGN_HELP[];
 /** `kensho audit` (tls area): lists the audit log. */
 int cli_audit(const char *data_dir, int argc, char **argv);

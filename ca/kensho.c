@@ -16,20 +16,25 @@
 
 /* One line per subcommand; areas add theirs here (declared in ca/cli.h). */
 static const struct cli_command COMMANDS[] = {
-        {"ca", "ca init [--base-url URL]", cli_ca},
+        {"ca", "ca init [--base-url URL]", cli_ca, NULL},
         {"issue",
          "issue --name NAME --birth YYYY-MM-DD --sex 1|2|3 --address ADDR [--sign-pubkey FILE] "
          "[--auth-pubkey FILE] --out OUTDIR [--force]",
-         cli_issue},
-        {"revoke", "revoke --kind sign|auth --serial HEX --reason REASON", cli_revoke},
+         cli_issue, NULL},
+        {"revoke", "revoke --kind sign|auth --serial HEX --reason REASON", cli_revoke, NULL},
         {"event",
          "event --serial HEX --kind sign|auth move|rename|death|loss|request|renew "
          "[--address NEW | --name NEW] [--sign-pubkey FILE] [--out DIR [--force]]",
-         cli_event},
+         cli_event, NULL},
         {"crl", "crl --kind sign|auth [--delta] [--out FILE] [--base-url URL] [--validity SECONDS]",
-         cli_crl},
-        {"gen", "gen --people N [--revoked FRACTION] [--seed S] [--certs [--key-pool K]]", cli_gen},
-        {"audit", "audit [--from SEQ] [--action ACTION] [--json]", cli_audit},
+         cli_crl, NULL},
+        {"gen", "gen --people N [--revoked FRACTION] [--seed S] [--certs [--key-pool K]]", cli_gen,
+         NULL},
+        {"ocsp", "ocsp status [--json] [--validity SECONDS] [--refresh-before SECONDS]", cli_ocsp,
+         CLI_OCSP_HELP},
+        {"presign", "presign [--all] [--batch N] [--validity SECONDS] [--refresh-before SECONDS]",
+         cli_presign, CLI_PRESIGN_HELP},
+        {"audit", "audit [--from SEQ] [--action ACTION] [--json]", cli_audit, NULL},
 };
 
 static void usage(FILE *out)
@@ -114,7 +119,8 @@ int main(int argc, char **argv)
 	}
 	const struct cli_command *command = find_command(argv[i]);
 	if (command && wants_help(argc - i, argv + i)) {
-		printf("usage: kensho [--data DIR] %s\n", command->usage);
+		printf("usage: kensho [--data DIR] %s\n%s", command->usage,
+		       command->help ? command->help : "");
 		return 0;
 	}
 	if (remote.server)

@@ -376,9 +376,17 @@ static int key_cmp(const MDB_val *a, const MDB_val *b)
 	return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
 }
 
-int store_response_freshness(struct store_txn *txn, int64_t due_at, struct store_freshness *out)
+/* The one walk behind store_response_freshness and store_response_each:
+ * both databases are keyed by issuer id + serial, so they are walked side by
+ * side, each record meeting its response, if any, in one pass. Starts at the
+ * first certificate, or just after `after`. */
+static int response_walk(struct store_txn *txn, int64_t due_at, const struct store_answer *after,
+                         int (*fn)(const struct store_answer *, void *), void *arg)
 {
-	memset(out, 0, sizeof(*out));
+	uint8_t start[CERT_KEY_MAX];
+	int start_len = 0;
+	if (after && (start_len = cert_key(after->issuer_id, &after->serial, start)) < 0)
+		return start_len;
 	MDB_cursor *certs = NULL, *responses = NULL;
 	int rc = store_cursor(txn, DB_CERTS, &certs);
 	if (rc == 0)
@@ -388,11 +396,16 @@ int store_response_freshness(struct store_txn *txn, int64_t due_at, struct store
 			mdb_cursor_close(certs);
 		return rc;
 	}
-	/* Both databases are keyed by issuer id + serial: walk them side by
-	 * side, each record meeting its response, if any, in one pass. */
-	MDB_val ck, cv, rk, rv;
-	int crc = mdb_cursor_get(certs, &ck, &cv, MDB_FIRST);
-	int rrc = mdb_cursor_get(responses, &rk, &rv, MDB_FIRST);
+	MDB_val ck = {(size_t)start_len, start}, cv, rk, rv;
+	int crc = mdb_cursor_get(certs, &ck, &cv, after ? MDB_SET_RANGE : MDB_FIRST);
+	if (crc == 0 && after && ck.mv_size == (size_t)start_len &&
+	    memcmp(ck.mv_data, start, (size_t)start_len) == 0)
+		crc = mdb_cursor_get(certs, &ck, &cv, MDB_NEXT); /* strictly after */
+	int rrc = MDB_NOTFOUND;
+	if (crc == 0) {
+		rk = ck;
+		rrc = mdb_cursor_get(responses, &rk, &rv, MDB_SET_RANGE);
+	}
 	for (; crc == 0; crc = mdb_cursor_get(certs, &ck, &cv, MDB_NEXT)) {
 		while (rrc == 0 && key_cmp(&rk, &ck) < 0)
 			rrc = mdb_cursor_get(responses, &rk, &rv, MDB_NEXT);
@@ -402,20 +415,18 @@ int store_response_freshness(struct store_txn *txn, int64_t due_at, struct store
 			rc = -EIO;
 			break;
 		}
+		struct store_answer a = {.issuer_id = cert.issuer_id, .serial = cert.serial};
 		const uint8_t *p = rv.mv_data;
 		if (rrc != 0 || key_cmp(&rk, &ck) != 0 || rv.mv_size <= RESPONSE_HEADER ||
 		    p[0] != CODEC_V1 || get_be64(p + 1) != cert.version) {
-			out->missing++;
-			continue;
+			a.state = STORE_ANSWER_MISSING;
+		} else {
+			a.this_update = (int64_t)get_be64(p + 9);
+			int64_t next_update = (int64_t)get_be64(p + 17);
+			a.state = next_update > due_at ? STORE_ANSWER_FRESH : STORE_ANSWER_DUE;
 		}
-		int64_t this_update = (int64_t)get_be64(p + 9);
-		int64_t next_update = (int64_t)get_be64(p + 17);
-		if (next_update > due_at)
-			out->fresh++;
-		else
-			out->due++;
-		if (out->oldest_this_update == 0 || this_update < out->oldest_this_update)
-			out->oldest_this_update = this_update;
+		if ((rc = fn(&a, arg)) != 0)
+			break;
 	}
 	if (rc == 0 && crc != MDB_NOTFOUND)
 		rc = store_error(crc);
@@ -424,6 +435,34 @@ int store_response_freshness(struct store_txn *txn, int64_t due_at, struct store
 	mdb_cursor_close(responses);
 	mdb_cursor_close(certs);
 	return rc;
+}
+
+static int freshness_count_cb(const struct store_answer *a, void *arg)
+{
+	struct store_freshness *out = arg;
+	if (a->state == STORE_ANSWER_MISSING) {
+		out->missing++;
+		return 0;
+	}
+	if (a->state == STORE_ANSWER_FRESH)
+		out->fresh++;
+	else
+		out->due++;
+	if (out->oldest_this_update == 0 || a->this_update < out->oldest_this_update)
+		out->oldest_this_update = a->this_update;
+	return 0;
+}
+
+int store_response_freshness(struct store_txn *txn, int64_t due_at, struct store_freshness *out)
+{
+	memset(out, 0, sizeof(*out));
+	return response_walk(txn, due_at, NULL, freshness_count_cb, out);
+}
+
+int store_response_each(struct store_txn *txn, int64_t due_at, const struct store_answer *after,
+                        int (*fn)(const struct store_answer *, void *), void *arg)
+{
+	return response_walk(txn, due_at, after, fn, arg);
 }
 
 int store_response_put(struct store_txn *txn, uint32_t issuer_id, const struct store_serial *serial,

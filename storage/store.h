@@ -212,6 +212,30 @@ struct store_freshness {
  * loop. `due_at` is now + the refresh margin. */
 int store_response_freshness(struct store_txn *txn, int64_t due_at, struct store_freshness *out);
 
+/** How one certificate's cached answer stands (as store_freshness counts). */
+enum store_answer_state {
+	STORE_ANSWER_FRESH = 1, /**< usable, nextUpdate after due_at */
+	STORE_ANSWER_DUE,       /**< usable, nextUpdate at or before due_at */
+	STORE_ANSWER_MISSING,   /**< none, or signed for an older record */
+};
+
+/** One certificate met by store_response_each. */
+struct store_answer {
+	uint32_t issuer_id;
+	struct store_serial serial;
+	enum store_answer_state state;
+	int64_t this_update; /**< of the usable answer; 0 when missing */
+};
+
+/** Walks certificates in key order (issuer id, then serial) with their
+ * answers' state at due_at, as store_response_freshness classifies them,
+ * starting just after (after->issuer_id, after->serial) or at the first
+ * when `after` is NULL, so a long walk can resume in a later transaction
+ * (`kensho presign`). Calls fn for each until it returns nonzero, which is
+ * then returned. O(certificates walked) reads. */
+int store_response_each(struct store_txn *txn, int64_t due_at, const struct store_answer *after,
+                        int (*fn)(const struct store_answer *, void *), void *arg);
+
 /* --- change log (read by replicas and delta CRLs) -------------------------------- */
 
 enum store_change_type {

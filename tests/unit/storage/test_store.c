@@ -455,6 +455,108 @@ static void test_response_freshness(void **state)
 	assert_int_equal(f.missing, 3);
 }
 
+/* Records what store_response_each met, stopping after `stop_after`. */
+struct answers_seen {
+	struct store_answer seen[16];
+	int count;
+	int stop_after; /* 0: never stop */
+};
+
+static int answers_seen_cb(const struct store_answer *a, void *arg)
+{
+	struct answers_seen *w = arg;
+	assert_true(w->count < 16);
+	w->seen[w->count++] = *a;
+	return w->stop_after && w->count == w->stop_after ? 7 : 0;
+}
+
+static void assert_answer(const struct store_answer *a, uint32_t issuer, uint64_t n,
+                          enum store_answer_state state, int64_t this_update)
+{
+	struct store_serial serial = serial_of(n, 8);
+	assert_int_equal(a->issuer_id, issuer);
+	assert_serial_equal(&a->serial, &serial);
+	assert_int_equal(a->state, state);
+	assert_int_equal(a->this_update, this_update);
+}
+
+static void test_response_each_classifies_and_resumes(void **state)
+{
+	struct store *s = store_of(state);
+	struct answers_seen w = {0};
+	struct store_txn *txn = begin(s, false);
+	assert_int_equal(store_response_each(txn, 500, NULL, answers_seen_cb, &w), 0);
+	assert_int_equal(w.count, 0);
+	store_txn_abort(txn);
+
+	uint32_t a = add_issuer(s, "sign", 1), b = add_issuer(s, "auth", 5);
+	for (uint64_t n = 1; n <= 4; n++)
+		add_cert(s, a, n);
+	add_cert(s, b, 1);
+	cache(s, a, 1, 100, 1000); /* fresh */
+	cache(s, a, 2, 100, 500);  /* due: nextUpdate at due_at */
+	                           /* a3 missing */
+	cache(s, a, 4, 200, 1000); /* then revoked: missing */
+	cache(s, b, 1, 300, 400);  /* due */
+	struct store_serial four = serial_of(4, 8);
+	txn = begin(s, true);
+	assert_int_equal(store_cert_revoke(txn, a, &four, 150, CRL_REASON_KEY_COMPROMISE), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+
+	/* every certificate once, in key order, classified as freshness counts */
+	txn = begin(s, false);
+	assert_int_equal(store_response_each(txn, 500, NULL, answers_seen_cb, &w), 0);
+	assert_int_equal(w.count, 5);
+	assert_answer(&w.seen[0], a, 1, STORE_ANSWER_FRESH, 100);
+	assert_answer(&w.seen[1], a, 2, STORE_ANSWER_DUE, 100);
+	assert_answer(&w.seen[2], a, 3, STORE_ANSWER_MISSING, 0);
+	assert_answer(&w.seen[3], a, 4, STORE_ANSWER_MISSING, 0);
+	assert_answer(&w.seen[4], b, 1, STORE_ANSWER_DUE, 300);
+	struct store_freshness f;
+	assert_int_equal(store_response_freshness(txn, 500, &f), 0);
+	assert_int_equal(f.fresh, 1);
+	assert_int_equal(f.due, 2);
+	assert_int_equal(f.missing, 2);
+
+	/* a nonzero result stops the walk and is returned */
+	w = (struct answers_seen){.stop_after = 2};
+	assert_int_equal(store_response_each(txn, 500, NULL, answers_seen_cb, &w), 7);
+	assert_int_equal(w.count, 2);
+	store_txn_abort(txn);
+
+	/* resuming after the last one met, in a later transaction, goes on
+	 * strictly after it, across issuers */
+	struct store_answer position = w.seen[1];
+	w = (struct answers_seen){0};
+	txn = begin(s, false);
+	assert_int_equal(store_response_each(txn, 500, &position, answers_seen_cb, &w), 0);
+	assert_int_equal(w.count, 3);
+	assert_answer(&w.seen[0], a, 3, STORE_ANSWER_MISSING, 0);
+	assert_answer(&w.seen[2], b, 1, STORE_ANSWER_DUE, 300);
+
+	/* a position that is no certificate resumes at the next one */
+	position.serial = serial_of(9, 8);
+	w = (struct answers_seen){0};
+	assert_int_equal(store_response_each(txn, 500, &position, answers_seen_cb, &w), 0);
+	assert_int_equal(w.count, 1);
+	assert_answer(&w.seen[0], b, 1, STORE_ANSWER_DUE, 300);
+
+	/* after the last certificate: nothing */
+	w = (struct answers_seen){0};
+	position.issuer_id = b;
+	position.serial = serial_of(1, 8);
+	assert_int_equal(store_response_each(txn, 500, &position, answers_seen_cb, &w), 0);
+	assert_int_equal(w.count, 0);
+
+	/* a later due_at makes the fresh one due; an empty serial is refused */
+	w = (struct answers_seen){0};
+	assert_int_equal(store_response_each(txn, 1000, NULL, answers_seen_cb, &w), 0);
+	assert_answer(&w.seen[0], a, 1, STORE_ANSWER_DUE, 100);
+	position.serial.len = 0;
+	assert_int_equal(store_response_each(txn, 500, &position, answers_seen_cb, &w), -EINVAL);
+	store_txn_abort(txn);
+}
+
 static void test_response_put_loses_race_to_revocation(void **state)
 {
 	struct store *s = store_of(state);
@@ -953,6 +1055,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_response_put_loses_race_to_revocation, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_response_freshness, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_response_each_classifies_and_resumes, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_revoke_rules, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_revoked_each_in_time_order, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_change_log, setup, teardown),
