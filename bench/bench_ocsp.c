@@ -35,7 +35,7 @@
 #include "ocsp/responder_set.h"
 #include "ocsp/service.h"
 #include "storage/store.h"
-#include "pki/ocsp.h"
+#include "pki/ocsp_codec.h"
 
 struct bench {
 	struct store *store;

@@ -9,7 +9,7 @@
 #include "core/buf.h"
 #include "core/encoding.h"
 #include "storage/store.h"
-#include "pki/ocsp.h"
+#include "pki/ocsp_codec.h"
 
 enum klass { KLASS_GOOD, KLASS_REVOKED, KLASS_UNKNOWN, KLASS_COUNT };
 static const char *const klass_names[] = {"good", "revoked", "unknown"};

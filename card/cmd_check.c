@@ -13,7 +13,7 @@
 #include "card/commands.h"
 #include "card/session.h"
 #include "core/encoding.h"
-#include "pki/ocsp.h"
+#include "pki/ocsp_codec.h"
 
 /* Clock skew tolerated on OCSP thisUpdate/nextUpdate (RFC 5019 §4 leaves it
  * to the client; five minutes is common practice). */

@@ -30,7 +30,7 @@
 #include "handlers/ocsp.h"
 #include "ocsp/service.h"
 #include "storage/store.h"
-#include "pki/ocsp.h"
+#include "pki/ocsp_codec.h"
 
 #define OCSP_CONTENT_TYPE  "application/ocsp-response"
 #define DEFAULT_VALIDITY_S 3600

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pki/ocsp.h"
+#include "pki/ocsp_codec.h"
 
 struct store;
 struct ocsp_responder_set;

@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #include "ocsp/responder_set.h"
-#include "pki/ocsp.h"
+#include "pki/ocsp_codec.h"
 #include "storage/store.h"
 
 /** Signing tries this often when the records keep changing under it. */

@@ -13,7 +13,7 @@
 #include "core/encoding.h"
 #include "pki/der.h"
 #include "pki/errors.h"
-#include "pki/ocsp.h"
+#include "pki/ocsp_codec.h"
 #include "pki/hash_internal.h"
 #include "pki/ocsp_internal.h"
 

@@ -18,7 +18,7 @@
 #include "pki/asn1_time.h"
 #include "pki/der.h"
 #include "pki/errors.h"
-#include "pki/ocsp.h"
+#include "pki/ocsp_codec.h"
 #include "pki/hash_internal.h"
 #include "pki/ocsp_internal.h"
 

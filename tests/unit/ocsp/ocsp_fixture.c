@@ -8,7 +8,7 @@
 
 #include "core/encoding.h"
 #include "ocsp/responder_set.h"
-#include "pki/ocsp.h"
+#include "pki/ocsp_codec.h"
 
 static int copy_file(const char *from, const char *to, mode_t mode)
 {

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "pki/ocsp.h"
+#include "pki/ocsp_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pki/ocsp.h"
+#include "pki/ocsp_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,7 +2,7 @@
  * kensho-bench read responses from servers they do not control). */
 #include <stdint.h>
 
-#include "pki/ocsp.h"
+#include "pki/ocsp_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,7 +18,7 @@
 #include "core/encoding.h"
 #include "common/vocab.h"
 #include "pki/der.h"
-#include "pki/ocsp.h"
+#include "pki/ocsp_codec.h"
 
 #define FIXTURE(name) OCSP_FIXTURE_DIR "/" name
 
