@@ -593,6 +593,40 @@ int ca_open(const char *data_dir, struct ca **out, char err[CA_ERR_LEN])
 	return 0;
 }
 
+static int tsa_audit_cb(struct store_txn *txn, void *arg)
+{
+	(void)arg;
+	return ca_audit(txn, "cli", "tsa-init", "tsa");
+}
+
+int ca_tsa_init(const char *data_dir, char err[CA_ERR_LEN])
+{
+	struct ca_tsa_files files;
+	struct stat st;
+	int e = ca_tsa_files(data_dir, &files);
+	if (e) {
+		ca_error(err, "%s: %s", data_dir, strerror(-e));
+		return e;
+	}
+	if (stat(files.cert, &st) == 0) {
+		ca_error(err, "%s already exists; refusing to replace the time-stamping unit",
+		         files.cert);
+		return -EEXIST;
+	}
+	struct ca *ca;
+	e = ca_open(data_dir, &ca, err);
+	if (e)
+		return e;
+	e = init_tsa(ca, err);
+	if (!e) {
+		e = store_write(ca->store, tsa_audit_cb, NULL);
+		if (e)
+			ca_error(err, "recording the audit record failed: %s", strerror(-e));
+	}
+	ca_close(ca);
+	return e;
+}
+
 /* --- issuing ----------------------------------------------------------------------- */
 
 int ca_sign_ee(struct ca *ca, enum cert_kind kind, const struct store_serial *serial,

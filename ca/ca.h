@@ -67,6 +67,11 @@ bool ca_exists(const char *data_dir);
  * store. -EEXIST if the CAs exist already. */
 int ca_init(const char *data_dir, const char *base_url, char err[CA_ERR_LEN]);
 
+/** Creates the time-stamping unit in a data directory whose CAs exist but
+ * that has none (made before kensho had one), with an audit record.
+ * -EEXIST if DIR/ca/tsa.pem exists. */
+int ca_tsa_init(const char *data_dir, char err[CA_ERR_LEN]);
+
 /** Loads the CAs of DIR (keys, certificates, base URL) and opens its store. */
 int ca_open(const char *data_dir, struct ca **out, char err[CA_ERR_LEN]);
 /** Loads the CAs like ca_open but on a store the caller already opened

@@ -255,8 +255,8 @@ static int load_unit(struct tsa_handler *h)
 		         "this server has no time-stamping unit (ca/tsa.pem is missing from "
 		         "its data directory)");
 		log_warn("tsa: %s is missing: /tsa refuses every query with systemFailure. "
-		         "`kensho ca init` creates the unit in a new data directory",
-		         files.cert);
+		         "`kensho --data %s ca tsa-init` creates the unit; then restart kenshod",
+		         files.cert, h->env->data_dir);
 		return 0;
 	}
 	if (stat(files.key, &st) < 0)

@@ -4,7 +4,7 @@ client: `openssl ts -query` makes the queries, the demo intake client posts
 them over TLS, and `openssl ts -reply` / `-verify` check the answers against
 the signing CA. Refusals carry the PKIStatus and failInfo RFC 3161 §2.4.2
 names; a caller without the intake role gets 403; a data directory without
-the time-stamping unit still starts and says so."""
+the time-stamping unit still starts and says so, until `kensho ca tsa-init`."""
 import http.client
 import os
 import ssl
@@ -12,7 +12,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Server, check, run  # noqa: E402
+from harness import KENSHO, Server, check, run  # noqa: E402
 
 BAD_ALG, BAD_REQUEST, BAD_DATA_FORMAT = 0, 2, 5
 UNACCEPTED_POLICY, UNACCEPTED_EXTENSION, SYSTEM_FAILURE = 15, 16, 25
@@ -153,6 +153,14 @@ def main():
             check(status == 200 and status_of(answer) == (2, SYSTEM_FAILURE),
                   "without a unit: kenshod starts and /tsa answers systemFailure")
             check(b"no time-stamping unit" in answer, "naming what is missing")
+        run(KENSHO, "--data", data_dir, "ca", "tsa-init")
+        out = run(KENSHO, "--data", data_dir, "ca", "tsa-init", check=False)
+        check(out.returncode != 0 and "already exists" in out.stderr,
+              "ca tsa-init refuses to replace a unit")
+        with Server(data=data_dir, tls=True) as again:
+            status, _, answer = post(tls_connect(again, "intake"), hand_made_query())
+            check(status == 200 and status_of(answer) == (0, None),
+                  "after ca tsa-init and a restart: granted")
     return 0
 
 
