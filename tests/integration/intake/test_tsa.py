@@ -127,6 +127,12 @@ def main():
         refused(["-sha1"], want=BAD_ALG, what="SHA-1 imprint")
         refused(["-sha3-256"], want=BAD_ALG, what="SHA3-256 imprint")
         refused(["-sha256", "-tspolicy", "1.2.3.4.5"], want=UNACCEPTED_POLICY, what="another policy")
+        query = os.path.join(tmp, "ours.tsq")
+        run("openssl", "ts", "-query", "-data", data, "-sha256", "-tspolicy",
+            "1.3.6.1.4.1.32473.3161.1", "-out", query)
+        with open(query, "rb") as f:
+            status, _, answer = post(tls_connect(srv, "intake"), f.read())
+        check(status_of(answer) == (0, None), "kensho's own policy asked for: granted")
         refused(body=hand_made_query(nonce=b"\x01" * 21), want=BAD_REQUEST, what="a 168-bit nonce")
         status, _, answer = post(tls_connect(srv, "intake"), hand_made_query(nonce=b"\x7f" * 20))
         check(status_of(answer) == (0, None), "a 160-bit nonce is granted")
@@ -136,6 +142,8 @@ def main():
 
         status, _, _ = post(tls_connect(srv, "intake"), hand_made_query(), "application/json")
         check(status == 415, "another media type: 415")
+        status, _, answer = post(tls_connect(srv, "intake"), b"")
+        check(status == 400 and b"empty_body" in answer, "no body: 400 empty_body")
         status, _, _ = post(tls_connect(srv, "intake"), bytes(2000))
         check(status == 413, "a body over 1024 bytes: 413")
         status, _, _ = post(tls_connect(srv, "relying-party"), hand_made_query())
@@ -154,13 +162,21 @@ def main():
                   "without a unit: kenshod starts and /tsa answers systemFailure")
             check(b"no time-stamping unit" in answer, "naming what is missing")
         run(KENSHO, "--data", data_dir, "ca", "tsa-init")
+        conf = os.path.join(tmp, "kenshod.conf")
+        with open(conf, "w") as f:
+            f.write("tsa.policy = 1.3.6.1.4.1.32473.1.2\n")
         out = run(KENSHO, "--data", data_dir, "ca", "tsa-init", check=False)
         check(out.returncode != 0 and "already exists" in out.stderr,
               "ca tsa-init refuses to replace a unit")
-        with Server(data=data_dir, tls=True) as again:
+        with Server(data=data_dir, tls=True, args=["--config", conf]) as again:
             status, _, answer = post(tls_connect(again, "intake"), hand_made_query())
             check(status == 200 and status_of(answer) == (0, None),
                   "after ca tsa-init and a restart: granted")
+            reply = os.path.join(tmp, "r.tsr")
+            with open(reply, "wb") as f:
+                f.write(answer)
+            shown = run("openssl", "ts", "-reply", "-in", reply, "-text").stdout
+            check("Policy OID: 1.3.6.1.4.1.32473.1.2" in shown, "under the configured tsa.policy")
     return 0
 
 
