@@ -96,10 +96,12 @@ int tsp_request_decode(const uint8_t *der, size_t len, struct tsp_request *out,
 	unsigned char *p = (unsigned char *)der;
 	const unsigned char *end = der + len;
 	size_t seq_len, n;
-	int version;
+	/* version v1, in the one DER form (mbedTLS's integer reader would also
+	 * take 02 02 00 01) */
 	if (mbedtls_asn1_get_tag(&p, end, &seq_len, DER_SEQUENCE) || p + seq_len != end ||
-	    mbedtls_asn1_get_int(&p, end, &version) || version != 1)
+	    end - p < 3 || p[0] != DER_INTEGER || p[1] != 1 || p[2] != 1)
 		return refuse(fail, TSP_FAIL_BAD_DATA_FORMAT);
+	p += 3;
 	int rc = imprint_decode(&p, end, out, fail);
 	if (rc)
 		return rc;

@@ -140,6 +140,11 @@ static void test_decode_refusals(void **state)
 	assert_int_equal(decode(der, len, &rq), TSP_FAIL_BAD_DATA_FORMAT);
 	len = make_request(der, 2, SHA256, sizeof SHA256, 32, NULL, 0);
 	assert_int_equal(decode(der, len, &rq), TSP_FAIL_BAD_DATA_FORMAT);
+	/* version 1 written with a leading zero octet: not DER */
+	len = make_request(der, 1, SHA256, sizeof SHA256, 32, NULL, 0);
+	uint8_t padded_version[256] = {0x30, (uint8_t)(der[1] + 1), 0x02, 0x02, 0x00, 0x01};
+	memcpy(padded_version + 6, der + 5, len - 5);
+	assert_int_equal(decode(padded_version, len + 1, &rq), TSP_FAIL_BAD_DATA_FORMAT);
 	const uint8_t junk[] = {0x05, 0x00};
 	len = make_request(der, 1, SHA256, sizeof SHA256, 32, junk, sizeof junk);
 	assert_int_equal(decode(der, len, &rq), TSP_FAIL_BAD_DATA_FORMAT);
