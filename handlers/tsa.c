@@ -98,8 +98,10 @@ static void put_be(uint8_t *out, uint64_t v, int n)
 		out[i] = (uint8_t)v;
 }
 
-static int pki_signer_sign_locked(void *arg, const uint8_t *digest_info, size_t len, uint8_t *sig,
-                                  size_t *sig_len)
+/* A cms_sign_cb: jobs of this process may run on several pool threads at
+ * once, and a key's RSA blinding state takes one signer at a time. */
+static int sign_with_lock(void *arg, const uint8_t *digest_info, size_t len, uint8_t *sig,
+                          size_t *sig_len)
 {
 	struct tsa_handler *h = arg;
 	uv_mutex_lock(&h->sign_lock);
@@ -136,7 +138,7 @@ static void sign_work_cb(uv_work_t *work)
 	        .accuracy_seconds = TSA_ACCURACY_SECONDS,
 	        .cert = cert,
 	        .cert_len = cert_len,
-	        .sign = pki_signer_sign_locked,
+	        .sign = sign_with_lock,
 	        .sign_arg = h,
 	};
 	job->error = tsp_response_grant(&g, &job->reply, &job->reply_len);
