@@ -65,6 +65,16 @@ static int ca_file(const char *data_dir, const char *name, char *out, size_t cap
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
+int ca_tsa_files(const char *data_dir, struct ca_tsa_files *out)
+{
+	int err = ca_file(data_dir, "sign-ca.pem", out->ca, sizeof(out->ca));
+	if (!err)
+		err = ca_file(data_dir, "tsa.pem", out->cert, sizeof(out->cert));
+	if (!err)
+		err = ca_file(data_dir, "tsa.key", out->key, sizeof(out->key));
+	return err;
+}
+
 bool ca_exists(const char *data_dir)
 {
 	char path[PATH_MAX];
@@ -360,6 +370,44 @@ static int init_one(struct ca *ca, enum cert_kind kind, bool responder, mbedtls_
 	return e;
 }
 
+/* Creates the time-stamping unit: a key and a certificate from the signing
+ * CA, whose key is in ca->ca_key[CERT_KIND_SIGN] by now. */
+static int init_tsa(struct ca *ca, char *err)
+{
+	mbedtls_pk_context key;
+	mbedtls_pk_init(&key);
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	struct store_serial serial;
+	struct ca_tsa_files files;
+	const char *path = NULL;
+	int e = x509_key_generate(&key, CA_RSA_BITS, ca_random, ca);
+	if (!e)
+		e = ca_random_serial(ca, &serial);
+	if (!e)
+		e = jpki_tsa_cert(&ca->ca_key[CERT_KIND_SIGN], &key, serial.bytes, serial.len,
+		                  time(NULL), ca_random, ca, &der, &der_len);
+	if (e) {
+		ca_error(err, "creating the time-stamping unit failed: %s", strerror(-e));
+		goto done;
+	}
+	e = ca_tsa_files(ca->data_dir, &files);
+	if (!e) {
+		path = files.key;
+		e = x509_key_save(&key, path);
+	}
+	if (!e) {
+		path = files.cert;
+		e = write_pem(path, der, der_len);
+	}
+	if (e)
+		ca_error(err, "writing %s failed: %s", path ? path : ca->data_dir, strerror(-e));
+done:
+	free(der);
+	mbedtls_pk_free(&key);
+	return e;
+}
+
 static int make_dir(const char *path, mode_t mode)
 {
 	if (mkdir(path, mode) == 0 || errno == EEXIST)
@@ -415,6 +463,8 @@ int ca_init(const char *data_dir, const char *base_url, char err[CA_ERR_LEN])
 		ocsp_der = NULL;
 		mbedtls_pk_free(&responder);
 	}
+	if (!e)
+		e = init_tsa(ca, err);
 	if (!e) {
 		char text[512];
 		int n = snprintf(text, sizeof(text), "%s\n", ca->base_url);
@@ -541,6 +591,40 @@ int ca_open(const char *data_dir, struct ca **out, char err[CA_ERR_LEN])
 	}
 	(*out)->own_store = true;
 	return 0;
+}
+
+static int tsa_audit_cb(struct store_txn *txn, void *arg)
+{
+	(void)arg;
+	return ca_audit(txn, "cli", "tsa-init", "tsa");
+}
+
+int ca_tsa_init(const char *data_dir, char err[CA_ERR_LEN])
+{
+	struct ca_tsa_files files;
+	struct stat st;
+	int e = ca_tsa_files(data_dir, &files);
+	if (e) {
+		ca_error(err, "%s: %s", data_dir, strerror(-e));
+		return e;
+	}
+	if (stat(files.cert, &st) == 0) {
+		ca_error(err, "%s already exists; refusing to replace the time-stamping unit",
+		         files.cert);
+		return -EEXIST;
+	}
+	struct ca *ca;
+	e = ca_open(data_dir, &ca, err);
+	if (e)
+		return e;
+	e = init_tsa(ca, err);
+	if (!e) {
+		e = store_write(ca->store, tsa_audit_cb, NULL);
+		if (e)
+			ca_error(err, "recording the audit record failed: %s", strerror(-e));
+	}
+	ca_close(ca);
+	return e;
 }
 
 /* --- issuing ----------------------------------------------------------------------- */

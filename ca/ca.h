@@ -6,6 +6,8 @@
  * Files below DIR (the data directory):
  *   DIR/ca/{sign,auth}-ca.pem, .key     the CAs (keys mode 0600)
  *   DIR/ca/{sign,auth}-ocsp.pem, .key   their delegated OCSP responders
+ *   DIR/ca/tsa.pem, tsa.key             the time-stamping unit (RFC 3161),
+ *                                       issued by the signing CA
  *   DIR/ca/base-url                     where CRLs and OCSP are published
  *   DIR/store/                          the LMDB environment (storage/store.h)
  *
@@ -19,6 +21,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 
 #include "storage/store.h"
@@ -44,13 +47,30 @@ int ca_store_open(const char *data_dir, struct store **out);
  * ignored; zero fields take the store's defaults). */
 int ca_store_open_with(const char *data_dir, const struct store_options *base, struct store **out);
 
+/** The time-stamping unit's files in a data directory. */
+struct ca_tsa_files {
+	char ca[PATH_MAX];   /**< DIR/ca/sign-ca.pem: the CA that issued it */
+	char cert[PATH_MAX]; /**< DIR/ca/tsa.pem */
+	char key[PATH_MAX];  /**< DIR/ca/tsa.key, mode 0600 */
+};
+
+/** Fills *out with the time-stamping unit's files: the one place these
+ * names are built (ca init writes them, kenshod's /tsa reads them). 0 or
+ * -ENAMETOOLONG. */
+int ca_tsa_files(const char *data_dir, struct ca_tsa_files *out);
+
 /** True if DIR already holds the CAs. */
 bool ca_exists(const char *data_dir);
 
-/** Creates both CAs and their OCSP responders, writes their files, stores
+/** Creates both CAs, their OCSP responders and the time-stamping unit, writes their files, stores
  * base_url (NULL: CA_DEFAULT_BASE_URL) and registers both issuers in the
  * store. -EEXIST if the CAs exist already. */
 int ca_init(const char *data_dir, const char *base_url, char err[CA_ERR_LEN]);
+
+/** Creates the time-stamping unit in a data directory whose CAs exist but
+ * that has none (made before kensho had one), with an audit record.
+ * -EEXIST if DIR/ca/tsa.pem exists. */
+int ca_tsa_init(const char *data_dir, char err[CA_ERR_LEN]);
 
 /** Loads the CAs of DIR (keys, certificates, base URL) and opens its store. */
 int ca_open(const char *data_dir, struct ca **out, char err[CA_ERR_LEN]);

@@ -1,4 +1,4 @@
-/* The ca area's subcommands: ca init, issue, revoke, event, gen. */
+/* The ca area's subcommands: ca init, ca tsa-init, issue, revoke, event, gen. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -15,8 +15,20 @@
 int cli_ca(const char *data_dir, int argc, char **argv)
 {
 	struct cli_args args;
+	char err[CA_ERR_LEN] = "";
+	if (argc == 2 && strcmp(argv[1], "tsa-init") == 0) {
+		/* A data directory from before kensho had a time-stamping unit. */
+		if (ca_tsa_init(data_dir, err)) {
+			cli_fail("ca tsa-init", "%s", err);
+			return CLI_EXIT_FAILED;
+		}
+		printf("created %s/ca/tsa.pem, issued by the signing CA; restart kenshod to serve "
+		       "/tsa with it\n",
+		       data_dir);
+		return 0;
+	}
 	if (argc < 2 || strcmp(argv[1], "init") != 0) {
-		cli_fail("ca", "usage: kensho --data DIR ca init [--base-url URL]");
+		cli_fail("ca", "usage: kensho --data DIR ca init [--base-url URL] | ca tsa-init");
 		return CLI_EXIT_USAGE;
 	}
 	char name[] = "ca init"; /* how cli_parse names the command in its messages */
@@ -25,13 +37,13 @@ int cli_ca(const char *data_dir, int argc, char **argv)
 		cli_fail("ca init", "usage: kensho --data DIR ca init [--base-url URL]");
 		return CLI_EXIT_USAGE;
 	}
-	char err[CA_ERR_LEN] = "";
 	int e = ca_init(data_dir, cli_get(&args, "base-url"), err);
 	if (e) {
 		cli_fail("ca init", "%s", err);
 		return CLI_EXIT_FAILED;
 	}
-	printf("created %s/ca/sign-ca.pem, auth-ca.pem, sign-ocsp.pem, auth-ocsp.pem\n", data_dir);
+	printf("created %s/ca/sign-ca.pem, auth-ca.pem, sign-ocsp.pem, auth-ocsp.pem, tsa.pem\n",
+	       data_dir);
 	const char *url = cli_get(&args, "base-url");
 	printf("certificates will point OCSP and CRL clients to %s (%s/ca/base-url)\n",
 	       url ? url : CA_DEFAULT_BASE_URL, data_dir);

@@ -18,6 +18,7 @@
 #define OID_AD_OCSP           "1.3.6.1.5.5.7.48.1"
 #define OID_OCSP_NOCHECK      "1.3.6.1.5.5.7.48.1.5"
 #define OID_KP_OCSP_SIGNING   "1.3.6.1.5.5.7.3.9"
+#define OID_KP_TIME_STAMPING  "1.3.6.1.5.5.7.3.8"
 
 #define SECONDS_PER_DAY 86400
 #define EXTENSIONS_MAX  10
@@ -495,6 +496,33 @@ int jpki_ocsp_cert(enum cert_kind kind, mbedtls_pk_context *ca_key,
 	return sign_with(&l, serial, serial_len, kind, &subject, now,
 	                 now + (int64_t)JPKI_OCSP_VALIDITY_DAYS * SECONDS_PER_DAY, responder_key,
 	                 ca_key, rng, rng_state, der, der_len);
+}
+
+int jpki_tsa_cert(mbedtls_pk_context *ca_key, mbedtls_pk_context *tsa_key, const uint8_t *serial,
+                  size_t serial_len, int64_t now, x509_rng_fn rng, void *rng_state, uint8_t **der,
+                  size_t *der_len)
+{
+	struct ext_list l = {0};
+	struct der d;
+	ext_key_usage(&l, KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION);
+	/* RFC 3161 §2.3: exactly one extended key usage, id-kp-timeStamping,
+	 * and the extension critical. */
+	der_init(&d);
+	der_begin(&d, DER_SEQUENCE);
+	der_oid(&d, OID_KP_TIME_STAMPING);
+	der_end(&d);
+	ext_add(&l, OID_EXT_KEY_USAGE, true, &d);
+	ext_key_ids(&l, tsa_key, ca_key);
+
+	struct x509_name_attr attrs[5];
+	ca_name_attrs(CERT_KIND_SIGN, attrs);
+	attrs[4] = (struct x509_name_attr){X509_OID_CN, "Time-Stamping Unit"};
+	struct der subject;
+	der_init(&subject);
+	x509_name_write(&subject, attrs, 5);
+	return sign_with(&l, serial, serial_len, CERT_KIND_SIGN, &subject, now,
+	                 now + (int64_t)JPKI_TSA_VALIDITY_DAYS * SECONDS_PER_DAY, tsa_key, ca_key,
+	                 rng, rng_state, der, der_len);
 }
 
 int jpki_ee_cert(const struct jpki_ee *ee, mbedtls_pk_context *ca_key, x509_rng_fn rng,

@@ -30,6 +30,8 @@
 #define JPKI_CA_VALIDITY_DAYS 3652
 /** Delegated OCSP responder validity: two years, within the CA's ten. */
 #define JPKI_OCSP_VALIDITY_DAYS 730
+/** Validity of the time-stamping unit's certificate (days). */
+#define JPKI_TSA_VALIDITY_DAYS 1825
 
 /** A calendar date. */
 struct jpki_date {
@@ -64,6 +66,13 @@ int jpki_ca_cert(enum cert_kind kind, mbedtls_pk_context *key, const uint8_t *se
 int jpki_ocsp_cert(enum cert_kind kind, mbedtls_pk_context *ca_key,
                    mbedtls_pk_context *responder_key, const uint8_t *serial, size_t serial_len,
                    int64_t now, x509_rng_fn rng, void *rng_state, uint8_t **der, size_t *der_len);
+
+/** Writes the time-stamping unit's certificate for `tsa_key`, issued by the
+ * signing CA (`ca_key`): critical extendedKeyUsage id-kp-timeStamping alone
+ * (RFC 3161 §2.3), digitalSignature and nonRepudiation (docs/tsa.md). */
+int jpki_tsa_cert(mbedtls_pk_context *ca_key, mbedtls_pk_context *tsa_key, const uint8_t *serial,
+                  size_t serial_len, int64_t now, x509_rng_fn rng, void *rng_state, uint8_t **der,
+                  size_t *der_len);
 
 /** The basic four items as written into the signing certificate. */
 struct jpki_items {

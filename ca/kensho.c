@@ -16,7 +16,7 @@
 
 /* One line per subcommand; areas add theirs here (declared in ca/cli.h). */
 static const struct cli_command COMMANDS[] = {
-        {"ca", "ca init [--base-url URL]", cli_ca, NULL},
+        {"ca", "ca init [--base-url URL] | ca tsa-init", cli_ca, NULL},
         {"issue",
          "issue --name NAME --birth YYYY-MM-DD --sex 1|2|3 --address ADDR [--sign-pubkey FILE] "
          "[--auth-pubkey FILE] --out OUTDIR [--force]",

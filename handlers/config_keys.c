@@ -2,7 +2,7 @@
  * the reference (core/config.h says how to add one). Each family reads its
  * keys in its own file with the same defaults: plain.* in roles.c, ocsp.* in
  * ocsp.c, crl.* in crl_serve.c and crl_publisher.c, verify.* in verify.c,
- * intake.* in intake.c, status.* in roles.c. */
+ * intake.* in intake.c, status.* in roles.c, tsa.* in tsa.c. */
 #include "handlers/config_keys.h"
 
 #define SECOND 1000LL
@@ -57,6 +57,10 @@ const struct config_key handlers_config_keys[] = {
          "submissions waiting per worker before 503", false},
         {"intake.batch_max", CONFIG_INT, "64", "submissions", 1, 100000, NULL,
          "submissions per write transaction (fsync)", false},
+        {"tsa.policy", CONFIG_STRING, "1.3.6.1.4.1.32473.3161.1", NULL, 0, 0, NULL,
+         "TSAPolicyId of /tsa's tokens; the default is a placeholder under RFC 5612's "
+         "documentation arc: set your own",
+         false},
         {"status.local", CONFIG_BOOL, "true", NULL, 0, 0, NULL,
          "plain-HTTP callers on a loopback address may read the status page (/, /v1/status)",
          false},

@@ -18,11 +18,12 @@
 #include "handlers/ocsp.h"
 #include "handlers/roles.h"
 #include "handlers/status.h"
+#include "handlers/tsa.h"
 #include "handlers/verify.h"
 
 static const struct handler_family *const families[] = {
-        &health_family, &crl_family,    &lookup_family, &ocsp_family,
-        &admin_family,  &verify_family, &intake_family, &status_family,
+        &health_family, &crl_family,    &lookup_family, &ocsp_family, &admin_family,
+        &verify_family, &intake_family, &status_family, &tsa_family,
 };
 
 #define FAMILY_COUNT (sizeof(families) / sizeof(families[0]))

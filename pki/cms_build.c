@@ -12,12 +12,13 @@
 #include "pki/hash_internal.h"
 #include "pki/random.h"
 
-#define OID_SIGNED_DATA    "1.2.840.113549.1.7.2"
-#define OID_DATA           "1.2.840.113549.1.7.1"
-#define OID_RSA            "1.2.840.113549.1.1.1"
-#define OID_CONTENT_TYPE   "1.2.840.113549.1.9.3"
-#define OID_MESSAGE_DIGEST "1.2.840.113549.1.9.4"
-#define OID_SIGNING_TIME   "1.2.840.113549.1.9.5"
+#define OID_SIGNED_DATA     "1.2.840.113549.1.7.2"
+#define OID_DATA            "1.2.840.113549.1.7.1"
+#define OID_RSA             "1.2.840.113549.1.1.1"
+#define OID_CONTENT_TYPE    "1.2.840.113549.1.9.3"
+#define OID_MESSAGE_DIGEST  "1.2.840.113549.1.9.4"
+#define OID_SIGNING_TIME    "1.2.840.113549.1.9.5"
+#define OID_SIGNING_CERT_V2 "1.2.840.113549.1.9.16.2.47"
 
 /* The digest algorithm's OID (NIST, RFC 5754 §2), or NULL if unsupported. */
 static const char *digest_oid(enum pki_digest md)
@@ -107,6 +108,8 @@ static int attribute_encode(struct attribute *a, const char *type, uint8_t tag, 
 		der_time(&d, time); /* RFC 5652 §11.3: UTCTime through 2049 */
 	else if (tag == DER_OID)
 		der_oid(&d, value);
+	else if (tag == 0)
+		der_raw(&d, value, value_len); /* an encoded value */
 	else
 		der_tlv(&d, tag, value, value_len);
 	der_end(&d);
@@ -126,13 +129,44 @@ static int attribute_compare(const void *x, const void *y)
 	return a->len < b->len ? -1 : a->len > b->len;
 }
 
+/* SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2 } with
+ * one ESSCertIDv2 { hashAlgorithm left at its DEFAULT SHA-256, certHash,
+ * issuerSerial { issuer GeneralNames { directoryName }, serialNumber } }
+ * (RFC 5035 §5.4.1). */
+static int signing_certificate_v2(const mbedtls_x509_crt *crt, uint8_t **out, size_t *len)
+{
+	uint8_t hash[32];
+	if (mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), crt->raw.p, crt->raw.len,
+	               hash) != 0)
+		return -EINVAL;
+	struct der d;
+	der_init(&d);
+	der_begin(&d, DER_SEQUENCE);
+	der_begin(&d, DER_SEQUENCE);
+	der_begin(&d, DER_SEQUENCE); /* ESSCertIDv2 */
+	der_tlv(&d, DER_OCTET_STRING, hash, sizeof hash);
+	der_begin(&d, DER_SEQUENCE);   /* IssuerSerial */
+	der_begin(&d, DER_SEQUENCE);   /* GeneralNames */
+	der_begin(&d, DER_CONTEXT(4)); /* directoryName, EXPLICIT (Name is a CHOICE) */
+	der_raw(&d, crt->issuer_raw.p, crt->issuer_raw.len);
+	der_end(&d);
+	der_end(&d);
+	der_tlv(&d, DER_INTEGER, crt->serial.p, crt->serial.len);
+	der_end(&d);
+	der_end(&d);
+	der_end(&d);
+	der_end(&d);
+	return der_finish(&d, out, len);
+}
+
 /* Encodes the signed attributes as SET OF Attribute (the form that is signed,
  * §5.4) into *set; the SignerInfo carries the same content under [0]. */
-static int signed_attributes_encode(const struct cms_build_params *p, const char *content_type,
-                                    const uint8_t *digest, size_t digest_len, uint8_t **set,
-                                    size_t *set_len)
+static int signed_attributes_encode(const struct cms_build_params *p, const mbedtls_x509_crt *crt,
+                                    const char *content_type, const uint8_t *digest,
+                                    size_t digest_len, uint8_t **set, size_t *set_len)
 {
-	struct attribute attrs[3] = {0};
+	struct attribute attrs[4] = {0};
+	int count = 3;
 	int rc = attribute_encode(&attrs[0], OID_CONTENT_TYPE, DER_OID, content_type, 0, 0);
 	if (rc == 0)
 		rc = attribute_encode(&attrs[1], OID_SIGNING_TIME, DER_UTC_TIME, NULL, 0,
@@ -140,17 +174,26 @@ static int signed_attributes_encode(const struct cms_build_params *p, const char
 	if (rc == 0)
 		rc = attribute_encode(&attrs[2], OID_MESSAGE_DIGEST, DER_OCTET_STRING, digest,
 		                      digest_len, 0);
+	if (rc == 0 && p->signing_certificate_v2) {
+		uint8_t *value = NULL;
+		size_t value_len = 0;
+		rc = signing_certificate_v2(crt, &value, &value_len);
+		if (rc == 0)
+			rc = attribute_encode(&attrs[count++], OID_SIGNING_CERT_V2, 0, value,
+			                      value_len, 0);
+		free(value);
+	}
 	if (rc == 0) {
-		qsort(attrs, 3, sizeof attrs[0], attribute_compare);
+		qsort(attrs, (size_t)count, sizeof attrs[0], attribute_compare);
 		struct der d;
 		der_init(&d);
 		der_begin(&d, DER_SET);
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < count; i++)
 			der_raw(&d, attrs[i].der, attrs[i].len);
 		der_end(&d);
 		rc = der_finish(&d, set, set_len);
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		free(attrs[i].der);
 	return rc;
 }
@@ -187,8 +230,8 @@ int cms_build_signed(const struct cms_build_params *p, uint8_t **out, size_t *ou
 	size_t attrs_len = 0;
 	int rc = digest_of(md, p->content, p->content_len, content_digest);
 	if (rc == 0 && p->signed_attributes) {
-		rc = signed_attributes_encode(p, content_type, content_digest, digest_len, &attrs,
-		                              &attrs_len);
+		rc = signed_attributes_encode(p, &crt, content_type, content_digest, digest_len,
+		                              &attrs, &attrs_len);
 		if (rc == 0)
 			rc = digest_of(md, attrs, attrs_len, signed_digest);
 	} else if (rc == 0) {
@@ -225,9 +268,11 @@ int cms_build_signed(const struct cms_build_params *p, uint8_t **out, size_t *ou
 		der_end(&d);
 	}
 	der_end(&d);
-	der_begin(&d, DER_CONTEXT(0)); /* certificates [0] IMPLICIT SET OF */
-	der_raw(&d, crt.raw.p, crt.raw.len);
-	der_end(&d);
+	if (!p->omit_certificate) {
+		der_begin(&d, DER_CONTEXT(0)); /* certificates [0] IMPLICIT SET OF */
+		der_raw(&d, crt.raw.p, crt.raw.len);
+		der_end(&d);
+	}
 	der_begin(&d, DER_SET); /* signerInfos */
 	der_begin(&d, DER_SEQUENCE);
 	der_int(&d, 1);              /* sid is issuerAndSerialNumber */

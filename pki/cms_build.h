@@ -27,9 +27,14 @@ typedef int (*cms_sign_cb)(void *arg, const uint8_t *digest_info, size_t digest_
 struct cms_build_params {
 	const uint8_t *content; /**< the signed bytes */
 	size_t content_len;
-	bool detached;            /**< leave eContent out (RFC 5652 §5.2) */
-	bool signed_attributes;   /**< content-type, signing-time, message-digest */
-	int64_t signing_time;     /**< unix seconds, used with signed_attributes */
+	bool detached;          /**< leave eContent out (RFC 5652 §5.2) */
+	bool signed_attributes; /**< content-type, signing-time, message-digest */
+	int64_t signing_time;   /**< unix seconds, used with signed_attributes */
+	/** With signed_attributes, also signing-certificate-v2 (RFC 5035 §5.4.1:
+	 * the SHA-256 of the certificate and its issuer and serial), which RFC
+	 * 3161 §2.4.2 as updated by RFC 5816 asks of a timestamp token. */
+	bool signing_certificate_v2;
+	bool omit_certificate;    /**< leave the certificates field out */
 	const char *content_type; /**< eContentType, dotted; NULL = id-data */
 	enum pki_digest md;       /**< SHA256 (the zero value), SHA384 or SHA512 */
 	const uint8_t *cert;      /**< the signer's certificate, DER */

@@ -40,6 +40,7 @@ MATRIX = {
     "/v1/verify":            "Y     N     Y     N     Y     Y     N     N",
     "/v1/intake":            "N     N     N     N     N     N     Y     N",
     "/v1/intake/":           "N     N     N     N     N     N     Y     N",
+    "/tsa":                  "N     N     N     N     N     N     Y     N",
     "/v1/admin/issue":       "N     N     N     Y     N     N     N     N",
     "/v1/admin/revoke":      "N     N     N     Y     N     N     N     N",
     "/v1/admin/event":       "N     N     N     Y     N     N     N     N",
@@ -65,6 +66,7 @@ REQUESTS = {
     "/v1/verify": ("POST", "/v1/verify", b"not a signature"),
     "/v1/intake": ("POST", "/v1/intake", b"not an application"),
     "/v1/intake/": ("GET", "/v1/intake/0123456789abcdef", None),
+    "/tsa": ("POST", "/tsa", b"\x30\x00"),
     "/v1/admin/issue": ("POST", "/v1/admin/issue", b""),
     "/v1/admin/revoke": ("POST", "/v1/admin/revoke", b""),
     "/v1/admin/event": ("POST", "/v1/admin/event", b""),
@@ -107,6 +109,8 @@ def ask(conn, route):
     headers = {}
     if route.startswith("/ocsp") and method == "POST":
         headers["Content-Type"] = "application/ocsp-request"
+    if route == "/tsa":
+        headers["Content-Type"] = "application/timestamp-query"
     if route.startswith("/v1/admin/"):
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     conn.request(method, target, body=body, headers=headers)

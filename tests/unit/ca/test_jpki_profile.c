@@ -389,6 +389,40 @@ static void test_ocsp_responder(void **state)
 	mbedtls_x509_crt_free(&ca);
 }
 
+/* RFC 3161 §2.3: the unit's certificate has exactly one extended key usage,
+ * id-kp-timeStamping, in a critical extension; it is issued by the signing CA. */
+static void test_tsa_unit(void **state)
+{
+	mbedtls_x509_crt ca, crt;
+	make_ca(&ca);
+	uint8_t *der;
+	size_t len;
+	assert_int_equal(jpki_tsa_cert(&ca_key, &responder_key, SERIAL, sizeof(SERIAL), 1795305600,
+	                               rng, &drbg, &der, &len),
+	                 0);
+	mbedtls_x509_crt_init(&crt);
+	assert_int_equal(mbedtls_x509_crt_parse_der(&crt, der, len), 0);
+	free(der);
+	uint32_t flags;
+	assert_int_equal(verify(&crt, &ca, &flags), 0);
+	assert_int_equal(crt.key_usage,
+	                 MBEDTLS_X509_KU_DIGITAL_SIGNATURE | MBEDTLS_X509_KU_NON_REPUDIATION);
+	const uint8_t *value;
+	int critical = 0;
+	assert_int_equal(find_extension(&crt, "2.5.29.37", &value, &len, &critical), 0);
+	assert_true(critical);
+	/* SEQUENCE { OID 1.3.6.1.5.5.7.3.8 } and nothing more */
+	const uint8_t time_stamping_only[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06,
+	                                      0x01, 0x05, 0x05, 0x07, 0x03, 0x08};
+	assert_int_equal(len, sizeof time_stamping_only);
+	assert_memory_equal(value, time_stamping_only, len);
+	char issuer[512];
+	mbedtls_x509_dn_gets(issuer, sizeof(issuer), &crt.issuer);
+	assert_non_null(strstr(issuer, "OU=JPKI for digital signature"));
+	mbedtls_x509_crt_free(&crt);
+	mbedtls_x509_crt_free(&ca);
+}
+
 static void test_serial_must_be_positive(void **state)
 {
 	static const uint8_t negative[] = {0x80, 0x01};
@@ -437,6 +471,7 @@ int main(void)
 	        cmocka_unit_test(test_signing_cert),
 	        cmocka_unit_test(test_auth_cert),
 	        cmocka_unit_test(test_ocsp_responder),
+	        cmocka_unit_test(test_tsa_unit),
 	        cmocka_unit_test(test_serial_must_be_positive),
 	        cmocka_unit_test(test_spki_key_bits),
 	};

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <mbedtls/pk.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
 #include "pki/cms_build.h"
@@ -142,6 +143,41 @@ static void test_sha384_and_sha512(void **state)
 	build_and_verify(state, true, true, PKI_DIGEST_SHA512);
 }
 
+/* signing-certificate-v2 (RFC 5035) names the signer's certificate by its
+ * SHA-256 and issuer/serial; OpenSSL checks it against the signer when it
+ * verifies. Without the certificate in the message, -certfile supplies it. */
+static void test_signing_certificate_v2_and_no_certificate(void **state)
+{
+	struct fixture *f = *state;
+	struct cms_build_params p = params(f);
+	p.signing_certificate_v2 = true;
+	uint8_t *der;
+	size_t len;
+	assert_int_equal(cms_build_signed(&p, &der, &len), 0);
+	static const uint8_t oid[] = {0x06, 0x0b, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+	                              0x0d, 0x01, 0x09, 0x10, 0x02, 0x2f};
+	assert_non_null(memmem(der, len, oid, sizeof oid));
+	uint8_t hash[32];
+	assert_int_equal(mbedtls_sha256_ret(f->cert.raw.p, f->cert.raw.len, hash, 0), 0);
+	assert_non_null(memmem(der, len, hash, sizeof hash));
+	assert_int_equal(openssl_verify(f, der, len, false), 0);
+	free(der);
+
+	p.omit_certificate = true;
+	assert_int_equal(cms_build_signed(&p, &der, &len), 0);
+	assert_null(memmem(der, len, f->cert.raw.p, f->cert.raw.len));
+	assert_int_not_equal(openssl_verify(f, der, len, false), 0); /* no signer to find */
+	char path[128], cmd[512];
+	snprintf(path, sizeof path, "%s/nocert.der", f->dir);
+	write_file(path, der, len);
+	snprintf(cmd, sizeof cmd,
+	         "openssl cms -verify -binary -inform DER -in %s -CAfile %s/ca.pem -certfile "
+	         "%s/signer.pem -out /dev/null 2>/dev/null",
+	         path, CMS_FIXTURES, CMS_FIXTURES);
+	assert_int_equal(system(cmd), 0);
+	free(der);
+}
+
 /* The check above must be able to fail: a changed content byte is refused. */
 static void test_openssl_rejects_altered_content(void **state)
 {
@@ -227,6 +263,7 @@ int main(void)
 	        cmocka_unit_test(test_attached_without_attributes),
 	        cmocka_unit_test(test_detached_without_attributes),
 	        cmocka_unit_test(test_sha384_and_sha512),
+	        cmocka_unit_test(test_signing_certificate_v2_and_no_certificate),
 	        cmocka_unit_test(test_openssl_rejects_altered_content),
 	        cmocka_unit_test(test_callback_error_is_returned),
 	        cmocka_unit_test(test_bad_certificate_is_refused),
