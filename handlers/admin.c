@@ -427,12 +427,6 @@ static int admin_context_init(struct router *r, const struct handler_env *env, v
 	return 0;
 }
 
-/* Calls in flight finish on the pool and answer; there is nothing else. */
-static void admin_context_dispose(void *context)
-{
-	(void)context;
-}
-
 static void admin_dispose(void *context)
 {
 	struct admin_context *ctx = context;
@@ -444,6 +438,5 @@ static void admin_dispose(void *context)
 const struct handler_family admin_family = {
         .name = "admin",
         .on_context_init = admin_context_init,
-        .on_context_dispose = admin_context_dispose,
         .dispose = admin_dispose,
 };

@@ -42,7 +42,8 @@ struct handler_family {
 	/** The worker drains (or failed to start): stop background work and
 	 * uv_close every handle the context holds. Requests still in progress
 	 * may be answered from the context's state, and its thread-pool jobs
-	 * finish; nothing new is started. */
+	 * finish; nothing new is started. NULL for a family with no handles
+	 * and no background work. */
 	void (*on_context_dispose)(void *context);
 	/** The loop has run to its end (every close callback and thread-pool
 	 * job has completed): unregisters the family's hooks and frees the

@@ -79,12 +79,6 @@ static int health_context_init(struct router *r, const struct handler_env *env, 
 	return 0;
 }
 
-/* Nothing runs in the background. */
-static void health_context_dispose(void *context)
-{
-	(void)context;
-}
-
 static void health_dispose(void *context)
 {
 	free(context);
@@ -93,6 +87,5 @@ static void health_dispose(void *context)
 const struct handler_family health_family = {
         .name = "health",
         .on_context_init = health_context_init,
-        .on_context_dispose = health_context_dispose,
         .dispose = health_dispose,
 };

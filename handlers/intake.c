@@ -388,13 +388,6 @@ static int intake_context_init(struct router *r, const struct handler_env *env, 
 	return 0;
 }
 
-/* Submissions already queued are still committed and answered, batch after
- * batch on the pool; the queue empties before the loop can end. */
-static void intake_context_dispose(void *context)
-{
-	(void)context;
-}
-
 static void intake_dispose(void *context)
 {
 	struct intake_handler *h = context;
@@ -414,6 +407,5 @@ static void intake_dispose(void *context)
 const struct handler_family intake_family = {
         .name = "intake",
         .on_context_init = intake_context_init,
-        .on_context_dispose = intake_context_dispose,
         .dispose = intake_dispose,
 };

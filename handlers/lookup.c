@@ -159,12 +159,6 @@ static int lookup_context_init(struct router *r, const struct handler_env *env, 
 	return 0;
 }
 
-/* Every answer is made on the loop at once: nothing to stop. */
-static void lookup_context_dispose(void *context)
-{
-	(void)context;
-}
-
 static void lookup_dispose(void *context)
 {
 	free(context);
@@ -173,6 +167,5 @@ static void lookup_dispose(void *context)
 const struct handler_family lookup_family = {
         .name = "lookup",
         .on_context_init = lookup_context_init,
-        .on_context_dispose = lookup_context_dispose,
         .dispose = lookup_dispose,
 };

@@ -68,7 +68,8 @@ void handlers_context_dispose(struct handlers_context *hc)
 		return;
 	hc->disposed = true;
 	for (size_t i = hc->started; i-- > 0;)
-		families[i]->on_context_dispose(hc->contexts[i]);
+		if (families[i]->on_context_dispose)
+			families[i]->on_context_dispose(hc->contexts[i]);
 }
 
 void handlers_dispose(struct handlers_context *hc)

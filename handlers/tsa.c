@@ -313,12 +313,6 @@ static int tsa_context_init(struct router *r, const struct handler_env *env, voi
 	return 0;
 }
 
-/* Signings in flight finish and answer; nothing runs in the background. */
-static void tsa_context_dispose(void *context)
-{
-	(void)context;
-}
-
 static void tsa_dispose(void *context)
 {
 	struct tsa_handler *h = context;
@@ -330,6 +324,5 @@ static void tsa_dispose(void *context)
 const struct handler_family tsa_family = {
         .name = "tsa",
         .on_context_init = tsa_context_init,
-        .on_context_dispose = tsa_context_dispose,
         .dispose = tsa_dispose,
 };

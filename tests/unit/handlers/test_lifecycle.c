@@ -161,7 +161,8 @@ static void test_each_family_closes_its_loop(void **state)
 		assert_int_equal(family->on_context_init(f.router, &f.env, &context), 0);
 		assert_non_null(context);
 		fixture_turn(&f);
-		family->on_context_dispose(context);
+		if (family->on_context_dispose)
+			family->on_context_dispose(context);
 		fixture_drain(&f);
 		family->dispose(context);
 		fixture_close(&f);
