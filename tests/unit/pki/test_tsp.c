@@ -47,7 +47,8 @@ static size_t make_request(uint8_t *out, int version, const uint8_t *alg, size_t
 	out[at++] = (uint8_t)version;
 	memcpy(out + at, imprint, n);
 	at += n;
-	memcpy(out + at, tail, tail_len);
+	if (tail_len) /* memcpy's source may not be NULL, even for 0 bytes */
+		memcpy(out + at, tail, tail_len);
 	return at + tail_len;
 }
 
