@@ -246,6 +246,8 @@ static void *refresher_main(void *arg)
 		int64_t next_due;
 		int err = ocsp_refresher_run_once(r, (size_t)r->tokens, &held, &n, &next_due);
 		r->tokens -= (double)n;
+		if (r->cfg.report)
+			r->cfg.report(r->cfg.report_arg, &r->stats);
 		double pause = 0;
 		if (err) {
 			log_warn("ocsp: refreshing answers failed: %s", strerror(-err));
@@ -298,6 +300,8 @@ void ocsp_refresher_stop(struct ocsp_refresher *r)
 	if (atomic_load(&r->stats.lease)) {
 		store_write(r->store, release_cb, &r->cfg.holder);
 		atomic_store(&r->stats.lease, 0);
+		if (r->cfg.report)
+			r->cfg.report(r->cfg.report_arg, &r->stats);
 	}
 }
 

@@ -27,6 +27,8 @@
 /** The lease's name in the store. */
 #define OCSP_REFRESH_LEASE "refresh"
 
+struct ocsp_refresher_stats;
+
 struct ocsp_refresher_config {
 	int64_t refresh_before; /**< sign answers whose nextUpdate is within this many seconds */
 	size_t batch;           /**< answers per write transaction (and the bucket's burst) */
@@ -39,6 +41,10 @@ struct ocsp_refresher_config {
 	/** Called between signing a batch and writing it back; NULL in kenshod.
 	 * For tests (a revocation committed in between). */
 	void (*before_write)(void *arg);
+	/** Called on the refresher's thread after every step with the figures
+	 * (the only writer of whatever it updates); NULL: none. */
+	void (*report)(void *arg, const struct ocsp_refresher_stats *stats);
+	void *report_arg;
 };
 
 /** Figures for metrics, readable from any thread. */
