@@ -37,7 +37,7 @@
 #define OCSP_CONTENT_TYPE  "application/ocsp-response"
 #define DEFAULT_VALIDITY_S 3600
 #define DEFAULT_INFLIGHT   32
-/* The refresher's pace: about a quarter of one core's RSA-2048 signatures on
+/* The refresher's pace: about two fifths of one core's RSA-2048 signatures on
  * the reference machine, so live signing keeps the rest (docs/ocsp.md). */
 #define DEFAULT_REFRESH_RATE  200
 #define DEFAULT_REFRESH_BATCH 64

@@ -21,7 +21,8 @@ struct ocsp_refresher {
 	pthread_cond_t wake;
 	bool stopping; /* under lock */
 	double tokens;
-	int64_t refilled; /* clock of the last refill */
+	int64_t refilled;    /* clock of the last refill */
+	int64_t lease_until; /* when the lease this refresher last took expires */
 };
 
 static int64_t now_of(const struct ocsp_refresher *r)
@@ -111,14 +112,21 @@ int ocsp_refresher_run_once(struct ocsp_refresher *r, size_t budget, bool *held,
 	*signed_out = 0;
 	*next_due = INT64_MAX;
 	int64_t now = now_of(r);
-	struct lease_args lease = {r->cfg.holder, now, r->cfg.lease_ttl};
-	int err = store_write(r->store, lease_cb, &lease);
-	if (err == -EBUSY) {
-		atomic_store(&r->stats.lease, 0);
-		return 0;
+	int err = 0;
+	/* No one else may take a lease before it expires: while more than two
+	 * thirds of it are left, signing needs no write (and fsync) to renew. */
+	if (r->lease_until - now <= r->cfg.lease_ttl * 2 / 3) {
+		struct lease_args lease = {r->cfg.holder, now, r->cfg.lease_ttl};
+		err = store_write(r->store, lease_cb, &lease);
+		if (err == -EBUSY) {
+			r->lease_until = 0;
+			atomic_store(&r->stats.lease, 0);
+			return 0;
+		}
+		if (err)
+			return err;
+		r->lease_until = now + r->cfg.lease_ttl;
 	}
-	if (err)
-		return err;
 	*held = true;
 	atomic_store(&r->stats.lease, 1);
 
