@@ -105,8 +105,8 @@ static int write_cb(struct store_txn *txn, void *arg)
 	return 0;
 }
 
-int ocsp_refresher_run_once(struct ocsp_refresher *r, size_t budget, bool *held,
-                            size_t *signed_out, int64_t *next_due)
+int ocsp_refresher_run_once(struct ocsp_refresher *r, size_t budget, bool *held, size_t *signed_out,
+                            int64_t *next_due)
 {
 	*held = false;
 	*signed_out = 0;
@@ -155,8 +155,8 @@ int ocsp_refresher_run_once(struct ocsp_refresher *r, size_t budget, bool *held,
 		err = store_refresh_each(txn, due_at, limit, pick_cb, &pick);
 	/* signed in this read snapshot; the write below checks the versions */
 	for (size_t i = 0; i < pick.n && !err; i++) {
-		int e = ocsp_service_presign_read(r->set, txn, pick.e[i].issuer_id, &pick.e[i].serial,
-		                                  now, &answers[i]);
+		int e = ocsp_service_presign_read(r->set, txn, pick.e[i].issuer_id,
+		                                  &pick.e[i].serial, now, &answers[i]);
 		if (e == -ENOENT)
 			continue; /* an issuer without a responder here */
 		err = e;

@@ -49,9 +49,9 @@ struct ocsp_refresher_config {
 
 /** Figures for metrics, readable from any thread. */
 struct ocsp_refresher_stats {
-	_Atomic uint64_t signatures; /**< answers signed and cached */
-	_Atomic uint64_t stale;      /**< signed but dropped: the record changed */
-	_Atomic int lease;           /**< 1 while this refresher holds the lease */
+	_Atomic uint64_t signatures;    /**< answers signed and cached */
+	_Atomic uint64_t stale;         /**< signed but dropped: the record changed */
+	_Atomic int lease;              /**< 1 while this refresher holds the lease */
 	_Atomic int64_t oldest_due_age; /**< seconds the oldest due answer has been due (0: none) */
 };
 
@@ -66,8 +66,8 @@ int ocsp_refresher_new(const struct ocsp_responder_set *set,
  * due answers (at most one batch), oldest first, and caches them in one write
  * transaction. *signed_out gets how many were cached; *next_due the
  * nextUpdate - refresh_before of the next entry (INT64_MAX: store empty). */
-int ocsp_refresher_run_once(struct ocsp_refresher *r, size_t budget, bool *held,
-                            size_t *signed_out, int64_t *next_due);
+int ocsp_refresher_run_once(struct ocsp_refresher *r, size_t budget, bool *held, size_t *signed_out,
+                            int64_t *next_due);
 
 /** Starts the refresher's thread. */
 int ocsp_refresher_start(struct ocsp_refresher *r);

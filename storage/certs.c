@@ -504,7 +504,8 @@ int store_response_put(struct store_txn *txn, uint32_t issuer_id, const struct s
 	int64_t was;
 	rc = refresh_index_state(txn, key, (size_t)key_len, c.version, &was);
 	if (rc == 0)
-		rc = refresh_index_move(txn, key, (size_t)key_len, was, response->next_update, true);
+		rc = refresh_index_move(txn, key, (size_t)key_len, was, response->next_update,
+		                        true);
 	if (rc)
 		return rc;
 	MDB_val k = {(size_t)key_len, key}, v = {RESPONSE_HEADER + response->der.len, NULL};

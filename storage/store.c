@@ -165,7 +165,7 @@ static int store_open_dbs(struct store *s)
 			struct store_txn t = {.store = s, .txn = txn, .write = true};
 			err = refresh_index_build(&t);
 			if (err == 0)
-				log_info("store: indexed the cached answers for refresh (schema 1 to %d)",
+				log_info("store: indexed the answers for refresh (schema 1 to %d)",
 				         SCHEMA_VERSION);
 		}
 		if (err) {

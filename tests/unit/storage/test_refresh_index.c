@@ -33,7 +33,8 @@ static uint32_t add_issuer(struct store *s)
 {
 	struct store_txn *txn = begin(s, true);
 	struct store_issuer is = issuer_of("sign", CERT_KIND_SIGN, 1);
-	assert_int_equal(store_issuer_put(txn, &is, (struct store_blob){(const uint8_t *)"x", 1}), 0);
+	assert_int_equal(store_issuer_put(txn, &is, (struct store_blob){(const uint8_t *)"x", 1}),
+	                 0);
 	assert_int_equal(store_txn_commit(txn), 0);
 	return is.id;
 }
@@ -174,7 +175,8 @@ static void test_revocation_and_links_make_it_missing(void **state)
 	/* an answer signed before the revocation is refused and leaves the
 	 * index alone */
 	txn = begin(s, true);
-	struct store_response r = {.der = {der, sizeof(der)}, .next_update = 9000, .cert_version = 1};
+	struct store_response r = {
+	        .der = {der, sizeof(der)}, .next_update = 9000, .cert_version = 1};
 	assert_int_equal(store_response_put(txn, issuer, &two, &r), -ESTALE);
 	assert_int_equal(store_txn_commit(txn), 0);
 	w = walk(s, 0, 10);
@@ -258,7 +260,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_order_and_moves, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_revocation_and_links_make_it_missing, setup,
 	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_index_built_for_schema_1_store, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_index_built_for_schema_1_store, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_lease, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
