@@ -61,15 +61,20 @@ static int lease_cb(struct store_txn *txn, void *arg)
 }
 
 struct pick {
+	const struct ocsp_responder_set *set;
 	size_t n, cap;
 	struct store_refresh_entry *e;
 };
 
+/* Skips certificates of issuers without a responder here (they could never
+ * be signed, and would otherwise hold the front of the index forever). */
 static int pick_cb(const struct store_refresh_entry *e, void *arg)
 {
 	struct pick *p = arg;
+	if (!ocsp_responder_set_get(p->set, e->issuer_id))
+		return 0;
 	p->e[p->n++] = *e;
-	return 0;
+	return p->n == p->cap; /* 1: full */
 }
 
 static int first_cb(const struct store_refresh_entry *e, void *arg)
@@ -132,7 +137,7 @@ int ocsp_refresher_run_once(struct ocsp_refresher *r, size_t budget, bool *held,
 
 	size_t limit = budget < r->cfg.batch ? budget : r->cfg.batch;
 	int64_t due_at = now + r->cfg.refresh_before;
-	struct pick pick = {0, limit, NULL};
+	struct pick pick = {r->set, 0, limit, NULL};
 	struct ocsp_presigned *answers = NULL;
 	if (limit) {
 		pick.e = calloc(limit, sizeof(*pick.e));
@@ -152,7 +157,9 @@ int ocsp_refresher_run_once(struct ocsp_refresher *r, size_t budget, bool *held,
 	if (err == 1)
 		err = 0;
 	if (!err && limit)
-		err = store_refresh_each(txn, due_at, limit, pick_cb, &pick);
+		err = store_refresh_each(txn, due_at, SIZE_MAX, pick_cb, &pick);
+	if (err == 1)
+		err = 0;
 	/* signed in this read snapshot; the write below checks the versions */
 	for (size_t i = 0; i < pick.n && !err; i++) {
 		int e = ocsp_service_presign_read(r->set, txn, pick.e[i].issuer_id,
