@@ -213,6 +213,35 @@ static void test_only_the_lease_holder_signs(void **state)
 	ocsp_refresher_free(b);
 }
 
+static void test_issuers_without_a_responder_are_skipped(void **state)
+{
+	struct fixture *f = *state;
+	struct ocsp_refresher *r = refresher(f, 1, 1);
+	bool held;
+	size_t n;
+	int64_t next_due;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(ocsp_refresher_run_once(r, 1, &held, &n, &next_due), 0);
+	/* a certificate of an issuer with no responder here: missing, at the
+	 * front of the index, and never signable */
+	struct store_txn *txn;
+	assert_int_equal(store_txn_begin(f->store, true, &txn), 0);
+	struct store_issuer other = {.kind = CERT_KIND_AUTH, .label = "auth"};
+	memset(other.name_sha1, 7, sizeof(other.name_sha1));
+	memset(other.key_sha1, 8, sizeof(other.key_sha1));
+	assert_int_equal(
+	        store_issuer_put(txn, &other, (struct store_blob){(const uint8_t *)"x", 1}), 0);
+	struct store_cert c = {
+	        .issuer_id = other.id, .serial = serial_n(9), .kind = CERT_KIND_AUTH};
+	assert_int_equal(store_cert_insert(txn, &c, (struct store_blob){0}), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	/* batches of one still reach the due answers behind it */
+	f->now = T0 + VALIDITY - BEFORE;
+	assert_int_equal(ocsp_refresher_run_once(r, 1, &held, &n, &next_due), 0);
+	assert_int_equal(n, 1);
+	ocsp_refresher_free(r);
+}
+
 static void test_thread_starts_and_stops(void **state)
 {
 	struct fixture *f = *state;
@@ -245,6 +274,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_revocation_between_sign_and_write_wins, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_only_the_lease_holder_signs, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_issuers_without_a_responder_are_skipped, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_thread_starts_and_stops, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
