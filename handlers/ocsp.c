@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/conditional.h"
 #include "core/config.h"
@@ -28,6 +29,7 @@
 #include "core/reload.h"
 #include "handlers/handlers.h"
 #include "handlers/ocsp.h"
+#include "ocsp/refresher.h"
 #include "ocsp/service.h"
 #include "storage/store.h"
 #include "pki/ocsp_codec.h"
@@ -35,6 +37,12 @@
 #define OCSP_CONTENT_TYPE  "application/ocsp-response"
 #define DEFAULT_VALIDITY_S 3600
 #define DEFAULT_INFLIGHT   32
+/* The refresher's pace: about two fifths of one core's RSA-2048 signatures on
+ * the reference machine, so live signing keeps the rest (docs/ocsp.md). */
+#define DEFAULT_REFRESH_RATE  200
+#define DEFAULT_REFRESH_BATCH 64
+/* A crashed holder's lease lapses after this; renewed every third of it. */
+#define REFRESH_LEASE_TTL_S 30
 
 struct sign_job;
 
@@ -58,6 +66,11 @@ struct ocsp_handler {
 	struct sign_job *scratch;   /* decoding space for the loop thread's fast path */
 	struct metric *answered[8]; /* by enum answer_kind */
 	struct metric *inflight_gauge;
+	/* worker 0 only: the refresher competing for the store's lease */
+	struct ocsp_refresher *refresher;
+	struct ocsp_refresher_config refresh_cfg;
+	struct metric *refresh_signed, *refresh_lease, *refresh_oldest;
+	uint64_t refresh_reported; /* signatures already added to refresh_signed */
 };
 
 /* How a request was answered, for /metrics. */
@@ -340,6 +353,42 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 /* --- set-up -------------------------------------------------------------------------------------
  */
 
+/* On the refresher's thread, its only writer: these series are this
+ * worker's slots. */
+static void refresh_report(void *arg, const struct ocsp_refresher_stats *st)
+{
+	struct ocsp_handler *h = arg;
+	uint64_t n = atomic_load(&st->signatures);
+	metric_add(h->refresh_signed, (double)(n - h->refresh_reported));
+	h->refresh_reported = n;
+	metric_set(h->refresh_lease, atomic_load(&st->lease));
+	metric_set(h->refresh_oldest, (double)atomic_load(&st->oldest_due_age));
+}
+
+/* Starts a refresher over the current responder set (worker 0 only). */
+static int refresher_start(struct ocsp_handler *h)
+{
+	if (h->refresh_cfg.rate <= 0)
+		return 0;
+	h->refresh_reported = 0;
+	int err = ocsp_refresher_new(h->responders, &h->refresh_cfg, &h->refresher);
+	if (!err)
+		err = ocsp_refresher_start(h->refresher);
+	if (err) {
+		log_error("ocsp: cannot start the refresher: %s", strerror(-err));
+		ocsp_refresher_free(h->refresher);
+		h->refresher = NULL;
+	}
+	return err;
+}
+
+/* Joins the refresher: at most one batch of signing is waited for. */
+static void refresher_stop(struct ocsp_handler *h)
+{
+	ocsp_refresher_free(h->refresher);
+	h->refresher = NULL;
+}
+
 /* The "ocsp" reload hook: re-reads the responder keys and certificates. A
  * set that fails to load leaves the current one in force. */
 static void ocsp_reload_cb(void *arg)
@@ -360,10 +409,14 @@ static void ocsp_reload_cb(void *arg)
 		return;
 	}
 	gen->refs = 1;
+	bool refreshing = h->refresher != NULL;
+	refresher_stop(h); /* it signs with the old keys until it is joined */
 	struct responder_gen *old = h->gen;
 	h->gen = gen;
 	h->responders = gen->set;
 	gen_unref(old);
+	if (refreshing)
+		refresher_start(h);
 	log_info("ocsp: reloaded the responder keys");
 }
 
@@ -421,6 +474,30 @@ static int ocsp_context_init(struct router *r, const struct handler_env *env, vo
 		h->gen->refs = 1;
 		err = reload_register("ocsp", ocsp_reload_cb, h);
 	}
+	if (!err && metrics_worker_index() == 0) {
+		int64_t rate = config_get_int(c, "ocsp.refresh_rate", DEFAULT_REFRESH_RATE);
+		int64_t batch = config_get_int(c, "ocsp.refresh_batch", DEFAULT_REFRESH_BATCH);
+		uint64_t holder = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^
+		                  ((uint64_t)(uintptr_t)h << 16);
+		h->refresh_cfg = (struct ocsp_refresher_config){
+		        .refresh_before = h->refresh_margin,
+		        .batch = batch > 0 ? (size_t)batch : DEFAULT_REFRESH_BATCH,
+		        .rate = (double)rate,
+		        .lease_ttl = REFRESH_LEASE_TTL_S,
+		        .holder = holder ? holder : 1,
+		        .report = refresh_report,
+		        .report_arg = h,
+		};
+		h->refresh_signed = metrics_counter("kensho_ocsp_refresh_signatures_total", NULL,
+		                                    "OCSP answers re-signed by the refresher");
+		h->refresh_lease = metrics_gauge("kensho_ocsp_refresh_lease", NULL,
+		                                 "1 on the worker whose refresher holds the lease");
+		h->refresh_oldest = metrics_gauge_merged(
+		        "kensho_ocsp_refresh_oldest_due_seconds", NULL,
+		        "how long the oldest answer has been due for refresh (0: none due)",
+		        METRICS_MERGE_MAX);
+		err = refresher_start(h);
+	}
 	if (!err)
 		err = router_add(r, "/ocsp", HTTP_METHOD_GET | HTTP_METHOD_POST,
 		                 PEER_ROLE_RELYING_PARTY, &h->super);
@@ -428,6 +505,7 @@ static int ocsp_context_init(struct router *r, const struct handler_env *env, vo
 		err = router_add(r, "/ocsp/", HTTP_METHOD_GET | HTTP_METHOD_POST,
 		                 PEER_ROLE_RELYING_PARTY, &h->super);
 	if (err) {
+		refresher_stop(h);
 		reload_unregister(ocsp_reload_cb, h);
 		ocsp_responder_set_free(h->responders);
 		free(h->gen);
@@ -439,10 +517,11 @@ static int ocsp_context_init(struct router *r, const struct handler_env *env, vo
 	return 0;
 }
 
-/* Signings in flight finish and answer; nothing else runs in the background. */
+/* Signings in flight finish and answer; the refresher (worker 0) stops,
+ * releasing its lease for another process's worker 0. */
 static void ocsp_context_dispose(void *context)
 {
-	(void)context;
+	refresher_stop(context);
 }
 
 /* Every signing job has finished (each held a reference to its keys): the
@@ -450,6 +529,7 @@ static void ocsp_context_dispose(void *context)
 static void ocsp_dispose(void *context)
 {
 	struct ocsp_handler *h = context;
+	refresher_stop(h);
 	reload_unregister(ocsp_reload_cb, h);
 	gen_unref(h->gen);
 	free(h->scratch);

@@ -264,3 +264,42 @@ int ocsp_service_presign_in_txn(const struct ocsp_responder_set *set, struct sto
 	free(out.der);
 	return err;
 }
+
+int ocsp_service_presign_read(const struct ocsp_responder_set *set, struct store_txn *txn,
+                              uint32_t issuer_id, const struct store_serial *serial, int64_t now,
+                              struct ocsp_presigned *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct ocsp_responder *r = set ? ocsp_responder_set_get(set, issuer_id) : NULL;
+	if (!r)
+		return -ENOENT;
+	struct ocsp_cert_id id;
+	int err = ocsp_responder_cert_id(r, PKI_DIGEST_SHA1, serial->bytes, serial->len, &id);
+	struct store_cert cert;
+	if (!err)
+		err = store_cert_get(txn, issuer_id, serial, &cert);
+	if (err)
+		return err;
+	struct ocsp_record record;
+	record_from_cert(&cert, &record);
+	struct ocsp_answer answer = answer_of(&record, &id);
+	struct ocsp_signed signed_answer;
+	err = ocsp_response_sign(r, &answer, 1, NULL, 0, now, &signed_answer);
+	if (err)
+		return err;
+	out->issuer_id = issuer_id;
+	out->serial = *serial;
+	out->response = cache_entry(&signed_answer, record.version);
+	return 0;
+}
+
+int ocsp_service_presigned_put(struct store_txn *txn, const struct ocsp_presigned *p)
+{
+	return store_response_put(txn, p->issuer_id, &p->serial, &p->response);
+}
+
+void ocsp_presigned_free(struct ocsp_presigned *p)
+{
+	free((void *)p->response.der.data);
+	p->response.der.data = NULL;
+}

@@ -98,3 +98,25 @@ int ocsp_service_presign(const struct ocsp_responder_set *set, uint32_t issuer_i
  * together, so no other change can come between). */
 int ocsp_service_presign_in_txn(const struct ocsp_responder_set *set, struct store_txn *txn,
                                 uint32_t issuer_id, const struct store_serial *serial);
+
+/** One certificate's answer signed for the refresher, not yet cached. */
+struct ocsp_presigned {
+	uint32_t issuer_id;
+	struct store_serial serial;
+	struct store_response response; /**< der is malloc'd: ocsp_presigned_free */
+};
+
+/** Reads one certificate's record in txn (read or write) and signs its
+ * SHA-1 CertID answer as of `now` without caching it, so that a batch can
+ * be signed outside the write transaction that stores it
+ * (ocsp_service_presigned_put). -ENOENT as ocsp_service_presign. Blocks. */
+int ocsp_service_presign_read(const struct ocsp_responder_set *set, struct store_txn *txn,
+                              uint32_t issuer_id, const struct store_serial *serial, int64_t now,
+                              struct ocsp_presigned *out);
+
+/** Caches a presigned answer in the write transaction txn unless its record
+ * changed since it was read: -ESTALE then (a revocation won; the record
+ * stays without an answer, first in line to be signed again). */
+int ocsp_service_presigned_put(struct store_txn *txn, const struct ocsp_presigned *p);
+
+void ocsp_presigned_free(struct ocsp_presigned *p);

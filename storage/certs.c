@@ -176,6 +176,10 @@ int store_cert_insert(struct store_txn *txn, struct store_cert *cert, struct sto
 		if (rc)
 			return rc;
 	}
+	/* no answer yet: first in line for the refresher */
+	rc = refresh_index_move(txn, key, (size_t)key_len, 0, 0, false);
+	if (rc)
+		return rc;
 	rc = cert_count_add(txn, cert->issuer_id, 1);
 	if (rc == 0)
 		rc = change_append(txn, STORE_CHANGE_ISSUED, cert->issuer_id, &cert->serial);
@@ -204,6 +208,13 @@ int store_cert_update_links(struct store_txn *txn, struct store_cert *cert)
 	stored.pair = cert->pair;
 	stored.replaces = cert->replaces;
 	stored.replaced_by = cert->replaced_by;
+	/* the cached answer was signed for the old version: now missing */
+	int64_t was;
+	rc = refresh_index_state(txn, key, (size_t)key_len, stored.version, &was);
+	if (rc == 0)
+		rc = refresh_index_move(txn, key, (size_t)key_len, was, 0, true);
+	if (rc)
+		return rc;
 	stored.version++;
 	rc = cert_write(txn, key, (size_t)key_len, &stored, 0);
 	if (rc == 0)
@@ -244,6 +255,13 @@ int store_cert_revoke(struct store_txn *txn, uint32_t issuer_id, const struct st
 		if (rc)
 			return rc;
 	}
+	/* its cached answer goes below: the certificate is missing one again */
+	int64_t was;
+	rc = refresh_index_state(txn, key, (size_t)key_len, c.version, &was);
+	if (rc == 0)
+		rc = refresh_index_move(txn, key, (size_t)key_len, was, 0, true);
+	if (rc)
+		return rc;
 	c.status = CERT_STATUS_REVOKED;
 	c.revoked_at = revoked_at;
 	c.reason = reason;
@@ -483,6 +501,13 @@ int store_response_put(struct store_txn *txn, uint32_t issuer_id, const struct s
 		return rc;
 	if (c.version != response->cert_version)
 		return -ESTALE;
+	int64_t was;
+	rc = refresh_index_state(txn, key, (size_t)key_len, c.version, &was);
+	if (rc == 0)
+		rc = refresh_index_move(txn, key, (size_t)key_len, was, response->next_update,
+		                        true);
+	if (rc)
+		return rc;
 	MDB_val k = {(size_t)key_len, key}, v = {RESPONSE_HEADER + response->der.len, NULL};
 	rc = store_put(txn, DB_RESPONSES, &k, &v, MDB_RESERVE);
 	if (rc)

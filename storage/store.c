@@ -17,8 +17,10 @@
 #define DEFAULT_READERS  1024u
 
 /* Bumped when a layout changes incompatibly; a store written by a newer
- * kensho is refused rather than misread. */
-#define SCHEMA_VERSION 1
+ * kensho is refused rather than misread. 2 added the refresh index, which
+ * every writer must maintain: a store of generation 1 is indexed once when
+ * opened read-write, and a kensho of generation 1 refuses a store of 2. */
+#define SCHEMA_VERSION 2
 
 static const char *const db_names[DB_COUNT] = {
         [DB_META] = "meta",
@@ -33,6 +35,7 @@ static const char *const db_names[DB_COUNT] = {
         [DB_INTAKE] = "intake",
         [DB_INTAKE_DIGEST] = "intake_digest",
         [DB_AUDIT] = "audit",
+        [DB_REFRESH] = "refresh",
 };
 
 int store_error(int rc)
@@ -131,25 +134,48 @@ static int store_open_dbs(struct store *s)
 	int rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn);
 	if (rc)
 		return store_error(rc);
-	for (int i = 0; i < DB_COUNT && rc == 0; i++)
+	s->has_refresh = true;
+	for (int i = 0; i < DB_COUNT && rc == 0; i++) {
 		rc = mdb_dbi_open(txn, db_names[i], s->read_only ? 0 : MDB_CREATE, &s->dbi[i]);
+		if (rc == MDB_NOTFOUND && i == DB_REFRESH && s->read_only) {
+			s->has_refresh = false; /* generation 1, read-only: no index */
+			rc = 0;
+		}
+	}
 	if (rc) {
 		mdb_txn_abort(txn);
 		return store_error(rc);
 	}
 	MDB_val key = {6, "schema"}, val;
+	uint32_t version = 0;
 	rc = mdb_get(txn, s->dbi[DB_META], &key, &val);
-	if (rc == MDB_NOTFOUND && !s->read_only) {
+	if (rc == 0) {
+		struct decoder d;
+		dec_init(&d, val.mv_data, val.mv_size);
+		version = dec_u32(&d);
+		if (dec_finish(&d) || version < 1 || version > SCHEMA_VERSION)
+			rc = MDB_INCOMPATIBLE;
+		else if (version < SCHEMA_VERSION && s->read_only)
+			s->has_refresh = false;
+	}
+	if ((rc == MDB_NOTFOUND || (rc == 0 && version < SCHEMA_VERSION)) && !s->read_only) {
+		int err = 0;
+		if (rc == 0) {
+			/* generation 1: index what it holds, once, in this transaction */
+			struct store_txn t = {.store = s, .txn = txn, .write = true};
+			err = refresh_index_build(&t);
+			if (err == 0)
+				log_info("store: indexed the answers for refresh (schema 1 to %d)",
+				         SCHEMA_VERSION);
+		}
+		if (err) {
+			mdb_txn_abort(txn);
+			return err;
+		}
 		uint8_t v[5] = {CODEC_V1};
 		put_be32(v + 1, SCHEMA_VERSION);
 		val = (MDB_val){sizeof(v), v};
 		rc = mdb_put(txn, s->dbi[DB_META], &key, &val, 0);
-	} else if (rc == 0) {
-		struct decoder d;
-		dec_init(&d, val.mv_data, val.mv_size);
-		uint32_t version = dec_u32(&d);
-		if (dec_finish(&d) || version != SCHEMA_VERSION)
-			rc = MDB_INCOMPATIBLE;
 	}
 	if (rc) {
 		mdb_txn_abort(txn);

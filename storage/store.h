@@ -236,6 +236,42 @@ struct store_answer {
 int store_response_each(struct store_txn *txn, int64_t due_at, const struct store_answer *after,
                         int (*fn)(const struct store_answer *, void *), void *arg);
 
+/* --- the refresh index ------------------------------------------------------------ */
+
+/** One certificate in the refresh index: the nextUpdate of its usable cached
+ * answer, 0 when it has none (no response, or one signed for an older record). */
+struct store_refresh_entry {
+	int64_t next_update;
+	uint32_t issuer_id;
+	struct store_serial serial;
+};
+
+/** Yields up to `limit` certificates whose entry's nextUpdate <= due_at,
+ * oldest first (missing answers before all others, then by issuer id and
+ * serial), calling fn for each until it returns nonzero (then returned).
+ * The index holds exactly one entry per certificate and moves in the same
+ * transaction as the record or response it mirrors. O(limit) reads. -ENOENT
+ * on a read-only store written before the index existed. */
+int store_refresh_each(struct store_txn *txn, int64_t due_at, size_t limit,
+                       int (*fn)(const struct store_refresh_entry *, void *), void *arg);
+
+/* --- leases: one holder of a named duty across processes ------------------------- */
+
+struct store_lease {
+	uint64_t holder; /**< 0: none */
+	int64_t expires; /**< unix seconds */
+};
+
+/** Takes or renews the lease `name` (up to 32 bytes) for `holder` until now
+ * + ttl, unless another holder's lease has not expired: then -EBUSY with
+ * *out set to that lease. Write transaction. */
+int store_lease_take(struct store_txn *txn, const char *name, uint64_t holder, int64_t now,
+                     int64_t ttl, struct store_lease *out);
+/** Reads the lease `name`; -ENOENT if none was ever taken. */
+int store_lease_get(struct store_txn *txn, const char *name, struct store_lease *out);
+/** Gives up the lease if `holder` holds it (so another may take it at once). */
+int store_lease_release(struct store_txn *txn, const char *name, uint64_t holder);
+
 /* --- change log (read by replicas and delta CRLs) -------------------------------- */
 
 enum store_change_type {

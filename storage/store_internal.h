@@ -20,6 +20,7 @@ enum store_db {
 	DB_INTAKE,
 	DB_INTAKE_DIGEST,
 	DB_AUDIT,
+	DB_REFRESH,
 	DB_COUNT
 };
 
@@ -32,6 +33,7 @@ struct store {
 	MDB_dbi dbi[DB_COUNT];
 	size_t map_max;
 	bool read_only;
+	bool has_refresh; /* false: a read-only store written before the refresh index */
 	/* mdb_env_set_mapsize may run only while no transaction of this process
 	 * is active: every transaction holds `remap` shared, a resize holds it
 	 * exclusively. */
@@ -75,6 +77,9 @@ int store_require_write(struct store_txn *txn);
 /* issuer id (4) + revocation time (8, sign bit flipped) + serial */
 #define REVOKED_KEY_MAX (4 + 8 + STORE_SERIAL_MAX)
 
+/* u64 nextUpdate (0: no usable answer) + the certs key */
+#define REFRESH_KEY_MAX (8 + CERT_KEY_MAX)
+
 /** Builds the certs/responses/cert_der key; returns its length or -EINVAL. */
 int cert_key(uint32_t issuer_id, const struct store_serial *serial, uint8_t out[CERT_KEY_MAX]);
 /** Builds a revocation-index key (serial may be NULL: the range start). */
@@ -112,3 +117,15 @@ int change_append(struct store_txn *txn, enum store_change_type type, uint32_t i
                   const struct store_serial *serial);
 /** Adds delta to an issuer's certificate counter (certs.c). */
 int cert_count_add(struct store_txn *txn, uint32_t issuer_id, int64_t delta);
+
+/* --- the refresh index (refresh.c) ------------------------------------------- */
+
+/** The index position of a record with this key and version: the nextUpdate
+ * of its cached response if signed for that version, else 0. */
+int refresh_index_state(struct store_txn *txn, const uint8_t *ckey, size_t clen,
+                        uint64_t cert_version, int64_t *next_update);
+/** Moves a record's entry from `from` (when `had`) to `to`. */
+int refresh_index_move(struct store_txn *txn, const uint8_t *ckey, size_t clen, int64_t from,
+                       int64_t to, bool had);
+/** Indexes every record of a store written before the index existed. */
+int refresh_index_build(struct store_txn *txn);
