@@ -242,26 +242,12 @@ int ocsp_service_presign(const struct ocsp_responder_set *set, uint32_t issuer_i
 int ocsp_service_presign_in_txn(const struct ocsp_responder_set *set, struct store_txn *txn,
                                 uint32_t issuer_id, const struct store_serial *serial)
 {
-	struct ocsp_responder *r = set ? ocsp_responder_set_get(set, issuer_id) : NULL;
-	if (!r)
-		return -ENOENT;
-	struct ocsp_cert_id id;
-	int err = ocsp_responder_cert_id(r, PKI_DIGEST_SHA1, serial->bytes, serial->len, &id);
-	struct store_cert cert;
-	if (!err)
-		err = store_cert_get(txn, issuer_id, serial, &cert);
+	struct ocsp_presigned p;
+	int err = ocsp_service_presign_read(set, txn, issuer_id, serial, (int64_t)time(NULL), &p);
 	if (err)
 		return err;
-	struct ocsp_record record;
-	record_from_cert(&cert, &record);
-	struct ocsp_answer answer = answer_of(&record, &id);
-	struct ocsp_signed out;
-	err = ocsp_response_sign(r, &answer, 1, NULL, 0, (int64_t)time(NULL), &out);
-	if (err)
-		return err;
-	struct store_response entry = cache_entry(&out, record.version);
-	err = store_response_put(txn, issuer_id, serial, &entry);
-	free(out.der);
+	err = ocsp_service_presigned_put(txn, &p);
+	ocsp_presigned_free(&p);
 	return err;
 }
 
