@@ -338,8 +338,16 @@ int store_revoked_each(struct store_txn *txn, uint32_t issuer_id, int64_t since,
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
 }
 
-/* responses value: version, cert_version, this_update, next_update, DER */
-#define RESPONSE_HEADER (1 + 8 + 8 + 8)
+int response_head_read(const MDB_val *v, struct response_head *out)
+{
+	const uint8_t *p = v->mv_data;
+	if (v->mv_size <= RESPONSE_HEADER || p[0] != CODEC_V1)
+		return -EIO;
+	out->cert_version = get_be64(p + 1);
+	out->this_update = (int64_t)get_be64(p + 9);
+	out->next_update = (int64_t)get_be64(p + 17);
+	return 0;
+}
 
 int store_status_lookup(struct store_txn *txn, uint32_t issuer_id,
                         const struct store_serial *serial, struct store_cert *cert,
@@ -359,16 +367,15 @@ int store_status_lookup(struct store_txn *txn, uint32_t issuer_id,
 		return 0;
 	if (rc)
 		return rc;
-	const uint8_t *p = v.mv_data;
-	if (v.mv_size <= RESPONSE_HEADER || p[0] != CODEC_V1)
+	struct response_head head;
+	if (response_head_read(&v, &head) != 0)
 		return -EIO;
-	uint64_t version = get_be64(p + 1);
-	if (version != cert->version)
+	if (head.cert_version != cert->version)
 		return 0; /* signed for an older record: the caller signs afresh */
-	response->cert_version = version;
-	response->this_update = (int64_t)get_be64(p + 9);
-	response->next_update = (int64_t)get_be64(p + 17);
-	response->der.data = p + RESPONSE_HEADER;
+	response->cert_version = head.cert_version;
+	response->this_update = head.this_update;
+	response->next_update = head.next_update;
+	response->der.data = (const uint8_t *)v.mv_data + RESPONSE_HEADER;
 	response->der.len = v.mv_size - RESPONSE_HEADER;
 	return 0;
 }
@@ -434,14 +441,13 @@ static int response_walk(struct store_txn *txn, int64_t due_at, const struct sto
 			break;
 		}
 		struct store_answer a = {.issuer_id = cert.issuer_id, .serial = cert.serial};
-		const uint8_t *p = rv.mv_data;
-		if (rrc != 0 || key_cmp(&rk, &ck) != 0 || rv.mv_size <= RESPONSE_HEADER ||
-		    p[0] != CODEC_V1 || get_be64(p + 1) != cert.version) {
+		struct response_head head;
+		if (rrc != 0 || key_cmp(&rk, &ck) != 0 || response_head_read(&rv, &head) != 0 ||
+		    head.cert_version != cert.version) {
 			a.state = STORE_ANSWER_MISSING;
 		} else {
-			a.this_update = (int64_t)get_be64(p + 9);
-			int64_t next_update = (int64_t)get_be64(p + 17);
-			a.state = next_update > due_at ? STORE_ANSWER_FRESH : STORE_ANSWER_DUE;
+			a.this_update = head.this_update;
+			a.state = head.next_update > due_at ? STORE_ANSWER_FRESH : STORE_ANSWER_DUE;
 		}
 		if ((rc = fn(&a, arg)) != 0)
 			break;

@@ -18,7 +18,6 @@
 
 #include "storage/codec.h"
 
-#define RESPONSE_HEADER (1 + 8 + 8 + 8)
 
 static uint64_t due_key_time(int64_t next_update)
 {
@@ -43,11 +42,11 @@ int refresh_index_state(struct store_txn *txn, const uint8_t *ckey, size_t clen,
 		return 0;
 	if (rc)
 		return rc;
-	const uint8_t *p = v.mv_data;
-	if (v.mv_size <= RESPONSE_HEADER || p[0] != CODEC_V1)
+	struct response_head head;
+	if (response_head_read(&v, &head) != 0)
 		return -EIO;
-	if (get_be64(p + 1) == cert_version)
-		*next_update = (int64_t)due_key_time((int64_t)get_be64(p + 17));
+	if (head.cert_version == cert_version)
+		*next_update = (int64_t)due_key_time(head.next_update);
 	return 0;
 }
 

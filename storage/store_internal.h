@@ -80,6 +80,17 @@ int store_require_write(struct store_txn *txn);
 /* u64 nextUpdate (0: no usable answer) + the certs key */
 #define REFRESH_KEY_MAX (8 + CERT_KEY_MAX)
 
+/* A responses value: version byte, the record version it was signed for,
+ * thisUpdate, nextUpdate (8 octets each, big-endian), then the DER. */
+#define RESPONSE_HEADER (1 + 8 + 8 + 8)
+struct response_head {
+	uint64_t cert_version;
+	int64_t this_update;
+	int64_t next_update;
+};
+/* Reads a responses value's header: 0, or -EIO when it is not one. */
+int response_head_read(const MDB_val *v, struct response_head *out);
+
 /** Builds the certs/responses/cert_der key; returns its length or -EINVAL. */
 int cert_key(uint32_t issuer_id, const struct store_serial *serial, uint8_t out[CERT_KEY_MAX]);
 /** Builds a revocation-index key (serial may be NULL: the range start). */
