@@ -260,10 +260,10 @@ const char *ca_kind_name(enum cert_kind kind)
 
 /* --- ca init -------------------------------------------------------------------- */
 
-int ca_random_serial(struct ca *ca, struct store_serial *serial)
+static int random_serial(struct ca *ca, size_t len, struct store_serial *serial)
 {
-	serial->len = CA_SERIAL_LEN;
-	int ret = ca_random(ca, serial->bytes, CA_SERIAL_LEN);
+	serial->len = len;
+	int ret = ca_random(ca, serial->bytes, len);
 	if (ret)
 		return pki_errno(ret);
 	/* Positive (RFC 5280 §4.1.2.2) and minimal: the first octet is 01..7f. */
@@ -271,6 +271,11 @@ int ca_random_serial(struct ca *ca, struct store_serial *serial)
 	if (serial->bytes[0] == 0)
 		serial->bytes[0] = 1;
 	return 0;
+}
+
+int ca_random_serial(struct ca *ca, struct store_serial *serial)
+{
+	return random_serial(ca, CA_SERIAL_LEN, serial);
 }
 
 static int write_pem(const char *path, const uint8_t *der, size_t len)
@@ -337,8 +342,8 @@ static int init_one(struct ca *ca, enum cert_kind kind, bool responder, mbedtls_
 	char name[32];
 	int e = x509_key_generate(key, CA_RSA_BITS, ca_random, ca);
 	struct store_serial serial;
-	if (!e)
-		e = ca_random_serial(ca, &serial);
+	if (!e) /* the CAs' serials are as short as the real ones' */
+		e = random_serial(ca, responder ? CA_SERIAL_LEN : JPKI_CA_SERIAL_LEN, &serial);
 	int64_t now = time(NULL);
 	if (!e)
 		e = responder ? jpki_ocsp_cert(kind, &ca->ca_key[kind], key, serial.bytes,

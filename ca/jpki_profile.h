@@ -26,8 +26,14 @@
 #define JPKI_SIGN_MIN_AGE 15
 /** Address limit in characters (code points), from the prefecture on. */
 #define JPKI_ADDRESS_MAX_CHARS 200
-/** CA validity: ten years. */
-#define JPKI_CA_VALIDITY_DAYS 3652
+/** CA validity: ten years, to 23:59:59 JST on the day before the tenth
+ * anniversary of the day of issuance (as the real 2023 CA certificates). */
+#define JPKI_CA_VALIDITY_YEARS 10
+/** Serial length of the CA certificates (octets, top bit clear): the real
+ * ones have four. */
+#define JPKI_CA_SERIAL_LEN 4
+/** Japan Standard Time's offset from UTC (seconds); JST has no summer time. */
+#define JPKI_JST_OFFSET (9 * 3600)
 /** Delegated OCSP responder validity: two years, within the CA's ten. */
 #define JPKI_OCSP_VALIDITY_DAYS 730
 /** Validity of the time-stamping unit's certificate (days). */
@@ -55,6 +61,15 @@ int64_t jpki_validity_end(const struct jpki_date *birth, int64_t issued_at);
 
 /** Appends the CA's Name for a kind (docs/jpki.md, "The CAs"). */
 void jpki_ca_name(struct der *d, enum cert_kind kind);
+
+/** Appends the four-RDN Name of the service for a kind (C=JP,
+ * O=公的個人認証サービス, OU=公的個人認証サービス署名用 or 利用者証明用,
+ * OU=地方公共団体情報システム機構): the CA's subjectAltName and its
+ * end-entity certificates' issuerAltName. */
+void jpki_service_name(struct der *d, enum cert_kind kind);
+
+/** A CA certificate's notAfter for one issued at `issued_at`. */
+int64_t jpki_ca_validity_end(int64_t issued_at);
 
 /** Writes a self-signed CA certificate for `kind` with `key`. */
 int jpki_ca_cert(enum cert_kind kind, mbedtls_pk_context *key, const uint8_t *serial,

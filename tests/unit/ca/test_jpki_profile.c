@@ -165,6 +165,20 @@ static void test_utf8_chars(void **state)
 	assert_int_equal(jpki_utf8_chars("\xc0\x80"), -EINVAL);
 }
 
+/* A CA certificate runs to 23:59:59 JST (14:59:59Z) on the day before the
+ * tenth anniversary of its day of issuance in Japan, as the real ones do. */
+static void test_ca_validity_end(void **state)
+{
+	/* the real signing CA: issued 2023-07-16 00:50:27Z, notAfter 2033-07-15 14:59:59Z */
+	assert_int_equal(jpki_ca_validity_end(1689468627), 2005052399);
+	/* 2023-07-16 00:00:00 JST is still 15 July in UTC: the JST day counts */
+	assert_int_equal(jpki_ca_validity_end(1689433200), 2005052399);
+	/* one second earlier it is 15 July in Japan too */
+	assert_int_equal(jpki_ca_validity_end(1689433199), 2004965999);
+	/* issued on 29 February (JST): the last day is 28 February ten years on */
+	assert_int_equal(jpki_ca_validity_end(1709143200), 2024751599);
+}
+
 static const uint8_t SERIAL[] = {0x12, 0x34, 0x56, 0x78};
 
 static void make_ca(mbedtls_x509_crt *ca)
@@ -467,6 +481,7 @@ int main(void)
 	        cmocka_unit_test(test_birth_code_eras),
 	        cmocka_unit_test(test_age_and_validity),
 	        cmocka_unit_test(test_utf8_chars),
+	        cmocka_unit_test(test_ca_validity_end),
 	        cmocka_unit_test(test_ca_cert),
 	        cmocka_unit_test(test_signing_cert),
 	        cmocka_unit_test(test_auth_cert),
