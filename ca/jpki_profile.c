@@ -541,7 +541,8 @@ int jpki_ca_cert(enum cert_kind kind, mbedtls_pk_context *key, const uint8_t *se
 
 int jpki_ocsp_cert(enum cert_kind kind, mbedtls_pk_context *ca_key,
                    mbedtls_pk_context *responder_key, const uint8_t *serial, size_t serial_len,
-                   int64_t now, x509_rng_fn rng, void *rng_state, uint8_t **der, size_t *der_len)
+                   const char *arl_url, int64_t now, x509_rng_fn rng, void *rng_state,
+                   uint8_t **der, size_t *der_len)
 {
 	struct ext_list l = {0};
 	struct der d;
@@ -556,6 +557,8 @@ int jpki_ocsp_cert(enum cert_kind kind, mbedtls_pk_context *ca_key,
 	der_init(&d);
 	der_null(&d);
 	ext_add(&l, OID_OCSP_NOCHECK, false, &d);
+	/* Not a person's certificate: its revocation is on the CA's ARL. */
+	ext_arl_distribution_point(&l, kind, arl_url);
 	ext_key_ids(&l, responder_key, ca_key);
 
 	struct x509_name_attr attrs[5];
@@ -570,8 +573,8 @@ int jpki_ocsp_cert(enum cert_kind kind, mbedtls_pk_context *ca_key,
 }
 
 int jpki_tsa_cert(mbedtls_pk_context *ca_key, mbedtls_pk_context *tsa_key, const uint8_t *serial,
-                  size_t serial_len, int64_t now, x509_rng_fn rng, void *rng_state, uint8_t **der,
-                  size_t *der_len)
+                  size_t serial_len, const char *arl_url, int64_t now, x509_rng_fn rng,
+                  void *rng_state, uint8_t **der, size_t *der_len)
 {
 	struct ext_list l = {0};
 	struct der d;
@@ -583,6 +586,7 @@ int jpki_tsa_cert(mbedtls_pk_context *ca_key, mbedtls_pk_context *tsa_key, const
 	der_oid(&d, OID_KP_TIME_STAMPING);
 	der_end(&d);
 	ext_add(&l, OID_EXT_KEY_USAGE, true, &d);
+	ext_arl_distribution_point(&l, CERT_KIND_SIGN, arl_url);
 	ext_key_ids(&l, tsa_key, ca_key);
 
 	struct x509_name_attr attrs[5];

@@ -77,17 +77,21 @@ int jpki_ca_cert(enum cert_kind kind, mbedtls_pk_context *key, const uint8_t *se
                  size_t *der_len);
 
 /** Writes the delegated OCSP responder certificate (id-kp-OCSPSigning,
- * id-pkix-ocsp-nocheck; RFC 6960 §4.2.2.2) for `responder_key`, signed by the CA. */
+ * id-pkix-ocsp-nocheck; RFC 6960 §4.2.2.2) for `responder_key`, signed by the
+ * CA. Its cRLDistributionPoints names the CA's authority revocation list: the
+ * CA's DN and, unless NULL, arl_url. */
 int jpki_ocsp_cert(enum cert_kind kind, mbedtls_pk_context *ca_key,
                    mbedtls_pk_context *responder_key, const uint8_t *serial, size_t serial_len,
-                   int64_t now, x509_rng_fn rng, void *rng_state, uint8_t **der, size_t *der_len);
+                   const char *arl_url, int64_t now, x509_rng_fn rng, void *rng_state,
+                   uint8_t **der, size_t *der_len);
 
 /** Writes the time-stamping unit's certificate for `tsa_key`, issued by the
  * signing CA (`ca_key`): critical extendedKeyUsage id-kp-timeStamping alone
- * (RFC 3161 §2.3), digitalSignature and nonRepudiation (docs/tsa.md). */
+ * (RFC 3161 §2.3), digitalSignature and nonRepudiation (docs/tsa.md); its
+ * cRLDistributionPoints names the signing CA's ARL as jpki_ocsp_cert's does. */
 int jpki_tsa_cert(mbedtls_pk_context *ca_key, mbedtls_pk_context *tsa_key, const uint8_t *serial,
-                  size_t serial_len, int64_t now, x509_rng_fn rng, void *rng_state, uint8_t **der,
-                  size_t *der_len);
+                  size_t serial_len, const char *arl_url, int64_t now, x509_rng_fn rng,
+                  void *rng_state, uint8_t **der, size_t *der_len);
 
 /** The basic four items as written into the signing certificate. */
 struct jpki_items {

@@ -47,6 +47,9 @@ struct crl_spec {
 	int64_t this_update;            /**< unix seconds */
 	int64_t next_update;            /**< unix seconds */
 	const char *distribution_point; /**< issuingDistributionPoint URI; NULL: no IDP */
+	const uint8_t *distribution_point_dn; /**< also (or only) name the IDP with this
+	                                         directoryName (a DER Name); NULL: none */
+	size_t distribution_point_dn_len;
 	bool only_user_certs;           /**< IDP onlyContainsUserCerts */
 	const char *freshest_crl; /**< freshestCRL URI (delta location) on a full CRL; NULL: none */
 	crl_source_fn source;

@@ -383,7 +383,8 @@ static void test_ocsp_responder(void **state)
 	uint8_t *der;
 	size_t len;
 	assert_int_equal(jpki_ocsp_cert(CERT_KIND_SIGN, &ca_key, &responder_key, SERIAL,
-	                                sizeof(SERIAL), 1795305600, rng, &drbg, &der, &len),
+	                                sizeof(SERIAL), "http://127.0.0.1/crl/sign/arl.crl",
+	                                1795305600, rng, &drbg, &der, &len),
 	                 0);
 	mbedtls_x509_crt_init(&crt);
 	assert_int_equal(mbedtls_x509_crt_parse_der(&crt, der, len), 0);
@@ -411,8 +412,8 @@ static void test_tsa_unit(void **state)
 	make_ca(&ca);
 	uint8_t *der;
 	size_t len;
-	assert_int_equal(jpki_tsa_cert(&ca_key, &responder_key, SERIAL, sizeof(SERIAL), 1795305600,
-	                               rng, &drbg, &der, &len),
+	assert_int_equal(jpki_tsa_cert(&ca_key, &responder_key, SERIAL, sizeof(SERIAL), NULL,
+	                               1795305600, rng, &drbg, &der, &len),
 	                 0);
 	mbedtls_x509_crt_init(&crt);
 	assert_int_equal(mbedtls_x509_crt_parse_der(&crt, der, len), 0);
