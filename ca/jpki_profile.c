@@ -124,10 +124,15 @@ int jpki_age_on(const struct jpki_date *birth, const struct jpki_date *on)
 	return age;
 }
 
+void jpki_date_in_japan(int64_t unix_seconds, struct jpki_date *out)
+{
+	jpki_date_from_unix(unix_seconds + JPKI_JST_OFFSET, out);
+}
+
 int64_t jpki_validity_end(const struct jpki_date *birth, int64_t issued_at)
 {
 	struct jpki_date now;
-	jpki_date_from_unix(issued_at, &now);
+	jpki_date_in_japan(issued_at, &now);
 	/* The first birthday strictly after the day of issuance, then four more. */
 	int year = now.year;
 	if (date_compare(now.year, birth->month, birth->day, now.year, now.month, now.day) <= 0)
@@ -136,7 +141,9 @@ int64_t jpki_validity_end(const struct jpki_date *birth, int64_t issued_at)
 	int day = birth->day;
 	if (birth->month == 2 && day == 29 && !leap_year(year))
 		day = 28;
-	return days_from_civil(year, birth->month, day) * SECONDS_PER_DAY + SECONDS_PER_DAY - 1;
+	/* 23:59:59 JST that day, as on the real certificates. */
+	return days_from_civil(year, birth->month, day) * SECONDS_PER_DAY + SECONDS_PER_DAY - 1 -
+	       JPKI_JST_OFFSET;
 }
 
 int jpki_utf8_chars(const char *text)
@@ -400,13 +407,11 @@ static void ext_ee_common(struct ext_list *l, const struct jpki_ee *ee)
 	der_end(&d);
 	ext_add(l, OID_CERT_POLICIES, false, &d);
 
+	/* The issuer's alternative name: the same four-RDN service name as
+	 * the CA certificate's subjectAltName (docs/jpki.md). */
 	der_init(&d);
 	der_begin(&d, DER_SEQUENCE);
-	der_begin(&d, DER_CONTEXT(4)); /* directoryName [4] EXPLICIT Name */
-	struct x509_name_attr ian[2] = {{X509_OID_COUNTRY, "JP"},
-	                                {X509_OID_ORG, "公的個人認証サービス"}};
-	x509_name_write(&d, ian, 2);
-	der_end(&d);
+	directory_name(&d, ee->kind, true);
 	der_end(&d);
 	ext_add(l, OID_ISSUER_ALT_NAME, false, &d);
 
@@ -502,7 +507,7 @@ int64_t jpki_ca_validity_end(int64_t issued_at)
 	 * date ten years on (days_from_civil carries 29 February of a common
 	 * year into 1 March, so the last day is then 28 February). */
 	struct jpki_date jst;
-	jpki_date_from_unix(issued_at + JPKI_JST_OFFSET, &jst);
+	jpki_date_in_japan(issued_at, &jst);
 	int64_t last_day = days_from_civil(jst.year + JPKI_CA_VALIDITY_YEARS, jst.month, jst.day) - 1;
 	return last_day * SECONDS_PER_DAY + SECONDS_PER_DAY - 1 - JPKI_JST_OFFSET;
 }

@@ -48,6 +48,9 @@ struct jpki_date {
 int jpki_date_parse(const char *text, struct jpki_date *out);
 /** The UTC calendar date of a unix time. */
 void jpki_date_from_unix(int64_t unix_seconds, struct jpki_date *out);
+/** The calendar date in Japan (JST) of a unix time: the day every validity
+ * and age rule of the service counts in. */
+void jpki_date_in_japan(int64_t unix_seconds, struct jpki_date *out);
 /** Unix seconds of 00:00:00 UTC on a date. */
 int64_t jpki_date_to_unix(const struct jpki_date *date);
 /** The certificate's birth-date item EYYYYMMDD with the era digit (1 Meiji,
@@ -55,8 +58,9 @@ int64_t jpki_date_to_unix(const struct jpki_date *date);
 void jpki_birth_code(const struct jpki_date *birth, char out[10]);
 /** Completed years of age on `on`. */
 int jpki_age_on(const struct jpki_date *birth, const struct jpki_date *on);
-/** End of validity: 23:59:59 UTC on the fifth birthday after `issued_at`
- * (a 29 February birthday falls on 28 February in common years). */
+/** End of validity: 23:59:59 JST on the fifth birthday after the day (in
+ * Japan) of `issued_at` (a 29 February birthday falls on 28 February in
+ * common years). */
 int64_t jpki_validity_end(const struct jpki_date *birth, int64_t issued_at);
 
 /** Appends the CA's Name for a kind (docs/jpki.md, "The CAs"). */

@@ -142,12 +142,22 @@ static void test_age_and_validity(void **state)
 	assert_int_equal(end.year, 2031);
 	assert_int_equal(end.month, 6);
 	assert_int_equal(end.day, 15);
-	assert_int_equal(jpki_validity_end(&birth, issued) % 86400, 86399);
+	/* 23:59:59 JST, 14:59:59Z */
+	assert_int_equal(jpki_validity_end(&birth, issued) % 86400, 86399 - 9 * 3600);
 
 	/* Issued on the birthday itself: that one does not count. */
 	date("2026-06-15", &on);
 	jpki_date_from_unix(jpki_validity_end(&birth, jpki_date_to_unix(&on)), &end);
 	assert_int_equal(end.year, 2031);
+
+	/* The day counts in Japan: 2026-06-14 20:00Z is the birthday itself
+	 * there (05:00 JST on 15 June), so it does not count either. */
+	date("2026-06-14", &on);
+	jpki_date_from_unix(jpki_validity_end(&birth, jpki_date_to_unix(&on) + 20 * 3600), &end);
+	assert_int_equal(end.year, 2031);
+	/* and 2026-06-14 14:00Z is still 14 June in Japan: 2030 */
+	jpki_date_from_unix(jpki_validity_end(&birth, jpki_date_to_unix(&on) + 14 * 3600), &end);
+	assert_int_equal(end.year, 2030);
 
 	/* 29 February falls on 28 February in a common year. */
 	date("1980-02-29", &birth);
@@ -350,6 +360,14 @@ static void test_signing_cert(void **state)
 	assert_non_null(memmem(value, len, "http://va.example/ocsp", 22));
 	assert_int_equal(find_extension(&crt, "2.5.29.18", &value, &len, &critical), 0);
 	assert_non_null(memmem(value, len, "公的個人認証サービス", strlen("公的個人認証サービス")));
+	/* the issuerAltName is the CA's four-RDN subjectAltName, byte for byte */
+	const uint8_t *ca_san;
+	size_t ca_san_len;
+	assert_int_equal(find_extension(&ca, "2.5.29.17", &ca_san, &ca_san_len, &critical), 0);
+	assert_int_equal(len, ca_san_len);
+	assert_memory_equal(value, ca_san, len);
+	assert_non_null(memmem(value, len, "地方公共団体情報システム機構",
+	                       strlen("地方公共団体情報システム機構")));
 	mbedtls_x509_crt_free(&crt);
 	mbedtls_x509_crt_free(&ca);
 }
