@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import KENSHO, check, run  # noqa: E402
+from harness import KENSHO, Server, check, run, wait_for  # noqa: E402
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "jpki-reference")
 
@@ -228,44 +228,55 @@ def main():
     with tempfile.TemporaryDirectory(prefix="kensho-ca-shape-") as tmp:
         data = os.path.join(tmp, "data")
         run(KENSHO, "--data", data, "ca", "init")
-        for label, reference_file in (("sign", "sign_ca_2023.pem"), ("auth", "auth_ca_2023.pem")):
-            ref_der = pem_to_der(os.path.join(REFERENCE, reference_file))
-            ours_path = os.path.join(data, "ca", f"{label}-ca.pem")
-            our_der = pem_to_der(ours_path)
-            reference, ours = certificate(ref_der), certificate(our_der)
+        check_data_dir(data, "kensho ca init")
+    # kenshod's first start on an empty directory makes its CAs the same way
+    with Server() as server:
+        wait_for("kenshod's bootstrap wrote its CAs",
+                 lambda: os.path.exists(os.path.join(server.data, "ca", "auth-ca.pem")))
+        check_data_dir(server.data, "kenshod's first start")
 
-            check(extension_summary(ours) == extension_summary(reference),
-                  f"{label} CA: extensions and criticality in the reference's order "
-                  f"{extension_summary(reference)}")
-            differences = compare(reference, ours)
-            check(differences == [], f"{label} CA: the DER tree matches {reference_file} "
-                  f"outside serial value, dates, key, key identifier and signature: {differences}")
 
-            serial = ours.children[0].children[1].value
-            check(len(serial) == 4 and serial[0] & 0x80 == 0 and serial[0] != 0,
-                  f"{label} CA: a positive four-octet serial ({serial.hex()})")
-            not_before = ours.children[0].children[4].children[0].value.decode()
-            not_after = ours.children[0].children[4].children[1].value.decode()
-            check(not_after.endswith("145959Z"), f"{label} CA: notAfter {not_after} is 23:59:59 JST")
-            jst = datetime.timezone(datetime.timedelta(hours=9))
-            issued = datetime.datetime.strptime(not_before, "%y%m%d%H%M%SZ").replace(
-                tzinfo=datetime.timezone.utc).astimezone(jst).date()
-            last = datetime.datetime.strptime(not_after, "%y%m%d%H%M%SZ").replace(
-                tzinfo=datetime.timezone.utc).astimezone(jst).date()
-            try:
-                anniversary = issued.replace(year=issued.year + 10)
-            except ValueError:  # 29 February
-                anniversary = datetime.date(issued.year + 10, 3, 1)
-            check(last == anniversary - datetime.timedelta(days=1),
-                  f"{label} CA: the last day {last} (JST) is the day before the tenth "
-                  f"anniversary of {issued}")
-            verify = run("openssl", "verify", "-CAfile", ours_path, ours_path, check=False)
-            check(verify.returncode == 0, f"{label} CA: openssl verifies its self-signature")
+def check_data_dir(data, who):
+    """Compares the two CA certificates of a data directory with the reference."""
+    for label, reference_file in (("sign", "sign_ca_2023.pem"), ("auth", "auth_ca_2023.pem")):
+        print(f"# {who}: {label} CA", flush=True)
+        ref_der = pem_to_der(os.path.join(REFERENCE, reference_file))
+        ours_path = os.path.join(data, "ca", f"{label}-ca.pem")
+        our_der = pem_to_der(ours_path)
+        reference, ours = certificate(ref_der), certificate(our_der)
 
-            for what, change in MUTANTS:
-                broken = certificate(mutant(our_der, change))
-                found = compare(reference, broken)
-                check(found != [], f"{label} CA: the comparison rejects {what}: {found[:1]}")
+        check(extension_summary(ours) == extension_summary(reference),
+              f"{label} CA: extensions and criticality in the reference's order "
+              f"{extension_summary(reference)}")
+        differences = compare(reference, ours)
+        check(differences == [], f"{label} CA: the DER tree matches {reference_file} "
+              f"outside serial value, dates, key, key identifier and signature: {differences}")
+
+        serial = ours.children[0].children[1].value
+        check(len(serial) == 4 and serial[0] & 0x80 == 0 and serial[0] != 0,
+              f"{label} CA: a positive four-octet serial ({serial.hex()})")
+        not_before = ours.children[0].children[4].children[0].value.decode()
+        not_after = ours.children[0].children[4].children[1].value.decode()
+        check(not_after.endswith("145959Z"), f"{label} CA: notAfter {not_after} is 23:59:59 JST")
+        jst = datetime.timezone(datetime.timedelta(hours=9))
+        issued = datetime.datetime.strptime(not_before, "%y%m%d%H%M%SZ").replace(
+            tzinfo=datetime.timezone.utc).astimezone(jst).date()
+        last = datetime.datetime.strptime(not_after, "%y%m%d%H%M%SZ").replace(
+            tzinfo=datetime.timezone.utc).astimezone(jst).date()
+        try:
+            anniversary = issued.replace(year=issued.year + 10)
+        except ValueError:  # 29 February
+            anniversary = datetime.date(issued.year + 10, 3, 1)
+        check(last == anniversary - datetime.timedelta(days=1),
+              f"{label} CA: the last day {last} (JST) is the day before the tenth "
+              f"anniversary of {issued}")
+        verify = run("openssl", "verify", "-CAfile", ours_path, ours_path, check=False)
+        check(verify.returncode == 0, f"{label} CA: openssl verifies its self-signature")
+
+        for what, change in MUTANTS:
+            broken = certificate(mutant(our_der, change))
+            found = compare(reference, broken)
+            check(found != [], f"{label} CA: the comparison rejects {what}: {found[:1]}")
 
 
 if __name__ == "__main__":
