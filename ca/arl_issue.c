@@ -16,7 +16,7 @@
 #include "pki/crl_write.h"
 #include "pki/x509_write.h"
 
-#define SERIAL_MAX 20 /* RFC 5280 §4.1.2.2 */
+#define SERIAL_MAX   20 /* RFC 5280 §4.1.2.2 */
 #define LINE_MAX_LEN (2 * SERIAL_MAX + 48)
 
 struct arl_item {

@@ -681,9 +681,9 @@ static int service_audit_cb(struct store_txn *txn, void *arg)
 	return ca_audit(txn, a->actor, a->action, a->subject);
 }
 
-int ca_revoke_service_cert(const char *data_dir, enum ca_service_cert which,
-                           enum crl_reason reason, const char *actor,
-                           struct store_serial *replacement, char err[CA_ERR_LEN])
+int ca_revoke_service_cert(const char *data_dir, enum ca_service_cert which, enum crl_reason reason,
+                           const char *actor, struct store_serial *replacement,
+                           char err[CA_ERR_LEN])
 {
 	bool tsa = which == CA_SERVICE_TSA;
 	enum cert_kind kind = which == CA_SERVICE_OCSP_AUTH ? CERT_KIND_AUTH : CERT_KIND_SIGN;

@@ -85,9 +85,9 @@ enum ca_service_cert {
  * and certificate in its place (kenshod's OCSP responders are re-read on
  * SIGHUP or POST /v1/admin/reload);
  * `replacement` (may be NULL) gets the new serial. */
-int ca_revoke_service_cert(const char *data_dir, enum ca_service_cert which,
-                           enum crl_reason reason, const char *actor,
-                           struct store_serial *replacement, char err[CA_ERR_LEN]);
+int ca_revoke_service_cert(const char *data_dir, enum ca_service_cert which, enum crl_reason reason,
+                           const char *actor, struct store_serial *replacement,
+                           char err[CA_ERR_LEN]);
 
 /** Loads the CAs of DIR (keys, certificates, base URL) and opens its store. */
 int ca_open(const char *data_dir, struct ca **out, char err[CA_ERR_LEN]);

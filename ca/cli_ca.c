@@ -37,12 +37,13 @@ static int revoke_service(const char *data_dir, int argc, char **argv)
 	enum crl_reason reason = CRL_REASON_UNSPECIFIED;
 	const char *reason_name = cli_get(&args, "reason");
 	if (reason_name && ca_reason_parse(reason_name, &reason)) {
-		cli_fail(command, "unknown --reason %s (an RFC 5280 reason: keyCompromise, "
-		                  "cACompromise, superseded, cessationOfOperation, ...)",
+		cli_fail(command,
+		         "unknown --reason %s (an RFC 5280 reason: keyCompromise, "
+		         "cACompromise, superseded, cessationOfOperation, ...)",
 		         reason_name);
 		return CLI_EXIT_USAGE;
 	}
-	enum ca_service_cert which = tsa                       ? CA_SERVICE_TSA
+	enum ca_service_cert which = tsa                      ? CA_SERVICE_TSA
 	                             : kind == CERT_KIND_AUTH ? CA_SERVICE_OCSP_AUTH
 	                                                      : CA_SERVICE_OCSP_SIGN;
 	char err[CA_ERR_LEN] = "";
@@ -57,7 +58,10 @@ static int revoke_service(const char *data_dir, int argc, char **argv)
 	       "`kensho crl --kind %s --arl`)\n"
 	       "replaced: %s/ca/%s.pem, serial %s; %s\n",
 	       ca_kind_name(kind), ca_kind_name(kind), data_dir,
-	       tsa ? "tsa" : kind == CERT_KIND_AUTH ? "auth-ocsp" : "sign-ocsp", hex,
+	       tsa                      ? "tsa"
+	       : kind == CERT_KIND_AUTH ? "auth-ocsp"
+	                                : "sign-ocsp",
+	       hex,
 	       tsa ? "restart kenshod to time-stamp with it"
 	           : "send kenshod SIGHUP to answer with it");
 	return 0;
@@ -78,8 +82,8 @@ int cli_ca(const char *data_dir, int argc, char **argv)
 		       data_dir);
 		return 0;
 	}
-	if (argc >= 2 && (strcmp(argv[1], "revoke-responder") == 0 ||
-	                  strcmp(argv[1], "revoke-tsa") == 0))
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "revoke-responder") == 0 || strcmp(argv[1], "revoke-tsa") == 0))
 		return revoke_service(data_dir, argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "init") != 0) {
 		cli_fail("ca", "usage: kensho --data DIR ca init [--base-url URL] | ca tsa-init | "

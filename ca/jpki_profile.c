@@ -442,8 +442,7 @@ static void ext_ee_common(struct ext_list *l, const struct jpki_ee *ee)
  * as on the real CA certificates, and for the certificates the CA issues
  * that are not a person's also the ARL's URL (arl_url non-NULL), so HTTP
  * clients can fetch it (docs/crl.md, "The authority revocation list"). */
-static void ext_arl_distribution_point(struct ext_list *l, enum cert_kind kind,
-                                       const char *arl_url)
+static void ext_arl_distribution_point(struct ext_list *l, enum cert_kind kind, const char *arl_url)
 {
 	struct der d;
 	der_init(&d);
@@ -508,7 +507,8 @@ int64_t jpki_ca_validity_end(int64_t issued_at)
 	 * year into 1 March, so the last day is then 28 February). */
 	struct jpki_date jst;
 	jpki_date_in_japan(issued_at, &jst);
-	int64_t last_day = days_from_civil(jst.year + JPKI_CA_VALIDITY_YEARS, jst.month, jst.day) - 1;
+	int64_t last_day =
+	        days_from_civil(jst.year + JPKI_CA_VALIDITY_YEARS, jst.month, jst.day) - 1;
 	return last_day * SECONDS_PER_DAY + SECONDS_PER_DAY - 1 - JPKI_JST_OFFSET;
 }
 
@@ -540,8 +540,8 @@ int jpki_ca_cert(enum cert_kind kind, mbedtls_pk_context *key, const uint8_t *se
 	struct der subject;
 	der_init(&subject);
 	jpki_ca_name(&subject, kind);
-	return sign_with(&l, serial, serial_len, kind, &subject, now, jpki_ca_validity_end(now), key,
-	                 key, rng, rng_state, der, der_len);
+	return sign_with(&l, serial, serial_len, kind, &subject, now, jpki_ca_validity_end(now),
+	                 key, key, rng, rng_state, der, der_len);
 }
 
 int jpki_ocsp_cert(enum cert_kind kind, mbedtls_pk_context *ca_key,

@@ -29,7 +29,9 @@ static const struct cli_command COMMANDS[] = {
          "event --serial HEX --kind sign|auth move|rename|death|loss|request|renew "
          "[--address NEW | --name NEW] [--sign-pubkey FILE] [--out DIR [--force]]",
          cli_event, NULL},
-        {"crl", "crl --kind sign|auth [--delta | --arl] [--out FILE] [--base-url URL] [--validity SECONDS]",
+        {"crl",
+         "crl --kind sign|auth [--delta | --arl] [--out FILE] [--base-url URL] [--validity "
+         "SECONDS]",
          cli_crl, NULL},
         {"gen", "gen --people N [--revoked FRACTION] [--seed S] [--certs [--key-pool K]]", cli_gen,
          NULL},
