@@ -115,6 +115,22 @@ int store_log_leaf_get(struct store_txn *txn, uint64_t index, struct store_log_l
 	return leaf_decode(index, &val, out);
 }
 
+int store_log_leaf_record(struct store_txn *txn, uint64_t index, struct store_log_leaf *leaf,
+                          struct store_blob *value)
+{
+	int rc = store_log_leaf_get(txn, index, leaf);
+	if (rc)
+		return rc;
+	uint8_t k[8];
+	put_be64(k, leaf->record);
+	MDB_val key = {8, k}, val;
+	rc = store_get(txn, leaf->type == STORE_LOG_INTAKE ? DB_INTAKE : DB_AUDIT, &key, &val);
+	if (rc)
+		return rc == -ENOENT ? -EIO : rc;
+	*value = (struct store_blob){val.mv_data, val.mv_size};
+	return 0;
+}
+
 int store_log_leaf_find(struct store_txn *txn, const uint8_t hash[STORE_HASH_LEN], uint64_t limit,
                         uint64_t *index)
 {

@@ -370,6 +370,11 @@ struct store_sth {
 int store_log_size(struct store_txn *txn, uint64_t *size);
 /** Reads leaf `index`; -ENOENT past the end. */
 int store_log_leaf_get(struct store_txn *txn, uint64_t index, struct store_log_leaf *out);
+/** Reads leaf `index` and the stored value of the record it logs (valid
+ * within txn): the leaf's data is the type octet followed by these bytes.
+ * -ENOENT past the end, -EIO when the record is gone. */
+int store_log_leaf_record(struct store_txn *txn, uint64_t index, struct store_log_leaf *leaf,
+                          struct store_blob *value);
 /** Finds the leaf whose hash is `hash` (a linear scan from the end, stopping
  * after `limit` leaves; 0 = all); -ENOENT if none. */
 int store_log_leaf_find(struct store_txn *txn, const uint8_t hash[STORE_HASH_LEN], uint64_t limit,
