@@ -70,7 +70,8 @@ static int audit_verify(const char *data_dir, int argc, char **argv)
 	if (rc == 0)
 		rc = store_open(&(struct store_options){.path = path, .read_only = true}, &store);
 	if (rc) {
-		cli_fail("audit verify", "cannot open the store in %s: %s", data_dir, strerror(-rc));
+		cli_fail("audit verify", "cannot open the store in %s: %s", data_dir,
+		         strerror(-rc));
 		return CLI_EXIT_FAILED;
 	}
 	struct ca_log_verify_report report;

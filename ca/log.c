@@ -115,8 +115,8 @@ static int due(struct store *store, struct store_sth *sth)
 	return rc;
 }
 
-int ca_sth_sign_due(struct ca_sth_signer *s, struct store *store, uint64_t holder,
-                    int64_t now_ms, int64_t lease_seconds, uint64_t *signed_size)
+int ca_sth_sign_due(struct ca_sth_signer *s, struct store *store, uint64_t holder, int64_t now_ms,
+                    int64_t lease_seconds, uint64_t *signed_size)
 {
 	*signed_size = 0;
 	struct lease_args lease = {holder, now_ms / 1000, lease_seconds};
@@ -167,8 +167,7 @@ void ca_log_sth_json(struct buf *out, const struct store_sth *sth)
 	json_object_end(&j);
 }
 
-static void path_json(struct json *j, const char *key, uint8_t path[][STORE_HASH_LEN],
-                      size_t count)
+static void path_json(struct json *j, const char *key, uint8_t path[][STORE_HASH_LEN], size_t count)
 {
 	json_array_begin(j, key);
 	for (size_t i = 0; i < count; i++)
@@ -177,8 +176,8 @@ static void path_json(struct json *j, const char *key, uint8_t path[][STORE_HASH
 }
 
 void ca_log_inclusion_json(struct buf *out, uint64_t index, uint64_t size,
-                           const uint8_t leaf_hash[STORE_HASH_LEN],
-                           uint8_t path[][STORE_HASH_LEN], size_t count)
+                           const uint8_t leaf_hash[STORE_HASH_LEN], uint8_t path[][STORE_HASH_LEN],
+                           size_t count)
 {
 	struct json j;
 	json_init(&j, out);
@@ -241,8 +240,8 @@ static int load_cert(const char *data_dir, struct pki_cert **out, char err[CA_ER
 	if (rc == 0)
 		rc = pki_cert_parse(der, der_len, out);
 	if (rc)
-		snprintf(err, CA_ERR_LEN, "cannot read the tree-head certificate %.160s: %s", cert_path,
-		         strerror(-rc));
+		snprintf(err, CA_ERR_LEN, "cannot read the tree-head certificate %.160s: %s",
+		         cert_path, strerror(-rc));
 	free(pem);
 	free(der);
 	return rc;
@@ -319,8 +318,10 @@ int ca_log_export(struct store *store, uint64_t index, const char *out_dir, char
 	if (rc == 0 && index >= sth.tree_size)
 		rc = -ENOENT;
 	if (rc == -ENOENT)
-		snprintf(err, CA_ERR_LEN, "no signed tree head covers leaf %" PRIu64 " yet (kenshod "
-		         "signs one every log.sth_interval)", index);
+		snprintf(err, CA_ERR_LEN,
+		         "no signed tree head covers leaf %" PRIu64 " yet (kenshod "
+		         "signs one every log.sth_interval)",
+		         index);
 	if (rc == 0 && (rc = store_log_leaf_record(txn, index, &leaf, &value)) < 0)
 		snprintf(err, CA_ERR_LEN, "cannot read leaf %" PRIu64 ": %s", index, strerror(-rc));
 	if (rc == 0 && (rc = store_log_inclusion(txn, index, sth.tree_size, path, &count)) < 0)
@@ -336,12 +337,14 @@ int ca_log_export(struct store *store, uint64_t index, const char *out_dir, char
 		if (rc == 0)
 			rc = write_in(out_dir, "sth.bin", bytes, sizeof bytes, err);
 		if (rc == 0)
-			rc = write_in(out_dir, "sth.sig", sth.signature.data, sth.signature.len, err);
+			rc = write_in(out_dir, "sth.sig", sth.signature.data, sth.signature.len,
+			              err);
 		b.len = 0;
 		ca_log_inclusion_json(&b, index, sth.tree_size, leaf.hash, path, count);
 		buf_append_str(&b, "\n");
 		if (rc == 0)
-			rc = b.failed ? -ENOMEM : write_in(out_dir, "proof.json", b.data, b.len, err);
+			rc = b.failed ? -ENOMEM
+			              : write_in(out_dir, "proof.json", b.data, b.len, err);
 		/* leaf.bin: the type octet, then the record's value */
 		uint8_t *data = malloc(1 + value.len);
 		if (rc == 0 && !data)

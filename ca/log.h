@@ -38,8 +38,8 @@ void ca_sth_signer_free(struct ca_sth_signer *s);
  * head, signs and stores one for its current size with timestamp now_ms.
  * *signed_size is that size, or 0 when nothing was due. Blocking (reads,
  * one RSA signature, a durable write): run it off the event loop. */
-int ca_sth_sign_due(struct ca_sth_signer *s, struct store *store, uint64_t holder,
-                    int64_t now_ms, int64_t lease_seconds, uint64_t *signed_size);
+int ca_sth_sign_due(struct ca_sth_signer *s, struct store *store, uint64_t holder, int64_t now_ms,
+                    int64_t lease_seconds, uint64_t *signed_size);
 
 /** Gives up the lease if `holder` holds it. */
 int ca_sth_release(struct store *store, uint64_t holder);
@@ -50,8 +50,8 @@ void ca_log_sth_json(struct buf *out, const struct store_sth *sth);
 /** Appends an inclusion proof as JSON: {"leaf_index","tree_size","leaf_hash",
  * "audit_path":[base64...]} (RFC 6962 §4.5). */
 void ca_log_inclusion_json(struct buf *out, uint64_t index, uint64_t size,
-                           const uint8_t leaf_hash[STORE_HASH_LEN],
-                           uint8_t path[][STORE_HASH_LEN], size_t count);
+                           const uint8_t leaf_hash[STORE_HASH_LEN], uint8_t path[][STORE_HASH_LEN],
+                           size_t count);
 /** Appends a consistency proof as JSON: {"first","second","consistency":
  * [base64...]} (RFC 6962 §4.4). */
 void ca_log_consistency_json(struct buf *out, uint64_t first, uint64_t second,

@@ -33,18 +33,18 @@
 #include "handlers/log_query.h"
 #include "storage/store.h"
 
-#define STH_PREFIX         "/v1/log/sth/"
-#define STH_INTERVAL_MS    (60 * 1000)
-#define STH_LEASE_MIN_S    10
-#define LOG_CACHE_SIGNED   "public, max-age=86400"
+#define STH_PREFIX       "/v1/log/sth/"
+#define STH_INTERVAL_MS  (60 * 1000)
+#define STH_LEASE_MIN_S  10
+#define LOG_CACHE_SIGNED "public, max-age=86400"
 
 struct log_handler {
 	struct handler sth, sth_by_size, inclusion, consistency;
 	const struct handler_env *env;
 	/* tree-head signing, worker 0 only */
-	bool signing;   /* the timer was started */
-	bool stopped;   /* on_context_dispose ran: start nothing new */
-	bool busy;      /* a job is on the pool */
+	bool signing; /* the timer was started */
+	bool stopped; /* on_context_dispose ran: start nothing new */
+	bool busy;    /* a job is on the pool */
 	uv_timer_t timer;
 	int64_t interval_ms;
 	uint64_t holder;
@@ -73,14 +73,16 @@ static void respond_store_error(struct exchange *ex, int rc, const char *what)
 	if (rc == -ENOENT)
 		exchange_respond_error(ex, 404, HTTP_ERROR_NOT_FOUND, what);
 	else
-		exchange_respond_error(ex, 503, HTTP_ERROR_STORE_UNAVAILABLE, "the store cannot be read");
+		exchange_respond_error(ex, 503, HTTP_ERROR_STORE_UNAVAILABLE,
+		                       "the store cannot be read");
 }
 
 static struct store_txn *read_txn(struct exchange *ex, const struct handler_env *env)
 {
 	struct store_txn *txn = NULL;
 	if (!env->store || store_txn_begin(env->store, false, &txn) < 0) {
-		exchange_respond_error(ex, 503, HTTP_ERROR_STORE_UNAVAILABLE, "the store cannot be read");
+		exchange_respond_error(ex, 503, HTTP_ERROR_STORE_UNAVAILABLE,
+		                       "the store cannot be read");
 		return NULL;
 	}
 	return txn;
@@ -96,8 +98,9 @@ static void sth_answer(struct exchange *ex, const struct handler_env *env, bool 
 	int rc = latest ? store_sth_latest(txn, &sth) : store_sth_get(txn, size, &sth);
 	if (rc) {
 		store_txn_abort(txn);
-		respond_store_error(ex, rc, latest ? "no tree head has been signed yet"
-		                                   : "no tree head was signed at that size");
+		respond_store_error(ex, rc,
+		                    latest ? "no tree head has been signed yet"
+		                           : "no tree head was signed at that size");
 		return;
 	}
 	struct buf b = {0};
@@ -108,7 +111,8 @@ static void sth_answer(struct exchange *ex, const struct handler_env *env, bool 
 
 static void sth_on_request(struct handler *self, struct exchange *ex)
 {
-	struct log_handler *h = (struct log_handler *)((char *)self - offsetof(struct log_handler, sth));
+	struct log_handler *h =
+	        (struct log_handler *)((char *)self - offsetof(struct log_handler, sth));
 	if (exchange_request(ex)->query[0] != '\0') {
 		exchange_respond_error(ex, 400, HTTP_ERROR_BAD_REQUEST, "this path takes no query");
 		return;
@@ -250,7 +254,8 @@ static void sign_work_cb(uv_work_t *req)
 	int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 	int64_t lease = h->interval_ms * 3 / 1000;
 	job->rc = ca_sth_sign_due(h->signer, h->env->store, h->holder, now_ms,
-	                          lease < STH_LEASE_MIN_S ? STH_LEASE_MIN_S : lease, &job->signed_size);
+	                          lease < STH_LEASE_MIN_S ? STH_LEASE_MIN_S : lease,
+	                          &job->signed_size);
 }
 
 static void sign_after_cb(uv_work_t *req, int status)
@@ -264,7 +269,7 @@ static void sign_after_cb(uv_work_t *req, int status)
 	} else if (status == 0 && job->rc && job->rc != -EBUSY) {
 		metric_add(h->failures, 1);
 		log_warn("log: cannot sign a tree head: %s%s", strerror(-job->rc),
-		         job->rc == -ENOENT ? " (no DIR/ca/receipt.pem and receipt.key yet)"
+		         job->rc == -ENOENT  ? " (no DIR/ca/receipt.pem and receipt.key yet)"
 		         : job->rc == -EPERM ? " (DIR/ca/receipt.key is readable by others)"
 		                             : "");
 	}

@@ -29,8 +29,7 @@ int log_query_number(const char *text, size_t len, uint64_t *out)
 	return 0;
 }
 
-int log_query_parse(const char *query, size_t len, struct log_query *out, char *err,
-                    size_t err_len)
+int log_query_parse(const char *query, size_t len, struct log_query *out, char *err, size_t err_len)
 {
 	memset(out, 0, sizeof *out);
 	if (len > 0 && query[len - 1] == '&') {
@@ -50,8 +49,10 @@ int log_query_parse(const char *query, size_t len, struct log_query *out, char *
 			if (strlen(NAMES[i]) == name_len && memcmp(NAMES[i], part, name_len) == 0)
 				which = i;
 		if (which < 0) {
-			snprintf(err, err_len, "unknown query parameter \"%.*s\" (index, size, first, "
-			         "second)", (int)(name_len > 32 ? 32 : name_len), part);
+			snprintf(err, err_len,
+			         "unknown query parameter \"%.*s\" (index, size, first, "
+			         "second)",
+			         (int)(name_len > 32 ? 32 : name_len), part);
 			return -EINVAL;
 		}
 		if (out->has[which]) {
@@ -60,7 +61,8 @@ int log_query_parse(const char *query, size_t len, struct log_query *out, char *
 		}
 		size_t value_len = eq ? part_len - name_len - 1 : 0;
 		if (!eq || log_query_number(eq + 1, value_len, &out->value[which]) < 0) {
-			snprintf(err, err_len, "%s takes a decimal number (0 to 2^64-1)", NAMES[which]);
+			snprintf(err, err_len, "%s takes a decimal number (0 to 2^64-1)",
+			         NAMES[which]);
 			return -EINVAL;
 		}
 		out->has[which] = true;

@@ -193,8 +193,8 @@ static int node_put(struct store_txn *txn, unsigned level, uint64_t index,
 	return store_put(txn, DB_LOG_NODES, &key, &val, 0);
 }
 
-int log_append(struct store_txn *txn, enum store_log_type type, uint64_t record,
-               const void *value, size_t len)
+int log_append(struct store_txn *txn, enum store_log_type type, uint64_t record, const void *value,
+               size_t len)
 {
 	uint8_t hash[STORE_HASH_LEN];
 	/* First: `value` may point into a page that the puts below move. */
@@ -445,7 +445,8 @@ int store_sth_each(struct store_txn *txn, int (*fn)(const struct store_sth *, vo
 	for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
 		struct store_sth sth;
-		int result = key.mv_size == 8 ? sth_decode(get_be64(key.mv_data), &val, &sth) : -EIO;
+		int result =
+		        key.mv_size == 8 ? sth_decode(get_be64(key.mv_data), &val, &sth) : -EIO;
 		if (result == 0)
 			result = fn(&sth, arg);
 		if (result) {
@@ -488,8 +489,8 @@ int log_build(struct store_txn *txn)
 			rc = -EIO;
 			break;
 		}
-		rc = log_append(txn, intake ? STORE_LOG_INTAKE : STORE_LOG_AUDIT, get_be64(k->mv_data),
-		                v->mv_data, v->mv_size);
+		rc = log_append(txn, intake ? STORE_LOG_INTAKE : STORE_LOG_AUDIT,
+		                get_be64(k->mv_data), v->mv_data, v->mv_size);
 		if (intake)
 			irc = mdb_cursor_get(ci, &ik, &iv, MDB_NEXT);
 		else
@@ -541,11 +542,11 @@ static const char *type_name(enum store_log_type type)
 	return type == STORE_LOG_INTAKE ? "intake" : "audit";
 }
 
-#define BAD(r, leaf, ...)                                                                  \
-	do {                                                                               \
-		(r)->bad = true;                                                           \
-		(r)->bad_leaf = (leaf);                                                    \
-		snprintf((r)->problem, sizeof((r)->problem), __VA_ARGS__);                 \
+#define BAD(r, leaf, ...)                                                                          \
+	do {                                                                                       \
+		(r)->bad = true;                                                                   \
+		(r)->bad_leaf = (leaf);                                                            \
+		snprintf((r)->problem, sizeof((r)->problem), __VA_ARGS__);                         \
 	} while (0)
 
 struct check {
@@ -575,15 +576,18 @@ static int check_sths_at(struct check *c, uint64_t size)
 		frontier_root(&c->frontier, root);
 		if (sth_size < size) {
 			/* only when a leaf is missing at the very start */
-			BAD(c->report, sth_size, "the signed tree head of %" PRIu64 " leaves was "
-			    "not met while rebuilding the tree", sth_size);
+			BAD(c->report, sth_size,
+			    "the signed tree head of %" PRIu64 " leaves was "
+			    "not met while rebuilding the tree",
+			    sth_size);
 			return 0;
 		}
 		if (memcmp(root, sth.root, STORE_HASH_LEN) != 0) {
 			BAD(c->report, size ? size - 1 : 0,
 			    "the signed tree head of %" PRIu64 " leaves does not match the tree "
 			    "rebuilt from the records (a logged record or leaf was changed or "
-			    "removed)", sth_size);
+			    "removed)",
+			    sth_size);
 			return 0;
 		}
 		c->report->sths++;
@@ -600,8 +604,10 @@ static int check_leaf(struct check *c, uint64_t index, const MDB_val *key, const
 		return -EIO;
 	uint64_t stored = get_be64(key->mv_data);
 	if (stored != index) {
-		BAD(r, index, "leaf %" PRIu64 " is missing from the log (the next stored leaf is %" PRIu64
-		    ")", index, stored);
+		BAD(r, index,
+		    "leaf %" PRIu64 " is missing from the log (the next stored leaf is %" PRIu64
+		    ")",
+		    index, stored);
 		return 0;
 	}
 	struct store_log_leaf leaf;
@@ -612,18 +618,22 @@ static int check_leaf(struct check *c, uint64_t index, const MDB_val *key, const
 	}
 	const char *what = type_name(leaf.type);
 	if (leaf.record != c->next_record[leaf.type]) {
-		BAD(r, index, "leaf %" PRIu64 " logs %s record %" PRIu64 " where %s record %" PRIu64
-		    " was expected (a record or leaf was removed or reordered)", index, what,
-		    leaf.record, what, c->next_record[leaf.type]);
+		BAD(r, index,
+		    "leaf %" PRIu64 " logs %s record %" PRIu64 " where %s record %" PRIu64
+		    " was expected (a record or leaf was removed or reordered)",
+		    index, what, leaf.record, what, c->next_record[leaf.type]);
 		return 0;
 	}
 	uint8_t k[8];
 	put_be64(k, leaf.record);
 	MDB_val rkey = {8, k}, rval;
-	int rc = store_get(c->txn, leaf.type == STORE_LOG_INTAKE ? DB_INTAKE : DB_AUDIT, &rkey, &rval);
+	int rc = store_get(c->txn, leaf.type == STORE_LOG_INTAKE ? DB_INTAKE : DB_AUDIT, &rkey,
+	                   &rval);
 	if (rc == -ENOENT) {
-		BAD(r, index, "leaf %" PRIu64 " logs %s record %" PRIu64 ", which is missing from "
-		    "the store (the record was deleted)", index, what, leaf.record);
+		BAD(r, index,
+		    "leaf %" PRIu64 " logs %s record %" PRIu64 ", which is missing from "
+		    "the store (the record was deleted)",
+		    index, what, leaf.record);
 		return 0;
 	}
 	if (rc)
@@ -631,9 +641,10 @@ static int check_leaf(struct check *c, uint64_t index, const MDB_val *key, const
 	uint8_t hash[STORE_HASH_LEN];
 	leaf_hash(leaf.type, rval.mv_data, rval.mv_size, hash);
 	if (memcmp(hash, leaf.hash, STORE_HASH_LEN) != 0) {
-		BAD(r, index, "%s record %" PRIu64 " (leaf %" PRIu64 ") differs from the bytes "
-		    "that were logged (the record was changed after it was stored)", what,
-		    leaf.record, index);
+		BAD(r, index,
+		    "%s record %" PRIu64 " (leaf %" PRIu64 ") differs from the bytes "
+		    "that were logged (the record was changed after it was stored)",
+		    what, leaf.record, index);
 		return 0;
 	}
 	c->next_record[leaf.type]++;
@@ -651,7 +662,8 @@ static int check_unlogged(struct check *c, enum store_db db, enum store_log_type
 		return rc;
 	uint64_t logged = c->next_record[type] - 1;
 	if (st.ms_entries != logged)
-		BAD(c->report, c->report->leaves, "the store holds %" PRIu64 " %s records but the "
+		BAD(c->report, c->report->leaves,
+		    "the store holds %" PRIu64 " %s records but the "
 		    "log has %" PRIu64 " (a record was added or removed outside kensho)",
 		    (uint64_t)st.ms_entries, type_name(type), logged);
 	return 0;
@@ -678,7 +690,8 @@ int store_log_check(struct store_txn *txn, struct store_log_report *report)
 	rc = check_sths_at(c, 0);
 	MDB_val key, val;
 	int lrc;
-	for (lrc = mdb_cursor_get(leaves, &key, &val, MDB_FIRST); rc == 0 && !report->bad && lrc == 0;
+	for (lrc = mdb_cursor_get(leaves, &key, &val, MDB_FIRST);
+	     rc == 0 && !report->bad && lrc == 0;
 	     lrc = mdb_cursor_get(leaves, &key, &val, MDB_NEXT)) {
 		rc = check_leaf(c, report->leaves, &key, &val);
 		if (rc == 0 && !report->bad) {
@@ -693,9 +706,10 @@ int store_log_check(struct store_txn *txn, struct store_log_report *report)
 		goto out;
 	}
 	if (c->sth_rc == 0 && c->sth_key.mv_size == 8) {
-		BAD(report, report->leaves, "the signed tree head of %" PRIu64 " leaves is beyond "
-		    "the log's %" PRIu64 " leaves (leaves were removed)", get_be64(c->sth_key.mv_data),
-		    report->leaves);
+		BAD(report, report->leaves,
+		    "the signed tree head of %" PRIu64 " leaves is beyond "
+		    "the log's %" PRIu64 " leaves (leaves were removed)",
+		    get_be64(c->sth_key.mv_data), report->leaves);
 		goto out;
 	}
 	if ((rc = check_unlogged(c, DB_INTAKE, STORE_LOG_INTAKE)) < 0 || report->bad)
@@ -707,11 +721,13 @@ int store_log_check(struct store_txn *txn, struct store_log_report *report)
 	frontier_root(&c->frontier, rebuilt);
 	rc = store_log_root(txn, report->leaves, cached);
 	if (rc == -EIO) {
-		BAD(report, report->leaves, "a cached subtree hash of the log is missing or "
+		BAD(report, report->leaves,
+		    "a cached subtree hash of the log is missing or "
 		    "unreadable");
 		rc = 0;
 	} else if (rc == 0 && memcmp(rebuilt, cached, STORE_HASH_LEN) != 0) {
-		BAD(report, report->leaves, "the cached subtree hashes give another root than the "
+		BAD(report, report->leaves,
+		    "the cached subtree hashes give another root than the "
 		    "leaves (proofs would be wrong)");
 	}
 out:

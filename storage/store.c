@@ -185,7 +185,8 @@ static int store_open_dbs(struct store *s)
 			err = log_build(&t);
 			if (err == 0)
 				log_info("store: logged the intake and audit records in the Merkle "
-				         "log (schema %u to %d)", version, SCHEMA_VERSION);
+				         "log (schema %u to %d)",
+				         version, SCHEMA_VERSION);
 		}
 		if (err) {
 			mdb_txn_abort(txn);

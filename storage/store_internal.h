@@ -149,8 +149,8 @@ int refresh_index_build(struct store_txn *txn);
 
 /** Appends the leaf of a record just written: `value` is its stored value
  * (type octet + value are the leaf's data). */
-int log_append(struct store_txn *txn, enum store_log_type type, uint64_t record,
-               const void *value, size_t len);
+int log_append(struct store_txn *txn, enum store_log_type type, uint64_t record, const void *value,
+               size_t len);
 /** Logs every intake and audit record of a store written before the log,
  * in order of their times (intake first on a tie). */
 int log_build(struct store_txn *txn);

@@ -138,7 +138,7 @@ static void test_sign_under_lease_once_per_size(void **state)
 	assert_false(b.failed);
 	buf_append(&b, "", 1);
 	assert_non_null(strstr((const char *)b.data, "{\"tree_size\":5,\"timestamp\":1796000003000,"
-	                                                "\"sha256_root_hash\":\""));
+	                                             "\"sha256_root_hash\":\""));
 	assert_non_null(strstr((const char *)b.data, "\"tree_head_signature\":\""));
 	buf_free(&b);
 }
@@ -246,10 +246,13 @@ static void test_verify_reports_a_bad_signature(void **state)
 	ca_sth_signer_free(s);
 	/* another key in receipt.pem's place: no head verifies */
 	char key_pem[4096], cert_pem[4096], path[512];
-	struct pki_self_signed what = {.subject = "CN=someone else", .key_bits = 2048,
-	                               .not_before = 1700000000, .not_after = 1900000000};
-	assert_int_equal(pki_self_signed_create(&what, key_pem, sizeof key_pem, cert_pem,
-	                                        sizeof cert_pem), 0);
+	struct pki_self_signed what = {.subject = "CN=someone else",
+	                               .key_bits = 2048,
+	                               .not_before = 1700000000,
+	                               .not_after = 1900000000};
+	assert_int_equal(
+	        pki_self_signed_create(&what, key_pem, sizeof key_pem, cert_pem, sizeof cert_pem),
+	        0);
 	snprintf(path, sizeof path, "%s/ca/receipt.pem", dir);
 	write_file(path, cert_pem, strlen(cert_pem), 0644);
 	struct ca_log_verify_report report;
@@ -262,10 +265,12 @@ static void test_verify_reports_a_bad_signature(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test_setup_teardown(test_sign_under_lease_once_per_size, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_export_checked_by_the_documented_snippet, setup,
+	        cmocka_unit_test_setup_teardown(test_sign_under_lease_once_per_size, setup,
 	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_verify_reports_a_bad_signature, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_export_checked_by_the_documented_snippet,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_verify_reports_a_bad_signature, setup,
+	                                        teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

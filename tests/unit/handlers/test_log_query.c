@@ -36,14 +36,20 @@ static void test_refuses(void **state)
 	(void)state;
 	struct log_query q;
 	static const char *const bad[] = {
-	        "index=1&index=2",         /* repeated */
-	        "leaf=1",                  /* unknown */
-	        "index",                   /* no value */
-	        "index=",                  /* empty value */
-	        "index=-1", "index=+1", "index=1a", "index=0x10", "index=%31",
-	        "size=18446744073709551616", /* 2^64 */
+	        "index=1&index=2", /* repeated */
+	        "leaf=1",          /* unknown */
+	        "index",           /* no value */
+	        "index=",          /* empty value */
+	        "index=-1",
+	        "index=+1",
+	        "index=1a",
+	        "index=0x10",
+	        "index=%31",
+	        "size=18446744073709551616",  /* 2^64 */
 	        "size=000000000000000000001", /* 21 digits */
-	        "index=1&", "&index=1", "index=1&&size=2",
+	        "index=1&",
+	        "&index=1",
+	        "index=1&&size=2",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		if (parse(bad[i], &q) != -EINVAL)

@@ -14,7 +14,7 @@
 #include "storage/store_internal.h"
 #include "tests/unit/storage/fixture.h"
 
-#define H STORE_HASH_LEN
+#define H          STORE_HASH_LEN
 #define MAX_LEAVES 64
 
 static int setup(void **state)
@@ -141,8 +141,8 @@ static void expected_leaf(struct store_txn *txn, enum store_log_type type, uint6
 	uint8_t k[8];
 	put_be64(k, record);
 	MDB_val key = {8, k}, val;
-	assert_int_equal(store_get(txn, type == STORE_LOG_INTAKE ? DB_INTAKE : DB_AUDIT, &key, &val),
-	                 0);
+	assert_int_equal(
+	        store_get(txn, type == STORE_LOG_INTAKE ? DB_INTAKE : DB_AUDIT, &key, &val), 0);
 	uint8_t *buf = malloc(2 + val.mv_size);
 	buf[0] = 0;
 	buf[1] = (uint8_t)type;
@@ -273,10 +273,12 @@ static void test_sth_rules(void **state)
 	struct store_txn *txn = begin(f->store, true);
 	for (int i = 0; i < 5; i++)
 		add_audit(txn, i, i);
-	struct store_sth sth = {.tree_size = 3, .timestamp_ms = 1700000000123,
+	struct store_sth sth = {.tree_size = 3,
+	                        .timestamp_ms = 1700000000123,
 	                        .signature = {(const uint8_t *)"sig3", 4}};
 	assert_int_equal(store_sth_latest(txn, &sth), -ENOENT);
-	sth = (struct store_sth){.tree_size = 3, .timestamp_ms = 1700000000123,
+	sth = (struct store_sth){.tree_size = 3,
+	                         .timestamp_ms = 1700000000123,
 	                         .signature = {(const uint8_t *)"sig3", 4}};
 	assert_int_equal(store_sth_put(txn, &sth), -EINVAL); /* root not the log's */
 	assert_int_equal(store_log_root(txn, 3, sth.root), 0);
@@ -289,7 +291,8 @@ static void test_sth_rules(void **state)
 	struct store_sth beyond = sth;
 	beyond.tree_size = 6;
 	assert_int_equal(store_sth_put(txn, &beyond), -EINVAL);
-	struct store_sth five = {.tree_size = 5, .timestamp_ms = 1700000060000,
+	struct store_sth five = {.tree_size = 5,
+	                         .timestamp_ms = 1700000060000,
 	                         .signature = {(const uint8_t *)"sig5", 4}};
 	assert_int_equal(store_log_root(txn, 5, five.root), 0);
 	assert_int_equal(store_sth_put(txn, &five), 0);
@@ -306,8 +309,8 @@ static void test_sth_rules(void **state)
 	assert_int_equal(store_sth_get(txn, 4, &got), -ENOENT);
 	uint8_t bytes[STORE_STH_SIGNED_LEN];
 	store_sth_signed_bytes(&got, bytes);
-	static const uint8_t head[18] = {0, 1, 0, 0, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x7b,
-	                                 0, 0, 0, 0, 0, 0, 0, 3};
+	static const uint8_t head[18] = {0,    1, 0, 0, 0x01, 0x8b, 0xcf, 0xe5, 0x68,
+	                                 0x7b, 0, 0, 0, 0,    0,    0,    0,    3};
 	assert_memory_equal(bytes, head, sizeof head); /* 1700000000123 ms, size 3 */
 	assert_memory_equal(bytes + 18, sth.root, H);
 	store_txn_abort(txn);
@@ -466,7 +469,9 @@ static void test_log_built_for_older_store(void **state)
 	static const struct {
 		enum store_log_type type;
 		uint64_t record;
-	} order[4] = {{STORE_LOG_AUDIT, 1}, {STORE_LOG_INTAKE, 1}, {STORE_LOG_INTAKE, 2},
+	} order[4] = {{STORE_LOG_AUDIT, 1},
+	              {STORE_LOG_INTAKE, 1},
+	              {STORE_LOG_INTAKE, 2},
 	              {STORE_LOG_AUDIT, 2}};
 	for (int i = 0; i < 4; i++) {
 		struct store_log_leaf leaf;
@@ -495,7 +500,8 @@ static void test_log_built_for_older_store(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test_setup_teardown(test_roots_and_proofs_match_rfc_9162, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_roots_and_proofs_match_rfc_9162, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_small_trees_by_hand, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_sth_rules, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_check_finds_an_edited_intake_record, setup,
@@ -506,7 +512,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_check_finds_a_deleted_last_record_and_leaf,
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_check_finds_a_removed_leaf, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_check_finds_an_unlogged_record, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_check_finds_an_unlogged_record, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_check_finds_a_consistent_rewrite_by_its_sth,
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_log_built_for_older_store, setup, teardown),
