@@ -352,6 +352,11 @@ static void log_context_dispose(void *context)
 static void log_dispose(void *context)
 {
 	struct log_handler *h = context;
+	/* The loop has ended: a blocking write is fine now, and lets another
+	 * kenshod on this data directory sign at once instead of after the
+	 * lease lapses. */
+	if (h->signing)
+		ca_sth_release(h->env->store, h->holder);
 	ca_sth_signer_free(h->signer);
 	free(h);
 }

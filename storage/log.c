@@ -131,34 +131,6 @@ int store_log_leaf_record(struct store_txn *txn, uint64_t index, struct store_lo
 	return 0;
 }
 
-int store_log_leaf_find(struct store_txn *txn, const uint8_t hash[STORE_HASH_LEN], uint64_t limit,
-                        uint64_t *index)
-{
-	int rc = log_ready(txn);
-	if (rc)
-		return rc;
-	MDB_cursor *c;
-	if ((rc = store_cursor(txn, DB_LOG_LEAVES, &c)) < 0)
-		return rc;
-	MDB_val key, val;
-	uint64_t seen = 0;
-	for (rc = mdb_cursor_get(c, &key, &val, MDB_LAST); rc == 0 && (limit == 0 || seen < limit);
-	     rc = mdb_cursor_get(c, &key, &val, MDB_PREV), seen++) {
-		struct store_log_leaf leaf;
-		if (key.mv_size != 8 || leaf_decode(get_be64(key.mv_data), &val, &leaf) < 0) {
-			mdb_cursor_close(c);
-			return -EIO;
-		}
-		if (memcmp(leaf.hash, hash, STORE_HASH_LEN) == 0) {
-			mdb_cursor_close(c);
-			*index = leaf.index;
-			return 0;
-		}
-	}
-	mdb_cursor_close(c);
-	return rc == 0 || rc == MDB_NOTFOUND ? -ENOENT : store_error(rc);
-}
-
 /* The hash of the complete subtree of 2^level leaves starting at leaf
  * index << level: a leaf hash at level 0. */
 static int node_get(struct store_txn *txn, unsigned level, uint64_t index,

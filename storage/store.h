@@ -375,10 +375,6 @@ int store_log_leaf_get(struct store_txn *txn, uint64_t index, struct store_log_l
  * -ENOENT past the end, -EIO when the record is gone. */
 int store_log_leaf_record(struct store_txn *txn, uint64_t index, struct store_log_leaf *leaf,
                           struct store_blob *value);
-/** Finds the leaf whose hash is `hash` (a linear scan from the end, stopping
- * after `limit` leaves; 0 = all); -ENOENT if none. */
-int store_log_leaf_find(struct store_txn *txn, const uint8_t hash[STORE_HASH_LEN], uint64_t limit,
-                        uint64_t *index);
 /** The Merkle tree hash (RFC 9162 §2.1.1) of the first `size` leaves
  * (size <= store_log_size; 0 gives SHA-256 of nothing). O(log size) reads. */
 int store_log_root(struct store_txn *txn, uint64_t size, uint8_t root[STORE_HASH_LEN]);
