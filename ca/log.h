@@ -72,7 +72,9 @@ struct ca_log_verify_report {
 int ca_log_verify(struct store *store, const char *data_dir, struct ca_log_verify_report *report,
                   char err[CA_ERR_LEN]);
 
-/** Writes what shows leaf `index` is in the log to the directory out_dir
+/** Writes what shows leaf `index` is in the log (for intake receipt N, the
+ * leaf is store_log_leaf_of(txn, STORE_LOG_INTAKE, N, &index), or the
+ * receipt's own log_index) to the directory out_dir
  * (created if absent): sth.json and sth.bin + sth.sig (the latest signed tree
  * head: the 50 signed octets and the signature, for openssl dgst), proof.json
  * (the inclusion proof against that head) and leaf.bin (the leaf's data:

@@ -115,6 +115,23 @@ int store_log_leaf_get(struct store_txn *txn, uint64_t index, struct store_log_l
 	return leaf_decode(index, &val, out);
 }
 
+int store_log_leaf_of(struct store_txn *txn, enum store_log_type type, uint64_t record,
+                      uint64_t *index)
+{
+	int rc = log_ready(txn);
+	if (rc)
+		return rc;
+	uint8_t k[9] = {(uint8_t)type};
+	put_be64(k + 1, record);
+	MDB_val key = {sizeof k, k}, val;
+	if ((rc = store_get(txn, DB_LOG_RECORDS, &key, &val)) < 0)
+		return rc;
+	struct decoder d;
+	dec_init(&d, val.mv_data, val.mv_size);
+	*index = dec_u64(&d);
+	return dec_finish(&d);
+}
+
 int store_log_leaf_record(struct store_txn *txn, uint64_t index, struct store_log_leaf *leaf,
                           struct store_blob *value)
 {
@@ -184,6 +201,14 @@ int log_append(struct store_txn *txn, enum store_log_type type, uint64_t record,
 	put_be64(k, n);
 	MDB_val key = {8, k}, val = {e.len, v};
 	if ((rc = store_put(txn, DB_LOG_LEAVES, &key, &val, MDB_APPEND)) < 0)
+		return rc;
+	/* and the way back from the record to its leaf */
+	uint8_t rk[9] = {(uint8_t)type}, rv[9] = {CODEC_V1};
+	put_be64(rk + 1, record);
+	put_be64(rv + 1, n);
+	key = (MDB_val){sizeof rk, rk};
+	val = (MDB_val){sizeof rv, rv};
+	if ((rc = store_put(txn, DB_LOG_RECORDS, &key, &val, 0)) < 0)
 		return rc;
 	/* Leaf n completes one subtree per trailing one bit of n. */
 	unsigned level = 0;
@@ -616,6 +641,17 @@ static int check_leaf(struct check *c, uint64_t index, const MDB_val *key, const
 		BAD(r, index,
 		    "%s record %" PRIu64 " (leaf %" PRIu64 ") differs from the bytes "
 		    "that were logged (the record was changed after it was stored)",
+		    what, leaf.record, index);
+		return 0;
+	}
+	uint64_t back;
+	rc = store_log_leaf_of(c->txn, leaf.type, leaf.record, &back);
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (rc || back != index) {
+		BAD(r, index,
+		    "%s record %" PRIu64 " is not indexed to its leaf %" PRIu64
+		    " (the record-to-leaf index was changed)",
 		    what, leaf.record, index);
 		return 0;
 	}

@@ -41,6 +41,7 @@ static const char *const db_names[DB_COUNT] = {
         [DB_LOG_LEAVES] = "log_leaves",
         [DB_LOG_NODES] = "log_nodes",
         [DB_LOG_STH] = "log_sth",
+        [DB_LOG_RECORDS] = "log_records",
 };
 
 int store_error(int rc)

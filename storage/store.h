@@ -370,6 +370,10 @@ struct store_sth {
 int store_log_size(struct store_txn *txn, uint64_t *size);
 /** Reads leaf `index`; -ENOENT past the end. */
 int store_log_leaf_get(struct store_txn *txn, uint64_t index, struct store_log_leaf *out);
+/** The leaf that logs record `record` of `type` (an intake receipt number or
+ * an audit sequence number); -ENOENT if none. One read. */
+int store_log_leaf_of(struct store_txn *txn, enum store_log_type type, uint64_t record,
+                      uint64_t *index);
 /** Reads leaf `index` and the stored value of the record it logs (valid
  * within txn): the leaf's data is the type octet followed by these bytes.
  * -ENOENT past the end, -EIO when the record is gone. */

@@ -24,6 +24,7 @@ enum store_db {
 	DB_LOG_LEAVES,
 	DB_LOG_NODES,
 	DB_LOG_STH,
+	DB_LOG_RECORDS,
 	DB_COUNT
 };
 

@@ -192,9 +192,14 @@ static void test_roots_and_proofs_match_rfc_9162(void **state)
 		assert_int_equal(leaf.record, next[want]++);
 		expected_leaf(txn, leaf.type, leaf.record, d[i]);
 		assert_memory_equal(leaf.hash, d[i], H);
+		uint64_t back;
+		assert_int_equal(store_log_leaf_of(txn, leaf.type, leaf.record, &back), 0);
+		assert_int_equal(back, i);
 	}
 	struct store_log_leaf leaf;
 	assert_int_equal(store_log_leaf_get(txn, MAX_LEAVES, &leaf), -ENOENT);
+	uint64_t none;
+	assert_int_equal(store_log_leaf_of(txn, STORE_LOG_INTAKE, 1000, &none), -ENOENT);
 
 	uint8_t root[H], want[H];
 	assert_int_equal(store_log_root(txn, 0, root), 0);
@@ -401,6 +406,19 @@ static void test_check_finds_a_removed_leaf(void **state)
 	check_report(f->store, true, "leaf 6 is missing");
 }
 
+static void test_check_finds_a_changed_record_index(void **state)
+{
+	struct fixture *f = *state;
+	fill(f->store);
+	struct store_txn *txn = begin(f->store, true);
+	uint8_t k[9] = {STORE_LOG_INTAKE, 0, 0, 0, 0, 0, 0, 0, 2},
+	        v[9] = {1, 0, 0, 0, 0, 0, 0, 0, 9};
+	MDB_val key = {sizeof k, k}, val = {sizeof v, v};
+	assert_int_equal(store_put(txn, DB_LOG_RECORDS, &key, &val, 0), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	check_report(f->store, true, "intake record 2 is not indexed to its leaf 3");
+}
+
 static void test_check_finds_an_unlogged_record(void **state)
 {
 	struct fixture *f = *state;
@@ -439,7 +457,7 @@ static void test_log_built_for_older_store(void **state)
 	add_audit(txn, 200, 3);
 	add_intake(txn, 160, 4);
 	/* make it what kensho of schema 2 wrote: no log */
-	for (int db = DB_LOG_LEAVES; db <= DB_LOG_STH; db++)
+	for (int db = DB_LOG_LEAVES; db <= DB_LOG_RECORDS; db++)
 		assert_int_equal(mdb_drop(txn->txn, f->store->dbi[db], 1), 0);
 	uint8_t schema[5] = {1, 0, 0, 0, 2};
 	MDB_val sk = {6, "schema"}, sv = {sizeof schema, schema};
@@ -475,6 +493,9 @@ static void test_log_built_for_older_store(void **state)
 		assert_int_equal(store_log_leaf_get(txn, i, &leaf), 0);
 		assert_int_equal(leaf.type, order[i].type);
 		assert_int_equal(leaf.record, order[i].record);
+		uint64_t back;
+		assert_int_equal(store_log_leaf_of(txn, leaf.type, leaf.record, &back), 0);
+		assert_int_equal(back, i);
 	}
 	MDB_val v;
 	assert_int_equal(store_get(txn, DB_META, &sk, &v), 0);
@@ -510,6 +531,8 @@ int main(void)
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_check_finds_a_removed_leaf, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_check_finds_an_unlogged_record, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_check_finds_a_changed_record_index, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_check_finds_a_consistent_rewrite_by_its_sth,
 	                                        setup, teardown),
