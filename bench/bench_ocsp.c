@@ -114,7 +114,7 @@ static int ecdsa_responder(const char *dir, struct ocsp_responder **out)
 	                                NULL) != 0)
 		err = -EIO;
 	if (!err)
-		err = jpki_ocsp_cert(CERT_KIND_SIGN, &ca_key, &key, serial, sizeof serial,
+		err = jpki_ocsp_cert(CERT_KIND_SIGN, &ca_key, &key, serial, sizeof serial, NULL,
 		                     (int64_t)time(NULL), pki_random, NULL, &der, &der_len);
 	if (!err)
 		err = x509_cert_pem(der, der_len, &pem);

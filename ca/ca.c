@@ -16,7 +16,9 @@
 
 #include <mbedtls/sha1.h>
 #include <mbedtls/sha256.h>
+#include <mbedtls/x509_crt.h>
 
+#include "ca/arl_issue.h"
 #include "core/log.h"
 #include "ocsp/responder_set.h"
 #include "ocsp/service.h"
@@ -260,10 +262,10 @@ const char *ca_kind_name(enum cert_kind kind)
 
 /* --- ca init -------------------------------------------------------------------- */
 
-int ca_random_serial(struct ca *ca, struct store_serial *serial)
+static int random_serial(struct ca *ca, size_t len, struct store_serial *serial)
 {
-	serial->len = CA_SERIAL_LEN;
-	int ret = ca_random(ca, serial->bytes, CA_SERIAL_LEN);
+	serial->len = len;
+	int ret = ca_random(ca, serial->bytes, len);
 	if (ret)
 		return pki_errno(ret);
 	/* Positive (RFC 5280 §4.1.2.2) and minimal: the first octet is 01..7f. */
@@ -271,6 +273,11 @@ int ca_random_serial(struct ca *ca, struct store_serial *serial)
 	if (serial->bytes[0] == 0)
 		serial->bytes[0] = 1;
 	return 0;
+}
+
+int ca_random_serial(struct ca *ca, struct store_serial *serial)
+{
+	return random_serial(ca, CA_SERIAL_LEN, serial);
 }
 
 static int write_pem(const char *path, const uint8_t *der, size_t len)
@@ -337,12 +344,15 @@ static int init_one(struct ca *ca, enum cert_kind kind, bool responder, mbedtls_
 	char name[32];
 	int e = x509_key_generate(key, CA_RSA_BITS, ca_random, ca);
 	struct store_serial serial;
-	if (!e)
-		e = ca_random_serial(ca, &serial);
+	if (!e) /* the CAs' serials are as short as the real ones' */
+		e = random_serial(ca, responder ? CA_SERIAL_LEN : JPKI_CA_SERIAL_LEN, &serial);
 	int64_t now = time(NULL);
+	char arl[1200];
+	if (!e)
+		e = arl_url(ca->base_url, KIND_LABEL[kind], arl, sizeof(arl));
 	if (!e)
 		e = responder ? jpki_ocsp_cert(kind, &ca->ca_key[kind], key, serial.bytes,
-		                               serial.len, now, ca_random, ca, der, der_len)
+		                               serial.len, arl, now, ca_random, ca, der, der_len)
 		              : jpki_ca_cert(kind, key, serial.bytes, serial.len, now, ca_random,
 		                             ca, der, der_len);
 	if (e) {
@@ -384,8 +394,11 @@ static int init_tsa(struct ca *ca, char *err)
 	int e = x509_key_generate(&key, CA_RSA_BITS, ca_random, ca);
 	if (!e)
 		e = ca_random_serial(ca, &serial);
+	char arl[1200];
 	if (!e)
-		e = jpki_tsa_cert(&ca->ca_key[CERT_KIND_SIGN], &key, serial.bytes, serial.len,
+		e = arl_url(ca->base_url, KIND_LABEL[CERT_KIND_SIGN], arl, sizeof(arl));
+	if (!e)
+		e = jpki_tsa_cert(&ca->ca_key[CERT_KIND_SIGN], &key, serial.bytes, serial.len, arl,
 		                  time(NULL), ca_random, ca, &der, &der_len);
 	if (e) {
 		ca_error(err, "creating the time-stamping unit failed: %s", strerror(-e));
@@ -623,6 +636,106 @@ int ca_tsa_init(const char *data_dir, char err[CA_ERR_LEN])
 		if (e)
 			ca_error(err, "recording the audit record failed: %s", strerror(-e));
 	}
+	ca_close(ca);
+	return e;
+}
+
+/* --- revoking the CAs' own service certificates -------------------------------------- */
+
+/* The serial (INTEGER content octets, as in the certificate) of a PEM file's
+ * certificate. */
+static int cert_file_serial(const char *path, struct store_serial *serial)
+{
+	uint8_t *pem, *der = NULL;
+	size_t pem_len, der_len = 0;
+	int e = x509_file_read(path, &pem, &pem_len);
+	if (e)
+		return e;
+	e = x509_cert_from_pem((const char *)pem, pem_len, &der, &der_len);
+	free(pem);
+	if (e)
+		return e;
+	mbedtls_x509_crt crt;
+	mbedtls_x509_crt_init(&crt);
+	e = pki_errno(mbedtls_x509_crt_parse_der(&crt, der, der_len));
+	if (!e && (crt.serial.len == 0 || crt.serial.len > sizeof(serial->bytes)))
+		e = -EINVAL;
+	if (!e) {
+		memcpy(serial->bytes, crt.serial.p, crt.serial.len);
+		serial->len = crt.serial.len;
+	}
+	mbedtls_x509_crt_free(&crt);
+	free(der);
+	return e;
+}
+
+struct service_audit {
+	const char *actor;
+	const char *action;
+	char subject[96];
+};
+
+static int service_audit_cb(struct store_txn *txn, void *arg)
+{
+	const struct service_audit *a = arg;
+	return ca_audit(txn, a->actor, a->action, a->subject);
+}
+
+int ca_revoke_service_cert(const char *data_dir, enum ca_service_cert which, enum crl_reason reason,
+                           const char *actor, struct store_serial *replacement,
+                           char err[CA_ERR_LEN])
+{
+	bool tsa = which == CA_SERVICE_TSA;
+	enum cert_kind kind = which == CA_SERVICE_OCSP_AUTH ? CERT_KIND_AUTH : CERT_KIND_SIGN;
+	const char *label = KIND_LABEL[kind];
+	struct ocsp_responder_files files;
+	struct ca_tsa_files tsa_files;
+	int e = tsa ? ca_tsa_files(data_dir, &tsa_files)
+	            : ocsp_responder_files(data_dir, label, &files);
+	const char *path = tsa ? tsa_files.cert : files.cert;
+	struct store_serial serial;
+	if (!e)
+		e = cert_file_serial(path, &serial);
+	if (e) {
+		ca_error(err, "reading %s failed: %s", path, strerror(-e));
+		return e;
+	}
+	struct ca *ca;
+	if ((e = ca_open(data_dir, &ca, err)))
+		return e;
+	/* First the revocation, durably; then the replacement. Run again
+	 * after a failed replacement, the listed certificate is replaced. */
+	e = arl_revoke(data_dir, label, serial.bytes, serial.len, time(NULL), reason);
+	if (e && e != -EALREADY) {
+		ca_error(err, "adding %s to the %s ARL failed: %s", path, label, strerror(-e));
+		goto done;
+	}
+	if (e == 0) {
+		struct service_audit a = {actor ? actor : "cli",
+		                          tsa ? "revoke-tsa" : "revoke-responder", ""};
+		char hex[2 * STORE_SERIAL_MAX + 1];
+		store_serial_to_hex(&serial, hex);
+		snprintf(a.subject, sizeof(a.subject), "%s-arl/%s (%s)", label, hex,
+		         ca_reason_name(reason));
+		if ((e = store_write(ca->store, service_audit_cb, &a))) {
+			ca_error(err, "recording the audit record failed: %s", strerror(-e));
+			goto done;
+		}
+	}
+	if (tsa) {
+		e = init_tsa(ca, err);
+	} else {
+		mbedtls_pk_context key;
+		mbedtls_pk_init(&key);
+		uint8_t *der = NULL;
+		size_t der_len = 0;
+		e = init_one(ca, kind, true, &key, &der, &der_len, err);
+		free(der);
+		mbedtls_pk_free(&key);
+	}
+	if (!e && replacement)
+		e = cert_file_serial(path, replacement);
+done:
 	ca_close(ca);
 	return e;
 }

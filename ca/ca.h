@@ -72,6 +72,23 @@ int ca_init(const char *data_dir, const char *base_url, char err[CA_ERR_LEN]);
  * -EEXIST if DIR/ca/tsa.pem exists. */
 int ca_tsa_init(const char *data_dir, char err[CA_ERR_LEN]);
 
+/** The certificates a CA issues that are not a person's. */
+enum ca_service_cert {
+	CA_SERVICE_OCSP_SIGN, /**< the signing CA's delegated OCSP responder */
+	CA_SERVICE_OCSP_AUTH, /**< the user-authentication CA's responder */
+	CA_SERVICE_TSA,       /**< the time-stamping unit (signing CA) */
+};
+
+/** Revokes one of the CAs' service certificates: puts it on its CA's
+ * authority revocation list (ca/arl_issue.h; published at the next CRL
+ * check or `kensho crl --arl`) with an audit record, then makes a new key
+ * and certificate in its place (kenshod's OCSP responders are re-read on
+ * SIGHUP or POST /v1/admin/reload);
+ * `replacement` (may be NULL) gets the new serial. */
+int ca_revoke_service_cert(const char *data_dir, enum ca_service_cert which, enum crl_reason reason,
+                           const char *actor, struct store_serial *replacement,
+                           char err[CA_ERR_LEN]);
+
 /** Loads the CAs of DIR (keys, certificates, base URL) and opens its store. */
 int ca_open(const char *data_dir, struct ca **out, char err[CA_ERR_LEN]);
 /** Loads the CAs like ca_open but on a store the caller already opened

@@ -12,6 +12,61 @@
 #include "ca/cli.h"
 #include "pki/x509_write.h"
 
+/* `ca revoke-responder --kind sign|auth [--reason R]` and `ca revoke-tsa
+ * [--reason R]`: the certificate goes on its CA's ARL and is replaced. */
+static int revoke_service(const char *data_dir, int argc, char **argv)
+{
+	bool tsa = strcmp(argv[0], "revoke-tsa") == 0;
+	char command[32];
+	snprintf(command, sizeof(command), "ca %s", argv[0]);
+	argv[0] = command;
+	struct cli_args args;
+	const char *usage = tsa ? "usage: kensho --data DIR ca revoke-tsa [--reason REASON]"
+	                        : "usage: kensho --data DIR ca revoke-responder --kind sign|auth "
+	                          "[--reason REASON]";
+	if (cli_parse(argc, argv, tsa ? "reason:" : "kind:,reason:", &args) ||
+	    args.positional_count) {
+		cli_fail(command, "%s", usage);
+		return CLI_EXIT_USAGE;
+	}
+	enum cert_kind kind = CERT_KIND_SIGN;
+	if (!tsa && (!cli_get(&args, "kind") || ca_kind_parse(cli_get(&args, "kind"), &kind))) {
+		cli_fail(command, "--kind must be sign or auth; %s", usage);
+		return CLI_EXIT_USAGE;
+	}
+	enum crl_reason reason = CRL_REASON_UNSPECIFIED;
+	const char *reason_name = cli_get(&args, "reason");
+	if (reason_name && ca_reason_parse(reason_name, &reason)) {
+		cli_fail(command,
+		         "unknown --reason %s (an RFC 5280 reason: keyCompromise, "
+		         "cACompromise, superseded, cessationOfOperation, ...)",
+		         reason_name);
+		return CLI_EXIT_USAGE;
+	}
+	enum ca_service_cert which = tsa                      ? CA_SERVICE_TSA
+	                             : kind == CERT_KIND_AUTH ? CA_SERVICE_OCSP_AUTH
+	                                                      : CA_SERVICE_OCSP_SIGN;
+	char err[CA_ERR_LEN] = "";
+	struct store_serial replacement;
+	if (ca_revoke_service_cert(data_dir, which, reason, "cli", &replacement, err)) {
+		cli_fail(command, "%s", err);
+		return CLI_EXIT_FAILED;
+	}
+	char hex[2 * STORE_SERIAL_MAX + 1];
+	store_serial_to_hex(&replacement, hex);
+	printf("revoked: on the %s CA's ARL from its next publication (kenshod's CRL check, or "
+	       "`kensho crl --kind %s --arl`)\n"
+	       "replaced: %s/ca/%s.pem, serial %s; %s\n",
+	       ca_kind_name(kind), ca_kind_name(kind), data_dir,
+	       tsa                      ? "tsa"
+	       : kind == CERT_KIND_AUTH ? "auth-ocsp"
+	                                : "sign-ocsp",
+	       hex,
+	       tsa ? "restart kenshod to time-stamp with it"
+	           : "send kenshod SIGHUP to answer with it");
+	return 0;
+}
+
 int cli_ca(const char *data_dir, int argc, char **argv)
 {
 	struct cli_args args;
@@ -27,8 +82,13 @@ int cli_ca(const char *data_dir, int argc, char **argv)
 		       data_dir);
 		return 0;
 	}
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "revoke-responder") == 0 || strcmp(argv[1], "revoke-tsa") == 0))
+		return revoke_service(data_dir, argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "init") != 0) {
-		cli_fail("ca", "usage: kensho --data DIR ca init [--base-url URL] | ca tsa-init");
+		cli_fail("ca", "usage: kensho --data DIR ca init [--base-url URL] | ca tsa-init | "
+		               "ca revoke-responder --kind sign|auth [--reason REASON] | "
+		               "ca revoke-tsa [--reason REASON]");
 		return CLI_EXIT_USAGE;
 	}
 	char name[] = "ca init"; /* how cli_parse names the command in its messages */

@@ -1,4 +1,5 @@
 /* The `crl` subcommand of kensho's command line. */
+#include "ca/arl_issue.h"
 #include "ca/ca.h"
 #include "ca/cli.h"
 #include "ca/crl_issue.h"
@@ -16,10 +17,12 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: kensho --data DIR crl --kind sign|auth [--delta] [--out FILE]\n"
+	fprintf(f, "usage: kensho --data DIR crl --kind sign|auth [--delta | --arl] [--out FILE]\n"
 	           "                            [--base-url URL] [--validity SECONDS]\n"
 	           "Generates a full (or delta) CRL for the signature or authentication CA,\n"
-	           "publishes it under DIR/crl/ and, with --out, also writes it to FILE.\n");
+	           "or with --arl its authority revocation list (its OCSP responder and\n"
+	           "time-stamping unit), publishes it under DIR/crl/ and, with --out, also\n"
+	           "writes it to FILE.\n");
 }
 
 /* Copies src to dst through a temporary file and rename, so readers of dst
@@ -71,11 +74,36 @@ static int copy_atomically(const char *src, const char *dst)
 	return err;
 }
 
+/* `kensho crl --kind K --arl`: the ARL needs no store, only the CA's files. */
+static int arl_cli(const char *data_dir, const struct crl_generate_options *opts, const char *out)
+{
+	int lock;
+	int err = crl_publish_lock(data_dir, true, &lock);
+	if (err) {
+		cli_fail("crl", "cannot take %s/crl/.generate.lock: %s", data_dir, strerror(-err));
+		return CLI_EXIT_FAILED;
+	}
+	struct crl_generate_result r;
+	err = arl_generate(data_dir, opts->label, opts->base_url, 0, opts->validity, &r);
+	crl_publish_unlock(lock);
+	if (err) {
+		cli_fail("crl", "generating the %s ARL failed: %s", opts->label, strerror(-err));
+		return CLI_EXIT_FAILED;
+	}
+	if (out && (err = copy_atomically(r.path, out))) {
+		cli_fail("crl", "writing %s failed: %s", out, strerror(-err));
+		return CLI_EXIT_FAILED;
+	}
+	printf("%s ARL number %" PRIu64 ": %" PRIu64 " entries, %" PRIu64 " bytes, %s\n",
+	       opts->label, r.number, r.entries, r.bytes, out ? out : r.path);
+	return 0;
+}
+
 int cli_crl(const char *data_dir, int argc, char **argv)
 {
 	struct cli_args args;
-	if (cli_parse(argc, argv, "kind:,delta,out:,base-url:,validity:", &args) ||
-	    args.positional_count) {
+	if (cli_parse(argc, argv, "kind:,delta,arl,out:,base-url:,validity:", &args) ||
+	    args.positional_count || (cli_has(&args, "delta") && cli_has(&args, "arl"))) {
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
@@ -100,6 +128,8 @@ int cli_crl(const char *data_dir, int argc, char **argv)
 		}
 		opts.validity = v;
 	}
+	if (cli_has(&args, "arl"))
+		return arl_cli(data_dir, &opts, out);
 
 	struct store *store;
 	int err = ca_store_open(data_dir, &store);

@@ -57,9 +57,7 @@ static bool label_valid(const char *label)
 	return label && (!strcmp(label, "sign") || !strcmp(label, "auth"));
 }
 
-/* The configured distribution point prefix: DIR/ca/base-url (written by
- * `kensho ca init --base-url`), else the default. */
-static void read_base_url(const char *data_dir, char *out, size_t out_len)
+void crl_base_url_read(const char *data_dir, char *out, size_t out_len)
 {
 	char path[4096];
 	snprintf(out, out_len, "%s", CA_DEFAULT_BASE_URL);
@@ -367,7 +365,7 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 	if (opts->base_url)
 		snprintf(base_url, sizeof base_url, "%s", opts->base_url);
 	else
-		read_base_url(opts->data_dir, base_url, sizeof base_url);
+		crl_base_url_read(opts->data_dir, base_url, sizeof base_url);
 	int err = crl_path(opts->data_dir, opts->label, opts->delta, result->path,
 	                   sizeof result->path);
 	if (err || (err = crl_url(base_url, opts->label, false, idp, sizeof idp)) ||

@@ -108,6 +108,10 @@ int crl_due(struct store *store, const char *data_dir, const char *label, int64_
 /** The path a label's full or delta CRL is published at, written into out. */
 int crl_path(const char *data_dir, const char *label, bool delta, char *out, size_t out_len);
 
+/** The configured distribution point prefix, written into out: DIR/ca/base-url
+ * (written by `kensho ca init --base-url`), else CA_DEFAULT_BASE_URL. */
+void crl_base_url_read(const char *data_dir, char *out, size_t out_len);
+
 /** The distribution point URL of a label's full or delta CRL, written into out. */
 int crl_url(const char *base_url, const char *label, bool delta, char *out, size_t out_len);
 

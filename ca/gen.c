@@ -209,10 +209,10 @@ static int gen_one(struct gen *g, struct store_txn *txn, uint64_t index)
 	int64_t issued = g->now - (int64_t)prng_below(&r, ISSUED_WITHIN_DAYS) * DAY -
 	                 (int64_t)prng_below(&r, DAY);
 	struct jpki_date issue_day;
-	jpki_date_from_unix(issued, &issue_day);
+	jpki_date_in_japan(issued, &issue_day);
 	if (jpki_age_on(&birth, &issue_day) < 0)
 		issued = jpki_date_to_unix(&birth) + DAY; /* born after: issued as a newborn */
-	jpki_date_from_unix(issued, &issue_day);
+	jpki_date_in_japan(issued, &issue_day);
 	bool has_sign = jpki_age_on(&birth, &issue_day) >= JPKI_SIGN_MIN_AGE;
 
 	bool revoke = prng_unit(&r) < g->opts->revoked;

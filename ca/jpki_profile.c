@@ -124,10 +124,15 @@ int jpki_age_on(const struct jpki_date *birth, const struct jpki_date *on)
 	return age;
 }
 
+void jpki_date_in_japan(int64_t unix_seconds, struct jpki_date *out)
+{
+	jpki_date_from_unix(unix_seconds + JPKI_JST_OFFSET, out);
+}
+
 int64_t jpki_validity_end(const struct jpki_date *birth, int64_t issued_at)
 {
 	struct jpki_date now;
-	jpki_date_from_unix(issued_at, &now);
+	jpki_date_in_japan(issued_at, &now);
 	/* The first birthday strictly after the day of issuance, then four more. */
 	int year = now.year;
 	if (date_compare(now.year, birth->month, birth->day, now.year, now.month, now.day) <= 0)
@@ -136,7 +141,9 @@ int64_t jpki_validity_end(const struct jpki_date *birth, int64_t issued_at)
 	int day = birth->day;
 	if (birth->month == 2 && day == 29 && !leap_year(year))
 		day = 28;
-	return days_from_civil(year, birth->month, day) * SECONDS_PER_DAY + SECONDS_PER_DAY - 1;
+	/* 23:59:59 JST that day, as on the real certificates. */
+	return days_from_civil(year, birth->month, day) * SECONDS_PER_DAY + SECONDS_PER_DAY - 1 -
+	       JPKI_JST_OFFSET;
 }
 
 int jpki_utf8_chars(const char *text)
@@ -183,6 +190,32 @@ void jpki_ca_name(struct der *d, enum cert_kind kind)
 	struct x509_name_attr attrs[4];
 	ca_name_attrs(kind, attrs);
 	x509_name_write(d, attrs, 4);
+}
+
+void jpki_service_name(struct der *d, enum cert_kind kind)
+{
+	/* As on the real 2023 CA certificates: C as PrintableString, the
+	 * others UTF8String (x509_name_write's rule), one attribute per RDN. */
+	struct x509_name_attr attrs[4] = {
+	        {X509_OID_COUNTRY, "JP"},
+	        {X509_OID_ORG, "公的個人認証サービス"},
+	        {X509_OID_ORG_UNIT, kind == CERT_KIND_SIGN ? "公的個人認証サービス署名用"
+	                                                   : "公的個人認証サービス利用者証明用"},
+	        {X509_OID_ORG_UNIT, "地方公共団体情報システム機構"},
+	};
+	x509_name_write(d, attrs, 4);
+}
+
+/* A directoryName GeneralName ([4] EXPLICIT Name) of the kind's CA or its
+ * service name, appended to d. */
+static void directory_name(struct der *d, enum cert_kind kind, bool service)
+{
+	der_begin(d, DER_CONTEXT(4));
+	if (service)
+		jpki_service_name(d, kind);
+	else
+		jpki_ca_name(d, kind);
+	der_end(d);
 }
 
 /* The 47 prefectures, so the signing subject's first L can be cut from the
@@ -374,13 +407,11 @@ static void ext_ee_common(struct ext_list *l, const struct jpki_ee *ee)
 	der_end(&d);
 	ext_add(l, OID_CERT_POLICIES, false, &d);
 
+	/* The issuer's alternative name: the same four-RDN service name as
+	 * the CA certificate's subjectAltName (docs/jpki.md). */
 	der_init(&d);
 	der_begin(&d, DER_SEQUENCE);
-	der_begin(&d, DER_CONTEXT(4)); /* directoryName [4] EXPLICIT Name */
-	struct x509_name_attr ian[2] = {{X509_OID_COUNTRY, "JP"},
-	                                {X509_OID_ORG, "公的個人認証サービス"}};
-	x509_name_write(&d, ian, 2);
-	der_end(&d);
+	directory_name(&d, ee->kind, true);
 	der_end(&d);
 	ext_add(l, OID_ISSUER_ALT_NAME, false, &d);
 
@@ -404,6 +435,29 @@ static void ext_ee_common(struct ext_list *l, const struct jpki_ee *ee)
 	der_end(&d);
 	der_end(&d);
 	ext_add(l, OID_AUTHORITY_INFO, false, &d);
+}
+
+/* cRLDistributionPoints naming the kind's authority revocation list: one
+ * DistributionPoint whose fullName is the CA's own DN as a directoryName,
+ * as on the real CA certificates, and for the certificates the CA issues
+ * that are not a person's also the ARL's URL (arl_url non-NULL), so HTTP
+ * clients can fetch it (docs/crl.md, "The authority revocation list"). */
+static void ext_arl_distribution_point(struct ext_list *l, enum cert_kind kind, const char *arl_url)
+{
+	struct der d;
+	der_init(&d);
+	der_begin(&d, DER_SEQUENCE);
+	der_begin(&d, DER_SEQUENCE);   /* DistributionPoint */
+	der_begin(&d, DER_CONTEXT(0)); /* distributionPoint (a CHOICE: explicit) */
+	der_begin(&d, DER_CONTEXT(0)); /* fullName [0] IMPLICIT GeneralNames */
+	directory_name(&d, kind, false);
+	if (arl_url)
+		der_tlv(&d, DER_CONTEXT_PRIMITIVE(6), arl_url, strlen(arl_url));
+	der_end(&d);
+	der_end(&d);
+	der_end(&d);
+	der_end(&d);
+	ext_add(l, OID_CRL_DIST_POINTS, false, &d);
 }
 
 /* --- certificates -------------------------------------------------------------- */
@@ -446,31 +500,54 @@ static int sign_with(struct ext_list *l, const uint8_t *serial, size_t serial_le
 	return err;
 }
 
+int64_t jpki_ca_validity_end(int64_t issued_at)
+{
+	/* The calendar day of issuance in Japan, then the day before the same
+	 * date ten years on (days_from_civil carries 29 February of a common
+	 * year into 1 March, so the last day is then 28 February). */
+	struct jpki_date jst;
+	jpki_date_in_japan(issued_at, &jst);
+	int64_t last_day =
+	        days_from_civil(jst.year + JPKI_CA_VALIDITY_YEARS, jst.month, jst.day) - 1;
+	return last_day * SECONDS_PER_DAY + SECONDS_PER_DAY - 1 - JPKI_JST_OFFSET;
+}
+
 int jpki_ca_cert(enum cert_kind kind, mbedtls_pk_context *key, const uint8_t *serial,
                  size_t serial_len, int64_t now, x509_rng_fn rng, void *rng_state, uint8_t **der,
                  size_t *der_len)
 {
+	/* The real CA certificates' extensions, in their order and with their
+	 * criticality (docs/jpki.md, "The CAs"); no authorityKeyIdentifier. */
 	struct ext_list l = {0};
 	struct der d;
+	ext_key_usage(&l, KU_KEY_CERT_SIGN | KU_CRL_SIGN);
+
 	der_init(&d);
 	der_begin(&d, DER_SEQUENCE);
-	der_bool(&d, true); /* cA */
+	directory_name(&d, kind, true);
+	der_end(&d);
+	ext_add(&l, OID_SUBJECT_ALT_NAME, false, &d);
+
+	der_init(&d);
+	der_begin(&d, DER_SEQUENCE);
+	der_bool(&d, true); /* cA; no pathLenConstraint */
 	der_end(&d);
 	ext_add(&l, OID_BASIC_CONSTRAINTS, true, &d);
-	ext_key_usage(&l, KU_KEY_CERT_SIGN | KU_CRL_SIGN);
+
+	ext_arl_distribution_point(&l, kind, NULL);
 	ext_key_ids(&l, key, NULL);
 
 	struct der subject;
 	der_init(&subject);
 	jpki_ca_name(&subject, kind);
-	return sign_with(&l, serial, serial_len, kind, &subject, now,
-	                 now + (int64_t)JPKI_CA_VALIDITY_DAYS * SECONDS_PER_DAY, key, key, rng,
-	                 rng_state, der, der_len);
+	return sign_with(&l, serial, serial_len, kind, &subject, now, jpki_ca_validity_end(now),
+	                 key, key, rng, rng_state, der, der_len);
 }
 
 int jpki_ocsp_cert(enum cert_kind kind, mbedtls_pk_context *ca_key,
                    mbedtls_pk_context *responder_key, const uint8_t *serial, size_t serial_len,
-                   int64_t now, x509_rng_fn rng, void *rng_state, uint8_t **der, size_t *der_len)
+                   const char *arl_url, int64_t now, x509_rng_fn rng, void *rng_state,
+                   uint8_t **der, size_t *der_len)
 {
 	struct ext_list l = {0};
 	struct der d;
@@ -485,6 +562,8 @@ int jpki_ocsp_cert(enum cert_kind kind, mbedtls_pk_context *ca_key,
 	der_init(&d);
 	der_null(&d);
 	ext_add(&l, OID_OCSP_NOCHECK, false, &d);
+	/* Not a person's certificate: its revocation is on the CA's ARL. */
+	ext_arl_distribution_point(&l, kind, arl_url);
 	ext_key_ids(&l, responder_key, ca_key);
 
 	struct x509_name_attr attrs[5];
@@ -499,8 +578,8 @@ int jpki_ocsp_cert(enum cert_kind kind, mbedtls_pk_context *ca_key,
 }
 
 int jpki_tsa_cert(mbedtls_pk_context *ca_key, mbedtls_pk_context *tsa_key, const uint8_t *serial,
-                  size_t serial_len, int64_t now, x509_rng_fn rng, void *rng_state, uint8_t **der,
-                  size_t *der_len)
+                  size_t serial_len, const char *arl_url, int64_t now, x509_rng_fn rng,
+                  void *rng_state, uint8_t **der, size_t *der_len)
 {
 	struct ext_list l = {0};
 	struct der d;
@@ -512,6 +591,7 @@ int jpki_tsa_cert(mbedtls_pk_context *ca_key, mbedtls_pk_context *tsa_key, const
 	der_oid(&d, OID_KP_TIME_STAMPING);
 	der_end(&d);
 	ext_add(&l, OID_EXT_KEY_USAGE, true, &d);
+	ext_arl_distribution_point(&l, CERT_KIND_SIGN, arl_url);
 	ext_key_ids(&l, tsa_key, ca_key);
 
 	struct x509_name_attr attrs[5];

@@ -26,8 +26,14 @@
 #define JPKI_SIGN_MIN_AGE 15
 /** Address limit in characters (code points), from the prefecture on. */
 #define JPKI_ADDRESS_MAX_CHARS 200
-/** CA validity: ten years. */
-#define JPKI_CA_VALIDITY_DAYS 3652
+/** CA validity: ten years, to 23:59:59 JST on the day before the tenth
+ * anniversary of the day of issuance (as the real 2023 CA certificates). */
+#define JPKI_CA_VALIDITY_YEARS 10
+/** Serial length of the CA certificates (octets, top bit clear): the real
+ * ones have four. */
+#define JPKI_CA_SERIAL_LEN 4
+/** Japan Standard Time's offset from UTC (seconds); JST has no summer time. */
+#define JPKI_JST_OFFSET (9 * 3600)
 /** Delegated OCSP responder validity: two years, within the CA's ten. */
 #define JPKI_OCSP_VALIDITY_DAYS 730
 /** Validity of the time-stamping unit's certificate (days). */
@@ -42,6 +48,9 @@ struct jpki_date {
 int jpki_date_parse(const char *text, struct jpki_date *out);
 /** The UTC calendar date of a unix time. */
 void jpki_date_from_unix(int64_t unix_seconds, struct jpki_date *out);
+/** The calendar date in Japan (JST) of a unix time: the day every validity
+ * and age rule of the service counts in. */
+void jpki_date_in_japan(int64_t unix_seconds, struct jpki_date *out);
 /** Unix seconds of 00:00:00 UTC on a date. */
 int64_t jpki_date_to_unix(const struct jpki_date *date);
 /** The certificate's birth-date item EYYYYMMDD with the era digit (1 Meiji,
@@ -49,12 +58,22 @@ int64_t jpki_date_to_unix(const struct jpki_date *date);
 void jpki_birth_code(const struct jpki_date *birth, char out[10]);
 /** Completed years of age on `on`. */
 int jpki_age_on(const struct jpki_date *birth, const struct jpki_date *on);
-/** End of validity: 23:59:59 UTC on the fifth birthday after `issued_at`
- * (a 29 February birthday falls on 28 February in common years). */
+/** End of validity: 23:59:59 JST on the fifth birthday after the day (in
+ * Japan) of `issued_at` (a 29 February birthday falls on 28 February in
+ * common years). */
 int64_t jpki_validity_end(const struct jpki_date *birth, int64_t issued_at);
 
 /** Appends the CA's Name for a kind (docs/jpki.md, "The CAs"). */
 void jpki_ca_name(struct der *d, enum cert_kind kind);
+
+/** Appends the four-RDN Name of the service for a kind (C=JP,
+ * O=公的個人認証サービス, OU=公的個人認証サービス署名用 or 利用者証明用,
+ * OU=地方公共団体情報システム機構): the CA's subjectAltName and its
+ * end-entity certificates' issuerAltName. */
+void jpki_service_name(struct der *d, enum cert_kind kind);
+
+/** A CA certificate's notAfter for one issued at `issued_at`. */
+int64_t jpki_ca_validity_end(int64_t issued_at);
 
 /** Writes a self-signed CA certificate for `kind` with `key`. */
 int jpki_ca_cert(enum cert_kind kind, mbedtls_pk_context *key, const uint8_t *serial,
@@ -62,17 +81,21 @@ int jpki_ca_cert(enum cert_kind kind, mbedtls_pk_context *key, const uint8_t *se
                  size_t *der_len);
 
 /** Writes the delegated OCSP responder certificate (id-kp-OCSPSigning,
- * id-pkix-ocsp-nocheck; RFC 6960 §4.2.2.2) for `responder_key`, signed by the CA. */
+ * id-pkix-ocsp-nocheck; RFC 6960 §4.2.2.2) for `responder_key`, signed by the
+ * CA. Its cRLDistributionPoints names the CA's authority revocation list: the
+ * CA's DN and, unless NULL, arl_url. */
 int jpki_ocsp_cert(enum cert_kind kind, mbedtls_pk_context *ca_key,
                    mbedtls_pk_context *responder_key, const uint8_t *serial, size_t serial_len,
-                   int64_t now, x509_rng_fn rng, void *rng_state, uint8_t **der, size_t *der_len);
+                   const char *arl_url, int64_t now, x509_rng_fn rng, void *rng_state,
+                   uint8_t **der, size_t *der_len);
 
 /** Writes the time-stamping unit's certificate for `tsa_key`, issued by the
  * signing CA (`ca_key`): critical extendedKeyUsage id-kp-timeStamping alone
- * (RFC 3161 §2.3), digitalSignature and nonRepudiation (docs/tsa.md). */
+ * (RFC 3161 §2.3), digitalSignature and nonRepudiation (docs/tsa.md); its
+ * cRLDistributionPoints names the signing CA's ARL as jpki_ocsp_cert's does. */
 int jpki_tsa_cert(mbedtls_pk_context *ca_key, mbedtls_pk_context *tsa_key, const uint8_t *serial,
-                  size_t serial_len, int64_t now, x509_rng_fn rng, void *rng_state, uint8_t **der,
-                  size_t *der_len);
+                  size_t serial_len, const char *arl_url, int64_t now, x509_rng_fn rng,
+                  void *rng_state, uint8_t **der, size_t *der_len);
 
 /** The basic four items as written into the signing certificate. */
 struct jpki_items {

@@ -16,7 +16,10 @@
 
 /* One line per subcommand; areas add theirs here (declared in ca/cli.h). */
 static const struct cli_command COMMANDS[] = {
-        {"ca", "ca init [--base-url URL] | ca tsa-init", cli_ca, NULL},
+        {"ca",
+         "ca init [--base-url URL] | ca tsa-init | ca revoke-responder --kind sign|auth "
+         "[--reason REASON] | ca revoke-tsa [--reason REASON]",
+         cli_ca, NULL},
         {"issue",
          "issue --name NAME --birth YYYY-MM-DD --sex 1|2|3 --address ADDR [--sign-pubkey FILE] "
          "[--auth-pubkey FILE] --out OUTDIR [--force]",
@@ -26,7 +29,9 @@ static const struct cli_command COMMANDS[] = {
          "event --serial HEX --kind sign|auth move|rename|death|loss|request|renew "
          "[--address NEW | --name NEW] [--sign-pubkey FILE] [--out DIR [--force]]",
          cli_event, NULL},
-        {"crl", "crl --kind sign|auth [--delta] [--out FILE] [--base-url URL] [--validity SECONDS]",
+        {"crl",
+         "crl --kind sign|auth [--delta | --arl] [--out FILE] [--base-url URL] [--validity "
+         "SECONDS]",
          cli_crl, NULL},
         {"gen", "gen --people N [--revoked FRACTION] [--seed S] [--certs [--key-pool K]]", cli_gen,
          NULL},

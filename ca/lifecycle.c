@@ -87,7 +87,7 @@ static int person_check(const struct ca_person *in, struct person *p, char *err)
 		return -EINVAL;
 	}
 	struct jpki_date today;
-	jpki_date_from_unix(time(NULL), &today);
+	jpki_date_in_japan(time(NULL), &today);
 	if (!in->birth || jpki_date_parse(in->birth, &p->birth) ||
 	    jpki_age_on(&p->birth, &today) < 0) {
 		ca_error(err, "the birth date must be YYYY-MM-DD, from 1868 and not in the future");
@@ -165,7 +165,7 @@ static int prepare_cert(struct ca *ca, enum cert_kind kind, const struct person 
 static bool sign_allowed(const struct person *p, int64_t now)
 {
 	struct jpki_date today;
-	jpki_date_from_unix(now, &today);
+	jpki_date_in_japan(now, &today);
 	return jpki_age_on(&p->birth, &today) >= JPKI_SIGN_MIN_AGE;
 }
 

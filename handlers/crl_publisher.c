@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "ca/arl_issue.h"
 #include "ca/crl_issue.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -97,6 +98,22 @@ static void gen_work_cb(uv_work_t *req)
 			else
 				job->published++;
 		}
+	}
+	/* The authority revocation lists, on the full CRLs' schedule. */
+	for (int k = 0; k < 2; k++) {
+		bool due;
+		int err = arl_due(pub->data_dir, LABELS[k], job->now_ms, &pub->policy, &due);
+		if (err || !due) {
+			if (err && err != -ENOENT)
+				job->failures++;
+			continue;
+		}
+		struct crl_generate_result result;
+		if (arl_generate(pub->data_dir, LABELS[k], pub->base_url[0] ? pub->base_url : NULL,
+		                 0, pub->full_validity, &result) != 0)
+			job->failures++;
+		else
+			job->published++;
 	}
 	crl_publish_unlock(fd);
 }

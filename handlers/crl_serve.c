@@ -1,6 +1,7 @@
 /* CRL endpoints: see crl_serve.h.
  *
- * Serving: each of the four files is held in memory with its validators
+ * Serving: each published file (each CA's full and delta CRLs and its ARL,
+ * ca/arl_issue.h) is held in memory with its validators
  * (a strong ETag from the SHA-256 of the bytes, Last-Modified = thisUpdate)
  * and swapped for the new one on the loop thread once a replacement has been
  * read on the thread pool. A timer stats the files (uv_fs_stat, off the
@@ -26,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ca/arl_issue.h"
 #include "ca/crl_issue.h"
 #include "core/conditional.h"
 #include "core/config.h"
@@ -42,18 +44,31 @@
 #define CRL_CHECK_INTERVAL_MS_DEFAULT 1000
 #define CRL_MAX_BYTES_DEFAULT         (512LL * 1024 * 1024)
 
-enum { DOC_SIGN, DOC_SIGN_DELTA, DOC_AUTH, DOC_AUTH_DELTA, DOC_COUNT };
+enum { DOC_SIGN, DOC_SIGN_DELTA, DOC_AUTH, DOC_AUTH_DELTA, DOC_SIGN_ARL, DOC_AUTH_ARL, DOC_COUNT };
 
 static const struct {
 	const char *label;
 	bool delta;
+	bool arl; /* the CA's authority revocation list (ca/arl_issue.h) */
 	const char *url_path;
+	const char *metric_kind;
 } DOCS[DOC_COUNT] = {
-        {"sign", false, "/crl/sign.crl"},
-        {"sign", true, "/crl/sign-delta.crl"},
-        {"auth", false, "/crl/auth.crl"},
-        {"auth", true, "/crl/auth-delta.crl"},
+        {"sign", false, false, "/crl/sign.crl", "sign"},
+        {"sign", true, false, "/crl/sign-delta.crl", "sign"},
+        {"auth", false, false, "/crl/auth.crl", "auth"},
+        {"auth", true, false, "/crl/auth-delta.crl", "auth"},
+        {"sign", false, true, "/crl/sign/arl.crl", "sign-arl"},
+        {"auth", false, true, "/crl/auth/arl.crl", "auth-arl"},
 };
+
+/* Where a document is published. */
+static void doc_path(const char *data_dir, int index, char *out, size_t out_len)
+{
+	if (DOCS[index].arl)
+		arl_path(data_dir, DOCS[index].label, out, out_len);
+	else
+		crl_path(data_dir, DOCS[index].label, DOCS[index].delta, out, out_len);
+}
 
 /* The bytes of one published file. Responses borrow them
  * (exchange_respond_borrowed) instead of copying a CRL of tens of megabytes
@@ -304,7 +319,7 @@ static void start_load(struct crl_service *svc, int index)
 	job->svc = svc;
 	job->index = index;
 	job->max_bytes = svc->max_bytes;
-	crl_path(svc->data_dir, DOCS[index].label, DOCS[index].delta, job->path, sizeof job->path);
+	doc_path(svc->data_dir, index, job->path, sizeof job->path);
 	if (uv_queue_work(svc->loop, &job->req, load_work_cb, load_after_cb) != 0) {
 		free(job);
 		return;
@@ -334,7 +349,7 @@ static void check_files(struct crl_service *svc)
 		if (svc->stating[i] || svc->loading[i])
 			continue;
 		char path[4096];
-		crl_path(svc->data_dir, DOCS[i].label, DOCS[i].delta, path, sizeof path);
+		doc_path(svc->data_dir, i, path, sizeof path);
 		svc->stat_req[i].data = svc;
 		if (uv_fs_stat(svc->loop, &svc->stat_req[i], path, stat_cb) == 0)
 			svc->stating[i] = true;
@@ -432,7 +447,7 @@ static int crl_context_init(struct router *r, const struct handler_env *env, voi
 	svc->max_bytes = config_get_size(env->config, "crl.max_bytes", CRL_MAX_BYTES_DEFAULT);
 	for (int i = 0; i < DOC_COUNT; i++) {
 		char labels[64];
-		snprintf(labels, sizeof labels, "kind=\"%s\",delta=\"%s\"", DOCS[i].label,
+		snprintf(labels, sizeof labels, "kind=\"%s\",delta=\"%s\"", DOCS[i].metric_kind,
 		         DOCS[i].delta ? "true" : "false");
 		/* Every worker serves the same files: a sum over workers would
 		 * double a date, so these take the largest worker's value (the
@@ -474,7 +489,7 @@ static int crl_context_init(struct router *r, const struct handler_env *env, voi
 	for (int i = 0; i < DOC_COUNT; i++) {
 		char path[4096];
 		struct crl_doc doc = {0};
-		crl_path(svc->data_dir, DOCS[i].label, DOCS[i].delta, path, sizeof path);
+		doc_path(svc->data_dir, i, path, sizeof path);
 		err = load_doc(path, svc->max_bytes, &doc);
 		if (err == 0) {
 			svc->docs[i] = doc;

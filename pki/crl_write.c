@@ -163,7 +163,25 @@ static void encode_extensions(struct der *d, const struct crl_spec *spec)
 
 	/* §5.2.5: issuingDistributionPoint is critical. The delta carries the
 	 * same one as its base (§5.2.4, §6.3.3 (b)(2)(iii)). */
-	if (spec->distribution_point) {
+	if (spec->distribution_point_dn) {
+		/* fullName with the directoryName [4] first, then the URI. */
+		begin_extension(d, OID_ISSUING_DP, true);
+		der_begin(d, DER_SEQUENCE);
+		der_begin(d, DER_CONTEXT(0));
+		der_begin(d, DER_CONTEXT(0));
+		der_begin(d, DER_CONTEXT(4));
+		der_raw(d, spec->distribution_point_dn, spec->distribution_point_dn_len);
+		der_end(d);
+		if (spec->distribution_point)
+			der_tlv(d, DER_CONTEXT_PRIMITIVE(6), spec->distribution_point,
+			        strlen(spec->distribution_point));
+		der_end(d);
+		der_end(d);
+		if (spec->only_user_certs)
+			der_tlv(d, DER_CONTEXT_PRIMITIVE(1), "\xff", 1);
+		der_end(d);
+		end_extension(d);
+	} else if (spec->distribution_point) {
 		begin_extension(d, OID_ISSUING_DP, true);
 		der_begin(d, DER_SEQUENCE);
 		encode_dp_name(d, DER_CONTEXT(0), spec->distribution_point);

@@ -41,13 +41,16 @@ struct crl_spec {
 	size_t issuer_name_len;
 	const uint8_t *authority_key_id; /**< the CA's subjectKeyIdentifier value */
 	size_t authority_key_id_len;
-	uint64_t number;                /**< cRLNumber (§5.2.3) */
-	bool delta;                     /**< writes deltaCRLIndicator (§5.2.4) */
-	uint64_t base_number;           /**< the base CRL's number, for a delta */
-	int64_t this_update;            /**< unix seconds */
-	int64_t next_update;            /**< unix seconds */
-	const char *distribution_point; /**< issuingDistributionPoint URI; NULL: no IDP */
-	bool only_user_certs;           /**< IDP onlyContainsUserCerts */
+	uint64_t number;                      /**< cRLNumber (§5.2.3) */
+	bool delta;                           /**< writes deltaCRLIndicator (§5.2.4) */
+	uint64_t base_number;                 /**< the base CRL's number, for a delta */
+	int64_t this_update;                  /**< unix seconds */
+	int64_t next_update;                  /**< unix seconds */
+	const char *distribution_point;       /**< issuingDistributionPoint URI; NULL: no IDP */
+	const uint8_t *distribution_point_dn; /**< also (or only) name the IDP with this
+	                                         directoryName (a DER Name); NULL: none */
+	size_t distribution_point_dn_len;
+	bool only_user_certs;     /**< IDP onlyContainsUserCerts */
 	const char *freshest_crl; /**< freshestCRL URI (delta location) on a full CRL; NULL: none */
 	crl_source_fn source;
 	void *source_arg;

@@ -118,9 +118,10 @@ def main():
                       if "/crl/sign.crl (number" in l and "passed its nextUpdate" in l]
             check(len(logged) == 1, f"the log says it once: {logged}")
 
-            # a new CRL puts it right
+            # a new CRL puts it right (and new ARLs: the first run's expired too)
             for args in (["--kind", "sign"], ["--kind", "sign", "--delta"],
-                         ["--kind", "auth"], ["--kind", "auth", "--delta"]):
+                         ["--kind", "auth"], ["--kind", "auth", "--delta"],
+                         ["--kind", "sign", "--arl"], ["--kind", "auth", "--arl"]):
                 run(KENSHO, "--data", data, "crl", *args)
             wait_for("a newly published CRL is served again",
                      lambda: server.get("/crl/sign.crl")[0] == 200)

@@ -69,7 +69,8 @@ def fifth_birthday(birth, today):
     day = birth.day
     if birth.month == 2 and day == 29 and not (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)):
         day = 28
-    return datetime.datetime(year, birth.month, day, 23, 59, 59)
+    # 23:59:59 JST on that day, as a naive UTC datetime (cryptography's not_valid_after)
+    return datetime.datetime(year, birth.month, day, 14, 59, 59)
 
 
 def check_ca_init(data, base):
@@ -139,9 +140,13 @@ def check_issue(data, base, tmp):
     dn = ian.get_values_for_type(x509.DirectoryName)[0]
     check(dn.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "公的個人認証サービス",
           "issuerAltName directoryName O=公的個人認証サービス")
+    ca_san = load(f"{data}/ca/sign-ca.pem").extensions.get_extension_for_oid(
+        ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    check(ian.get_values_for_type(x509.DirectoryName) == ca_san.get_values_for_type(x509.DirectoryName)
+          and len(dn) == 4, "issuerAltName: the CA's four-RDN subjectAltName")
     locs = [a.value for a in sign.subject.get_attributes_for_oid(NameOID.LOCALITY_NAME)]
     check(locs == ["東京都", "千代田区"], "signing subject L=prefecture, L=city")
-    today = datetime.datetime.utcnow().date()
+    today = (datetime.datetime.utcnow() + datetime.timedelta(hours=9)).date()  # in Japan
     want = fifth_birthday(datetime.date(1980, 2, 29), today)
     check(sign.not_valid_after == want, f"valid to the 5th birthday after issuance ({want})")
 

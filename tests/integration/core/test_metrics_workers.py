@@ -76,10 +76,11 @@ def main():
         next_update = [float(v) for v in re.findall(
             r'^kensho_crl_next_update_seconds\{[^}]*\} (\S+)$', text, re.M)]
         now = time.time()
-        check(len(next_update) == 4 and all(now < v < now + 49 * 3600 for v in next_update),
+        # four CRLs and the two ARLs
+        check(len(next_update) == 6 and all(now < v < now + 49 * 3600 for v in next_update),
               f"CRL nextUpdate gauges are dates, not sums over workers: {next_update}")
         stale = re.findall(r'^kensho_crl_stale\{[^}]*\} (\S+)$', text, re.M)
-        check(stale == ["0"] * 4, f"kensho_crl_stale is 0 or 1 ({stale})")
+        check(stale == ["0"] * 6, f"kensho_crl_stale is 0 or 1 ({stale})")
 
         before = accepted(srv)
         victim = children(srv.proc.pid)[0]

@@ -94,7 +94,8 @@ def check_page_and_json(srv):
     check(requests_total(before) <= s["requests"]["total"] <= requests_total(after),
           "requests total between the scrapes before and after")
     crls = {(c["kind"], c["delta"]): c for c in s["crls"]}
-    check(len(crls) == 4, "four CRLs listed (sign, auth; full, delta)")
+    check(len(crls) == 6, "six lists: each CA's full and delta CRLs and its ARL")
+    check(("sign-arl", False) in crls and ("auth-arl", False) in crls, "the ARLs are listed")
     for (kind, delta), c in crls.items():
         labels = f'kind="{kind}",delta="{"true" if delta else "false"}"'
         check(c["number"] == metric(after, f"kensho_crl_number{{{labels}}}"),

@@ -142,12 +142,22 @@ static void test_age_and_validity(void **state)
 	assert_int_equal(end.year, 2031);
 	assert_int_equal(end.month, 6);
 	assert_int_equal(end.day, 15);
-	assert_int_equal(jpki_validity_end(&birth, issued) % 86400, 86399);
+	/* 23:59:59 JST, 14:59:59Z */
+	assert_int_equal(jpki_validity_end(&birth, issued) % 86400, 86399 - 9 * 3600);
 
 	/* Issued on the birthday itself: that one does not count. */
 	date("2026-06-15", &on);
 	jpki_date_from_unix(jpki_validity_end(&birth, jpki_date_to_unix(&on)), &end);
 	assert_int_equal(end.year, 2031);
+
+	/* The day counts in Japan: 2026-06-14 20:00Z is the birthday itself
+	 * there (05:00 JST on 15 June), so it does not count either. */
+	date("2026-06-14", &on);
+	jpki_date_from_unix(jpki_validity_end(&birth, jpki_date_to_unix(&on) + 20 * 3600), &end);
+	assert_int_equal(end.year, 2031);
+	/* and 2026-06-14 14:00Z is still 14 June in Japan: 2030 */
+	jpki_date_from_unix(jpki_validity_end(&birth, jpki_date_to_unix(&on) + 14 * 3600), &end);
+	assert_int_equal(end.year, 2030);
 
 	/* 29 February falls on 28 February in a common year. */
 	date("1980-02-29", &birth);
@@ -163,6 +173,20 @@ static void test_utf8_chars(void **state)
 	assert_int_equal(jpki_utf8_chars("山田\u3000太郎"), 5);
 	assert_int_equal(jpki_utf8_chars("\xe5\xb1"), -EINVAL);
 	assert_int_equal(jpki_utf8_chars("\xc0\x80"), -EINVAL);
+}
+
+/* A CA certificate runs to 23:59:59 JST (14:59:59Z) on the day before the
+ * tenth anniversary of its day of issuance in Japan, as the real ones do. */
+static void test_ca_validity_end(void **state)
+{
+	/* the real signing CA: issued 2023-07-16 00:50:27Z, notAfter 2033-07-15 14:59:59Z */
+	assert_int_equal(jpki_ca_validity_end(1689468627), 2005052399);
+	/* 2023-07-16 00:00:00 JST is still 15 July in UTC: the JST day counts */
+	assert_int_equal(jpki_ca_validity_end(1689433200), 2005052399);
+	/* one second earlier it is 15 July in Japan too */
+	assert_int_equal(jpki_ca_validity_end(1689433199), 2004965999);
+	/* issued on 29 February (JST): the last day is 28 February ten years on */
+	assert_int_equal(jpki_ca_validity_end(1709143200), 2024751599);
 }
 
 static const uint8_t SERIAL[] = {0x12, 0x34, 0x56, 0x78};
@@ -336,6 +360,14 @@ static void test_signing_cert(void **state)
 	assert_non_null(memmem(value, len, "http://va.example/ocsp", 22));
 	assert_int_equal(find_extension(&crt, "2.5.29.18", &value, &len, &critical), 0);
 	assert_non_null(memmem(value, len, "公的個人認証サービス", strlen("公的個人認証サービス")));
+	/* the issuerAltName is the CA's four-RDN subjectAltName, byte for byte */
+	const uint8_t *ca_san;
+	size_t ca_san_len;
+	assert_int_equal(find_extension(&ca, "2.5.29.17", &ca_san, &ca_san_len, &critical), 0);
+	assert_int_equal(len, ca_san_len);
+	assert_memory_equal(value, ca_san, len);
+	assert_non_null(memmem(value, len, "地方公共団体情報システム機構",
+	                       strlen("地方公共団体情報システム機構")));
 	mbedtls_x509_crt_free(&crt);
 	mbedtls_x509_crt_free(&ca);
 }
@@ -369,7 +401,8 @@ static void test_ocsp_responder(void **state)
 	uint8_t *der;
 	size_t len;
 	assert_int_equal(jpki_ocsp_cert(CERT_KIND_SIGN, &ca_key, &responder_key, SERIAL,
-	                                sizeof(SERIAL), 1795305600, rng, &drbg, &der, &len),
+	                                sizeof(SERIAL), "http://127.0.0.1/crl/sign/arl.crl",
+	                                1795305600, rng, &drbg, &der, &len),
 	                 0);
 	mbedtls_x509_crt_init(&crt);
 	assert_int_equal(mbedtls_x509_crt_parse_der(&crt, der, len), 0);
@@ -397,8 +430,8 @@ static void test_tsa_unit(void **state)
 	make_ca(&ca);
 	uint8_t *der;
 	size_t len;
-	assert_int_equal(jpki_tsa_cert(&ca_key, &responder_key, SERIAL, sizeof(SERIAL), 1795305600,
-	                               rng, &drbg, &der, &len),
+	assert_int_equal(jpki_tsa_cert(&ca_key, &responder_key, SERIAL, sizeof(SERIAL), NULL,
+	                               1795305600, rng, &drbg, &der, &len),
 	                 0);
 	mbedtls_x509_crt_init(&crt);
 	assert_int_equal(mbedtls_x509_crt_parse_der(&crt, der, len), 0);
@@ -467,6 +500,7 @@ int main(void)
 	        cmocka_unit_test(test_birth_code_eras),
 	        cmocka_unit_test(test_age_and_validity),
 	        cmocka_unit_test(test_utf8_chars),
+	        cmocka_unit_test(test_ca_validity_end),
 	        cmocka_unit_test(test_ca_cert),
 	        cmocka_unit_test(test_signing_cert),
 	        cmocka_unit_test(test_auth_cert),
