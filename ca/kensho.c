@@ -39,7 +39,7 @@ static const struct cli_command COMMANDS[] = {
          CLI_OCSP_HELP},
         {"presign", "presign [--all] [--batch N] [--validity SECONDS] [--refresh-before SECONDS]",
          cli_presign, CLI_PRESIGN_HELP},
-        {"audit", "audit [--from SEQ] [--action ACTION] [--json]", cli_audit, NULL},
+        {"audit", "audit [--from SEQ] [--action ACTION] [--json] | audit verify [--data DIR]", cli_audit, NULL},
 };
 
 static void usage(FILE *out)

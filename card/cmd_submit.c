@@ -70,6 +70,8 @@ static int check_receipt(const uint8_t *der, size_t len, const struct buf *pinne
 		return 1;
 	}
 	printf("receipt number: %s\n", number);
+	if (s.has_log_index)
+		printf("log index: %llu\n", (unsigned long long)s.log_index);
 	printf("received at: %s\n", s.received_at);
 	printf("sha256: %s\n", s.sha256);
 	printf("result: %s\n", s.valid ? "valid" : "not valid");

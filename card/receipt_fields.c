@@ -41,11 +41,9 @@ static int copy_string(const uint8_t *p, const uint8_t *end, char *out, size_t c
 	return 0;
 }
 
-int receipt_fields_parse(const uint8_t *json, size_t len, struct receipt_summary *out)
+/* Reads the decimal number at p (at least one digit, fits in 64 bits). */
+static int read_number(const uint8_t *p, const uint8_t *end, uint64_t *out)
 {
-	memset(out, 0, sizeof(*out));
-	const uint8_t *end = json + len;
-	const uint8_t *p = find_key(json, end, "receipt");
 	if (!p || p >= end || *p < '0' || *p > '9')
 		return -EBADMSG;
 	uint64_t n = 0;
@@ -54,7 +52,16 @@ int receipt_fields_parse(const uint8_t *json, size_t len, struct receipt_summary
 			return -EBADMSG;
 		n = n * 10 + (uint64_t)(*p - '0');
 	}
-	out->number = n;
+	*out = n;
+	return 0;
+}
+
+int receipt_fields_parse(const uint8_t *json, size_t len, struct receipt_summary *out)
+{
+	memset(out, 0, sizeof(*out));
+	const uint8_t *end = json + len;
+	if (read_number(find_key(json, end, "receipt"), end, &out->number) < 0)
+		return -EBADMSG;
 	if (copy_string(find_key(json, end, "received_at"), end, out->received_at,
 	                sizeof(out->received_at)) < 0)
 		return -EBADMSG;
@@ -64,6 +71,13 @@ int receipt_fields_parse(const uint8_t *json, size_t len, struct receipt_summary
 	const uint8_t *result = find_key(json, end, "result");
 	if (!result)
 		return -EBADMSG;
+	/* Only a top-level log_index counts: it comes before the result. */
+	const uint8_t *log_index = find_key(json, result, "log_index");
+	if (log_index) {
+		if (read_number(log_index, result, &out->log_index) < 0)
+			return -EBADMSG;
+		out->has_log_index = true;
+	}
 	const uint8_t *valid = find_key(result, end, "valid");
 	out->valid = valid && end - valid >= 4 && memcmp(valid, "true", 4) == 0;
 	return 0;

@@ -62,6 +62,8 @@ const struct config_key handlers_config_keys[] = {
          "submissions waiting per worker before 503", false},
         {"intake.batch_max", CONFIG_INT, "64", "submissions", 1, 100000, NULL,
          "submissions per write transaction (fsync)", false},
+        {"log.sth_interval", CONFIG_DURATION, "60s", "ms", SECOND, DAY, NULL,
+         "how often worker 0 signs a tree head of the Merkle log, when it grew", false},
         {"tsa.policy", CONFIG_STRING, "1.3.6.1.4.1.32473.3161.1", NULL, 0, 0, NULL,
          "TSAPolicyId of /tsa's tokens; the default is a placeholder under RFC 5612's "
          "documentation arc: set your own",

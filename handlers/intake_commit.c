@@ -9,7 +9,11 @@
  * previous commit predicts, and the transaction only checks each prediction:
  * when another writer took numbers in between (another worker process, or
  * the first batch after start when nothing is predicted yet), the receipts
- * that no longer fit are signed again inside the transaction. */
+ * that no longer fit are signed again inside the transaction.
+ *
+ * A receipt also names the record's leaf in the Merkle log, which the put
+ * appends as the log's next leaf (audit records take leaves too): it is
+ * predicted and checked the same way. */
 #include "handlers/intake_commit.h"
 
 #include <errno.h>
@@ -27,6 +31,7 @@ static void item_clear(struct intake_item *it)
 	it->receipt_der = NULL;
 	it->receipt_len = 0;
 	it->receipt = 0;
+	it->log_index = 0;
 	it->existed = false;
 }
 
@@ -40,21 +45,25 @@ static int copy_receipt(struct intake_item *it, const struct store_blob *der)
 	return 0;
 }
 
-/* Signs the item's receipt as number `number` (deterministic: the same item and
- * number always give the same bytes). */
-static int sign_as(struct receipt_signer *signer, struct intake_item *it, uint64_t number)
+/* Signs the item's receipt as number `number` at leaf `log_index`
+ * (deterministic: the same item and numbers always give the same bytes). */
+static int sign_as(struct receipt_signer *signer, struct intake_item *it, uint64_t number,
+                   uint64_t log_index)
 {
 	item_clear(it);
 	struct receipt_fields f = {
 	        .number = number,
+	        .log_index = log_index,
 	        .received_at = it->received_at,
 	        .result_json = (const char *)it->result_json,
 	        .result_json_len = it->result_len,
 	};
 	memcpy(f.sha256, it->digest, sizeof f.sha256);
 	int rc = receipt_sign(signer, &f, &it->receipt_der, &it->receipt_len);
-	if (rc == 0)
+	if (rc == 0) {
 		it->receipt = number;
+		it->log_index = log_index;
+	}
 	return rc;
 }
 
@@ -73,9 +82,14 @@ static int presign(struct store *store, struct receipt_signer *signer,
                    struct intake_item *const *items, size_t n, uint64_t next)
 {
 	struct store_txn *txn;
+	uint64_t leaf;
 	int rc = store_txn_begin(store, false, &txn);
 	if (rc < 0)
 		return rc;
+	if ((rc = store_log_size(txn, &leaf)) < 0) {
+		store_txn_abort(txn);
+		return rc;
+	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		uint64_t existing;
 		int found = store_intake_find(txn, items[i]->digest, &existing);
@@ -84,7 +98,7 @@ static int presign(struct store *store, struct receipt_signer *signer,
 		if (found != -ENOENT)
 			rc = found;
 		else
-			rc = sign_as(signer, items[i], next++);
+			rc = sign_as(signer, items[i], next++, leaf++);
 	}
 	store_txn_abort(txn);
 	return rc;
@@ -95,7 +109,7 @@ static int presign(struct store *store, struct receipt_signer *signer,
  * kept only if its number is that one, and the assignment is checked. */
 static int store_one(struct store_txn *txn, struct receipt_signer *signer, struct intake_item *it)
 {
-	uint64_t existing, number;
+	uint64_t existing, number, leaf;
 	struct store_intake rec;
 	int rc = store_intake_find(txn, it->digest, &existing);
 	if (rc == 0) {
@@ -109,10 +123,11 @@ static int store_one(struct store_txn *txn, struct receipt_signer *signer, struc
 	}
 	if (rc != -ENOENT)
 		return rc;
-	if ((rc = store_intake_next_receipt(txn, &number)) < 0)
+	if ((rc = store_intake_next_receipt(txn, &number)) < 0 ||
+	    (rc = store_log_size(txn, &leaf)) < 0)
 		return rc;
-	if (!it->receipt_der || it->existed || it->receipt != number)
-		if ((rc = sign_as(signer, it, number)) < 0)
+	if (!it->receipt_der || it->existed || it->receipt != number || it->log_index != leaf)
+		if ((rc = sign_as(signer, it, number, leaf)) < 0)
 			return rc;
 	rec = (struct store_intake){
 	        .received_at = it->received_at,
@@ -125,6 +140,11 @@ static int store_one(struct store_txn *txn, struct receipt_signer *signer, struc
 		return rc == -EEXIST ? -EIO : rc; /* find said absent in this txn */
 	if (rec.receipt != number)
 		return -EIO; /* the number signed is not the number stored */
+	uint64_t after;
+	if ((rc = store_log_size(txn, &after)) < 0)
+		return rc;
+	if (after != leaf + 1)
+		return -EIO; /* the leaf signed is not the leaf logged */
 	return 0;
 }
 

@@ -19,6 +19,7 @@ struct intake_item {
 	/* set by intake_commit */
 	bool existed;         /**< submitted before: the first receipt is returned */
 	uint64_t receipt;     /**< its number */
+	uint64_t log_index;   /**< its leaf in the Merkle log (new items) */
 	uint8_t *receipt_der; /**< malloc'd signed receipt; the caller frees */
 	size_t receipt_len;
 };

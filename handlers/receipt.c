@@ -144,8 +144,9 @@ int receipt_content(const struct receipt_fields *f, uint8_t **out, size_t *len)
 	struct json j;
 	json_init(&j, &b);
 	json_object_begin(&j, NULL);
-	json_int(&j, "version", 1);
+	json_int(&j, "version", 2);
 	json_uint(&j, "receipt", f->number);
+	json_uint(&j, "log_index", f->log_index);
 	json_time(&j, "received_at", f->received_at);
 	json_hex(&j, "sha256", f->sha256, sizeof f->sha256);
 	json_object_end(&j);

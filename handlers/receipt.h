@@ -2,8 +2,11 @@
  *
  * A receipt is a CMS SignedData (built by cms_build) whose attached id-data
  * content is a small JSON object:
- *   {"version":1,"receipt":N,"received_at":"RFC 3339","sha256":"<hex of the
- *    original>","result":{...the verification result...}}
+ *   {"version":2,"receipt":N,"log_index":L,"received_at":"RFC 3339",
+ *    "sha256":"<hex of the original>","result":{...the verification result...}}
+ * where L is the index of the record's leaf in the Merkle log (storage/
+ * store.h), whose inclusion proofs GET /v1/log/proof/inclusion serves.
+ * Version 1 receipts (made before the log) have no log_index.
  * signed with signed attributes (the signing-time equals received_at) by the
  * receipt key. The receipt key is a self-standing RSA-2048 key with a
  * self-signed certificate at DIR/ca/receipt.pem (key DIR/ca/receipt.key, mode
@@ -21,6 +24,7 @@ struct receipt_signer;
 
 struct receipt_fields {
 	uint64_t number;
+	uint64_t log_index;      /**< the record's leaf in the Merkle log */
 	int64_t received_at;     /**< unix seconds */
 	uint8_t sha256[32];      /**< of the original bytes */
 	const char *result_json; /**< a JSON object, embedded as "result" */

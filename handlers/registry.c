@@ -14,6 +14,7 @@
 #include "handlers/admin.h"
 #include "handlers/crl_serve.h"
 #include "handlers/health.h"
+#include "handlers/log.h"
 #include "handlers/lookup.h"
 #include "handlers/ocsp.h"
 #include "handlers/roles.h"
@@ -23,7 +24,7 @@
 
 static const struct handler_family *const families[] = {
         &health_family, &crl_family,    &lookup_family, &ocsp_family, &admin_family,
-        &verify_family, &intake_family, &status_family, &tsa_family,
+        &verify_family, &intake_family, &status_family, &tsa_family,  &log_family,
 };
 
 #define FAMILY_COUNT (sizeof(families) / sizeof(families[0]))

@@ -8,6 +8,7 @@
 #include <mbedtls/bignum.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/rsa.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
 #include "pki/asn1_time.h"
@@ -137,4 +138,15 @@ int pki_cert_verify_issued(const struct pki_cert *cert, const struct pki_cert *c
 	if (key_judged)
 		flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_BAD_KEY;
 	return flags == 0 ? 0 : -EKEYREJECTED;
+}
+
+int pki_cert_verify_sha256(const struct pki_cert *cert, const uint8_t *data, size_t len,
+                           const uint8_t *sig, size_t sig_len)
+{
+	uint8_t hash[32];
+	if (mbedtls_sha256_ret(data, len, hash, 0) != 0)
+		return -EKEYREJECTED;
+	int rc = mbedtls_pk_verify((mbedtls_pk_context *)&cert->crt.pk, MBEDTLS_MD_SHA256, hash,
+	                           sizeof hash, sig, sig_len);
+	return rc == 0 ? 0 : -EKEYREJECTED;
 }

@@ -58,4 +58,10 @@ bool pki_cert_may_sign(const struct pki_cert *c);
  * caller already did (key_judged). Returns 0 or -EKEYREJECTED. */
 int pki_cert_verify_issued(const struct pki_cert *cert, const struct pki_cert *ca, bool key_judged);
 
+/** Checks sig as cert's key's signature over SHA-256 of data (RSA PKCS#1
+ * v1.5 or ECDSA, as `openssl dgst -sha256 -verify` checks it): signed tree
+ * heads. Returns 0 or -EKEYREJECTED. */
+int pki_cert_verify_sha256(const struct pki_cert *cert, const uint8_t *data, size_t len,
+                           const uint8_t *sig, size_t sig_len);
+
 #endif

@@ -115,7 +115,9 @@ int store_audit_append(struct store_txn *txn, struct store_audit *record)
 	enc_str16(&e, record->actor);
 	enc_str16(&e, record->action);
 	enc_str16(&e, record->subject);
-	return seq_append(txn, DB_AUDIT, &record->seq, buf, e.len);
+	rc = seq_append(txn, DB_AUDIT, &record->seq, buf, e.len);
+	/* The record's leaf in the Merkle log commits with it. */
+	return rc ? rc : log_append(txn, STORE_LOG_AUDIT, record->seq, buf, e.len);
 }
 
 struct audit_visit {

@@ -124,6 +124,9 @@ int store_intake_put(struct store_txn *txn, struct store_intake *record)
 		return rc;
 	e = (struct encoder){val.mv_data, 0};
 	intake_encode(&e, record);
+	/* The record's leaf in the Merkle log commits with it. */
+	if ((rc = log_append(txn, STORE_LOG_INTAKE, last + 1, val.mv_data, e.len)) < 0)
+		return rc;
 	put_be64(v + 1, last + 1);
 	key = (MDB_val){32, record->digest};
 	val = (MDB_val){sizeof(v), v};

@@ -19,8 +19,10 @@
 /* Bumped when a layout changes incompatibly; a store written by a newer
  * kensho is refused rather than misread. 2 added the refresh index, which
  * every writer must maintain: a store of generation 1 is indexed once when
- * opened read-write, and a kensho of generation 1 refuses a store of 2. */
-#define SCHEMA_VERSION 2
+ * opened read-write, and a kensho of generation 1 refuses a store of 2.
+ * 3 added the Merkle log of intake and audit records (log.c), built the
+ * same way from the records of an older store. */
+#define SCHEMA_VERSION 3
 
 static const char *const db_names[DB_COUNT] = {
         [DB_META] = "meta",
@@ -36,6 +38,10 @@ static const char *const db_names[DB_COUNT] = {
         [DB_INTAKE_DIGEST] = "intake_digest",
         [DB_AUDIT] = "audit",
         [DB_REFRESH] = "refresh",
+        [DB_LOG_LEAVES] = "log_leaves",
+        [DB_LOG_NODES] = "log_nodes",
+        [DB_LOG_STH] = "log_sth",
+        [DB_LOG_RECORDS] = "log_records",
 };
 
 int store_error(int rc)
@@ -135,10 +141,15 @@ static int store_open_dbs(struct store *s)
 	if (rc)
 		return store_error(rc);
 	s->has_refresh = true;
+	s->has_log = true;
 	for (int i = 0; i < DB_COUNT && rc == 0; i++) {
 		rc = mdb_dbi_open(txn, db_names[i], s->read_only ? 0 : MDB_CREATE, &s->dbi[i]);
 		if (rc == MDB_NOTFOUND && i == DB_REFRESH && s->read_only) {
 			s->has_refresh = false; /* generation 1, read-only: no index */
+			rc = 0;
+		}
+		if (rc == MDB_NOTFOUND && i >= DB_LOG_LEAVES && s->read_only) {
+			s->has_log = false; /* before generation 3, read-only: no log */
 			rc = 0;
 		}
 	}
@@ -155,18 +166,28 @@ static int store_open_dbs(struct store *s)
 		version = dec_u32(&d);
 		if (dec_finish(&d) || version < 1 || version > SCHEMA_VERSION)
 			rc = MDB_INCOMPATIBLE;
-		else if (version < SCHEMA_VERSION && s->read_only)
+		if (rc == 0 && version < 2 && s->read_only)
 			s->has_refresh = false;
+		if (rc == 0 && version < 3 && s->read_only)
+			s->has_log = false;
 	}
 	if ((rc == MDB_NOTFOUND || (rc == 0 && version < SCHEMA_VERSION)) && !s->read_only) {
 		int err = 0;
-		if (rc == 0) {
+		struct store_txn t = {.store = s, .txn = txn, .write = true};
+		if (rc == 0 && version < 2) {
 			/* generation 1: index what it holds, once, in this transaction */
-			struct store_txn t = {.store = s, .txn = txn, .write = true};
 			err = refresh_index_build(&t);
 			if (err == 0)
-				log_info("store: indexed the answers for refresh (schema 1 to %d)",
-				         SCHEMA_VERSION);
+				log_info("store: indexed the answers for refresh (schema %u to %d)",
+				         version, SCHEMA_VERSION);
+		}
+		if (rc == 0 && version < 3 && err == 0) {
+			/* before generation 3: log the records it holds, once */
+			err = log_build(&t);
+			if (err == 0)
+				log_info("store: logged the intake and audit records in the Merkle "
+				         "log (schema %u to %d)",
+				         version, SCHEMA_VERSION);
 		}
 		if (err) {
 			mdb_txn_abort(txn);

@@ -332,6 +332,101 @@ int store_audit_append(struct store_txn *txn, struct store_audit *record);
 int store_audit_each(struct store_txn *txn, uint64_t from,
                      int (*fn)(const struct store_audit *, void *), void *arg);
 
+/* --- the Merkle log of intake and audit records (log.c) ---------------------------
+ *
+ * An append-only Merkle tree with RFC 9162 §2.1.1 hashing: every intake record
+ * (store_intake_put) and every audit record (store_audit_append) becomes the
+ * next leaf in the same write transaction. A leaf's data is one type octet
+ * (STORE_LOG_INTAKE, STORE_LOG_AUDIT) followed by the record's exact stored
+ * value bytes, so whatever the record holds is covered. Leaves are numbered
+ * from 0. Signed tree heads (STHs) are stored by tree size, at most one per
+ * size. docs/log.md has the formats. */
+
+#define STORE_HASH_LEN 32
+/** The longest proof of a tree of up to 2^63 leaves. */
+#define STORE_PROOF_MAX 64
+/** The bytes an STH's signature covers (store_sth_signed_bytes). */
+#define STORE_STH_SIGNED_LEN 50
+
+enum store_log_type { STORE_LOG_INTAKE = 1, STORE_LOG_AUDIT = 2 };
+
+/** One leaf: which record it logs and its hash. */
+struct store_log_leaf {
+	uint64_t index;
+	enum store_log_type type;
+	uint64_t record; /**< the intake receipt or the audit sequence number */
+	uint8_t hash[STORE_HASH_LEN];
+};
+
+/** A signed tree head. */
+struct store_sth {
+	uint64_t tree_size;
+	int64_t timestamp_ms; /**< unix milliseconds when it was signed */
+	uint8_t root[STORE_HASH_LEN];
+	struct store_blob signature; /**< over store_sth_signed_bytes (valid within txn) */
+};
+
+/** The number of leaves. -ENOENT on a read-only store written before the log. */
+int store_log_size(struct store_txn *txn, uint64_t *size);
+/** Reads leaf `index`; -ENOENT past the end. */
+int store_log_leaf_get(struct store_txn *txn, uint64_t index, struct store_log_leaf *out);
+/** The leaf that logs record `record` of `type` (an intake receipt number or
+ * an audit sequence number); -ENOENT if none. One read. */
+int store_log_leaf_of(struct store_txn *txn, enum store_log_type type, uint64_t record,
+                      uint64_t *index);
+/** Reads leaf `index` and the stored value of the record it logs (valid
+ * within txn): the leaf's data is the type octet followed by these bytes.
+ * -ENOENT past the end, -EIO when the record is gone. */
+int store_log_leaf_record(struct store_txn *txn, uint64_t index, struct store_log_leaf *leaf,
+                          struct store_blob *value);
+/** The Merkle tree hash (RFC 9162 §2.1.1) of the first `size` leaves
+ * (size <= store_log_size; 0 gives SHA-256 of nothing). O(log size) reads. */
+int store_log_root(struct store_txn *txn, uint64_t size, uint8_t root[STORE_HASH_LEN]);
+/** The inclusion proof of leaf `index` in the tree of `size` leaves
+ * (RFC 9162 §2.1.3.1): *count hashes into path. -EINVAL unless index < size
+ * <= store_log_size. */
+int store_log_inclusion(struct store_txn *txn, uint64_t index, uint64_t size,
+                        uint8_t path[STORE_PROOF_MAX][STORE_HASH_LEN], size_t *count);
+/** The consistency proof between the trees of `first` and `second` leaves
+ * (RFC 9162 §2.1.4.1): empty when first == second or first == 0. -EINVAL
+ * unless first <= second <= store_log_size. */
+int store_log_consistency(struct store_txn *txn, uint64_t first, uint64_t second,
+                          uint8_t path[STORE_PROOF_MAX][STORE_HASH_LEN], size_t *count);
+
+/** The 50 octets an STH's signature covers, RFC 6962 §3.5's TreeHeadSignature:
+ * u8 version 0, u8 signature_type 1 (tree_hash), u64 timestamp (ms), u64
+ * tree_size, the 32-octet root hash. */
+void store_sth_signed_bytes(const struct store_sth *sth, uint8_t out[STORE_STH_SIGNED_LEN]);
+/** Stores an STH. -EALREADY (nothing written) unless its tree_size is larger
+ * than every stored STH's, -EINVAL if it is beyond the log or its root is not
+ * the log's root at that size. */
+int store_sth_put(struct store_txn *txn, const struct store_sth *sth);
+/** The STH of exactly `tree_size` leaves; -ENOENT if none was signed. */
+int store_sth_get(struct store_txn *txn, uint64_t tree_size, struct store_sth *out);
+/** The STH of the largest tree; -ENOENT if none was signed yet. */
+int store_sth_latest(struct store_txn *txn, struct store_sth *out);
+/** Every STH in order of tree size; fn returns nonzero to stop (returned). */
+int store_sth_each(struct store_txn *txn, int (*fn)(const struct store_sth *, void *), void *arg);
+
+/** What store_log_check found. */
+struct store_log_report {
+	uint64_t leaves;      /**< leaves checked */
+	uint64_t records;     /**< intake and audit records checked */
+	uint64_t sths;        /**< STH roots checked */
+	bool bad;             /**< a mismatch was found: `problem` says the first */
+	uint64_t bad_leaf;    /**< the leaf concerned (when about a leaf) */
+	char problem[256];
+};
+
+/** Recomputes the tree from the stored intake and audit records (not from
+ * the stored leaf hashes), and checks that every record has exactly one
+ * leaf in order, that each stored leaf hash equals the record's, that the
+ * cached subtree hashes give the same root, and that every stored STH's root
+ * equals the recomputed root at its size. Stops at the first mismatch
+ * (report->bad). Signatures are not checked here (ca/log.h). Returns 0 or
+ * a negative errno when the store cannot be read. O(records). */
+int store_log_check(struct store_txn *txn, struct store_log_report *report);
+
 /* --- small helpers --------------------------------------------------------------- */
 
 /** Parses a serial in hex (leading zeros allowed) into DER content form. */

@@ -21,6 +21,10 @@ enum store_db {
 	DB_INTAKE_DIGEST,
 	DB_AUDIT,
 	DB_REFRESH,
+	DB_LOG_LEAVES,
+	DB_LOG_NODES,
+	DB_LOG_STH,
+	DB_LOG_RECORDS,
 	DB_COUNT
 };
 
@@ -34,6 +38,7 @@ struct store {
 	size_t map_max;
 	bool read_only;
 	bool has_refresh; /* false: a read-only store written before the refresh index */
+	bool has_log;     /* false: a read-only store written before the Merkle log */
 	/* mdb_env_set_mapsize may run only while no transaction of this process
 	 * is active: every transaction holds `remap` shared, a resize holds it
 	 * exclusively. */
@@ -140,3 +145,13 @@ int refresh_index_move(struct store_txn *txn, const uint8_t *ckey, size_t clen, 
                        int64_t to, bool had);
 /** Indexes every record of a store written before the index existed. */
 int refresh_index_build(struct store_txn *txn);
+
+/* --- the Merkle log (log.c) ----------------------------------------------------- */
+
+/** Appends the leaf of a record just written: `value` is its stored value
+ * (type octet + value are the leaf's data). */
+int log_append(struct store_txn *txn, enum store_log_type type, uint64_t record, const void *value,
+               size_t len);
+/** Logs every intake and audit record of a store written before the log,
+ * in order of their times (intake first on a tie). */
+int log_build(struct store_txn *txn);

@@ -123,6 +123,9 @@ def main():
                                 receipt, "-CAfile", f"{ca_dir}/receipt.pem"],
                                capture_output=True, text=True)
             assert v.returncode == 0 and f'"receipt":{number},' in v.stdout, v.stderr
+            # The receipt names its leaf in the Merkle log, and kensho-card shows it.
+            leaf = re.search(r"^log index: (\d+)$", r.stdout, re.M).group(1)
+            assert f'"log_index":{leaf},' in v.stdout, v.stdout
             # A receipt from another key than the pinned one is refused.
             r = card("submit", "--file", doc, "--server", https, *intake, "--receipt-cert",
                      f"{ca_dir}/sign-ca.pem", pin=SIGN_PIN, check=False)

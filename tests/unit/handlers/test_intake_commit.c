@@ -56,6 +56,16 @@ static void assert_receipt_names(const struct intake_item *it, uint64_t number)
 	snprintf(want, sizeof want, "\"receipt\":%llu,", (unsigned long long)number);
 	assert_non_null(memmem(sd.content.p, sd.content.len, want, strlen(want)));
 	assert_non_null(memmem(sd.content.p, sd.content.len, hex, 64));
+	/* and the Merkle log leaf that logs this very record */
+	snprintf(want, sizeof want, "\"log_index\":%llu,", (unsigned long long)it->log_index);
+	assert_non_null(memmem(sd.content.p, sd.content.len, want, strlen(want)));
+	struct store_txn *txn;
+	struct store_log_leaf leaf;
+	assert_int_equal(store_txn_begin(fx->store, false, &txn), 0);
+	assert_int_equal(store_log_leaf_get(txn, it->log_index, &leaf), 0);
+	store_txn_abort(txn);
+	assert_int_equal(leaf.type, STORE_LOG_INTAKE);
+	assert_int_equal(leaf.record, number);
 }
 
 static void test_batch_numbers_and_dedup(void **state)
@@ -78,6 +88,13 @@ static void test_batch_numbers_and_dedup(void **state)
 	assert_receipt_names(&b, 2);
 	assert_int_equal(next, 3);
 
+	/* an audit record takes the log's next leaf in between */
+	struct store_txn *wtxn;
+	struct store_audit audit = {.time = 1795000001, .action = "revoke", .actor = "cli"};
+	assert_int_equal(store_txn_begin(fx->store, true, &wtxn), 0);
+	assert_int_equal(store_audit_append(wtxn, &audit), 0);
+	assert_int_equal(store_txn_commit(wtxn), 0);
+
 	/* a later batch, predicted wrongly (as when another process wrote in
 	 * between): the presigned receipt is replaced by one with the right number */
 	item_init(&c, "application C");
@@ -89,6 +106,7 @@ static void test_batch_numbers_and_dedup(void **state)
 	assert_true(b.existed);
 	assert_int_equal(b.receipt, 2);
 	assert_receipt_names(&c, 3);
+	assert_int_equal(c.log_index, 3); /* leaves 0, 1: A and B; 2: the audit record */
 
 	/* what was committed is what GET /v1/intake/{n} reads */
 	struct store_txn *txn;

@@ -40,6 +40,7 @@ static struct receipt_fields fields(void)
 {
 	struct receipt_fields f = {
 	        .number = 42,
+	        .log_index = 77,
 	        .received_at = 1795000000,
 	        .result_json = result,
 	        .result_json_len = sizeof result - 1,
@@ -78,7 +79,7 @@ static void test_content_is_the_documented_json(void **state)
 	size_t len;
 	assert_int_equal(receipt_content(&f, &content, &len), 0);
 	const char *want =
-	        "{\"version\":1,\"receipt\":42,\"received_at\":\"2026-11-18T11:06:40Z\","
+	        "{\"version\":2,\"receipt\":42,\"log_index\":77,\"received_at\":\"2026-11-18T11:06:40Z\","
 	        "\"sha256\":\"abababababababababababababababababababababababababababababababab\","
 	        "\"result\":{\"valid\":true,\"reason\":\"ok\"}}";
 	assert_int_equal(len, strlen(want));
