@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""kenshod behind a real HAProxy (Debian's 2.6) that terminates TLS and sends
+the PROXY protocol v2 header plus the verified client certificate
+(deploy/haproxy.cfg's scheme), with curl client certificates of each demo
+role:
+
+- every route x caller cell of test_roles_matrix's MATRIX holds through the
+  balancer as it does over direct TLS;
+- the access log names the real client's address (curl binds 127.0.0.5),
+  the balancer's (127.0.0.3) as `via`, and the certificate's subject;
+- personal data: served to relying-party+personal, refused to relying-party,
+  and the disclosure audited with the certificate's subject and SPKI hash;
+- refused and logged: a peer outside proxy.trusted sending a PROXY header, a
+  trusted peer without one, a malformed header, a certificate header the
+  PROXY header did not announce (a client's forgery reaching kenshod
+  directly)."""
+import http.client
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from harness import KENSHO, Server, check, free_port, run, wait_for, wait_for_port  # noqa: E402
+import test_roles_matrix as matrix  # noqa: E402
+
+CLIENT_IP = "127.0.0.5"   # curl's source address: the "real" client
+BALANCER_IP = "127.0.0.3"  # HAProxy's source towards kenshod, in proxy.trusted
+STRANGER_IP = "127.0.0.7"  # not trusted
+
+HAPROXY_CFG = """
+global
+    log stderr format raw local0 info
+    tune.ssl.default-dh-param 2048
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 5s
+    timeout client 20s
+    timeout server 20s
+frontend tls_in
+    bind 127.0.0.1:{hport} ssl crt {bundle} ca-file {ca} verify optional ssl-min-ver TLSv1.2
+    http-request del-header X-Kensho-Client-Cert
+    http-request set-header X-Kensho-Client-Cert %[ssl_c_der,base64] if {{ ssl_c_used }} {{ ssl_c_verify 0 }}
+    default_backend kenshod
+backend kenshod
+    http-reuse never
+    server k1 127.0.0.1:{pport} source {balancer} send-proxy-v2-ssl-cn
+"""
+
+CALLERS = ["tls-anonymous", "operator", "relying-party", "personal", "intake", "unnamed"]
+
+
+def curl(hport, tls_dir, cert, method, target, body=None, headers=()):
+    cmd = ["curl", "-sS", "--max-time", "20", "--interface", CLIENT_IP, "--cacert",
+           f"{tls_dir}/ca.pem", "-o", "-", "-w", "\n%{http_code} %{content_type}",
+           "-X", method, f"https://localhost:{hport}{target}"]
+    if cert:
+        cmd += ["--cert", cert[0], "--key", cert[1]]
+    for h in headers:
+        cmd += ["-H", h]
+    if body is not None:
+        cmd += ["--data-binary", "@-"]
+    r = subprocess.run(cmd, input=body, capture_output=True, timeout=30)
+    out = r.stdout
+    cut = out.rfind(b"\n")
+    status, _, ctype = out[cut + 1:].decode().partition(" ")
+    return int(status or 0), ctype, out[:cut]
+
+
+def walk(hport, tls_dir, caller, cert, routes, failures):
+    column = matrix.CALLERS.index(caller)
+    for route in sorted(routes):
+        method, target, body = matrix.REQUESTS[route]
+        headers = []
+        if route.startswith("/ocsp") and method == "POST":
+            headers.append("Content-Type: application/ocsp-request")
+        if route == "/tsa":
+            headers.append("Content-Type: application/timestamp-query")
+        if route.startswith("/v1/admin/"):
+            headers.append("Content-Type: application/x-www-form-urlencoded")
+        status, ctype, data = curl(hport, tls_dir, cert, method, target, body, headers)
+        want = matrix.MATRIX[route].split()[column] == "Y"
+        was_refused = status in (200, 403) and matrix.refused(route, status, ctype, data)
+        if status == 0 or want == was_refused:
+            failures.append(f"{caller} {route}: expected {'served' if want else 'refused'}, "
+                            f"got {status} {ctype} {data[:120]!r}")
+
+
+def raw_exchange(source_ip, port, payload):
+    """Sends payload from source_ip; returns what kenshod answered before closing."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source_ip, 0))
+    try:
+        s.sendall(payload)
+        got = b""
+        while True:
+            try:
+                d = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not d:
+                break
+            got += d
+        return got
+    finally:
+        s.close()
+
+
+def proxy_v2(src_ip, src_port, dst_port, tlvs=b""):
+    addr = socket.inet_aton(src_ip) + socket.inet_aton("127.0.0.1") + struct.pack(
+        ">HH", src_port, dst_port)
+    body = addr + tlvs
+    return b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack(">H", len(body)) + body
+
+
+def main():
+    if not shutil.which("haproxy"):
+        print("1..0 # SKIP haproxy is not installed (scripts/setup installs it)")
+        return
+    with tempfile.TemporaryDirectory(prefix="kensho-haproxy-") as tmp:
+        data = os.path.join(tmp, "data")
+        pport, hport = free_port(), free_port()
+        config = os.path.join(tmp, "kenshod.conf")
+        with open(config, "w") as f:
+            f.write(f"server.listen_proxy = 127.0.0.1:{pport}\n"
+                    f"proxy.trusted = {BALANCER_IP}/32, ::1\n")
+        with Server(data=data, tls=True, args=["--config", config, "--log-level", "debug"]) as srv:
+            wait_for_port(pport, proc=srv.proc)
+            routes = matrix.registered_routes(srv.output())
+            tls_dir = os.path.join(data, "tls")
+            bundle = os.path.join(tmp, "server.bundle")
+            with open(bundle, "w") as f:
+                f.write(open(f"{tls_dir}/server.pem").read() + open(f"{tls_dir}/server.key").read())
+            cfg = os.path.join(tmp, "haproxy.cfg")
+            with open(cfg, "w") as f:
+                f.write(HAPROXY_CFG.format(hport=hport, bundle=bundle, ca=f"{tls_dir}/ca.pem",
+                                           pport=pport, balancer=BALANCER_IP))
+            run("haproxy", "-c", "-q", "-f", cfg)
+            hlog = open(os.path.join(tmp, "haproxy.log"), "wb")
+            hap = subprocess.Popen(["haproxy", "-db", "-f", cfg], stdout=hlog, stderr=subprocess.STDOUT)
+            try:
+                wait_for_port(hport, proc=hap)
+                unnamed = matrix.make_unnamed_cert(tls_dir, tmp)
+                failures = []
+                for caller in CALLERS:
+                    cert = None if caller == "tls-anonymous" else unnamed if caller == "unnamed" \
+                        else (f"{tls_dir}/clients/{caller}.pem", f"{tls_dir}/clients/{caller}.key")
+                    walk(hport, tls_dir, caller, cert, routes, failures)
+                for f in failures:
+                    print("not ok -", f, flush=True)
+                check(not failures, f"all {len(routes) * len(CALLERS)} route x caller cells through "
+                      "HAProxy as over direct TLS")
+
+                # --- personal data and the audit log ------------------------
+                op = (f"{tls_dir}/clients/operator.pem", f"{tls_dir}/clients/operator.key")
+                key = run("sh", "-c", "openssl genrsa 2048 2>/dev/null | openssl rsa -pubout 2>/dev/null").stdout
+                issue = {"name": "山田\u3000花子", "birth": "1990-04-01", "sex": 2,
+                         "address": "東京都千代田区千代田1-1", "sign_pubkey": key, "auth_pubkey": key}
+                status, _, body = curl(hport, tls_dir, op, "POST", "/v1/admin/issue",
+                                       json.dumps(issue).encode(), ["Content-Type: application/json"])
+                check(status == 201, f"operator issues a pair through HAProxy: {status} {body[:200]!r}")
+                sign = json.loads(body)["sign"]["serial"]
+                path = f"/v1/certs/sign/{sign}?personal=1"
+                pers = (f"{tls_dir}/clients/personal.pem", f"{tls_dir}/clients/personal.key")
+                status, _, body = curl(hport, tls_dir, pers, "GET", path)
+                check(status == 200 and json.loads(body)["personal"]["name"] == issue["name"],
+                      "relying-party+personal receives the four items through HAProxy")
+                rp = (f"{tls_dir}/clients/relying-party.pem", f"{tls_dir}/clients/relying-party.key")
+                status, _, body = curl(hport, tls_dir, rp, "GET", path)
+                check(status == 403, f"relying party without the personal role: {status}")
+                status, _, body = curl(hport, tls_dir, None, "GET", path,
+                                       headers=["X-Kensho-Client-Cert: " + open(pers[0]).read()
+                                                .split("-----")[2].replace("\n", "")])
+                check(status == 403, f"a client forging the certificate header gets nothing: {status}")
+                out = run(KENSHO, "--data", srv.data, "audit", "--action", "disclose-personal").stdout
+                lines = [l for l in out.splitlines() if l]
+                check(len(lines) == 1 and f"sign/{sign}" in lines[0] and "CN=personal" in lines[0]
+                      and "spki:" in lines[0], f"one disclosure audited, actor the certificate: {lines}")
+
+                # --- the access log ----------------------------------------
+                def access_lines():
+                    found = []
+                    for line in srv.output().splitlines():
+                        if line.startswith("{") and '"path"' in line:
+                            try:
+                                found.append(json.loads(line))
+                            except ValueError:
+                                pass
+                    return found
+                wait_for("the disclosure's access-log line",
+                         lambda: any(e.get("path", "").startswith("/v1/certs/sign/") and e.get("status") == 200
+                                     for e in access_lines()))
+                entry = [e for e in access_lines()
+                         if e.get("path", "").startswith("/v1/certs/sign/") and e.get("status") == 200][-1]
+                check(entry["peer"].startswith(CLIENT_IP + ":") and entry.get("via", "").startswith(BALANCER_IP + ":")
+                      and entry.get("tls") is True and entry.get("client_subject") == "CN=personal, O=kensho demo",
+                      f"access log: the client's address, the balancer as via, the subject: {entry}")
+
+                # --- refusals ----------------------------------------------
+                get = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                got = raw_exchange(STRANGER_IP, pport, proxy_v2("192.0.2.1", 1234, pport) + get)
+                check(got == b"", f"a PROXY header from an untrusted address: connection closed ({got[:60]!r})")
+                wait_for("its log line", lambda: "sent a PROXY header but is not in proxy.trusted" in srv.output())
+                got = raw_exchange(BALANCER_IP, pport, get)
+                check(got == b"", f"the trusted balancer without a PROXY header: closed ({got[:60]!r})")
+                wait_for("its log line", lambda: "sent no PROXY protocol v2 header" in srv.output())
+                bad = bytearray(proxy_v2("192.0.2.1", 1234, pport))
+                bad[12] = 0x23  # version 2, command 3
+                got = raw_exchange(BALANCER_IP, pport, bytes(bad) + get)
+                check(got == b"", "a malformed PROXY header: closed")
+                wait_for("its log line", lambda: "malformed PROXY header" in srv.output())
+                # The balancer's header announcing TLS without a certificate,
+                # and a certificate header anyway: refused (403).
+                ssl_tlv = bytes([0x20]) + struct.pack(">H", 5) + bytes([0x01, 0, 0, 0, 0])
+                got = raw_exchange(BALANCER_IP, pport, proxy_v2("192.0.2.1", 1234, pport, ssl_tlv) +
+                                   b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Kensho-Client-Cert: MAA=\r\n\r\n")
+                check(got.startswith(b"HTTP/1.1 403"), f"an unannounced certificate header: 403 ({got[:40]!r})")
+                got = raw_exchange(BALANCER_IP, pport, proxy_v2("192.0.2.1", 1234, pport) + get)
+                check(got.startswith(b"HTTP/1.1 200"), f"the trusted balancer with a header is served ({got[:40]!r})")
+            finally:
+                hap.terminate()
+                hap.wait(10)
+                hlog.close()
+    print("ok - kenshod behind HAProxy")
+
+
+if __name__ == "__main__":
+    main()
