@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""kenshod behind a real HAProxy (Debian's 2.6) that terminates TLS and sends
-the PROXY protocol v2 header plus the verified client certificate
-(deploy/haproxy.cfg's scheme), with curl client certificates of each demo
-role:
+"""kenshod behind a real HAProxy (Debian's 2.6) running deploy/haproxy.cfg
+itself (its addresses and files given in the environment): it terminates
+TLS and sends the PROXY protocol v2 header plus the verified client
+certificate. With curl client certificates of each demo role:
 
 - every route x caller cell of test_roles_matrix's MATRIX holds through the
   balancer as it does over direct TLS;
@@ -34,26 +34,8 @@ CLIENT_IP = "127.0.0.5"   # curl's source address: the "real" client
 BALANCER_IP = "127.0.0.3"  # HAProxy's source towards kenshod, in proxy.trusted
 STRANGER_IP = "127.0.0.7"  # not trusted
 
-HAPROXY_CFG = """
-global
-    log stderr format raw local0 info
-    tune.ssl.default-dh-param 2048
-defaults
-    mode http
-    log global
-    option httplog
-    timeout connect 5s
-    timeout client 20s
-    timeout server 20s
-frontend tls_in
-    bind 127.0.0.1:{hport} ssl crt {bundle} ca-file {ca} verify optional ssl-min-ver TLSv1.2
-    http-request del-header X-Kensho-Client-Cert
-    http-request set-header X-Kensho-Client-Cert %[ssl_c_der,base64] if {{ ssl_c_used }} {{ ssl_c_verify 0 }}
-    default_backend kenshod
-backend kenshod
-    http-reuse never
-    server k1 127.0.0.1:{pport} source {balancer} send-proxy-v2-ssl-cn
-"""
+DEPLOY_CFG = os.path.join(os.environ.get("KENSHO_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "..")),
+                          "deploy", "haproxy.cfg")
 
 CALLERS = ["tls-anonymous", "operator", "relying-party", "personal", "intake", "unnamed"]
 
@@ -138,13 +120,16 @@ def main():
             bundle = os.path.join(tmp, "server.bundle")
             with open(bundle, "w") as f:
                 f.write(open(f"{tls_dir}/server.pem").read() + open(f"{tls_dir}/server.key").read())
-            cfg = os.path.join(tmp, "haproxy.cfg")
-            with open(cfg, "w") as f:
-                f.write(HAPROXY_CFG.format(hport=hport, bundle=bundle, ca=f"{tls_dir}/ca.pem",
-                                           pport=pport, balancer=BALANCER_IP))
-            run("haproxy", "-c", "-q", "-f", cfg)
-            hlog = open(os.path.join(tmp, "haproxy.log"), "wb")
-            hap = subprocess.Popen(["haproxy", "-db", "-f", cfg], stdout=hlog, stderr=subprocess.STDOUT)
+            env = dict(os.environ, KENSHO_LB_BIND=f"127.0.0.1:{hport}", KENSHO_LB_CERT=bundle,
+                       KENSHO_LB_CLIENT_CA=f"{tls_dir}/ca.pem", KENSHO_LB_SOURCE=BALANCER_IP,
+                       KENSHO_BACKEND_1=f"127.0.0.1:{pport}", KENSHO_BACKEND_2=f"127.0.0.1:{pport}")
+            r = subprocess.run(["haproxy", "-c", "-q", "-f", DEPLOY_CFG], env=env, capture_output=True,
+                               text=True)
+            check(r.returncode == 0, f"haproxy -c accepts deploy/haproxy.cfg: {r.stderr[-300:]}")
+            hlog_path = os.path.join(tmp, "haproxy.log")
+            hlog = open(hlog_path, "wb")
+            hap = subprocess.Popen(["haproxy", "-db", "-f", DEPLOY_CFG], stdout=hlog,
+                                   stderr=subprocess.STDOUT, env=env)
             try:
                 wait_for_port(hport, proc=hap)
                 unnamed = matrix.make_unnamed_cert(tls_dir, tmp)
@@ -224,6 +209,10 @@ def main():
                 check(got.startswith(b"HTTP/1.1 403"), f"an unannounced certificate header: 403 ({got[:40]!r})")
                 got = raw_exchange(BALANCER_IP, pport, proxy_v2("192.0.2.1", 1234, pport) + get)
                 check(got.startswith(b"HTTP/1.1 200"), f"the trusted balancer with a header is served ({got[:40]!r})")
+                # HAProxy's health checks (check-send-proxy) pass: no server went DOWN.
+                hlog.flush()
+                check("is DOWN" not in open(hlog_path, errors="replace").read(),
+                      "HAProxy's /readyz checks through the PROXY listener keep both servers up")
             finally:
                 hap.terminate()
                 hap.wait(10)
