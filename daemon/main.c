@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/privileges.h"
+#include "core/proxy_protocol.h"
 #include "core/process.h"
 #include "core/readiness.h"
 #include "core/reload.h"
@@ -439,6 +440,9 @@ static void print_urls(const struct daemon *d)
 		        "https://%s/v1/intake\n",
 		        d->data_dir, d->listen_tls[i]);
 	}
+	for (size_t i = 0; i < d->listen_proxy_count; i++)
+		fprintf(stderr, "kenshod: serving %s behind a load balancer (PROXY protocol v2)\n",
+		        d->listen_proxy[i]);
 	for (size_t i = 0; i < d->listen_count; i++) {
 		fprintf(stderr, "kenshod: serving http://%s/\n", d->listen[i]);
 		for (size_t p = 0; p < sizeof(try_paths) / sizeof(try_paths[0]); p++)
@@ -717,6 +721,11 @@ static int check_config_file(const char *path)
 		fprintf(stderr, "kenshod: %s: %s\n", path, err);
 	else
 		rc = report_config(c);
+	struct proxy_trust *trusted = NULL;
+	if (rc == 0 && (rc = proxy_trust_parse(config_get(c, "proxy.trusted", ""), &trusted, err,
+	                                       sizeof(err))) != 0)
+		fprintf(stderr, "kenshod: %s: proxy.trusted: %s\n", path, err);
+	proxy_trust_free(trusted);
 	if (rc == 0)
 		rc = check_config_tls(c, path);
 	config_free(c);
@@ -745,8 +754,11 @@ static int derive_base_url(const struct daemon *d, char *out, size_t len)
 			out[n - 1] = '\0'; /* as ca init stores it */
 		return 0;
 	}
-	bool plain = d->listen_count > 0;
-	const char *first = plain ? d->listen[0] : d->listen_tls[0];
+	/* A PROXY listener's clients come through a balancer: plain HTTP here. */
+	bool plain = d->listen_count > 0 || !d->listen_tls_count;
+	const char *first = d->listen_count ? d->listen[0]
+	                    : d->listen_tls_count ? d->listen_tls[0]
+	                                          : d->listen_proxy[0];
 	char host[256], why[256];
 	unsigned port;
 	if (config_parse_address(first, host, sizeof(host), &port, why, sizeof(why)))
@@ -884,6 +896,9 @@ static void describe_service(const struct daemon *d, char *out, size_t len)
 		                         plain ? "http" : "https",
 		                         plain ? d->listen[i] : d->listen_tls[i - d->listen_count]);
 	}
+	for (size_t i = 0; i < d->listen_proxy_count && used < len; i++)
+		used += (size_t)snprintf(out + used, len - used, ", %s (PROXY protocol)",
+		                         d->listen_proxy[i]);
 	if (used < len)
 		snprintf(out + used, len - used, " with %u worker%s", d->workers,
 		         d->workers == 1 ? "" : "s");
@@ -1030,7 +1045,7 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	if (!d.listen_count && !d.listen_tls_count) {
+	if (!d.listen_count && !d.listen_tls_count && !d.listen_proxy_count) {
 		fprintf(stderr, "kenshod: nothing to listen on; give --listen HOST:PORT\n");
 		usage(stderr);
 		goto out;
