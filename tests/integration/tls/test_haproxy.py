@@ -13,11 +13,16 @@ certificate. With curl client certificates of each demo role:
 - refused and logged: a peer outside proxy.trusted sending a PROXY header, a
   trusted peer without one, a malformed header, a certificate header the
   PROXY header did not announce (a client's forgery reaching kenshod
-  directly)."""
+  directly); refused with 403: a certificate whose CN is not the PROXY
+  header's, one missing or changed on a later request, one no CA in
+  tls.trust issued; a certificate HAProxy did not verify closes the
+  connection; a reload that denies a certificate reaches an open PROXY
+  connection at its next request."""
 import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -209,6 +214,70 @@ def main():
                 check(got.startswith(b"HTTP/1.1 403"), f"an unannounced certificate header: 403 ({got[:40]!r})")
                 got = raw_exchange(BALANCER_IP, pport, proxy_v2("192.0.2.1", 1234, pport) + get)
                 check(got.startswith(b"HTTP/1.1 200"), f"the trusted balancer with a header is served ({got[:40]!r})")
+                # --- the forwarded certificate against the PROXY header ----
+                def der_b64(pem_path):
+                    return open(pem_path).read().split("-----")[2].replace("\n", "").encode()
+
+                def ssl_tlv(client, verify, cn):
+                    sub = b"\x22" + struct.pack(">H", len(cn)) + cn
+                    return b"\x20" + struct.pack(">H", 5 + len(sub)) + bytes([client]) + \
+                        struct.pack(">I", verify) + sub
+
+                def req(path, cert_b64, close=False):
+                    return (f"GET {path} HTTP/1.1\r\nHost: x\r\n".encode() +
+                            (b"X-Kensho-Client-Cert: " + cert_b64 + b"\r\n" if cert_b64 else b"") +
+                            (b"Connection: close\r\n" if close else b"") + b"\r\n")
+                opr = der_b64(op[0])
+                head = proxy_v2("192.0.2.1", 1234, pport, ssl_tlv(7, 0, b"operator"))
+                got = raw_exchange(BALANCER_IP, pport, head + req("/v1/status", opr, close=True))
+                check(got.startswith(b"HTTP/1.1 200"), f"operator certificate over a raw PROXY connection: "
+                      f"status page served ({got[:40]!r})")
+                got = raw_exchange(BALANCER_IP, pport, head + req("/v1/status", der_b64(pers[0]), close=True))
+                check(got.startswith(b"HTTP/1.1 403") and b"CN differs" in got,
+                      f"a certificate whose CN is not the PROXY header's: 403 ({got[:40]!r})")
+                got = raw_exchange(BALANCER_IP, pport, head + req("/healthz", opr) +
+                                   req("/healthz", None, close=True))
+                check(got.count(b"HTTP/1.1 200") == 1 and b"HTTP/1.1 403" in got,
+                      "a later request without the announced certificate: 403")
+                got = raw_exchange(BALANCER_IP, pport, proxy_v2("192.0.2.1", 1234, pport, ssl_tlv(7, 0, b"")) +
+                                   req("/healthz", opr) + req("/healthz", der_b64(pers[0]), close=True))
+                check(got.count(b"HTTP/1.1 200") == 1 and b"changed within one connection" in got,
+                      "a different certificate later on the same connection: 403")
+                got = raw_exchange(BALANCER_IP, pport, proxy_v2("192.0.2.1", 1234, pport, ssl_tlv(7, 20, b"operator")) +
+                                   req("/healthz", opr, close=True))
+                check(got == b"", "a certificate HAProxy reports as not verified (verify 20): closed")
+                # a certificate from a CA outside tls.trust
+                run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", f"{tmp}/other.key", "-out", f"{tmp}/other.pem", "-subj", "/CN=operator/O=kensho demo",
+                    "-days", "2")
+                got = raw_exchange(BALANCER_IP, pport, head + req("/v1/status", der_b64(f"{tmp}/other.pem"), close=True))
+                check(got.startswith(b"HTTP/1.1 403") and b"not issued by a CA in tls.trust" in got,
+                      f"a certificate no CA in tls.trust issued: 403 ({got[:40]!r})")
+                # Reload reaches open PROXY connections: deny the operator's key,
+                # SIGHUP, and the same connection's next request is refused.
+                s = socket.create_connection(("127.0.0.1", pport), timeout=10, source_address=(BALANCER_IP, 0))
+                s.sendall(head + req("/v1/status", opr))
+                first = s.recv(65536)
+                spki = run("sh", "-c", f"openssl x509 -in {op[0]} -pubkey -noout | openssl pkey -pubin -outform der"
+                           " | sha256sum").stdout.split()[0]
+                with open(f"{tls_dir}/policy.conf", "a") as f:
+                    f.write(f"deny spki {spki}\n")
+                srv.proc.send_signal(signal.SIGHUP)
+                wait_for("the reload", lambda: "(generation 2)" in srv.output())
+                s.sendall(req("/v1/status", opr, close=True))
+                second = b""
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        break
+                    second += d
+                s.close()
+                check(first.startswith(b"HTTP/1.1 200") and second.startswith(b"HTTP/1.1 403")
+                      and b"deny rule" in second,
+                      f"after a reload denying it, the same connection's next request: 403 ({second[:40]!r})")
+                status, _, _ = curl(hport, tls_dir, op, "GET", "/v1/status")
+                check(status == 403, f"and through HAProxy the operator is refused too: {status}")
+
                 # HAProxy's health checks (check-send-proxy) pass: no server went DOWN.
                 hlog.flush()
                 check("is DOWN" not in open(hlog_path, errors="replace").read(),
