@@ -63,7 +63,9 @@ static int accept_header(struct proxy_conn *c, const struct proxy_v2_header *h)
 	snprintf(peer->via, sizeof peer->via, "%s", peer->address);
 	if (!h->local)
 		snprintf(peer->address, sizeof peer->address, "%s", h->source);
-	peer->tls = h->has_ssl && (h->ssl_client & PROXY_V2_CLIENT_SSL);
+	/* LOCAL is the balancer's own connection (a health check): its TLVs
+	 * describe no client (proxy-protocol.txt §2.2). */
+	peer->tls = !h->local && h->has_ssl && (h->ssl_client & PROXY_V2_CLIENT_SSL);
 	peer->client_cert = false;
 	peer->subject[0] = '\0';
 	peer->roles = peer->tls ? tls_factory_anonymous_roles(c->factory->tls) : 0;
