@@ -192,6 +192,8 @@ def main():
                 check(entry["peer"].startswith(CLIENT_IP + ":") and entry.get("via", "").startswith(BALANCER_IP + ":")
                       and entry.get("tls") is True and entry.get("client_subject") == "CN=personal, O=kensho demo",
                       f"access log: the client's address, the balancer as via, the subject: {entry}")
+                check(entry["id"].startswith("7F000005:"),
+                      f"the request id is HAProxy's unique-id (client address in hex): {entry['id']}")
 
                 # --- refusals ----------------------------------------------
                 get = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
