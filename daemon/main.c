@@ -222,6 +222,30 @@ static void tls_reload_cb(void *arg)
 	         st.generation);
 }
 
+/* PROXY-protocol listeners' counters in /metrics, fed by their observer. */
+static struct metric *proxy_metrics[TLS_PROXY_EVENTS];
+
+static void proxy_observer_cb(void *arg, enum tls_proxy_event event)
+{
+	(void)arg;
+	if ((unsigned)event < TLS_PROXY_EVENTS)
+		metric_add(proxy_metrics[event], 1);
+}
+
+static void proxy_metrics_register(void)
+{
+	static const char help[] =
+	        "connections on server.listen_proxy listeners: accepted, or refused and why";
+	static const char *const labels[TLS_PROXY_EVENTS] = {
+	        [TLS_PROXY_ACCEPTED] = "result=\"accepted\"",
+	        [TLS_PROXY_UNTRUSTED] = "result=\"untrusted\"",
+	        [TLS_PROXY_BAD_HEADER] = "result=\"bad_header\"",
+	        [TLS_PROXY_CERT_REFUSED] = "result=\"certificate_refused\"",
+	};
+	for (int i = 0; i < TLS_PROXY_EVENTS; i++)
+		proxy_metrics[i] = metrics_counter("kensho_proxy_connections_total", labels[i], help);
+}
+
 static struct transport_factory *tls_listener_factory(struct worker *w)
 {
 	char err[512], storage[4096];
@@ -528,6 +552,9 @@ static int worker_main(unsigned index, void *arg)
 		                          &w.proxy, err, sizeof(err)) != 0) {
 			log_error("%s", err);
 			status = PROCESS_EXIT_CONFIG;
+		} else {
+			proxy_metrics_register();
+			tls_proxy_factory_set_observer(w.proxy, proxy_observer_cb, NULL);
 		}
 	}
 	for (size_t i = 0; i < d->listen_proxy_count; i++) {

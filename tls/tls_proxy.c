@@ -22,6 +22,8 @@ struct tls_proxy_factory {
 	struct transport_factory super;
 	struct tls_factory *tls;
 	struct proxy_trust *trusted;
+	void (*observer)(void *arg, enum tls_proxy_event event);
+	void *observer_arg;
 };
 
 enum proxy_state { PROXY_WAITING, PROXY_OPEN, PROXY_REFUSED };
@@ -39,8 +41,16 @@ struct proxy_conn {
 	unsigned generation; /* TLS configuration it was judged under; 0: not yet */
 };
 
-static int refuse(struct proxy_conn *c, const char *fmt, const char *detail)
+static void observe(struct tls_proxy_factory *p, enum tls_proxy_event event)
 {
+	if (p->observer)
+		p->observer(p->observer_arg, event);
+}
+
+static int refuse(struct proxy_conn *c, enum tls_proxy_event event, const char *fmt,
+                  const char *detail)
+{
+	observe(c->factory, event);
 	char msg[400];
 	snprintf(msg, sizeof msg, fmt, detail);
 	log_warn("proxy: %s: %s; connection refused", c->super.peer->address, msg);
@@ -75,15 +85,17 @@ static int accept_header(struct proxy_conn *c, const struct proxy_v2_header *h)
 	if (c->cert_expected && h->ssl_verify != 0) {
 		char v[16];
 		snprintf(v, sizeof v, "%u", (unsigned)h->ssl_verify);
-		return refuse(c,
+		return refuse(c, TLS_PROXY_CERT_REFUSED,
 		              "the load balancer passed a client certificate that did not verify "
 		              "(verify result %s)",
 		              v);
 	}
 	if (peer->tls && !c->cert_expected &&
 	    tls_factory_client_auth(c->factory->tls) == TLS_CLIENT_AUTH_REQUIRED)
-		return refuse(c, "%s", "no client certificate, and tls.client_auth is required");
+		return refuse(c, TLS_PROXY_CERT_REFUSED, "%s",
+		              "no client certificate, and tls.client_auth is required");
 	c->state = PROXY_OPEN;
+	observe(c->factory, TLS_PROXY_ACCEPTED);
 	log_debug("proxy: %s via %s: %s%s", peer->address, peer->via, peer->tls ? "TLS" : "plain",
 	          c->cert_expected ? " with a client certificate" : "");
 	c->super.io.established(c->super.io.conn);
@@ -99,7 +111,7 @@ static int proxy_on_read(struct transport *t, const uint8_t *data, size_t len)
 		return c->state == PROXY_REFUSED ? -EACCES : 0;
 	if (!proxy_trust_allows(c->factory->trusted, t->peer->address))
 		return refuse(
-		        c, "%s",
+		        c, TLS_PROXY_UNTRUSTED, "%s",
 		        proxy_header_suspected(data, len)
 		                ? "sent a PROXY header but is not in proxy.trusted"
 		                : "is not in proxy.trusted (this listener serves load balancers "
@@ -115,9 +127,10 @@ static int proxy_on_read(struct transport *t, const uint8_t *data, size_t len)
 	if (n == -EAGAIN)
 		return 0;
 	if (n == -EPROTO)
-		return refuse(c, "%s", "a trusted load balancer sent no PROXY protocol v2 header");
+		return refuse(c, TLS_PROXY_BAD_HEADER, "%s",
+		              "a trusted load balancer sent no PROXY protocol v2 header");
 	if (n < 0)
-		return refuse(c, "malformed PROXY header: %s", why);
+		return refuse(c, TLS_PROXY_BAD_HEADER, "malformed PROXY header: %s", why);
 	int rc = accept_header(c, &h);
 	if (rc < 0)
 		return rc;
@@ -252,13 +265,24 @@ static int proxy_request_head(struct transport *t, const struct http_request *re
 	return judge_certificate(c, hd, why, why_len);
 }
 
+/* Every refusal of a request head is a refused (or missing, or unannounced)
+ * certificate. */
+static int proxy_request_head_counted(struct transport *t, const struct http_request *req,
+                                      char *why, size_t why_len)
+{
+	int rc = proxy_request_head(t, req, why, why_len);
+	if (rc < 0)
+		observe(((struct proxy_conn *)t)->factory, TLS_PROXY_CERT_REFUSED);
+	return rc;
+}
+
 static const struct transport_ops proxy_ops = {
         .start = proxy_start,
         .on_read = proxy_on_read,
         .write = proxy_write,
         .shutdown = proxy_shutdown,
         .destroy = proxy_destroy,
-        .request_head = proxy_request_head,
+        .request_head = proxy_request_head_counted,
 };
 
 static struct transport *factory_create(struct transport_factory *self,
@@ -291,6 +315,13 @@ int tls_proxy_factory_new(struct tls_factory *tls, const char *trusted,
 	p->tls = tls;
 	*out = p;
 	return 0;
+}
+
+void tls_proxy_factory_set_observer(struct tls_proxy_factory *p,
+                                    void (*fn)(void *arg, enum tls_proxy_event event), void *arg)
+{
+	p->observer = fn;
+	p->observer_arg = arg;
 }
 
 struct transport_factory *tls_proxy_factory_base(struct tls_proxy_factory *p)

@@ -37,5 +37,18 @@ int tls_proxy_factory_new(struct tls_factory *tls, const char *trusted,
                           struct tls_proxy_factory **out, char *err, size_t err_len);
 /** The generic factory a listener calls. */
 struct transport_factory *tls_proxy_factory_base(struct tls_proxy_factory *p);
+/** What an observer hears about (for metrics), on the loop thread. */
+enum tls_proxy_event {
+	TLS_PROXY_ACCEPTED = 0, /**< a PROXY header from a trusted balancer was accepted */
+	TLS_PROXY_UNTRUSTED,    /**< a peer outside proxy.trusted was refused */
+	TLS_PROXY_BAD_HEADER,   /**< a trusted peer sent no, or a malformed, PROXY header */
+	TLS_PROXY_CERT_REFUSED, /**< a forwarded certificate was refused */
+	TLS_PROXY_EVENTS,
+};
+
+/** Calls fn(arg, event) as connections are accepted or refused (NULL: none). */
+void tls_proxy_factory_set_observer(struct tls_proxy_factory *p,
+                                    void (*fn)(void *arg, enum tls_proxy_event event), void *arg);
+
 /** Frees the factory once every transport it made is gone (NULL is fine). */
 void tls_proxy_factory_free(struct tls_proxy_factory *p);

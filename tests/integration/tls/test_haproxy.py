@@ -21,6 +21,7 @@ certificate. With curl client certificates of each demo role:
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -98,6 +99,25 @@ def raw_exchange(source_ip, port, payload):
         return got
     finally:
         s.close()
+
+
+def read_response(s):
+    """One whole HTTP/1.1 response with a Content-Length from socket s."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        d = s.recv(65536)
+        if not d:
+            return data
+        data += d
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.search(rb"(?im)^content-length: *(\d+)", head)
+    want = int(m.group(1)) if m else 0
+    while len(body) < want:
+        d = s.recv(65536)
+        if not d:
+            break
+        body += d
+    return head + b"\r\n\r\n" + body
 
 
 def proxy_v2(src_ip, src_port, dst_port, tlvs=b""):
@@ -259,7 +279,7 @@ def main():
                 # SIGHUP, and the same connection's next request is refused.
                 s = socket.create_connection(("127.0.0.1", pport), timeout=10, source_address=(BALANCER_IP, 0))
                 s.sendall(head + req("/v1/status", opr))
-                first = s.recv(65536)
+                first = read_response(s)
                 spki = run("sh", "-c", f"openssl x509 -in {op[0]} -pubkey -noout | openssl pkey -pubin -outform der"
                            " | sha256sum").stdout.split()[0]
                 with open(f"{tls_dir}/policy.conf", "a") as f:
@@ -279,6 +299,15 @@ def main():
                       f"after a reload denying it, the same connection's next request: 403 ({second[:40]!r})")
                 status, _, _ = curl(hport, tls_dir, op, "GET", "/v1/status")
                 check(status == 403, f"and through HAProxy the operator is refused too: {status}")
+
+                # /metrics counts what the PROXY listener accepted and refused.
+                status, _, body = srv.get("/metrics")
+                body = body.decode()
+                counts = {m.group(1): float(m.group(2)) for m in re.finditer(
+                    r'^kensho_proxy_connections_total\{result="(\w+)"\} (\S+)$', body, re.M)}
+                check(counts.get("accepted", 0) >= 100 and counts.get("untrusted", 0) >= 1
+                      and counts.get("bad_header", 0) >= 2 and counts.get("certificate_refused", 0) >= 7,
+                      f"kensho_proxy_connections_total by result: {counts}")
 
                 # HAProxy's health checks (check-send-proxy) pass: no server went DOWN.
                 hlog.flush()
