@@ -17,7 +17,8 @@ certificate. With curl client certificates of each demo role:
   header's, one missing or changed on a later request, one no CA in
   tls.trust issued; a certificate HAProxy did not verify closes the
   connection; a reload that denies a certificate reaches an open PROXY
-  connection at its next request."""
+  connection at its next request; a TLS session HAProxy resumes keeps its
+  certificate."""
 import http.client
 import json
 import os
@@ -167,6 +168,22 @@ def main():
                     print("not ok -", f, flush=True)
                 check(not failures, f"all {len(routes) * len(CALLERS)} route x caller cells through "
                       "HAProxy as over direct TLS")
+
+                # A TLS session HAProxy resumes keeps its client certificate.
+                def s_client(*extra):
+                    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{hport}", "-tls1_2",
+                                        "-CAfile", f"{tls_dir}/ca.pem", "-ign_eof", *extra],
+                                       input=b"GET /v1/status HTTP/1.1\r\nHost: localhost\r\n"
+                                             b"Connection: close\r\n\r\n", capture_output=True, timeout=30)
+                    return r.stdout.decode("utf-8", "replace")
+                sess = os.path.join(tmp, "session.pem")
+                first = s_client("-cert", f"{tls_dir}/clients/operator.pem", "-key",
+                                 f"{tls_dir}/clients/operator.key", "-sess_out", sess)
+                again = s_client("-sess_in", sess)
+                check("HTTP/1.1 200" in first and "Reused," in again and "HTTP/1.1 200" in again,
+                      "a session resumed at HAProxy keeps the operator's certificate (status page 200)")
+                fresh = s_client()
+                check("HTTP/1.1 403" in fresh, "a new session without a certificate: 403")
 
                 # --- personal data and the audit log ------------------------
                 op = (f"{tls_dir}/clients/operator.pem", f"{tls_dir}/clients/operator.key")
