@@ -10,7 +10,8 @@ certificate. With curl client certificates of each demo role:
   the balancer's (127.0.0.3) as `via`, and the certificate's subject;
 - personal data: served to relying-party+personal, refused to relying-party,
   and the disclosure audited with the certificate's subject and SPKI hash;
-- refused and logged: a peer outside proxy.trusted sending a PROXY header, a
+- refused and logged: a PROXY header on the plain listener, a peer outside
+  proxy.trusted sending a PROXY header, a
   trusted peer without one, a malformed header, a certificate header the
   PROXY header did not announce (a client's forgery reaching kenshod
   directly); refused with 403: a certificate whose CN is not the PROXY
@@ -237,6 +238,11 @@ def main():
                 got = raw_exchange(STRANGER_IP, pport, proxy_v2("192.0.2.1", 1234, pport) + get)
                 check(got == b"", f"a PROXY header from an untrusted address: connection closed ({got[:60]!r})")
                 wait_for("its log line", lambda: "sent a PROXY header but is not in proxy.trusted" in srv.output())
+                got = raw_exchange(BALANCER_IP, srv.port, proxy_v2("192.0.2.1", 1234, srv.port) + get)
+                check(got == b"", f"a PROXY header on the plain listener: closed ({got[:60]!r})")
+                wait_for("its log line", lambda: "a PROXY protocol header on a listener without" in srv.output())
+                got = raw_exchange(BALANCER_IP, srv.port, get)
+                check(got.startswith(b"HTTP/1.1 200"), "the plain listener still serves plain HTTP")
                 got = raw_exchange(BALANCER_IP, pport, get)
                 check(got == b"", f"the trusted balancer without a PROXY header: closed ({got[:60]!r})")
                 wait_for("its log line", lambda: "sent no PROXY protocol v2 header" in srv.output())
