@@ -44,6 +44,8 @@ void accesslog_write(struct server *s, const struct exchange *ex)
 	json_int(&j, "pid", cache.pid);
 	json_string(&j, "id", ex->request_id);
 	json_string(&j, "peer", ex->peer.address);
+	if (ex->peer.via[0])
+		json_string(&j, "via", ex->peer.via);
 	json_bool(&j, "tls", ex->peer.tls);
 	if (ex->peer.client_cert) {
 		/* Who the client is on mutual TLS: the verified certificate's

@@ -17,6 +17,10 @@ const struct config_key core_config_keys[] = {
          "plain HTTP listeners (--listen); none by default", false},
         {"server.listen_tls", CONFIG_ADDRESS_LIST, NULL, NULL, 0, 0, NULL,
          "HTTPS listeners (--listen-tls); none by default", false},
+        {"server.listen_proxy", CONFIG_ADDRESS_LIST, NULL, NULL, 0, 0, NULL,
+         "listeners for a TLS-terminating load balancer: a PROXY protocol v2 header from an "
+         "address in proxy.trusted, then HTTP (docs/tls.md); none by default",
+         false},
         {"server.workers", CONFIG_INT, "1", "processes", 1, 256, NULL,
          "worker processes sharing the ports with SO_REUSEPORT (--workers)", false},
         {"server.base_url", CONFIG_STRING, NULL, NULL, 0, 0, NULL,

@@ -44,6 +44,7 @@ struct http_header {
 /** Who is on the other end, as far as the transport could tell. */
 struct peer_info {
 	char address[64];        /**< "127.0.0.1:5555" or "[::1]:5555" */
+	char via[64];            /**< the load balancer that sent a PROXY header, "" if none */
 	bool tls;                /**< arrived over TLS */
 	bool client_cert;        /**< a client certificate was presented and verified */
 	char subject[256];       /**< client certificate subject DN, "" if none */

@@ -198,6 +198,14 @@ static int on_headers_complete(llhttp_t *p)
 		                    "Content-Length %llu exceeds the %zu bytes this server accepts",
 		                    (unsigned long long)p->content_length,
 		                    c->server->limits.body_bytes);
+	/* The transport may take the caller's identity from the head (a load
+	 * balancer's forwarded certificate); the request sees the result. */
+	if (c->transport->ops->request_head) {
+		char why[160] = "";
+		if (c->transport->ops->request_head(c->transport, &ex->req, why, sizeof why) < 0)
+			return parse_reject(p, 403, HTTP_ERROR_FORBIDDEN, "%s", why);
+		ex->peer = c->peer;
+	}
 	size_t expect_len;
 	const char *expect = exchange_header(ex, "expect", &expect_len);
 	if (expect) {

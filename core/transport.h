@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct http_request;
 struct peer_info;
 struct transport;
 
@@ -41,6 +42,13 @@ struct transport_ops {
 	int (*shutdown)(struct transport *t);
 	/** Frees the transport. */
 	void (*destroy)(struct transport *t);
+	/** Optional (NULL: nothing to do). Sees each request's header fields
+	 * before it is dispatched and may update the peer from them: a trusted
+	 * load balancer's forwarded client certificate (tls/tls_proxy.c).
+	 * Returns 0, or a negative errno with a sentence for the client in why:
+	 * the request gets 403 and the connection closes. */
+	int (*request_head)(struct transport *t, const struct http_request *req, char *why,
+	                    size_t why_len);
 };
 
 struct transport {

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/privileges.h"
+#include "core/proxy_protocol.h"
 #include "core/process.h"
 #include "core/readiness.h"
 #include "core/reload.h"
@@ -34,6 +35,7 @@
 #include "tls/tls.h"
 #include "tls/tls_config_keys.h"
 #include "tls/tls_demo_pki.h"
+#include "tls/tls_proxy.h"
 #include "tls/tls_ticket.h"
 
 #define DEFAULT_DATA_DIR "./var/kensho"
@@ -49,6 +51,8 @@ struct daemon {
 	size_t listen_count;
 	char **listen_tls; /* TLS listeners */
 	size_t listen_tls_count;
+	char **listen_proxy; /* behind a TLS-terminating balancer: PROXY v2 first */
+	size_t listen_proxy_count;
 	bool drop_privileges; /* become run_as after binding (server.user) */
 	struct run_user run_as;
 };
@@ -62,8 +66,9 @@ struct worker {
 	struct handlers_context *handlers; /* the endpoint families on this loop */
 	uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
 	bool stopping;
-	struct tls_factory *tls; /* shared by this worker's TLS listeners */
-	struct config *reloaded; /* the file as last re-read on SIGHUP; NULL: as at start */
+	struct tls_factory *tls;         /* shared by this worker's TLS listeners */
+	struct tls_proxy_factory *proxy; /* its PROXY-protocol listeners */
+	struct config *reloaded;         /* the file as last re-read on SIGHUP; NULL: as at start */
 };
 
 /* Every key kenshod accepts, each declared by the module that reads it. */
@@ -217,6 +222,30 @@ static void tls_reload_cb(void *arg)
 	         st.generation);
 }
 
+/* PROXY-protocol listeners' counters in /metrics, fed by their observer. */
+static struct metric *proxy_metrics[TLS_PROXY_EVENTS];
+
+static void proxy_observer_cb(void *arg, enum tls_proxy_event event)
+{
+	(void)arg;
+	if ((unsigned)event < TLS_PROXY_EVENTS)
+		metric_add(proxy_metrics[event], 1);
+}
+
+static void proxy_metrics_register(void)
+{
+	static const char help[] =
+	        "connections on server.listen_proxy listeners: accepted, or refused and why";
+	static const char *const labels[TLS_PROXY_EVENTS] = {
+	        [TLS_PROXY_ACCEPTED] = "result=\"accepted\"",
+	        [TLS_PROXY_UNTRUSTED] = "result=\"untrusted\"",
+	        [TLS_PROXY_BAD_HEADER] = "result=\"bad_header\"",
+	        [TLS_PROXY_CERT_REFUSED] = "result=\"certificate_refused\"",
+	};
+	for (int i = 0; i < TLS_PROXY_EVENTS; i++)
+		proxy_metrics[i] = metrics_counter("kensho_proxy_connections_total", labels[i], help);
+}
+
 static struct transport_factory *tls_listener_factory(struct worker *w)
 {
 	char err[512], storage[4096];
@@ -245,13 +274,20 @@ static struct transport_factory *tls_listener_factory(struct worker *w)
  * configured tls.ticket_key is shared between machines and never made here. */
 static int bootstrap_tls(const struct daemon *d)
 {
-	if (!d->listen_tls_count)
+	if (!d->listen_tls_count && !d->listen_proxy_count)
 		return 0;
 	char err[512];
 	int rc = 0;
-	if (!config_get(d->config, "tls.cert", NULL))
-		rc = tls_demo_pki_ensure(d->data_dir, &handler_roles, PEER_ROLES_DEMO_ANONYMOUS,
-		                         err, sizeof(err));
+	if (!config_get(d->config, "tls.cert", NULL)) {
+		enum tls_demo_key key = TLS_DEMO_KEY_ECDSA_P256;
+		if (tls_demo_key_parse(config_get(d->config, "tls.demo_key", "ecdsa-p256"), &key) !=
+		    0) {
+			log_error("tls: tls.demo_key must be ecdsa-p256 or rsa-2048");
+			return -EINVAL;
+		}
+		rc = tls_demo_pki_ensure_key(d->data_dir, &handler_roles, PEER_ROLES_DEMO_ANONYMOUS,
+		                             key, err, sizeof(err));
+	}
 	const char *tk = config_get(d->config, "tls.ticket_key", NULL);
 	if (rc == 0 && !(tk && *tk)) {
 		char path[4096];
@@ -428,6 +464,9 @@ static void print_urls(const struct daemon *d)
 		        "https://%s/v1/intake\n",
 		        d->data_dir, d->listen_tls[i]);
 	}
+	for (size_t i = 0; i < d->listen_proxy_count; i++)
+		fprintf(stderr, "kenshod: serving %s behind a load balancer (PROXY protocol v2)\n",
+		        d->listen_proxy[i]);
 	for (size_t i = 0; i < d->listen_count; i++) {
 		fprintf(stderr, "kenshod: serving http://%s/\n", d->listen[i]);
 		for (size_t p = 0; p < sizeof(try_paths) / sizeof(try_paths[0]); p++)
@@ -504,7 +543,29 @@ static int worker_main(unsigned index, void *arg)
 	if (d->config_path && reload_register("config", config_reload_cb, &w) != 0)
 		log_warn("config: cannot register the reload hook; SIGHUP will not re-read %s",
 		         d->config_path);
-	struct transport_factory *tls = d->listen_tls_count ? tls_listener_factory(&w) : NULL;
+	/* PROXY listeners judge forwarded certificates with the TLS settings. */
+	struct transport_factory *tls =
+	        d->listen_tls_count || d->listen_proxy_count ? tls_listener_factory(&w) : NULL;
+	if (tls && d->listen_proxy_count) {
+		char err[512];
+		if (tls_proxy_factory_new(w.tls, config_get(d->config, "proxy.trusted", ""),
+		                          &w.proxy, err, sizeof(err)) != 0) {
+			log_error("%s", err);
+			status = PROCESS_EXIT_CONFIG;
+		} else {
+			proxy_metrics_register();
+			tls_proxy_factory_set_observer(w.proxy, proxy_observer_cb, NULL);
+		}
+	}
+	for (size_t i = 0; i < d->listen_proxy_count; i++) {
+		if (!w.proxy) {
+			status = PROCESS_EXIT_CONFIG;
+			break;
+		}
+		if (server_listen(w.server, d->listen_proxy[i], tls_proxy_factory_base(w.proxy)) !=
+		    0)
+			status = PROCESS_EXIT_CONFIG;
+	}
 	if (d->drop_privileges && privileges_regain() != 0)
 		status = PROCESS_EXIT_CONFIG;
 	for (size_t i = 0; i < d->listen_count; i++) {
@@ -543,6 +604,7 @@ static int worker_main(unsigned index, void *arg)
 	heartbeat_ready(index);
 	uv_run(&w.loop, UV_RUN_DEFAULT);
 out:
+	tls_proxy_factory_free(w.proxy);
 	if (w.tls) {
 		/* Every connection is gone; the factory's timer closes on one more turn. */
 		tls_factory_free(w.tls);
@@ -686,6 +748,11 @@ static int check_config_file(const char *path)
 		fprintf(stderr, "kenshod: %s: %s\n", path, err);
 	else
 		rc = report_config(c);
+	struct proxy_trust *trusted = NULL;
+	if (rc == 0 && (rc = proxy_trust_parse(config_get(c, "proxy.trusted", ""), &trusted, err,
+	                                       sizeof(err))) != 0)
+		fprintf(stderr, "kenshod: %s: proxy.trusted: %s\n", path, err);
+	proxy_trust_free(trusted);
 	if (rc == 0)
 		rc = check_config_tls(c, path);
 	config_free(c);
@@ -714,8 +781,11 @@ static int derive_base_url(const struct daemon *d, char *out, size_t len)
 			out[n - 1] = '\0'; /* as ca init stores it */
 		return 0;
 	}
-	bool plain = d->listen_count > 0;
-	const char *first = plain ? d->listen[0] : d->listen_tls[0];
+	/* A PROXY listener's clients come through a balancer: plain HTTP here. */
+	bool plain = d->listen_count > 0 || !d->listen_tls_count;
+	const char *first = d->listen_count ? d->listen[0]
+	                    : d->listen_tls_count ? d->listen_tls[0]
+	                                          : d->listen_proxy[0];
 	char host[256], why[256];
 	unsigned port;
 	if (config_parse_address(first, host, sizeof(host), &port, why, sizeof(why)))
@@ -853,6 +923,9 @@ static void describe_service(const struct daemon *d, char *out, size_t len)
 		                         plain ? "http" : "https",
 		                         plain ? d->listen[i] : d->listen_tls[i - d->listen_count]);
 	}
+	for (size_t i = 0; i < d->listen_proxy_count && used < len; i++)
+		used += (size_t)snprintf(out + used, len - used, ", %s (PROXY protocol)",
+		                         d->listen_proxy[i]);
 	if (used < len)
 		snprintf(out + used, len - used, " with %u worker%s", d->workers,
 		         d->workers == 1 ? "" : "s");
@@ -993,11 +1066,13 @@ int main(int argc, char **argv)
 	if (add_address_list(&d.listen, &d.listen_count,
 	                     config_get(d.config, "server.listen", "")) ||
 	    add_address_list(&d.listen_tls, &d.listen_tls_count,
-	                     config_get(d.config, "server.listen_tls", ""))) {
+	                     config_get(d.config, "server.listen_tls", "")) ||
+	    add_address_list(&d.listen_proxy, &d.listen_proxy_count,
+	                     config_get(d.config, "server.listen_proxy", ""))) {
 		status = 1;
 		goto out;
 	}
-	if (!d.listen_count && !d.listen_tls_count) {
+	if (!d.listen_count && !d.listen_tls_count && !d.listen_proxy_count) {
 		fprintf(stderr, "kenshod: nothing to listen on; give --listen HOST:PORT\n");
 		usage(stderr);
 		goto out;
@@ -1034,6 +1109,12 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	for (size_t i = 0; i < d.listen_proxy_count; i++) {
+		if (server_check_address_free(d.listen_proxy[i]) != 0) {
+			status = PROCESS_EXIT_CONFIG;
+			goto out;
+		}
+	}
 	struct stat data_st;
 	bool data_existed = stat(d.data_dir, &data_st) == 0;
 	if (bootstrap_data_dir(d.data_dir, base_url) != 0 || bootstrap_tls(&d) != 0 ||
@@ -1063,6 +1144,7 @@ out:
 	buf_free(&listen_tls);
 	free_addresses(d.listen, d.listen_count);
 	free_addresses(d.listen_tls, d.listen_tls_count);
+	free_addresses(d.listen_proxy, d.listen_proxy_count);
 	config_free(d.config);
 	return status;
 }

@@ -23,6 +23,7 @@
 #include <mbedtls/error.h>
 #include <mbedtls/md.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/pem.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/rsa.h>
@@ -1250,6 +1251,81 @@ int tls_factory_reload(struct tls_factory *f, char *err, size_t err_len)
 		if (c->state == TLS_STATE_OPEN)
 			conn_reevaluate(c, next);
 	return 0;
+}
+
+/* True if crt's subject has a CN equal to `cn`. */
+static bool subject_has_cn(const mbedtls_x509_crt *crt, const char *cn)
+{
+	size_t n = strlen(cn);
+	for (const mbedtls_x509_name *a = &crt->subject; a; a = a->next)
+		if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &a->oid) == 0 && a->val.len == n &&
+		    memcmp(a->val.p, cn, n) == 0)
+			return true;
+	return false;
+}
+
+int tls_factory_forwarded_client(struct tls_factory *f, const uint8_t *der, size_t len,
+                                 const char *expected_cn, struct peer_info *peer, char *why,
+                                 size_t why_len)
+{
+	const struct tls_context *ctx = f->current;
+	peer->client_cert = false;
+	peer->subject[0] = '\0';
+	memset(peer->spki_sha256, 0, sizeof peer->spki_sha256);
+	peer->roles = 0;
+	if (ctx->client_auth == TLS_CLIENT_AUTH_NONE) {
+		peer->roles = tls_policy_anonymous_roles(ctx->policy);
+		return 0;
+	}
+	mbedtls_x509_crt crt;
+	mbedtls_x509_crt_init(&crt);
+	int rc = 0;
+	uint8_t issuer[32];
+	if (mbedtls_x509_crt_parse_der(&crt, der, len) != 0) {
+		snprintf(why, why_len, "the forwarded client certificate is not a DER certificate");
+		rc = -EINVAL;
+	} else if (expected_cn && *expected_cn && !subject_has_cn(&crt, expected_cn)) {
+		snprintf(why, why_len,
+		         "the forwarded client certificate's CN differs from the PROXY header's");
+		rc = -EACCES;
+	} else if (mbedtls_x509_time_is_past(&crt.valid_to) ||
+	           mbedtls_x509_time_is_future(&crt.valid_from)) {
+		snprintf(why, why_len, "client certificate refused: expired or not yet valid");
+		rc = -EACCES;
+	} else if (!find_issuer(ctx, &crt, issuer)) {
+		/* The same refusal as a direct handshake's: only tls.trust's CAs
+		 * vouch for a certificate, whatever the balancer trusts. */
+		snprintf(why, why_len,
+		         "client certificate refused: not issued by a CA in tls.trust");
+		rc = -EACCES;
+	} else {
+		enum client_verdict v = client_evaluate(ctx, &crt, issuer, peer);
+		if (v != CLIENT_OK) {
+			snprintf(why, why_len, "%s", verdict_why(v));
+			rc = -EACCES;
+		}
+	}
+	if (rc < 0) {
+		peer->roles = 0;
+		f->stats.client_cert_refused++;
+	}
+	mbedtls_x509_crt_free(&crt);
+	return rc;
+}
+
+core_role_set tls_factory_anonymous_roles(const struct tls_factory *f)
+{
+	return tls_policy_anonymous_roles(f->current->policy);
+}
+
+enum tls_client_auth tls_factory_client_auth(const struct tls_factory *f)
+{
+	return f->current->client_auth;
+}
+
+unsigned tls_factory_generation(const struct tls_factory *f)
+{
+	return f->current->generation;
 }
 
 void tls_factory_set_clock(struct tls_factory *f, int64_t (*now_s)(void))

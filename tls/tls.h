@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/role_set.h"
 #include "core/transport.h"
 
 struct config;
@@ -98,6 +99,25 @@ int tls_factory_reload(struct tls_factory *f, char *err, size_t err_len);
  * number of connections failed. */
 unsigned tls_factory_expire_handshakes(struct tls_factory *f, uint64_t now_ms);
 
+/** A client certificate (DER) that a trusted TLS-terminating load balancer
+ * verified and forwarded (tls/tls_proxy.c): fills peer's client_cert,
+ * subject, SPKI hash and roles exactly as a direct handshake with it would,
+ * under the configuration in force (tls.trust: the certificate must be
+ * signed by one of its CAs and be within its validity; tls.policy's rules
+ * and deny rules; tls.crl). With tls.client_auth = none it gets the
+ * anonymous roles. expected_cn (NULL or "": none), the CN the balancer
+ * named in the PROXY header, must be the certificate's. Returns 0, or
+ * -EACCES / -EINVAL with the refusal in why (peer then has no roles). */
+int tls_factory_forwarded_client(struct tls_factory *f, const uint8_t *der, size_t len,
+                                 const char *expected_cn, struct peer_info *peer, char *why,
+                                 size_t why_len);
+/** Roles of a TLS caller without a certificate, under the policy in force. */
+core_role_set tls_factory_anonymous_roles(const struct tls_factory *f);
+/** tls.client_auth in force. */
+enum tls_client_auth tls_factory_client_auth(const struct tls_factory *f);
+/** The configuration generation in force (1 at start, +1 per reload). */
+unsigned tls_factory_generation(const struct tls_factory *f);
+
 /** Replaces the wall clock (seconds since the epoch) that picks ticket key
  * periods and ticket ages; for tests. NULL restores time(). */
 void tls_factory_set_clock(struct tls_factory *f, int64_t (*now_s)(void));
@@ -147,4 +167,3 @@ struct mbedtls_x509_crt;
  * public-key work), or -EKEYREJECTED / -EMSGSIZE with the reason in why. */
 int tls_client_chain_check(const uint8_t *body, size_t len, int max_rsa_bits,
                            const struct mbedtls_x509_crt *trusted, char *why, size_t why_len);
-

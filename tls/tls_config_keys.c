@@ -25,6 +25,8 @@ const struct config_key tls_config_keys[] = {
         {"tls.client_key_max_bits", CONFIG_INT, "4096", "bits", 2048, 8192, NULL,
          "largest RSA key a client certificate may have; larger ones are refused before use",
          false},
+        {"tls.demo_key", CONFIG_ENUM, "ecdsa-p256", NULL, 0, 0, "ecdsa-p256|rsa-2048",
+         "key type of the demo server certificate made on first start without tls.cert", false},
         {"tls.handshake_timeout", CONFIG_DURATION, "10s", "ms", 0, DAY, NULL,
          "drop handshakes slower than this (0: no limit)", false},
         {"tls.ticket_lifetime", CONFIG_DURATION, "1h", "ms", 0, 30 * DAY, NULL,
@@ -33,5 +35,9 @@ const struct config_key tls_config_keys[] = {
          "ticket key period; a ticket opens in its period and the next", false},
         {"tls.ticket_key", CONFIG_STRING, NULL, NULL, 0, 0, NULL,
          "the ticket secret file, 64 hex digits, mode 0600; default DIR/tls/ticket.key", false},
+        {"proxy.trusted", CONFIG_STRING, NULL, NULL, 0, 0, NULL,
+         "load balancers allowed on server.listen_proxy: ADDR[/PREFIX] ..., blank- or "
+         "comma-separated; anyone else is refused",
+         false},
         {NULL, 0, NULL, NULL, 0, 0, NULL, NULL, false},
 };

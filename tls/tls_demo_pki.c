@@ -1,4 +1,5 @@
-/* Demo TLS PKI (see tls_demo_pki.h): ECDSA P-256 keys, certificates written
+/* Demo TLS PKI (see tls_demo_pki.h): ECDSA P-256 keys (the server's may be
+ * RSA-2048, tls.demo_key), certificates written
  * with mbedTLS's x509write and the extensions it lacks in 2.28 (subject
  * alternative name, extended key usage) encoded with the DER writer. */
 #include "tls/tls_demo_pki.h"
@@ -18,6 +19,7 @@
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/rsa.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
@@ -91,14 +93,33 @@ static int make_dir(const char *path)
 	return -errno;
 }
 
-static int gen_key(struct rng *r, mbedtls_pk_context *pk)
+static int gen_key(struct rng *r, enum tls_demo_key type, mbedtls_pk_context *pk)
 {
 	mbedtls_pk_init(pk);
-	int rc = mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+	int rc;
+	if (type == TLS_DEMO_KEY_RSA2048) {
+		rc = mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA));
+		if (rc == 0)
+			rc = mbedtls_rsa_gen_key(mbedtls_pk_rsa(*pk), mbedtls_ctr_drbg_random,
+			                         &r->drbg, 2048, 65537);
+		return rc;
+	}
+	rc = mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
 	if (rc == 0)
 		rc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(*pk),
 		                         mbedtls_ctr_drbg_random, &r->drbg);
 	return rc;
+}
+
+int tls_demo_key_parse(const char *text, enum tls_demo_key *out)
+{
+	if (strcmp(text, "ecdsa-p256") == 0)
+		*out = TLS_DEMO_KEY_ECDSA_P256;
+	else if (strcmp(text, "rsa-2048") == 0)
+		*out = TLS_DEMO_KEY_RSA2048;
+	else
+		return -EINVAL;
+	return 0;
 }
 
 static void format_time(time_t t, char out[15])
@@ -215,14 +236,15 @@ static int issue(struct rng *r, enum cert_kind kind, const char *subject, mbedtl
 /* Generates a key and a certificate and writes DIR/<base>.pem and .key. */
 static int issue_to_files(struct rng *r, enum cert_kind kind, const char *subject,
                           const char *issuer, mbedtls_pk_context *issuer_key, const char *base,
-                          mbedtls_pk_context *key_out, char *err, size_t err_len)
+                          enum tls_demo_key type, mbedtls_pk_context *key_out, char *err,
+                          size_t err_len)
 {
 	mbedtls_pk_context key;
 	unsigned char *pem = calloc(2, PEM_MAX);
 	if (!pem)
 		return -ENOMEM;
 	unsigned char *key_pem = pem + PEM_MAX;
-	int rc = gen_key(r, &key);
+	int rc = gen_key(r, type, &key);
 	if (rc == 0)
 		rc = issue(r, kind, subject, &key, issuer, issuer_key ? issuer_key : &key, pem);
 	if (rc == 0)
@@ -317,6 +339,14 @@ static int write_policy(const char *dir, mbedtls_pk_context *ca_key, const struc
 int tls_demo_pki_ensure(const char *data_dir, const struct role_table *roles,
                         core_role_set anonymous, char *err, size_t err_len)
 {
+	return tls_demo_pki_ensure_key(data_dir, roles, anonymous, TLS_DEMO_KEY_ECDSA_P256, err,
+	                               err_len);
+}
+
+int tls_demo_pki_ensure_key(const char *data_dir, const struct role_table *roles,
+                            core_role_set anonymous, enum tls_demo_key server_key, char *err,
+                            size_t err_len)
+{
 	char dir[4000], path[4096];
 	struct stat st;
 	if (snprintf(dir, sizeof dir, "%s/tls", data_dir) >= (int)sizeof dir)
@@ -347,7 +377,8 @@ int tls_demo_pki_ensure(const char *data_dir, const struct role_table *roles,
 	static const char ca_name[] = "CN=kensho demo TLS CA,O=kensho demo";
 	mbedtls_pk_context ca_key;
 	snprintf(path, sizeof path, "%s/ca", dir);
-	rc = issue_to_files(&r, KIND_CA, ca_name, ca_name, NULL, path, &ca_key, err, err_len);
+	rc = issue_to_files(&r, KIND_CA, ca_name, ca_name, NULL, path, TLS_DEMO_KEY_ECDSA_P256,
+	                    &ca_key, err, err_len);
 	if (rc < 0)
 		goto out;
 	for (size_t i = 0; rc == 0 && roles && i < roles->count; i++) {
@@ -357,8 +388,8 @@ int tls_demo_pki_ensure(const char *data_dir, const struct role_table *roles,
 		char subject[128];
 		snprintf(subject, sizeof subject, "CN=%s,O=kensho demo", cn);
 		snprintf(path, sizeof path, "%s/clients/%s", dir, cn);
-		rc = issue_to_files(&r, KIND_CLIENT, subject, ca_name, &ca_key, path, NULL, err,
-		                    err_len);
+		rc = issue_to_files(&r, KIND_CLIENT, subject, ca_name, &ca_key, path,
+		                    TLS_DEMO_KEY_ECDSA_P256, NULL, err, err_len);
 	}
 	if (rc == 0)
 		rc = write_policy(dir, &ca_key, roles, anonymous, err, err_len);
@@ -366,12 +397,13 @@ int tls_demo_pki_ensure(const char *data_dir, const struct role_table *roles,
 	if (rc == 0) {
 		snprintf(path, sizeof path, "%s/server", dir);
 		rc = issue_to_files(&r, KIND_SERVER, "CN=localhost,O=kensho demo", ca_name, &ca_key,
-		                    path, NULL, err, err_len);
+		                    path, server_key, NULL, err, err_len);
 	}
 	mbedtls_pk_free(&ca_key);
 	if (rc == 0)
-		log_info("tls: created demo TLS CA and certificates in %s (CA: %s/ca.pem)", dir,
-		         dir);
+		log_info("tls: created demo TLS CA and certificates in %s (CA: %s/ca.pem, server "
+		         "key %s)",
+		         dir, dir, server_key == TLS_DEMO_KEY_RSA2048 ? "RSA-2048" : "ECDSA P-256");
 out:
 	mbedtls_ctr_drbg_free(&r.drbg);
 	mbedtls_entropy_free(&r.entropy);
