@@ -19,8 +19,13 @@
 /* Bumped when a layout changes incompatibly; a store written by a newer
  * kensho is refused rather than misread. 2 added the refresh index, which
  * every writer must maintain: a store of generation 1 is indexed once when
- * opened read-write, and a kensho of generation 1 refuses a store of 2. */
-#define SCHEMA_VERSION 2
+ * opened read-write, and a kensho of generation 1 refuses a store of 2.
+ * 3 added batch answers (responses values of version 2 referring to
+ * `batches`) and the SHA-256 answers (`responses_sha256`): a kensho of
+ * generation 2 would misread the former, so it must refuse such a store;
+ * a store of generation 2 needs nothing converted (its sub-databases are
+ * created empty when it is opened read-write). */
+#define SCHEMA_VERSION 3
 
 static const char *const db_names[DB_COUNT] = {
         [DB_META] = "meta",
@@ -36,6 +41,9 @@ static const char *const db_names[DB_COUNT] = {
         [DB_INTAKE_DIGEST] = "intake_digest",
         [DB_AUDIT] = "audit",
         [DB_REFRESH] = "refresh",
+        [DB_RESPONSES_SHA256] = "responses_sha256",
+        [DB_BATCHES] = "batches",
+        [DB_BATCH_REFS] = "batch_refs",
 };
 
 int store_error(int rc)
@@ -135,10 +143,15 @@ static int store_open_dbs(struct store *s)
 	if (rc)
 		return store_error(rc);
 	s->has_refresh = true;
+	s->has_batches = true;
 	for (int i = 0; i < DB_COUNT && rc == 0; i++) {
 		rc = mdb_dbi_open(txn, db_names[i], s->read_only ? 0 : MDB_CREATE, &s->dbi[i]);
 		if (rc == MDB_NOTFOUND && i == DB_REFRESH && s->read_only) {
 			s->has_refresh = false; /* generation 1, read-only: no index */
+			rc = 0;
+		}
+		if (rc == MDB_NOTFOUND && i > DB_REFRESH && s->read_only) {
+			s->has_batches = false; /* generation 1 or 2, read-only */
 			rc = 0;
 		}
 	}
@@ -155,23 +168,24 @@ static int store_open_dbs(struct store *s)
 		version = dec_u32(&d);
 		if (dec_finish(&d) || version < 1 || version > SCHEMA_VERSION)
 			rc = MDB_INCOMPATIBLE;
-		else if (version < SCHEMA_VERSION && s->read_only)
+		else if (version < 2 && s->read_only)
 			s->has_refresh = false;
 	}
 	if ((rc == MDB_NOTFOUND || (rc == 0 && version < SCHEMA_VERSION)) && !s->read_only) {
 		int err = 0;
-		if (rc == 0) {
+		if (rc == 0 && version < 2) {
 			/* generation 1: index what it holds, once, in this transaction */
 			struct store_txn t = {.store = s, .txn = txn, .write = true};
 			err = refresh_index_build(&t);
 			if (err == 0)
-				log_info("store: indexed the answers for refresh (schema 1 to %d)",
-				         SCHEMA_VERSION);
+				log_info("store: indexed the answers for refresh (schema 1 to 2)");
 		}
 		if (err) {
 			mdb_txn_abort(txn);
 			return err;
 		}
+		if (rc == 0)
+			log_info("store: schema %u upgraded to %d", version, SCHEMA_VERSION);
 		uint8_t v[5] = {CODEC_V1};
 		put_be32(v + 1, SCHEMA_VERSION);
 		val = (MDB_val){sizeof(v), v};
