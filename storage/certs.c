@@ -121,6 +121,14 @@ int store_cert_count(struct store_txn *txn, uint32_t issuer_id, uint64_t *count)
 	return dec_finish(&d);
 }
 
+int store_cert_get_key(struct store_txn *txn, const uint8_t *key, size_t klen,
+                       struct store_cert *out)
+{
+	if (klen < 5 || klen > CERT_KEY_MAX)
+		return -EINVAL;
+	return cert_read(txn, key, klen, out);
+}
+
 int store_cert_get(struct store_txn *txn, uint32_t issuer_id, const struct store_serial *serial,
                    struct store_cert *out)
 {
@@ -269,8 +277,19 @@ int store_cert_revoke(struct store_txn *txn, uint32_t issuer_id, const struct st
 	rc = cert_write(txn, key, (size_t)key_len, &c, 0);
 	if (rc == 0)
 		rc = revoked_index_put(txn, &c, true);
-	/* both cached answers go; a batch answer that also answers others stays
-	 * for them, but this record no longer refers to it */
+	/* both cached answers go; a batch answer goes for its other members
+	 * too, since it says good for this one (batches.c) */
+	MDB_val k = {(size_t)key_len, key}, v;
+	struct response_head head = {0};
+	if (rc == 0) {
+		rc = store_get(txn, DB_RESPONSES, &k, &v);
+		if (rc == 0 && response_head_read(&v, &head) != 0)
+			rc = -EIO;
+		if (rc == -ENOENT)
+			rc = 0;
+	}
+	if (rc == 0 && head.batch)
+		rc = batch_invalidate(txn, head.batch);
 	if (rc == 0)
 		rc = response_release(txn, DB_RESPONSES, key, (size_t)key_len, true);
 	if (rc == 0)

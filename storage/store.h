@@ -139,9 +139,10 @@ int store_cert_insert(struct store_txn *txn, struct store_cert *cert, struct sto
 int store_cert_update_links(struct store_txn *txn, struct store_cert *cert);
 
 /** Revokes a certificate: sets status, time and reason, adds it to the
- * revocation index, deletes its cached OCSP response, bumps its version and
- * appends a change record — all in txn. -EALREADY if already revoked
- * (except certificateHold → other reason, which updates). */
+ * revocation index, deletes its cached OCSP responses (and, when its answer
+ * is a batch's, that batch's answers for the other members, which then
+ * fall due), bumps its version and appends a change record — all in txn. -EALREADY if already
+ * revoked (except certificateHold → other reason, which updates). */
 int store_cert_revoke(struct store_txn *txn, uint32_t issuer_id, const struct store_serial *serial,
                       int64_t revoked_at, enum crl_reason reason);
 
@@ -212,17 +213,19 @@ int store_response_put(struct store_txn *txn, uint32_t issuer_id, const struct s
 struct store_batch_member {
 	struct store_serial serial;
 	uint64_t cert_version; /**< the record version its SingleResponse says */
-	int result;            /**< set by store_batch_put: 0 cached, -ESTALE, -ENOENT */
+	int result; /**< set by store_batch_put: 0 cached, -ESTALE, -ENOENT, -ECANCELED */
 };
 
 /** Caches one signed response answering several certificates of one issuer
  * (SHA-1 CertIDs, one thisUpdate/nextUpdate) as the SHA-1 answer of every
- * member whose record still has the version it was signed for; the others
- * get result -ESTALE (a revocation won: it stays without an answer) and are
- * not touched. The DER is stored once, in `batches`, with a count of the
- * answers that refer to it; replacing or deleting the last of them deletes
- * it. Returns 0 (even when no member was cached) or an error that must
- * abort txn. */
+ * member, but only if every member's record still has the version it was
+ * signed for: otherwise nothing is written, the changed members get result
+ * -ESTALE (-ENOENT if gone) and the others -ECANCELED (the bytes would still
+ * say good for a certificate revoked meanwhile). The DER is stored once, in
+ * `batches`, with its members and a count of the answers that refer to it;
+ * replacing or deleting the last of them deletes it, and revoking a member
+ * deletes every member's reference (store_cert_revoke). Returns 0 (even when
+ * nothing was cached) or an error that must abort txn. */
 int store_batch_put(struct store_txn *txn, uint32_t issuer_id,
                     const struct store_response *response, struct store_batch_member *members,
                     size_t count);

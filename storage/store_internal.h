@@ -104,6 +104,14 @@ int response_head_read(const MDB_val *v, struct response_head *out);
 /** The DER of batch answer `id` (valid within txn); -EIO when a reference
  * names no batch. */
 int batch_der(struct store_txn *txn, uint64_t id, struct store_blob *der);
+/** The most members a batch answer has (OCSP_MAX_CERT_IDS of pki/). */
+#define OCSP_BATCH_MEMBERS_MAX 32
+/** Deletes the SHA-1 answer of every member that still refers to batch id
+ * (making them missing in the refresh index), and with them the batch. */
+int batch_invalidate(struct store_txn *txn, uint64_t id);
+/** Reads a status record by its certs key (certs.c). */
+int store_cert_get_key(struct store_txn *txn, const uint8_t *key, size_t klen,
+                       struct store_cert *out);
 /** Drops the cached answer under key in db (responses or responses_sha256),
  * if any: its batch loses a reference (and is deleted with its last one);
  * the entry is deleted when `del`, else left for the caller to overwrite. */

@@ -318,9 +318,10 @@ static void test_both_forms_cached(void **state)
 }
 
 /* One signed answer for several certificates: each is served those exact
- * bytes; revoking one removes it from the batch's reach (it misses and is
- * signed as revoked) while the batch still answers the others; the batch is
- * deleted with its last reference. */
+ * bytes. Revoking one takes the batch away from all of them (its bytes say
+ * good for the revoked one): they miss until signed again. A batch signed
+ * before a revocation and written after it is cached for none. Batches are
+ * deleted with their last reference. */
 static void test_batch_answer(void **state)
 {
 	struct fixture *f = *state;
@@ -336,6 +337,7 @@ static void test_batch_answer(void **state)
 	                                                 (int64_t)time(NULL), &b),
 	                 0);
 	assert_int_equal(b.count, 4);
+	struct ocsp_presigned_batch late = b; /* a copy, as read before the revocation */
 	assert_int_equal(ocsp_service_presigned_batch_put(txn, &b), 0);
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(b.members[i].result, 0);
@@ -355,37 +357,44 @@ static void test_batch_answer(void **state)
 	assert_int_equal(info->count, 4);
 	free(info);
 
-	/* revoked: its entry goes, the batch stays for the three others */
 	revoke(f, more[1], 2, CRL_REASON_KEY_COMPROMISE);
-	ask(f, PKI_DIGEST_SHA1, &each[2], 1, false);
-	assert_int_equal(lookup(f, 0), 0);
-	assert_int_equal(f->query.records[0].status, OCSP_CERT_REVOKED);
-	ask(f, PKI_DIGEST_SHA1, &each[3], 1, false);
-	assert_int_equal(lookup(f, 0), 1);
-
-	/* a batch signed before the revocation but written after it caches
-	 * the others and never the revoked one */
+	for (int i = 0; i < 4; i++) {
+		ask(f, PKI_DIGEST_SHA1, &each[i], 1, false);
+		assert_int_equal(lookup(f, 0), 0);
+		assert_int_equal(f->query.records[0].status,
+		                 i == 2 ? OCSP_CERT_REVOKED : OCSP_CERT_GOOD);
+	}
 	assert_int_equal(store_txn_begin(f->store, true, &txn), 0);
-	struct ocsp_presigned_batch late = b; /* members as read before it */
-	assert_int_equal(late.members[2].cert_version, 1);
+	assert_int_equal(store_batch_count(txn, &batches), 0);
+	assert_int_equal(batches, 0);
 	assert_int_equal(ocsp_service_presigned_batch_put(txn, &late), 0);
 	assert_int_equal(late.members[2].result, -ESTALE);
-	assert_int_equal(late.members[0].result, 0);
-	/* the first batch lost its three references to the second one: gone */
+	assert_int_equal(late.members[0].result, -ECANCELED);
+	assert_int_equal(late.members[3].result, -ECANCELED);
 	assert_int_equal(store_batch_count(txn, &batches), 0);
-	assert_int_equal(batches, 1);
+	assert_int_equal(batches, 0);
 	assert_int_equal(store_txn_commit(txn), 0);
-	ask(f, PKI_DIGEST_SHA1, &each[2], 1, false);
+	ask(f, PKI_DIGEST_SHA1, &each[0], 1, false);
 	assert_int_equal(lookup(f, 0), 0);
-	assert_int_equal(f->query.records[0].status, OCSP_CERT_REVOKED);
 
-	/* replacing every member's answer frees the last batch */
+	/* signed again without the revoked one; single answers replace it */
+	struct store_serial three[3] = {serials[0], serials[1], serials[3]};
+	assert_int_equal(store_txn_begin(f->store, true, &txn), 0);
+	struct ocsp_presigned_batch again;
+	assert_int_equal(ocsp_service_presign_batch_read(f->set, txn, f->issuer, three, 3,
+	                                                 (int64_t)time(NULL), &again),
+	                 0);
+	assert_int_equal(ocsp_service_presigned_batch_put(txn, &again), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	ask(f, PKI_DIGEST_SHA1, &each[3], 1, false);
+	assert_int_equal(lookup(f, 0), 1);
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(ocsp_service_presign(f->set, f->issuer, &serials[i]), 0);
 	assert_int_equal(store_txn_begin(f->store, false, &txn), 0);
 	assert_int_equal(store_batch_count(txn, &batches), 0);
 	assert_int_equal(batches, 0);
 	store_txn_abort(txn);
+	ocsp_presigned_batch_free(&again);
 	ocsp_presigned_batch_free(&b);
 }
 
