@@ -394,6 +394,8 @@ int cli_presign(const char *data_dir, int argc, char **argv)
 		}
 		p.per_signature = (size_t)n;
 	}
+	/* whole signed answers per write transaction */
+	p.batch_max = (p.batch_max + p.per_signature - 1) / p.per_signature * p.per_signature;
 
 	struct store *store;
 	int err = ca_store_open(data_dir, &store);
