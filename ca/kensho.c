@@ -32,7 +32,9 @@ static const struct cli_command COMMANDS[] = {
          NULL},
         {"ocsp", "ocsp status [--json] [--validity SECONDS] [--refresh-before SECONDS]", cli_ocsp,
          CLI_OCSP_HELP},
-        {"presign", "presign [--all] [--batch N] [--validity SECONDS] [--refresh-before SECONDS]",
+        {"presign",
+         "presign [--all] [--batch N] [--ocsp-batch N] [--validity SECONDS] "
+         "[--refresh-before SECONDS]",
          cli_presign, CLI_PRESIGN_HELP},
         {"audit", "audit [--from SEQ] [--action ACTION] [--json]", cli_audit, NULL},
 };
