@@ -9,12 +9,15 @@
  *
  * presign works in batches: the next batch of keys is read in a read
  * transaction (store_response_each, resuming after the last key of the
- * previous batch), then signed with ocsp_service_presign_in_txn in one write
- * transaction, as `kensho gen` does. The record is read again inside that
- * write transaction, and LMDB admits one writer at a time across processes,
- * so a revocation kenshod commits meanwhile either comes before (the answer
- * says revoked) or after (it deletes the answer): never a good answer for a
- * revoked certificate. That is also why presign may run beside kenshod. */
+ * previous batch), then signed in one write transaction, --ocsp-batch
+ * certificates of an issuer per signed answer (ocsp_service_presign_batch_read
+ * and ocsp_service_presigned_batch_put; by default one each, as `kensho gen`
+ * signs). The records are read again inside that write transaction, and
+ * LMDB admits one writer at a time across processes, so a revocation kenshod
+ * commits meanwhile either comes before (the answer says revoked) or after
+ * (it deletes the answer, and a batch's answers for all its members): never
+ * a good answer for a revoked certificate. That is also why presign may run
+ * beside kenshod. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
