@@ -28,8 +28,10 @@ static const struct cli_command COMMANDS[] = {
          cli_event, NULL},
         {"crl", "crl --kind sign|auth [--delta] [--out FILE] [--base-url URL] [--validity SECONDS]",
          cli_crl, NULL},
-        {"gen", "gen --people N [--revoked FRACTION] [--seed S] [--certs [--key-pool K]]", cli_gen,
-         NULL},
+        {"gen",
+         "gen --people N [--revoked FRACTION] [--seed S] [--certs [--key-pool K] "
+         "[--ocsp-batch N]]",
+         cli_gen, NULL},
         {"ocsp", "ocsp status [--json] [--validity SECONDS] [--refresh-before SECONDS]", cli_ocsp,
          CLI_OCSP_HELP},
         {"presign",
