@@ -220,7 +220,10 @@ struct ca_gen_options {
 	uint64_t seed;     /**< same seed, same population */
 	bool certs;        /**< also sign real DER certificates (keys from a small pool) */
 	unsigned key_pool; /**< keys in the pool when certs (0: 4) */
-	bool progress;     /**< draw a progress bar on stderr */
+	/** With certs: certificates of one issuer per pre-signed OCSP answer
+	 * (1 to OCSP_BATCH_MAX; 0: 1), as kenshod's ocsp.batch. */
+	unsigned ocsp_batch;
+	bool progress; /**< draw a progress bar on stderr */
 };
 
 /** Counts of what ca_gen wrote. */

@@ -10,6 +10,7 @@
 
 #include "ca/ca.h"
 #include "ca/cli.h"
+#include "ocsp/service.h"
 #include "pki/x509_write.h"
 
 /* `ca revoke-responder --kind sign|auth [--reason R]` and `ca revoke-tsa
@@ -395,16 +396,18 @@ static int parse_u64(const char *text, uint64_t *out)
 int cli_gen(const char *data_dir, int argc, char **argv)
 {
 	static const char usage[] = "usage: kensho --data DIR gen --people N [--revoked FRACTION] "
-	                            "[--seed S] [--certs [--key-pool K]]";
+	                            "[--seed S] [--certs [--key-pool K] [--ocsp-batch N]]";
 	struct cli_args args;
 	struct ca_gen_options opts = {.revoked = 0.05, .seed = 1, .progress = isatty(2)};
 	const char *v;
-	uint64_t pool = 0;
-	if (cli_parse(argc, argv, "people:,revoked:,seed:,certs,key-pool:", &args) ||
+	uint64_t pool = 0, per = 1;
+	if (cli_parse(argc, argv, "people:,revoked:,seed:,certs,key-pool:,ocsp-batch:", &args) ||
 	    args.positional_count || !(v = cli_get(&args, "people")) ||
 	    parse_u64(v, &opts.people) ||
 	    ((v = cli_get(&args, "seed")) && parse_u64(v, &opts.seed)) ||
-	    ((v = cli_get(&args, "key-pool")) && (parse_u64(v, &pool) || pool < 1 || pool > 64))) {
+	    ((v = cli_get(&args, "key-pool")) && (parse_u64(v, &pool) || pool < 1 || pool > 64)) ||
+	    ((v = cli_get(&args, "ocsp-batch")) &&
+	     (parse_u64(v, &per) || per < 1 || per > OCSP_BATCH_MAX))) {
 		cli_fail("gen", "%s", usage);
 		return CLI_EXIT_USAGE;
 	}
@@ -418,6 +421,7 @@ int cli_gen(const char *data_dir, int argc, char **argv)
 	}
 	opts.certs = cli_has(&args, "certs");
 	opts.key_pool = (unsigned)pool;
+	opts.ocsp_batch = (unsigned)per;
 	char err[CA_ERR_LEN] = "";
 	struct ca *ca;
 	if (ca_open(data_dir, &ca, err)) {

@@ -9,12 +9,15 @@
  *
  * presign works in batches: the next batch of keys is read in a read
  * transaction (store_response_each, resuming after the last key of the
- * previous batch), then signed with ocsp_service_presign_in_txn in one write
- * transaction, as `kensho gen` does. The record is read again inside that
- * write transaction, and LMDB admits one writer at a time across processes,
- * so a revocation kenshod commits meanwhile either comes before (the answer
- * says revoked) or after (it deletes the answer): never a good answer for a
- * revoked certificate. That is also why presign may run beside kenshod. */
+ * previous batch), then signed in one write transaction, --ocsp-batch
+ * certificates of an issuer per signed answer (ocsp_service_presign_batch_read
+ * and ocsp_service_presigned_batch_put; by default one each, as `kensho gen`
+ * signs). The records are read again inside that write transaction, and
+ * LMDB admits one writer at a time across processes, so a revocation kenshod
+ * commits meanwhile either comes before (the answer says revoked) or after
+ * (it deletes the answer, and a batch's answers for all its members): never
+ * a good answer for a revoked certificate. That is also why presign may run
+ * beside kenshod. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -224,8 +227,10 @@ struct presign {
 	bool have_position; /* the walk resumes after batch[batch_len - 1] */
 	struct store_answer position;
 	bool walk_done;
-	uint64_t signed_count, skipped;
-	uint64_t batch_signed, batch_skipped; /* of the write transaction under way */
+	size_t per_signature; /* --ocsp-batch: certificates per signed answer */
+	struct ocsp_cert_ref *refs;
+	uint64_t signed_count, skipped, signatures;
+	uint64_t batch_signed, batch_skipped, batch_signatures; /* of the write transaction */
 	/* progress */
 	uint64_t total; /* answers to sign, as counted at the start */
 	uint64_t start_ms, last_line_ms;
@@ -267,17 +272,32 @@ static int batch_collect(struct store *store, struct presign *p)
 static int batch_sign_cb(struct store_txn *txn, void *arg)
 {
 	struct presign *p = arg;
-	p->batch_signed = p->batch_skipped = 0;
-	for (size_t i = 0; i < p->batch_len; i++) {
-		const struct store_answer *a = &p->batch[i];
-		int err = ocsp_service_presign_in_txn(p->responders, txn, a->issuer_id, &a->serial);
+	p->batch_signed = p->batch_skipped = p->batch_signatures = 0;
+	for (size_t i = 0; i < p->batch_len; i++)
+		p->refs[i] = (struct ocsp_cert_ref){p->batch[i].issuer_id, p->batch[i].serial};
+	/* --ocsp-batch certificates of one issuer per signed answer, each
+	 * signed for its record as read in this write transaction */
+	ocsp_batch_sort(p->refs, p->batch_len);
+	for (size_t i = 0, end; i < p->batch_len; i = end) {
+		end = ocsp_batch_end(p->refs, p->batch_len, i, p->per_signature);
+		struct store_serial serials[OCSP_BATCH_MAX];
+		for (size_t j = i; j < end; j++)
+			serials[j - i] = p->refs[j].serial;
+		struct ocsp_presigned_batch b;
+		int err = ocsp_service_presign_batch_read(p->responders, txn, p->refs[i].issuer_id,
+		                                          serials, end - i, time(NULL), &b);
 		if (err == -ENOENT) { /* deleted since, or an issuer without a responder */
-			p->batch_skipped++;
+			p->batch_skipped += end - i;
 			continue;
 		}
+		if (!err)
+			err = ocsp_service_presigned_batch_put(txn, &b);
+		ocsp_presigned_batch_free(&b);
 		if (err)
 			return err;
-		p->batch_signed++;
+		p->batch_signatures++;
+		p->batch_signed += b.count;
+		p->batch_skipped += end - i - b.count;
 	}
 	return 0;
 }
@@ -322,6 +342,9 @@ const char CLI_PRESIGN_HELP[] =
         "kenshod's ocsp.validity and ocsp.refresh_before if configured otherwise).\n"
         "--batch N answers are signed per write transaction (default 100): larger\n"
         "batches fsync less but hold the store's writer lock longer.\n"
+        "--ocsp-batch N (1 to 32, default 1) signs one answer for up to N certificates\n"
+        "of one issuer, as kenshod's ocsp.batch: N times fewer signatures, for clients\n"
+        "that accept several SingleResponses (docs/ocsp.md).\n"
         "Safe to run beside a running kenshod: LMDB lets one writer in at a time,\n"
         "and each answer is signed for its record as read in the write transaction\n"
         "that stores it, so a revocation is never answered good. Ctrl-C stops after\n"
@@ -330,8 +353,9 @@ const char CLI_PRESIGN_HELP[] =
 static void presign_usage(void)
 {
 	fprintf(stderr,
-	        "usage: kensho [--data DIR] presign [--all] [--batch N] [--validity SECONDS]\n"
-	        "                                   [--refresh-before SECONDS]\n%s",
+	        "usage: kensho [--data DIR] presign [--all] [--batch N] [--ocsp-batch N]\n"
+	        "                                   [--validity SECONDS] [--refresh-before "
+	        "SECONDS]\n%s",
 	        CLI_PRESIGN_HELP);
 }
 
@@ -339,7 +363,7 @@ int cli_presign(const char *data_dir, int argc, char **argv)
 {
 	struct cli_args args;
 	struct answer_policy policy;
-	if (cli_parse(argc, argv, "all,batch:,validity:,refresh-before:", &args) ||
+	if (cli_parse(argc, argv, "all,batch:,ocsp-batch:,validity:,refresh-before:", &args) ||
 	    args.positional_count) {
 		presign_usage();
 		return CLI_EXIT_USAGE;
@@ -359,6 +383,22 @@ int cli_presign(const char *data_dir, int argc, char **argv)
 		}
 		p.batch_max = (size_t)n;
 	}
+	p.per_signature = 1;
+	const char *per = cli_get(&args, "ocsp-batch");
+	if (per) {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(per, &end, 10);
+		if (errno || end == per || *end || n == 0 || n > OCSP_BATCH_MAX) {
+			cli_fail("presign",
+			         "--ocsp-batch wants a number of certificates from 1 to %d",
+			         OCSP_BATCH_MAX);
+			return CLI_EXIT_USAGE;
+		}
+		p.per_signature = (size_t)n;
+	}
+	/* whole signed answers per write transaction */
+	p.batch_max = (p.batch_max + p.per_signature - 1) / p.per_signature * p.per_signature;
 
 	struct store *store;
 	int err = ca_store_open(data_dir, &store);
@@ -381,8 +421,9 @@ int cli_presign(const char *data_dir, int argc, char **argv)
 	p.responders = responders;
 	p.due_at = (int64_t)time(NULL) + policy.refresh_before_s;
 	p.batch = calloc(p.batch_max, sizeof(*p.batch));
+	p.refs = calloc(p.batch_max, sizeof(*p.refs));
 	struct store_freshness before;
-	err = p.batch ? freshness_read(store, p.due_at, &before) : -ENOMEM;
+	err = p.batch && p.refs ? freshness_read(store, p.due_at, &before) : -ENOMEM;
 	if (err) {
 		cli_fail("presign", "reading the cached answers failed: %s", strerror(-err));
 		goto done;
@@ -413,6 +454,7 @@ int cli_presign(const char *data_dir, int argc, char **argv)
 		}
 		p.signed_count += p.batch_signed;
 		p.skipped += p.batch_skipped;
+		p.signatures += p.batch_signatures;
 		progress_show(&p, false);
 	}
 	sigaction(SIGINT, &old_int, NULL);
@@ -421,12 +463,16 @@ int cli_presign(const char *data_dir, int argc, char **argv)
 	double seconds = (double)(monotonic_ms() - p.start_ms) / 1000.0;
 	printf("presign: signed %" PRIu64 " answers in %.1f s (%.0f/s)", p.signed_count, seconds,
 	       seconds > 0 ? (double)p.signed_count / seconds : 0.0);
+	if (p.per_signature > 1)
+		printf(", %" PRIu64 " signatures (%.0f/s)", p.signatures,
+		       seconds > 0 ? (double)p.signatures / seconds : 0.0);
 	if (p.skipped)
 		printf(", %" PRIu64 " skipped (certificate gone or no responder)", p.skipped);
 	printf("%s\n",
 	       interrupted ? "; interrupted: what was signed is kept, run again to go on" : "");
 	fflush(stdout);
 done:
+	free(p.refs);
 	free(p.batch);
 	ocsp_responder_set_free(responders);
 	store_close(store);

@@ -31,7 +31,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #define BATCH_PEOPLE       100000
 #define BATCH_PEOPLE_CERTS 200
 #define GEN_SERIAL_TAG     0x4b
@@ -121,6 +120,9 @@ struct gen {
 	uint64_t batch_certs, batch_revoked;
 	uint64_t pool_next;
 	char *err;
+	/* --certs: this batch's certificates, pre-signed at its end */
+	struct ocsp_cert_ref *pending;
+	size_t pending_len;
 };
 
 static void gen_serial(const struct gen *g, uint64_t counter, struct store_serial *out)
@@ -279,19 +281,43 @@ static int gen_one(struct gen *g, struct store_txn *txn, uint64_t index)
 	if (!e && revoke)
 		e = gen_revoke(g, txn, event, has_sign, certs, event_at);
 	/* With real certificates, also pre-sign their OCSP responses, as issuance
-	 * does; in the same transaction so the batch stays one commit. */
+	 * does, at the end of the batch's transaction (presign_pending). */
 	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH && !e && g->opts->certs; k++) {
 		if (k == CERT_KIND_SIGN && !has_sign)
 			continue;
 		uint32_t issuer = g->ca->issuer_id[k];
-		e = ocsp_service_presign_in_txn(g->ca->responders, txn, issuer, &certs[k].serial);
-		if (!e && fresh[k].serial.len)
-			e = ocsp_service_presign_in_txn(g->ca->responders, txn, issuer,
-			                                &fresh[k].serial);
-		if (e == -ENOENT)
-			e = 0; /* no responder loaded: the server signs live */
+		g->pending[g->pending_len++] = (struct ocsp_cert_ref){issuer, certs[k].serial};
+		if (fresh[k].serial.len)
+			g->pending[g->pending_len++] =
+			        (struct ocsp_cert_ref){issuer, fresh[k].serial};
 	}
 	return e;
+}
+
+/* Pre-signs the batch's certificates in its own transaction (so the batch
+ * stays one commit), --ocsp-batch of one issuer per signed answer. */
+static int presign_pending(struct gen *g, struct store_txn *txn)
+{
+	size_t per = g->opts->ocsp_batch ? g->opts->ocsp_batch : 1;
+	ocsp_batch_sort(g->pending, g->pending_len);
+	for (size_t i = 0, end; i < g->pending_len; i = end) {
+		end = ocsp_batch_end(g->pending, g->pending_len, i, per);
+		struct store_serial serials[OCSP_BATCH_MAX];
+		for (size_t j = i; j < end; j++)
+			serials[j - i] = g->pending[j].serial;
+		struct ocsp_presigned_batch b;
+		int e = ocsp_service_presign_batch_read(g->ca->responders, txn,
+		                                        g->pending[i].issuer_id, serials, end - i,
+		                                        (int64_t)time(NULL), &b);
+		if (e == -ENOENT)
+			continue; /* no responder loaded: the server signs live */
+		if (!e)
+			e = ocsp_service_presigned_batch_put(txn, &b);
+		ocsp_presigned_batch_free(&b);
+		if (e)
+			return e;
+	}
+	return 0;
 }
 
 static int gen_revoke(struct gen *g, struct store_txn *txn, enum synth_event event, bool has_sign,
@@ -319,8 +345,14 @@ static int batch_cb(struct store_txn *txn, void *arg)
 {
 	struct gen *g = arg;
 	g->batch_certs = g->batch_revoked = 0;
+	g->pending_len = 0;
 	for (uint64_t i = g->first; i < g->last; i++) {
 		int e = gen_one(g, txn, i);
+		if (e)
+			return e;
+	}
+	if (g->opts->certs) {
+		int e = presign_pending(g, txn);
 		if (e)
 			return e;
 	}
@@ -369,7 +401,16 @@ int ca_gen(struct ca *ca, const struct ca_gen_options *opts, struct ca_gen_resul
 	g->err = err;
 	g->now = time(NULL);
 	int e = 0;
+	if (opts->ocsp_batch > OCSP_BATCH_MAX) {
+		ca_error(err, "--ocsp-batch is at most %d certificates", OCSP_BATCH_MAX);
+		free(g);
+		return -EINVAL;
+	}
 	if (opts->certs) {
+		/* at most two certificates of each kind per person */
+		g->pending = calloc(BATCH_PEOPLE_CERTS * 4, sizeof(*g->pending));
+		if (!g->pending)
+			e = -ENOMEM;
 		g->pool_size = opts->key_pool ? opts->key_pool : KEY_POOL_DEFAULT;
 		if (g->pool_size > KEY_POOL_MAX)
 			g->pool_size = KEY_POOL_MAX;
@@ -409,6 +450,7 @@ int ca_gen(struct ca *ca, const struct ca_gen_options *opts, struct ca_gen_resul
 		progress_draw(result->people, opts->people, result->seconds, true);
 	for (unsigned i = 0; i < g->pool_size; i++)
 		mbedtls_pk_free(&g->pool[i]);
+	free(g->pending);
 	free(g);
 	return e;
 }

@@ -33,11 +33,15 @@ static const struct cli_command COMMANDS[] = {
          "crl --kind sign|auth [--delta | --arl] [--out FILE] [--base-url URL] [--validity "
          "SECONDS]",
          cli_crl, NULL},
-        {"gen", "gen --people N [--revoked FRACTION] [--seed S] [--certs [--key-pool K]]", cli_gen,
-         NULL},
+        {"gen",
+         "gen --people N [--revoked FRACTION] [--seed S] [--certs [--key-pool K] "
+         "[--ocsp-batch N]]",
+         cli_gen, NULL},
         {"ocsp", "ocsp status [--json] [--validity SECONDS] [--refresh-before SECONDS]", cli_ocsp,
          CLI_OCSP_HELP},
-        {"presign", "presign [--all] [--batch N] [--validity SECONDS] [--refresh-before SECONDS]",
+        {"presign",
+         "presign [--all] [--batch N] [--ocsp-batch N] [--validity SECONDS] "
+         "[--refresh-before SECONDS]",
          cli_presign, CLI_PRESIGN_HELP},
         {"audit", "audit [--from SEQ] [--action ACTION] [--json] | audit verify [--data DIR]", cli_audit, NULL},
 };

@@ -32,6 +32,10 @@ const struct config_key handlers_config_keys[] = {
          false},
         {"ocsp.refresh_batch", CONFIG_INT, "64", "answers", 1, 100000, NULL,
          "answers the refresher signs per write transaction", false},
+        {"ocsp.batch", CONFIG_INT, "1", "certificates", 1, 32, NULL,
+         "certificates of one issuer the refresher answers with one signed response "
+         "(docs/ocsp.md: which clients accept more than 1)",
+         false},
         {"crl.check_interval", CONFIG_DURATION, "1s", "ms", 10, HOUR, NULL,
          "how often CRL files are checked and the schedule consulted", false},
         {"crl.delta_after_ms", CONFIG_DURATION, "60000", "ms", 0, DAY, NULL,

@@ -41,6 +41,9 @@
  * the reference machine, so live signing keeps the rest (docs/ocsp.md). */
 #define DEFAULT_REFRESH_RATE  200
 #define DEFAULT_REFRESH_BATCH 64
+/* one certificate per signed answer: the only size every client checked in
+ * docs/ocsp.md accepts (Go's ocsp.ParseResponse refuses more) */
+#define DEFAULT_OCSP_BATCH 1
 /* A crashed holder's lease lapses after this; renewed every third of it. */
 #define REFRESH_LEASE_TTL_S 30
 
@@ -482,6 +485,8 @@ static int ocsp_context_init(struct router *r, const struct handler_env *env, vo
 		h->refresh_cfg = (struct ocsp_refresher_config){
 		        .refresh_before = h->refresh_margin,
 		        .batch = batch > 0 ? (size_t)batch : DEFAULT_REFRESH_BATCH,
+		        .per_signature =
+		                (size_t)config_get_int(c, "ocsp.batch", DEFAULT_OCSP_BATCH),
 		        .rate = (double)rate,
 		        .lease_ttl = REFRESH_LEASE_TTL_S,
 		        .holder = holder ? holder : 1,

@@ -84,28 +84,31 @@ static int first_cb(const struct store_refresh_entry *e, void *arg)
 }
 
 struct write_args {
-	struct ocsp_presigned *signed_answers;
+	struct ocsp_presigned_batch *batches;
 	size_t n;
-	size_t cached, stale;
+	size_t cached, stale, signings;
 };
 
 static int write_cb(struct store_txn *txn, void *arg)
 {
 	struct write_args *a = arg;
-	a->cached = a->stale = 0;
+	a->cached = a->stale = a->signings = 0;
 	for (size_t i = 0; i < a->n; i++) {
-		if (!a->signed_answers[i].response.der.data)
+		struct ocsp_presigned_batch *b = &a->batches[i];
+		if (!b->response.der.data)
 			continue;
-		int err = ocsp_service_presigned_put(txn, &a->signed_answers[i]);
-		if (err == -ESTALE) {
-			a->stale++; /* a revocation won: the record waits, missing */
-			continue;
-		}
-		if (err == -ENOENT)
-			continue;
+		int err = ocsp_service_presigned_batch_put(txn, b);
 		if (err)
 			return err;
-		a->cached++;
+		size_t cached = 0;
+		for (size_t m = 0; m < b->count; m++) {
+			if (b->members[m].result == 0)
+				cached++;
+			else if (b->members[m].result == -ESTALE)
+				a->stale++; /* a revocation won: the record waits, missing */
+		}
+		a->cached += cached;
+		a->signings += cached > 0;
 	}
 	return 0;
 }
@@ -135,16 +138,23 @@ int ocsp_refresher_run_once(struct ocsp_refresher *r, size_t budget, bool *held,
 	*held = true;
 	atomic_store(&r->stats.lease, 1);
 
-	size_t limit = budget < r->cfg.batch ? budget : r->cfg.batch;
+	/* the budget is in signatures; a signature answers per_signature */
+	size_t per = r->cfg.per_signature ? r->cfg.per_signature : 1;
+	size_t most = r->cfg.batch > per ? r->cfg.batch : per;
+	size_t limit = budget < most / per ? budget * per : most;
 	int64_t due_at = now + r->cfg.refresh_before;
 	struct pick pick = {r->set, 0, limit, NULL};
-	struct ocsp_presigned *answers = NULL;
+	struct ocsp_presigned_batch *answers = NULL;
+	struct ocsp_cert_ref *refs = NULL;
+	size_t batches = 0;
 	if (limit) {
 		pick.e = calloc(limit, sizeof(*pick.e));
 		answers = calloc(limit, sizeof(*answers));
-		if (!pick.e || !answers) {
+		refs = calloc(limit, sizeof(*refs));
+		if (!pick.e || !answers || !refs) {
 			free(pick.e);
 			free(answers);
+			free(refs);
 			return -ENOMEM;
 		}
 	}
@@ -161,12 +171,21 @@ int ocsp_refresher_run_once(struct ocsp_refresher *r, size_t budget, bool *held,
 	if (err == 1)
 		err = 0;
 	/* signed in this read snapshot; the write below checks the versions */
-	for (size_t i = 0; i < pick.n && !err; i++) {
-		int e = ocsp_service_presign_read(r->set, txn, pick.e[i].issuer_id,
-		                                  &pick.e[i].serial, now, &answers[i]);
+	for (size_t i = 0; i < pick.n; i++)
+		refs[i] = (struct ocsp_cert_ref){pick.e[i].issuer_id, pick.e[i].serial};
+	ocsp_batch_sort(refs, pick.n);
+	for (size_t i = 0, end; i < pick.n && !err; i = end) {
+		end = ocsp_batch_end(refs, pick.n, i, per);
+		struct store_serial serials[OCSP_BATCH_MAX];
+		for (size_t j = i; j < end; j++)
+			serials[j - i] = refs[j].serial;
+		int e = ocsp_service_presign_batch_read(r->set, txn, refs[i].issuer_id, serials,
+		                                        end - i, now, &answers[batches]);
 		if (e == -ENOENT)
 			continue; /* an issuer without a responder here */
 		err = e;
+		if (!e)
+			batches++;
 	}
 	store_txn_abort(txn);
 	if (oldest != INT64_MAX) {
@@ -180,12 +199,13 @@ int ocsp_refresher_run_once(struct ocsp_refresher *r, size_t budget, bool *held,
 	if (pick.n && r->cfg.before_write)
 		r->cfg.before_write(r->cfg.clock_arg);
 	if (pick.n) {
-		struct write_args w = {answers, pick.n, 0, 0};
+		struct write_args w = {answers, batches, 0, 0, 0};
 		err = store_write(r->store, write_cb, &w);
 		if (err)
 			goto out;
-		*signed_out = w.cached;
+		*signed_out = w.signings;
 		atomic_fetch_add(&r->stats.signatures, w.cached);
+		atomic_fetch_add(&r->stats.signings, w.signings);
 		atomic_fetch_add(&r->stats.stale, w.stale);
 	}
 	/* what is next in line, after this batch */
@@ -200,9 +220,10 @@ int ocsp_refresher_run_once(struct ocsp_refresher *r, size_t budget, bool *held,
 			*next_due = next - r->cfg.refresh_before;
 	}
 out:
-	for (size_t i = 0; i < pick.n; i++)
-		ocsp_presigned_free(&answers[i]);
+	for (size_t i = 0; i < batches; i++)
+		ocsp_presigned_batch_free(&answers[i]);
 	free(answers);
+	free(refs);
 	free(pick.e);
 	return err;
 }

@@ -32,9 +32,12 @@ struct ocsp_refresher_stats;
 struct ocsp_refresher_config {
 	int64_t refresh_before; /**< sign answers whose nextUpdate is within this many seconds */
 	size_t batch;           /**< answers per write transaction (and the bucket's burst) */
-	double rate;            /**< signatures per second */
-	int64_t lease_ttl;      /**< seconds a lease lasts without renewal */
-	uint64_t holder;        /**< this refresher's lease holder id (nonzero, unique) */
+	/** Certificates of one issuer per signed answer (ocsp.batch); 0 or 1:
+	 * one answer each. The rate counts signatures, not answers. */
+	size_t per_signature;
+	double rate;       /**< signatures per second */
+	int64_t lease_ttl; /**< seconds a lease lasts without renewal */
+	uint64_t holder;   /**< this refresher's lease holder id (nonzero, unique) */
 	/** Unix seconds; NULL: time(NULL). For tests. */
 	int64_t (*clock)(void *arg);
 	void *clock_arg;
@@ -50,6 +53,7 @@ struct ocsp_refresher_config {
 /** Figures for metrics, readable from any thread. */
 struct ocsp_refresher_stats {
 	_Atomic uint64_t signatures;    /**< answers signed and cached */
+	_Atomic uint64_t signings;      /**< signatures made for them (one per batch answer) */
 	_Atomic uint64_t stale;         /**< signed but dropped: the record changed */
 	_Atomic int lease;              /**< 1 while this refresher holds the lease */
 	_Atomic int64_t oldest_due_age; /**< seconds the oldest due answer has been due (0: none) */
@@ -64,7 +68,8 @@ int ocsp_refresher_new(const struct ocsp_responder_set *set,
 /** One step, on the caller's thread: takes or renews the lease (returns 0
  * with *held false when another holder has it), then signs up to `budget`
  * due answers (at most one batch), oldest first, and caches them in one write
- * transaction. *signed_out gets how many were cached; *next_due the
+ * transaction. *signed_out gets how many signatures were cached (each may
+ * answer up to per_signature certificates); *next_due the
  * nextUpdate - refresh_before of the next entry (INT64_MAX: store empty). */
 int ocsp_refresher_run_once(struct ocsp_refresher *r, size_t budget, bool *held, size_t *signed_out,
                             int64_t *next_due);

@@ -37,14 +37,23 @@ static struct ocsp_answer answer_of(const struct ocsp_record *record, const stru
 	};
 }
 
+/* The cache slot of a CertID form: SHA-256 CertIDs have their own answer;
+ * every other form is looked up in (and only ever matches) the SHA-1 one. */
+static enum store_hash cache_form(const struct ocsp_cert_id *id)
+{
+	return id->hash == PKI_DIGEST_SHA256 ? STORE_HASH_SHA256 : STORE_HASH_SHA1;
+}
+
 /* The cache entry for a signed answer; der points into signed_answer. */
-static struct store_response cache_entry(const struct ocsp_signed *signed_answer, uint64_t version)
+static struct store_response cache_entry(const struct ocsp_signed *signed_answer, uint64_t version,
+                                         enum store_hash form)
 {
 	return (struct store_response){
 	        .der = {signed_answer->der, signed_answer->len},
 	        .this_update = signed_answer->this_update,
 	        .next_update = signed_answer->next_update,
 	        .cert_version = version,
+	        .hash = form,
 	};
 }
 
@@ -65,7 +74,8 @@ static int record_read(struct store_txn *txn, uint32_t issuer_id, const struct o
 	memcpy(out->serial.bytes, id->serial, id->serial_len);
 	struct store_cert cert;
 	struct store_response response;
-	int err = store_status_lookup(txn, issuer_id, &out->serial, &cert, &response);
+	int err = store_status_lookup_form(txn, issuer_id, &out->serial, cache_form(id), &cert,
+	                                   &response);
 	if (err == -ENOENT)
 		return 0;
 	if (err)
@@ -99,10 +109,14 @@ static int records_reread(struct store *store, struct ocsp_query *q, bool *chang
 }
 
 /* Only the answer for one issued certificate is cached: the cache holds one
- * response per certificate, and a nonce makes an answer one client's. */
+ * response per certificate and CertID form (SHA-1 and SHA-256; others would
+ * displace the pre-signed SHA-1 answer that most clients ask for), and a
+ * nonce makes an answer one client's. */
 static bool query_cacheable(const struct ocsp_query *q)
 {
-	return q->request.count == 1 && !q->request.has_nonce && q->records[0].issued;
+	const struct ocsp_cert_id *id = &q->request.ids[0];
+	return q->request.count == 1 && !q->request.has_nonce && q->records[0].issued &&
+	       (id->hash == PKI_DIGEST_SHA1 || id->hash == PKI_DIGEST_SHA256);
 }
 
 /* --- looking up ------------------------------------------------------------------- */
@@ -157,7 +171,8 @@ struct put_args {
 static int put_cb(struct store_txn *txn, void *arg)
 {
 	struct put_args *a = arg;
-	struct store_response entry = cache_entry(a->signed_answer, a->q->records[0].version);
+	struct store_response entry = cache_entry(a->signed_answer, a->q->records[0].version,
+	                                          cache_form(&a->q->request.ids[0]));
 	return store_response_put(txn, a->q->issuer_id, &a->q->records[0].serial, &entry);
 }
 
@@ -275,7 +290,7 @@ int ocsp_service_presign_read(const struct ocsp_responder_set *set, struct store
 		return err;
 	out->issuer_id = issuer_id;
 	out->serial = *serial;
-	out->response = cache_entry(&signed_answer, record.version);
+	out->response = cache_entry(&signed_answer, record.version, STORE_HASH_SHA1);
 	return 0;
 }
 
@@ -288,4 +303,99 @@ void ocsp_presigned_free(struct ocsp_presigned *p)
 {
 	free((void *)p->response.der.data);
 	p->response.der.data = NULL;
+}
+
+/* --- batch answers ----------------------------------------------------------------------- */
+
+void ocsp_batch_sort(struct ocsp_cert_ref *refs, size_t count)
+{
+	/* insertion sort: stable, and the lists are short (a write transaction's) */
+	for (size_t i = 1; i < count; i++) {
+		struct ocsp_cert_ref r = refs[i];
+		size_t j = i;
+		for (; j > 0 && refs[j - 1].issuer_id > r.issuer_id; j--)
+			refs[j] = refs[j - 1];
+		refs[j] = r;
+	}
+}
+
+size_t ocsp_batch_end(const struct ocsp_cert_ref *refs, size_t count, size_t start,
+                      size_t per_signature)
+{
+	if (per_signature == 0)
+		per_signature = 1;
+	if (per_signature > OCSP_BATCH_MAX)
+		per_signature = OCSP_BATCH_MAX;
+	size_t end = start;
+	while (end < count && end - start < per_signature &&
+	       refs[end].issuer_id == refs[start].issuer_id)
+		end++;
+	return end;
+}
+
+int ocsp_service_presign_batch_read(const struct ocsp_responder_set *set, struct store_txn *txn,
+                                    uint32_t issuer_id, const struct store_serial *serials,
+                                    size_t count, int64_t now, struct ocsp_presigned_batch *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct ocsp_responder *r = set ? ocsp_responder_set_get(set, issuer_id) : NULL;
+	if (!r)
+		return -ENOENT;
+	if (count == 0 || count > OCSP_BATCH_MAX)
+		return -EINVAL;
+	struct ocsp_cert_id *ids = calloc(count, sizeof(*ids));
+	struct ocsp_answer answers[OCSP_BATCH_MAX];
+	if (!ids)
+		return -ENOMEM;
+	int err = 0;
+	size_t n = 0;
+	for (size_t i = 0; i < count && !err; i++) {
+		struct store_cert cert;
+		err = store_cert_get(txn, issuer_id, &serials[i], &cert);
+		if (err == -ENOENT) {
+			err = 0; /* never issued: nothing to answer for it */
+			continue;
+		}
+		if (!err)
+			err = ocsp_responder_cert_id(r, PKI_DIGEST_SHA1, serials[i].bytes,
+			                             serials[i].len, &ids[n]);
+		if (err)
+			break;
+		struct ocsp_record record;
+		record_from_cert(&cert, &record);
+		answers[n] = answer_of(&record, &ids[n]);
+		out->members[n] = (struct store_batch_member){serials[i], record.version, 0};
+		n++;
+	}
+	struct ocsp_signed signed_answer;
+	if (!err && n == 0)
+		err = -ENOENT;
+	if (!err)
+		err = ocsp_response_sign(r, answers, n, NULL, 0, now, &signed_answer);
+	free(ids);
+	if (err)
+		return err;
+	out->issuer_id = issuer_id;
+	out->count = n;
+	out->response = cache_entry(&signed_answer, out->members[0].cert_version, STORE_HASH_SHA1);
+	return 0;
+}
+
+int ocsp_service_presigned_batch_put(struct store_txn *txn, struct ocsp_presigned_batch *b)
+{
+	if (b->count == 1) {
+		/* a batch of one is a plain answer: same bytes, same storage */
+		struct store_response entry = b->response;
+		entry.cert_version = b->members[0].cert_version;
+		int err = store_response_put(txn, b->issuer_id, &b->members[0].serial, &entry);
+		b->members[0].result = err;
+		return err == -ESTALE || err == -ENOENT ? 0 : err;
+	}
+	return store_batch_put(txn, b->issuer_id, &b->response, b->members, b->count);
+}
+
+void ocsp_presigned_batch_free(struct ocsp_presigned_batch *b)
+{
+	free((void *)b->response.der.data);
+	b->response.der.data = NULL;
 }

@@ -120,3 +120,49 @@ int ocsp_service_presign_read(const struct ocsp_responder_set *set, struct store
 int ocsp_service_presigned_put(struct store_txn *txn, const struct ocsp_presigned *p);
 
 void ocsp_presigned_free(struct ocsp_presigned *p);
+
+/* --- batch answers (ocsp.batch; docs/ocsp.md "Batch answers") --------------- */
+
+/** The most certificates one batch answer names. */
+#define OCSP_BATCH_MAX OCSP_MAX_CERT_IDS
+
+/** A certificate to pre-sign. */
+struct ocsp_cert_ref {
+	uint32_t issuer_id;
+	struct store_serial serial;
+};
+
+/** Sorts refs by issuer, keeping their order within an issuer, so that
+ * ocsp_batch_end can cut them into batches of one issuer each. */
+void ocsp_batch_sort(struct ocsp_cert_ref *refs, size_t count);
+
+/** The end of the batch that starts at refs[start]: at most per_signature
+ * certificates of refs[start]'s issuer, consecutive in sorted refs. */
+size_t ocsp_batch_end(const struct ocsp_cert_ref *refs, size_t count, size_t start,
+                      size_t per_signature);
+
+/** One answer signed for several certificates of one issuer, not yet
+ * cached: SHA-1 CertIDs, one thisUpdate and nextUpdate, no extensions. */
+struct ocsp_presigned_batch {
+	uint32_t issuer_id;
+	size_t count;
+	struct store_batch_member members[OCSP_BATCH_MAX];
+	struct store_response response; /**< der is malloc'd: ocsp_presigned_batch_free */
+};
+
+/** Reads the records of `count` (1..OCSP_BATCH_MAX) certificates of one
+ * issuer in txn and signs one answer for all of them as of `now`.
+ * Certificates never issued are left out; -ENOENT when none is left or the
+ * issuer has no responder in the set. Blocks. */
+int ocsp_service_presign_batch_read(const struct ocsp_responder_set *set, struct store_txn *txn,
+                                    uint32_t issuer_id, const struct store_serial *serials,
+                                    size_t count, int64_t now, struct ocsp_presigned_batch *out);
+
+/** Caches a batch answer in the write transaction txn for every member
+ * whose record did not change since it was read (members[].result: 0, or
+ * -ESTALE when a revocation won, -ENOENT). A batch of one is cached as a
+ * plain answer, exactly as ocsp_service_presigned_put. Returns an error
+ * only when txn must be aborted. */
+int ocsp_service_presigned_batch_put(struct store_txn *txn, struct ocsp_presigned_batch *b);
+
+void ocsp_presigned_batch_free(struct ocsp_presigned_batch *b);

@@ -144,8 +144,9 @@ int ocsp_response_sign(struct ocsp_responder *r, const struct ocsp_answer *answe
  * internalError, tryLater, sigRequired, unauthorized). Static bytes. */
 const uint8_t *ocsp_status_response(enum ocsp_response_status status, size_t *len);
 
-/** True when a signed response's first SingleResponse names exactly this
- * CertID DER (so a cached response may answer this request). */
+/** True when one of a signed response's SingleResponses names exactly this
+ * CertID DER (so a cached response, perhaps a batch's, may answer this
+ * request). */
 bool ocsp_response_answers(const uint8_t *der, size_t len, const struct ocsp_cert_id *id);
 
 /* --- client side -------------------------------------------------------------- */

@@ -567,9 +567,19 @@ bool ocsp_response_answers(const uint8_t *der, size_t len, const struct ocsp_cer
 	if (get(&p, tbs_end, &n, MBEDTLS_ASN1_GENERALIZED_TIME))
 		return false;
 	p += n;
-	if (get(&p, tbs_end, &n, ASN1_SEQ) || get(&p, tbs_end, &n, ASN1_SEQ))
+	if (get(&p, tbs_end, &n, ASN1_SEQ))
 		return false;
-	return (size_t)(tbs_end - p) >= id->der_len && memcmp(p, id->der, id->der_len) == 0;
+	/* a batch answer names its certificates in any order: one of them must
+	 * be exactly this CertID (the first, when there is only one) */
+	const unsigned char *responses_end = p + n;
+	while (p < responses_end) {
+		if (get(&p, responses_end, &n, ASN1_SEQ))
+			return false;
+		if (n >= id->der_len && memcmp(p, id->der, id->der_len) == 0)
+			return true;
+		p += n;
+	}
+	return false;
 }
 
 /* --- verification ------------------------------------------------------------------ */

@@ -121,6 +121,14 @@ int store_cert_count(struct store_txn *txn, uint32_t issuer_id, uint64_t *count)
 	return dec_finish(&d);
 }
 
+int store_cert_get_key(struct store_txn *txn, const uint8_t *key, size_t klen,
+                       struct store_cert *out)
+{
+	if (klen < 5 || klen > CERT_KEY_MAX)
+		return -EINVAL;
+	return cert_read(txn, key, klen, out);
+}
+
 int store_cert_get(struct store_txn *txn, uint32_t issuer_id, const struct store_serial *serial,
                    struct store_cert *out)
 {
@@ -269,12 +277,23 @@ int store_cert_revoke(struct store_txn *txn, uint32_t issuer_id, const struct st
 	rc = cert_write(txn, key, (size_t)key_len, &c, 0);
 	if (rc == 0)
 		rc = revoked_index_put(txn, &c, true);
+	/* both cached answers go; a batch answer goes for its other members
+	 * too, since it says good for this one (batches.c) */
+	MDB_val k = {(size_t)key_len, key}, v;
+	struct response_head head = {0};
 	if (rc == 0) {
-		MDB_val k = {(size_t)key_len, key};
-		rc = store_del(txn, DB_RESPONSES, &k);
+		rc = store_get(txn, DB_RESPONSES, &k, &v);
+		if (rc == 0 && response_head_read(&v, &head) != 0)
+			rc = -EIO;
 		if (rc == -ENOENT)
 			rc = 0;
 	}
+	if (rc == 0 && head.batch)
+		rc = batch_invalidate(txn, head.batch);
+	if (rc == 0)
+		rc = response_release(txn, DB_RESPONSES, key, (size_t)key_len, true);
+	if (rc == 0)
+		rc = response_release(txn, DB_RESPONSES_SHA256, key, (size_t)key_len, true);
 	if (rc == 0)
 		rc = change_append(txn, STORE_CHANGE_REVOKED, issuer_id, serial);
 	return rc;
@@ -341,17 +360,43 @@ int store_revoked_each(struct store_txn *txn, uint32_t issuer_id, int64_t since,
 int response_head_read(const MDB_val *v, struct response_head *out)
 {
 	const uint8_t *p = v->mv_data;
-	if (v->mv_size <= RESPONSE_HEADER || p[0] != CODEC_V1)
+	if (v->mv_size <= RESPONSE_HEADER)
 		return -EIO;
+	if (p[0] == CODEC_V1) {
+		out->batch = 0;
+	} else if (p[0] == RESPONSE_V_BATCH && v->mv_size == RESPONSE_HEADER + 8) {
+		out->batch = get_be64(p + RESPONSE_HEADER);
+		if (out->batch == 0)
+			return -EIO;
+	} else {
+		return -EIO;
+	}
 	out->cert_version = get_be64(p + 1);
 	out->this_update = (int64_t)get_be64(p + 9);
 	out->next_update = (int64_t)get_be64(p + 17);
 	return 0;
 }
 
+/* The sub-database of a CertID form's cached answers; DB_COUNT: none. */
+static enum store_db response_db(const struct store_txn *txn, enum store_hash hash)
+{
+	if (hash == 0 || hash == STORE_HASH_SHA1)
+		return DB_RESPONSES;
+	if (hash == STORE_HASH_SHA256 && txn->store->has_batches)
+		return DB_RESPONSES_SHA256;
+	return DB_COUNT;
+}
+
 int store_status_lookup(struct store_txn *txn, uint32_t issuer_id,
                         const struct store_serial *serial, struct store_cert *cert,
                         struct store_response *response)
+{
+	return store_status_lookup_form(txn, issuer_id, serial, STORE_HASH_SHA1, cert, response);
+}
+
+int store_status_lookup_form(struct store_txn *txn, uint32_t issuer_id,
+                             const struct store_serial *serial, enum store_hash hash,
+                             struct store_cert *cert, struct store_response *response)
 {
 	uint8_t key[CERT_KEY_MAX];
 	memset(response, 0, sizeof(*response));
@@ -361,8 +406,11 @@ int store_status_lookup(struct store_txn *txn, uint32_t issuer_id,
 	int rc = cert_read(txn, key, (size_t)key_len, cert);
 	if (rc)
 		return rc;
+	enum store_db db = response_db(txn, hash);
+	if (db == DB_COUNT)
+		return 0;
 	MDB_val k = {(size_t)key_len, key}, v;
-	rc = store_get(txn, DB_RESPONSES, &k, &v);
+	rc = store_get(txn, db, &k, &v);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc)
@@ -372,11 +420,18 @@ int store_status_lookup(struct store_txn *txn, uint32_t issuer_id,
 		return -EIO;
 	if (head.cert_version != cert->version)
 		return 0; /* signed for an older record: the caller signs afresh */
+	if (head.batch) {
+		rc = batch_der(txn, head.batch, &response->der);
+		if (rc)
+			return rc;
+	} else {
+		response->der.data = (const uint8_t *)v.mv_data + RESPONSE_HEADER;
+		response->der.len = v.mv_size - RESPONSE_HEADER;
+	}
 	response->cert_version = head.cert_version;
 	response->this_update = head.this_update;
 	response->next_update = head.next_update;
-	response->der.data = (const uint8_t *)v.mv_data + RESPONSE_HEADER;
-	response->der.len = v.mv_size - RESPONSE_HEADER;
+	response->hash = hash == 0 ? STORE_HASH_SHA1 : hash;
 	return 0;
 }
 
@@ -507,15 +562,24 @@ int store_response_put(struct store_txn *txn, uint32_t issuer_id, const struct s
 		return rc;
 	if (c.version != response->cert_version)
 		return -ESTALE;
-	int64_t was;
-	rc = refresh_index_state(txn, key, (size_t)key_len, c.version, &was);
-	if (rc == 0)
-		rc = refresh_index_move(txn, key, (size_t)key_len, was, response->next_update,
-		                        true);
+	enum store_db db = response_db(txn, response->hash);
+	if (db == DB_COUNT)
+		return -EINVAL;
+	if (db == DB_RESPONSES) {
+		/* the refresh index follows the SHA-1 answer, the one refreshed */
+		int64_t was;
+		rc = refresh_index_state(txn, key, (size_t)key_len, c.version, &was);
+		if (rc == 0)
+			rc = refresh_index_move(txn, key, (size_t)key_len, was,
+			                        response->next_update, true);
+		if (rc)
+			return rc;
+	}
+	rc = response_release(txn, db, key, (size_t)key_len, false);
 	if (rc)
 		return rc;
 	MDB_val k = {(size_t)key_len, key}, v = {RESPONSE_HEADER + response->der.len, NULL};
-	rc = store_put(txn, DB_RESPONSES, &k, &v, MDB_RESERVE);
+	rc = store_put(txn, db, &k, &v, MDB_RESERVE);
 	if (rc)
 		return rc;
 	struct encoder e = {v.mv_data, 0};

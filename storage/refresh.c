@@ -18,7 +18,6 @@
 
 #include "storage/codec.h"
 
-
 static uint64_t due_key_time(int64_t next_update)
 {
 	return next_update < 0 ? 0 : (uint64_t)next_update;

@@ -21,8 +21,13 @@
  * every writer must maintain: a store of generation 1 is indexed once when
  * opened read-write, and a kensho of generation 1 refuses a store of 2.
  * 3 added the Merkle log of intake and audit records (log.c), built the
- * same way from the records of an older store. */
-#define SCHEMA_VERSION 3
+ * same way from the records of an older store.
+ * 4 added batch answers (responses values of version 2 referring to
+ * `batches`) and the SHA-256 answers (`responses_sha256`): a kensho of an
+ * older generation would misread the former, so it must refuse such a store;
+ * an older store needs nothing converted for them (their sub-databases are
+ * created empty when it is opened read-write). */
+#define SCHEMA_VERSION 4
 
 static const char *const db_names[DB_COUNT] = {
         [DB_META] = "meta",
@@ -42,6 +47,9 @@ static const char *const db_names[DB_COUNT] = {
         [DB_LOG_NODES] = "log_nodes",
         [DB_LOG_STH] = "log_sth",
         [DB_LOG_RECORDS] = "log_records",
+        [DB_RESPONSES_SHA256] = "responses_sha256",
+        [DB_BATCHES] = "batches",
+        [DB_BATCH_REFS] = "batch_refs",
 };
 
 int store_error(int rc)
@@ -142,14 +150,19 @@ static int store_open_dbs(struct store *s)
 		return store_error(rc);
 	s->has_refresh = true;
 	s->has_log = true;
+	s->has_batches = true;
 	for (int i = 0; i < DB_COUNT && rc == 0; i++) {
 		rc = mdb_dbi_open(txn, db_names[i], s->read_only ? 0 : MDB_CREATE, &s->dbi[i]);
 		if (rc == MDB_NOTFOUND && i == DB_REFRESH && s->read_only) {
 			s->has_refresh = false; /* generation 1, read-only: no index */
 			rc = 0;
 		}
-		if (rc == MDB_NOTFOUND && i >= DB_LOG_LEAVES && s->read_only) {
+		if (rc == MDB_NOTFOUND && i >= DB_LOG_LEAVES && i <= DB_LOG_RECORDS && s->read_only) {
 			s->has_log = false; /* before generation 3, read-only: no log */
+			rc = 0;
+		}
+		if (rc == MDB_NOTFOUND && i >= DB_RESPONSES_SHA256 && s->read_only) {
+			s->has_batches = false; /* before generation 4, read-only */
 			rc = 0;
 		}
 	}
@@ -170,6 +183,8 @@ static int store_open_dbs(struct store *s)
 			s->has_refresh = false;
 		if (rc == 0 && version < 3 && s->read_only)
 			s->has_log = false;
+		if (rc == 0 && version < 4 && s->read_only)
+			s->has_batches = false;
 	}
 	if ((rc == MDB_NOTFOUND || (rc == 0 && version < SCHEMA_VERSION)) && !s->read_only) {
 		int err = 0;
@@ -193,6 +208,8 @@ static int store_open_dbs(struct store *s)
 			mdb_txn_abort(txn);
 			return err;
 		}
+		if (rc == 0)
+			log_info("store: schema %u upgraded to %d", version, SCHEMA_VERSION);
 		uint8_t v[5] = {CODEC_V1};
 		put_be32(v + 1, SCHEMA_VERSION);
 		val = (MDB_val){sizeof(v), v};

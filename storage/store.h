@@ -139,9 +139,10 @@ int store_cert_insert(struct store_txn *txn, struct store_cert *cert, struct sto
 int store_cert_update_links(struct store_txn *txn, struct store_cert *cert);
 
 /** Revokes a certificate: sets status, time and reason, adds it to the
- * revocation index, deletes its cached OCSP response, bumps its version and
- * appends a change record — all in txn. -EALREADY if already revoked
- * (except certificateHold → other reason, which updates). */
+ * revocation index, deletes its cached OCSP responses (and, when its answer
+ * is a batch's, that batch's answers for the other members, which then
+ * fall due), bumps its version and appends a change record — all in txn. -EALREADY if already
+ * revoked (except certificateHold → other reason, which updates). */
 int store_cert_revoke(struct store_txn *txn, uint32_t issuer_id, const struct store_serial *serial,
                       int64_t revoked_at, enum crl_reason reason);
 
@@ -180,30 +181,66 @@ struct store_response {
 	int64_t this_update;
 	int64_t next_update;
 	uint64_t cert_version; /**< the store_cert.version it was signed for */
+	/** Which of the certificate's two cached answers: the SHA-1 CertID form
+	 * (0 or STORE_HASH_SHA1; the one pre-signed and refreshed) or the
+	 * SHA-256 one (cached when first asked for). */
+	enum store_hash hash;
 };
 
-/** Looks up a certificate and its cached response in one go. Returns 0 with
- * *cert filled; *response->der.data is NULL when there is no usable cached
- * response (none, or signed for an older version of the record). -ENOENT if
- * the certificate was never issued. */
+/** Looks up a certificate and its cached SHA-1 CertID answer in one go.
+ * Returns 0 with *cert filled; *response->der.data is NULL when there is no
+ * usable cached response (none, or signed for an older version of the
+ * record). -ENOENT if the certificate was never issued. */
 int store_status_lookup(struct store_txn *txn, uint32_t issuer_id,
                         const struct store_serial *serial, struct store_cert *cert,
                         struct store_response *response);
 
-/** Caches a signed response for (issuer, serial), but only if the
- * certificate's version still equals response->cert_version: otherwise
- * -ESTALE and nothing is written (a revocation won the race). */
+/** store_status_lookup for the answer of CertID form `hash` (SHA-1 or
+ * SHA-256; any other form has no cached answer). Two gets, three when the
+ * answer is a batch's (the batch's DER is a get of its own). */
+int store_status_lookup_form(struct store_txn *txn, uint32_t issuer_id,
+                             const struct store_serial *serial, enum store_hash hash,
+                             struct store_cert *cert, struct store_response *response);
+
+/** Caches a signed response for (issuer, serial) in the slot of
+ * response->hash, but only if the certificate's version still equals
+ * response->cert_version: otherwise -ESTALE and nothing is written (a
+ * revocation won the race). */
 int store_response_put(struct store_txn *txn, uint32_t issuer_id, const struct store_serial *serial,
                        const struct store_response *response);
+
+/** One certificate answered by a batch answer. */
+struct store_batch_member {
+	struct store_serial serial;
+	uint64_t cert_version; /**< the record version its SingleResponse says */
+	int result; /**< set by store_batch_put: 0 cached, -ESTALE, -ENOENT, -ECANCELED */
+};
+
+/** Caches one signed response answering several certificates of one issuer
+ * (SHA-1 CertIDs, one thisUpdate/nextUpdate) as the SHA-1 answer of every
+ * member, but only if every member's record still has the version it was
+ * signed for: otherwise nothing is written, the changed members get result
+ * -ESTALE (-ENOENT if gone) and the others -ECANCELED (the bytes would still
+ * say good for a certificate revoked meanwhile). The DER is stored once, in
+ * `batches`, with its members and a count of the answers that refer to it;
+ * replacing or deleting the last of them deletes it, and revoking a member
+ * deletes every member's reference (store_cert_revoke). Returns 0 (even when
+ * nothing was cached) or an error that must abort txn. */
+int store_batch_put(struct store_txn *txn, uint32_t issuer_id,
+                    const struct store_response *response, struct store_batch_member *members,
+                    size_t count);
+
+/** Counts the stored batch answers (for tests and metrics; no scan). */
+int store_batch_count(struct store_txn *txn, uint64_t *count);
 
 /** Counts the cached responses of every issuer (LMDB keeps the count: no scan). */
 int store_response_count(struct store_txn *txn, uint64_t *count);
 
 /** How the certificates' cached answers stand at one time. */
 struct store_freshness {
-	uint64_t fresh;   /**< a usable answer whose nextUpdate is after due_at */
-	uint64_t due;     /**< a usable answer whose nextUpdate is at or before due_at */
-	uint64_t missing; /**< no answer, or one signed for an older record */
+	uint64_t fresh;             /**< a usable answer whose nextUpdate is after due_at */
+	uint64_t due;               /**< a usable answer whose nextUpdate is at or before due_at */
+	uint64_t missing;           /**< no answer, or one signed for an older record */
 	int64_t oldest_this_update; /**< of the usable answers; 0 when none */
 };
 

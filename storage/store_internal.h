@@ -25,6 +25,9 @@ enum store_db {
 	DB_LOG_NODES,
 	DB_LOG_STH,
 	DB_LOG_RECORDS,
+	DB_RESPONSES_SHA256,
+	DB_BATCHES,
+	DB_BATCH_REFS,
 	DB_COUNT
 };
 
@@ -39,6 +42,7 @@ struct store {
 	bool read_only;
 	bool has_refresh; /* false: a read-only store written before the refresh index */
 	bool has_log;     /* false: a read-only store written before the Merkle log */
+	bool has_batches; /* false: a read-only store written before batches and SHA-256 answers */
 	/* mdb_env_set_mapsize may run only while no transaction of this process
 	 * is active: every transaction holds `remap` shared, a resize holds it
 	 * exclusively. */
@@ -86,16 +90,38 @@ int store_require_write(struct store_txn *txn);
 #define REFRESH_KEY_MAX (8 + CERT_KEY_MAX)
 
 /* A responses value: version byte, the record version it was signed for,
- * thisUpdate, nextUpdate (8 octets each, big-endian), then the DER. */
-#define RESPONSE_HEADER (1 + 8 + 8 + 8)
+ * thisUpdate, nextUpdate (8 octets each, big-endian), then either the DER
+ * (version 1) or the u64 id of the batch answer in `batches` that holds it
+ * (version 2). */
+#define RESPONSE_HEADER  (1 + 8 + 8 + 8)
+#define RESPONSE_V_BATCH 2
 struct response_head {
 	uint64_t cert_version;
 	int64_t this_update;
 	int64_t next_update;
+	uint64_t batch; /* 0: the DER follows the header */
 };
 /* Reads a responses value's header: 0, or -EIO when it is not one. */
 int response_head_read(const MDB_val *v, struct response_head *out);
 
+/* --- batch answers (batches.c) ----------------------------------------------- */
+
+/** The DER of batch answer `id` (valid within txn); -EIO when a reference
+ * names no batch. */
+int batch_der(struct store_txn *txn, uint64_t id, struct store_blob *der);
+/** The most members a batch answer has (OCSP_MAX_CERT_IDS of pki/). */
+#define OCSP_BATCH_MEMBERS_MAX 32
+/** Deletes the SHA-1 answer of every member that still refers to batch id
+ * (making them missing in the refresh index), and with them the batch. */
+int batch_invalidate(struct store_txn *txn, uint64_t id);
+/** Reads a status record by its certs key (certs.c). */
+int store_cert_get_key(struct store_txn *txn, const uint8_t *key, size_t klen,
+                       struct store_cert *out);
+/** Drops the cached answer under key in db (responses or responses_sha256),
+ * if any: its batch loses a reference (and is deleted with its last one);
+ * the entry is deleted when `del`, else left for the caller to overwrite. */
+int response_release(struct store_txn *txn, enum store_db db, const uint8_t *key, size_t klen,
+                     bool del);
 /** Builds the certs/responses/cert_der key; returns its length or -EINVAL. */
 int cert_key(uint32_t issuer_id, const struct store_serial *serial, uint8_t out[CERT_KEY_MAX]);
 /** Builds a revocation-index key (serial may be NULL: the range start). */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -20,6 +21,7 @@
 
 #include "ca/ca.h"
 #include "ca/jpki_profile.h"
+#include "ocsp/service.h"
 #include "pki/x509_write.h"
 
 static char dir[256];
@@ -540,12 +542,31 @@ static void test_gen_with_certs(void **state)
 	assert_int_equal(store_change_last(txn, &first), 0);
 	store_txn_abort(txn);
 
-	struct ca_gen_options opts = {
-	        .people = 30, .revoked = 0.5, .seed = 5, .certs = true, .key_pool = 1};
+	struct ca_gen_options opts = {.people = 30,
+	                              .revoked = 0.5,
+	                              .seed = 5,
+	                              .certs = true,
+	                              .key_pool = 1,
+	                              .ocsp_batch = 4};
 	struct ca_gen_result r;
 	char err[CA_ERR_LEN];
 	assert_int_equal(ca_gen(ca, &opts, &r, err), 0);
 	assert_true(r.certs >= 30);
+	/* every answer pre-signed, four certificates to a signature (the last
+	 * of each issuer fewer; revocations take their batch away) */
+	assert_int_equal(store_txn_begin(ca_store(ca), false, &txn), 0);
+	struct store_freshness fresh;
+	assert_int_equal(store_response_freshness(txn, (int64_t)time(NULL), &fresh), 0);
+	uint64_t batches;
+	assert_int_equal(store_batch_count(txn, &batches), 0);
+	store_txn_abort(txn);
+	assert_true(fresh.fresh > 0);
+	assert_true(batches > 0 && batches * 2 < fresh.fresh);
+	struct ca_gen_options too_many = opts;
+	too_many.ocsp_batch = OCSP_BATCH_MAX + 1;
+	too_many.seed = 6;
+	struct ca_gen_result none;
+	assert_int_equal(ca_gen(ca, &too_many, &none, err), -EINVAL);
 
 	struct issued_check st = {.ca = ca};
 	static const char *const names[] = {NULL, "sign-ca.pem", "auth-ca.pem"};

@@ -91,10 +91,12 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct ocsp_refresher *refresher(struct fixture *f, uint64_t holder, size_t batch)
+static struct ocsp_refresher *refresher_per(struct fixture *f, uint64_t holder, size_t batch,
+                                            size_t per_signature)
 {
 	struct ocsp_refresher_config cfg = {.refresh_before = BEFORE,
 	                                    .batch = batch,
+	                                    .per_signature = per_signature,
 	                                    .rate = 100,
 	                                    .lease_ttl = 60,
 	                                    .holder = holder,
@@ -104,6 +106,31 @@ static struct ocsp_refresher *refresher(struct fixture *f, uint64_t holder, size
 	struct ocsp_refresher *r;
 	assert_int_equal(ocsp_refresher_new(f->set, &cfg, &r), 0);
 	return r;
+}
+
+static struct ocsp_refresher *refresher(struct fixture *f, uint64_t holder, size_t batch)
+{
+	return refresher_per(f, holder, batch, 1);
+}
+
+/* Number of SingleResponses in serial n's usable answer, 0 when none. */
+static size_t answer_size(struct fixture *f, uint8_t n)
+{
+	struct store_serial s = serial_n(n);
+	struct store_txn *txn;
+	assert_int_equal(store_txn_begin(f->store, false, &txn), 0);
+	struct store_cert c;
+	struct store_response r;
+	assert_int_equal(store_status_lookup(txn, f->issuer, &s, &c, &r), 0);
+	size_t count = 0;
+	if (r.der.data) {
+		struct ocsp_response_info *info = malloc(sizeof(*info));
+		assert_int_equal(ocsp_response_parse(r.der.data, r.der.len, info), 0);
+		count = info->count;
+		free(info);
+	}
+	store_txn_abort(txn);
+	return count;
 }
 
 /* nextUpdate of serial n's usable answer, 0 when none */
@@ -182,6 +209,48 @@ static void test_revocation_between_sign_and_write_wins(void **state)
 	enum ocsp_cert_status status = OCSP_CERT_GOOD;
 	assert_int_not_equal(next_update_of(f, 1, &status), 0);
 	assert_int_equal(status, OCSP_CERT_REVOKED);
+	ocsp_refresher_free(r);
+}
+
+/* ocsp.batch = 3: the budget counts signatures, each answering up to three
+ * certificates; a revocation between signing and writing keeps the whole
+ * batch out of the cache (its bytes say good for the revoked one), and the
+ * next run signs again. */
+static void test_batches_count_as_one_signature(void **state)
+{
+	struct fixture *f = *state;
+	struct ocsp_refresher *r = refresher_per(f, 1, 10, 3);
+	bool held;
+	size_t n;
+	int64_t next_due;
+	assert_int_equal(ocsp_refresher_run_once(r, 1, &held, &n, &next_due), 0);
+	assert_int_equal(n, 1); /* one signature, three answers */
+	assert_int_equal(atomic_load(&ocsp_refresher_stats(r)->signatures), 3);
+	assert_int_equal(atomic_load(&ocsp_refresher_stats(r)->signings), 1);
+	assert_int_equal(
+	        answer_size(f, 1) + answer_size(f, 2) + answer_size(f, 3) + answer_size(f, 4), 9);
+	f->now = T0 + VALIDITY - BEFORE;
+	f->revoke_before_write = true; /* serial 1: in the first batch */
+	assert_int_equal(ocsp_refresher_run_once(r, 10, &held, &n, &next_due), 0);
+	assert_int_equal(next_update_of(f, 1, NULL), 0);
+	assert_int_equal(atomic_load(&ocsp_refresher_stats(r)->stale), 1);
+	assert_int_equal(ocsp_refresher_run_once(r, 10, &held, &n, &next_due), 0);
+	enum ocsp_cert_status status = OCSP_CERT_GOOD;
+	assert_int_not_equal(next_update_of(f, 1, &status), 0);
+	for (uint8_t k = 1; k <= 4; k++)
+		assert_true(next_update_of(f, k, NULL) > T0 + VALIDITY);
+	struct ocsp_response_info info;
+	struct store_serial s1 = serial_n(1);
+	struct store_txn *txn;
+	assert_int_equal(store_txn_begin(f->store, false, &txn), 0);
+	struct store_cert c;
+	struct store_response resp;
+	assert_int_equal(store_status_lookup(txn, f->issuer, &s1, &c, &resp), 0);
+	assert_int_equal(ocsp_response_parse(resp.der.data, resp.der.len, &info), 0);
+	for (size_t i = 0; i < info.count; i++)
+		if (info.singles[i].id.serial_len == 2 && info.singles[i].id.serial[1] == 1)
+			assert_int_equal(info.singles[i].status, OCSP_CERT_REVOKED);
+	store_txn_abort(txn);
 	ocsp_refresher_free(r);
 }
 
@@ -272,6 +341,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_due_answers_oldest_first_within_budget, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_revocation_between_sign_and_write_wins, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_batches_count_as_one_signature, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_only_the_lease_holder_signs, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_issuers_without_a_responder_are_skipped, setup,

@@ -238,7 +238,7 @@ static void test_sign_writes_back(void **state)
 {
 	struct fixture *f = *state;
 	const uint8_t *serials[] = {serial_good};
-	ask(f, PKI_DIGEST_SHA256, serials, 1, false);
+	ask(f, PKI_DIGEST_SHA1, serials, 1, false);
 	assert_int_equal(lookup(f, 0), 0);
 	struct ocsp_signed out;
 	assert_int_equal(ocsp_service_sign(f->set, &f->query, &out), 0);
@@ -269,6 +269,133 @@ static void test_sign_writes_back(void **state)
 	assert_non_null(still);
 	assert_false(still->has_nonce);
 	free(still);
+}
+
+/* A certificate has two cached answers, one per CertID form: a SHA-256
+ * request is cached beside the pre-signed SHA-1 answer instead of replacing
+ * it, so clients that alternate cost no signature; other forms are signed
+ * and not cached (they would displace the SHA-1 answer); a revocation
+ * removes both. */
+static void test_both_forms_cached(void **state)
+{
+	struct fixture *f = *state;
+	struct store_serial good = serial_of(serial_good, 2);
+	assert_int_equal(ocsp_service_presign(f->set, f->issuer, &good), 0);
+	const uint8_t *serials[] = {serial_good};
+	ask(f, PKI_DIGEST_SHA256, serials, 1, false);
+	assert_int_equal(lookup(f, 0), 0);
+	struct ocsp_signed out;
+	assert_int_equal(ocsp_service_sign(f->set, &f->query, &out), 0);
+	free(out.der);
+	for (int round = 0; round < 2; round++) {
+		f->hits = 0;
+		ask(f, PKI_DIGEST_SHA256, serials, 1, false);
+		assert_int_equal(lookup(f, 0), 1);
+		struct ocsp_response_info *info = check_response(f, f->hit_der, f->hit_len);
+		assert_int_equal(info->count, 1);
+		assert_int_equal(info->singles[0].id.hash, PKI_DIGEST_SHA256);
+		free(info);
+		ask(f, PKI_DIGEST_SHA1, serials, 1, false);
+		assert_int_equal(lookup(f, 0), 1);
+		info = check_response(f, f->hit_der, f->hit_len);
+		assert_int_equal(info->singles[0].id.hash, PKI_DIGEST_SHA1);
+		free(info);
+		assert_int_equal(f->hits, 2);
+	}
+	ask(f, PKI_DIGEST_SHA384, serials, 1, false);
+	assert_int_equal(lookup(f, 0), 0);
+	assert_int_equal(ocsp_service_sign(f->set, &f->query, &out), 0);
+	free(out.der);
+	assert_int_equal(lookup(f, 0), 0);
+	ask(f, PKI_DIGEST_SHA1, serials, 1, false);
+	assert_int_equal(lookup(f, 0), 1);
+
+	revoke(f, serial_good, 2, CRL_REASON_KEY_COMPROMISE);
+	ask(f, PKI_DIGEST_SHA256, serials, 1, false);
+	assert_int_equal(lookup(f, 0), 0);
+	ask(f, PKI_DIGEST_SHA1, serials, 1, false);
+	assert_int_equal(lookup(f, 0), 0);
+}
+
+/* One signed answer for several certificates: each is served those exact
+ * bytes. Revoking one takes the batch away from all of them (its bytes say
+ * good for the revoked one): they miss until signed again. A batch signed
+ * before a revocation and written after it is cached for none. Batches are
+ * deleted with their last reference. */
+static void test_batch_answer(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t more[3][2] = {{0x20, 0x01}, {0x20, 0x02}, {0x20, 0x03}};
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ocsp_fixture_add_cert(f->store, f->issuer, more[i], 2), 0);
+	struct store_serial serials[4] = {serial_of(serial_good, 2), serial_of(more[0], 2),
+	                                  serial_of(more[1], 2), serial_of(more[2], 2)};
+	struct store_txn *txn;
+	assert_int_equal(store_txn_begin(f->store, true, &txn), 0);
+	struct ocsp_presigned_batch b;
+	assert_int_equal(ocsp_service_presign_batch_read(f->set, txn, f->issuer, serials, 4,
+	                                                 (int64_t)time(NULL), &b),
+	                 0);
+	assert_int_equal(b.count, 4);
+	struct ocsp_presigned_batch late = b; /* a copy, as read before the revocation */
+	assert_int_equal(ocsp_service_presigned_batch_put(txn, &b), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(b.members[i].result, 0);
+	uint64_t batches;
+	assert_int_equal(store_batch_count(txn, &batches), 0);
+	assert_int_equal(batches, 1);
+	assert_int_equal(store_txn_commit(txn), 0);
+
+	const uint8_t *each[] = {serial_good, more[0], more[1], more[2]};
+	for (int i = 0; i < 4; i++) {
+		ask(f, PKI_DIGEST_SHA1, &each[i], 1, false);
+		assert_int_equal(lookup(f, 0), 1);
+		assert_int_equal(f->hit_len, b.response.der.len);
+		assert_memory_equal(f->hit_der, b.response.der.data, f->hit_len);
+	}
+	struct ocsp_response_info *info = check_response(f, f->hit_der, f->hit_len);
+	assert_int_equal(info->count, 4);
+	free(info);
+
+	revoke(f, more[1], 2, CRL_REASON_KEY_COMPROMISE);
+	for (int i = 0; i < 4; i++) {
+		ask(f, PKI_DIGEST_SHA1, &each[i], 1, false);
+		assert_int_equal(lookup(f, 0), 0);
+		assert_int_equal(f->query.records[0].status,
+		                 i == 2 ? OCSP_CERT_REVOKED : OCSP_CERT_GOOD);
+	}
+	assert_int_equal(store_txn_begin(f->store, true, &txn), 0);
+	assert_int_equal(store_batch_count(txn, &batches), 0);
+	assert_int_equal(batches, 0);
+	assert_int_equal(ocsp_service_presigned_batch_put(txn, &late), 0);
+	assert_int_equal(late.members[2].result, -ESTALE);
+	assert_int_equal(late.members[0].result, -ECANCELED);
+	assert_int_equal(late.members[3].result, -ECANCELED);
+	assert_int_equal(store_batch_count(txn, &batches), 0);
+	assert_int_equal(batches, 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	ask(f, PKI_DIGEST_SHA1, &each[0], 1, false);
+	assert_int_equal(lookup(f, 0), 0);
+
+	/* signed again without the revoked one; single answers replace it */
+	struct store_serial three[3] = {serials[0], serials[1], serials[3]};
+	assert_int_equal(store_txn_begin(f->store, true, &txn), 0);
+	struct ocsp_presigned_batch again;
+	assert_int_equal(ocsp_service_presign_batch_read(f->set, txn, f->issuer, three, 3,
+	                                                 (int64_t)time(NULL), &again),
+	                 0);
+	assert_int_equal(ocsp_service_presigned_batch_put(txn, &again), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	ask(f, PKI_DIGEST_SHA1, &each[3], 1, false);
+	assert_int_equal(lookup(f, 0), 1);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(ocsp_service_presign(f->set, f->issuer, &serials[i]), 0);
+	assert_int_equal(store_txn_begin(f->store, false, &txn), 0);
+	assert_int_equal(store_batch_count(txn, &batches), 0);
+	assert_int_equal(batches, 0);
+	store_txn_abort(txn);
+	ocsp_presigned_batch_free(&again);
+	ocsp_presigned_batch_free(&b);
 }
 
 /* A revocation commits after the lookup read "good" and before the signed
@@ -402,6 +529,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_not_ours, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_cache_hit, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_sign_writes_back, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_both_forms_cached, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_batch_answer, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_stale_write_back_signs_again, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_stale_uncached_answer_signs_again, setup,
 	                                        teardown),

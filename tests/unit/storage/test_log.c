@@ -499,7 +499,7 @@ static void test_log_built_for_older_store(void **state)
 	}
 	MDB_val v;
 	assert_int_equal(store_get(txn, DB_META, &sk, &v), 0);
-	assert_int_equal(((const uint8_t *)v.mv_data)[4], 3);
+	assert_int_equal(((const uint8_t *)v.mv_data)[4], 4);
 	store_txn_abort(txn);
 	check_report(f->store, false, NULL);
 	/* opening again does not log twice; new records go on from there */

@@ -1,6 +1,7 @@
 /* storage: the refresh index orders every certificate by its answer's
  * nextUpdate (missing first), moves with each write it mirrors, names each
- * certificate once, and is built when a store of schema 1 is opened. */
+ * certificate once, and is built when a store of schema 1 is opened; a
+ * store of schema 2 is upgraded to 4 (batch and SHA-256 answers). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -225,7 +226,7 @@ static void test_index_built_for_schema_1_store(void **state)
 	txn = begin(f->store, false);
 	MDB_val v;
 	assert_int_equal(store_get(txn, DB_META, &sk, &v), 0);
-	assert_int_equal(((const uint8_t *)v.mv_data)[4], 3);
+	assert_int_equal(((const uint8_t *)v.mv_data)[4], 4);
 	store_txn_abort(txn);
 }
 
@@ -254,6 +255,97 @@ static void test_lease(void **state)
 	assert_int_equal(store_txn_commit(txn), 0);
 }
 
+/* Schema 3 added batch answers and SHA-256 answers. A store of generation 2
+ * opens read-only as it is (no SHA-256 answers, no batches), and read-write
+ * gets the new sub-databases and generation 3 while its answers keep
+ * serving; from then on a batch answer serves its members. */
+static void test_schema_2_store_upgraded(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t issuer = add_issuer(f->store);
+	for (uint64_t n = 1; n <= 3; n++)
+		add_cert(f->store, issuer, n);
+	assert_int_equal(put_answer(f->store, issuer, 1, 4000000000), 0);
+	struct store_txn *txn = begin(f->store, true);
+	for (int db = DB_RESPONSES_SHA256; db <= DB_BATCH_REFS; db++)
+		assert_int_equal(mdb_drop(txn->txn, f->store->dbi[db], 1), 0);
+	uint8_t schema[5] = {1, 0, 0, 0, 2};
+	MDB_val sk = {6, "schema"}, sv = {sizeof(schema), schema};
+	assert_int_equal(store_put(txn, DB_META, &sk, &sv, 0), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	store_close(f->store);
+
+	struct store_serial one = serial_of(1, 8), two = serial_of(2, 8), three = serial_of(3, 8);
+	struct store_cert c;
+	struct store_response r;
+	struct store_options ro = {.path = f->dir, .read_only = true};
+	assert_int_equal(store_open(&ro, &f->store), 0);
+	txn = begin(f->store, false);
+	assert_int_equal(store_status_lookup(txn, issuer, &one, &c, &r), 0);
+	assert_int_equal(r.der.len, sizeof(der));
+	assert_int_equal(store_status_lookup_form(txn, issuer, &one, STORE_HASH_SHA256, &c, &r), 0);
+	assert_null(r.der.data);
+	uint64_t batches = 9;
+	assert_int_equal(store_batch_count(txn, &batches), 0);
+	assert_int_equal(batches, 0);
+	struct seen w = {0};
+	assert_int_equal(store_refresh_each(txn, INT64_MAX, 10, seen_cb, &w), 0);
+	assert_int_equal(w.n, 3);
+	store_txn_abort(txn);
+	store_close(f->store);
+
+	struct store_options opts = {.path = f->dir};
+	assert_int_equal(store_open(&opts, &f->store), 0);
+	txn = begin(f->store, true);
+	MDB_val v;
+	assert_int_equal(store_get(txn, DB_META, &sk, &v), 0);
+	assert_int_equal(((const uint8_t *)v.mv_data)[4], 4);
+	assert_int_equal(store_status_lookup(txn, issuer, &one, &c, &r), 0);
+	assert_int_equal(r.der.len, sizeof(der));
+	static const uint8_t batch_der[] = {0x30, 0x03, 0x0a, 0x01, 0x07};
+	struct store_response b = {.der = {batch_der, sizeof(batch_der)},
+	                           .this_update = 100,
+	                           .next_update = 4000000001};
+	struct store_batch_member m[3] = {{.serial = one, .cert_version = 1},
+	                                  {.serial = two, .cert_version = 1},
+	                                  {.serial = three, .cert_version = 7}};
+	/* one member changed: cached for none */
+	assert_int_equal(store_batch_put(txn, issuer, &b, m, 3), 0);
+	assert_int_equal(m[0].result, -ECANCELED);
+	assert_int_equal(m[1].result, -ECANCELED);
+	assert_int_equal(m[2].result, -ESTALE);
+	assert_int_equal(store_batch_count(txn, &batches), 0);
+	assert_int_equal(batches, 0);
+	assert_int_equal(store_batch_put(txn, issuer, &b, m, 2), 0);
+	assert_int_equal(m[0].result, 0);
+	assert_int_equal(m[1].result, 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+
+	txn = begin(f->store, false);
+	assert_int_equal(store_status_lookup(txn, issuer, &two, &c, &r), 0);
+	assert_int_equal(r.der.len, sizeof(batch_der));
+	assert_memory_equal(r.der.data, batch_der, sizeof(batch_der));
+	assert_int_equal(r.next_update, 4000000001);
+	assert_int_equal(store_status_lookup(txn, issuer, &three, &c, &r), 0);
+	assert_null(r.der.data);
+	store_txn_abort(txn);
+	w = walk(f->store, INT64_MAX, 10);
+	assert_int_equal(nth(&w, 0), 3); /* still missing: first in line */
+
+	/* one member revoked: the batch goes for both, the other is missing */
+	txn = begin(f->store, true);
+	assert_int_equal(store_cert_revoke(txn, issuer, &one, 5, CRL_REASON_KEY_COMPROMISE), 0);
+	assert_int_equal(store_batch_count(txn, &batches), 0);
+	assert_int_equal(batches, 0);
+	assert_int_equal(store_status_lookup(txn, issuer, &two, &c, &r), 0);
+	assert_null(r.der.data);
+	assert_int_equal(store_txn_commit(txn), 0);
+	w = walk(f->store, INT64_MAX, 10);
+	assert_int_equal(w.n, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(w.e[i].next_update, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +354,7 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_index_built_for_schema_1_store, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_schema_2_store_upgraded, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_lease, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
