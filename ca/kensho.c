@@ -30,7 +30,7 @@ static const struct cli_command COMMANDS[] = {
          cli_crl, NULL},
         {"gen", "gen --people N [--revoked FRACTION] [--seed S] [--certs [--key-pool K]]", cli_gen,
          NULL},
-        {"ocsp", "ocsp status [--json] [--validity SECONDS] [--refresh-before SECONDS]", cli_ocsp,
+        {"ocsp", "ocsp status [--json] [--validity SECONDS] [--refresh-before SECONDS] [--watch SECONDS [--count N]]", cli_ocsp,
          CLI_OCSP_HELP},
         {"presign", "presign [--all] [--batch N] [--validity SECONDS] [--refresh-before SECONDS]",
          cli_presign, CLI_PRESIGN_HELP},

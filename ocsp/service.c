@@ -165,7 +165,8 @@ static int put_cb(struct store_txn *txn, void *arg)
  * cache write that fails for another reason than -ESTALE is the result;
  * without (a live answer) it is only logged. */
 static int sign_and_cache(const struct ocsp_responder_set *set, struct ocsp_query *q,
-                          bool must_cache, struct ocsp_signed *out)
+                          bool must_cache, enum store_signature_purpose purpose,
+                          struct ocsp_signed *out)
 {
 	struct store *store = ocsp_responder_set_store(set);
 	bool cache = query_cacheable(q);
@@ -174,6 +175,7 @@ static int sign_and_cache(const struct ocsp_responder_set *set, struct ocsp_quer
 		int err = sign_query(q, out);
 		if (err)
 			return err;
+		store_signatures_add(store, purpose, 1);
 		bool changed = false;
 		if (cache) {
 			struct put_args put = {q, out};
@@ -206,7 +208,7 @@ static int sign_and_cache(const struct ocsp_responder_set *set, struct ocsp_quer
 int ocsp_service_sign(const struct ocsp_responder_set *set, struct ocsp_query *q,
                       struct ocsp_signed *out)
 {
-	return sign_and_cache(set, q, false, out);
+	return sign_and_cache(set, q, false, STORE_SIGNATURE_LIVE, out);
 }
 
 /* --- pre-signing ------------------------------------------------------------------------- */
@@ -232,18 +234,23 @@ int ocsp_service_presign(const struct ocsp_responder_set *set, uint32_t issuer_i
 		err = -ENOENT;
 	struct ocsp_signed out;
 	if (!err)
-		err = sign_and_cache(set, q, true, &out);
+		err = sign_and_cache(set, q, true, STORE_SIGNATURE_ISSUANCE, &out);
 	if (!err)
 		free(out.der);
 	free(q);
 	return err;
 }
 
+static int presign_read_for(const struct ocsp_responder_set *set, struct store_txn *txn,
+                            uint32_t issuer_id, const struct store_serial *serial, int64_t now,
+                            enum store_signature_purpose purpose, struct ocsp_presigned *out);
+
 int ocsp_service_presign_in_txn(const struct ocsp_responder_set *set, struct store_txn *txn,
                                 uint32_t issuer_id, const struct store_serial *serial)
 {
 	struct ocsp_presigned p;
-	int err = ocsp_service_presign_read(set, txn, issuer_id, serial, (int64_t)time(NULL), &p);
+	int err = presign_read_for(set, txn, issuer_id, serial, (int64_t)time(NULL),
+	                           STORE_SIGNATURE_ISSUANCE, &p);
 	if (err)
 		return err;
 	err = ocsp_service_presigned_put(txn, &p);
@@ -254,6 +261,14 @@ int ocsp_service_presign_in_txn(const struct ocsp_responder_set *set, struct sto
 int ocsp_service_presign_read(const struct ocsp_responder_set *set, struct store_txn *txn,
                               uint32_t issuer_id, const struct store_serial *serial, int64_t now,
                               struct ocsp_presigned *out)
+{
+	return presign_read_for(set, txn, issuer_id, serial, now, STORE_SIGNATURE_REFRESH, out);
+}
+
+/* ocsp_service_presign_read, counting the signature for `purpose`. */
+static int presign_read_for(const struct ocsp_responder_set *set, struct store_txn *txn,
+                            uint32_t issuer_id, const struct store_serial *serial, int64_t now,
+                            enum store_signature_purpose purpose, struct ocsp_presigned *out)
 {
 	memset(out, 0, sizeof(*out));
 	struct ocsp_responder *r = set ? ocsp_responder_set_get(set, issuer_id) : NULL;
@@ -273,6 +288,7 @@ int ocsp_service_presign_read(const struct ocsp_responder_set *set, struct store
 	err = ocsp_response_sign(r, &answer, 1, NULL, 0, now, &signed_answer);
 	if (err)
 		return err;
+	store_signatures_add(ocsp_responder_set_store(set), purpose, 1);
 	out->issuer_id = issuer_id;
 	out->serial = *serial;
 	out->response = cache_entry(&signed_answer, record.version);

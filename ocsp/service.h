@@ -109,7 +109,12 @@ struct ocsp_presigned {
 /** Reads one certificate's record in txn (read or write) and signs its
  * SHA-1 CertID answer as of `now` without caching it, so that a batch can
  * be signed outside the write transaction that stores it
- * (ocsp_service_presigned_put). -ENOENT as ocsp_service_presign. Blocks. */
+ * (ocsp_service_presigned_put). -ENOENT as ocsp_service_presign. Blocks.
+ *
+ * Every function here that signs counts it in the store's signature
+ * counters (store_signatures_add): ocsp_service_sign as live,
+ * ocsp_service_presign and ocsp_service_presign_in_txn as issuance, this
+ * one as refresh. */
 int ocsp_service_presign_read(const struct ocsp_responder_set *set, struct store_txn *txn,
                               uint32_t issuer_id, const struct store_serial *serial, int64_t now,
                               struct ocsp_presigned *out);
