@@ -47,20 +47,20 @@ int hex_decode(const char *text, size_t text_len, uint8_t *out, size_t cap)
 	return (int)(text_len / 2);
 }
 
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
+/* Each base64 and base64url character's value plus one; 0 for every other
+ * byte, so one load classifies and decodes a character. */
+static const uint8_t b64_value_plus_one[256] = {
+        ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,
+        ['H'] = 8,  ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14,
+        ['O'] = 15, ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21,
+        ['V'] = 22, ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28,
+        ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35,
+        ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42,
+        ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49,
+        ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+        ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63,
+        ['-'] = 63, ['/'] = 64, ['_'] = 64,
+};
 
 int base64_decode_any(const char *text, size_t text_len, uint8_t *out, size_t cap)
 {
@@ -71,11 +71,29 @@ int base64_decode_any(const char *text, size_t text_len, uint8_t *out, size_t ca
 	size_t n = text_len / 4 * 3 + (text_len % 4 ? text_len % 4 - 1 : 0);
 	if (n > cap)
 		return -ENOSPC;
+	const unsigned char *t = (const unsigned char *)text;
+	size_t pos = 0, i = 0;
+	/* Four characters make three octets; a character outside the alphabet
+	 * makes its value -1, and so the OR of the four negative. */
+	for (; i + 4 <= text_len; i += 4) {
+		int32_t a = (int32_t)b64_value_plus_one[t[i]] - 1;
+		int32_t b = (int32_t)b64_value_plus_one[t[i + 1]] - 1;
+		int32_t c = (int32_t)b64_value_plus_one[t[i + 2]] - 1;
+		int32_t d = (int32_t)b64_value_plus_one[t[i + 3]] - 1;
+		if ((a | b | c | d) < 0)
+			return -EINVAL;
+		uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+		out[pos] = (uint8_t)(v >> 16);
+		out[pos + 1] = (uint8_t)(v >> 8);
+		out[pos + 2] = (uint8_t)v;
+		pos += 3;
+	}
+	/* Two or three characters left: one or two octets, and the bits left
+	 * over must be zero for a canonical encoding. */
 	uint32_t acc = 0;
 	int bits = 0;
-	size_t pos = 0;
-	for (size_t i = 0; i < text_len; i++) {
-		int v = b64_value(text[i]);
+	for (; i < text_len; i++) {
+		int32_t v = (int32_t)b64_value_plus_one[t[i]] - 1;
 		if (v < 0)
 			return -EINVAL;
 		acc = acc << 6 | (uint32_t)v;
@@ -85,7 +103,6 @@ int base64_decode_any(const char *text, size_t text_len, uint8_t *out, size_t ca
 			out[pos++] = (uint8_t)(acc >> bits);
 		}
 	}
-	/* Leftover bits must be zero for a canonical encoding. */
 	if (bits && (acc & ((1u << bits) - 1)))
 		return -EINVAL;
 	return (int)pos;
