@@ -163,35 +163,57 @@ static void two_digits(char *out, int v)
 	out[1] = (char)('0' + v % 10);
 }
 
-/* strftime is locale-aware and costs thousands of instructions; the fixed
- * English names of RFC 9110 5.6.7 need none of that. */
+/* The proleptic Gregorian date of a day counted from 1970-01-01 (days
+ * before it negative): eras of 400 years of 146,097 days, years counted
+ * from March so the leap day ends them (H. Hinnant's civil_from_days). */
+static void civil_from_days(int64_t days, int *year, int *month, int *day)
+{
+	int64_t z = days + 719468; /* days since 0000-03-01 */
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;                                      /* 0..146096 */
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* 0..399 */
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* 0..365 */
+	int64_t mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+	*day = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*month = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*year = (int)(yoe + era * 400 + (*month <= 2));
+}
+
+/* strftime is locale-aware and costs thousands of instructions, and
+ * gmtime_r goes through the time zone machinery; the fixed English names
+ * of RFC 9110 5.6.7 and UTC's arithmetic need none of that. */
 int http_date_format(int64_t t, char out[HTTP_DATE_SIZE])
 {
 	static const char days[] = "SunMonTueWedThuFriSat";
 	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if ((int64_t)tt != t || !gmtime_r(&tt, &tm) || tm.tm_year < -1900 ||
-	    tm.tm_year > 9999 - 1900) {
+	/* Four-digit years only: 0000-01-01 to 9999-12-31. */
+	if (t < INT64_C(-62167219200) || t > INT64_C(253402300799)) {
 		out[0] = 0;
 		return -EINVAL;
 	}
-	int year = tm.tm_year + 1900;
-	memcpy(out, days + 3 * tm.tm_wday, 3);
+	int64_t day_number = t / 86400, second = t % 86400;
+	if (second < 0) {
+		second += 86400;
+		day_number--;
+	}
+	int year, month, day;
+	civil_from_days(day_number, &year, &month, &day);
+	int weekday = (int)((day_number % 7 + 11) % 7); /* 1970-01-01 was a Thursday (4) */
+	memcpy(out, days + 3 * weekday, 3);
 	out[3] = ',';
 	out[4] = ' ';
-	two_digits(out + 5, tm.tm_mday);
+	two_digits(out + 5, day);
 	out[7] = ' ';
-	memcpy(out + 8, months + 3 * tm.tm_mon, 3);
+	memcpy(out + 8, months + 3 * (month - 1), 3);
 	out[11] = ' ';
 	two_digits(out + 12, year / 100);
 	two_digits(out + 14, year % 100);
 	out[16] = ' ';
-	two_digits(out + 17, tm.tm_hour);
+	two_digits(out + 17, (int)(second / 3600));
 	out[19] = ':';
-	two_digits(out + 20, tm.tm_min);
+	two_digits(out + 20, (int)(second / 60 % 60));
 	out[22] = ':';
-	two_digits(out + 23, tm.tm_sec);
+	two_digits(out + 23, (int)(second % 60));
 	memcpy(out + 25, " GMT", 5);
 	return 0;
 }
