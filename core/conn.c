@@ -197,7 +197,10 @@ static int conn_send_exchange(struct conn *c, struct exchange *ex)
 	metric_add(c->server->m_bytes_out, (double)total);
 	ssize_t sent = conn_try_write(c, bufs, nbufs);
 	if (sent < 0 || (size_t)sent == total) {
-		exchange_free(ex);
+		if (sent < 0)
+			exchange_free(ex);
+		else
+			exchange_recycle(ex);
 		return sent < 0 ? (int)sent : 0;
 	}
 	size_t skip = (size_t)sent;
@@ -244,7 +247,7 @@ static void conn_write_exchange(struct conn *c, struct exchange *ex)
 		conn_write(c, ex->out.data, ex->out.len);
 		if (ex->body_out_len && c->state == CONN_OPEN)
 			conn_write(c, ex->body_out, ex->body_out_len);
-		exchange_free(ex);
+		exchange_recycle(ex);
 		return;
 	}
 	int rc = conn_send_exchange(c, ex);
