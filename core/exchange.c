@@ -198,8 +198,10 @@ void exchange_assign_request_id(struct exchange *ex)
 		         r[3], r[4], r[5]);
 		id_sequence = 0;
 	}
-	snprintf(ex->request_id, sizeof(ex->request_id), "%s-%llx", id_prefix,
-	         (unsigned long long)++id_sequence);
+	/* "prefix-sequence" in lowercase hex, without printf (per request) */
+	memcpy(ex->request_id, id_prefix, sizeof(id_prefix) - 1);
+	ex->request_id[sizeof(id_prefix) - 1] = '-';
+	hex_encode_uint(++id_sequence, ex->request_id + sizeof(id_prefix));
 }
 
 /* Header names and values must not smuggle CR/LF into the response. */
