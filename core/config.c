@@ -16,6 +16,7 @@
 
 struct config_entry {
 	char *key;
+	size_t key_len; /* strlen(key): lookups compare lengths first */
 	char *value;
 	bool from_flag;
 	bool shadowed;                  /* a file's value a flag overrides: only validated */
@@ -51,7 +52,7 @@ void config_free(struct config *c)
 static struct config_entry *config_find(const struct config *c, const char *key, size_t key_len)
 {
 	for (size_t i = 0; i < c->count; i++) {
-		if (!c->entries[i].shadowed && strlen(c->entries[i].key) == key_len &&
+		if (c->entries[i].key_len == key_len && !c->entries[i].shadowed &&
 		    memcmp(c->entries[i].key, key, key_len) == 0)
 			return &c->entries[i];
 	}
@@ -93,7 +94,12 @@ static int config_store(struct config *c, const char *key, size_t key_len, const
 	}
 	struct config_entry *added = &c->entries[c->count++];
 	*added = (struct config_entry){
-	        .key = k, .value = v, .from_flag = from_flag, .shadowed = shadowed, .line = line};
+	        .key = k,
+	        .key_len = key_len,
+	        .value = v,
+	        .from_flag = from_flag,
+	        .shadowed = shadowed,
+	        .line = line};
 	snprintf(added->origin, sizeof(added->origin), "%s", origin ? origin : "");
 	return 0;
 }
