@@ -101,6 +101,7 @@ struct conn {
 	size_t write_pending;
 	uint64_t requests_begun; /* counts message starts, to restart the request timer */
 	uint64_t timer_request;
+	uint64_t timer_deadline; /* idle and write timers: loop time (ms) they end at */
 	bool reading;
 	bool paused;   /* not parsing: pipeline full or output backed up */
 	bool no_more;  /* no further requests on this connection */
