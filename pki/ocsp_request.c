@@ -23,7 +23,7 @@
 /* Reads a TLV with the expected tag; [*p, *p+len) is its content. */
 static int expect_tag(unsigned char **p, const unsigned char *end, size_t *len, int tag)
 {
-	return mbedtls_asn1_get_tag(p, end, len, tag) ? -EINVAL : 0;
+	return der_read_header(p, end, len, tag) ? -EINVAL : 0;
 }
 
 int ocsp_cert_id_decode(unsigned char **p, const unsigned char *end, struct ocsp_cert_id *out)
