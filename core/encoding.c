@@ -182,10 +182,27 @@ static void civil_from_days(int64_t days, int *year, int *month, int *day)
 /* strftime is locale-aware and costs thousands of instructions, and
  * gmtime_r goes through the time zone machinery; the fixed English names
  * of RFC 9110 5.6.7 and UTC's arithmetic need none of that. */
+/* The last dates formatted on this thread. A cached OCSP answer's
+ * thisUpdate and nextUpdate repeat from request to request, and answers
+ * signed together (a refresher batch, a multi-certificate answer) share
+ * them too, so most calls copy 30 bytes instead of doing the arithmetic. */
+#define RECENT_DATES 2
+static _Thread_local struct {
+	int64_t t;
+	char text[HTTP_DATE_SIZE]; /* "" while unused */
+} recent_dates[RECENT_DATES];
+static _Thread_local unsigned recent_next;
+
 int http_date_format(int64_t t, char out[HTTP_DATE_SIZE])
 {
 	static const char days[] = "SunMonTueWedThuFriSat";
 	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	for (unsigned k = 0; k < RECENT_DATES; k++) {
+		if (recent_dates[k].t == t && recent_dates[k].text[0]) {
+			memcpy(out, recent_dates[k].text, HTTP_DATE_SIZE);
+			return 0;
+		}
+	}
 	/* Four-digit years only: 0000-01-01 to 9999-12-31. */
 	if (t < INT64_C(-62167219200) || t > INT64_C(253402300799)) {
 		out[0] = 0;
@@ -215,5 +232,8 @@ int http_date_format(int64_t t, char out[HTTP_DATE_SIZE])
 	out[22] = ':';
 	two_digits(out + 23, (int)(second % 60));
 	memcpy(out + 25, " GMT", 5);
+	memcpy(recent_dates[recent_next].text, out, HTTP_DATE_SIZE);
+	recent_dates[recent_next].t = t;
+	recent_next = (recent_next + 1) % RECENT_DATES;
 	return 0;
 }
