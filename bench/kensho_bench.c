@@ -40,6 +40,11 @@ static const char usage[] =
         "  --body-once          with --body-dir: send each file once, then stop\n"
         "OCSP mix (requests go to the URL's host, path /ocsp):\n"
         "  --ocsp-data DIR      draw requests from the population in a kensho data dir\n"
+        "  --scenario NAME      hot (default): --pool certificates per class in the --mix\n"
+        "                       shares, which --prefetch can warm; uniform: each request\n"
+        "                       asks for one of every certificate of the store (of\n"
+        "                       --issuer), drawn uniformly, in the population's own\n"
+        "                       shares (--mix, --pool, --nonce, --prefetch do not apply)\n"
         "  --mix G,R,U          shares of good, revoked, unknown (default 0.9,0.05,0.05)\n"
         "  --miss F             share asked with SHA-256 CertIDs (not pre-signed: signed live)\n"
         "  --nonce F            share carrying a nonce (always signed live)\n"
@@ -223,6 +228,7 @@ int main(int argc, char **argv)
 		OPT_KEY,
 		OPT_SERVERNAME,
 		OPT_BODY_ONCE,
+		OPT_SCENARIO,
 	};
 	bool body_once = false;
 	bool prefetch = false, setup_only = false;
@@ -260,6 +266,7 @@ int main(int argc, char **argv)
 	        {"openssl-index", required_argument, NULL, OPT_OPENSSL_INDEX},
 	        {"setup-only", no_argument, NULL, OPT_SETUP_ONLY},
 	        {"ocsp-path", required_argument, NULL, OPT_OCSP_PATH},
+	        {"scenario", required_argument, NULL, OPT_SCENARIO},
 	        {"cert", required_argument, NULL, OPT_CERT},
 	        {"key", required_argument, NULL, OPT_KEY},
 	        {"help", no_argument, NULL, 'h'},
@@ -305,6 +312,16 @@ int main(int argc, char **argv)
 		case OPT_SETUP_ONLY: setup_only = true; break;
 		case OPT_BODY_DIR: body_dir = optarg; break;
 		case OPT_OCSP_PATH: mix.path = optarg; break;
+		case OPT_SCENARIO:
+			if (strcmp(optarg, "hot") == 0)
+				mix.scenario = OCSP_SCENARIO_HOT;
+			else if (strcmp(optarg, "uniform") == 0)
+				mix.scenario = OCSP_SCENARIO_UNIFORM;
+			else {
+				fprintf(stderr, "kensho-bench: --scenario is hot or uniform\n");
+				return 2;
+			}
+			break;
 		case OPT_CERT: o.cert = optarg; break;
 		case OPT_KEY: o.key = optarg; break;
 		case OPT_SERVERNAME: o.servername = optarg; break;
@@ -366,6 +383,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		workload = &files.super;
+	}
+	if (ocsp_data && mix.scenario == OCSP_SCENARIO_UNIFORM && (prefetch || openssl_index)) {
+		/* the scenario measures a cache nobody warmed for it */
+		fprintf(stderr, "kensho-bench: --scenario uniform takes no --prefetch or "
+		                "--openssl-index\n");
+		fixed_workload_free(&fixed);
+		free(path);
+		return 2;
 	}
 	if (ocsp_data) {
 		mix.check_share = check_share;

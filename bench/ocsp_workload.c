@@ -58,6 +58,22 @@ struct ocsp_workload {
 	FILE *prefetch_out;
 	struct sampled *records[KLASS_COUNT]; /* kept for the openssl index */
 	/* variants addressed by tag: tag = class << 28 | kind << 26 | index */
+	/* OCSP_SCENARIO_UNIFORM: every certificate, its request built when sent;
+	 * tag = sha256 << 31 | index into `all` */
+	struct uniform_cert *all;
+	size_t all_count, all_cap;
+	struct variant scratch; /* the request being sent */
+	struct variant checked; /* the request being checked */
+};
+
+/* One certificate of the uniform scenario: what building its request and
+ * checking its answer need, compact (a store of 10,000,000 certificates
+ * is 250 MB of them). */
+struct uniform_cert {
+	uint8_t issuer; /* index into issuers */
+	uint8_t klass;
+	uint8_t serial_len;
+	uint8_t serial[STORE_SERIAL_MAX];
 };
 
 static uint64_t next_random(uint64_t *state)
@@ -265,9 +281,71 @@ static const struct variant *variant_of(const struct ocsp_workload *w, uint32_t 
 	                   : &pool->nonce[index];
 }
 
+static void variant_clear(struct variant *v)
+{
+	free(v->path);
+	free(v->body);
+	memset(v, 0, sizeof(*v));
+}
+
+#define UNIFORM_SHA256 (1u << 31)
+
+/* Builds the request of the uniform scenario's certificate `tag` names into v. */
+static int uniform_variant(struct ocsp_workload *w, uint32_t tag, struct variant *v)
+{
+	const struct uniform_cert *c = &w->all[tag & ~UNIFORM_SHA256];
+	struct store_serial serial = {.len = c->serial_len};
+	memcpy(serial.bytes, c->serial, c->serial_len);
+	variant_clear(v);
+	return build_variant(w, v, (enum klass)c->klass, c->issuer, &serial,
+	                     tag & UNIFORM_SHA256 ? PKI_DIGEST_SHA256 : PKI_DIGEST_SHA1, false);
+}
+
+static void set_check(struct ocsp_workload *w, struct bench_request *req)
+{
+	uint64_t n = w->counter++;
+	if (w->mix.check_share >= 1)
+		req->check = true;
+	else if (w->mix.check_share > 0)
+		req->check = n % (uint64_t)(1.0 / w->mix.check_share) == 0;
+}
+
+static void fill_request(const struct ocsp_workload *w, const struct variant *v,
+                         struct bench_request *req)
+{
+	if (w->mix.post) {
+		req->method = "POST";
+		req->path = w->base[0] ? w->base : "/";
+		req->body = v->body;
+		req->body_len = v->body_len;
+		req->content_type = "application/ocsp-request";
+	} else {
+		req->method = "GET";
+		req->path = v->path;
+	}
+}
+
+/* The uniform scenario: any certificate of the store, each equally likely.
+ * loadgen copies the request when it is handed over, so one scratch
+ * variant serves every request. */
+static int uniform_next(struct ocsp_workload *w, struct bench_request *req)
+{
+	uint32_t tag = (uint32_t)(next_random(&w->rng) % w->all_count);
+	if (w->mix.miss > 0 && uniform(&w->rng) < w->mix.miss)
+		tag |= UNIFORM_SHA256;
+	if (uniform_variant(w, tag, &w->scratch) != 0)
+		return -1;
+	*req = (struct bench_request){.tag = tag};
+	fill_request(w, &w->scratch, req);
+	set_check(w, req);
+	return 0;
+}
+
 static int ocsp_next(struct bench_workload *self, struct bench_request *req)
 {
 	struct ocsp_workload *w = (struct ocsp_workload *)self;
+	if (w->mix.scenario == OCSP_SCENARIO_UNIFORM)
+		return uniform_next(w, req);
 	if (w->prefetching) {
 		/* Only the classes the mix will draw: a class with no share would
 		 * only cost signatures here. */
@@ -303,23 +381,9 @@ static int ocsp_next(struct bench_workload *self, struct bench_request *req)
 		index = (size_t)(next_random(&w->rng) % pool->count);
 	}
 	uint32_t tag = TAG(k, kind, index);
-	const struct variant *v = variant_of(w, tag);
 	*req = (struct bench_request){.tag = tag};
-	if (w->mix.post) {
-		req->method = "POST";
-		req->path = w->base[0] ? w->base : "/";
-		req->body = v->body;
-		req->body_len = v->body_len;
-		req->content_type = "application/ocsp-request";
-	} else {
-		req->method = "GET";
-		req->path = v->path;
-	}
-	uint64_t n = w->counter++;
-	if (w->mix.check_share >= 1)
-		req->check = true;
-	else if (w->mix.check_share > 0)
-		req->check = n % (uint64_t)(1.0 / w->mix.check_share) == 0;
+	fill_request(w, variant_of(w, tag), req);
+	set_check(w, req);
 	return 0;
 }
 
@@ -327,7 +391,14 @@ static bool ocsp_check(struct bench_workload *self, const struct bench_request *
                        const uint8_t *body, size_t body_len)
 {
 	struct ocsp_workload *w = (struct ocsp_workload *)self;
-	const struct variant *v = variant_of(w, req->tag);
+	const struct variant *v;
+	if (w->mix.scenario == OCSP_SCENARIO_UNIFORM) {
+		if (uniform_variant(w, req->tag, &w->checked) != 0)
+			return false;
+		v = &w->checked;
+	} else {
+		v = variant_of(w, req->tag);
+	}
 	static struct ocsp_response_info info; /* large; one loop thread */
 	if (status != 200 || ocsp_response_parse(body, body_len, &info) != 0)
 		return false;
@@ -473,6 +544,102 @@ static int load_population(struct ocsp_workload *w, const char *data_dir,
 	return rc;
 }
 
+struct uniform_loader {
+	struct ocsp_workload *w;
+	struct store_txn *txn;
+	size_t counts[KLASS_COUNT];
+};
+
+static int collect_every(const struct store_change *change, void *arg)
+{
+	struct uniform_loader *l = arg;
+	struct ocsp_workload *w = l->w;
+	int is = issuer_index(w, change->issuer_id);
+	if (change->type != STORE_CHANGE_ISSUED || is < 0)
+		return 0;
+	struct store_cert cert;
+	if (store_cert_get(l->txn, change->issuer_id, &change->serial, &cert) != 0)
+		return 0;
+	if (w->all_count == w->all_cap) {
+		size_t cap = w->all_cap ? 2 * w->all_cap : 65536;
+		if (cap > UNIFORM_SHA256)
+			return -E2BIG;
+		struct uniform_cert *more = realloc(w->all, cap * sizeof(*more));
+		if (!more)
+			return -ENOMEM;
+		w->all = more;
+		w->all_cap = cap;
+	}
+	enum klass k = cert.status == CERT_STATUS_GOOD ? KLASS_GOOD : KLASS_REVOKED;
+	struct uniform_cert *c = &w->all[w->all_count++];
+	c->issuer = (uint8_t)is;
+	c->klass = (uint8_t)k;
+	c->serial_len = change->serial.len;
+	memcpy(c->serial, change->serial.bytes, change->serial.len);
+	l->counts[k]++;
+	return 0;
+}
+
+/* The uniform scenario's population: every issued certificate of the wanted
+ * issuers with its current status, read in one transaction. */
+static int load_every_certificate(struct ocsp_workload *w, const char *data_dir)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/" STORE_DATA_SUBDIR, data_dir);
+	struct store_options opts = {.path = path, .read_only = true};
+	struct store *s;
+	int rc = store_open(&opts, &s);
+	if (rc < 0) {
+		fprintf(stderr, "kensho-bench: cannot open the store in %s: %s\n", path,
+		        strerror(-rc));
+		return rc;
+	}
+	struct uniform_loader l = {.w = w};
+	rc = store_txn_begin(s, false, &l.txn);
+	if (rc == 0)
+		rc = store_issuer_each(l.txn, collect_issuer, w);
+	for (size_t i = 0; rc == 0 && i < w->issuer_count; i++) {
+		struct store_blob der;
+		rc = store_issuer_cert(l.txn, w->issuers[i].id, &der);
+		if (rc == 0 && !(w->issuers[i].der = malloc(der.len)))
+			rc = -ENOMEM;
+		if (rc == 0) {
+			memcpy(w->issuers[i].der, der.data, der.len);
+			w->issuers[i].len = der.len;
+		}
+	}
+	if (rc == 0 && w->issuer_count > 255)
+		rc = -E2BIG;
+	if (rc == 0)
+		rc = store_change_each(l.txn, 0, collect_every, &l);
+	if (l.txn)
+		store_txn_abort(l.txn);
+	store_close(s);
+	if (rc == 0 && w->all_count == 0) {
+		fprintf(stderr, "kensho-bench: the store in %s has no certificates to ask for\n",
+		        path);
+		rc = -ENOENT;
+	}
+	if (rc == 0) {
+		w->pools[KLASS_GOOD].count = l.counts[KLASS_GOOD];
+		w->pools[KLASS_REVOKED].count = l.counts[KLASS_REVOKED];
+		double total = (double)w->all_count;
+		w->cumulative[KLASS_GOOD] = (double)l.counts[KLASS_GOOD] / total;
+		w->cumulative[KLASS_REVOKED] = w->cumulative[KLASS_UNKNOWN] = 1;
+	}
+	return rc;
+}
+
+static int uniform_open(const char *data_dir, struct ocsp_workload *w)
+{
+	if (w->mix.nonce > 0) {
+		fprintf(stderr, "kensho-bench: --scenario uniform asks without nonces "
+		                "(--nonce measures live signing: use the hot scenario)\n");
+		return -EINVAL;
+	}
+	return load_every_certificate(w, data_dir);
+}
+
 int ocsp_workload_open(const char *data_dir, const struct ocsp_mix *mix, struct ocsp_workload **out)
 {
 	struct ocsp_workload *w = calloc(1, sizeof(*w));
@@ -488,6 +655,15 @@ int ocsp_workload_open(const char *data_dir, const struct ocsp_mix *mix, struct 
 	w->rng = mix->seed ? mix->seed : 1;
 	w->super.next = ocsp_next;
 	w->super.check = ocsp_check;
+	if (mix->scenario == OCSP_SCENARIO_UNIFORM) {
+		int rc = uniform_open(data_dir, w);
+		if (rc < 0) {
+			ocsp_workload_free(w);
+			return rc;
+		}
+		*out = w;
+		return 0;
+	}
 	size_t pool = mix->pool ? mix->pool : 10000;
 	/* The issued-certificates reservoir oversamples: revoked ones are filtered
 	 * out of it afterwards and the rest cut to the pool size. */
@@ -547,6 +723,13 @@ int ocsp_workload_open(const char *data_dir, const struct ocsp_mix *mix, struct 
 
 void ocsp_workload_describe(const struct ocsp_workload *w)
 {
+	if (w->mix.scenario == OCSP_SCENARIO_UNIFORM) {
+		printf("population: %zu issuers; uniform over all %zu certificates (%zu good, "
+		       "%zu revoked); misses %.2f; %s\n",
+		       w->issuer_count, w->all_count, w->pools[KLASS_GOOD].count,
+		       w->pools[KLASS_REVOKED].count, w->mix.miss, w->mix.post ? "POST" : "GET");
+		return;
+	}
 	printf("population: %zu issuers; sampled %zu good, %zu revoked, %zu unknown serials\n",
 	       w->issuer_count, w->pools[KLASS_GOOD].count, w->pools[KLASS_REVOKED].count,
 	       w->pools[KLASS_UNKNOWN].count);
@@ -565,6 +748,9 @@ void ocsp_workload_free(struct ocsp_workload *w)
 		free(w->issuers[i].der);
 	for (int k = 0; k < KLASS_COUNT; k++)
 		free(w->records[k]);
+	variant_clear(&w->scratch);
+	variant_clear(&w->checked);
+	free(w->all);
 	free(w->issuers);
 	free(w);
 }

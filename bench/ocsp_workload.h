@@ -12,7 +12,19 @@
 
 #include "bench/loadgen.h"
 
+/** How certificates are drawn. */
+enum ocsp_scenario {
+	/** A sample of --pool certificates per class (good, revoked, unknown)
+	 * in the --mix shares: a hot set that a prefetch can warm. */
+	OCSP_SCENARIO_HOT,
+	/** Every certificate of the store (of --issuer), each request one drawn
+	 * uniformly from all of them, so classes come in the population's own
+	 * shares; requests are built when sent, no prefetch. */
+	OCSP_SCENARIO_UNIFORM,
+};
+
 struct ocsp_mix {
+	enum ocsp_scenario scenario;
 	double good; /**< shares of the population drawn (normalised) */
 	double revoked;
 	double unknown; /**< serials never issued by a known issuer */

@@ -110,8 +110,13 @@ static int freshness_read(struct store *store, int64_t due_at, struct store_fres
 	return err;
 }
 
+static const char *purpose_name(unsigned p)
+{
+	return store_signature_purpose_name((enum store_signature_purpose)p);
+}
+
 static void status_print_text(const struct store_freshness *f, const struct answer_policy *p,
-                              int64_t now)
+                              const uint64_t *signatures, int64_t now)
 {
 	uint64_t total = f->fresh + f->due + f->missing;
 	char age[32] = "-", validity[32], margin[32];
@@ -125,10 +130,12 @@ static void status_print_text(const struct store_freshness *f, const struct answ
 	printf("missing           %12" PRIu64 "\n", f->missing);
 	printf("oldest answer age %12s\n", age);
 	printf("validity          %12s\n", validity);
+	for (unsigned k = 0; k < STORE_SIGNATURE_PURPOSES; k++)
+		printf("signed %-10s %12" PRIu64 "\n", purpose_name(k), signatures[k]);
 }
 
 static void status_print_json(const struct store_freshness *f, const struct answer_policy *p,
-                              int64_t now)
+                              const uint64_t *signatures, int64_t now)
 {
 	struct buf b = {0};
 	struct json j;
@@ -144,24 +151,84 @@ static void status_print_json(const struct store_freshness *f, const struct answ
 		json_null(&j, "oldest_age_seconds");
 	json_int(&j, "validity_seconds", p->validity_s);
 	json_int(&j, "refresh_before_seconds", p->refresh_before_s);
+	json_object_begin(&j, "signatures");
+	for (unsigned k = 0; k < STORE_SIGNATURE_PURPOSES; k++)
+		json_uint(&j, purpose_name(k), signatures[k]);
+	json_object_end(&j);
 	json_object_end(&j);
 	if (!b.failed)
 		printf("%.*s\n", (int)b.len, (const char *)b.data);
 	buf_free(&b);
 }
 
+/* --watch: one line per interval with the signatures per second by purpose
+ * over it, from the store-wide counters, until SIGINT or `count` lines. */
+static volatile sig_atomic_t watch_stop;
+
+static void watch_signal(int sig)
+{
+	(void)sig;
+	watch_stop = 1;
+}
+
+static void status_watch(struct store *store, const uint64_t *first, double interval_s, long count,
+                         bool json)
+{
+	uint64_t before[STORE_SIGNATURE_PURPOSES];
+	memcpy(before, first, sizeof(before));
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct sigaction sa = {.sa_handler = watch_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	for (long n = 0; !watch_stop && (count <= 0 || n < count); n++) {
+		struct timespec wait = {(time_t)interval_s,
+		                        (long)((interval_s - (double)(time_t)interval_s) * 1e9)};
+		while (nanosleep(&wait, &wait) != 0 && errno == EINTR && !watch_stop)
+			;
+		if (watch_stop)
+			break;
+		struct timespec t1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		double elapsed =
+		        (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		uint64_t now[STORE_SIGNATURE_PURPOSES];
+		store_signatures_read(store, now);
+		if (json)
+			printf("{\"interval_seconds\": %.3f, \"signatures_per_second\": {",
+			       elapsed);
+		else
+			printf("signatures/s");
+		for (unsigned k = 0; k < STORE_SIGNATURE_PURPOSES; k++) {
+			double rate = elapsed > 0 ? (double)(now[k] - before[k]) / elapsed : 0;
+			if (json)
+				printf("%s\"%s\": %.1f", k ? ", " : "", purpose_name(k), rate);
+			else
+				printf("   %s %.1f", purpose_name(k), rate);
+		}
+		printf(json ? "}}\n" : "\n");
+		fflush(stdout);
+		memcpy(before, now, sizeof(before));
+		t0 = t1;
+	}
+}
+
 const char CLI_OCSP_HELP[] =
         "Counts the store's certificates whose pre-signed OCSP answer is fresh, due\n"
-        "(nextUpdate within --refresh-before of now) or missing, and the oldest\n"
-        "answer's age; --json prints one JSON object. --validity (default 3600) and\n"
-        "--refresh-before (default a quarter of it), in seconds, should be kenshod's\n"
-        "ocsp.validity and ocsp.refresh_before.\n";
+        "(nextUpdate within --refresh-before of now) or missing, the oldest\n"
+        "answer's age and the OCSP signatures made on this store by purpose (live,\n"
+        "refresh, issuance), by every kenshod and kensho since the store was made;\n"
+        "--json prints one JSON object. --watch SECONDS then prints the signatures\n"
+        "per second by purpose every SECONDS until interrupted (or --count lines).\n"
+        "--validity (default 3600) and --refresh-before (default a quarter of it),\n"
+        "in seconds, should be kenshod's ocsp.validity and ocsp.refresh_before.\n";
 
 static void ocsp_usage(void)
 {
 	fprintf(stderr,
 	        "usage: kensho [--data DIR] ocsp status [--json] [--validity SECONDS]\n"
-	        "                                       [--refresh-before SECONDS]\n%s",
+	        "                                       [--refresh-before SECONDS]\n"
+	        "                                       [--watch SECONDS [--count N]]\n%s",
 	        CLI_OCSP_HELP);
 }
 
@@ -169,13 +236,33 @@ int cli_ocsp(const char *data_dir, int argc, char **argv)
 {
 	struct cli_args args;
 	struct answer_policy policy;
-	if (cli_parse(argc, argv, "json,validity:,refresh-before:", &args) ||
+	if (cli_parse(argc, argv, "json,validity:,refresh-before:,watch:,count:", &args) ||
 	    args.positional_count != 1 || strcmp(args.positional[0], "status") != 0) {
 		ocsp_usage();
 		return CLI_EXIT_USAGE;
 	}
 	if (policy_parse("ocsp", &args, &policy))
 		return CLI_EXIT_USAGE;
+	double watch_s = 0;
+	long watch_count = 0;
+	const char *watch = cli_get(&args, "watch");
+	const char *count = cli_get(&args, "count");
+	if (watch) {
+		char *end;
+		watch_s = strtod(watch, &end);
+		if (end == watch || *end || !(watch_s >= 0.1 && watch_s <= 86400)) {
+			cli_fail("ocsp", "--watch wants a number of seconds from 0.1 to 86400");
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (count) {
+		char *end;
+		watch_count = strtol(count, &end, 10);
+		if (!watch || end == count || *end || watch_count < 1) {
+			cli_fail("ocsp", "--count wants a positive number of lines, with --watch");
+			return CLI_EXIT_USAGE;
+		}
+	}
 	struct store *store;
 	const struct store_options read_only = {.read_only = true};
 	int err = ca_store_open_with(data_dir, &read_only, &store);
@@ -186,17 +273,23 @@ int cli_ocsp(const char *data_dir, int argc, char **argv)
 	}
 	int64_t now = (int64_t)time(NULL);
 	struct store_freshness f;
+	uint64_t signatures[STORE_SIGNATURE_PURPOSES];
+	store_signatures_read(store, signatures);
 	err = freshness_read(store, now + policy.refresh_before_s, &f);
-	store_close(store);
 	if (err) {
+		store_close(store);
 		cli_fail("ocsp", "reading the cached answers failed: %s", strerror(-err));
 		return CLI_EXIT_FAILED;
 	}
-	if (cli_has(&args, "json"))
-		status_print_json(&f, &policy, now);
+	bool json = cli_has(&args, "json");
+	if (json)
+		status_print_json(&f, &policy, signatures, now);
 	else
-		status_print_text(&f, &policy, now);
+		status_print_text(&f, &policy, signatures, now);
 	fflush(stdout);
+	if (watch)
+		status_watch(store, signatures, watch_s, watch_count, json);
+	store_close(store);
 	return 0;
 }
 
@@ -285,7 +378,8 @@ static int batch_sign_cb(struct store_txn *txn, void *arg)
 			serials[j - i] = p->refs[j].serial;
 		struct ocsp_presigned_batch b;
 		int err = ocsp_service_presign_batch_read(p->responders, txn, p->refs[i].issuer_id,
-		                                          serials, end - i, time(NULL), &b);
+		                                          serials, end - i, time(NULL),
+		                                          STORE_SIGNATURE_ISSUANCE, &b);
 		if (err == -ENOENT) { /* deleted since, or an issuer without a responder */
 			p->batch_skipped += end - i;
 			continue;

@@ -308,7 +308,8 @@ static int presign_pending(struct gen *g, struct store_txn *txn)
 		struct ocsp_presigned_batch b;
 		int e = ocsp_service_presign_batch_read(g->ca->responders, txn,
 		                                        g->pending[i].issuer_id, serials, end - i,
-		                                        (int64_t)time(NULL), &b);
+		                                        (int64_t)time(NULL),
+		                                        STORE_SIGNATURE_ISSUANCE, &b);
 		if (e == -ENOENT)
 			continue; /* no responder loaded: the server signs live */
 		if (!e)

@@ -37,7 +37,10 @@ static const struct cli_command COMMANDS[] = {
          "gen --people N [--revoked FRACTION] [--seed S] [--certs [--key-pool K] "
          "[--ocsp-batch N]]",
          cli_gen, NULL},
-        {"ocsp", "ocsp status [--json] [--validity SECONDS] [--refresh-before SECONDS]", cli_ocsp,
+        {"ocsp",
+         "ocsp status [--json] [--validity SECONDS] [--refresh-before SECONDS] "
+         "[--watch SECONDS [--count N]]",
+         cli_ocsp,
          CLI_OCSP_HELP},
         {"presign",
          "presign [--all] [--batch N] [--ocsp-batch N] [--validity SECONDS] "

@@ -29,7 +29,7 @@ int buf_reserve(struct buf *b, size_t extra)
 	return 0;
 }
 
-int buf_append(struct buf *b, const void *data, size_t len)
+int buf_append_grow(struct buf *b, const void *data, size_t len)
 {
 	int rc = buf_reserve(b, len);
 	if (rc)
@@ -38,11 +38,6 @@ int buf_append(struct buf *b, const void *data, size_t len)
 		memcpy(b->data + b->len, data, len);
 	b->len += len;
 	return 0;
-}
-
-int buf_append_str(struct buf *b, const char *s)
-{
-	return buf_append(b, s, strlen(s));
 }
 
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct buf {
 	uint8_t *data;
@@ -15,10 +16,27 @@ struct buf {
 
 /** Ensures room for `extra` more bytes. Returns 0 or -ENOMEM. */
 int buf_reserve(struct buf *b, size_t extra);
-/** Appends `len` bytes. Returns 0 or -ENOMEM. */
-int buf_append(struct buf *b, const void *data, size_t len);
+/** buf_append when the bytes may not fit: grows the buffer first. */
+int buf_append_grow(struct buf *b, const void *data, size_t len);
+
+/** Appends `len` bytes. Returns 0 or -ENOMEM. Inline: responses are built
+ * from many short pieces, and a piece that fits (the usual case) is then
+ * one compare and a copy the compiler can specialise for its length. */
+static inline int buf_append(struct buf *b, const void *data, size_t len)
+{
+	if (!b->failed && len <= b->cap - b->len && len) {
+		memcpy(b->data + b->len, data, len);
+		b->len += len;
+		return 0;
+	}
+	return buf_append_grow(b, data, len);
+}
+
 /** Appends a NUL-terminated string (without the NUL). */
-int buf_append_str(struct buf *b, const char *s);
+static inline int buf_append_str(struct buf *b, const char *s)
+{
+	return buf_append(b, s, strlen(s));
+}
 /** Appends printf-formatted text. */
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** vprintf form of buf_printf. */

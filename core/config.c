@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 struct config_entry {
 	char *key;
+	size_t key_len; /* strlen(key): lookups compare lengths first */
 	char *value;
 	bool from_flag;
 	bool shadowed;                  /* a file's value a flag overrides: only validated */
@@ -27,12 +29,30 @@ struct config {
 	struct config_entry *entries;
 	size_t count;
 	size_t cap;
-	char *file; /* the file config_load_file read, for messages */
+	uint64_t version; /* config_version */
+	char *file;       /* the file config_load_file read, for messages */
 };
+
+/* Versions are drawn from one process-wide sequence, so no two states of
+ * any configurations share one. */
+static _Atomic uint64_t config_versions;
+
+static uint64_t config_next_version(void)
+{
+	return atomic_fetch_add(&config_versions, 1) + 1;
+}
 
 struct config *config_new(void)
 {
-	return calloc(1, sizeof(struct config));
+	struct config *c = calloc(1, sizeof(struct config));
+	if (c)
+		c->version = config_next_version();
+	return c;
+}
+
+uint64_t config_version(const struct config *c)
+{
+	return c ? c->version : 0;
 }
 
 void config_free(struct config *c)
@@ -51,7 +71,7 @@ void config_free(struct config *c)
 static struct config_entry *config_find(const struct config *c, const char *key, size_t key_len)
 {
 	for (size_t i = 0; i < c->count; i++) {
-		if (!c->entries[i].shadowed && strlen(c->entries[i].key) == key_len &&
+		if (c->entries[i].key_len == key_len && !c->entries[i].shadowed &&
 		    memcmp(c->entries[i].key, key, key_len) == 0)
 			return &c->entries[i];
 	}
@@ -62,6 +82,7 @@ static int config_store(struct config *c, const char *key, size_t key_len, const
                         size_t value_len, bool from_flag, size_t line, const char *origin)
 {
 	struct config_entry *e = config_find(c, key, key_len);
+	c->version = config_next_version();
 	/* Flags win over the file; the file's value is kept aside so that a
 	 * mistake in it is still reported. */
 	bool shadowed = e && e->from_flag && !from_flag;
@@ -92,8 +113,12 @@ static int config_store(struct config *c, const char *key, size_t key_len, const
 		return -ENOMEM;
 	}
 	struct config_entry *added = &c->entries[c->count++];
-	*added = (struct config_entry){
-	        .key = k, .value = v, .from_flag = from_flag, .shadowed = shadowed, .line = line};
+	*added = (struct config_entry){.key = k,
+	                               .key_len = key_len,
+	                               .value = v,
+	                               .from_flag = from_flag,
+	                               .shadowed = shadowed,
+	                               .line = line};
 	snprintf(added->origin, sizeof(added->origin), "%s", origin ? origin : "");
 	return 0;
 }

@@ -111,6 +111,10 @@ const struct config_key *config_key_find(const struct config_key *const *tables,
 int config_parse_address(const char *text, char *host, size_t host_len, unsigned *port, char *why,
                          size_t why_len);
 
+/** A number that changes whenever c's keys or values change and that no other
+ * configuration of the process ever has (0 for NULL): a key for caching
+ * what is derived from it. */
+uint64_t config_version(const struct config *c);
 /** A string value, or fallback when absent. */
 const char *config_get(const struct config *c, const char *key, const char *fallback);
 /** An integer value; fallback when absent or malformed (malformed values are

@@ -197,7 +197,10 @@ static int conn_send_exchange(struct conn *c, struct exchange *ex)
 	metric_add(c->server->m_bytes_out, (double)total);
 	ssize_t sent = conn_try_write(c, bufs, nbufs);
 	if (sent < 0 || (size_t)sent == total) {
-		exchange_free(ex);
+		if (sent < 0)
+			exchange_free(ex);
+		else
+			exchange_recycle(ex);
 		return sent < 0 ? (int)sent : 0;
 	}
 	size_t skip = (size_t)sent;
@@ -244,7 +247,7 @@ static void conn_write_exchange(struct conn *c, struct exchange *ex)
 		conn_write(c, ex->out.data, ex->out.len);
 		if (ex->body_out_len && c->state == CONN_OPEN)
 			conn_write(c, ex->body_out, ex->body_out_len);
-		exchange_free(ex);
+		exchange_recycle(ex);
 		return;
 	}
 	int rc = conn_send_exchange(c, ex);
@@ -311,6 +314,14 @@ static void conn_reject(struct conn *c, int status, const char *code, const char
 static void conn_timer_cb(uv_timer_t *t)
 {
 	struct conn *c = t->data;
+	/* Activity moved an idle or write timer's end without restarting it
+	 * (conn_set_timer): wait for the rest. */
+	uint64_t now = uv_now(c->server->loop);
+	if ((c->timer_mode == TIMER_IDLE || c->timer_mode == TIMER_WRITE) &&
+	    now < c->timer_deadline) {
+		uv_timer_start(&c->timer, conn_timer_cb, c->timer_deadline - now, 0);
+		return;
+	}
 	char detail[96];
 	switch (c->timer_mode) {
 	case TIMER_REQUEST:
@@ -335,8 +346,18 @@ static void conn_set_timer(struct conn *c, enum conn_timer_mode mode, uint64_t m
 		return;
 	if (c->timer_mode == mode && mode == TIMER_REQUEST && c->timer_request == c->requests_begun)
 		return;
+	/* Idle and write timers restart on every request or write; moving
+	 * their end is enough, and the timer re-arms itself for the rest when
+	 * it fires (conn_timer_cb), instead of a timer-heap update each time. */
+	uint64_t deadline = uv_now(c->server->loop) + ms;
+	if (c->timer_mode == mode && (mode == TIMER_IDLE || mode == TIMER_WRITE) &&
+	    deadline >= c->timer_deadline) {
+		c->timer_deadline = deadline;
+		return;
+	}
 	c->timer_request = c->requests_begun;
 	c->timer_mode = mode;
+	c->timer_deadline = deadline;
 	if (mode == TIMER_NONE)
 		uv_timer_stop(&c->timer);
 	else

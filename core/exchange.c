@@ -14,9 +14,23 @@
 #include "core/log.h"
 #include "core/server_impl.h"
 
+/* Spare exchanges a server keeps, and the largest buffer one keeps: enough
+ * for the requests of a busy worker, not a cache of large bodies. */
+#define EXCHANGE_SPARES_MAX     32
+#define EXCHANGE_SPARE_BUF_MAX  16384
+#define EXCHANGE_SPARE_SPAN_MAX 64
+
 struct exchange *exchange_new(struct conn *c)
 {
-	struct exchange *ex = calloc(1, sizeof(*ex));
+	struct server *s = c->server;
+	struct exchange *ex = s->spare_exchanges;
+	if (ex) {
+		s->spare_exchanges = ex->next;
+		s->spare_exchange_count--;
+		ex->next = NULL;
+	} else {
+		ex = calloc(1, sizeof(*ex));
+	}
 	if (!ex)
 		return NULL;
 	ex->conn = c;
@@ -41,6 +55,63 @@ void exchange_free(struct exchange *ex)
 	free(ex->spans);
 	free(ex->headers);
 	free(ex);
+}
+
+/* An emptied buffer to keep, or none when it grew past what is kept. */
+static struct buf buf_kept(struct buf *b)
+{
+	if (b->cap > EXCHANGE_SPARE_BUF_MAX || b->failed)
+		buf_free(b);
+	b->len = 0;
+	return *b;
+}
+
+void exchange_recycle(struct exchange *ex)
+{
+	struct server *s = ex && ex->conn ? ex->conn->server : NULL;
+	if (!s || s->spare_exchange_count >= EXCHANGE_SPARES_MAX) {
+		exchange_free(ex);
+		return;
+	}
+	if (ex->body_release)
+		ex->body_release(ex->body_release_arg);
+	struct buf head = buf_kept(&ex->head), body = buf_kept(&ex->body);
+	struct buf extra = buf_kept(&ex->extra_headers), out = buf_kept(&ex->out);
+	struct header_span *spans = ex->spans;
+	size_t span_cap = ex->span_cap;
+	struct http_header *headers = ex->headers;
+	size_t headers_cap = ex->headers_cap;
+	if (span_cap > EXCHANGE_SPARE_SPAN_MAX || headers_cap > EXCHANGE_SPARE_SPAN_MAX) {
+		free(spans);
+		free(headers);
+		spans = NULL;
+		headers = NULL;
+		span_cap = headers_cap = 0;
+	}
+	/* Nothing of the last request survives but memory: every field is
+	 * zero again, as calloc left it, except the kept allocations. */
+	memset(ex, 0, sizeof(*ex));
+	ex->head = head;
+	ex->body = body;
+	ex->extra_headers = extra;
+	ex->out = out;
+	ex->spans = spans;
+	ex->span_cap = span_cap;
+	ex->headers = headers;
+	ex->headers_cap = headers_cap;
+	ex->next = s->spare_exchanges;
+	s->spare_exchanges = ex;
+	s->spare_exchange_count++;
+}
+
+void exchange_spares_free(struct server *s)
+{
+	while (s->spare_exchanges) {
+		struct exchange *ex = s->spare_exchanges;
+		s->spare_exchanges = ex->next;
+		exchange_free(ex);
+	}
+	s->spare_exchange_count = 0;
 }
 
 const struct http_request *exchange_request(const struct exchange *ex)
@@ -127,8 +198,10 @@ void exchange_assign_request_id(struct exchange *ex)
 		         r[3], r[4], r[5]);
 		id_sequence = 0;
 	}
-	snprintf(ex->request_id, sizeof(ex->request_id), "%s-%llx", id_prefix,
-	         (unsigned long long)++id_sequence);
+	/* "prefix-sequence" in lowercase hex, without printf (per request) */
+	memcpy(ex->request_id, id_prefix, sizeof(id_prefix) - 1);
+	ex->request_id[sizeof(id_prefix) - 1] = '-';
+	hex_encode_uint(++id_sequence, ex->request_id + sizeof(id_prefix));
 }
 
 /* Header names and values must not smuggle CR/LF into the response. */

@@ -302,8 +302,15 @@ int http_request_finish_head(struct exchange *ex, llhttp_t *parser)
 	if (q)
 		buf_append(&ex->head, q + 1, url_len - path_len - 1);
 	buf_append(&ex->head, "", 1);
-	ex->headers = calloc(ex->span_count ? ex->span_count : 1, sizeof(*ex->headers));
-	if (ex->head.failed || !ex->headers)
+	if (ex->span_count > ex->headers_cap || !ex->headers) {
+		size_t cap = ex->span_count ? ex->span_count : 1;
+		struct http_header *headers = realloc(ex->headers, cap * sizeof(*headers));
+		if (!headers)
+			return -ENOMEM;
+		ex->headers = headers;
+		ex->headers_cap = cap;
+	}
+	if (ex->head.failed)
 		return -ENOMEM;
 	const char *base = (const char *)ex->head.data;
 	r->target = base;

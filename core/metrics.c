@@ -383,6 +383,20 @@ struct metric *metrics_gauge_read(const char *name, const char *labels, const ch
 	return m;
 }
 
+struct metric *metrics_counter_read(const char *name, const char *labels, const char *help,
+                                    double (*read)(void *arg), void *arg)
+{
+	struct metric *m =
+	        series_get(name, labels, help, METRIC_COUNTER, METRICS_MERGE_OWN, NULL, 0);
+	if (m) {
+		m->read = read;
+		m->read_arg = arg;
+		if (read)
+			cell_set_double(m->cells, read(arg));
+	}
+	return m;
+}
+
 struct metric *metrics_histogram(const char *name, const char *labels, const char *help,
                                  const double *bounds, size_t bound_count)
 {
@@ -424,6 +438,8 @@ static double merge_series(const struct shared_series *s, uint64_t *buckets)
 	double value = 0;
 	if (buckets)
 		memset(buckets, 0, ((size_t)s->bound_count + 1) * sizeof(uint64_t));
+	if (s->type != METRIC_HISTOGRAM && s->merge == METRICS_MERGE_OWN)
+		return cell_double(row_of(registry.worker) + s->cell);
 	for (unsigned w = 0; w < workers; w++) {
 		_Atomic uint64_t *cells = row_of(w) + s->cell;
 		if (s->type == METRIC_HISTOGRAM) {

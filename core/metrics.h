@@ -24,6 +24,8 @@ struct metric;
 enum metrics_merge {
 	METRICS_MERGE_SUM, /**< a quantity each worker holds a part of (open connections) */
 	METRICS_MERGE_MAX, /**< the worst or largest worker (loop lag, a shared size) */
+	METRICS_MERGE_OWN, /**< the answering worker's own value: for read series that every
+	                        worker computes alike from a shared source (the store) */
 };
 
 /** Default bound on the number of series (metrics.max_series). */
@@ -58,6 +60,12 @@ struct metric *metrics_gauge_merged(const char *name, const char *labels, const 
  * every worker can see. */
 struct metric *metrics_gauge_read(const char *name, const char *labels, const char *help,
                                   enum metrics_merge merge, double (*read)(void *arg), void *arg);
+/** A counter that this worker reads with read(arg) at every scrape it answers,
+ * for a count kept elsewhere and shared by every worker (the store's
+ * signature counts); merged METRICS_MERGE_OWN, so each worker registers it
+ * and shows what it has just read. */
+struct metric *metrics_counter_read(const char *name, const char *labels, const char *help,
+                                    double (*read)(void *arg), void *arg);
 /** Finds or creates a histogram series with ascending upper `bounds` (copied;
  * +Inf is implied; at most 32). All series of one name share their bounds. */
 struct metric *metrics_histogram(const char *name, const char *labels, const char *help,

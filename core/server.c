@@ -67,6 +67,13 @@ void server_limits_from_config(struct server_limits *l, const struct config *c)
 	l->backlog = (int)positive_int(c, "limits.backlog", (unsigned)l->backlog);
 }
 
+/* The server's own memory, once nothing refers to it. */
+static void server_free(struct server *s)
+{
+	exchange_spares_free(s);
+	free(s);
+}
+
 /* After server_close, the server goes once its own handles, its listeners
  * and every connection have closed (libuv runs close callbacks in no
  * particular order). */
@@ -74,7 +81,7 @@ void server_release_handle(struct server *s)
 {
 	s->open_handles--;
 	if (s->closing && s->open_handles == 0 && s->conn_count == 0)
-		free(s);
+		server_free(s);
 }
 
 static void server_handle_closed_cb(uv_handle_t *h)
@@ -210,7 +217,7 @@ void server_connection_closed(struct server *s, struct conn *c)
 	metric_set(s->m_open, s->conn_count);
 	if (s->closing) {
 		if (s->conn_count == 0 && s->open_handles == 0)
-			free(s);
+			server_free(s);
 		return;
 	}
 	if (s->draining && s->conn_count == 0)

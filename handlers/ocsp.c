@@ -74,6 +74,12 @@ struct ocsp_handler {
 	struct ocsp_refresher_config refresh_cfg;
 	struct metric *refresh_signed, *refresh_lease, *refresh_oldest;
 	uint64_t refresh_reported; /* signatures already added to refresh_signed */
+	/* the store-wide signature counts, read at each scrape */
+	struct signature_series {
+		struct store *store;
+		enum store_signature_purpose purpose;
+	} signature_series[STORE_SIGNATURE_PURPOSES];
+	struct metric *batch_gauge;
 };
 
 /* How a request was answered, for /metrics. */
@@ -368,6 +374,46 @@ static void refresh_report(void *arg, const struct ocsp_refresher_stats *st)
 	metric_set(h->refresh_oldest, (double)atomic_load(&st->oldest_due_age));
 }
 
+/* A store-wide signature count for /metrics: every process that opens the
+ * store adds to it (storage/counters.c), so a scrape of any worker shows
+ * the same figure. */
+static double signatures_read(void *arg)
+{
+	const struct signature_series *series = arg;
+	uint64_t counts[STORE_SIGNATURE_PURPOSES];
+	store_signatures_read(series->store, counts);
+	return (double)counts[series->purpose];
+}
+
+/* The number of certificates one pre-signed answer covers (`ocsp.batch`,
+ * RFC 6960 §4.2.2.3): the one place /metrics reads it; 1 while the key is
+ * unset or unknown. */
+static int64_t configured_batch(const struct config *c)
+{
+	int64_t batch = config_get_int(c, "ocsp.batch", 1);
+	return batch > 0 ? batch : 1;
+}
+
+/* The series every worker registers so any scrape has them. */
+static void visibility_metrics_register(struct ocsp_handler *h, const struct config *c)
+{
+	for (unsigned p = 0; p < STORE_SIGNATURE_PURPOSES; p++) {
+		char labels[48];
+		snprintf(labels, sizeof(labels), "purpose=\"%s\"", store_signature_purpose_name(p));
+		h->signature_series[p] = (struct signature_series){h->env->store, p};
+		metrics_counter_read("kensho_ocsp_signatures_total", labels,
+		                     "OCSP signatures made by every process on this store, by "
+		                     "purpose: live (at request time), refresh, issuance "
+		                     "(issuance, revocation, gen, import, presign)",
+		                     signatures_read, &h->signature_series[p]);
+	}
+	h->batch_gauge = metrics_gauge_merged("kensho_ocsp_batch_size", NULL,
+	                                      "certificates covered by one pre-signed OCSP "
+	                                      "answer (ocsp.batch)",
+	                                      METRICS_MERGE_MAX);
+	metric_set(h->batch_gauge, (double)configured_batch(c));
+}
+
 /* Starts a refresher over the current responder set (worker 0 only). */
 static int refresher_start(struct ocsp_handler *h)
 {
@@ -469,6 +515,7 @@ static int ocsp_context_init(struct router *r, const struct handler_env *env, vo
 		                                 "OCSP requests by how they were answered");
 	h->inflight_gauge = metrics_gauge("kensho_ocsp_signs_inflight", NULL,
 	                                  "live OCSP signings queued or running");
+	visibility_metrics_register(h, c);
 	int err = h->scratch && h->gen ? ocsp_responder_set_open(env->data_dir, env->store, &opts,
 	                                                         &h->responders)
 	                               : -ENOMEM;

@@ -32,6 +32,17 @@ core_role_set handler_peer_roles(const struct handler_env *env, const struct pee
 	 * certificate identified, so plain HTTP can at most ask for status, and
 	 * submit applications where the operator allowed it on a trusted
 	 * network (docs/intake.md). */
+	/* The answer depends only on the configuration and on whether the peer
+	 * is on loopback: remembered per configuration version, so the three
+	 * lookups below run once, not on every plain-HTTP request. */
+	bool loopback = peer_is_loopback(peer->address);
+	static _Thread_local struct {
+		uint64_t version; /* 0: empty */
+		core_role_set roles;
+	} remembered[2];
+	uint64_t version = config_version(c);
+	if (version && remembered[loopback].version == version)
+		return remembered[loopback].roles;
 	core_role_set roles = 0;
 	if (!c || config_get_bool(c, "plain.relying_party", true))
 		roles |= PEER_ROLE_RELYING_PARTY;
@@ -41,8 +52,10 @@ core_role_set handler_peer_roles(const struct handler_env *env, const struct pee
 	 * HTTP (docs/operators-guide.md): it shows counts and dates, never a
 	 * certificate's holder, and the loopback address cannot be forged over
 	 * TCP. */
-	if (peer_is_loopback(peer->address) && (!c || config_get_bool(c, "status.local", true)))
+	if (loopback && (!c || config_get_bool(c, "status.local", true)))
 		roles |= PEER_ROLE_STATUS;
+	remembered[loopback].version = version;
+	remembered[loopback].roles = roles;
 	return roles;
 }
 

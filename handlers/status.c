@@ -443,6 +443,16 @@ static void fresh_timer_cb(uv_timer_t *timer)
 		st->scan_running = true;
 }
 
+/* now − the oldest answer's thisUpdate that worker 0's last count found:
+ * every worker computes it alike at its scrape. */
+static double oldest_age_read(void *arg)
+{
+	struct status_state *st = arg;
+	double oldest = metric_value(st->oldest_this_update);
+	double age = oldest > 0 ? floor(now_unix()) - oldest : 0;
+	return age > 0 ? age : 0;
+}
+
 /* The gauges every worker registers (so each scrape has them) and worker
  * 0's schedule that fills them. */
 static int freshness_start(struct status_state *st)
@@ -458,6 +468,10 @@ static int freshness_start(struct status_state *st)
 	        "kensho_ocsp_cached_answer_oldest_seconds", NULL,
 	        "thisUpdate of the oldest usable cached OCSP answer (unix time; 0: none)",
 	        METRICS_MERGE_MAX);
+	metrics_gauge_read("kensho_ocsp_cached_answer_oldest_age_seconds", NULL,
+	                   "age of the oldest usable cached OCSP answer now, in seconds, as "
+	                   "of the last count (0: none)",
+	                   METRICS_MERGE_OWN, oldest_age_read, st);
 	st->counted_at = metrics_gauge_merged(
 	        "kensho_ocsp_cached_answers_counted_seconds", NULL,
 	        "when the cached OCSP answers were last counted (unix time; 0: not yet)",

@@ -180,7 +180,8 @@ int ocsp_refresher_run_once(struct ocsp_refresher *r, size_t budget, bool *held,
 		for (size_t j = i; j < end; j++)
 			serials[j - i] = refs[j].serial;
 		int e = ocsp_service_presign_batch_read(r->set, txn, refs[i].issuer_id, serials,
-		                                        end - i, now, &answers[batches]);
+		                                        end - i, now, STORE_SIGNATURE_REFRESH,
+		                                        &answers[batches]);
 		if (e == -ENOENT)
 			continue; /* an issuer without a responder here */
 		err = e;

@@ -180,7 +180,8 @@ static int put_cb(struct store_txn *txn, void *arg)
  * cache write that fails for another reason than -ESTALE is the result;
  * without (a live answer) it is only logged. */
 static int sign_and_cache(const struct ocsp_responder_set *set, struct ocsp_query *q,
-                          bool must_cache, struct ocsp_signed *out)
+                          bool must_cache, enum store_signature_purpose purpose,
+                          struct ocsp_signed *out)
 {
 	struct store *store = ocsp_responder_set_store(set);
 	bool cache = query_cacheable(q);
@@ -189,6 +190,7 @@ static int sign_and_cache(const struct ocsp_responder_set *set, struct ocsp_quer
 		int err = sign_query(q, out);
 		if (err)
 			return err;
+		store_signatures_add(store, purpose, 1);
 		bool changed = false;
 		if (cache) {
 			struct put_args put = {q, out};
@@ -221,7 +223,7 @@ static int sign_and_cache(const struct ocsp_responder_set *set, struct ocsp_quer
 int ocsp_service_sign(const struct ocsp_responder_set *set, struct ocsp_query *q,
                       struct ocsp_signed *out)
 {
-	return sign_and_cache(set, q, false, out);
+	return sign_and_cache(set, q, false, STORE_SIGNATURE_LIVE, out);
 }
 
 /* --- pre-signing ------------------------------------------------------------------------- */
@@ -247,18 +249,23 @@ int ocsp_service_presign(const struct ocsp_responder_set *set, uint32_t issuer_i
 		err = -ENOENT;
 	struct ocsp_signed out;
 	if (!err)
-		err = sign_and_cache(set, q, true, &out);
+		err = sign_and_cache(set, q, true, STORE_SIGNATURE_ISSUANCE, &out);
 	if (!err)
 		free(out.der);
 	free(q);
 	return err;
 }
 
+static int presign_read_for(const struct ocsp_responder_set *set, struct store_txn *txn,
+                            uint32_t issuer_id, const struct store_serial *serial, int64_t now,
+                            enum store_signature_purpose purpose, struct ocsp_presigned *out);
+
 int ocsp_service_presign_in_txn(const struct ocsp_responder_set *set, struct store_txn *txn,
                                 uint32_t issuer_id, const struct store_serial *serial)
 {
 	struct ocsp_presigned p;
-	int err = ocsp_service_presign_read(set, txn, issuer_id, serial, (int64_t)time(NULL), &p);
+	int err = presign_read_for(set, txn, issuer_id, serial, (int64_t)time(NULL),
+	                           STORE_SIGNATURE_ISSUANCE, &p);
 	if (err)
 		return err;
 	err = ocsp_service_presigned_put(txn, &p);
@@ -269,6 +276,14 @@ int ocsp_service_presign_in_txn(const struct ocsp_responder_set *set, struct sto
 int ocsp_service_presign_read(const struct ocsp_responder_set *set, struct store_txn *txn,
                               uint32_t issuer_id, const struct store_serial *serial, int64_t now,
                               struct ocsp_presigned *out)
+{
+	return presign_read_for(set, txn, issuer_id, serial, now, STORE_SIGNATURE_REFRESH, out);
+}
+
+/* ocsp_service_presign_read, counting the signature for `purpose`. */
+static int presign_read_for(const struct ocsp_responder_set *set, struct store_txn *txn,
+                            uint32_t issuer_id, const struct store_serial *serial, int64_t now,
+                            enum store_signature_purpose purpose, struct ocsp_presigned *out)
 {
 	memset(out, 0, sizeof(*out));
 	struct ocsp_responder *r = set ? ocsp_responder_set_get(set, issuer_id) : NULL;
@@ -288,6 +303,7 @@ int ocsp_service_presign_read(const struct ocsp_responder_set *set, struct store
 	err = ocsp_response_sign(r, &answer, 1, NULL, 0, now, &signed_answer);
 	if (err)
 		return err;
+	store_signatures_add(ocsp_responder_set_store(set), purpose, 1);
 	out->issuer_id = issuer_id;
 	out->serial = *serial;
 	out->response = cache_entry(&signed_answer, record.version, STORE_HASH_SHA1);
@@ -335,7 +351,8 @@ size_t ocsp_batch_end(const struct ocsp_cert_ref *refs, size_t count, size_t sta
 
 int ocsp_service_presign_batch_read(const struct ocsp_responder_set *set, struct store_txn *txn,
                                     uint32_t issuer_id, const struct store_serial *serials,
-                                    size_t count, int64_t now, struct ocsp_presigned_batch *out)
+                                    size_t count, int64_t now, enum store_signature_purpose purpose,
+                                    struct ocsp_presigned_batch *out)
 {
 	memset(out, 0, sizeof(*out));
 	struct ocsp_responder *r = set ? ocsp_responder_set_get(set, issuer_id) : NULL;
@@ -375,6 +392,7 @@ int ocsp_service_presign_batch_read(const struct ocsp_responder_set *set, struct
 	free(ids);
 	if (err)
 		return err;
+	store_signatures_add(ocsp_responder_set_store(set), purpose, 1);
 	out->issuer_id = issuer_id;
 	out->count = n;
 	out->response = cache_entry(&signed_answer, out->members[0].cert_version, STORE_HASH_SHA1);

@@ -109,7 +109,12 @@ struct ocsp_presigned {
 /** Reads one certificate's record in txn (read or write) and signs its
  * SHA-1 CertID answer as of `now` without caching it, so that a batch can
  * be signed outside the write transaction that stores it
- * (ocsp_service_presigned_put). -ENOENT as ocsp_service_presign. Blocks. */
+ * (ocsp_service_presigned_put). -ENOENT as ocsp_service_presign. Blocks.
+ *
+ * Every function here that signs counts it in the store's signature
+ * counters (store_signatures_add): ocsp_service_sign as live,
+ * ocsp_service_presign and ocsp_service_presign_in_txn as issuance, this
+ * one as refresh. */
 int ocsp_service_presign_read(const struct ocsp_responder_set *set, struct store_txn *txn,
                               uint32_t issuer_id, const struct store_serial *serial, int64_t now,
                               struct ocsp_presigned *out);
@@ -153,10 +158,12 @@ struct ocsp_presigned_batch {
 /** Reads the records of `count` (1..OCSP_BATCH_MAX) certificates of one
  * issuer in txn and signs one answer for all of them as of `now`.
  * Certificates never issued are left out; -ENOENT when none is left or the
- * issuer has no responder in the set. Blocks. */
+ * issuer has no responder in the set. The signature counts for `purpose`
+ * (store_signatures_add). Blocks. */
 int ocsp_service_presign_batch_read(const struct ocsp_responder_set *set, struct store_txn *txn,
                                     uint32_t issuer_id, const struct store_serial *serials,
-                                    size_t count, int64_t now, struct ocsp_presigned_batch *out);
+                                    size_t count, int64_t now, enum store_signature_purpose purpose,
+                                    struct ocsp_presigned_batch *out);
 
 /** Caches a batch answer in the write transaction txn for every member
  * whose record did not change since it was read (members[].result: 0, or

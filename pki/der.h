@@ -5,7 +5,8 @@
  * millions of entries) write headers yourself with der_header_write once the
  * content length is known.
  *
- * Reading DER is done with mbedTLS's asn1.h (mbedtls_asn1_get_tag and friends). */
+ * Reading DER is done with mbedTLS's asn1.h (mbedtls_asn1_get_tag and friends),
+ * or der_read_header where a header is read per request. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,6 +44,36 @@ struct der {
 	int depth;
 	int error; /**< first error (negative errno), sticky */
 };
+
+/** Reads a DER header with the expected tag, as mbedtls_asn1_get_tag does
+ * (same results, same position of *p on failure: after the tag when only
+ * the length is wrong), inline: a request's and a cached response's
+ * headers are read on every OCSP request. Returns 0, or -1 when the tag
+ * differs, the length is not one of the short or 1..4-octet long forms, or
+ * the content would pass `end`. */
+static inline int der_read_header(unsigned char **p, const unsigned char *end, size_t *len, int tag)
+{
+	if (end - *p < 1 || **p != tag)
+		return -1;
+	(*p)++;
+	if (end - *p < 1)
+		return -1;
+	unsigned char first = **p;
+	if (!(first & 0x80)) {
+		*len = first;
+		(*p)++;
+	} else {
+		size_t octets = first & 0x7f;
+		if (octets < 1 || octets > 4 || (size_t)(end - *p) < octets + 1)
+			return -1;
+		size_t v = 0;
+		for (size_t i = 1; i <= octets; i++)
+			v = v << 8 | (*p)[i];
+		*len = v;
+		*p += octets + 1;
+	}
+	return *len > (size_t)(end - *p) ? -1 : 0;
+}
 
 /** Starts an empty writer. */
 void der_init(struct der *d);

@@ -23,7 +23,7 @@
 /* Reads a TLV with the expected tag; [*p, *p+len) is its content. */
 static int expect_tag(unsigned char **p, const unsigned char *end, size_t *len, int tag)
 {
-	return mbedtls_asn1_get_tag(p, end, len, tag) ? -EINVAL : 0;
+	return der_read_header(p, end, len, tag) ? -EINVAL : 0;
 }
 
 int ocsp_cert_id_decode(unsigned char **p, const unsigned char *end, struct ocsp_cert_id *out)
@@ -202,30 +202,53 @@ int ocsp_request_decode(const uint8_t *der, size_t len, struct ocsp_request *out
 
 int ocsp_get_path_decode(const char *text, size_t len, uint8_t *out, size_t cap)
 {
-	/* The cleaned text lives on the stack (this runs per GET on the loop):
-	 * base64 of the largest request kensho accepts, with padding. */
+	/* '/' is a base64 character, and "//" occurs in valid base64, so only
+	 * leading slashes go, escaped or not: "/ocsp//MEow..." from a responder
+	 * URL configured with a trailing slash (RFC 5019 §5). */
+	size_t i = 0;
+	while (i < len) {
+		if (text[i] == '/')
+			i++;
+		else if (text[i] == '%' && percent_escape_decode(text, len, i) == '/')
+			i += 3;
+		else
+			break;
+	}
+	text += i;
+	len -= i;
+	if (len == 0)
+		return 0; /* nothing to decode (the caller refuses an empty request) */
+	/* Without escapes and spaces (most clients) the text is decoded where
+	 * it is; otherwise the cleaned text lives on the stack (this runs per
+	 * GET on the loop): base64 of the largest request kensho accepts. */
+	bool escaped = memchr(text, '%', len) != NULL;
+	if (!escaped && !memchr(text, ' ', len))
+		return base64_decode_any(text, len, out, cap);
 	char clean[OCSP_REQUEST_MAX / 3 * 4 + 8];
 	size_t n = 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = text[i];
-		if (c == '%') {
-			int octet = percent_escape_decode(text, len, i);
-			if (octet < 0)
-				return -EINVAL;
-			c = (char)octet;
-			i += 2;
-		}
-		if (c == ' ')
-			c = '+'; /* a form decoder on the way turned '+' into ' ' */
-		/* '/' is a base64 character, and "//" occurs in valid base64, so
-		 * only leading slashes go: "/ocsp//MEow..." from a responder URL
-		 * configured with a trailing slash (RFC 5019 §5). */
-		if (c == '/' && n == 0)
-			continue;
+	while (len > 0) {
+		/* Copy up to the next escape in one go, then decode the escape. */
+		const char *percent = escaped ? memchr(text, '%', len) : NULL;
+		size_t run = percent ? (size_t)(percent - text) : len;
+		if (run > sizeof(clean) - n)
+			return -ENOSPC;
+		memcpy(clean + n, text, run);
+		n += run;
+		if (!percent)
+			break;
+		int octet = percent_escape_decode(text, len, run);
+		if (octet < 0)
+			return -EINVAL;
 		if (n == sizeof(clean))
 			return -ENOSPC;
-		clean[n++] = c;
+		clean[n++] = (char)octet;
+		text += run + 3;
+		len -= run + 3;
 	}
+	/* A form decoder on the way turned '+' into ' ' (or a client sent %20). */
+	for (char *space = memchr(clean, ' ', n); space;
+	     space = memchr(space, ' ', n - (size_t)(space - clean)))
+		*space = '+';
 	return base64_decode_any(clean, n, out, cap);
 }
 

@@ -370,7 +370,7 @@ const uint8_t *ocsp_status_response(enum ocsp_response_status status, size_t *le
 
 static int get(unsigned char **p, const unsigned char *end, size_t *len, int tag)
 {
-	return mbedtls_asn1_get_tag(p, end, len, tag) ? -EINVAL : 0;
+	return der_read_header(p, end, len, tag) ? -EINVAL : 0;
 }
 
 /* OCSP's times are GeneralizedTime only (RFC 6960 §4.2.1). */

@@ -290,6 +290,7 @@ int store_open(const struct store_options *opts, struct store **out)
 		store_close(s);
 		return err;
 	}
+	store_counters_open(s, opts->path, s->read_only);
 	*out = s;
 	return 0;
 }
@@ -306,6 +307,7 @@ void store_close(struct store *s)
 	}
 	if (s->env)
 		mdb_env_close(s->env);
+	store_counters_close(s);
 	pthread_rwlock_destroy(&s->remap);
 	pthread_mutex_destroy(&s->pool_lock);
 	free(s);

@@ -273,6 +273,27 @@ struct store_answer {
 int store_response_each(struct store_txn *txn, int64_t due_at, const struct store_answer *after,
                         int (*fn)(const struct store_answer *, void *), void *arg);
 
+/* --- signatures by purpose (store-wide) -------------------------------------------- */
+
+/** Why an OCSP answer was signed. */
+enum store_signature_purpose {
+	STORE_SIGNATURE_LIVE,     /**< at request time (nonce, miss, stale answer) */
+	STORE_SIGNATURE_REFRESH,  /**< by the refresher, before nextUpdate */
+	STORE_SIGNATURE_ISSUANCE, /**< at issuance, revocation, gen, import, presign */
+	STORE_SIGNATURE_PURPOSES
+};
+
+/** Counts n signatures made for `purpose` in the counters every process that
+ * opens this environment shares (DIR/store/counters, not LMDB: no write
+ * transaction, one atomic add). Does nothing on a read-only store or when
+ * the counters could not be mapped. Any thread. */
+void store_signatures_add(struct store *s, enum store_signature_purpose purpose, uint64_t n);
+/** Reads the store-wide signature counts since the counters file was made
+ * (zeros when there is none). Any thread. */
+void store_signatures_read(struct store *s, uint64_t out[STORE_SIGNATURE_PURPOSES]);
+/** "live", "refresh" or "issuance": the label /metrics and the CLI use. */
+const char *store_signature_purpose_name(enum store_signature_purpose purpose);
+
 /* --- the refresh index ------------------------------------------------------------ */
 
 /** One certificate in the refresh index: the nextUpdate of its usable cached

@@ -51,6 +51,8 @@ struct store {
 	struct store_txn *pool;
 	unsigned pool_len;
 	unsigned pool_max;
+	struct counters_page *counters; /* counters.c; NULL when not mapped */
+	bool counters_writable;
 };
 
 struct store_txn {
@@ -61,6 +63,12 @@ struct store_txn {
 	size_t map_seen;        /* map size when a write transaction began */
 	struct store_txn *next; /* in the pool */
 };
+
+/** Maps DIR/counters (counters.c), creating it unless read_only; on
+ * failure logs and leaves s->counters NULL (nothing is counted). */
+void store_counters_open(struct store *s, const char *dir, bool read_only);
+/** Unmaps what store_counters_open mapped. */
+void store_counters_close(struct store *s);
 
 /** Translates an LMDB or system error code to a negative errno. */
 int store_error(int rc);

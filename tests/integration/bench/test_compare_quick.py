@@ -10,7 +10,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from harness import SOURCE, check  # noqa: E402
 
-SCENARIOS = ["cached", "live", "store", "tls", "crl", "intake"]
+SCENARIOS = ["cached", "live", "store", "uniform", "tls", "crl", "intake"]
 
 with tempfile.TemporaryDirectory(prefix="kensho-compare-test-") as out:
     p = subprocess.run([sys.executable, os.path.join(SOURCE, "bench", "compare"), "--quick",
@@ -30,6 +30,10 @@ with tempfile.TemporaryDirectory(prefix="kensho-compare-test-") as out:
     for label in ("kenshod-1w-mix", "kenshod-2w-mix", "nginx-1w", "nginx-2w", "cfssl-post", "openssl-ocsp",
                   "live-rsa-capacity", "live-ecdsa-capacity", "tls-full", "tls-resumed"):
         check(label in peers, f"{label} was measured")
+    for label in ("uniform-hot", "uniform-all"):
+        runs = [r for r in results if r["label"] == label]
+        check(runs and runs[0]["cache_hit_ratio"] == 1.0,
+              f"{label}: a pre-signed store answers from the cache ({runs and runs[0].get('answers')})")
     resumed = [r for r in results if r["label"] == "tls-resumed"][0]
     full = [r for r in results if r["label"] == "tls-full"][0]
     check(resumed["resumed"] > 0 and full["resumed"] == 0,

@@ -148,6 +148,23 @@ static void test_http_date_format(void **state)
 		assert_int_equal(http_date_format(t, out), 0);
 		assert_string_equal(out, expected);
 	}
+	/* every day of four centuries (a whole Gregorian cycle), at a moving
+	 * time of day, and the years at the ends of the range */
+	for (int64_t t = INT64_C(946684800) - 86400LL * 146097 / 2, k = 0; k < 146097 + 2;
+	     t += 86400 + 1, k++) {
+		time_t tt = (time_t)t;
+		struct tm tm;
+		char expected[64];
+		gmtime_r(&tt, &tm);
+		strftime(expected, sizeof(expected), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		assert_int_equal(http_date_format(t, out), 0);
+		assert_string_equal(out, expected);
+	}
+	assert_int_equal(http_date_format(INT64_C(253402300799), out), 0);
+	assert_string_equal(out, "Fri, 31 Dec 9999 23:59:59 GMT");
+	assert_int_equal(http_date_format(INT64_C(-62167219200), out), 0);
+	assert_string_equal(out, "Sat, 01 Jan 0000 00:00:00 GMT");
+	assert_int_equal(http_date_format(INT64_C(-62167219201), out), -EINVAL);
 	assert_int_equal(http_date_format(INT64_C(253402300800), out), -EINVAL); /* year 10000 */
 }
 

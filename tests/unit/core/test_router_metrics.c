@@ -256,6 +256,50 @@ static void test_metrics_merge_workers(void **state)
 	metrics_teardown();
 }
 
+static double read_value(void *arg)
+{
+	return *(const double *)arg;
+}
+
+/* A read counter or gauge merged METRICS_MERGE_OWN shows what the worker
+ * answering the scrape has just read (a count kept in a shared store), never
+ * a sum with, or another worker's stale, reading. */
+static void test_metrics_read_own(void **state)
+{
+	(void)state;
+	assert_int_equal(metrics_setup(2, 0), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		metrics_reset();
+		metrics_set_worker(1);
+		static double stale = 100;
+		metrics_counter_read("t_signed_total", "purpose=\"live\"", "Signed.", read_value,
+		                     &stale);
+		metrics_gauge_read("t_age_seconds", NULL, "Age.", METRICS_MERGE_OWN, read_value,
+		                   &stale);
+		char *text = render_all();
+		free(text);
+		_exit(0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	metrics_set_worker(0);
+	double current = 140, age = 3;
+	struct metric *m = metrics_counter_read("t_signed_total", "purpose=\"live\"", "Signed.",
+	                                        read_value, &current);
+	metrics_gauge_read("t_age_seconds", NULL, "Age.", METRICS_MERGE_OWN, read_value, &age);
+	current = 150;
+	char *text = render_all();
+	assert_line(text, "t_signed_total{purpose=\"live\"} 150");
+	assert_line(text, "t_age_seconds 3");
+	assert_non_null(strstr(text, "# TYPE t_signed_total counter\n"));
+	assert_true(metric_value(m) == 150);
+	free(text);
+	metrics_teardown();
+}
+
 struct seen_series {
 	int count;
 	double value_sum;
@@ -402,6 +446,7 @@ int main(void)
 	        cmocka_unit_test(test_router_checks_roles_first),
 	        cmocka_unit_test(test_metrics_exposition),
 	        cmocka_unit_test(test_metrics_merge_workers),
+	        cmocka_unit_test(test_metrics_read_own),
 	        cmocka_unit_test(test_metrics_each),
 	        cmocka_unit_test(test_metrics_registry_full),
 	        cmocka_unit_test(test_readiness),

@@ -334,7 +334,8 @@ static void test_batch_answer(void **state)
 	assert_int_equal(store_txn_begin(f->store, true, &txn), 0);
 	struct ocsp_presigned_batch b;
 	assert_int_equal(ocsp_service_presign_batch_read(f->set, txn, f->issuer, serials, 4,
-	                                                 (int64_t)time(NULL), &b),
+	                                                 (int64_t)time(NULL),
+	                                                 STORE_SIGNATURE_REFRESH, &b),
 	                 0);
 	assert_int_equal(b.count, 4);
 	struct ocsp_presigned_batch late = b; /* a copy, as read before the revocation */
@@ -382,7 +383,8 @@ static void test_batch_answer(void **state)
 	assert_int_equal(store_txn_begin(f->store, true, &txn), 0);
 	struct ocsp_presigned_batch again;
 	assert_int_equal(ocsp_service_presign_batch_read(f->set, txn, f->issuer, three, 3,
-	                                                 (int64_t)time(NULL), &again),
+	                                                 (int64_t)time(NULL),
+	                                                 STORE_SIGNATURE_REFRESH, &again),
 	                 0);
 	assert_int_equal(ocsp_service_presigned_batch_put(txn, &again), 0);
 	assert_int_equal(store_txn_commit(txn), 0);

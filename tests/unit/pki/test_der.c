@@ -9,6 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <mbedtls/asn1.h>
+
 #include "pki/der.h"
 
 static void expect(struct der *d, const char *hex)
@@ -132,10 +134,47 @@ static void test_check_strict(void **state)
 	assert_int_equal(der_check_strict(deep + 4, sizeof deep - 4), 0);
 }
 
+/* der_read_header reads exactly what mbedtls_asn1_get_tag reads: the same
+ * result, length and position, on generated headers of every form. */
+static void test_read_header_matches_mbedtls(void **state)
+{
+	(void)state;
+	uint64_t rng = 42;
+	for (int round = 0; round < 200000; round++) {
+		unsigned char bytes[8];
+		for (size_t i = 0; i < sizeof(bytes); i++) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			bytes[i] = (unsigned char)(rng >> 56);
+		}
+		/* mostly plausible headers: the right tag, length forms 0x80..0x85 */
+		if (round % 3 != 0)
+			bytes[0] = 0x30;
+		if (round % 4 == 1)
+			bytes[1] = (unsigned char)(0x80 | (bytes[1] % 6));
+		size_t avail = (size_t)(rng >> 40) % (sizeof(bytes) + 1);
+		unsigned char *mine = bytes, *theirs = bytes;
+		size_t my_len = 7777, their_len = 7777;
+		int a = der_read_header(&mine, bytes + avail, &my_len, 0x30);
+		int b = mbedtls_asn1_get_tag(&theirs, bytes + avail, &their_len, 0x30);
+		assert_int_equal(a == 0, b == 0);
+		assert_ptr_equal(mine, theirs);
+		if (b == 0)
+			assert_int_equal(my_len, their_len);
+	}
+	/* and on long forms with content that fits */
+	unsigned char big[300] = {0x04, 0x82, 0x01, 0x00};
+	unsigned char *p = big;
+	size_t len;
+	assert_int_equal(der_read_header(&p, big + sizeof(big), &len, 0x04), 0);
+	assert_int_equal(len, 256);
+	assert_ptr_equal(p, big + 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_oid_matches_openssl),
+	        cmocka_unit_test(test_read_header_matches_mbedtls),
 	        cmocka_unit_test(test_integers),
 	        cmocka_unit_test(test_time_switches_form_in_2050),
 	        cmocka_unit_test(test_nested_long_form_lengths),

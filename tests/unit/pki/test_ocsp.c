@@ -435,6 +435,89 @@ static void test_get_path_forms(void **state)
 	free(req.data);
 }
 
+/* The GET path's decoding rules written out one character at a time, the
+ * plainest way: %-escapes decoded, ' ' read as '+', leading slashes (escaped
+ * or not) dropped, then base64 or base64url with optional padding and zero
+ * leftover bits. ocsp_get_path_decode must agree with it on every input. */
+static int path_reference(const char *text, size_t len, uint8_t *out, size_t cap)
+{
+	static const char alphabet[] =
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char clean[4096];
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		if (c == '%') {
+			int octet = percent_escape_decode(text, len, i);
+			if (octet < 0)
+				return -EINVAL;
+			c = (char)octet;
+			i += 2;
+		}
+		if (c == ' ')
+			c = '+';
+		if (c == '/' && n == 0)
+			continue;
+		clean[n++] = c;
+	}
+	while (n > 0 && clean[n - 1] == '=')
+		n--;
+	if (n % 4 == 1)
+		return -EINVAL;
+	if (n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0) > cap)
+		return -ENOSPC;
+	uint32_t acc = 0;
+	int bits = 0, pos = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = clean[i] == '-' ? '+' : clean[i] == '_' ? '/' : clean[i];
+		const char *at = c ? strchr(alphabet, c) : NULL;
+		if (!at)
+			return -EINVAL;
+		acc = acc << 6 | (uint32_t)(at - alphabet);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[pos++] = (uint8_t)(acc >> bits);
+		}
+	}
+	if (bits && (acc & ((1u << bits) - 1)))
+		return -EINVAL;
+	return pos;
+}
+
+static void test_get_path_matches_reference(void **state)
+{
+	(void)state;
+	/* Pieces that exercise every rule, glued at random. */
+	static const char *const pieces[] = {
+	        "A",  "z",   "0",   "9",   "+",    "-",    "/",    "_",   "=",
+	        " ",  "%2B", "%2b", "%2F", "%2f",  "%3D",  "%20",  "%25", "%41",
+	        "%4", "%zz", "%",   "!",   "MEow", "QUJD", "\x80", "//",  "==",
+	};
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
+	for (int round = 0; round < 50000; round++) {
+		char text[400];
+		size_t len = 0;
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		int count = (int)(rng >> 58); /* 0..63 pieces */
+		for (int k = 0; k < count; k++) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			const char *p = pieces[(rng >> 33) % (sizeof(pieces) / sizeof(pieces[0]))];
+			size_t plen = strlen(p);
+			memcpy(text + len, p, plen);
+			len += plen;
+		}
+		uint8_t got[512], want[512];
+		size_t cap = round % 7 == 0 ? 8 : sizeof(got);
+		int g = ocsp_get_path_decode(text, len, got, cap);
+		int w = path_reference(text, len, want, cap);
+		if (g != w)
+			fail_msg("\"%.*s\": decoded %d, the reference %d", (int)len, text, g, w);
+		if (w > 0)
+			assert_memory_equal(got, want, (size_t)w);
+	}
+}
+
 /* --- responses ----------------------------------------------------------------- */
 
 static void expect_signed_like_openssl(const char *path, enum ocsp_responder_id rid)
@@ -644,6 +727,7 @@ int main(void)
 	        cmocka_unit_test(test_too_many_cert_ids),
 	        cmocka_unit_test(test_rejects_non_der_serials_and_lengths),
 	        cmocka_unit_test(test_get_path_forms),
+	        cmocka_unit_test(test_get_path_matches_reference),
 	        cmocka_unit_test(test_signs_like_openssl),
 	        cmocka_unit_test(test_parses_openssl_statuses),
 	        cmocka_unit_test(test_verifies_and_rejects),
