@@ -66,7 +66,7 @@ static void test_batch_numbers_and_dedup(void **state)
 	item_init(&a_again, "application A"); /* the same bytes twice in one batch */
 	struct intake_item *batch[] = {&a, &b, &a_again};
 	uint64_t next = 0; /* unknown: receipts are signed inside the transaction */
-	assert_int_equal(intake_commit(fx->store, signer, batch, 3, &next), 0);
+	assert_int_equal(intake_commit(fx->store, signer, NULL, batch, 3, &next), 0);
 	assert_int_equal(a.receipt, 1);
 	assert_false(a.existed);
 	assert_int_equal(b.receipt, 2);
@@ -83,7 +83,7 @@ static void test_batch_numbers_and_dedup(void **state)
 	item_init(&c, "application C");
 	struct intake_item *later[] = {&c, &b};
 	uint64_t wrong = 1000;
-	assert_int_equal(intake_commit(fx->store, signer, later, 2, &wrong), 0);
+	assert_int_equal(intake_commit(fx->store, signer, NULL, later, 2, &wrong), 0);
 	assert_int_equal(wrong, 4);
 	assert_int_equal(c.receipt, 3);
 	assert_true(b.existed);
@@ -121,7 +121,7 @@ static void test_many_batches_stay_dense(void **state)
 	uint64_t first = 0, next = 0;
 	for (int at = 0, size = 1; at < N; at += size, size++) {
 		int n = at + size > N ? N - at : size;
-		assert_int_equal(intake_commit(fx->store, signer, batch + at, n, &next), 0);
+		assert_int_equal(intake_commit(fx->store, signer, NULL, batch + at, n, &next), 0);
 		assert_int_equal(next, items[at + n - 1].receipt + 1);
 		if (at == 0)
 			first = items[0].receipt;
