@@ -35,6 +35,7 @@ static const struct cli_command COMMANDS[] = {
         {"presign", "presign [--all] [--batch N] [--validity SECONDS] [--refresh-before SECONDS]",
          cli_presign, CLI_PRESIGN_HELP},
         {"audit", "audit [--from SEQ] [--action ACTION] [--json]", cli_audit, NULL},
+        {"intake", "intake export N --out DIR", cli_intake, NULL},
 };
 
 static void usage(FILE *out)
