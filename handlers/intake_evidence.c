@@ -95,6 +95,12 @@ static int gather_ocsp(const struct ocsp_responder_set *set, const struct pki_ce
 			out->ocsp_len = answer.len;
 		}
 	}
+	/* Verified good on the loop, but a revocation may have committed since:
+	 * then the application is not stored with a receipt that says valid
+	 * beside evidence that says revoked. The batch is answered 503, and the
+	 * retry is verified afresh. */
+	if (rc == 0 && (!q->records[0].issued || q->records[0].status != OCSP_CERT_GOOD))
+		rc = -ESTALE;
 	free(q);
 	return rc;
 }
@@ -114,13 +120,13 @@ static int gather_timestamp(struct intake_evidence_sources *src, const struct cm
 	        .sign_arg = src->tsa,
 	};
 	pki_signer_cert(src->tsa, &stamper.cert, &stamper.cert_len);
-	uint32_t counter = TSA_INTAKE_COUNTER_BASE | (src->tsa_counter++ & ~TSA_INTAKE_COUNTER_BASE);
+	uint32_t counter =
+	        TSA_INTAKE_COUNTER_BASE | (src->tsa_counter++ & ~TSA_INTAKE_COUNTER_BASE);
 	return tsa_stamp(&stamper, &request, counter, &out->timestamp, &out->timestamp_len);
 }
 
-int intake_evidence_gather(struct intake_evidence_sources *src, const uint8_t *cms,
-                           size_t cms_len, uint32_t issuer_id, int64_t now,
-                           struct intake_evidence *out)
+int intake_evidence_gather(struct intake_evidence_sources *src, const uint8_t *cms, size_t cms_len,
+                           uint32_t issuer_id, int64_t now, struct intake_evidence *out)
 {
 	memset(out, 0, sizeof(*out));
 	struct cms_signed_data sd;

@@ -44,11 +44,11 @@ struct intake_evidence {
 /** Gathers the evidence for an accepted CMS SignedData whose signer's
  * certificate was issued by store issuer `issuer_id`, as of `now`. Returns
  * 0, -ENOMEM, -EINVAL (not a CMS kensho accepted), -EAGAIN (the record kept
- * changing while its answer was signed) or a store or signing error; on
+ * changing while its answer was signed), -ESTALE (the OCSP answer is not
+ * good: revoked since it was verified) or a store or signing error; on
  * error *out is empty. Blocks. */
-int intake_evidence_gather(struct intake_evidence_sources *src, const uint8_t *cms,
-                           size_t cms_len, uint32_t issuer_id, int64_t now,
-                           struct intake_evidence *out);
+int intake_evidence_gather(struct intake_evidence_sources *src, const uint8_t *cms, size_t cms_len,
+                           uint32_t issuer_id, int64_t now, struct intake_evidence *out);
 
 /** Frees the buffers and empties *ev. */
 void intake_evidence_clear(struct intake_evidence *ev);
