@@ -25,7 +25,7 @@
 #include "pki/verify.h"
 #include "storage/store.h"
 
-#define COMMAND "intake export"
+#define COMMAND   "intake export"
 #define MAX_FILES 24
 
 struct bundle_file {
@@ -230,8 +230,8 @@ static int export_record(struct bundle *b, struct store_txn *txn, const struct s
 	                      "the bytes as submitted (the receipt's sha256 is theirs)",
 	                      rec->original.data, rec->original.len);
 	if (rc == 0)
-		rc = bundle_write(b, "signature.p7s", "the CMS SignedData as submitted", rec->original.data,
-		                  cms_len);
+		rc = bundle_write(b, "signature.p7s", "the CMS SignedData as submitted",
+		                  rec->original.data, cms_len);
 	if (rc == 0)
 		rc = bundle_write(b, "content.bin", "the signed content", content, content_len);
 	if (rc == 0)
@@ -317,7 +317,8 @@ static int intake_export(const char *data_dir, uint64_t number, const char *out_
 	if (rc == 0) {
 		rc = store_intake_get(txn, number, &rec);
 		if (rc == -ENOENT)
-			cli_fail(COMMAND, "no receipt %llu in %s", (unsigned long long)number, data_dir);
+			cli_fail(COMMAND, "no receipt %llu in %s", (unsigned long long)number,
+			         data_dir);
 		else if (rc < 0)
 			cli_fail(COMMAND, "reading receipt %llu: %s", (unsigned long long)number,
 			         strerror(-rc));
@@ -352,9 +353,10 @@ static int intake_export(const char *data_dir, uint64_t number, const char *out_
 		buf_free(&m);
 		store_txn_abort(txn);
 		if (rc == 0)
-			printf("receipt %llu: %d files in %s%s\n", (unsigned long long)number, b->count,
-			       out_dir,
-			       without_evidence ? " (received before kensho kept evidence: none)" : "");
+			printf("receipt %llu: %d files in %s%s\n", (unsigned long long)number,
+			       b->count, out_dir,
+			       without_evidence ? " (received before kensho kept evidence: none)"
+			                        : "");
 	}
 	store_close(store);
 	free(b);
@@ -373,7 +375,8 @@ int cli_intake(const char *data_dir, int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	if (parse_number(args.positional[1], &number) < 0) {
-		cli_fail(COMMAND, "a receipt number is 1, 2, 3, ..., not \"%s\"", args.positional[1]);
+		cli_fail(COMMAND, "a receipt number is 1, 2, 3, ..., not \"%s\"",
+		         args.positional[1]);
 		return CLI_EXIT_USAGE;
 	}
 	return intake_export(data_dir, number, out);

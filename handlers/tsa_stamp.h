@@ -27,7 +27,7 @@ struct pki_signer;
 
 /** Who signs a token and under which policy. */
 struct tsa_stamper {
-	const char *policy; /**< dotted */
+	const char *policy;  /**< dotted */
 	const uint8_t *cert; /**< the unit's certificate, DER */
 	size_t cert_len;
 	cms_sign_cb sign; /**< with the unit's key */

@@ -159,8 +159,8 @@ static void test_evidence_is_stored(void **state)
 	store_txn_abort(txn);
 
 	struct intake_evidence_sources sources = {.store = fx->store, .tsa_policy = "1.2.3.4"};
-	assert_int_equal(pki_signer_load(CMS_FIXTURES "/ca.pem", CMS_FIXTURES "/ca.key", &sources.tsa),
-	                 0);
+	assert_int_equal(
+	        pki_signer_load(CMS_FIXTURES "/ca.pem", CMS_FIXTURES "/ca.key", &sources.tsa), 0);
 	struct intake_item it, again;
 	item_init(&it, "");
 	it.original = cms;
@@ -190,7 +190,8 @@ static void test_evidence_is_stored(void **state)
 	assert_int_equal(rec.evidence.crl_number, issuer.crl_number);
 	assert_int_equal(rec.evidence.ocsp.len, 0); /* no responders given */
 	assert_true(rec.evidence.timestamp.len > 0);
-	assert_non_null(memmem(rec.evidence.timestamp.data, rec.evidence.timestamp.len, imprint, 32));
+	assert_non_null(
+	        memmem(rec.evidence.timestamp.data, rec.evidence.timestamp.len, imprint, 32));
 	uint64_t count = 0, n;
 	for (n = 1; store_intake_get(txn, n, &rec) == 0; n++)
 		count++;

@@ -956,7 +956,7 @@ static void test_intake_evidence_and_layout_1(void **state)
 	struct fixture *f = *state;
 	const uint8_t original[] = "old application", result[] = "{}", receipt[] = {0x30, 0x00};
 	uint8_t old[256], *p = old;
-	*p++ = 1; /* layout 1 */
+	*p++ = 1;                                                     /* layout 1 */
 	const uint8_t when[8] = {0, 0, 0, 0, 0x65, 0x53, 0xf1, 0x00}; /* 1700000000 */
 	memcpy(p, when, 8), p += 8;
 	memset(p, 0xcd, 32), p += 32;
