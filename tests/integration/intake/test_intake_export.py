@@ -13,7 +13,9 @@ document and run with bash in the exported bundle.
   evidence that says good at receipt, while the live OCSP answer says
   revoked;
 - a detached submission's bundle passes the steps that do not need
-  `-content`; a bad receipt number fails with a clear message."""
+  `-content`; a record stored before kensho kept evidence (layout 1,
+  rewritten in place with mdb_load) still exports, saying it has none; a
+  bad receipt number fails with a clear message."""
 import datetime
 import json
 import os
@@ -76,6 +78,28 @@ def flip(path, find, offset=0):
 
 def replace_with(path, other):
     shutil.copyfile(other, path)
+
+
+def rewrite_as_layout_1(data, number):
+    """Rewrites intake record `number` in place as layout 1 (before kensho
+    kept evidence: version 1, no fields after the receipt DER), with the
+    LMDB command-line tools, as an old store would hold it."""
+    store = os.path.join(data, "store")
+    dump = run("mdb_dump", "-s", "intake", store).stdout.splitlines()
+    header = dump[:dump.index("HEADER=END") + 1]
+    pairs = dict(zip(dump[len(header)::2], dump[len(header) + 1::2]))
+    key = " " + format(number, "016x")
+    value = bytes.fromhex(pairs[key].strip())
+    check(value[0] == 2, "the record was stored in layout 2")
+    at = 1 + 8 + 32
+    for _ in range(3):  # original, result, receipt DER
+        at += 4 + int.from_bytes(value[at:at + 4], "big")
+    old = b"\x01" + value[1:at]
+    path = os.path.join(os.path.dirname(data), "layout1.dump")
+    with open(path, "w") as f:
+        f.write("\n".join(header + [key, " " + old.hex()]) + "\n")
+    with open(path) as f:
+        subprocess.run(["mdb_load", "-s", "intake", store], stdin=f, check=True)
 
 
 def check_tampering(bundle, tmp):
@@ -184,6 +208,24 @@ def main():
               "the detached bundle has the signature and the content apart")
         rc, out = run_steps(detached_bundle, ["manifest", "time", "ocsp", "timestamp", "receipt"])
         check(rc == 0, "the detached bundle's steps pass:\n" + out)
+
+        # A record of layout 1 (stored before kensho kept evidence).
+        rewrite_as_layout_1(srv.data, number)
+        conn.request("GET", f"/v1/intake/{number}")
+        state = json.loads(conn.getresponse().read())
+        check("evidence" not in state and state["receipt"] == number,
+              "a layout 1 record reads, without evidence")
+        old_bundle = os.path.join(tmp, "layout1")
+        r = export(srv.data, number, old_bundle)
+        check(r.returncode == 0 and "before kensho kept evidence" in r.stdout,
+              f"a layout 1 record exports and says it has no evidence: {r.stdout} {r.stderr}")
+        manifest = json.load(open(os.path.join(old_bundle, "manifest.json")))
+        names = {f["name"] for f in manifest["files"]}
+        check(manifest["evidence"] is False and "application.bin" in names and
+              "receipt.p7s" in names and "ocsp.der" not in names and "timestamp.tsr" not in names,
+              f"its bundle has the application and receipt only: {sorted(names)}")
+        rc, out = run_steps(old_bundle, ["manifest"])
+        check(rc == 0, "its manifest checks")
 
         # Bad numbers.
         r = export(srv.data, 99, os.path.join(tmp, "none"))
