@@ -56,5 +56,8 @@ int cli_ocsp(const char *data_dir, int argc, char **argv);
 int cli_presign(const char *data_dir, int argc, char **argv);
 /** What `kensho ocsp --help` and `kensho presign --help` explain. */
 extern const char CLI_OCSP_HELP[], CLI_PRESIGN_HELP[];
+/** `kensho intake export N --out DIR`: an application and its evidence as a
+ * bundle an auditor checks without kensho. */
+int cli_intake(const char *data_dir, int argc, char **argv);
 /** `kensho audit` (tls area): lists the audit log. */
 int cli_audit(const char *data_dir, int argc, char **argv);

@@ -46,7 +46,10 @@ static const struct cli_command COMMANDS[] = {
          "presign [--all] [--batch N] [--ocsp-batch N] [--validity SECONDS] "
          "[--refresh-before SECONDS]",
          cli_presign, CLI_PRESIGN_HELP},
-        {"audit", "audit [--from SEQ] [--action ACTION] [--json] | audit verify [--data DIR]", cli_audit, NULL},
+        {"audit",
+         "audit [--from SEQ] [--action ACTION] [--json] | audit verify [--data DIR]", cli_audit,
+         NULL},
+        {"intake", "intake export N --out DIR", cli_intake, NULL},
 };
 
 static void usage(FILE *out)

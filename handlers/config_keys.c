@@ -69,8 +69,8 @@ const struct config_key handlers_config_keys[] = {
         {"log.sth_interval", CONFIG_DURATION, "60s", "ms", SECOND, DAY, NULL,
          "how often worker 0 signs a tree head of the Merkle log, when it grew", false},
         {"tsa.policy", CONFIG_STRING, "1.3.6.1.4.1.32473.3161.1", NULL, 0, 0, NULL,
-         "TSAPolicyId of /tsa's tokens; the default is a placeholder under RFC 5612's "
-         "documentation arc: set your own",
+         "TSAPolicyId of /tsa's tokens and of intake's signature timestamps; the default "
+         "is a placeholder under RFC 5612's documentation arc: set your own",
          false},
         {"status.local", CONFIG_BOOL, "true", NULL, 0, 0, NULL,
          "plain-HTTP callers on a loopback address may read the status page (/, /v1/status)",

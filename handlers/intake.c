@@ -9,7 +9,13 @@
  * loop answers them all. While a batch is being committed the next one
  * gathers. A full queue answers 503 at once rather than queueing without
  * limit. Only one batch per process is in flight, so the receipt key (whose
- * RSA blinding state is not thread-safe) is used by one thread at a time. */
+ * RSA blinding state is not thread-safe), the OCSP responders' keys and the
+ * time-stamping unit's key are used by one thread at a time.
+ *
+ * The commit job also gathers each application's evidence of the moment of
+ * receipt (intake_evidence.h) before its write transaction: it costs a
+ * time-stamp signature, and an OCSP signature when no fresh answer is
+ * cached, so it never runs on the loop. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +30,13 @@
 #include "core/metrics.h"
 #include "handlers/handlers.h"
 #include "handlers/intake_commit.h"
+#include "handlers/tsa_stamp.h"
 #include "handlers/roles.h"
 #include "handlers/receipt.h"
 #include "handlers/verify.h"
+#include "ocsp/responder_set.h"
 #include "pki/hash.h"
+#include "pki/signer.h"
 #include "storage/store.h"
 
 struct intake_pending {
@@ -45,6 +54,7 @@ struct intake_handler {
 	struct verify_ca_cache *cas;
 	struct metric *public_key_operations;
 	struct receipt_signer *signer;
+	struct intake_evidence_sources evidence; /* its keys: the commit job's alone */
 	bool allow_plain;
 	size_t queue_max, batch_max;
 	/* waiting submissions, FIFO */
@@ -64,7 +74,8 @@ struct intake_handler {
 static void commit_work_cb(uv_work_t *work)
 {
 	struct intake_handler *h = work->data;
-	h->batch_rc = intake_commit(h->store, h->signer, h->batch, h->batch_len, &h->next_receipt);
+	h->batch_rc = intake_commit(h->store, h->signer, &h->evidence, h->batch, h->batch_len,
+	                            &h->next_receipt);
 }
 
 /* --- answering ---------------------------------------------------------------------- */
@@ -228,6 +239,8 @@ static void intake_on_post(struct handler *self, struct exchange *ex)
 	p->ex = ex;
 	p->item.original = req->body;
 	p->item.original_len = req->body_len;
+	p->item.cms_len = submission.cms_len;
+	p->item.issuer_id = r.issuer_id;
 	memcpy(p->item.digest, digest, sizeof digest);
 	p->item.received_at = now;
 	p->item.result_json = buf_steal(&result, &p->item.result_len);
@@ -317,6 +330,16 @@ static void intake_on_get(struct handler *self, struct exchange *ex)
 	json_time(&j, "received_at", rec.received_at);
 	json_hex(&j, "sha256", rec.digest, sizeof rec.digest);
 	json_uint(&j, "size", rec.original.len);
+	const struct store_intake_evidence *ev = &rec.evidence;
+	if (rec.version >= 2) {
+		/* what `kensho intake export` writes out (docs/intake.md) */
+		json_object_begin(&j, "evidence");
+		json_uint(&j, "chain_bytes", ev->chain.len);
+		json_uint(&j, "ocsp_bytes", ev->ocsp.len);
+		json_uint(&j, "crl_number", ev->crl_number);
+		json_uint(&j, "timestamp_bytes", ev->timestamp.len);
+		json_object_end(&j);
+	}
 	char *b64 = malloc(4 * ((rec.receipt_der.len + 2) / 3) + 1);
 	if (b64) {
 		base64_encode(rec.receipt_der.data, rec.receipt_der.len, b64);
@@ -338,6 +361,40 @@ static void intake_on_get(struct handler *self, struct exchange *ex)
 }
 
 static void intake_dispose(void *context);
+
+/* The sources of the evidence of receipt: the OCSP responders (as the OCSP
+ * family loads them; an issuer without one is left out with a warning) and
+ * the time-stamping unit. A data directory made before kensho had a unit
+ * still takes applications, stored without a token, and says so. */
+static int evidence_open(struct intake_handler *h, const struct handler_env *env)
+{
+	struct ocsp_responder_options opts = {.responder_id = OCSP_RESPONDER_BY_KEY};
+	if (strcmp(config_get(env->config, "ocsp.responder_id", "by-key"), "by-name") == 0)
+		opts.responder_id = OCSP_RESPONDER_BY_NAME;
+	opts.validity_seconds = config_get_ms(env->config, "ocsp.validity", 3600 * 1000) / 1000;
+	h->evidence.store = env->store;
+	h->evidence.tsa_policy = config_get(env->config, "tsa.policy", TSA_DEFAULT_POLICY);
+	int rc = ocsp_responder_set_open_available(env->data_dir, env->store, &opts,
+	                                           &h->evidence.ocsp);
+	if (rc < 0) {
+		log_error("intake: cannot load the OCSP responders in %s/ca: %s", env->data_dir,
+		          strerror(-rc));
+		return rc;
+	}
+	rc = tsa_unit_load(env->data_dir, &h->evidence.tsa);
+	if (rc == -ENOENT) {
+		log_warn("intake: %s/ca has no time-stamping unit: applications are stored "
+		         "without a timestamp token. `kensho --data %s ca tsa-init` creates it; "
+		         "then restart kenshod",
+		         env->data_dir, env->data_dir);
+		rc = 0;
+	} else if (rc < 0) {
+		log_error("intake: cannot load the time-stamping unit in %s/ca: %s%s",
+		          env->data_dir, strerror(-rc),
+		          rc == -EPERM ? " (the key must be mode 0600)" : "");
+	}
+	return rc;
+}
 
 static int intake_context_init(struct router *r, const struct handler_env *env, void **context)
 {
@@ -374,6 +431,10 @@ static int intake_context_init(struct router *r, const struct handler_env *env, 
 		intake_dispose(h);
 		return rc;
 	}
+	if ((rc = evidence_open(h, env)) < 0) {
+		intake_dispose(h);
+		return rc;
+	}
 	/* Role intake (handlers/roles.h): TLS callers need it from the policy;
 	 * plain callers hold it only while intake.allow_plain is true. */
 	rc = router_add(r, "/v1/intake", HTTP_METHOD_POST, PEER_ROLE_INTAKE, &h->post);
@@ -399,6 +460,8 @@ static void intake_dispose(void *context)
 		pending_free(p);
 	}
 	receipt_signer_free(h->signer);
+	ocsp_responder_set_free(h->evidence.ocsp);
+	pki_signer_free(h->evidence.tsa);
 	verify_ca_cache_free(h->cas);
 	free(h->batch);
 	free(h);

@@ -129,11 +129,16 @@ static int store_one(struct store_txn *txn, struct receipt_signer *signer, struc
 	if (!it->receipt_der || it->existed || it->receipt != number || it->log_index != leaf)
 		if ((rc = sign_as(signer, it, number, leaf)) < 0)
 			return rc;
+	const struct intake_evidence *ev = &it->evidence;
 	rec = (struct store_intake){
 	        .received_at = it->received_at,
 	        .original = {it->original, it->original_len},
 	        .result = {it->result_json, it->result_len},
 	        .receipt_der = {it->receipt_der, it->receipt_len},
+	        .evidence = {.chain = {ev->chain, ev->chain_len},
+	                     .ocsp = {ev->ocsp, ev->ocsp_len},
+	                     .crl_number = ev->crl_number,
+	                     .timestamp = {ev->timestamp, ev->timestamp_len}},
 	};
 	memcpy(rec.digest, it->digest, sizeof rec.digest);
 	if ((rc = store_intake_put(txn, &rec)) < 0)
@@ -148,12 +153,31 @@ static int store_one(struct store_txn *txn, struct receipt_signer *signer, struc
 	return 0;
 }
 
+/* Outside any transaction (signing an OCSP answer commits its own): the
+ * evidence of this moment for every item. An item found stored meanwhile
+ * keeps its first evidence; what was gathered for it is dropped. */
+static int gather_evidence(struct intake_evidence_sources *src, struct intake_item *const *items,
+                           size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct intake_item *it = items[i];
+		int rc = intake_evidence_gather(src, it->original, it->cms_len, it->issuer_id,
+		                                it->received_at, &it->evidence);
+		if (rc < 0) /* -EAGAIN means map growth below: this is another */
+			return rc == -EAGAIN ? -EBUSY : rc;
+	}
+	return 0;
+}
+
 int intake_commit(struct store *store, struct receipt_signer *signer,
-                  struct intake_item *const *items, size_t n, uint64_t *next_hint)
+                  struct intake_evidence_sources *evidence, struct intake_item *const *items,
+                  size_t n, uint64_t *next_hint)
 {
 	for (size_t i = 0; i < n; i++)
 		item_clear(items[i]);
-	int rc = *next_hint ? presign(store, signer, items, n, *next_hint) : 0;
+	int rc = evidence ? gather_evidence(evidence, items, n) : 0;
+	if (rc == 0 && *next_hint)
+		rc = presign(store, signer, items, n, *next_hint);
 	if (rc == 0)
 		rc = -EAGAIN;
 	for (int attempt = 0; attempt < INTAKE_COMMIT_ATTEMPTS && rc == -EAGAIN; attempt++) {
@@ -174,8 +198,10 @@ int intake_commit(struct store *store, struct receipt_signer *signer,
 		if (rc == 0)
 			*next_hint = next;
 	}
-	if (rc < 0)
-		for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		intake_evidence_clear(&items[i]->evidence);
+		if (rc < 0)
 			item_clear(items[i]);
+	}
 	return rc;
 }

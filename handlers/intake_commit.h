@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "handlers/intake_evidence.h"
+
 struct store;
 struct receipt_signer;
 
@@ -16,6 +18,10 @@ struct intake_item {
 	int64_t received_at;
 	const uint8_t *result_json; /**< the verification result */
 	size_t result_len;
+	size_t cms_len;     /**< the SignedData's length at the start of original */
+	uint32_t issuer_id; /**< the store issuer of the signer's certificate */
+	/* gathered and released by intake_commit */
+	struct intake_evidence evidence;
 	/* set by intake_commit */
 	bool existed;         /**< submitted before: the first receipt is returned */
 	uint64_t receipt;     /**< its number */
@@ -25,11 +31,15 @@ struct intake_item {
 };
 
 /** Stores every item not stored before (by digest) with a freshly signed
- * receipt, and fetches the original receipt of the others, all in one write
- * transaction that has committed (and fsynced) when this returns 0. On error
- * nothing was committed and no item has a receipt. *next_hint is the
+ * receipt and the evidence of this moment gathered from `evidence` (NULL:
+ * none; intake_evidence.h), and fetches the original receipt of the
+ * others, all in one write transaction that has committed (and fsynced)
+ * when this returns 0. On error nothing was committed and no item has a
+ * receipt. The evidence is gathered before the write transaction, since it
+ * costs signatures. *next_hint is the
  * receipt number the caller expects next (0: unknown); receipts are signed
  * before the write transaction when it is known, and it is updated on
  * success. Runs on a worker thread; the signer must not be used concurrently. */
 int intake_commit(struct store *store, struct receipt_signer *signer,
-                  struct intake_item *const *items, size_t n, uint64_t *next_hint);
+                  struct intake_evidence_sources *evidence, struct intake_item *const *items,
+                  size_t n, uint64_t *next_hint);

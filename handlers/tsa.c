@@ -6,13 +6,8 @@
  * most TSA_MAX_INFLIGHT at a time per process (beyond: 503 busy). Either way
  * the answer is HTTP 200 with an application/timestamp-reply body (§3.4);
  * HTTP errors are kept for what is not a query at all (wrong media type,
- * empty or oversized body).
- *
- * serialNumber (§2.4.2: unique per token of this TSA) is 160 bits: the
- * signing time in microseconds (64), the process id (32), a per-process
- * counter (32) and 32 random bits. Two workers differ in their pid, one
- * worker in its counter, and a restart in its time; the random part covers
- * a clock stepped back onto a reused pid. */
+ * empty or oversized body). The token itself, and its serialNumber, are
+ * tsa_stamp.c's, which intake shares. */
 #include "handlers/tsa.h"
 
 #include <errno.h>
@@ -21,8 +16,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "ca/ca.h"
 #include "core/config.h"
@@ -31,21 +24,14 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "handlers/handlers.h"
+#include "handlers/tsa_stamp.h"
 #include "pki/der.h"
-#include "pki/random.h"
 #include "pki/signer.h"
-#include "pki/tsp.h"
 
 #define TSA_QUERY_TYPE "application/timestamp-query"
 #define TSA_REPLY_TYPE "application/timestamp-reply"
-/** The placeholder policy: an arc of enterprise number 32473, which RFC
- * 5612 reserves for documentation. A real deployment sets tsa.policy to an
- * OID under its own arc. */
-#define TSA_DEFAULT_POLICY "1.3.6.1.4.1.32473.3161.1"
 /** Signings queued or running per process. */
 #define TSA_MAX_INFLIGHT 64
-/** The accuracy claimed (seconds): the host clock, kept by NTP. */
-#define TSA_ACCURACY_SECONDS 1
 
 struct tsa_handler {
 	struct handler super;
@@ -91,13 +77,6 @@ static void respond_rejection(struct tsa_handler *h, struct exchange *ex, enum t
 	respond_reply(ex, der, len);
 }
 
-/* Big-endian bytes of v into out. */
-static void put_be(uint8_t *out, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		out[i] = (uint8_t)v;
-}
-
 /* A cms_sign_cb: jobs of this process may run on several pool threads at
  * once, and a key's RSA blinding state takes one signer at a time. */
 static int sign_with_lock(void *arg, const uint8_t *digest_info, size_t len, uint8_t *sig,
@@ -114,34 +93,13 @@ static void sign_work_cb(uv_work_t *work)
 {
 	struct tsa_job *job = work->data;
 	struct tsa_handler *h = job->handler;
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	uint8_t serial[TSP_SERIAL_MAX];
-	uint64_t micros = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
-	put_be(serial, micros, 8);
-	put_be(serial + 8, (uint32_t)getpid(), 4);
-	put_be(serial + 12, job->counter, 4);
-	if (pki_random(NULL, serial + 16, 4) != 0) {
-		job->error = -EIO;
-		return;
-	}
-	const uint8_t *cert;
-	size_t cert_len;
-	pki_signer_cert(h->signer, &cert, &cert_len);
-	struct tsp_grant g = {
-	        .request = &job->request,
+	struct tsa_stamper stamper = {
 	        .policy = h->policy,
-	        .serial = serial,
-	        .serial_len = sizeof serial,
-	        .gen_time = (int64_t)now.tv_sec,
-	        .gen_time_millis = (unsigned)(now.tv_nsec / 1000000),
-	        .accuracy_seconds = TSA_ACCURACY_SECONDS,
-	        .cert = cert,
-	        .cert_len = cert_len,
 	        .sign = sign_with_lock,
 	        .sign_arg = h,
 	};
-	job->error = tsp_response_grant(&g, &job->reply, &job->reply_len);
+	pki_signer_cert(h->signer, &stamper.cert, &stamper.cert_len);
+	job->error = tsa_stamp(&stamper, &job->request, job->counter, &job->reply, &job->reply_len);
 }
 
 static void sign_done_cb(uv_work_t *work, int status)
@@ -232,7 +190,7 @@ static void tsa_on_request(struct handler *self, struct exchange *ex)
 	job->work.data = job;
 	job->handler = h;
 	job->exchange = ex;
-	job->counter = h->counter++;
+	job->counter = h->counter++ & ~TSA_INTAKE_COUNTER_BASE; /* intake numbers above */
 	if (uv_queue_work(exchange_loop(ex), &job->work, sign_work_cb, sign_done_cb)) {
 		free(job);
 		respond_rejection(h, ex, TSP_FAIL_SYSTEM_FAILURE, "could not queue the signing");
@@ -261,12 +219,7 @@ static int load_unit(struct tsa_handler *h)
 		         files.cert, h->env->data_dir);
 		return 0;
 	}
-	if (stat(files.key, &st) < 0)
-		err = -errno;
-	else if (st.st_mode & 077)
-		err = -EPERM;
-	if (!err)
-		err = pki_signer_load(files.cert, files.key, &h->signer);
+	err = tsa_unit_load(h->env->data_dir, &h->signer);
 	if (err)
 		log_error("tsa: cannot load the time-stamping unit %s with %s: %s%s", files.cert,
 		          files.key, strerror(-err),

@@ -51,6 +51,7 @@ struct verify_result {
 	char serial_hex[2 * STORE_SERIAL_MAX + 1];
 	const char *kind;      /**< "sign", "auth" or NULL when not one of ours */
 	char issuer_label[16]; /**< the issuing CA's label, "" if unknown */
+	uint32_t issuer_id;    /**< its store id, 0 if unknown */
 	char subject[512];     /**< the signer's subject DN as text (pki/dn_text.h) */
 	int64_t not_before, not_after;
 	bool has_signing_time;

@@ -180,6 +180,7 @@ static bool issuer_signed(const struct cached_ca *ca, const struct pki_cert *cer
 		return false;
 	}
 	memcpy(r->issuer_label, ca->label, sizeof r->issuer_label);
+	r->issuer_id = ca->id;
 	r->kind = ca->kind == CERT_KIND_SIGN ? "sign" : "auth";
 	return true;
 }

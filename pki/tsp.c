@@ -74,6 +74,19 @@ static int imprint_decode(unsigned char **p, const unsigned char *end, struct ts
 	return 0;
 }
 
+void tsp_request_for_sha256(const uint8_t digest[32], struct tsp_request *out)
+{
+	/* SEQUENCE { SEQUENCE { OID sha256, NULL }, OCTET STRING (32) } */
+	static const uint8_t head[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+	                               0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+	memset(out, 0, sizeof(*out));
+	out->md = PKI_DIGEST_SHA256;
+	memcpy(out->imprint_der, head, sizeof head);
+	memcpy(out->imprint_der + sizeof head, digest, 32);
+	out->imprint_der_len = sizeof head + 32;
+	out->cert_req = true;
+}
+
 /* An INTEGER's content in DER's minimal form (X.690 §8.3.2). */
 static bool integer_minimal(const unsigned char *c, size_t len)
 {

@@ -62,6 +62,13 @@ struct tsp_request {
 int tsp_request_decode(const uint8_t *der, size_t len, struct tsp_request *out,
                        enum tsp_fail_info *fail);
 
+/** Fills *out as the request a TSA's own client would send for a SHA-256
+ * digest (kensho time-stamping what it received, as CAdES's
+ * signature-time-stamp does): MessageImprint { sha256 with NULL
+ * parameters, digest }, no policy, no nonce, the TSA's certificate asked
+ * for so that the token stands alone. */
+void tsp_request_for_sha256(const uint8_t digest[32], struct tsp_request *out);
+
 /** Encodes a refusal: PKIStatusInfo { rejection, statusString `text` (UTF-8,
  * NULL for none), failInfo }. *out is malloc'd, the caller frees. Returns 0,
  * -EINVAL or -ENOMEM. */

@@ -74,6 +74,19 @@ void dec_init(struct decoder *d, const void *data, size_t len)
 		d->bad = true;
 }
 
+uint8_t dec_init_versioned(struct decoder *d, const void *data, size_t len, uint8_t newest)
+{
+	d->p = data;
+	d->left = len;
+	d->bad = false;
+	uint8_t version = dec_u8(d);
+	if (version < CODEC_V1 || version > newest) {
+		d->bad = true;
+		return 0;
+	}
+	return version;
+}
+
 const uint8_t *dec_view(struct decoder *d, size_t len)
 {
 	if (d->bad || d->left < len) {

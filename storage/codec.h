@@ -13,6 +13,9 @@
 
 /* Current version of every value layout (README.md, "Schema"). */
 #define CODEC_V1 1
+/* The intake record's second layout: version 1 plus the evidence of the
+ * moment of receipt (README.md, "Schema"). */
+#define CODEC_V2 2
 
 struct encoder {
 	uint8_t *p; /* NULL: count only */
@@ -41,6 +44,9 @@ void enc_blob(struct encoder *e, struct store_blob blob);
 
 /** Starts decoding a value; latches bad unless its version byte is supported. */
 void dec_init(struct decoder *d, const void *data, size_t len);
+/** Starts decoding a value of a layout with several versions: returns its
+ * version byte (1..newest), or 0 with bad latched for any other. */
+uint8_t dec_init_versioned(struct decoder *d, const void *data, size_t len, uint8_t newest);
 uint8_t dec_u8(struct decoder *d);
 uint16_t dec_u16(struct decoder *d);
 uint32_t dec_u32(struct decoder *d);

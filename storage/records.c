@@ -70,14 +70,20 @@ int store_person_get(struct store_txn *txn, uint64_t id, struct store_person *ou
 
 /* --- intake ----------------------------------------------------------------------- */
 
+/* Version 2 appends the evidence to version 1's fields, so the whole value
+ * (what the intake log takes as its leaf) covers it. */
 static void intake_encode(struct encoder *e, const struct store_intake *r)
 {
-	enc_u8(e, CODEC_V1);
+	enc_u8(e, CODEC_V2);
 	enc_i64(e, r->received_at);
 	enc_bytes(e, r->digest, 32);
 	enc_blob(e, r->original);
 	enc_blob(e, r->result);
 	enc_blob(e, r->receipt_der);
+	enc_blob(e, r->evidence.chain);
+	enc_blob(e, r->evidence.ocsp);
+	enc_u64(e, r->evidence.crl_number);
+	enc_blob(e, r->evidence.timestamp);
 }
 
 int store_intake_find(struct store_txn *txn, const uint8_t digest[32], uint64_t *receipt)
@@ -97,8 +103,10 @@ int store_intake_put(struct store_txn *txn, struct store_intake *record)
 	int rc = store_require_write(txn);
 	if (rc)
 		return rc;
+	const struct store_intake_evidence *ev = &record->evidence;
 	if (record->original.len > UINT32_MAX || record->result.len > UINT32_MAX ||
-	    record->receipt_der.len > UINT32_MAX)
+	    record->receipt_der.len > UINT32_MAX || ev->chain.len > UINT32_MAX ||
+	    ev->ocsp.len > UINT32_MAX || ev->timestamp.len > UINT32_MAX)
 		return -EINVAL;
 	/* The same application submitted twice (a retry after a lost reply)
 	 * gets the receipt it was given the first time. */
@@ -155,13 +163,19 @@ int store_intake_get(struct store_txn *txn, uint64_t receipt, struct store_intak
 	if (rc)
 		return rc;
 	struct decoder d;
-	dec_init(&d, val.mv_data, val.mv_size);
 	memset(out, 0, sizeof(*out));
+	out->version = dec_init_versioned(&d, val.mv_data, val.mv_size, CODEC_V2);
 	out->receipt = receipt;
 	out->received_at = dec_i64(&d);
 	dec_bytes(&d, out->digest, 32);
 	dec_blob(&d, &out->original);
 	dec_blob(&d, &out->result);
 	dec_blob(&d, &out->receipt_der);
+	if (out->version >= CODEC_V2) {
+		dec_blob(&d, &out->evidence.chain);
+		dec_blob(&d, &out->evidence.ocsp);
+		out->evidence.crl_number = dec_u64(&d);
+		dec_blob(&d, &out->evidence.timestamp);
+	}
 	return dec_finish(&d);
 }

@@ -354,6 +354,17 @@ int store_change_last(struct store_txn *txn, uint64_t *seq);
 
 /* --- intake (append-only) ----------------------------------------------------- */
 
+/** The evidence of the moment of receipt (docs/intake.md, "Evidence"):
+ * what shows, once the signer's certificate has expired or been revoked,
+ * that the signature was valid when it arrived. All empty in a record
+ * stored before kensho kept it (version 1). */
+struct store_intake_evidence {
+	struct store_blob chain;     /**< DER certificates back to back: signer, then its CA */
+	struct store_blob ocsp;      /**< the signed OCSPResponse used, DER */
+	uint64_t crl_number;         /**< the issuer's CRL number at that moment */
+	struct store_blob timestamp; /**< RFC 3161 TimeStampResp over the signature value */
+};
+
 struct store_intake {
 	uint64_t receipt; /**< assigned by store_intake_put */
 	int64_t received_at;
@@ -361,6 +372,8 @@ struct store_intake {
 	struct store_blob original;    /**< the submitted bytes, unchanged */
 	struct store_blob result;      /**< verification result (JSON) */
 	struct store_blob receipt_der; /**< the signed receipt returned to the client */
+	struct store_intake_evidence evidence;
+	uint8_t version; /**< the layout read (1: no evidence); put writes the newest */
 };
 
 /** Appends an intake record; -EEXIST (with out->receipt set to the existing

@@ -13,6 +13,8 @@
 #include "intake_fixture.h"
 #include "pki/cms.h"
 #include "handlers/receipt.h"
+#include "pki/hash.h"
+#include "pki/signer.h"
 
 static struct intake_fixture *fx;
 static struct receipt_signer *signer;
@@ -76,7 +78,7 @@ static void test_batch_numbers_and_dedup(void **state)
 	item_init(&a_again, "application A"); /* the same bytes twice in one batch */
 	struct intake_item *batch[] = {&a, &b, &a_again};
 	uint64_t next = 0; /* unknown: receipts are signed inside the transaction */
-	assert_int_equal(intake_commit(fx->store, signer, batch, 3, &next), 0);
+	assert_int_equal(intake_commit(fx->store, signer, NULL, batch, 3, &next), 0);
 	assert_int_equal(a.receipt, 1);
 	assert_false(a.existed);
 	assert_int_equal(b.receipt, 2);
@@ -100,7 +102,7 @@ static void test_batch_numbers_and_dedup(void **state)
 	item_init(&c, "application C");
 	struct intake_item *later[] = {&c, &b};
 	uint64_t wrong = 1000;
-	assert_int_equal(intake_commit(fx->store, signer, later, 2, &wrong), 0);
+	assert_int_equal(intake_commit(fx->store, signer, NULL, later, 2, &wrong), 0);
 	assert_int_equal(wrong, 4);
 	assert_int_equal(c.receipt, 3);
 	assert_true(b.existed);
@@ -139,7 +141,7 @@ static void test_many_batches_stay_dense(void **state)
 	uint64_t first = 0, next = 0;
 	for (int at = 0, size = 1; at < N; at += size, size++) {
 		int n = at + size > N ? N - at : size;
-		assert_int_equal(intake_commit(fx->store, signer, batch + at, n, &next), 0);
+		assert_int_equal(intake_commit(fx->store, signer, NULL, batch + at, n, &next), 0);
 		assert_int_equal(next, items[at + n - 1].receipt + 1);
 		if (at == 0)
 			first = items[0].receipt;
@@ -151,11 +153,83 @@ static void test_many_batches_stay_dense(void **state)
 	}
 }
 
+/* With evidence sources, a new record keeps the signer's chain (its
+ * certificate, then its CA's), the issuer's CRL number, and a timestamp
+ * token over the SHA-256 of the signature value; a resubmission keeps the
+ * first record's. (The test CA stands in for the time-stamping unit; the
+ * OCSP answer needs responders and is covered by test_intake_export.py.) */
+static void test_evidence_is_stored(void **state)
+{
+	size_t cms_len, signer_len, ca_len;
+	uint8_t *cms = fixture_file("attached.der", &cms_len);
+	uint8_t *signer_der = fixture_file("signer.der", &signer_len);
+	assert_non_null(cms);
+	assert_non_null(signer_der);
+	struct store_txn *txn;
+	struct store_issuer issuer;
+	struct store_blob ca;
+	assert_int_equal(store_txn_begin(fx->store, false, &txn), 0);
+	assert_int_equal(store_issuer_by_label(txn, "sign", &issuer), 0);
+	assert_int_equal(store_issuer_cert(txn, issuer.id, &ca), 0);
+	uint8_t *ca_der = malloc(ca.len);
+	memcpy(ca_der, ca.data, ca.len);
+	ca_len = ca.len;
+	store_txn_abort(txn);
+
+	struct intake_evidence_sources sources = {.store = fx->store, .tsa_policy = "1.2.3.4"};
+	assert_int_equal(
+	        pki_signer_load(CMS_FIXTURES "/ca.pem", CMS_FIXTURES "/ca.key", &sources.tsa), 0);
+	struct intake_item it, again;
+	item_init(&it, "");
+	it.original = cms;
+	it.original_len = it.cms_len = cms_len;
+	pki_sha256(cms, cms_len, it.digest);
+	it.issuer_id = issuer.id;
+	again = it;
+	uint64_t next = 0;
+	struct intake_item *batch[] = {&it};
+	assert_int_equal(intake_commit(fx->store, signer, &sources, batch, 1, &next), 0);
+	struct intake_item *batch2[] = {&again};
+	assert_int_equal(intake_commit(fx->store, signer, &sources, batch2, 1, &next), 0);
+	assert_true(again.existed);
+	assert_null(it.evidence.timestamp); /* released by intake_commit */
+
+	struct cms_signed_data sd;
+	assert_int_equal(cms_decode(cms, cms_len, &sd), 0);
+	uint8_t imprint[32];
+	pki_sha256(sd.signature.p, sd.signature.len, imprint);
+	struct store_intake rec;
+	assert_int_equal(store_txn_begin(fx->store, false, &txn), 0);
+	assert_int_equal(store_intake_get(txn, it.receipt, &rec), 0);
+	assert_int_equal(rec.version, 2);
+	assert_int_equal(rec.evidence.chain.len, signer_len + ca_len);
+	assert_memory_equal(rec.evidence.chain.data, signer_der, signer_len);
+	assert_memory_equal(rec.evidence.chain.data + signer_len, ca_der, ca_len);
+	assert_int_equal(rec.evidence.crl_number, issuer.crl_number);
+	assert_int_equal(rec.evidence.ocsp.len, 0); /* no responders given */
+	assert_true(rec.evidence.timestamp.len > 0);
+	assert_non_null(
+	        memmem(rec.evidence.timestamp.data, rec.evidence.timestamp.len, imprint, 32));
+	uint64_t count = 0, n;
+	for (n = 1; store_intake_get(txn, n, &rec) == 0; n++)
+		count++;
+	store_txn_abort(txn);
+	assert_int_equal(count, it.receipt); /* the resubmission added nothing */
+
+	pki_signer_free(sources.tsa);
+	free(it.receipt_der);
+	free(again.receipt_der);
+	free(ca_der);
+	free(signer_der);
+	free(cms);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_batch_numbers_and_dedup),
 	        cmocka_unit_test(test_many_batches_stay_dense),
+	        cmocka_unit_test(test_evidence_is_stored),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -947,6 +947,83 @@ static void test_intake_dedup(void **state)
 	store_txn_abort(txn);
 }
 
+/* The evidence of the moment of receipt round-trips (layout 2), and a
+ * record written in layout 1 before kensho kept evidence still reads, with
+ * empty evidence. White box: the old record is written byte by byte as
+ * that layout had it. */
+static void test_intake_evidence_and_layout_1(void **state)
+{
+	struct fixture *f = *state;
+	const uint8_t original[] = "old application", result[] = "{}", receipt[] = {0x30, 0x00};
+	uint8_t old[256], *p = old;
+	*p++ = 1;                                                     /* layout 1 */
+	const uint8_t when[8] = {0, 0, 0, 0, 0x65, 0x53, 0xf1, 0x00}; /* 1700000000 */
+	memcpy(p, when, 8), p += 8;
+	memset(p, 0xcd, 32), p += 32;
+	const struct store_blob blobs[] = {{original, sizeof(original)},
+	                                   {result, sizeof(result) - 1},
+	                                   {receipt, sizeof(receipt)}};
+	for (size_t i = 0; i < 3; i++) {
+		put_be32(p, (uint32_t)blobs[i].len), p += 4;
+		memcpy(p, blobs[i].data, blobs[i].len), p += blobs[i].len;
+	}
+	uint8_t k[8];
+	put_be64(k, 1);
+	MDB_val key = {8, k}, val = {(size_t)(p - old), old};
+	struct store_txn *txn = begin(f->store, true);
+	assert_int_equal(store_put(txn, DB_INTAKE, &key, &val, 0), 0);
+
+	const uint8_t chain[] = {0x30, 0x01, 0x01, 0x30, 0x01, 0x02}, ocsp[] = {0x30, 0x01, 0x03},
+	              stamp[] = {0x30, 0x01, 0x04};
+	struct store_intake r = {.received_at = 1800000000,
+	                         .original = {original, sizeof(original) - 1},
+	                         .result = {result, sizeof(result) - 1},
+	                         .evidence = {.chain = {chain, sizeof(chain)},
+	                                      .ocsp = {ocsp, sizeof(ocsp)},
+	                                      .crl_number = 42,
+	                                      .timestamp = {stamp, sizeof(stamp)}}};
+	memset(r.digest, 0xef, 32);
+	assert_int_equal(store_intake_put(txn, &r), 0);
+	assert_int_equal(r.receipt, 2);
+	assert_int_equal(store_txn_commit(txn), 0);
+
+	txn = begin(f->store, false);
+	struct store_intake got;
+	assert_int_equal(store_intake_get(txn, 1, &got), 0);
+	assert_int_equal(got.version, 1);
+	assert_int_equal(got.received_at, 1700000000);
+	assert_int_equal(got.original.len, sizeof(original));
+	assert_memory_equal(got.receipt_der.data, receipt, sizeof(receipt));
+	assert_int_equal(got.evidence.chain.len, 0);
+	assert_int_equal(got.evidence.ocsp.len, 0);
+	assert_int_equal(got.evidence.timestamp.len, 0);
+	assert_int_equal(got.evidence.crl_number, 0);
+
+	assert_int_equal(store_intake_get(txn, 2, &got), 0);
+	assert_int_equal(got.version, 2);
+	assert_int_equal(got.evidence.crl_number, 42);
+	assert_int_equal(got.evidence.chain.len, sizeof(chain));
+	assert_memory_equal(got.evidence.chain.data, chain, sizeof(chain));
+	assert_memory_equal(got.evidence.ocsp.data, ocsp, sizeof(ocsp));
+	assert_memory_equal(got.evidence.timestamp.data, stamp, sizeof(stamp));
+	store_txn_abort(txn);
+
+	/* a layout 1 value with bytes after its end, and a future layout 3,
+	 * are corrupt, not misread */
+	old[val.mv_size] = 0;
+	val.mv_size++;
+	txn = begin(f->store, true);
+	assert_int_equal(store_put(txn, DB_INTAKE, &key, &val, 0), 0);
+	put_be64(k, 3);
+	old[0] = 3;
+	assert_int_equal(store_put(txn, DB_INTAKE, &key, &val, 0), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	txn = begin(f->store, false);
+	assert_int_equal(store_intake_get(txn, 1, &got), -EIO);
+	assert_int_equal(store_intake_get(txn, 3, &got), -EIO);
+	store_txn_abort(txn);
+}
+
 /* White box: values and environments of a layout this build does not know
  * are refused, not misread. */
 static void test_unknown_versions_are_refused(void **state)
@@ -1063,6 +1140,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_audit_log, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_persons, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_intake_dedup, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_intake_evidence_and_layout_1, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_unknown_versions_are_refused, setup, teardown),
 	        cmocka_unit_test(test_serial_hex),
 	};
