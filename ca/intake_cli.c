@@ -4,9 +4,8 @@
  * "Checking an exported application").
  *
  * Every file is listed in manifest.json with its SHA-256; the manifest's
- * "log" member is where the intake log's inclusion proof and signed tree
- * head will be named (write_log_evidence below). Until kensho keeps that
- * log, the member is null and no such file is written. */
+ * "log" member names the record's leaf in the Merkle log, its inclusion
+ * proof and the signed tree head it leads to (write_log_evidence below). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 
 #include "ca/ca.h"
 #include "ca/cli.h"
+#include "ca/log.h"
 #include "core/buf.h"
 #include "core/encoding.h"
 #include "core/json.h"
@@ -164,18 +164,95 @@ static int copy_file(struct bundle *b, const char *name, const char *what, const
 	return rc;
 }
 
-/* Extension point: the intake log's inclusion proof of this record and the
- * signed tree head it leads to go here (as files listed in the manifest,
- * named in its "log" member). kensho does not keep that log yet, so nothing
- * is written and "log" stays null. */
-static int write_log_evidence(struct bundle *b, struct store_txn *txn, uint64_t receipt,
-                              struct json *manifest)
+/* The log's files in the bundle (made by ca_log_export, ca/log.h). */
+static const struct {
+	const char *name, *what;
+} LOG_FILES[] = {
+        {"leaf.bin", "the log leaf: type octet + this record's stored value"},
+        {"proof.json", "the inclusion proof of that leaf in the tree head of sth.json"},
+        {"sth.json", "the signed tree head the proof leads to"},
+        {"sth.bin", "the tree head's 50 signed octets"},
+        {"sth.sig", "the receipt key's signature over sth.bin"},
+};
+
+/* Reads a whole small file into *out (malloc'd). */
+static int slurp(const char *path, uint8_t **out, size_t *len)
 {
-	(void)b;
-	(void)txn;
-	(void)receipt;
-	json_null(manifest, "log");
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -errno;
+	struct buf data = {0};
+	uint8_t chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_append(&data, chunk, n);
+	int rc = ferror(f) ? -EIO : data.failed ? -ENOMEM : 0;
+	fclose(f);
+	if (rc) {
+		buf_free(&data);
+		return rc;
+	}
+	*out = data.data;
+	*len = data.len;
 	return 0;
+}
+
+/* The record's place in the Merkle log (docs/log.md): its leaf, the
+ * inclusion proof and the latest signed tree head, as files listed in the
+ * manifest and named in its "log" member. A record no signed tree head
+ * covers yet (kenshod signs one every log.sth_interval) is exported without
+ * them, "log" null, and a warning saying when to export again. */
+static int write_log_evidence(struct bundle *b, struct store *store, struct store_txn *txn,
+                              uint64_t receipt, struct json *manifest)
+{
+	uint64_t index;
+	int rc = store_log_leaf_of(txn, STORE_LOG_INTAKE, receipt, &index);
+	if (rc == -ENOENT) {
+		fprintf(stderr, "%s: warning: receipt %llu has no leaf in the log (a store opened "
+		        "read-only before its upgrade)\n",
+		        COMMAND, (unsigned long long)receipt);
+		json_null(manifest, "log");
+		return 0;
+	}
+	if (rc) {
+		cli_fail(COMMAND, "reading the log: %s", strerror(-rc));
+		return rc;
+	}
+	char err[CA_ERR_LEN] = "";
+	rc = ca_log_export(store, index, b->dir, err);
+	if (rc == -ENOENT) {
+		fprintf(stderr,
+		        "%s: warning: %s; the bundle has no log proof (export again once "
+		        "kenshod has signed the next tree head)\n",
+		        COMMAND, err);
+		json_null(manifest, "log");
+		return 0;
+	}
+	if (rc) {
+		cli_fail(COMMAND, "%s", err);
+		return rc;
+	}
+	/* ca_log_export wrote the files; list them (same bytes) in the manifest */
+	for (size_t i = 0; i < sizeof LOG_FILES / sizeof LOG_FILES[0] && rc == 0; i++) {
+		char path[4200];
+		uint8_t *data = NULL;
+		size_t len = 0;
+		snprintf(path, sizeof path, "%s/%s", b->dir, LOG_FILES[i].name);
+		rc = slurp(path, &data, &len);
+		if (rc)
+			cli_fail(COMMAND, "cannot read %s: %s", path, strerror(-rc));
+		else
+			rc = bundle_write(b, LOG_FILES[i].name, LOG_FILES[i].what, data, len);
+		free(data);
+	}
+	if (rc == 0) {
+		json_object_begin(manifest, "log");
+		json_uint(manifest, "leaf_index", index);
+		json_string(manifest, "proof", "proof.json");
+		json_string(manifest, "tree_head", "sth.json");
+		json_object_end(manifest);
+	}
+	return rc;
 }
 
 /* Ends the manifest begun in j (on m) with the list of files, and writes it. */
@@ -210,7 +287,9 @@ static const char README[] =
         "  openssl ts -verify -in timestamp.tsr -data signature-value.bin \\\n"
         "      -CAfile tsa-ca.pem -attime AT\n"
         "  openssl cms -verify -binary -inform DER -in receipt.p7s -CAfile receipt.pem \\\n"
-        "      -attime AT -out receipt.json\n";
+        "      -attime AT -out receipt.json\n"
+        "  python3 check_log.py . receipt.pem application.bin   (docs/log.md's snippet:\n"
+        "      leaf.bin is in the tree head sth.json that the receipt key signed)\n";
 
 /* The whole bundle of one record, read in txn. */
 static int export_record(struct bundle *b, struct store_txn *txn, const struct store_intake *rec,
@@ -347,7 +426,7 @@ static int intake_export(const char *data_dir, uint64_t number, const char *out_
 		if (!without_evidence)
 			json_uint(&j, "crl_number", rec.evidence.crl_number);
 		if (rc == 0)
-			rc = write_log_evidence(b, txn, number, &j);
+			rc = write_log_evidence(b, store, txn, number, &j);
 		if (rc == 0)
 			rc = write_manifest(b, &j, &m);
 		buf_free(&m);

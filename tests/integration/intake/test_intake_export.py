@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -36,7 +37,8 @@ DOC = os.path.join(SOURCE, "docs/intake.md")
 CONTENT = b"application: change of address\nname: KENSHO TARO\n"
 # a DER GeneralizedTime (with or without fractions) of this century
 GENERALIZED_TIME = rb"\x18[\x0f-\x13]20\d\d"
-ALL_STEPS = ["manifest", "time", "signature", "ocsp", "timestamp", "receipt"]
+ALL_STEPS = ["manifest", "time", "signature", "ocsp", "timestamp", "receipt", "log"]
+LOG_DOC = os.path.join(SOURCE, "docs/log.md")
 
 
 def audit_steps():
@@ -49,6 +51,11 @@ def run_steps(bundle, names, fake_date=None):
     """Runs the named blocks in one bash (set -e, pipefail) in the bundle;
     returns (exit status, output)."""
     steps = audit_steps()
+    if "log" in names:  # the auditor saves docs/log.md's snippet as check_log.py
+        text = open(LOG_DOC, encoding="utf-8").read()
+        snippet = re.search(r"<!-- auditor-snippet -->\n```python\n(.*?)```", text, re.S).group(1)
+        with open(os.path.join(bundle, "check_log.py"), "w") as f:
+            f.write(snippet)
     script = "set -eo pipefail\n" + "\n".join(steps[n] for n in names)
     cmd = ["bash", "-c", script]
     if fake_date:
@@ -59,6 +66,19 @@ def run_steps(bundle, names, fake_date=None):
 
 def export(data, number, out):
     return run(KENSHO, "--data", data, "intake", "export", str(number), "--out", out, check=False)
+
+
+def export_logged(data, number, out):
+    """Exports once a signed tree head covers the record (kenshod signs one
+    every log.sth_interval, 1 s here); at most 60 tries."""
+    for _ in range(60):
+        shutil.rmtree(out, ignore_errors=True)
+        r = export(data, number, out)
+        if r.returncode != 0 or json.load(open(os.path.join(out, "manifest.json")))["log"]:
+            return r
+        check("no signed tree head covers" in r.stderr, f"the export says why the log is missing: {r.stderr}")
+        time.sleep(0.5)
+    check(False, f"a signed tree head covers receipt {number} within 30 s")
 
 
 def submit(conn, body, headers=None):
@@ -115,6 +135,9 @@ def check_tampering(bundle, tmp):
         ("timestamp.tsr", lambda p: flip(p, GENERALIZED_TIME, 14), "timestamp"),  # genTime
         ("signature.p7s", lambda p: flip(p, None, -1), "timestamp"),  # the signature octets
         ("receipt.p7s", lambda p: flip(p, rb'"receipt":', 10), "receipt"),
+        ("leaf.bin", lambda p: flip(p, None, -1), "log"),
+        ("sth.sig", lambda p: flip(p, None, -1), "log"),
+        ("proof.json", lambda p: replace_with(p, os.path.join(bundle, "sth.json")), "log"),
     ]
     for name, how, step in cases:
         copy = os.path.join(tmp, "tampered")
@@ -132,7 +155,7 @@ def main():
     steps = audit_steps()
     check(sorted(steps) == sorted(ALL_STEPS), f"docs/intake.md has the audit steps: {sorted(steps)}")
     with tempfile.TemporaryDirectory(prefix="kensho-export-") as tmp, \
-            Server(args=allow_plain(tmp)) as srv:
+            Server(args=allow_plain(tmp, "log.sth_interval = 1s\n")) as srv:
         conn = connect(srv.port)
         taro, hanako = os.path.join(tmp, "taro"), os.path.join(tmp, "hanako")
         issue(srv.data, taro)
@@ -150,9 +173,13 @@ def main():
         bundle = os.path.join(tmp, "bundle")
         r = export(srv.data, number, bundle)
         check(r.returncode == 0, f"export succeeds: {r.stderr}")
+        r = export_logged(srv.data, number, bundle)
+        check(r.returncode == 0, f"export succeeds: {r.stderr}")
         manifest = json.load(open(os.path.join(bundle, "manifest.json")))
-        check(manifest["receipt"] == number and manifest["log"] is None,
-              "the manifest names the receipt and leaves the log for later")
+        names = {f["name"] for f in manifest["files"]}
+        check(manifest["receipt"] == number and manifest["log"]["proof"] == "proof.json" and
+              {"leaf.bin", "proof.json", "sth.json", "sth.bin", "sth.sig"} <= names,
+              f"the manifest names the receipt and its place in the log: {manifest['log']}")
         check(open(os.path.join(bundle, "application.bin"), "rb").read() == body,
               "application.bin is the submission")
         rc, out = run_steps(bundle, ALL_STEPS)
@@ -184,7 +211,7 @@ def main():
         run(KENSHO, "--data", srv.data, "revoke", "--kind", "sign", "--serial", hanako_serial,
             "--reason", "affiliationChanged")
         revoked_bundle = os.path.join(tmp, "revoked")
-        r = export(srv.data, revoked_number, revoked_bundle)
+        r = export_logged(srv.data, revoked_number, revoked_bundle)
         check(r.returncode == 0, f"export of the revoked signer's application: {r.stderr}")
         rc, out = run_steps(revoked_bundle, ALL_STEPS)
         print(out)
@@ -201,12 +228,13 @@ def main():
         number = submit(conn, body + b"detached application\n",
                         {"Kensho-Signature-Length": str(len(body))})
         detached_bundle = os.path.join(tmp, "detached")
-        check(export(srv.data, number, detached_bundle).returncode == 0, "detached export")
+        check(export_logged(srv.data, number, detached_bundle).returncode == 0, "detached export")
         check(open(os.path.join(detached_bundle, "content.bin"), "rb").read() ==
               b"detached application\n" and
               open(os.path.join(detached_bundle, "signature.p7s"), "rb").read() == body,
               "the detached bundle has the signature and the content apart")
-        rc, out = run_steps(detached_bundle, ["manifest", "time", "ocsp", "timestamp", "receipt"])
+        rc, out = run_steps(detached_bundle, ["manifest", "time", "ocsp", "timestamp", "receipt",
+                                               "log"])
         check(rc == 0, "the detached bundle's steps pass:\n" + out)
 
         # A record of layout 1 (stored before kensho kept evidence).
