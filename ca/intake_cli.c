@@ -208,7 +208,8 @@ static int write_log_evidence(struct bundle *b, struct store *store, struct stor
 	uint64_t index;
 	int rc = store_log_leaf_of(txn, STORE_LOG_INTAKE, receipt, &index);
 	if (rc == -ENOENT) {
-		fprintf(stderr, "%s: warning: receipt %llu has no leaf in the log (a store opened "
+		fprintf(stderr,
+		        "%s: warning: receipt %llu has no leaf in the log (a store opened "
 		        "read-only before its upgrade)\n",
 		        COMMAND, (unsigned long long)receipt);
 		json_null(manifest, "log");
