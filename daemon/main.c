@@ -587,6 +587,10 @@ static int worker_main(unsigned index, void *arg)
 	if (status) {
 		server_close(w.server);
 		w.server = NULL;
+		/* The families' timers and threads (the refresher, the tree-head
+		 * signer, the CRL publisher) started already: stop them too, or
+		 * the loop never ends and a refused start hangs. */
+		handlers_context_dispose(w.handlers);
 		uv_run(&w.loop, UV_RUN_DEFAULT);
 		goto out;
 	}
