@@ -12,11 +12,11 @@
 
 #include <mbedtls/platform_util.h>
 
+#include "ca/jpki_address.h"
 #include "pki/x509_write.h"
 
-#define SERIAL_RETRIES    3
-#define NAME_MAX_BYTES    255
-#define ADDRESS_MAX_BYTES 800
+#define SERIAL_RETRIES 3
+#define NAME_MAX_BYTES 255
 
 /* --- issuing ----------------------------------------------------------------------- */
 
@@ -75,11 +75,11 @@ static int person_check(const struct ca_person *in, struct person *p, char *err)
 		ca_error(err, "the name must be UTF-8 text of 1 to %d bytes", NAME_MAX_BYTES);
 		return -EINVAL;
 	}
-	int chars = in->address ? jpki_utf8_chars(in->address) : -1;
-	if (chars < 1 || chars > JPKI_ADDRESS_MAX_CHARS ||
-	    strlen(in->address) > ADDRESS_MAX_BYTES) {
-		ca_error(err, "the address must be UTF-8 text of 1 to %d characters",
-		         JPKI_ADDRESS_MAX_CHARS);
+	/* The address as typed, in the resident register's form (full-width
+	 * digits and dashes), checked against the municipalities table. */
+	char address[JPKI_ADDRESS_BUF], why[CA_ERR_LEN - 32];
+	if (jpki_address_normalize(in->address, address, why, sizeof(why))) {
+		ca_error(err, "bad address: %s", why);
 		return -EINVAL;
 	}
 	if (in->sex < 1 || in->sex > 3) {
@@ -94,7 +94,7 @@ static int person_check(const struct ca_person *in, struct person *p, char *err)
 		return -EINVAL;
 	}
 	snprintf(p->record.name, sizeof(p->record.name), "%s", in->name);
-	snprintf(p->record.address, sizeof(p->record.address), "%s", in->address);
+	snprintf(p->record.address, sizeof(p->record.address), "%s", address);
 	jpki_birth_code(&p->birth, p->record.birth);
 	p->record.sex = in->sex;
 	p->items = (struct jpki_items){p->record.name, p->record.birth, p->record.sex,
