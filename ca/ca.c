@@ -742,21 +742,51 @@ done:
 
 /* --- issuing ----------------------------------------------------------------------- */
 
+int ca_auth_common_name(struct ca *ca, char cn[JPKI_AUTH_CN_LEN + 1])
+{
+	/* Digits and capital letters, each drawn without bias from the CA's
+	 * random generator: 23 of 36 symbols are about 119 bits, so two of the
+	 * 200 million certificates of the real service's size share one with a
+	 * probability under 10^-19. */
+	static const char symbols[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	size_t n = 0;
+	while (n < JPKI_AUTH_CN_LEN) {
+		unsigned char buf[32];
+		int e = ca_random(ca, buf, sizeof(buf));
+		if (e)
+			return e;
+		for (size_t i = 0; i < sizeof(buf) && n < JPKI_AUTH_CN_LEN; i++)
+			if (buf[i] < 252) /* 252 = 7 * 36 */
+				cn[n++] = symbols[buf[i] % 36];
+	}
+	cn[n] = 0;
+	return 0;
+}
+
 int ca_sign_ee(struct ca *ca, enum cert_kind kind, const struct store_serial *serial,
                int64_t not_before, int64_t not_after, mbedtls_pk_context *subject_key,
                const struct jpki_items *items, uint8_t **der, size_t *der_len)
 {
-	/* CN: issue timestamp, a six-digit sequence and the office code (docs/jpki.md). */
+	/* Signing CN: issue timestamp, a six-digit sequence and the office code.
+	 * User-authentication CN: an opaque identifier of 23 characters, as on a
+	 * real card (docs/jpki.md). */
 	char cn[64];
-	struct tm tm;
-	time_t t = (time_t)not_before;
-	gmtime_r(&t, &tm);
-	unsigned sequence =
-	        ((unsigned)serial->bytes[serial->len - 3] << 16 |
-	         (unsigned)serial->bytes[serial->len - 2] << 8 | serial->bytes[serial->len - 1]) %
-	        1000000;
-	snprintf(cn, sizeof(cn), "%04d%02d%02d%02d%02d%02d%06u%s", tm.tm_year + 1900, tm.tm_mon + 1,
-	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, sequence, OFFICE_CODE);
+	if (kind == CERT_KIND_AUTH) {
+		int e = ca_auth_common_name(ca, cn);
+		if (e)
+			return e;
+	} else {
+		struct tm tm;
+		time_t t = (time_t)not_before;
+		gmtime_r(&t, &tm);
+		unsigned sequence = ((unsigned)serial->bytes[serial->len - 3] << 16 |
+		                     (unsigned)serial->bytes[serial->len - 2] << 8 |
+		                     serial->bytes[serial->len - 1]) %
+		                    1000000;
+		snprintf(cn, sizeof(cn), "%04d%02d%02d%02d%02d%02d%06u%s", tm.tm_year + 1900,
+		         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, sequence,
+		         OFFICE_CODE);
+	}
 	struct jpki_ee ee = {
 	        .kind = kind,
 	        .serial = serial->bytes,

@@ -29,6 +29,9 @@ int ca_random_serial(struct ca *ca, struct store_serial *serial);
 
 /** The CA's random generator, as mbedTLS takes it. */
 int ca_random(void *ca, unsigned char *out, size_t len);
+/** A fresh user-authentication subject CN: JPKI_AUTH_CN_LEN random digits
+ * and capital letters. */
+int ca_auth_common_name(struct ca *ca, char cn[JPKI_AUTH_CN_LEN + 1]);
 
 /** Signs an end-entity certificate of `kind` with the CA's key; items is
  * NULL for user-auth certificates. */

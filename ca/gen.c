@@ -19,6 +19,7 @@
  * pages all over it: random synthetic serials made a million people five
  * times slower. (Real issuance keeps unpredictable serials.) */
 #include "ca/ca_internal.h"
+#include "ca/jpki_address.h"
 #include "core/log.h"
 #include "ocsp/service.h"
 
@@ -30,7 +31,6 @@
 #include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
 
 #define BATCH_PEOPLE       100000
 #define BATCH_PEOPLE_CERTS 200
@@ -61,16 +61,6 @@ static const char *const GIVEN_MALE[] = {
 static const char *const GIVEN_FEMALE[] = {
         "陽子", "恵子", "裕子", "美穂",   "愛", "彩",   "真由美", "智子", "明美", "由美子",
         "陽菜", "結衣", "葵",   "さくら", "凛", "美咲", "花子",   "和子", "幸子", "節子",
-};
-static const char *const MUNICIPALITY[] = {
-        "北海道札幌市中央区",     "宮城県仙台市青葉区", "福島県郡山市",       "茨城県水戸市",
-        "埼玉県さいたま市浦和区", "千葉県千葉市美浜区", "東京都千代田区",     "東京都新宿区",
-        "東京都世田谷区",         "東京都八王子市",     "神奈川県横浜市中区", "神奈川県川崎市幸区",
-        "新潟県新潟市中央区",     "石川県金沢市",       "長野県松本市",       "静岡県浜松市中区",
-        "愛知県名古屋市中村区",   "三重県津市",         "京都府京都市左京区", "大阪府大阪市北区",
-        "大阪府堺市堺区",         "兵庫県神戸市中央区", "奈良県奈良市",       "岡山県岡山市北区",
-        "広島県広島市中区",       "香川県高松市",       "愛媛県松山市",       "福岡県福岡市博多区",
-        "熊本県熊本市中央区",     "鹿児島県鹿児島市",   "沖縄県那覇市",       "青森県弘前市",
 };
 static const char *const TOWN[] = {
         "本町", "中央", "栄町", "緑町", "旭町", "幸町", "桜木町", "東町",
@@ -149,12 +139,101 @@ static void synth_person(struct prng *r, struct store_person *p, struct jpki_dat
 	jpki_birth_code(birth, p->birth);
 }
 
+/* Cumulative population weights over jpki_municipalities: a person lives in
+ * a municipality with a probability proportional to its population. Where
+ * the table has none (data/README.md), the median of those it has for the
+ * same kind (市, 区, 町, 村) stands in. */
+static uint64_t *weights;
+static uint64_t weight_total;
+
+static int kind_of(const char *name)
+{
+	static const char *const ends[] = {"市", "区", "町", "村"};
+	size_t n = strlen(name);
+	for (int i = 0; i < 4; i++)
+		if (n >= 3 && strcmp(name + n - 3, ends[i]) == 0)
+			return i;
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int weights_init(void)
+{
+	if (weights)
+		return 0;
+	size_t n = jpki_municipality_count;
+	uint64_t *w = calloc(n, sizeof(*w));
+	uint32_t *known = calloc(n, sizeof(*known));
+	if (!w || !known) {
+		free(w);
+		free(known);
+		return -ENOMEM;
+	}
+	uint32_t median[4] = {0};
+	for (int k = 0; k < 4; k++) {
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (jpki_municipalities[i].population &&
+			    kind_of(jpki_municipalities[i].name) == k)
+				known[m++] = jpki_municipalities[i].population;
+		qsort(known, m, sizeof(*known), cmp_u32);
+		median[k] = m ? known[m / 2] : 1;
+	}
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t pop = jpki_municipalities[i].population;
+		total += pop ? pop : median[kind_of(jpki_municipalities[i].name)];
+		w[i] = total;
+	}
+	free(known);
+	weights = w;
+	weight_total = total;
+	return 0;
+}
+
+static const struct jpki_municipality *pick_municipality(struct prng *r)
+{
+	uint64_t x = prng_below(r, weight_total);
+	size_t lo = 0, hi = jpki_municipality_count - 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (weights[mid] > x)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return &jpki_municipalities[lo];
+}
+
+/* Appends n in full-width digits (the resident register's form). */
+static size_t fullwidth_number(char *out, unsigned n)
+{
+	char ascii[16];
+	int len = snprintf(ascii, sizeof(ascii), "%u", n);
+	size_t o = 0;
+	for (int i = 0; i < len; i++) {
+		out[o++] = (char)0xef; /* U+FF10 + d: EF BC 90+d */
+		out[o++] = (char)0xbc;
+		out[o++] = (char)(0x90 + (ascii[i] - '0'));
+	}
+	out[o] = 0;
+	return o;
+}
+
 static void synth_address(struct prng *r, struct store_person *p)
 {
-	snprintf(p->address, sizeof(p->address), "%s%s%u丁目%u番%u号",
-	         MUNICIPALITY[prng_below(r, COUNT(MUNICIPALITY))], TOWN[prng_below(r, COUNT(TOWN))],
-	         1 + (unsigned)prng_below(r, 9), 1 + (unsigned)prng_below(r, 30),
-	         1 + (unsigned)prng_below(r, 20));
+	const struct jpki_municipality *m = pick_municipality(r);
+	char a[16], b[16], c[16];
+	fullwidth_number(a, 1 + (unsigned)prng_below(r, 9));
+	fullwidth_number(b, 1 + (unsigned)prng_below(r, 30));
+	fullwidth_number(c, 1 + (unsigned)prng_below(r, 20));
+	snprintf(p->address, sizeof(p->address), "%s%s%s%s\uff0d%s\uff0d%s", m->prefecture, m->name,
+	         TOWN[prng_below(r, COUNT(TOWN))], a, b, c);
 }
 
 /* Inserts one certificate (signing it first with --certs). */
@@ -360,8 +439,10 @@ int ca_gen(struct ca *ca, const struct ca_gen_options *opts, struct ca_gen_resul
 		return -EINVAL;
 	}
 	struct gen *g = calloc(1, sizeof(*g));
-	if (!g)
+	if (!g || weights_init()) {
+		free(g);
 		return -ENOMEM;
+	}
 	memset(result, 0, sizeof(*result));
 	g->ca = ca;
 	g->opts = opts;

@@ -32,6 +32,9 @@
 /** Serial length of the CA certificates (octets, top bit clear): the real
  * ones have four. */
 #define JPKI_CA_SERIAL_LEN 4
+/** Length of the user-authentication certificate's subject CN, an opaque
+ * identifier on a real card (docs/jpki.md). */
+#define JPKI_AUTH_CN_LEN 23
 /** Japan Standard Time's offset from UTC (seconds); JST has no summer time. */
 #define JPKI_JST_OFFSET (9 * 3600)
 /** Delegated OCSP responder validity: two years, within the CA's ten. */
@@ -113,7 +116,7 @@ struct jpki_ee {
 	int64_t not_before;
 	int64_t not_after;
 	mbedtls_pk_context *subject_key;
-	const char *common_name;        /**< issue timestamp + sequence + office code */
+	const char *common_name;        /**< signing: timestamp + sequence + office; auth: opaque */
 	const struct jpki_items *items; /**< signing certificates only; NULL for user-auth */
 	const char *base_url;           /**< CRL and OCSP URLs are made from it */
 };
