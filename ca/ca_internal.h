@@ -19,6 +19,7 @@ struct ca {
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
 	struct ocsp_responder_set *responders; /**< pre-signers (NULL: none could load) */
+	bool crl_partitions; /**< end-entity certificates name their municipality's CRL */
 };
 
 /** Every key kensho's CAs make or certify: RSA-2048 (docs/jpki.md). */
@@ -37,7 +38,7 @@ int ca_auth_common_name(struct ca *ca, char cn[JPKI_AUTH_CN_LEN + 1]);
  * NULL for user-auth certificates. */
 int ca_sign_ee(struct ca *ca, enum cert_kind kind, const struct store_serial *serial,
                int64_t not_before, int64_t not_after, mbedtls_pk_context *subject_key,
-               const struct jpki_items *items, uint8_t **der, size_t *der_len);
+               const struct jpki_items *items, uint32_t partition, uint8_t **der, size_t *der_len);
 
 /** Appends an audit record "actor did action on kind/serial (detail)". */
 int ca_audit(struct store_txn *txn, const char *actor, const char *action, const char *subject);

@@ -17,6 +17,8 @@
 #include <mbedtls/pk.h>
 
 #include "ca/ca.h"
+#include "ca/jpki_address.h"
+#include "ca/jpki_profile.h"
 #include "core/log.h"
 #include "storage/store.h"
 #include "pki/crl_read.h"
@@ -210,6 +212,7 @@ static int write_state(const char *data_dir, const char *label, bool delta,
 struct revoked_source {
 	struct store_txn *txn;
 	uint32_t issuer_id;
+	uint32_t partition;     /* only this partition's certificates; 0: all */
 	int64_t since;          /* revocation-index start (inclusive) */
 	int64_t expired_before; /* entries whose not_after is earlier are left out */
 	/* delta only: revocations dated before `since` that committed after
@@ -224,7 +227,8 @@ struct revoked_source {
 
 static int emit_cert(struct revoked_source *src, const struct store_cert *c)
 {
-	if (c->status != CERT_STATUS_REVOKED || c->not_after < src->expired_before)
+	if (c->status != CERT_STATUS_REVOKED || c->not_after < src->expired_before ||
+	    (src->partition && c->partition != src->partition))
 		return 0;
 	struct crl_entry e = {
 	        .serial = c->serial.bytes,
@@ -272,7 +276,8 @@ static int extra_cb(const struct store_change *ch, void *arg)
 	if (err)
 		return err;
 	/* At or after `since` the revocation index already has it. */
-	if (c.status != CERT_STATUS_REVOKED || c.revoked_at >= src->since)
+	if (c.status != CERT_STATUS_REVOKED || c.revoked_at >= src->since ||
+	    (src->partition && c.partition != src->partition))
 		return 0;
 	if (src->extra_count == src->extra_cap) {
 		size_t cap = src->extra_cap ? 2 * src->extra_cap : 16;
@@ -366,16 +371,49 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 		snprintf(base_url, sizeof base_url, "%s", opts->base_url);
 	else
 		crl_base_url_read(opts->data_dir, base_url, sizeof base_url);
-	int err = crl_path(opts->data_dir, opts->label, opts->delta, result->path,
+	/* A partition's files and URLs are the label's with its code. */
+	const struct jpki_municipality *muni = NULL;
+	char file_label[32];
+	snprintf(file_label, sizeof file_label, "%s", opts->label);
+	if (opts->partition) {
+		char code[16];
+		snprintf(code, sizeof code, "%06u", opts->partition);
+		if (!(muni = jpki_municipality_by_code(code))) {
+			log_error("crl: %s is no local government code of data/municipalities.tsv",
+			          code);
+			return -EINVAL;
+		}
+		snprintf(file_label, sizeof file_label, "%s-%s", opts->label, code);
+	}
+	int err = crl_path(opts->data_dir, file_label, opts->delta, result->path,
 	                   sizeof result->path);
-	if (err || (err = crl_url(base_url, opts->label, false, idp, sizeof idp)) ||
-	    (err = crl_url(base_url, opts->label, true, freshest, sizeof freshest)))
+	if (err || (err = crl_url(base_url, file_label, false, idp, sizeof idp)) ||
+	    (err = crl_url(base_url, file_label, true, freshest, sizeof freshest)))
 		return err;
+	uint8_t *idp_dn = NULL;
+	size_t idp_dn_len = 0;
+	if (muni) {
+		struct der d;
+		der_init(&d);
+		jpki_partition_name(
+		        &d, strcmp(opts->label, "sign") ? CERT_KIND_AUTH : CERT_KIND_SIGN, muni);
+		if ((err = der_finish(&d, &idp_dn, &idp_dn_len)))
+			return err;
+	}
+	/* A partition numbers its own CRLs, after the last of either kind. */
+	struct crl_state part_full = {0}, part_delta = {0};
+	bool have_part_full = false;
+	if (muni) {
+		have_part_full = crl_state_read(opts->data_dir, file_label, false, &part_full) == 0;
+		if (crl_state_read(opts->data_dir, file_label, true, &part_delta) != 0)
+			part_delta.number = 0;
+	}
 
 	mbedtls_pk_context key;
 	mbedtls_pk_init(&key);
 	if ((err = load_ca_key(opts->data_dir, opts->label, &key))) {
 		mbedtls_pk_free(&key);
+		free(idp_dn);
 		return err;
 	}
 
@@ -413,7 +451,32 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 		goto done;
 
 	src.issuer_id = issuer.id;
-	if (opts->delta) {
+	src.partition = opts->partition;
+	if (muni) {
+		if (opts->delta && !have_part_full) {
+			log_error("crl: no full CRL for partition %s yet: generate one before a "
+			          "delta",
+			          file_label);
+			err = -ENOENT;
+			goto done;
+		}
+		uint64_t last =
+		        part_full.number > part_delta.number ? part_full.number : part_delta.number;
+		issuer.crl_number = last;
+		issuer.base_crl_number = have_part_full ? part_full.number : 0;
+		issuer.base_crl_time = have_part_full ? part_full.this_update : 0;
+		if (opts->delta) {
+			src.since = part_full.this_update;
+			src.expired_before = now;
+			if ((err = collect_extras(&src, part_full.change_seq + 1)))
+				goto done;
+		} else {
+			src.since = 0;
+			src.expired_before = have_part_full && part_full.this_update < now
+			                             ? part_full.this_update
+			                             : now;
+		}
+	} else if (opts->delta) {
 		if (issuer.base_crl_number == 0) {
 			log_error("crl: no full %s CRL yet: generate one before a delta",
 			          opts->label);
@@ -458,6 +521,8 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 	        .this_update = now,
 	        .next_update = now + validity,
 	        .distribution_point = idp,
+	        .distribution_point_dn = idp_dn,
+	        .distribution_point_dn_len = idp_dn_len,
 	        .only_user_certs = true,
 	        .freshest_crl = opts->delta ? NULL : freshest,
 	        .source = revoked_source_cb,
@@ -480,7 +545,7 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 	 * advance first; the state file is written last. A crash in between
 	 * leaves a state that lags the store, which crl_due takes as "publish
 	 * again" and crl_generate refuses as a delta's base. */
-	if ((err = commit_numbers(store, &issuer, opts->delta, spec.number, now)))
+	if (!muni && (err = commit_numbers(store, &issuer, opts->delta, spec.number, now)))
 		goto done;
 	publish_step("committed");
 	if ((err = tmp_publish(&tmp, result->path)))
@@ -493,8 +558,8 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 	        .this_update = now,
 	        .change_seq = change_seq,
 	};
-	if ((err = write_state(opts->data_dir, opts->label, opts->delta, &state)))
-		log_warn("crl: could not record %s%s.state (%s): the next %s", opts->label,
+	if ((err = write_state(opts->data_dir, file_label, opts->delta, &state)))
+		log_warn("crl: could not record %s%s.state (%s): the next %s", file_label,
 		         opts->delta ? "-delta" : "", strerror(-err),
 		         opts->delta ? "check regenerates the delta"
 		                     : "deltas may miss back-dated revocations");
@@ -511,6 +576,7 @@ done:
 	if (txn)
 		store_txn_abort(txn);
 	free(src.extra);
+	free(idp_dn);
 	mbedtls_pk_free(&key);
 	return err;
 }

@@ -31,6 +31,13 @@ struct crl_generate_options {
 	                         default */
 	int64_t now;          /**< thisUpdate; 0: the current time */
 	int64_t validity;     /**< nextUpdate - thisUpdate in seconds; 0: the default */
+	/** A municipality's partition (its local government code, docs/crl.md
+	 * "Partitions"): only the certificates issued to an address there,
+	 * published as DIR/crl/<label>-<code>[-delta].crl with the partition's
+	 * issuingDistributionPoint; its numbers and base are its own, kept in
+	 * its state files (the caller holds the publication lock). 0: the CA's
+	 * whole CRL. */
+	uint32_t partition;
 };
 
 /** What was published. */

@@ -225,7 +225,7 @@ static size_t fullwidth_number(char *out, unsigned n)
 	return o;
 }
 
-static void synth_address(struct prng *r, struct store_person *p)
+static uint32_t synth_address(struct prng *r, struct store_person *p)
 {
 	const struct jpki_municipality *m = pick_municipality(r);
 	char a[16], b[16], c[16];
@@ -234,6 +234,7 @@ static void synth_address(struct prng *r, struct store_person *p)
 	fullwidth_number(c, 1 + (unsigned)prng_below(r, 20));
 	snprintf(p->address, sizeof(p->address), "%s%s%s%s\uff0d%s\uff0d%s", m->prefecture, m->name,
 	         TOWN[prng_below(r, COUNT(TOWN))], a, b, c);
+	return (uint32_t)strtoul(m->code, NULL, 10);
 }
 
 /* Inserts one certificate (signing it first with --certs). */
@@ -246,8 +247,8 @@ static int gen_cert(struct gen *g, struct store_txn *txn, struct store_cert *rec
 		struct jpki_items items = {p->name, p->birth, p->sex, p->address};
 		mbedtls_pk_context *key = &g->pool[g->pool_next++ % g->pool_size];
 		int e = ca_sign_ee(g->ca, rec->kind, &rec->serial, rec->not_before, rec->not_after,
-		                   key, rec->kind == CERT_KIND_SIGN ? &items : NULL, &der,
-		                   &der_len);
+		                   key, rec->kind == CERT_KIND_SIGN ? &items : NULL, rec->partition,
+		                   &der, &der_len);
 		if (e)
 			return e;
 	}
@@ -283,7 +284,7 @@ static int gen_one(struct gen *g, struct store_txn *txn, uint64_t index)
 	struct store_person p = {0};
 	struct jpki_date birth;
 	synth_person(&r, &p, &birth);
-	synth_address(&r, &p);
+	uint32_t partition = synth_address(&r, &p);
 
 	int64_t issued = g->now - (int64_t)prng_below(&r, ISSUED_WITHIN_DAYS) * DAY -
 	                 (int64_t)prng_below(&r, DAY);
@@ -300,8 +301,9 @@ static int gen_one(struct gen *g, struct store_txn *txn, uint64_t index)
 		event = SYNTH_LOSS;
 	int64_t event_at = issued + (int64_t)prng_below(&r, (uint64_t)(g->now - issued) + 1);
 	struct store_person moved = p;
+	uint32_t moved_partition = partition;
 	if (revoke && event == SYNTH_MOVE)
-		synth_address(&r, &moved);
+		moved_partition = synth_address(&r, &moved);
 
 	int e = store_person_put(txn, &moved);
 	if (e)
@@ -315,6 +317,7 @@ static int gen_one(struct gen *g, struct store_txn *txn, uint64_t index)
 		certs[k].not_before = issued;
 		certs[k].not_after = jpki_validity_end(&birth, issued);
 		certs[k].person_id = moved.id;
+		certs[k].partition = partition;
 		gen_serial(g, index * 4 + (uint64_t)k - 1, &certs[k].serial);
 	}
 	if (has_sign) {
@@ -332,6 +335,7 @@ static int gen_one(struct gen *g, struct store_txn *txn, uint64_t index)
 		if (!wanted)
 			continue;
 		fresh[k] = certs[k];
+		fresh[k].partition = moved_partition;
 		fresh[k].not_before = event_at;
 		fresh[k].not_after = jpki_validity_end(&birth, event_at);
 		fresh[k].pair = (struct store_serial){0};

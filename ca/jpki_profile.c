@@ -207,6 +207,22 @@ void jpki_service_name(struct der *d, enum cert_kind kind)
 	x509_name_write(d, attrs, 4);
 }
 
+void jpki_partition_name(struct der *d, enum cert_kind kind, const struct jpki_municipality *m)
+{
+	char cn[96];
+	snprintf(cn, sizeof(cn), "%s CRLDP", m->romanized);
+	const struct x509_name_attr attrs[] = {
+	        {X509_OID_COUNTRY, "JP"},
+	        {X509_OID_ORG, "JPKI"},
+	        {X509_OID_ORG_UNIT, kind == CERT_KIND_SIGN ? "JPKI for digital signature"
+	                                                   : "JPKI for user authentication"},
+	        {X509_OID_ORG_UNIT, "CRL Distribution Points"},
+	        {X509_OID_ORG_UNIT, m->prefecture_romanized},
+	        {X509_OID_CN, cn},
+	};
+	x509_name_write(d, attrs, 6);
+}
+
 /* A directoryName GeneralName ([4] EXPLICIT Name) of the kind's CA or its
  * service name, appended to d. */
 static void directory_name(struct der *d, enum cert_kind kind, bool service)
@@ -359,12 +375,25 @@ static void ext_ee_common(struct ext_list *l, const struct jpki_ee *ee)
 	der_end(&d);
 	ext_add(l, OID_ISSUER_ALT_NAME, false, &d);
 
+	/* The CA's whole CRL, or the municipality's partition: its directoryName
+	 * and its URL (docs/crl.md, "Partitions"). */
+	char path[64];
+	if (ee->partition)
+		snprintf(path, sizeof(path), "/crl/%s-%s.crl", sign ? "sign" : "auth",
+		         ee->partition->code);
+	else
+		snprintf(path, sizeof(path), "/crl/%s.crl", sign ? "sign" : "auth");
 	der_init(&d);
 	der_begin(&d, DER_SEQUENCE);
 	der_begin(&d, DER_SEQUENCE);   /* DistributionPoint */
 	der_begin(&d, DER_CONTEXT(0)); /* distributionPoint (a CHOICE: explicit) */
 	der_begin(&d, DER_CONTEXT(0)); /* fullName [0] IMPLICIT GeneralNames */
-	uri_general_name(&d, ee->base_url, sign ? "/crl/sign.crl" : "/crl/auth.crl");
+	if (ee->partition) {
+		der_begin(&d, DER_CONTEXT(4)); /* directoryName [4] EXPLICIT Name */
+		jpki_partition_name(&d, ee->kind, ee->partition);
+		der_end(&d);
+	}
+	uri_general_name(&d, ee->base_url, path);
 	der_end(&d);
 	der_end(&d);
 	der_end(&d);

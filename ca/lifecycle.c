@@ -148,11 +148,15 @@ static int prepare_cert(struct ca *ca, enum cert_kind kind, const struct person 
 	}
 	if (!e)
 		e = ca_random_serial(ca, &out->serial);
+	/* The CRL partition: the municipality of the address at issuance. */
+	const struct jpki_municipality *m = jpki_address_municipality(p->record.address, NULL);
+	out->partition = m ? (uint32_t)strtoul(m->code, NULL, 10) : 0;
 	out->not_before = now;
 	out->not_after = jpki_validity_end(&p->birth, now);
 	if (!e) {
 		e = ca_sign_ee(ca, kind, &out->serial, now, out->not_after, &key,
-		               kind == CERT_KIND_SIGN ? &p->items : NULL, &out->der, &out->der_len);
+		               kind == CERT_KIND_SIGN ? &p->items : NULL, out->partition, &out->der,
+		               &out->der_len);
 		if (e)
 			ca_error(err, "signing the %s certificate failed: %s", ca_kind_name(kind),
 			         strerror(-e));
@@ -211,6 +215,7 @@ static int insert_pair(struct ca *ca, struct store_txn *txn, struct ca_issued *p
 		};
 		rec.not_before = c->not_before;
 		rec.not_after = c->not_after;
+		rec.partition = c->partition;
 		int e;
 		if (other->issued)
 			rec.pair = other->serial;
@@ -413,6 +418,7 @@ static int reissue_signing(struct ca *ca, struct store_txn *txn, struct event_st
 	        .not_after = n->not_after,
 	        .person_id = certs[CERT_KIND_SIGN].person_id,
 	        .replaces = certs[CERT_KIND_SIGN].serial,
+	        .partition = n->partition,
 	};
 	if (have[CERT_KIND_AUTH])
 		rec.pair = certs[CERT_KIND_AUTH].serial;

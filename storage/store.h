@@ -124,6 +124,8 @@ struct store_cert {
 	struct store_serial replaces; /**< the certificate this one renewed */
 	struct store_serial replaced_by; /**< the certificate that renewed this one */
 	uint64_t version;                /**< bumped by every change; cached responses carry it */
+	uint32_t partition;              /**< CRL partition: the local government code of the
+	                                    municipality at issuance (docs/crl.md); 0 = none */
 };
 
 /** Reads a certificate's status record. -ENOENT if never issued. */
@@ -201,9 +203,9 @@ int store_response_count(struct store_txn *txn, uint64_t *count);
 
 /** How the certificates' cached answers stand at one time. */
 struct store_freshness {
-	uint64_t fresh;   /**< a usable answer whose nextUpdate is after due_at */
-	uint64_t due;     /**< a usable answer whose nextUpdate is at or before due_at */
-	uint64_t missing; /**< no answer, or one signed for an older record */
+	uint64_t fresh;             /**< a usable answer whose nextUpdate is after due_at */
+	uint64_t due;               /**< a usable answer whose nextUpdate is at or before due_at */
+	uint64_t missing;           /**< no answer, or one signed for an older record */
 	int64_t oldest_this_update; /**< of the usable answers; 0 when none */
 };
 
