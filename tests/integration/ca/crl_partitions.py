@@ -5,15 +5,17 @@ partition's full and delta CRLs carry the matching issuingDistributionPoint
 and list only that municipality's revocations, openssl verify -crl_check
 passes with the partition's CRL and reports the certificate revoked after a
 revocation, another partition's CRL is refused as a different scope, the
-per-CA CRL stays available, and without the option certificates name the
-per-CA CRL as before."""
+per-CA CRL stays available, kenshod serves the partitions' files (with an
+ETag and 304, 404 for an unpublished or malformed name), and without the
+option certificates name the per-CA CRL as before."""
 import os
 import re
 import sys
 import tempfile
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import KENSHO, run  # noqa: E402
+from harness import KENSHO, Server, run  # noqa: E402
 
 from cryptography import x509  # noqa: E402
 from cryptography.x509.oid import ExtensionOID, NameOID  # noqa: E402
@@ -61,6 +63,15 @@ def verify(data, kind, cert, *crls, deltas=False):
         args += ["-CRLfile", pem(c)]
     r = run(*args, cert, check=False)
     return r.returncode, r.stdout + r.stderr
+
+
+def request(server, path, headers=None):
+    req = urllib.request.Request(server.url + path, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
 
 
 def partition_dn(kind, pref, city):
@@ -147,6 +158,25 @@ def main():
         check(os.path.exists(os.path.join(crl_dir, "auth-472018.crl")), "... Naha-shi's among them")
         r = kensho(data, "crl", "--kind", "sign", "--partition", "999999", check_rc=False)
         check(r.returncode == 2 and "local government code" in r.stderr, "an unknown code is refused")
+
+        # served over HTTP by kenshod
+        with Server(data=data) as server:
+            status, headers, body = request(server, f"/crl/sign-{KIYOSE}.crl")
+            check(status == 200 and body == open(k_full, "rb").read()
+                  and headers["Content-Type"] == "application/pkix-crl",
+                  f"GET /crl/sign-{KIYOSE}.crl returns the published partition CRL ({status})")
+            status, _, _ = request(server, f"/crl/sign-{KIYOSE}.crl", {"If-None-Match": headers["ETag"]})
+            check(status == 304, "... and 304 for its ETag")
+            status, _, body = request(server, f"/crl/sign-{KIYOSE}-delta.crl")
+            check(status == 200 and body == open(k_delta, "rb").read(), "the partition's delta too")
+            status, _, _ = request(server, "/crl/sign-472018.crl")
+            check(status == 404, "an unpublished partition: 404")
+            for bad in ("/crl/sign-13221.crl", "/crl/sign-132217x.crl", "/crl/../ca/sign-ca.key",
+                        "/crl/x-132217.crl", "/crl/"):
+                status, _, _ = request(server, bad)
+                check(status in (400, 404), f"{bad}: {status}")
+            status, _, _ = request(server, "/crl/sign.crl")
+            check(status == 200, "the per-CA CRL is still served")
 
         # without the option: the per-CA CRL, as before
         data2 = os.path.join(tmp, "plain")
