@@ -169,19 +169,8 @@ int cli_crl(const char *data_dir, int argc, char **argv)
 	struct crl_generate_result r;
 	if (all) {
 		/* Every partition in turn: each reads the revocation index once. */
-		uint64_t entries = 0, bytes = 0, largest = 0, count = 0;
-		for (size_t i = 0; i < jpki_municipality_count && !err; i++) {
-			opts.partition = (uint32_t)strtoul(jpki_municipalities[i].code, NULL, 10);
-			err = crl_generate(store, &opts, &r);
-			if (err == -ENOENT && opts.delta)
-				err = 0; /* no full CRL there yet */
-			else if (!err) {
-				count++;
-				entries += r.entries;
-				bytes += r.bytes;
-				largest = r.bytes > largest ? r.bytes : largest;
-			}
-		}
+		struct crl_partitions_result all_r;
+		err = crl_generate_partitions(store, &opts, &all_r);
 		crl_publish_unlock(lock);
 		store_close(store);
 		if (err) {
@@ -191,8 +180,8 @@ int cli_crl(const char *data_dir, int argc, char **argv)
 		}
 		printf("%s %s CRLs of %" PRIu64 " partitions: %" PRIu64 " entries, %" PRIu64
 		       " bytes in all, the largest %" PRIu64 " bytes, in %s/crl/\n",
-		       opts.label, opts.delta ? "delta" : "full", count, entries, bytes, largest,
-		       data_dir);
+		       opts.label, opts.delta ? "delta" : "full", all_r.count, all_r.entries,
+		       all_r.bytes, all_r.largest, data_dir);
 		return 0;
 	}
 	err = crl_generate(store, &opts, &r);

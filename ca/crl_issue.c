@@ -581,6 +581,37 @@ done:
 	return err;
 }
 
+int crl_generate_partitions(struct store *store, const struct crl_generate_options *opts,
+                            struct crl_partitions_result *result)
+{
+	memset(result, 0, sizeof *result);
+	struct crl_generate_options one = *opts;
+	int err = 0;
+	for (size_t i = 0; i < jpki_municipality_count && !err; i++) {
+		one.partition = (uint32_t)strtoul(jpki_municipalities[i].code, NULL, 10);
+		struct crl_generate_result r;
+		err = crl_generate(store, &one, &r);
+		if (err == -ENOENT && one.delta) {
+			err = 0; /* no full CRL there yet */
+		} else if (!err) {
+			result->count++;
+			result->entries += r.entries;
+			result->bytes += r.bytes;
+			if (r.bytes > result->largest)
+				result->largest = r.bytes;
+		}
+	}
+	return err;
+}
+
+bool crl_partitions_enabled(const char *data_dir)
+{
+	char path[4096];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/ca/%s", data_dir, CA_CRL_PARTITIONS_FILE);
+	return stat(path, &st) == 0;
+}
+
 /* --- the publication lock ------------------------------------------------------ */
 
 /* Whether name is a temporary file of publication: "<label>[-delta].crl.tmp.*"

@@ -61,6 +61,23 @@ struct crl_generate_result {
 int crl_generate(struct store *store, const struct crl_generate_options *opts,
                  struct crl_generate_result *result);
 
+/** What crl_generate_partitions published. */
+struct crl_partitions_result {
+	uint64_t count;   /**< partitions published */
+	uint64_t entries; /**< entries in all */
+	uint64_t bytes;   /**< bytes in all */
+	uint64_t largest; /**< the largest partition's bytes */
+};
+
+/** Generates every municipality's partition CRL (full, or with opts->delta
+ * the deltas of those that have a full CRL) with crl_generate, in turn; the
+ * caller holds the publication lock. opts->partition is ignored. */
+int crl_generate_partitions(struct store *store, const struct crl_generate_options *opts,
+                            struct crl_partitions_result *result);
+
+/** Whether DIR/ca/crl-partitions turns partitions on (docs/crl.md). */
+bool crl_partitions_enabled(const char *data_dir);
+
 /** What was recorded beside a published CRL (DIR/crl/<label>[-delta].state). */
 struct crl_state {
 	uint64_t number;      /**< its cRLNumber */

@@ -15,7 +15,7 @@ import tempfile
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import KENSHO, Server, run  # noqa: E402
+from harness import KENSHO, Server, run, wait_for  # noqa: E402
 
 from cryptography import x509  # noqa: E402
 from cryptography.x509.oid import ExtensionOID, NameOID  # noqa: E402
@@ -159,8 +159,12 @@ def main():
         r = kensho(data, "crl", "--kind", "sign", "--partition", "999999", check_rc=False)
         check(r.returncode == 2 and "local government code" in r.stderr, "an unknown code is refused")
 
-        # served over HTTP by kenshod
-        with Server(data=data) as server:
+        # served over HTTP by kenshod, whose publisher follows a revocation
+        # with the partitions' deltas
+        config = os.path.join(tmp, "kenshod.conf")
+        with open(config, "w") as f:
+            f.write("crl.check_interval = 100ms\ncrl.delta_after_ms = 300\n")
+        with Server(data=data, args=["--config", config]) as server:
             status, headers, body = request(server, f"/crl/sign-{KIYOSE}.crl")
             check(status == 200 and body == open(k_full, "rb").read()
                   and headers["Content-Type"] == "application/pkix-crl",
@@ -177,6 +181,16 @@ def main():
                 check(status in (400, 404), f"{bad}: {status}")
             status, _, _ = request(server, "/crl/sign.crl")
             check(status == 200, "the per-CA CRL is still served")
+
+            kensho(data, "revoke", "--kind", "sign", "--serial", ss["sign"], "--reason", "keyCompromise")
+
+            def sapporo_delta_lists_it():
+                status, _, body = request(server, f"/crl/sign-{SAPPORO}-delta.crl")
+                return status == 200 and int(ss["sign"], 16) in [
+                    e.serial_number for e in x509.load_der_x509_crl(body)]
+            wait_for("kenshod publishes Sapporo's delta with the new revocation", sapporo_delta_lists_it,
+                     timeout=60)
+            check(True, "kenshod's publisher put the revocation on the partition's delta")
 
         # without the option: the per-CA CRL, as before
         data2 = os.path.join(tmp, "plain")

@@ -19,6 +19,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "ca/ca.h"
+#include "ca/jpki_address.h"
 #include "ca/jpki_profile.h"
 #include "pki/x509_write.h"
 
@@ -490,6 +491,28 @@ static void test_names(void **state)
 	assert_int_equal(ca_kind_parse("both", &k), -EINVAL);
 }
 
+struct partition_count {
+	struct store_txn *txn;
+	uint64_t certs, unknown, yokohama, aogashima;
+};
+
+static int count_partition_cb(const struct store_change *c, void *arg)
+{
+	struct partition_count *pc = arg;
+	if (c->type != STORE_CHANGE_ISSUED)
+		return 0;
+	struct store_cert cert;
+	if (store_cert_get(pc->txn, c->issuer_id, &c->serial, &cert) != 0)
+		return 0;
+	char code[16];
+	snprintf(code, sizeof(code), "%06u", cert.partition);
+	pc->certs++;
+	pc->unknown += cert.partition && jpki_municipality_by_code(code) ? 0 : 1;
+	pc->yokohama += cert.partition == 141003;
+	pc->aogashima += cert.partition == 134023;
+	return 0;
+}
+
 static void test_gen_population(void **state)
 {
 	uint64_t before[3];
@@ -515,6 +538,19 @@ static void test_gen_population(void **state)
 	store_cert_count(txn, ca_issuer_id(ca, CERT_KIND_AUTH), &after[2]);
 	store_txn_abort(txn);
 	assert_int_equal(after[1] - before[1] + after[2] - before[2], r.certs);
+
+	/* Everyone lives in a municipality of the table, more of them in big
+	 * cities: Yokohama-shi (3.6 million) against Aogashima-mura (a few
+	 * hundred). Every certificate keeps its partition. */
+	struct partition_count pc = {0};
+	assert_int_equal(store_txn_begin(ca_store(ca), false, &txn), 0);
+	pc.txn = txn;
+	assert_int_equal(store_change_each(txn, 0, count_partition_cb, &pc), 0);
+	store_txn_abort(txn);
+	assert_int_equal(pc.unknown, 0);
+	assert_true(pc.certs >= r.certs);
+	assert_true(pc.yokohama >= 30);
+	assert_true(pc.yokohama > 10 * pc.aogashima);
 
 	/* The same seed again collides on every serial and is refused whole. */
 	assert_int_equal(ca_gen(ca, &opts, &r, err), -EEXIST);
