@@ -255,6 +255,44 @@ static int revoked_source_cb(void *arg, crl_emit_fn emit, void *emit_arg)
 	return err;
 }
 
+/* A full partition CRL's entries read beforehand, in one pass over the
+ * revocation index for every partition (crl_generate_partitions), with the
+ * change-log position read in the same transaction. */
+struct part_entry {
+	struct store_serial serial;
+	int64_t revoked_at;
+	int64_t not_after;
+	uint32_t partition;
+	uint8_t reason;
+};
+
+struct preloaded {
+	const struct part_entry *entries; /* this partition's */
+	size_t count;
+	uint64_t change_seq;
+	/* current pass */
+	int64_t expired_before;
+};
+
+static int preloaded_source_cb(void *arg, crl_emit_fn emit, void *emit_arg)
+{
+	const struct preloaded *pre = arg;
+	int err = 0;
+	for (size_t i = 0; i < pre->count && !err; i++) {
+		const struct part_entry *p = &pre->entries[i];
+		if (p->not_after < pre->expired_before)
+			continue;
+		struct crl_entry e = {
+		        .serial = p->serial.bytes,
+		        .serial_len = p->serial.len,
+		        .revoked_at = p->revoked_at,
+		        .reason = (int)p->reason,
+		};
+		err = emit(emit_arg, &e);
+	}
+	return err;
+}
+
 static int serial_compare(const void *a, const void *b)
 {
 	const struct store_serial *x = &((const struct store_cert *)a)->serial;
@@ -353,8 +391,8 @@ static int commit_numbers(struct store *store, const struct store_issuer *read, 
 	return store_write(store, number_update_cb, &u);
 }
 
-int crl_generate(struct store *store, const struct crl_generate_options *opts,
-                 struct crl_generate_result *result)
+static int generate_inner(struct store *store, const struct crl_generate_options *opts,
+                          struct crl_generate_result *result, struct preloaded *pre)
 {
 	if (!store || !opts || !opts->data_dir || !label_valid(opts->label) || !result)
 		return -EINVAL;
@@ -447,7 +485,9 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 		goto done;
 	}
 	uint64_t change_seq;
-	if ((err = store_change_last(txn, &change_seq)))
+	if (pre)
+		change_seq = pre->change_seq; /* read with the entries */
+	else if ((err = store_change_last(txn, &change_seq)))
 		goto done;
 
 	src.issuer_id = issuer.id;
@@ -528,6 +568,11 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 	        .source = revoked_source_cb,
 	        .source_arg = &src,
 	};
+	if (pre) {
+		pre->expired_before = src.expired_before;
+		spec.source = preloaded_source_cb;
+		spec.source_arg = pre;
+	}
 	if ((err = tmp_open(&tmp, result->path)))
 		goto done;
 	have_tmp = true;
@@ -581,17 +626,113 @@ done:
 	return err;
 }
 
+int crl_generate(struct store *store, const struct crl_generate_options *opts,
+                 struct crl_generate_result *result)
+{
+	return generate_inner(store, opts, result, NULL);
+}
+
+struct collect {
+	struct part_entry *entries;
+	size_t count, cap;
+};
+
+static int collect_cb(const struct store_cert *c, void *arg)
+{
+	struct collect *col = arg;
+	if (c->status != CERT_STATUS_REVOKED || !c->partition)
+		return 0;
+	if (col->count == col->cap) {
+		size_t cap = col->cap ? 2 * col->cap : 4096;
+		struct part_entry *grown = realloc(col->entries, cap * sizeof *grown);
+		if (!grown)
+			return -ENOMEM;
+		col->entries = grown;
+		col->cap = cap;
+	}
+	col->entries[col->count++] = (struct part_entry){
+	        .serial = c->serial,
+	        .revoked_at = c->revoked_at,
+	        .not_after = c->not_after,
+	        .partition = c->partition,
+	        .reason = (uint8_t)c->reason,
+	};
+	return 0;
+}
+
+static int partition_compare(const void *a, const void *b)
+{
+	const struct part_entry *x = a, *y = b;
+	if (x->partition != y->partition)
+		return x->partition < y->partition ? -1 : 1;
+	if (x->serial.len != y->serial.len)
+		return x->serial.len < y->serial.len ? -1 : 1;
+	return memcmp(x->serial.bytes, y->serial.bytes, x->serial.len);
+}
+
+/* Full CRLs of every partition from one read of the revocation index: the
+ * entries (some 50 bytes each) are held in memory, sorted by partition, and
+ * each partition's CRL is written from its slice. */
+static int generate_full_partitions(struct store *store, const struct crl_generate_options *opts,
+                                    struct crl_partitions_result *result)
+{
+	struct collect col = {0};
+	struct store_txn *txn;
+	struct store_issuer issuer;
+	uint64_t change_seq = 0;
+	int err = store_txn_begin(store, false, &txn);
+	if (err)
+		return err;
+	if (!(err = store_issuer_by_label(txn, opts->label, &issuer)) &&
+	    !(err = store_change_last(txn, &change_seq)))
+		err = store_revoked_each(txn, issuer.id, 0, collect_cb, &col);
+	store_txn_abort(txn);
+	if (err) {
+		free(col.entries);
+		return err;
+	}
+	if (col.count > 1)
+		qsort(col.entries, col.count, sizeof *col.entries, partition_compare);
+	struct crl_generate_options one = *opts;
+	size_t at = 0;
+	for (size_t i = 0; i < jpki_municipality_count && !err; i++) {
+		one.partition = (uint32_t)strtoul(jpki_municipalities[i].code, NULL, 10);
+		/* the table is in code order, and so are the entries */
+		while (at < col.count && col.entries[at].partition < one.partition)
+			at++;
+		size_t end = at;
+		while (end < col.count && col.entries[end].partition == one.partition)
+			end++;
+		struct preloaded pre = {col.entries + at, end - at, change_seq, 0};
+		struct crl_generate_result r;
+		err = generate_inner(store, &one, &r, &pre);
+		if (!err) {
+			result->count++;
+			result->entries += r.entries;
+			result->bytes += r.bytes;
+			if (r.bytes > result->largest)
+				result->largest = r.bytes;
+		}
+		at = end;
+	}
+	free(col.entries);
+	return err;
+}
+
 int crl_generate_partitions(struct store *store, const struct crl_generate_options *opts,
                             struct crl_partitions_result *result)
 {
 	memset(result, 0, sizeof *result);
+	if (!opts->delta)
+		return generate_full_partitions(store, opts, result);
+	/* A delta reads the index only from its base's time: cheap each. */
 	struct crl_generate_options one = *opts;
 	int err = 0;
 	for (size_t i = 0; i < jpki_municipality_count && !err; i++) {
 		one.partition = (uint32_t)strtoul(jpki_municipalities[i].code, NULL, 10);
 		struct crl_generate_result r;
 		err = crl_generate(store, &one, &r);
-		if (err == -ENOENT && one.delta) {
+		if (err == -ENOENT) {
 			err = 0; /* no full CRL there yet */
 		} else if (!err) {
 			result->count++;

@@ -153,6 +153,17 @@ def main():
         whole = x509.load_der_x509_crl(open(os.path.join(crl_dir, "sign.crl"), "rb").read())
         check(int(ks["sign"], 16) in [e.serial_number for e in whole], "the per-CA CRL lists it too")
 
+        # --partition all reads the index once for every partition: the same entries
+        kensho(data, "crl", "--kind", "sign", "--partition", "all")
+        again = x509.load_der_x509_crl(open(k_full, "rb").read())
+        check([e.serial_number for e in again] == [int(ks["sign"], 16)]
+              and len(list(x509.load_der_x509_crl(open(s_full, "rb").read()))) == 0,
+              "--partition all writes the same entries as one partition at a time")
+        code, out = verify(data, "sign", f"{kiyose}/sign.pem", k_full)
+        check(code != 0 and "certificate revoked" in out, "... and openssl still finds it revoked")
+        kensho(data, "crl", "--kind", "sign", "--partition", "all", "--delta")
+        check(os.path.exists(os.path.join(crl_dir, "sign-472018-delta.crl")),
+              "--partition all --delta writes the deltas on those fulls")
         r = kensho(data, "crl", "--kind", "auth", "--partition", "all")
         check("of 1741 partitions" in r.stdout, f"--partition all writes every partition ({r.stdout.strip()})")
         check(os.path.exists(os.path.join(crl_dir, "auth-472018.crl")), "... Naha-shi's among them")
@@ -173,7 +184,7 @@ def main():
             check(status == 304, "... and 304 for its ETag")
             status, _, body = request(server, f"/crl/sign-{KIYOSE}-delta.crl")
             check(status == 200 and body == open(k_delta, "rb").read(), "the partition's delta too")
-            status, _, _ = request(server, "/crl/sign-472018.crl")
+            status, _, _ = request(server, "/crl/sign-999999.crl")
             check(status == 404, "an unpublished partition: 404")
             for bad in ("/crl/sign-13221.crl", "/crl/sign-132217x.crl", "/crl/../ca/sign-ca.key",
                         "/crl/x-132217.crl", "/crl/"):
