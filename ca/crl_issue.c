@@ -703,7 +703,9 @@ static int generate_full_partitions(struct store *store, const struct crl_genera
 		size_t end = at;
 		while (end < col.count && col.entries[end].partition == one.partition)
 			end++;
-		struct preloaded pre = {col.entries + at, end - at, change_seq, 0};
+		/* no revoked entry at all: entries is NULL, and so is the slice */
+		struct preloaded pre = {col.entries ? col.entries + at : NULL, end - at, change_seq,
+		                        0};
 		struct crl_generate_result r;
 		err = generate_inner(store, &one, &r, &pre);
 		if (!err) {
