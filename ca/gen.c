@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,7 @@ static void synth_person(struct prng *r, struct store_person *p, struct jpki_dat
  * same kind (市, 区, 町, 村) stands in. */
 static uint64_t *weights;
 static uint64_t weight_total;
+static pthread_once_t weights_once = PTHREAD_ONCE_INIT;
 
 static int kind_of(const char *name)
 {
@@ -162,17 +164,15 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int weights_init(void)
+static void weights_make(void)
 {
-	if (weights)
-		return 0;
 	size_t n = jpki_municipality_count;
 	uint64_t *w = calloc(n, sizeof(*w));
 	uint32_t *known = calloc(n, sizeof(*known));
 	if (!w || !known) {
 		free(w);
 		free(known);
-		return -ENOMEM;
+		return;
 	}
 	uint32_t median[4] = {0};
 	for (int k = 0; k < 4; k++) {
@@ -193,7 +193,6 @@ static int weights_init(void)
 	free(known);
 	weights = w;
 	weight_total = total;
-	return 0;
 }
 
 static const struct jpki_municipality *pick_municipality(struct prng *r)
@@ -443,7 +442,8 @@ int ca_gen(struct ca *ca, const struct ca_gen_options *opts, struct ca_gen_resul
 		return -EINVAL;
 	}
 	struct gen *g = calloc(1, sizeof(*g));
-	if (!g || weights_init()) {
+	pthread_once(&weights_once, weights_make); /* the admin API may run gen on any worker */
+	if (!g || !weights) {
 		free(g);
 		return -ENOMEM;
 	}
