@@ -164,6 +164,15 @@ def main():
         kensho(data, "crl", "--kind", "sign", "--partition", "all", "--delta")
         check(os.path.exists(os.path.join(crl_dir, "sign-472018-delta.crl")),
               "--partition all --delta writes the deltas on those fulls")
+        r = kensho(data, "crl", "--kind", "sign", "--partition", "all", "--delta")
+        check("of 0 partitions" in r.stdout, f"... and again, with nothing changed, signs none ({r.stdout.strip()})")
+        kensho(data, "revoke", "--kind", "auth", "--serial", ks["auth"], "--reason", "keyCompromise")
+        kensho(data, "crl", "--kind", "auth", "--partition", KIYOSE)
+        kensho(data, "crl", "--kind", "auth", "--partition", KIYOSE, "--delta")
+        kensho(data, "revoke", "--kind", "auth", "--serial", ss["auth"], "--reason", "keyCompromise")
+        r = kensho(data, "crl", "--kind", "auth", "--partition", "all", "--delta")
+        check("of 1 partitions" in r.stdout and "1 entries" in r.stdout,
+              f"a revocation in one partition re-signs that partition's delta only ({r.stdout.strip()})")
         r = kensho(data, "crl", "--kind", "auth", "--partition", "all")
         check("of 1741 partitions" in r.stdout, f"--partition all writes every partition ({r.stdout.strip()})")
         check(os.path.exists(os.path.join(crl_dir, "auth-472018.crl")), "... Naha-shi's among them")
