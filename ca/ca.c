@@ -5,6 +5,7 @@
  * work: the person, the certificates, their links, revocations and the audit
  * record commit together or not at all. */
 #include "ca/ca_internal.h"
+#include "ca/jpki_address.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mbedtls/sha1.h>
 #include <mbedtls/sha256.h>
@@ -527,6 +529,33 @@ static int load_base_url(struct ca *ca)
 	return 0;
 }
 
+int ca_crl_partitions_set(const char *data_dir, bool on, char err[CA_ERR_LEN])
+{
+	char path[PATH_MAX];
+	int e = ca_file(data_dir, CA_CRL_PARTITIONS_FILE, path, sizeof(path));
+	if (!e && on)
+		e = x509_file_write(path, "municipality\n", 13, 0644);
+	else if (!e && unlink(path) != 0 && errno != ENOENT)
+		e = -errno;
+	if (e)
+		ca_error(err, "writing %s failed: %s", path, strerror(-e));
+	return e;
+}
+
+bool ca_crl_partitions(const struct ca *ca)
+{
+	return ca->crl_partitions;
+}
+
+static void load_crl_partitions(struct ca *ca)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	ca->crl_partitions =
+	        ca_file(ca->data_dir, CA_CRL_PARTITIONS_FILE, path, sizeof(path)) == 0 &&
+	        stat(path, &st) == 0;
+}
+
 static int load_issuers(struct ca *ca)
 {
 	struct store_txn *txn;
@@ -567,6 +596,7 @@ int ca_open_with_store(const char *data_dir, struct store *store, struct ca **ou
 			         path, strerror(-e), data_dir);
 	}
 	if (!e) {
+		load_crl_partitions(ca);
 		e = load_base_url(ca);
 		if (e)
 			ca_error(err, "reading %s/ca/base-url failed: %s", data_dir, strerror(-e));
@@ -742,21 +772,51 @@ done:
 
 /* --- issuing ----------------------------------------------------------------------- */
 
+int ca_auth_common_name(struct ca *ca, char cn[JPKI_AUTH_CN_LEN + 1])
+{
+	/* Digits and capital letters, each drawn without bias from the CA's
+	 * random generator: 23 of 36 symbols are about 119 bits, so two of the
+	 * 200 million certificates of the real service's size share one with a
+	 * probability under 10^-19. */
+	static const char symbols[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	size_t n = 0;
+	while (n < JPKI_AUTH_CN_LEN) {
+		unsigned char buf[32];
+		int e = ca_random(ca, buf, sizeof(buf));
+		if (e)
+			return e;
+		for (size_t i = 0; i < sizeof(buf) && n < JPKI_AUTH_CN_LEN; i++)
+			if (buf[i] < 252) /* 252 = 7 * 36 */
+				cn[n++] = symbols[buf[i] % 36];
+	}
+	cn[n] = 0;
+	return 0;
+}
+
 int ca_sign_ee(struct ca *ca, enum cert_kind kind, const struct store_serial *serial,
                int64_t not_before, int64_t not_after, mbedtls_pk_context *subject_key,
-               const struct jpki_items *items, uint8_t **der, size_t *der_len)
+               const struct jpki_items *items, uint32_t partition, uint8_t **der, size_t *der_len)
 {
-	/* CN: issue timestamp, a six-digit sequence and the office code (docs/jpki.md). */
+	/* Signing CN: issue timestamp, a six-digit sequence and the office code.
+	 * User-authentication CN: an opaque identifier of 23 characters, as on a
+	 * real card (docs/jpki.md). */
 	char cn[64];
-	struct tm tm;
-	time_t t = (time_t)not_before;
-	gmtime_r(&t, &tm);
-	unsigned sequence =
-	        ((unsigned)serial->bytes[serial->len - 3] << 16 |
-	         (unsigned)serial->bytes[serial->len - 2] << 8 | serial->bytes[serial->len - 1]) %
-	        1000000;
-	snprintf(cn, sizeof(cn), "%04d%02d%02d%02d%02d%02d%06u%s", tm.tm_year + 1900, tm.tm_mon + 1,
-	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, sequence, OFFICE_CODE);
+	if (kind == CERT_KIND_AUTH) {
+		int e = ca_auth_common_name(ca, cn);
+		if (e)
+			return e;
+	} else {
+		struct tm tm;
+		time_t t = (time_t)not_before;
+		gmtime_r(&t, &tm);
+		unsigned sequence = ((unsigned)serial->bytes[serial->len - 3] << 16 |
+		                     (unsigned)serial->bytes[serial->len - 2] << 8 |
+		                     serial->bytes[serial->len - 1]) %
+		                    1000000;
+		snprintf(cn, sizeof(cn), "%04d%02d%02d%02d%02d%02d%06u%s", tm.tm_year + 1900,
+		         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, sequence,
+		         OFFICE_CODE);
+	}
 	struct jpki_ee ee = {
 	        .kind = kind,
 	        .serial = serial->bytes,
@@ -768,5 +828,10 @@ int ca_sign_ee(struct ca *ca, enum cert_kind kind, const struct store_serial *se
 	        .items = items,
 	        .base_url = ca->base_url,
 	};
+	if (ca->crl_partitions && partition) {
+		char code[16];
+		snprintf(code, sizeof(code), "%06u", partition);
+		ee.partition = jpki_municipality_by_code(code);
+	}
 	return jpki_ee_cert(&ee, &ca->ca_key[kind], ca_random, ca, der, der_len);
 }

@@ -67,6 +67,17 @@ bool ca_exists(const char *data_dir);
  * store. -EEXIST if the CAs exist already. */
 int ca_init(const char *data_dir, const char *base_url, char err[CA_ERR_LEN]);
 
+/** DIR/ca/ file whose presence makes end-entity certificates name their
+ * municipality's CRL partition (docs/crl.md, "Partitions"). */
+#define CA_CRL_PARTITIONS_FILE "crl-partitions"
+
+/** Turns the CRL partitions of certificates issued from now on on or off
+ * (`kensho ca init --crl-partitions`). */
+int ca_crl_partitions_set(const char *data_dir, bool on, char err[CA_ERR_LEN]);
+
+/** Whether this CA's end-entity certificates name CRL partitions. */
+bool ca_crl_partitions(const struct ca *ca);
+
 /** Creates the time-stamping unit in a data directory whose CAs exist but
  * that has none (made before kensho had one), with an audit record.
  * -EEXIST if DIR/ca/tsa.pem exists. */
@@ -131,7 +142,8 @@ struct ca_issued_cert {
 	int64_t not_after;
 	uint8_t *der;
 	size_t der_len;
-	char *key_pem; /**< the generated private key, NULL if the caller gave the key */
+	char *key_pem;      /**< the generated private key, NULL if the caller gave the key */
+	uint32_t partition; /**< the municipality's local government code (CRL partition) */
 };
 
 /** The outcome of an issuance or renewal. */

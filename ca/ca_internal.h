@@ -19,6 +19,7 @@ struct ca {
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
 	struct ocsp_responder_set *responders; /**< pre-signers (NULL: none could load) */
+	bool crl_partitions; /**< end-entity certificates name their municipality's CRL */
 };
 
 /** Every key kensho's CAs make or certify: RSA-2048 (docs/jpki.md). */
@@ -29,12 +30,15 @@ int ca_random_serial(struct ca *ca, struct store_serial *serial);
 
 /** The CA's random generator, as mbedTLS takes it. */
 int ca_random(void *ca, unsigned char *out, size_t len);
+/** A fresh user-authentication subject CN: JPKI_AUTH_CN_LEN random digits
+ * and capital letters. */
+int ca_auth_common_name(struct ca *ca, char cn[JPKI_AUTH_CN_LEN + 1]);
 
 /** Signs an end-entity certificate of `kind` with the CA's key; items is
  * NULL for user-auth certificates. */
 int ca_sign_ee(struct ca *ca, enum cert_kind kind, const struct store_serial *serial,
                int64_t not_before, int64_t not_after, mbedtls_pk_context *subject_key,
-               const struct jpki_items *items, uint8_t **der, size_t *der_len);
+               const struct jpki_items *items, uint32_t partition, uint8_t **der, size_t *der_len);
 
 /** Appends an audit record "actor did action on kind/serial (detail)". */
 int ca_audit(struct store_txn *txn, const char *actor, const char *action, const char *subject);

@@ -94,11 +94,15 @@ int cli_ca(const char *data_dir, int argc, char **argv)
 	}
 	char name[] = "ca init"; /* how cli_parse names the command in its messages */
 	argv[1] = name;
-	if (cli_parse(argc - 1, argv + 1, "base-url:", &args) || args.positional_count) {
-		cli_fail("ca init", "usage: kensho --data DIR ca init [--base-url URL]");
+	if (cli_parse(argc - 1, argv + 1, "base-url:,crl-partitions", &args) ||
+	    args.positional_count) {
+		cli_fail("ca init",
+		         "usage: kensho --data DIR ca init [--base-url URL] [--crl-partitions]");
 		return CLI_EXIT_USAGE;
 	}
 	int e = ca_init(data_dir, cli_get(&args, "base-url"), err);
+	if (!e && cli_has(&args, "crl-partitions"))
+		e = ca_crl_partitions_set(data_dir, true, err);
 	if (e) {
 		cli_fail("ca init", "%s", err);
 		return CLI_EXIT_FAILED;
@@ -108,6 +112,10 @@ int cli_ca(const char *data_dir, int argc, char **argv)
 	const char *url = cli_get(&args, "base-url");
 	printf("certificates will point OCSP and CRL clients to %s (%s/ca/base-url)\n",
 	       url ? url : CA_DEFAULT_BASE_URL, data_dir);
+	if (cli_has(&args, "crl-partitions"))
+		printf("end-entity certificates name their municipality's CRL partition "
+		       "(%s/ca/%s)\n",
+		       data_dir, CA_CRL_PARTITIONS_FILE);
 	return 0;
 }
 

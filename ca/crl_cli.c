@@ -14,15 +14,18 @@
 #include <unistd.h>
 
 #include "storage/store.h"
+#include "ca/jpki_address.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: kensho --data DIR crl --kind sign|auth [--delta | --arl] [--out FILE]\n"
 	           "                            [--base-url URL] [--validity SECONDS]\n"
+	           "                            [--partition CODE|all]\n"
 	           "Generates a full (or delta) CRL for the signature or authentication CA,\n"
 	           "or with --arl its authority revocation list (its OCSP responder and\n"
 	           "time-stamping unit), publishes it under DIR/crl/ and, with --out, also\n"
-	           "writes it to FILE.\n");
+	           "writes it to FILE. --partition: the CRL of one municipality's partition\n"
+	           "(its local government code) or of every one (docs/crl.md).\n");
 }
 
 /* Copies src to dst through a temporary file and rename, so readers of dst
@@ -102,8 +105,9 @@ static int arl_cli(const char *data_dir, const struct crl_generate_options *opts
 int cli_crl(const char *data_dir, int argc, char **argv)
 {
 	struct cli_args args;
-	if (cli_parse(argc, argv, "kind:,delta,arl,out:,base-url:,validity:", &args) ||
-	    args.positional_count || (cli_has(&args, "delta") && cli_has(&args, "arl"))) {
+	if (cli_parse(argc, argv, "kind:,delta,arl,out:,base-url:,validity:,partition:", &args) ||
+	    args.positional_count || (cli_has(&args, "delta") && cli_has(&args, "arl")) ||
+	    (cli_has(&args, "partition") && cli_has(&args, "arl"))) {
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
@@ -130,6 +134,22 @@ int cli_crl(const char *data_dir, int argc, char **argv)
 	}
 	if (cli_has(&args, "arl"))
 		return arl_cli(data_dir, &opts, out);
+	const char *partition = cli_get(&args, "partition");
+	bool all = partition && !strcmp(partition, "all");
+	if (partition && !all) {
+		char *end;
+		unsigned long code = strtoul(partition, &end, 10);
+		if (*end || strlen(partition) != 6 || !jpki_municipality_by_code(partition)) {
+			cli_fail("crl", "--partition wants a six-digit local government code of "
+			                "data/municipalities.tsv, or all");
+			return CLI_EXIT_USAGE;
+		}
+		opts.partition = (uint32_t)code;
+	}
+	if (all && out) {
+		cli_fail("crl", "--out goes with one CRL, not --partition all");
+		return CLI_EXIT_USAGE;
+	}
 
 	struct store *store;
 	int err = ca_store_open(data_dir, &store);
@@ -147,6 +167,23 @@ int cli_crl(const char *data_dir, int argc, char **argv)
 		return CLI_EXIT_FAILED;
 	}
 	struct crl_generate_result r;
+	if (all) {
+		/* Every partition in turn: each reads the revocation index once. */
+		struct crl_partitions_result all_r;
+		err = crl_generate_partitions(store, &opts, &all_r);
+		crl_publish_unlock(lock);
+		store_close(store);
+		if (err) {
+			cli_fail("crl", "generating the %s partitions' CRLs failed: %s", opts.label,
+			         strerror(-err));
+			return CLI_EXIT_FAILED;
+		}
+		printf("%s %s CRLs of %" PRIu64 " partitions: %" PRIu64 " entries, %" PRIu64
+		       " bytes in all, the largest %" PRIu64 " bytes, in %s/crl/\n",
+		       opts.label, opts.delta ? "delta" : "full", all_r.count, all_r.entries,
+		       all_r.bytes, all_r.largest, data_dir);
+		return 0;
+	}
 	err = crl_generate(store, &opts, &r);
 	if (err == -ESTALE) /* another generator published first: one more try */
 		err = crl_generate(store, &opts, &r);

@@ -17,6 +17,8 @@
 #include <mbedtls/pk.h>
 
 #include "ca/ca.h"
+#include "ca/jpki_address.h"
+#include "ca/jpki_profile.h"
 #include "core/log.h"
 #include "storage/store.h"
 #include "pki/crl_read.h"
@@ -210,6 +212,7 @@ static int write_state(const char *data_dir, const char *label, bool delta,
 struct revoked_source {
 	struct store_txn *txn;
 	uint32_t issuer_id;
+	uint32_t partition;     /* only this partition's certificates; 0: all */
 	int64_t since;          /* revocation-index start (inclusive) */
 	int64_t expired_before; /* entries whose not_after is earlier are left out */
 	/* delta only: revocations dated before `since` that committed after
@@ -224,7 +227,8 @@ struct revoked_source {
 
 static int emit_cert(struct revoked_source *src, const struct store_cert *c)
 {
-	if (c->status != CERT_STATUS_REVOKED || c->not_after < src->expired_before)
+	if (c->status != CERT_STATUS_REVOKED || c->not_after < src->expired_before ||
+	    (src->partition && c->partition != src->partition))
 		return 0;
 	struct crl_entry e = {
 	        .serial = c->serial.bytes,
@@ -251,6 +255,44 @@ static int revoked_source_cb(void *arg, crl_emit_fn emit, void *emit_arg)
 	return err;
 }
 
+/* A full partition CRL's entries read beforehand, in one pass over the
+ * revocation index for every partition (crl_generate_partitions), with the
+ * change-log position read in the same transaction. */
+struct part_entry {
+	struct store_serial serial;
+	int64_t revoked_at;
+	int64_t not_after;
+	uint32_t partition;
+	uint8_t reason;
+};
+
+struct preloaded {
+	const struct part_entry *entries; /* this partition's */
+	size_t count;
+	uint64_t change_seq;
+	/* current pass */
+	int64_t expired_before;
+};
+
+static int preloaded_source_cb(void *arg, crl_emit_fn emit, void *emit_arg)
+{
+	const struct preloaded *pre = arg;
+	int err = 0;
+	for (size_t i = 0; i < pre->count && !err; i++) {
+		const struct part_entry *p = &pre->entries[i];
+		if (p->not_after < pre->expired_before)
+			continue;
+		struct crl_entry e = {
+		        .serial = p->serial.bytes,
+		        .serial_len = p->serial.len,
+		        .revoked_at = p->revoked_at,
+		        .reason = (int)p->reason,
+		};
+		err = emit(emit_arg, &e);
+	}
+	return err;
+}
+
 static int serial_compare(const void *a, const void *b)
 {
 	const struct store_serial *x = &((const struct store_cert *)a)->serial;
@@ -272,7 +314,8 @@ static int extra_cb(const struct store_change *ch, void *arg)
 	if (err)
 		return err;
 	/* At or after `since` the revocation index already has it. */
-	if (c.status != CERT_STATUS_REVOKED || c.revoked_at >= src->since)
+	if (c.status != CERT_STATUS_REVOKED || c.revoked_at >= src->since ||
+	    (src->partition && c.partition != src->partition))
 		return 0;
 	if (src->extra_count == src->extra_cap) {
 		size_t cap = src->extra_cap ? 2 * src->extra_cap : 16;
@@ -348,8 +391,8 @@ static int commit_numbers(struct store *store, const struct store_issuer *read, 
 	return store_write(store, number_update_cb, &u);
 }
 
-int crl_generate(struct store *store, const struct crl_generate_options *opts,
-                 struct crl_generate_result *result)
+static int generate_inner(struct store *store, const struct crl_generate_options *opts,
+                          struct crl_generate_result *result, struct preloaded *pre)
 {
 	if (!store || !opts || !opts->data_dir || !label_valid(opts->label) || !result)
 		return -EINVAL;
@@ -366,16 +409,49 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 		snprintf(base_url, sizeof base_url, "%s", opts->base_url);
 	else
 		crl_base_url_read(opts->data_dir, base_url, sizeof base_url);
-	int err = crl_path(opts->data_dir, opts->label, opts->delta, result->path,
+	/* A partition's files and URLs are the label's with its code. */
+	const struct jpki_municipality *muni = NULL;
+	char file_label[32];
+	snprintf(file_label, sizeof file_label, "%s", opts->label);
+	if (opts->partition) {
+		char code[16];
+		snprintf(code, sizeof code, "%06u", opts->partition);
+		if (!(muni = jpki_municipality_by_code(code))) {
+			log_error("crl: %s is no local government code of data/municipalities.tsv",
+			          code);
+			return -EINVAL;
+		}
+		snprintf(file_label, sizeof file_label, "%s-%s", opts->label, code);
+	}
+	int err = crl_path(opts->data_dir, file_label, opts->delta, result->path,
 	                   sizeof result->path);
-	if (err || (err = crl_url(base_url, opts->label, false, idp, sizeof idp)) ||
-	    (err = crl_url(base_url, opts->label, true, freshest, sizeof freshest)))
+	if (err || (err = crl_url(base_url, file_label, false, idp, sizeof idp)) ||
+	    (err = crl_url(base_url, file_label, true, freshest, sizeof freshest)))
 		return err;
+	uint8_t *idp_dn = NULL;
+	size_t idp_dn_len = 0;
+	if (muni) {
+		struct der d;
+		der_init(&d);
+		jpki_partition_name(
+		        &d, strcmp(opts->label, "sign") ? CERT_KIND_AUTH : CERT_KIND_SIGN, muni);
+		if ((err = der_finish(&d, &idp_dn, &idp_dn_len)))
+			return err;
+	}
+	/* A partition numbers its own CRLs, after the last of either kind. */
+	struct crl_state part_full = {0}, part_delta = {0};
+	bool have_part_full = false;
+	if (muni) {
+		have_part_full = crl_state_read(opts->data_dir, file_label, false, &part_full) == 0;
+		if (crl_state_read(opts->data_dir, file_label, true, &part_delta) != 0)
+			part_delta.number = 0;
+	}
 
 	mbedtls_pk_context key;
 	mbedtls_pk_init(&key);
 	if ((err = load_ca_key(opts->data_dir, opts->label, &key))) {
 		mbedtls_pk_free(&key);
+		free(idp_dn);
 		return err;
 	}
 
@@ -409,11 +485,38 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 		goto done;
 	}
 	uint64_t change_seq;
-	if ((err = store_change_last(txn, &change_seq)))
+	if (pre)
+		change_seq = pre->change_seq; /* read with the entries */
+	else if ((err = store_change_last(txn, &change_seq)))
 		goto done;
 
 	src.issuer_id = issuer.id;
-	if (opts->delta) {
+	src.partition = opts->partition;
+	if (muni) {
+		if (opts->delta && !have_part_full) {
+			log_error("crl: no full CRL for partition %s yet: generate one before a "
+			          "delta",
+			          file_label);
+			err = -ENOENT;
+			goto done;
+		}
+		uint64_t last =
+		        part_full.number > part_delta.number ? part_full.number : part_delta.number;
+		issuer.crl_number = last;
+		issuer.base_crl_number = have_part_full ? part_full.number : 0;
+		issuer.base_crl_time = have_part_full ? part_full.this_update : 0;
+		if (opts->delta) {
+			src.since = part_full.this_update;
+			src.expired_before = now;
+			if ((err = collect_extras(&src, part_full.change_seq + 1)))
+				goto done;
+		} else {
+			src.since = 0;
+			src.expired_before = have_part_full && part_full.this_update < now
+			                             ? part_full.this_update
+			                             : now;
+		}
+	} else if (opts->delta) {
 		if (issuer.base_crl_number == 0) {
 			log_error("crl: no full %s CRL yet: generate one before a delta",
 			          opts->label);
@@ -458,11 +561,18 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 	        .this_update = now,
 	        .next_update = now + validity,
 	        .distribution_point = idp,
+	        .distribution_point_dn = idp_dn,
+	        .distribution_point_dn_len = idp_dn_len,
 	        .only_user_certs = true,
 	        .freshest_crl = opts->delta ? NULL : freshest,
 	        .source = revoked_source_cb,
 	        .source_arg = &src,
 	};
+	if (pre) {
+		pre->expired_before = src.expired_before;
+		spec.source = preloaded_source_cb;
+		spec.source_arg = pre;
+	}
 	if ((err = tmp_open(&tmp, result->path)))
 		goto done;
 	have_tmp = true;
@@ -480,7 +590,7 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 	 * advance first; the state file is written last. A crash in between
 	 * leaves a state that lags the store, which crl_due takes as "publish
 	 * again" and crl_generate refuses as a delta's base. */
-	if ((err = commit_numbers(store, &issuer, opts->delta, spec.number, now)))
+	if (!muni && (err = commit_numbers(store, &issuer, opts->delta, spec.number, now)))
 		goto done;
 	publish_step("committed");
 	if ((err = tmp_publish(&tmp, result->path)))
@@ -493,8 +603,8 @@ int crl_generate(struct store *store, const struct crl_generate_options *opts,
 	        .this_update = now,
 	        .change_seq = change_seq,
 	};
-	if ((err = write_state(opts->data_dir, opts->label, opts->delta, &state)))
-		log_warn("crl: could not record %s%s.state (%s): the next %s", opts->label,
+	if ((err = write_state(opts->data_dir, file_label, opts->delta, &state)))
+		log_warn("crl: could not record %s%s.state (%s): the next %s", file_label,
 		         opts->delta ? "-delta" : "", strerror(-err),
 		         opts->delta ? "check regenerates the delta"
 		                     : "deltas may miss back-dated revocations");
@@ -511,8 +621,214 @@ done:
 	if (txn)
 		store_txn_abort(txn);
 	free(src.extra);
+	free(idp_dn);
 	mbedtls_pk_free(&key);
 	return err;
+}
+
+int crl_generate(struct store *store, const struct crl_generate_options *opts,
+                 struct crl_generate_result *result)
+{
+	return generate_inner(store, opts, result, NULL);
+}
+
+struct collect {
+	struct part_entry *entries;
+	size_t count, cap;
+};
+
+static int collect_cb(const struct store_cert *c, void *arg)
+{
+	struct collect *col = arg;
+	if (c->status != CERT_STATUS_REVOKED || !c->partition)
+		return 0;
+	if (col->count == col->cap) {
+		size_t cap = col->cap ? 2 * col->cap : 4096;
+		struct part_entry *grown = realloc(col->entries, cap * sizeof *grown);
+		if (!grown)
+			return -ENOMEM;
+		col->entries = grown;
+		col->cap = cap;
+	}
+	col->entries[col->count++] = (struct part_entry){
+	        .serial = c->serial,
+	        .revoked_at = c->revoked_at,
+	        .not_after = c->not_after,
+	        .partition = c->partition,
+	        .reason = (uint8_t)c->reason,
+	};
+	return 0;
+}
+
+static int partition_compare(const void *a, const void *b)
+{
+	const struct part_entry *x = a, *y = b;
+	if (x->partition != y->partition)
+		return x->partition < y->partition ? -1 : 1;
+	if (x->serial.len != y->serial.len)
+		return x->serial.len < y->serial.len ? -1 : 1;
+	return memcmp(x->serial.bytes, y->serial.bytes, x->serial.len);
+}
+
+/* Full CRLs of every partition from one read of the revocation index: the
+ * entries (some 50 bytes each) are held in memory, sorted by partition, and
+ * each partition's CRL is written from its slice. */
+static int generate_full_partitions(struct store *store, const struct crl_generate_options *opts,
+                                    struct crl_partitions_result *result)
+{
+	struct collect col = {0};
+	struct store_txn *txn;
+	struct store_issuer issuer;
+	uint64_t change_seq = 0;
+	int err = store_txn_begin(store, false, &txn);
+	if (err)
+		return err;
+	if (!(err = store_issuer_by_label(txn, opts->label, &issuer)) &&
+	    !(err = store_change_last(txn, &change_seq)))
+		err = store_revoked_each(txn, issuer.id, 0, collect_cb, &col);
+	store_txn_abort(txn);
+	if (err) {
+		free(col.entries);
+		return err;
+	}
+	if (col.count > 1)
+		qsort(col.entries, col.count, sizeof *col.entries, partition_compare);
+	struct crl_generate_options one = *opts;
+	size_t at = 0;
+	for (size_t i = 0; i < jpki_municipality_count && !err; i++) {
+		one.partition = (uint32_t)strtoul(jpki_municipalities[i].code, NULL, 10);
+		/* the table is in code order, and so are the entries */
+		while (at < col.count && col.entries[at].partition < one.partition)
+			at++;
+		size_t end = at;
+		while (end < col.count && col.entries[end].partition == one.partition)
+			end++;
+		/* no revoked entry at all: entries is NULL, and so is the slice */
+		struct preloaded pre = {col.entries ? col.entries + at : NULL, end - at, change_seq,
+		                        0};
+		struct crl_generate_result r;
+		err = generate_inner(store, &one, &r, &pre);
+		if (!err) {
+			result->count++;
+			result->entries += r.entries;
+			result->bytes += r.bytes;
+			if (r.bytes > result->largest)
+				result->largest = r.bytes;
+		}
+		at = end;
+	}
+	free(col.entries);
+	return err;
+}
+
+/* The partitions that a revocation committed after `from` touched: the
+ * highest change-log sequence per partition, in `seen` (by table index). */
+struct touched {
+	struct store_txn *txn;
+	uint32_t issuer_id;
+	uint64_t *seen;
+};
+
+static int touched_cb(const struct store_change *ch, void *arg)
+{
+	struct touched *t = arg;
+	if (ch->type != STORE_CHANGE_REVOKED || ch->issuer_id != t->issuer_id)
+		return 0;
+	struct store_cert c;
+	int err = store_cert_get(t->txn, t->issuer_id, &ch->serial, &c);
+	if (err == -ENOENT || (!err && !c.partition))
+		return 0;
+	if (err)
+		return err;
+	char code[16];
+	snprintf(code, sizeof code, "%06u", c.partition);
+	const struct jpki_municipality *m = jpki_municipality_by_code(code);
+	if (m)
+		t->seen[m - jpki_municipalities] = ch->seq;
+	return 0;
+}
+
+/* Every partition's delta that is due: none yet, not on its partition's
+ * current full CRL, past half its validity, or a revocation in the
+ * partition committed after it was read. The rest keep their delta: with
+ * 1,741 partitions, signing only where something changed is what keeps a
+ * delta round short. */
+static int generate_delta_partitions(struct store *store, const struct crl_generate_options *opts,
+                                     struct crl_partitions_result *result)
+{
+	size_t n = jpki_municipality_count;
+	struct crl_state *full = calloc(n, sizeof *full), *delta = calloc(n, sizeof *delta);
+	bool *have_full = calloc(n, sizeof *have_full), *have_delta = calloc(n, sizeof *have_delta);
+	uint64_t *seen = calloc(n, sizeof *seen);
+	int err = full && delta && have_full && have_delta && seen ? 0 : -ENOMEM;
+	uint64_t from = UINT64_MAX;
+	char label[32];
+	for (size_t i = 0; i < n && !err; i++) {
+		snprintf(label, sizeof label, "%s-%s", opts->label, jpki_municipalities[i].code);
+		have_full[i] = crl_state_read(opts->data_dir, label, false, &full[i]) == 0;
+		have_delta[i] = crl_state_read(opts->data_dir, label, true, &delta[i]) == 0;
+		if (have_full[i] && have_delta[i] && delta[i].change_seq < from)
+			from = delta[i].change_seq;
+	}
+	if (!err && from != UINT64_MAX) {
+		struct store_txn *txn;
+		struct store_issuer issuer;
+		if (!(err = store_txn_begin(store, false, &txn))) {
+			struct touched t = {txn, 0, seen};
+			if (!(err = store_issuer_by_label(txn, opts->label, &issuer))) {
+				t.issuer_id = issuer.id;
+				err = store_change_each(txn, from + 1, touched_cb, &t);
+			}
+			store_txn_abort(txn);
+		}
+	}
+	int64_t now = opts->now ? opts->now : (int64_t)time(NULL);
+	int64_t validity = opts->validity ? opts->validity : CRL_DELTA_VALIDITY_DEFAULT;
+	struct crl_generate_options one = *opts;
+	for (size_t i = 0; i < n && !err; i++) {
+		if (!have_full[i])
+			continue; /* a delta needs its full CRL */
+		bool due = !have_delta[i] || delta[i].base_number != full[i].number ||
+		           now - delta[i].this_update >= validity / 2 ||
+		           seen[i] > delta[i].change_seq;
+		if (!due)
+			continue;
+		one.partition = (uint32_t)strtoul(jpki_municipalities[i].code, NULL, 10);
+		struct crl_generate_result r;
+		err = crl_generate(store, &one, &r);
+		if (!err) {
+			result->count++;
+			result->entries += r.entries;
+			result->bytes += r.bytes;
+			if (r.bytes > result->largest)
+				result->largest = r.bytes;
+		}
+	}
+	free(full);
+	free(delta);
+	free(have_full);
+	free(have_delta);
+	free(seen);
+	return err;
+}
+
+int crl_generate_partitions(struct store *store, const struct crl_generate_options *opts,
+                            struct crl_partitions_result *result)
+{
+	memset(result, 0, sizeof *result);
+	if (!opts->delta)
+		return generate_full_partitions(store, opts, result);
+	/* A delta reads the index only from its base's time; it is signed
+	 * again only where something changed (below). */
+	return generate_delta_partitions(store, opts, result);
+}
+
+bool crl_partitions_enabled(const char *data_dir)
+{
+	char path[4096];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/ca/%s", data_dir, CA_CRL_PARTITIONS_FILE);
+	return stat(path, &st) == 0;
 }
 
 /* --- the publication lock ------------------------------------------------------ */

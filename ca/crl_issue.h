@@ -31,6 +31,13 @@ struct crl_generate_options {
 	                         default */
 	int64_t now;          /**< thisUpdate; 0: the current time */
 	int64_t validity;     /**< nextUpdate - thisUpdate in seconds; 0: the default */
+	/** A municipality's partition (its local government code, docs/crl.md
+	 * "Partitions"): only the certificates issued to an address there,
+	 * published as DIR/crl/<label>-<code>[-delta].crl with the partition's
+	 * issuingDistributionPoint; its numbers and base are its own, kept in
+	 * its state files (the caller holds the publication lock). 0: the CA's
+	 * whole CRL. */
+	uint32_t partition;
 };
 
 /** What was published. */
@@ -53,6 +60,23 @@ struct crl_generate_result {
  * or another negative errno; errors are also logged with what to do. */
 int crl_generate(struct store *store, const struct crl_generate_options *opts,
                  struct crl_generate_result *result);
+
+/** What crl_generate_partitions published. */
+struct crl_partitions_result {
+	uint64_t count;   /**< partitions published */
+	uint64_t entries; /**< entries in all */
+	uint64_t bytes;   /**< bytes in all */
+	uint64_t largest; /**< the largest partition's bytes */
+};
+
+/** Generates every municipality's partition CRL (full, or with opts->delta
+ * the deltas of those that have a full CRL) with crl_generate, in turn; the
+ * caller holds the publication lock. opts->partition is ignored. */
+int crl_generate_partitions(struct store *store, const struct crl_generate_options *opts,
+                            struct crl_partitions_result *result);
+
+/** Whether DIR/ca/crl-partitions turns partitions on (docs/crl.md). */
+bool crl_partitions_enabled(const char *data_dir);
 
 /** What was recorded beside a published CRL (DIR/crl/<label>[-delta].state). */
 struct crl_state {

@@ -19,11 +19,13 @@
  * pages all over it: random synthetic serials made a million people five
  * times slower. (Real issuance keeps unpredictable serials.) */
 #include "ca/ca_internal.h"
+#include "ca/jpki_address.h"
 #include "core/log.h"
 #include "ocsp/service.h"
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,16 +62,6 @@ static const char *const GIVEN_MALE[] = {
 static const char *const GIVEN_FEMALE[] = {
         "陽子", "恵子", "裕子", "美穂",   "愛", "彩",   "真由美", "智子", "明美", "由美子",
         "陽菜", "結衣", "葵",   "さくら", "凛", "美咲", "花子",   "和子", "幸子", "節子",
-};
-static const char *const MUNICIPALITY[] = {
-        "北海道札幌市中央区",     "宮城県仙台市青葉区", "福島県郡山市",       "茨城県水戸市",
-        "埼玉県さいたま市浦和区", "千葉県千葉市美浜区", "東京都千代田区",     "東京都新宿区",
-        "東京都世田谷区",         "東京都八王子市",     "神奈川県横浜市中区", "神奈川県川崎市幸区",
-        "新潟県新潟市中央区",     "石川県金沢市",       "長野県松本市",       "静岡県浜松市中区",
-        "愛知県名古屋市中村区",   "三重県津市",         "京都府京都市左京区", "大阪府大阪市北区",
-        "大阪府堺市堺区",         "兵庫県神戸市中央区", "奈良県奈良市",       "岡山県岡山市北区",
-        "広島県広島市中区",       "香川県高松市",       "愛媛県松山市",       "福岡県福岡市博多区",
-        "熊本県熊本市中央区",     "鹿児島県鹿児島市",   "沖縄県那覇市",       "青森県弘前市",
 };
 static const char *const TOWN[] = {
         "本町", "中央", "栄町", "緑町", "旭町", "幸町", "桜木町", "東町",
@@ -151,12 +143,100 @@ static void synth_person(struct prng *r, struct store_person *p, struct jpki_dat
 	jpki_birth_code(birth, p->birth);
 }
 
-static void synth_address(struct prng *r, struct store_person *p)
+/* Cumulative population weights over jpki_municipalities: a person lives in
+ * a municipality with a probability proportional to its population. Where
+ * the table has none (data/README.md), the median of those it has for the
+ * same kind (市, 区, 町, 村) stands in. */
+static uint64_t *weights;
+static uint64_t weight_total;
+static pthread_once_t weights_once = PTHREAD_ONCE_INIT;
+
+static int kind_of(const char *name)
 {
-	snprintf(p->address, sizeof(p->address), "%s%s%u丁目%u番%u号",
-	         MUNICIPALITY[prng_below(r, COUNT(MUNICIPALITY))], TOWN[prng_below(r, COUNT(TOWN))],
-	         1 + (unsigned)prng_below(r, 9), 1 + (unsigned)prng_below(r, 30),
-	         1 + (unsigned)prng_below(r, 20));
+	static const char *const ends[] = {"市", "区", "町", "村"};
+	size_t n = strlen(name);
+	for (int i = 0; i < 4; i++)
+		if (n >= 3 && strcmp(name + n - 3, ends[i]) == 0)
+			return i;
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void weights_make(void)
+{
+	size_t n = jpki_municipality_count;
+	uint64_t *w = calloc(n, sizeof(*w));
+	uint32_t *known = calloc(n, sizeof(*known));
+	if (!w || !known) {
+		free(w);
+		free(known);
+		return;
+	}
+	uint32_t median[4] = {0};
+	for (int k = 0; k < 4; k++) {
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (jpki_municipalities[i].population &&
+			    kind_of(jpki_municipalities[i].name) == k)
+				known[m++] = jpki_municipalities[i].population;
+		qsort(known, m, sizeof(*known), cmp_u32);
+		median[k] = m ? known[m / 2] : 1;
+	}
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t pop = jpki_municipalities[i].population;
+		total += pop ? pop : median[kind_of(jpki_municipalities[i].name)];
+		w[i] = total;
+	}
+	free(known);
+	weights = w;
+	weight_total = total;
+}
+
+static const struct jpki_municipality *pick_municipality(struct prng *r)
+{
+	uint64_t x = prng_below(r, weight_total);
+	size_t lo = 0, hi = jpki_municipality_count - 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (weights[mid] > x)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return &jpki_municipalities[lo];
+}
+
+/* Appends n in full-width digits (the resident register's form). */
+static size_t fullwidth_number(char *out, unsigned n)
+{
+	char ascii[16];
+	int len = snprintf(ascii, sizeof(ascii), "%u", n);
+	size_t o = 0;
+	for (int i = 0; i < len; i++) {
+		out[o++] = (char)0xef; /* U+FF10 + d: EF BC 90+d */
+		out[o++] = (char)0xbc;
+		out[o++] = (char)(0x90 + (ascii[i] - '0'));
+	}
+	out[o] = 0;
+	return o;
+}
+
+static uint32_t synth_address(struct prng *r, struct store_person *p)
+{
+	const struct jpki_municipality *m = pick_municipality(r);
+	char a[16], b[16], c[16];
+	fullwidth_number(a, 1 + (unsigned)prng_below(r, 9));
+	fullwidth_number(b, 1 + (unsigned)prng_below(r, 30));
+	fullwidth_number(c, 1 + (unsigned)prng_below(r, 20));
+	snprintf(p->address, sizeof(p->address), "%s%s%s%s\uff0d%s\uff0d%s", m->prefecture, m->name,
+	         TOWN[prng_below(r, COUNT(TOWN))], a, b, c);
+	return (uint32_t)strtoul(m->code, NULL, 10);
 }
 
 /* Inserts one certificate (signing it first with --certs). */
@@ -169,8 +249,8 @@ static int gen_cert(struct gen *g, struct store_txn *txn, struct store_cert *rec
 		struct jpki_items items = {p->name, p->birth, p->sex, p->address};
 		mbedtls_pk_context *key = &g->pool[g->pool_next++ % g->pool_size];
 		int e = ca_sign_ee(g->ca, rec->kind, &rec->serial, rec->not_before, rec->not_after,
-		                   key, rec->kind == CERT_KIND_SIGN ? &items : NULL, &der,
-		                   &der_len);
+		                   key, rec->kind == CERT_KIND_SIGN ? &items : NULL, rec->partition,
+		                   &der, &der_len);
 		if (e)
 			return e;
 	}
@@ -206,7 +286,7 @@ static int gen_one(struct gen *g, struct store_txn *txn, uint64_t index)
 	struct store_person p = {0};
 	struct jpki_date birth;
 	synth_person(&r, &p, &birth);
-	synth_address(&r, &p);
+	uint32_t partition = synth_address(&r, &p);
 
 	int64_t issued = g->now - (int64_t)prng_below(&r, ISSUED_WITHIN_DAYS) * DAY -
 	                 (int64_t)prng_below(&r, DAY);
@@ -223,8 +303,9 @@ static int gen_one(struct gen *g, struct store_txn *txn, uint64_t index)
 		event = SYNTH_LOSS;
 	int64_t event_at = issued + (int64_t)prng_below(&r, (uint64_t)(g->now - issued) + 1);
 	struct store_person moved = p;
+	uint32_t moved_partition = partition;
 	if (revoke && event == SYNTH_MOVE)
-		synth_address(&r, &moved);
+		moved_partition = synth_address(&r, &moved);
 
 	int e = store_person_put(txn, &moved);
 	if (e)
@@ -238,6 +319,7 @@ static int gen_one(struct gen *g, struct store_txn *txn, uint64_t index)
 		certs[k].not_before = issued;
 		certs[k].not_after = jpki_validity_end(&birth, issued);
 		certs[k].person_id = moved.id;
+		certs[k].partition = partition;
 		gen_serial(g, index * 4 + (uint64_t)k - 1, &certs[k].serial);
 	}
 	if (has_sign) {
@@ -255,6 +337,7 @@ static int gen_one(struct gen *g, struct store_txn *txn, uint64_t index)
 		if (!wanted)
 			continue;
 		fresh[k] = certs[k];
+		fresh[k].partition = moved_partition;
 		fresh[k].not_before = event_at;
 		fresh[k].not_after = jpki_validity_end(&birth, event_at);
 		fresh[k].pair = (struct store_serial){0};
@@ -393,8 +476,11 @@ int ca_gen(struct ca *ca, const struct ca_gen_options *opts, struct ca_gen_resul
 		return -EINVAL;
 	}
 	struct gen *g = calloc(1, sizeof(*g));
-	if (!g)
+	pthread_once(&weights_once, weights_make); /* the admin API may run gen on any worker */
+	if (!g || !weights) {
+		free(g);
 		return -ENOMEM;
+	}
 	memset(result, 0, sizeof(*result));
 	g->ca = ca;
 	g->opts = opts;

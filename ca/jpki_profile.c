@@ -1,4 +1,5 @@
 #include "ca/jpki_profile.h"
+#include "ca/jpki_address.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -206,6 +207,22 @@ void jpki_service_name(struct der *d, enum cert_kind kind)
 	x509_name_write(d, attrs, 4);
 }
 
+void jpki_partition_name(struct der *d, enum cert_kind kind, const struct jpki_municipality *m)
+{
+	char cn[96];
+	snprintf(cn, sizeof(cn), "%s CRLDP", m->romanized);
+	const struct x509_name_attr attrs[] = {
+	        {X509_OID_COUNTRY, "JP"},
+	        {X509_OID_ORG, "JPKI"},
+	        {X509_OID_ORG_UNIT, kind == CERT_KIND_SIGN ? "JPKI for digital signature"
+	                                                   : "JPKI for user authentication"},
+	        {X509_OID_ORG_UNIT, "CRL Distribution Points"},
+	        {X509_OID_ORG_UNIT, m->prefecture_romanized},
+	        {X509_OID_CN, cn},
+	};
+	x509_name_write(d, attrs, 6);
+}
+
 /* A directoryName GeneralName ([4] EXPLICIT Name) of the kind's CA or its
  * service name, appended to d. */
 static void directory_name(struct der *d, enum cert_kind kind, bool service)
@@ -216,49 +233,6 @@ static void directory_name(struct der *d, enum cert_kind kind, bool service)
 	else
 		jpki_ca_name(d, kind);
 	der_end(d);
-}
-
-/* The 47 prefectures, so the signing subject's first L can be cut from the
- * address (which starts at the prefecture). */
-static const char *const PREFECTURES[] = {
-        "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県",   "福島県", "茨城県",
-        "栃木県", "群馬県", "埼玉県", "千葉県", "東京都", "神奈川県", "新潟県", "富山県",
-        "石川県", "福井県", "山梨県", "長野県", "岐阜県", "静岡県",   "愛知県", "三重県",
-        "滋賀県", "京都府", "大阪府", "兵庫県", "奈良県", "和歌山県", "鳥取県", "島根県",
-        "岡山県", "広島県", "山口県", "徳島県", "香川県", "愛媛県",   "高知県", "福岡県",
-        "佐賀県", "長崎県", "熊本県", "大分県", "宮崎県", "鹿児島県", "沖縄県",
-};
-
-/* Splits "<prefecture><city>..." into prefecture and municipality (up to and
- * including the first 市, 区, 町 or 村). Returns false if the address does
- * not start with a prefecture. */
-static bool address_localities(const char *address, char *pref, size_t pref_cap, char *city,
-                               size_t city_cap)
-{
-	const char *rest = NULL;
-	for (size_t i = 0; i < sizeof(PREFECTURES) / sizeof(PREFECTURES[0]); i++) {
-		size_t n = strlen(PREFECTURES[i]);
-		if (strncmp(address, PREFECTURES[i], n) == 0 && n < pref_cap) {
-			memcpy(pref, PREFECTURES[i], n + 1);
-			rest = address + n;
-			break;
-		}
-	}
-	if (!rest)
-		return false;
-	static const char *const ends[] = {"市", "区", "町", "村"};
-	const char *cut = NULL;
-	for (size_t i = 0; i < 4; i++) {
-		const char *hit = strstr(rest, ends[i]);
-		if (hit && (!cut || hit < cut))
-			cut = hit;
-	}
-	size_t n = cut ? (size_t)(cut - rest) + 3 : 0; /* each end mark is 3 UTF-8 octets */
-	if (n >= city_cap)
-		n = 0;
-	memcpy(city, rest, n);
-	city[n] = 0;
-	return true;
 }
 
 /* --- extensions -------------------------------------------------------------- */
@@ -341,25 +315,10 @@ static void other_name(struct der *d, const char *oid, const char *value)
 	der_end(d);
 }
 
-/* One '0' per character: kensho writes every character as is, so none is a
- * substitute (外字) character. */
-static char *substitute_flags(const char *text)
-{
-	int n = jpki_utf8_chars(text);
-	if (n < 0)
-		return NULL;
-	char *flags = malloc((size_t)n + 1);
-	if (flags) {
-		memset(flags, '0', (size_t)n);
-		flags[n] = 0;
-	}
-	return flags;
-}
-
 static void ext_four_items(struct ext_list *l, const struct jpki_items *items)
 {
-	char *name_flags = substitute_flags(items->name);
-	char *address_flags = substitute_flags(items->address);
+	char *name_flags = jpki_substitute_flags(items->name);
+	char *address_flags = jpki_substitute_flags(items->address);
 	char sex[2] = {(char)('0' + items->sex), 0};
 	if (!name_flags || !address_flags || items->sex < 1 || items->sex > 3) {
 		l->error = l->error ? l->error : -EINVAL;
@@ -367,11 +326,12 @@ static void ext_four_items(struct ext_list *l, const struct jpki_items *items)
 		struct der d;
 		der_init(&d);
 		der_begin(&d, DER_SEQUENCE);
+		/* The order a real card has: 1, 4, 3, 5, 2, 6 (docs/jpki.md). */
 		other_name(&d, JPKI_OID_NAME, items->name);
-		other_name(&d, JPKI_OID_NAME_FLAGS, name_flags);
-		other_name(&d, JPKI_OID_SEX, sex);
 		other_name(&d, JPKI_OID_BIRTH, items->birth_code);
+		other_name(&d, JPKI_OID_SEX, sex);
 		other_name(&d, JPKI_OID_ADDRESS, items->address);
+		other_name(&d, JPKI_OID_NAME_FLAGS, name_flags);
 		other_name(&d, JPKI_OID_ADDRESS_FLAGS, address_flags);
 		der_end(&d);
 		ext_add(l, OID_SUBJECT_ALT_NAME, false, &d);
@@ -415,12 +375,25 @@ static void ext_ee_common(struct ext_list *l, const struct jpki_ee *ee)
 	der_end(&d);
 	ext_add(l, OID_ISSUER_ALT_NAME, false, &d);
 
+	/* The CA's whole CRL, or the municipality's partition: its directoryName
+	 * and its URL (docs/crl.md, "Partitions"). */
+	char path[64];
+	if (ee->partition)
+		snprintf(path, sizeof(path), "/crl/%s-%s.crl", sign ? "sign" : "auth",
+		         ee->partition->code);
+	else
+		snprintf(path, sizeof(path), "/crl/%s.crl", sign ? "sign" : "auth");
 	der_init(&d);
 	der_begin(&d, DER_SEQUENCE);
 	der_begin(&d, DER_SEQUENCE);   /* DistributionPoint */
 	der_begin(&d, DER_CONTEXT(0)); /* distributionPoint (a CHOICE: explicit) */
 	der_begin(&d, DER_CONTEXT(0)); /* fullName [0] IMPLICIT GeneralNames */
-	uri_general_name(&d, ee->base_url, sign ? "/crl/sign.crl" : "/crl/auth.crl");
+	if (ee->partition) {
+		der_begin(&d, DER_CONTEXT(4)); /* directoryName [4] EXPLICIT Name */
+		jpki_partition_name(&d, ee->kind, ee->partition);
+		der_end(&d);
+	}
+	uri_general_name(&d, ee->base_url, path);
 	der_end(&d);
 	der_end(&d);
 	der_end(&d);
@@ -618,15 +591,17 @@ int jpki_ee_cert(const struct jpki_ee *ee, mbedtls_pk_context *ca_key, x509_rng_
 		ext_four_items(&l, ee->items);
 	ext_key_ids(&l, ee->subject_key, ca_key);
 
+	/* Signing: C=JP, L=<prefecture>, L=<municipality>, CN, the localities
+	 * romanized as on a real card (L=Tokyo, L=Kiyose-shi). An address
+	 * stored before the table (no known municipality) gets no locality. */
 	struct x509_name_attr attrs[4];
 	size_t n = 0;
-	char pref[32], city[256];
 	attrs[n++] = (struct x509_name_attr){X509_OID_COUNTRY, "JP"};
-	if (sign &&
-	    address_localities(ee->items->address, pref, sizeof(pref), city, sizeof(city))) {
-		attrs[n++] = (struct x509_name_attr){X509_OID_LOCALITY, pref};
-		if (city[0])
-			attrs[n++] = (struct x509_name_attr){X509_OID_LOCALITY, city};
+	const struct jpki_municipality *m =
+	        sign ? jpki_address_municipality(ee->items->address, NULL) : NULL;
+	if (m) {
+		attrs[n++] = (struct x509_name_attr){X509_OID_LOCALITY, m->prefecture_romanized};
+		attrs[n++] = (struct x509_name_attr){X509_OID_LOCALITY, m->romanized};
 	}
 	attrs[n++] = (struct x509_name_attr){X509_OID_CN, ee->common_name};
 	struct der subject;

@@ -12,6 +12,8 @@
 #include "storage/store.h"
 #include "pki/x509_write.h"
 
+struct jpki_municipality;
+
 /* The basic four items' otherName types (docs/jpki.md). */
 #define JPKI_OID_NAME          "1.2.392.200149.8.5.5.1"
 #define JPKI_OID_NAME_FLAGS    "1.2.392.200149.8.5.5.2"
@@ -32,6 +34,9 @@
 /** Serial length of the CA certificates (octets, top bit clear): the real
  * ones have four. */
 #define JPKI_CA_SERIAL_LEN 4
+/** Length of the user-authentication certificate's subject CN, an opaque
+ * identifier on a real card (docs/jpki.md). */
+#define JPKI_AUTH_CN_LEN 23
 /** Japan Standard Time's offset from UTC (seconds); JST has no summer time. */
 #define JPKI_JST_OFFSET (9 * 3600)
 /** Delegated OCSP responder validity: two years, within the CA's ten. */
@@ -113,10 +118,19 @@ struct jpki_ee {
 	int64_t not_before;
 	int64_t not_after;
 	mbedtls_pk_context *subject_key;
-	const char *common_name;        /**< issue timestamp + sequence + office code */
+	const char *common_name;        /**< signing: timestamp + sequence + office; auth: opaque */
 	const struct jpki_items *items; /**< signing certificates only; NULL for user-auth */
 	const char *base_url;           /**< CRL and OCSP URLs are made from it */
+	/** The municipality whose CRL partition the certificate names
+	 * (docs/crl.md, "Partitions"); NULL: the CA's whole CRL. */
+	const struct jpki_municipality *partition;
 };
+
+/** Appends the Name of a municipality's CRL distribution point for a kind:
+ * C=JP, O=JPKI, OU=JPKI for digital signature (or user authentication),
+ * OU=CRL Distribution Points, OU=<prefecture>, CN=<municipality> CRLDP, the
+ * names romanized (docs/crl.md). */
+void jpki_partition_name(struct der *d, enum cert_kind kind, const struct jpki_municipality *m);
 
 /** Writes an end-entity certificate signed by the kind's CA key. */
 int jpki_ee_cert(const struct jpki_ee *ee, mbedtls_pk_context *ca_key, x509_rng_fn rng,

@@ -17,7 +17,8 @@
 /* One line per subcommand; areas add theirs here (declared in ca/cli.h). */
 static const struct cli_command COMMANDS[] = {
         {"ca",
-         "ca init [--base-url URL] | ca tsa-init | ca revoke-responder --kind sign|auth "
+         "ca init [--base-url URL] [--crl-partitions] | ca tsa-init | ca revoke-responder --kind "
+         "sign|auth "
          "[--reason REASON] | ca revoke-tsa [--reason REASON]",
          cli_ca, NULL},
         {"issue",
@@ -31,7 +32,7 @@ static const struct cli_command COMMANDS[] = {
          cli_event, NULL},
         {"crl",
          "crl --kind sign|auth [--delta | --arl] [--out FILE] [--base-url URL] [--validity "
-         "SECONDS]",
+         "SECONDS] [--partition CODE|all]",
          cli_crl, NULL},
         {"gen",
          "gen --people N [--revoked FRACTION] [--seed S] [--certs [--key-pool K] "

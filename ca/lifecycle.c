@@ -12,11 +12,11 @@
 
 #include <mbedtls/platform_util.h>
 
+#include "ca/jpki_address.h"
 #include "pki/x509_write.h"
 
-#define SERIAL_RETRIES    3
-#define NAME_MAX_BYTES    255
-#define ADDRESS_MAX_BYTES 800
+#define SERIAL_RETRIES 3
+#define NAME_MAX_BYTES 255
 
 /* --- issuing ----------------------------------------------------------------------- */
 
@@ -75,11 +75,11 @@ static int person_check(const struct ca_person *in, struct person *p, char *err)
 		ca_error(err, "the name must be UTF-8 text of 1 to %d bytes", NAME_MAX_BYTES);
 		return -EINVAL;
 	}
-	int chars = in->address ? jpki_utf8_chars(in->address) : -1;
-	if (chars < 1 || chars > JPKI_ADDRESS_MAX_CHARS ||
-	    strlen(in->address) > ADDRESS_MAX_BYTES) {
-		ca_error(err, "the address must be UTF-8 text of 1 to %d characters",
-		         JPKI_ADDRESS_MAX_CHARS);
+	/* The address as typed, in the resident register's form (full-width
+	 * digits and dashes), checked against the municipalities table. */
+	char address[JPKI_ADDRESS_BUF], why[CA_ERR_LEN - 32];
+	if (jpki_address_normalize(in->address, address, why, sizeof(why))) {
+		ca_error(err, "bad address: %s", why);
 		return -EINVAL;
 	}
 	if (in->sex < 1 || in->sex > 3) {
@@ -94,7 +94,7 @@ static int person_check(const struct ca_person *in, struct person *p, char *err)
 		return -EINVAL;
 	}
 	snprintf(p->record.name, sizeof(p->record.name), "%s", in->name);
-	snprintf(p->record.address, sizeof(p->record.address), "%s", in->address);
+	snprintf(p->record.address, sizeof(p->record.address), "%s", address);
 	jpki_birth_code(&p->birth, p->record.birth);
 	p->record.sex = in->sex;
 	p->items = (struct jpki_items){p->record.name, p->record.birth, p->record.sex,
@@ -148,11 +148,15 @@ static int prepare_cert(struct ca *ca, enum cert_kind kind, const struct person 
 	}
 	if (!e)
 		e = ca_random_serial(ca, &out->serial);
+	/* The CRL partition: the municipality of the address at issuance. */
+	const struct jpki_municipality *m = jpki_address_municipality(p->record.address, NULL);
+	out->partition = m ? (uint32_t)strtoul(m->code, NULL, 10) : 0;
 	out->not_before = now;
 	out->not_after = jpki_validity_end(&p->birth, now);
 	if (!e) {
 		e = ca_sign_ee(ca, kind, &out->serial, now, out->not_after, &key,
-		               kind == CERT_KIND_SIGN ? &p->items : NULL, &out->der, &out->der_len);
+		               kind == CERT_KIND_SIGN ? &p->items : NULL, out->partition, &out->der,
+		               &out->der_len);
 		if (e)
 			ca_error(err, "signing the %s certificate failed: %s", ca_kind_name(kind),
 			         strerror(-e));
@@ -211,6 +215,7 @@ static int insert_pair(struct ca *ca, struct store_txn *txn, struct ca_issued *p
 		};
 		rec.not_before = c->not_before;
 		rec.not_after = c->not_after;
+		rec.partition = c->partition;
 		int e;
 		if (other->issued)
 			rec.pair = other->serial;
@@ -413,6 +418,7 @@ static int reissue_signing(struct ca *ca, struct store_txn *txn, struct event_st
 	        .not_after = n->not_after,
 	        .person_id = certs[CERT_KIND_SIGN].person_id,
 	        .replaces = certs[CERT_KIND_SIGN].serial,
+	        .partition = n->partition,
 	};
 	if (have[CERT_KIND_AUTH])
 		rec.pair = certs[CERT_KIND_AUTH].serial;

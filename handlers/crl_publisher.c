@@ -68,6 +68,27 @@ static int generate_one(struct crl_publisher *pub, const char *label, bool delta
 	return err;
 }
 
+/* With partitions on (DIR/ca/crl-partitions), every municipality's CRLs
+ * follow the CA's own: fulls after its full, deltas after its delta. */
+static void generate_partitions(struct crl_publisher *pub, struct gen_job *job, const char *label,
+                                bool delta)
+{
+	if (!crl_partitions_enabled(pub->data_dir))
+		return;
+	struct crl_generate_options opts = {
+	        .data_dir = pub->data_dir,
+	        .label = label,
+	        .delta = delta,
+	        .base_url = pub->base_url[0] ? pub->base_url : NULL,
+	        .validity = delta ? pub->delta_validity : pub->full_validity,
+	};
+	struct crl_partitions_result r;
+	if (crl_generate_partitions(pub->store, &opts, &r) != 0)
+		job->failures++;
+	else
+		job->published += (int)r.count;
+}
+
 static void gen_work_cb(uv_work_t *req)
 {
 	struct gen_job *job = req->data;
@@ -91,12 +112,14 @@ static void gen_work_cb(uv_work_t *req)
 				continue;
 			}
 			job->published++;
+			generate_partitions(pub, job, LABELS[k], false);
 		}
 		if (full || delta) {
 			if (generate_one(pub, LABELS[k], true) != 0)
 				job->failures++;
 			else
 				job->published++;
+			generate_partitions(pub, job, LABELS[k], true);
 		}
 	}
 	/* The authority revocation lists, on the full CRLs' schedule. */

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,7 @@ struct crl_service {
 	struct crl_publisher *publisher;
 	struct crl_doc docs[DOC_COUNT];
 	struct crl_route routes[DOC_COUNT];
+	struct handler partition_route; /* /crl/<kind>-<code>[-delta].crl */
 	uv_fs_t stat_req[DOC_COUNT];
 	bool stating[DOC_COUNT];
 	bool loading[DOC_COUNT];
@@ -430,6 +432,121 @@ static void published_cb(void *arg)
 		check_files(svc);
 }
 
+/* --- partitions ----------------------------------------------------------------- */
+
+/* A municipality's CRLs (docs/crl.md, "Partitions"): some three thousand
+ * small files, so unlike the CAs' own CRLs they are not held in memory but
+ * read on the thread pool per request, with the same validators and the same
+ * refusal of a CRL past its nextUpdate. */
+struct partition_job {
+	uv_work_t req;
+	struct exchange *ex;
+	char path[4096];
+	char url_path[64];
+	int64_t max_bytes;
+	struct crl_doc doc;
+	int err;
+};
+
+/* "/crl/<sign|auth>-<six digits>[-delta].crl" into "<kind>-<code>[-delta]";
+ * false for anything else. */
+static bool partition_name(const char *path, size_t len, char *out, size_t out_len)
+{
+	static const char prefix[] = "/crl/", suffix[] = ".crl";
+	if (len < sizeof prefix - 1 + 11 + sizeof suffix - 1 || len >= out_len + 9 ||
+	    memcmp(path, prefix, sizeof prefix - 1) != 0 ||
+	    memcmp(path + len - (sizeof suffix - 1), suffix, sizeof suffix - 1) != 0)
+		return false;
+	const char *name = path + sizeof prefix - 1;
+	size_t n = len - (sizeof prefix - 1) - (sizeof suffix - 1);
+	if ((memcmp(name, "sign-", 5) != 0 && memcmp(name, "auth-", 5) != 0) ||
+	    (n != 11 && (n != 17 || memcmp(name + 11, "-delta", 6) != 0)))
+		return false;
+	for (size_t i = 5; i < 11; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+	memcpy(out, name, n);
+	out[n] = 0;
+	return true;
+}
+
+static void partition_work_cb(uv_work_t *req)
+{
+	struct partition_job *job = req->data;
+	job->err = load_doc(job->path, job->max_bytes, &job->doc);
+}
+
+static void partition_after_cb(uv_work_t *req, int status)
+{
+	struct partition_job *job = req->data;
+	struct exchange *ex = job->ex;
+	struct crl_doc *doc = &job->doc;
+	if (status != 0 || job->err) {
+		exchange_add_header(ex, "Cache-Control", "no-store");
+		if (status == 0 && job->err == -ENOENT)
+			exchange_respond_error(ex, 404, HTTP_ERROR_NOT_FOUND,
+			                       "this CRL has not been published yet");
+		else
+			exchange_respond_error(ex, 503, HTTP_ERROR_UNAVAILABLE,
+			                       "this CRL cannot be read");
+	} else if (doc->next_update && doc->next_update <= (int64_t)time(NULL)) {
+		char detail[200], when[40];
+		format_time(doc->next_update, when, sizeof when);
+		snprintf(detail, sizeof detail,
+		         "%s passed its nextUpdate (%s) and no newer CRL has been published",
+		         job->url_path, when);
+		exchange_add_header(ex, "Cache-Control", "no-store");
+		exchange_respond_error(ex, 503, HTTP_ERROR_UNAVAILABLE, detail);
+	} else {
+		char cache[64];
+		int64_t left = doc->next_update - (int64_t)time(NULL);
+		if (doc->next_update)
+			snprintf(cache, sizeof cache, "public, max-age=%" PRId64 ", no-transform",
+			         left);
+		else
+			snprintf(cache, sizeof cache, "no-cache");
+		exchange_add_header(ex, "ETag", doc->etag);
+		exchange_add_header(ex, "Last-Modified", doc->last_modified);
+		exchange_add_header(ex, "Cache-Control", cache);
+		if (not_modified(ex, doc)) {
+			exchange_respond(ex, 304, NULL, NULL, 0);
+		} else {
+			/* the response takes the job's reference */
+			exchange_respond_borrowed(ex, 200, "application/pkix-crl", doc->data,
+			                          doc->len, crl_image_release, doc->image);
+			doc->image = NULL;
+		}
+	}
+	crl_image_unref(doc->image);
+	free(job);
+}
+
+static void partition_on_request(struct handler *self, struct exchange *ex)
+{
+	struct crl_service *svc = (struct crl_service *)((char *)self - offsetof(struct crl_service,
+	                                                                         partition_route));
+	const struct http_request *req = exchange_request(ex);
+	char name[32];
+	if (!partition_name(req->path, req->path_len, name, sizeof name)) {
+		exchange_respond_error(ex, 404, HTTP_ERROR_NOT_FOUND, "no such CRL");
+		return;
+	}
+	struct partition_job *job = calloc(1, sizeof *job);
+	if (!job) {
+		exchange_respond_error(ex, 503, HTTP_ERROR_UNAVAILABLE, "out of memory");
+		return;
+	}
+	job->req.data = job;
+	job->ex = ex;
+	job->max_bytes = svc->max_bytes;
+	snprintf(job->url_path, sizeof job->url_path, "/crl/%s.crl", name);
+	snprintf(job->path, sizeof job->path, "%s/crl/%s.crl", svc->data_dir, name);
+	if (uv_queue_work(svc->loop, &job->req, partition_work_cb, partition_after_cb) != 0) {
+		free(job);
+		exchange_respond_error(ex, 503, HTTP_ERROR_UNAVAILABLE, "cannot queue the read");
+	}
+}
+
 /* On failure the context is left half made, for the two disposal hooks. */
 static int crl_context_init(struct router *r, const struct handler_env *env, void **context)
 {
@@ -476,7 +593,12 @@ static int crl_context_init(struct router *r, const struct handler_env *env, voi
 		if (err)
 			return err;
 	}
-	int err = uv_timer_init(svc->loop, &svc->timer);
+	svc->partition_route = (struct handler){.name = "crl", .on_request = partition_on_request};
+	int err = router_add(r, "/crl/", HTTP_METHOD_GET | HTTP_METHOD_HEAD,
+	                     PEER_ROLE_RELYING_PARTY, &svc->partition_route);
+	if (err)
+		return err;
+	err = uv_timer_init(svc->loop, &svc->timer);
 	if (err)
 		return err;
 	svc->timer_ready = true;

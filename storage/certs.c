@@ -29,6 +29,10 @@ static void cert_encode(struct encoder *e, const struct store_cert *c)
 	enc_serial(e, &c->pair);
 	enc_serial(e, &c->replaces);
 	enc_serial(e, &c->replaced_by);
+	/* Optional tail (records written before it have none): the CRL
+	 * partition. */
+	if (c->partition)
+		enc_u32(e, c->partition);
 }
 
 /* The record's key supplies issuer and serial; the value the rest. */
@@ -51,13 +55,14 @@ static int cert_decode(const uint8_t *key, size_t key_len, const MDB_val *val,
 	dec_serial(&d, &out->pair);
 	dec_serial(&d, &out->replaces);
 	dec_serial(&d, &out->replaced_by);
+	out->partition = !d.bad && d.left >= 4 ? dec_u32(&d) : 0;
 	return dec_finish(&d);
 }
 
 static int cert_write(struct store_txn *txn, const uint8_t *key, size_t key_len,
                       const struct store_cert *c, unsigned flags)
 {
-	uint8_t buf[64 + 3 * (1 + STORE_SERIAL_MAX)];
+	uint8_t buf[68 + 3 * (1 + STORE_SERIAL_MAX)];
 	struct encoder e = {buf, 0};
 	cert_encode(&e, c);
 	MDB_val k = {key_len, (void *)key}, v = {e.len, buf};

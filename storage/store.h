@@ -124,6 +124,8 @@ struct store_cert {
 	struct store_serial replaces; /**< the certificate this one renewed */
 	struct store_serial replaced_by; /**< the certificate that renewed this one */
 	uint64_t version;                /**< bumped by every change; cached responses carry it */
+	uint32_t partition;              /**< CRL partition: the local government code of the
+	                                    municipality at issuance (docs/crl.md); 0 = none */
 };
 
 /** Reads a certificate's status record. -ENOENT if never issued. */

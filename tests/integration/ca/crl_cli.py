@@ -101,7 +101,7 @@ def main():
         for i in range(2):
             out = os.path.join(tmp, f"p{i}")
             env.kensho("issue", "--name", f"KENSHO TARO {i}", "--birth", "1980-01-02", "--sex", "1",
-                       "--address", "Tokyo", "--out", out)
+                       "--address", "東京都千代田区千代田1-1", "--out", out)
             people.append(out)
         alice_sign, bob_sign = (os.path.join(p, "sign.pem") for p in people)
         alice_auth, bob_auth = (os.path.join(p, "auth.pem") for p in people)

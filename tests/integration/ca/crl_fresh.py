@@ -46,7 +46,7 @@ def main():
         for name in ("good", "bad"):
             out = os.path.join(tmp, name)
             run(KENSHO, "--data", data, "issue", "--name", "KENSHO TARO", "--birth",
-                "1980-01-02", "--sex", "1", "--address", "Tokyo", "--out", out)
+                "1980-01-02", "--sex", "1", "--address", "東京都千代田区千代田1-1", "--out", out)
             people.append(out)
         good, bad = (os.path.join(p, "sign.pem") for p in people)
         bad_serial = x509.load_pem_x509_certificate(open(bad, "rb").read()).serial_number

@@ -71,7 +71,7 @@ def main():
         run(KENSHO, "--data", data, "ca", "init")
         person = os.path.join(tmp, "p")
         run(KENSHO, "--data", data, "issue", "--name", "KENSHO TARO", "--birth", "1980-01-02",
-            "--sex", "1", "--address", "Tokyo", "--out", person)
+            "--sex", "1", "--address", "東京都千代田区千代田1-1", "--out", person)
         cert = x509.load_pem_x509_certificate(open(f"{person}/sign.pem", "rb").read())
         run(KENSHO, "--data", data, "revoke", "--kind", "sign", "--serial",
             f"{cert.serial_number:x}", "--reason", "keyCompromise")

@@ -19,6 +19,8 @@ from cryptography.x509.oid import ExtensionOID, NameOID  # noqa: E402
 JPKI = "1.2.392.200149.8.5.5."
 NAME = "山田\u3000太郎"
 ADDRESS = "東京都千代田区千代田1番1号"
+# ADDRESS in the resident register's form, as the certificate carries it
+ADDRESS_REGISTER = "東京都千代田区千代田１番１号"
 
 
 def kensho(data, *args, check_rc=0):
@@ -125,8 +127,10 @@ def check_issue(data, base, tmp):
     check(items[JPKI + "2"] == "0" * 5, "name substitute flags: one per character")
     check(items[JPKI + "3"] == "1", "otherName sex reads back")
     check(items[JPKI + "4"] == "319800229", "birth date is era-coded (3 = Showa) EYYYYMMDD")
-    check(items[JPKI + "5"] == ADDRESS, "otherName address reads back")
+    check(items[JPKI + "5"] == ADDRESS_REGISTER, "otherName address in the register's form (full-width digits)")
     check(items[JPKI + "6"] == "0" * len(ADDRESS), "address substitute flags")
+    order = [o.type_id.dotted_string for o in san.get_values_for_type(x509.OtherName)]
+    check(order == [JPKI + n for n in "143526"], "otherNames in a real card's order 1, 4, 3, 5, 2, 6")
     ku_ext = sign.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE)
     check(ku_ext.critical and ku_ext.value.digital_signature and ku_ext.value.content_commitment
           and not ku_ext.value.key_encipherment, "signing key usage: critical digitalSignature + nonRepudiation")
@@ -145,7 +149,10 @@ def check_issue(data, base, tmp):
     check(ian.get_values_for_type(x509.DirectoryName) == ca_san.get_values_for_type(x509.DirectoryName)
           and len(dn) == 4, "issuerAltName: the CA's four-RDN subjectAltName")
     locs = [a.value for a in sign.subject.get_attributes_for_oid(NameOID.LOCALITY_NAME)]
-    check(locs == ["東京都", "千代田区"], "signing subject L=prefecture, L=city")
+    check(locs == ["Tokyo", "Chiyoda-ku"], "signing subject L=prefecture, L=city, romanized")
+    check(sign.subject.rfc4514_string().startswith("CN=") and
+          sign.subject.rfc4514_string().endswith(",L=Chiyoda-ku,L=Tokyo,C=JP"),
+          "signing subject C=JP, L=Tokyo, L=Chiyoda-ku, CN=...")
     today = (datetime.datetime.utcnow() + datetime.timedelta(hours=9)).date()  # in Japan
     want = fifth_birthday(datetime.date(1980, 2, 29), today)
     check(sign.not_valid_after == want, f"valid to the 5th birthday after issuance ({want})")
@@ -157,11 +164,14 @@ def check_issue(data, base, tmp):
     check(ku.critical and ku.value.digital_signature and not ku.value.content_commitment,
           "user-auth key usage: critical digitalSignature")
     check(NAME not in auth.subject.rfc4514_string(), "user-auth subject has no name")
+    cn = auth.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    check(len(cn) == 23 and all(c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" for c in cn),
+          f"user-auth CN is an opaque 23-character identifier ({cn})")
 
     text = run("openssl", "x509", "-in", f"{out}/sign.pem", "-noout", "-text").stdout
     check(f"othername: {JPKI}1::{NAME}" in text, "openssl x509 -text shows the name otherName")
     check(f"othername: {JPKI}4::319800229" in text, "openssl x509 -text shows the birth otherName")
-    check(f"othername: {JPKI}5::{ADDRESS}" in text, "openssl x509 -text shows the address otherName")
+    check(f"othername: {JPKI}5::{ADDRESS_REGISTER}" in text, "openssl x509 -text shows the address otherName")
     return s
 
 
@@ -202,6 +212,14 @@ def check_child_and_bad_input(data, tmp):
         args[args.index(flag) + 1] = bad
         expect_exit(2, f"issue {flag} {bad} is refused", data, *args)
     expect_exit(2, "issue without --out is refused with exit 2", data, *base[:-2])
+    for bad, says in (("架空県架空市1", "must start with a prefecture"),
+                      ("東京都架空市1", "no municipality"),
+                      ("東京都清瀬市" + "あ" * 195, "201 characters"),
+                      ("東京都清瀬市ﾎﾝﾁｮｳ1", "outside JIS X 0208 and JIS X 0213")):
+        args = list(base)
+        args[args.index("--address") + 1] = bad
+        r = expect_exit(2, f"issue --address {bad[:12]}... is refused", data, *args)
+        check(says in r.stderr, f"... saying '{says}' ({r.stderr.strip()})")
 
 
 def lookup(server, kind, serial):
@@ -266,7 +284,7 @@ def check_rules(data, tmp, server, pubkey):
     sign = load(f"{out}/sign.pem")
     san = sign.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
     items = {o.type_id.dotted_string: utf8_value(o.value) for o in san.get_values_for_type(x509.OtherName)}
-    check(items[JPKI + "5"] == moved and items[JPKI + "1"] == "鈴木\u3000一郎",
+    check(items[JPKI + "5"] == "北海道札幌市中央区北１条西２丁目" and items[JPKI + "1"] == "鈴木\u3000一郎",
           "the new signing certificate carries the new address and the same name")
     old, new = lookup(server, "sign", s["sign"])[1], lookup(server, "sign", n["sign"])[1]
     auth = lookup(server, "auth", s["auth"])[1]

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7  # noqa: E402
 def issue(data, out, name="KENSHO TARO"):
     """Issues a certificate pair with `kensho issue`; returns the sign serial (hex)."""
     r = run(KENSHO, "--data", data, "issue", "--name", name, "--birth", "1980-01-01",
-            "--sex", "1", "--address", "Tokyo", "--out", out)
+            "--sex", "1", "--address", "東京都千代田区千代田1-1", "--out", out)
     for line in r.stdout.splitlines():
         if line.startswith("sign "):
             return line.split()[1]

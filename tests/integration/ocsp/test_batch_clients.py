@@ -166,7 +166,7 @@ def main():
     for i in range(PEOPLE):
         out = os.path.join(tmp.name, f"p{i}")
         run(KENSHO, "--data", data, "issue", "--name", f"Batch {i}", "--birth", "1980-01-02",
-            "--sex", "1", "--address", "Tokyo", "--out", out)
+            "--sex", "1", "--address", "東京都清瀬市上清戸1-1-1", "--out", out)
         pems.append(os.path.join(out, "sign.pem"))
     config = os.path.join(tmp.name, "kenshod.conf")
     with open(config, "w") as f:

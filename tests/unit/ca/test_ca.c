@@ -20,6 +20,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "ca/ca.h"
+#include "ca/jpki_address.h"
 #include "ca/jpki_profile.h"
 #include "ocsp/service.h"
 #include "pki/x509_write.h"
@@ -246,10 +247,19 @@ static void test_issue_rejects_bad_input(void **state)
 	char long_address[1000] = "";
 	for (int i = 0; i < 201; i++)
 		strcat(long_address, "あ");
+	const char *ok = "東京都清瀬市本町1";
 	const struct ca_person bad[] = {
-	        {"名前", "1980-02-30", 1, "東京都"},     {"名前", "1980-01-01", 4, "東京都"},
-	        {"", "1980-01-01", 1, "東京都"},         {"名前", "1980-01-01", 1, long_address},
-	        {"\xff\xfe", "1980-01-01", 1, "東京都"}, {"名前", "2999-01-01", 1, "東京都"},
+	        {"名前", "1980-02-30", 1, ok},
+	        {"名前", "1980-01-01", 4, ok},
+	        {"", "1980-01-01", 1, ok},
+	        {"名前", "1980-01-01", 1, long_address},
+	        {"\xff\xfe", "1980-01-01", 1, ok},
+	        {"名前", "2999-01-01", 1, ok},
+	        /* addresses: a prefecture alone, an unknown municipality, a
+	         * character outside JIS X 0208/0213 */
+	        {"名前", "1980-01-01", 1, "東京都"},
+	        {"名前", "1980-01-01", 1, "東京都架空市1"},
+	        {"名前", "1980-01-01", 1, "東京都清瀬市ﾎﾝﾁｮｳ1"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct ca_issue_request req = {.person = bad[i],
@@ -257,11 +267,45 @@ static void test_issue_rejects_bad_input(void **state)
 		                               .auth_pubkey_len = strlen((char *)pubkey_pem)};
 		assert_int_equal(ca_issue(ca, &req, &out, err), -EINVAL);
 	}
-	struct ca_issue_request req = {.person = {"名前", "1980-01-01", 1, "東京都"},
+	assert_non_null(strstr(err, "outside JIS X 0208 and JIS X 0213"));
+	struct ca_issue_request req = {.person = {"名前", "1980-01-01", 1, ok},
 	                               .sign_pubkey = (const uint8_t *)"nonsense",
 	                               .sign_pubkey_len = 8};
 	assert_int_equal(ca_issue(ca, &req, &out, err), -EINVAL);
 	assert_non_null(strstr(err, "public key"));
+}
+
+/* The subject CN of a certificate's DER, into cn. */
+static void subject_cn(const uint8_t *der, size_t len, char *cn, size_t cap)
+{
+	mbedtls_x509_crt crt;
+	mbedtls_x509_crt_init(&crt);
+	assert_int_equal(mbedtls_x509_crt_parse_der(&crt, der, len), 0);
+	char dn[512];
+	assert_true(mbedtls_x509_dn_gets(dn, sizeof(dn), &crt.subject) > 0);
+	mbedtls_x509_crt_free(&crt);
+	const char *at = strstr(dn, "CN=");
+	assert_non_null(at);
+	snprintf(cn, cap, "%s", at + 3);
+}
+
+static void test_auth_cn_is_opaque(void **state)
+{
+	struct ca_issued a, b;
+	issue("1975-05-05", &a);
+	issue("1975-05-05", &b);
+	char cn_a[128], cn_b[128], cn_sign[128];
+	subject_cn(a.auth.der, a.auth.der_len, cn_a, sizeof(cn_a));
+	subject_cn(b.auth.der, b.auth.der_len, cn_b, sizeof(cn_b));
+	subject_cn(a.sign.der, a.sign.der_len, cn_sign, sizeof(cn_sign));
+	/* 23 digits and capital letters, not the signing CN's timestamp */
+	assert_int_equal(strlen(cn_a), JPKI_AUTH_CN_LEN);
+	assert_int_equal(strspn(cn_a, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"), JPKI_AUTH_CN_LEN);
+	assert_int_equal(strlen(cn_b), JPKI_AUTH_CN_LEN);
+	assert_string_not_equal(cn_a, cn_b);
+	assert_string_not_equal(cn_a, cn_sign);
+	ca_issued_free(&a);
+	ca_issued_free(&b);
 }
 
 static void test_revoke(void **state)
@@ -449,6 +493,28 @@ static void test_names(void **state)
 	assert_int_equal(ca_kind_parse("both", &k), -EINVAL);
 }
 
+struct partition_count {
+	struct store_txn *txn;
+	uint64_t certs, unknown, yokohama, aogashima;
+};
+
+static int count_partition_cb(const struct store_change *c, void *arg)
+{
+	struct partition_count *pc = arg;
+	if (c->type != STORE_CHANGE_ISSUED)
+		return 0;
+	struct store_cert cert;
+	if (store_cert_get(pc->txn, c->issuer_id, &c->serial, &cert) != 0)
+		return 0;
+	char code[16];
+	snprintf(code, sizeof(code), "%06u", cert.partition);
+	pc->certs++;
+	pc->unknown += cert.partition && jpki_municipality_by_code(code) ? 0 : 1;
+	pc->yokohama += cert.partition == 141003;
+	pc->aogashima += cert.partition == 134023;
+	return 0;
+}
+
 static void test_gen_population(void **state)
 {
 	uint64_t before[3];
@@ -474,6 +540,19 @@ static void test_gen_population(void **state)
 	store_cert_count(txn, ca_issuer_id(ca, CERT_KIND_AUTH), &after[2]);
 	store_txn_abort(txn);
 	assert_int_equal(after[1] - before[1] + after[2] - before[2], r.certs);
+
+	/* Everyone lives in a municipality of the table, more of them in big
+	 * cities: Yokohama-shi (3.6 million) against Aogashima-mura (a few
+	 * hundred). Every certificate keeps its partition. */
+	struct partition_count pc = {0};
+	assert_int_equal(store_txn_begin(ca_store(ca), false, &txn), 0);
+	pc.txn = txn;
+	assert_int_equal(store_change_each(txn, 0, count_partition_cb, &pc), 0);
+	store_txn_abort(txn);
+	assert_int_equal(pc.unknown, 0);
+	assert_true(pc.certs >= r.certs);
+	assert_true(pc.yokohama >= 30);
+	assert_true(pc.yokohama > 10 * pc.aogashima);
 
 	/* The same seed again collides on every serial and is refused whole. */
 	assert_int_equal(ca_gen(ca, &opts, &r, err), -EEXIST);
@@ -657,8 +736,13 @@ static void test_move_with_new_address_reissues_signing(void **state)
 	                 0);
 	assert_true(re.sign.issued);
 	assert_false(re.auth.issued);
-	assert_true(der_contains(re.sign.der, re.sign.der_len, change.address));
+	/* stored and certified in the register's form, full-width digits */
+	const char *normalized = "北海道札幌市中央区北１条西２丁目";
+	assert_true(der_contains(re.sign.der, re.sign.der_len, normalized));
+	assert_true(der_contains(re.sign.der, re.sign.der_len, "Sapporo-shi"));
+	assert_true(der_contains(re.sign.der, re.sign.der_len, "Hokkaido"));
 	assert_false(der_contains(re.sign.der, re.sign.der_len, "東京都新宿区"));
+	assert_false(der_contains(re.sign.der, re.sign.der_len, "Shinjuku-ku"));
 	assert_true(der_contains(re.sign.der, re.sign.der_len, "鈴木\u3000一郎")); /* name kept */
 
 	struct store_cert old_sign, new_sign, auth;
@@ -678,7 +762,7 @@ static void test_move_with_new_address_reissues_signing(void **state)
 	assert_int_equal(store_txn_begin(ca_store(ca), false, &txn), 0);
 	assert_int_equal(store_person_get(txn, out.person_id, &person), 0);
 	store_txn_abort(txn);
-	assert_string_equal(person.address, change.address);
+	assert_string_equal(person.address, normalized);
 	assert_string_equal(person.birth, "319820808");
 
 	/* A rename needs the name, not an address; other events take no change. */
@@ -705,6 +789,7 @@ int main(void)
 	        cmocka_unit_test(test_issue_pair),
 	        cmocka_unit_test(test_issue_child_gets_no_signing_cert),
 	        cmocka_unit_test(test_issue_rejects_bad_input),
+	        cmocka_unit_test(test_auth_cn_is_opaque),
 	        cmocka_unit_test(test_revoke),
 	        cmocka_unit_test(test_event_move_revokes_signing_only),
 	        cmocka_unit_test(test_event_rename_revokes_signing_only),

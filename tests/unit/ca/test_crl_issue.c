@@ -92,6 +92,28 @@ static int teardown(void **state)
 	return 0;
 }
 
+static void revoke_in(struct fixture *f, uint8_t serial_byte, uint32_t partition)
+{
+	struct store_cert c = {
+	        .issuer_id = f->issuer_id,
+	        .kind = CERT_KIND_SIGN,
+	        .not_before = f->now - 86400,
+	        .not_after = f->now + 86400,
+	        .serial = {.len = 1, .bytes = {serial_byte}},
+	        .partition = partition,
+	};
+	struct store_txn *txn;
+	assert_int_equal(store_txn_begin(f->store, true, &txn), 0);
+	assert_int_equal(store_cert_insert(txn, &c, (struct store_blob){NULL, 0}), 0);
+	assert_int_equal(
+	        store_cert_revoke(txn, f->issuer_id, &c.serial, f->now, CRL_REASON_KEY_COMPROMISE),
+	        0);
+	struct store_cert back;
+	assert_int_equal(store_cert_get(txn, f->issuer_id, &c.serial, &back), 0);
+	assert_int_equal(back.partition, partition); /* kept through the revocation */
+	assert_int_equal(store_txn_commit(txn), 0);
+}
+
 static void revoke_new(struct fixture *f, uint8_t serial_byte)
 {
 	struct store_cert c = {
@@ -453,6 +475,58 @@ static void test_delta_interrupted_after_commit(void **state)
 	due(f, &w, f->now, false, false);
 }
 
+/* A municipality's partition: only its certificates, numbered on its own,
+ * deltas on its own full CRL; the CA's numbers untouched. (All partitions
+ * at once sign 1,741 CRLs: the integration test crl_partitions covers it.) */
+static void test_partitions(void **state)
+{
+	struct fixture *f = *state;
+	revoke_in(f, 1, 132217);
+	revoke_in(f, 2, 11002);
+	revoke_in(f, 3, 0);
+	struct crl_generate_result r;
+	/* thisUpdate a second after the revocations, so the delta's window
+	 * starts after them */
+	struct crl_generate_options o = {
+	        .data_dir = f->dir, .label = "sign", .partition = 132217, .now = f->now + 1};
+	assert_int_equal(crl_generate(f->store, &o, &r), 0);
+	assert_int_equal(r.entries, 1);
+	assert_int_equal(r.number, 1);
+	assert_non_null(strstr(r.path, "/crl/sign-132217.crl"));
+	struct store_txn *txn;
+	struct store_issuer issuer;
+	assert_int_equal(store_txn_begin(f->store, false, &txn), 0);
+	assert_int_equal(store_issuer_by_label(txn, "sign", &issuer), 0);
+	store_txn_abort(txn);
+	assert_int_equal(issuer.crl_number, 0);
+
+	generate(f, false, &r); /* the whole CRL lists all three */
+	assert_int_equal(r.entries, 3);
+	assert_int_equal(r.number, 1);
+
+	o.delta = true;
+	o.now = f->now + 2;
+	assert_int_equal(crl_generate(f->store, &o, &r), 0);
+	assert_int_equal(r.entries, 0);
+	assert_int_equal(r.number, 2);
+	assert_int_equal(r.base_number, 1);
+	f->now += 2;
+	revoke_in(f, 4, 132217);
+	revoke_in(f, 5, 11002);
+	o.now = f->now + 1;
+	assert_int_equal(crl_generate(f->store, &o, &r), 0);
+	assert_int_equal(r.entries, 1);
+	assert_int_equal(r.number, 3);
+	assert_int_equal(r.base_number, 1);
+
+	/* a delta needs its partition's full CRL; an unknown code is refused */
+	o.partition = 472018;
+	assert_int_equal(crl_generate(f->store, &o, &r), -ENOENT);
+	o.partition = 999999;
+	o.delta = false;
+	assert_int_equal(crl_generate(f->store, &o, &r), -EINVAL);
+}
+
 static void test_lock_is_exclusive(void **state)
 {
 	struct fixture *f = *state;
@@ -483,6 +557,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_delta_interrupted_after_commit, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_lock_is_exclusive, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_partitions, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

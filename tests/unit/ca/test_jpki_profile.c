@@ -260,7 +260,8 @@ static int find_extension(const mbedtls_x509_crt *crt, const char *oid, const ui
 	return -1;
 }
 
-/* Reads the six otherNames of a signing certificate's subjectAltName. */
+/* Reads the six otherNames of a signing certificate's subjectAltName, which
+ * come in a real card's order: 1, 4, 3, 5, 2, 6; values[i] is item i + 1. */
 static void read_other_names(const mbedtls_x509_crt *crt, char values[6][300])
 {
 	const uint8_t *v;
@@ -273,7 +274,9 @@ static void read_other_names(const mbedtls_x509_crt *crt, char values[6][300])
 	assert_int_equal(
 	        mbedtls_asn1_get_tag(&p, end, &l, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE),
 	        0);
-	for (int i = 0; i < 6; i++) {
+	static const int order[6] = {1, 4, 3, 5, 2, 6};
+	for (int k = 0; k < 6; k++) {
+		int i = order[k] - 1;
 		assert_int_equal(mbedtls_asn1_get_tag(&p, end, &l,
 		                                      MBEDTLS_ASN1_CONTEXT_SPECIFIC |
 		                                              MBEDTLS_ASN1_CONSTRUCTED | 0),
@@ -325,7 +328,8 @@ static void test_signing_cert(void **state)
 {
 	mbedtls_x509_crt ca, crt;
 	make_ca(&ca);
-	struct jpki_items items = {"山田\u3000太郎", "319800229", 1, "東京都千代田区千代田1番1号"};
+	struct jpki_items items = {"山﨑\u3000太郎", "319800229", 1,
+	                           "東京都清瀬市観布子南１２－７－２０２"};
 	issue(CERT_KIND_SIGN, &items, &crt);
 
 	uint32_t flags;
@@ -335,15 +339,17 @@ static void test_signing_cert(void **state)
 	char dn[512];
 	mbedtls_x509_dn_gets(dn, sizeof(dn), &crt.subject);
 	assert_non_null(strstr(dn, "CN=20261122000000000001KNSH01"));
+	/* C=JP, L=<prefecture>, L=<municipality>, CN, romanized */
+	assert_string_equal(dn, "C=JP, L=Tokyo, L=Kiyose-shi, CN=20261122000000000001KNSH01");
 
 	char v[6][300];
 	read_other_names(&crt, v);
-	assert_string_equal(v[0], "山田\u3000太郎");
-	assert_string_equal(v[1], "00000");
+	assert_string_equal(v[0], "山﨑\u3000太郎");
+	assert_string_equal(v[1], "01000"); /* 﨑 is outside JIS X 0208 */
 	assert_string_equal(v[2], "1");
 	assert_string_equal(v[3], "319800229");
-	assert_string_equal(v[4], "東京都千代田区千代田1番1号");
-	assert_string_equal(v[5], "00000000000000");
+	assert_string_equal(v[4], "東京都清瀬市観布子南１２－７－２０２");
+	assert_string_equal(v[5], "000000000000000000");
 
 	const uint8_t *value;
 	size_t len;
