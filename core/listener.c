@@ -4,7 +4,9 @@
  * At limits.connections the accept is deferred: libuv stops polling a
  * listener whose connection callback did not accept, so the new connection
  * waits in the kernel backlog (bounded by limits.backlog) while existing ones
- * are served, and is accepted as soon as a slot frees. */
+ * are served, and is accepted as soon as a slot frees. The same holds while
+ * a listener's transport factory says it is busy (TLS handshakes in progress
+ * at tls.max_handshakes): the factory calls room() when it has room again. */
 #include <errno.h>
 #include <stdbool.h>
 #include <netdb.h>
@@ -67,6 +69,16 @@ static int listener_accept_one(struct listener *l)
 	return conn_start(c, l->factory);
 }
 
+/* At limits.connections, or while the listener's transport factory is busy
+ * (TLS: tls.max_handshakes handshakes in progress), connections wait in the
+ * kernel backlog. */
+static bool listener_full(const struct listener *l)
+{
+	const struct server *s = l->server;
+	return s->conn_count >= s->limits.max_connections ||
+	       (l->factory && l->factory->busy && l->factory->busy(l->factory));
+}
+
 static void listener_connection_cb(uv_stream_t *stream, int status)
 {
 	struct listener *l = stream->data;
@@ -75,7 +87,7 @@ static void listener_connection_cb(uv_stream_t *stream, int status)
 		log_warn("accept on %s failed: %s", l->address, uv_strerror(status));
 		return;
 	}
-	if (s->conn_count >= s->limits.max_connections) {
+	if (listener_full(l)) {
 		if (!l->accept_pending)
 			metric_add(s->m_deferred, 1);
 		l->accept_pending = true;
@@ -89,13 +101,18 @@ static void listener_connection_cb(uv_stream_t *stream, int status)
 void listener_accept_pending(struct server *s)
 {
 	for (struct listener *l = s->listeners; l; l = l->next) {
-		if (!l->accept_pending || l->closed || s->conn_count >= s->limits.max_connections)
+		if (!l->accept_pending || l->closed || listener_full(l))
 			continue;
 		l->accept_pending = false;
 		int rc = listener_accept_one(l);
 		if (rc < 0)
 			log_debug("deferred accept on %s: %s", l->address, uv_strerror(rc));
 	}
+}
+
+static void listener_room_cb(void *server)
+{
+	listener_accept_pending(server);
 }
 
 static void listener_closed_cb(uv_handle_t *h)
@@ -172,6 +189,10 @@ int server_listen(struct server *s, const char *host_port, struct transport_fact
 	}
 	l->server = s;
 	l->factory = factory;
+	if (factory) {
+		factory->room = listener_room_cb;
+		factory->room_arg = s;
+	}
 	snprintf(l->address, sizeof(l->address), "%s", host_port);
 	uv_tcp_init(s->loop, &l->tcp);
 	l->tcp.data = l;

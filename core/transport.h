@@ -7,6 +7,7 @@
  * buffers. Neither ever touches the socket or blocks, and HTTP code never knows
  * which one it is talking through. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,4 +66,12 @@ struct transport *transport_plain_new(const struct transport_io *io, struct peer
 struct transport_factory {
 	struct transport *(*create)(struct transport_factory *self, const struct transport_io *io,
 	                            struct peer_info *peer);
+	/** Optional (NULL: never). True while the factory wants no new
+	 * connections (TLS: tls.max_handshakes handshakes in progress); the
+	 * listener then leaves them in the kernel backlog. */
+	bool (*busy)(struct transport_factory *self);
+	/** Set by the server when it listens with this factory: the factory
+	 * calls room(room_arg) when it stops being busy. */
+	void (*room)(void *room_arg);
+	void *room_arg;
 };

@@ -175,6 +175,7 @@ static int bootstrap_data_dir(const char *dir, const char *base_url)
 /* TLS counters in /metrics, fed by the factory's observer. */
 static struct {
 	struct metric *handshake[4]; /* by enum tls_event */
+	struct metric *steps[2];     /* handshake steps on the loop, on the pool */
 	struct metric *reload_ok, *reload_refused;
 } tls_metrics;
 
@@ -183,6 +184,8 @@ static void tls_observer_cb(void *arg, enum tls_event event)
 	(void)arg;
 	if ((unsigned)event < 4)
 		metric_add(tls_metrics.handshake[event], 1);
+	else if (event == TLS_EVENT_STEP_LOOP || event == TLS_EVENT_STEP_POOL)
+		metric_add(tls_metrics.steps[event == TLS_EVENT_STEP_POOL], 1);
 }
 
 static void tls_metrics_register(void)
@@ -197,6 +200,13 @@ static void tls_metrics_register(void)
 	for (int i = 0; i < 4; i++)
 		tls_metrics.handshake[i] =
 		        metrics_counter("kensho_tls_handshakes_total", labels[i], help);
+	/* Handshake steps (signatures, key exchange, client-certificate checks)
+	 * by the thread they ran on: thread="loop" stays 0 (docs/tls.md). */
+	static const char steps_help[] = "TLS handshake steps by the thread that ran them";
+	tls_metrics.steps[0] =
+	        metrics_counter("kensho_tls_handshake_steps_total", "thread=\"loop\"", steps_help);
+	tls_metrics.steps[1] =
+	        metrics_counter("kensho_tls_handshake_steps_total", "thread=\"pool\"", steps_help);
 	tls_metrics.reload_ok = metrics_counter("kensho_tls_reloads_total", "result=\"ok\"",
 	                                        "TLS configuration reloads by outcome");
 	tls_metrics.reload_refused =

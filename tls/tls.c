@@ -4,7 +4,22 @@
  * is appended to `in` and consumed by the recv callback; everything mbedTLS
  * writes goes straight to the connection's send (which copies). Neither
  * callback ever blocks: an empty `in` answers WANT_READ and the handshake or
- * read resumes on the next on_read. */
+ * read resumes on the next on_read.
+ *
+ * With a loop, the handshake runs on the libuv thread pool, one step per
+ * connection at a time (a step: mbedtls_ssl_handshake_step until it wants
+ * bytes that have not arrived). While a step runs the pool job owns the
+ * connection's mbedTLS context, its input buffer `in` and its output buffer
+ * `out`; the loop appends newly read ciphertext to `later` and touches
+ * nothing else of the handshake. The step's after_work (on the loop) writes
+ * `out` to the socket, moves `later` into `in`, applies what the step
+ * decided (counters, refusals, the finished handshake) and submits the next
+ * step if bytes are waiting. A connection closed during a step is freed by
+ * that after_work. The configuration generation a step reads is held by the
+ * connection's reference, so a reload never frees it under a step. Shared
+ * across steps of different connections: the factory's ctr_drbg (locked by
+ * mbedTLS, MBEDTLS_THREADING_C) and each generation's key, trust store, CRLs,
+ * policy and ticket keys, which steps only read (see warm_up). */
 #include "tls/tls.h"
 
 #include <errno.h>
@@ -119,8 +134,13 @@ struct tls_factory {
 	int client_key_max_bits;
 	struct tls_conn *handshaking; /* list of connections still in handshake */
 	struct tls_conn *conns;       /* every live connection, for reload */
-	struct tls_conn *stepping;    /* connection whose handshake is running */
 	struct tls_stats stats;
+	unsigned max_handshakes; /* slots: handshakes in progress at once */
+	unsigned inflight;       /* pool steps queued or running */
+	bool timer_open;         /* the sweep timer is not closed yet */
+	bool freeing;            /* tls_factory_free was called */
+	bool was_busy;           /* in_progress reached max_handshakes */
+	uv_thread_t loop_thread;
 	void (*observer)(void *arg, enum tls_event event);
 	void *observer_arg;
 };
@@ -147,7 +167,30 @@ struct tls_conn {
 	bool verify_counted; /* a CertificateVerify with the client's key was started */
 	bool issuer_known;
 	uint8_t issuer_sha256[32]; /* the issuing CA in tls.trust (full handshakes) */
+	/* The thread-pool step (see the top of this file). */
+	uv_work_t work;
+	bool in_pool;   /* a step is queued or running: the pool owns ssl, in, out */
+	bool destroyed; /* the connection closed during a step: after_work frees */
+	bool buffering; /* mbedTLS output goes to `out`, not to the socket */
+	bool slot;      /* holds one of the factory's max_handshakes slots */
+	uint8_t *out;
+	size_t out_len, out_cap;
+	uint8_t *later; /* ciphertext read while a step ran */
+	size_t later_len, later_cap;
+	/* What a step decided, applied on the loop by step_finish. */
+	int step_rc;
+	unsigned step_count;
+	bool step_on_loop;
+	bool verify_new;   /* a CertificateVerify check was started */
+	bool fail_pending; /* the step refused the client (alert already in `out`) */
+	bool out_failed;   /* `out` could not grow */
+	int fail_err;
+	char fail_why[240];
 };
+
+/* The connection whose handshake step runs on this thread (ticket callbacks
+ * get only the configuration generation as their argument). */
+static _Thread_local struct tls_conn *tls_stepping;
 
 static void describe(int mbedtls_err, char *out, size_t len)
 {
@@ -177,9 +220,9 @@ static int64_t factory_now(const struct tls_factory *f)
 	return f->clock ? f->clock() : (int64_t)time(NULL);
 }
 
-/* A resumed handshake is the only one that parses a ticket; the factory knows
- * which connection is stepping, since handshakes run one at a time on the
- * loop thread. Any error here makes mbedTLS fall back to a full handshake. */
+/* A resumed handshake is the only one that parses a ticket; tls_stepping is
+ * the connection whose step runs on this thread. Any error here makes
+ * mbedTLS fall back to a full handshake. */
 static int ticket_parse_cb(void *p_ticket, mbedtls_ssl_session *session, unsigned char *buf,
                            size_t len)
 {
@@ -189,9 +232,9 @@ static int ticket_parse_cb(void *p_ticket, mbedtls_ssl_session *session, unsigne
 	                         &start);
 	switch (rc) {
 	case 0:
-		if (ctx->factory->stepping) {
-			ctx->factory->stepping->resumed = true;
-			ctx->factory->stepping->session_start = start;
+		if (tls_stepping) {
+			tls_stepping->resumed = true;
+			tls_stepping->session_start = start;
 		}
 		return 0;
 	case -ETIME:
@@ -210,7 +253,7 @@ static int ticket_write_cb(void *p_ticket, const mbedtls_ssl_session *session, u
 	/* A resumed session's new ticket keeps the start of the session, so
 	 * resuming again and again never extends it past the lifetime. */
 	int64_t now = factory_now(ctx->factory);
-	const struct tls_conn *c = ctx->factory->stepping;
+	const struct tls_conn *c = tls_stepping;
 	int64_t session_start = c && c->resumed ? c->session_start : now;
 	int rc = tls_ticket_seal(&ctx->tickets, now, session_start, mbedtls_ctr_drbg_random,
 	                         &ctx->factory->drbg, session, start, (size_t)(end - start), tlen);
@@ -387,6 +430,41 @@ static int load_crls(struct tls_context *ctx, const char *path, bool optional, c
 	return 0;
 }
 
+/* mbedTLS 2.28 builds an EC group's fixed-point table (grp->T) on the first
+ * multiplication by its generator and stores it in the group: a write into
+ * a key that every handshake step shares (the server key signing, a trusted
+ * CA's key verifying). Building each table here, on the loop before any
+ * step can see this generation, leaves those keys read-only for the steps.
+ * RSA keys lock their own blinding values (MBEDTLS_THREADING_C). */
+static int warm_up_key(mbedtls_pk_context *pk, struct tls_factory *f)
+{
+	if (!mbedtls_pk_can_do(pk, MBEDTLS_PK_ECKEY))
+		return 0;
+	mbedtls_ecp_keypair *ec = mbedtls_pk_ec(*pk);
+	if (mbedtls_ecp_get_type(&ec->grp) != MBEDTLS_ECP_TYPE_SHORT_WEIERSTRASS)
+		return 0;
+	mbedtls_ecp_point r;
+	mbedtls_mpi one;
+	mbedtls_ecp_point_init(&r);
+	mbedtls_mpi_init(&one);
+	int rc = mbedtls_mpi_lset(&one, 1);
+	if (rc == 0)
+		rc = mbedtls_ecp_mul(&ec->grp, &r, &one, &ec->grp.G, mbedtls_ctr_drbg_random,
+		                     &f->drbg);
+	mbedtls_ecp_point_free(&r);
+	mbedtls_mpi_free(&one);
+	return rc;
+}
+
+static int warm_up(struct tls_context *ctx, struct tls_factory *f)
+{
+	int rc = warm_up_key(&ctx->key, f);
+	for (mbedtls_x509_crt *t = &ctx->trust; rc == 0 && ctx->have_trust && t && t->raw.p;
+	     t = t->next)
+		rc = warm_up_key(&t->pk, f);
+	return rc;
+}
+
 static int context_load(struct tls_factory *f, struct tls_context **out, char *err, size_t err_len)
 {
 	struct tls_context *ctx = calloc(1, sizeof *ctx);
@@ -551,6 +629,11 @@ static int context_load(struct tls_factory *f, struct tls_context **out, char *e
 	} else {
 		mbedtls_ssl_conf_session_tickets(conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
 	}
+	mrc = warm_up(ctx, f);
+	if (mrc != 0) {
+		rc = load_error(mrc, f->key_file, "EC tables of the keys", err, err_len);
+		goto fail;
+	}
 	ctx->generation = f->current ? f->current->generation + 1 : 1;
 	*out = ctx;
 	return 0;
@@ -572,11 +655,41 @@ static void handshake_list_remove(struct tls_conn *c)
 	c->prev = c->next = NULL;
 }
 
+/* Appends to a growing buffer; the handshake's output is a few kB. */
+static int bytes_append(uint8_t **buf, size_t *blen, size_t *cap, const uint8_t *data, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (len > TLS_MAX_PENDING_INPUT - *blen)
+		return -EMSGSIZE;
+	if (*blen + len > *cap) {
+		size_t ncap = *cap ? *cap : 4096;
+		while (ncap < *blen + len)
+			ncap *= 2;
+		uint8_t *n = realloc(*buf, ncap);
+		if (!n)
+			return -ENOMEM;
+		*buf = n;
+		*cap = ncap;
+	}
+	memcpy(*buf + *blen, data, len);
+	*blen += len;
+	return 0;
+}
+
 static int bio_send_cb(void *arg, const unsigned char *data, size_t len)
 {
 	struct tls_conn *c = arg;
 	if (len > INT_MAX)
 		len = INT_MAX;
+	if (c->buffering) {
+		/* on the pool: memory only, the loop writes it after the step */
+		if (bytes_append(&c->out, &c->out_len, &c->out_cap, data, len) < 0) {
+			c->out_failed = true;
+			return MBEDTLS_ERR_NET_SEND_FAILED;
+		}
+		return (int)len;
+	}
 	if (c->super.io.send(c->super.io.conn, data, len) < 0)
 		return MBEDTLS_ERR_NET_SEND_FAILED;
 	return (int)len;
@@ -603,6 +716,8 @@ static void observe(struct tls_factory *f, enum tls_event event)
 		f->observer(f->observer_arg, event);
 }
 
+static void slot_release(struct tls_conn *c, bool closing);
+
 static void conn_fail(struct tls_conn *c, int err, const char *why)
 {
 	if (c->state == TLS_STATE_FAILED)
@@ -614,6 +729,7 @@ static void conn_fail(struct tls_conn *c, int err, const char *why)
 		                                      : TLS_EVENT_HANDSHAKE_FAILED);
 	}
 	c->state = TLS_STATE_FAILED;
+	slot_release(c, false);
 	log_debug("tls: %s: %s", c->super.peer ? c->super.peer->address : "?", why);
 	c->super.io.fail(c->super.io.conn, err, why);
 }
@@ -640,6 +756,17 @@ static void conn_refuse(struct tls_conn *c, unsigned char alert, int err, const 
 	conn_fail(c, err, why);
 }
 
+/* The same from inside a handshake step (possibly on the pool): the alert
+ * goes to `out`; counting, logging and failing the connection wait for
+ * step_finish on the loop. */
+static void step_refuse(struct tls_conn *c, unsigned char alert, int err, const char *why)
+{
+	mbedtls_ssl_send_alert_message(&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL, alert);
+	c->fail_pending = true;
+	c->fail_err = err;
+	snprintf(c->fail_why, sizeof c->fail_why, "%s", why);
+}
+
 /* Before mbedTLS reads the client's Certificate message (state
  * CLIENT_CERTIFICATE), look at it in our input buffer. In TLS 1.2 it is the
  * first message of the client's second flight, unencrypted, and mbedTLS 2.28
@@ -652,8 +779,7 @@ static int precheck_client_certificate(struct tls_conn *c)
 	if (mbedtls_ssl_check_pending(&c->ssl)) {
 		/* mbedTLS already holds bytes we cannot inspect: no client
 		 * sends its Certificate before our ServerHelloDone. */
-		c->factory->stats.client_cert_refused++;
-		conn_refuse(c, MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE, -EPROTO,
+		step_refuse(c, MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE, -EPROTO,
 		            "client sent its certificate before the server asked for it");
 		return -EACCES;
 	}
@@ -664,8 +790,7 @@ static int precheck_client_certificate(struct tls_conn *c)
 	if (p[0] != MBEDTLS_SSL_MSG_HANDSHAKE) {
 		/* A warning alert would be skipped by mbedTLS, and the record after
 		 * it read unchecked in the same step. */
-		c->factory->stats.client_cert_refused++;
-		conn_refuse(c, MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE, -EPROTO,
+		step_refuse(c, MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE, -EPROTO,
 		            "expected the client's Certificate message");
 		return -EACCES;
 	}
@@ -683,9 +808,8 @@ static int precheck_client_certificate(struct tls_conn *c)
 	                               c->ctx->have_trust ? &c->ctx->trust : NULL, why, sizeof why);
 	if (rc == 0)
 		return 0;
-	c->factory->stats.client_cert_refused++;
 	snprintf(msg_why, sizeof msg_why, "client certificate refused before use: %s", why);
-	conn_refuse(c, MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT, -EACCES, msg_why);
+	step_refuse(c, MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT, -EACCES, msg_why);
 	return -EACCES;
 }
 
@@ -799,16 +923,14 @@ static bool check_after_certificate(struct tls_conn *c)
 		mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
 		info[strcspn(info, "\n")] = '\0';
 		snprintf(msg, sizeof msg, "client certificate refused: %s", info);
-		c->factory->stats.client_cert_refused++;
-		conn_refuse(c, MBEDTLS_SSL_ALERT_MSG_BAD_CERT, -EACCES, msg);
+		step_refuse(c, MBEDTLS_SSL_ALERT_MSG_BAD_CERT, -EACCES, msg);
 		return false;
 	}
 	struct peer_info scratch = {0};
 	enum client_verdict v =
 	        client_evaluate(c->ctx, crt, c->issuer_known ? c->issuer_sha256 : NULL, &scratch);
 	if (v != CLIENT_OK) {
-		c->factory->stats.client_cert_refused++;
-		conn_refuse(c, MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED, -EACCES, verdict_why(v));
+		step_refuse(c, MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED, -EACCES, verdict_why(v));
 		return false;
 	}
 	return true;
@@ -950,10 +1072,9 @@ static int conn_run_handshake(struct tls_conn *c)
 		if (state == MBEDTLS_SSL_CERTIFICATE_VERIFY && !c->verify_counted &&
 		    c->ssl.session_negotiate->peer_cert) {
 			c->verify_counted = true;
-			c->factory->stats.client_cert_verifies++;
-			log_debug("tls: %s: checking the client's CertificateVerify",
-			          c->super.peer ? c->super.peer->address : "?");
+			c->verify_new = true;
 		}
+		c->step_count++;
 		int rc = mbedtls_ssl_handshake_step(&c->ssl);
 		if (rc != 0)
 			return rc;
@@ -963,15 +1084,90 @@ static int conn_run_handshake(struct tls_conn *c)
 	return 0;
 }
 
-static void conn_step_handshake(struct tls_conn *c)
+/* Gives back the connection's handshake slot once its handshake is over
+ * (done, failed or closed) and no step of it is on the pool; a listener
+ * waiting for room accepts again. */
+static void slot_release(struct tls_conn *c, bool closing)
 {
-	c->factory->stepping = c;
-	int rc = conn_run_handshake(c);
-	c->factory->stepping = NULL;
-	if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
+	struct tls_factory *f = c->factory;
+	if (!c->slot || c->in_pool || (!closing && c->state == TLS_STATE_HANDSHAKE))
 		return;
-	if (c->state == TLS_STATE_FAILED)
+	c->slot = false;
+	f->stats.in_progress--;
+	if (f->was_busy && f->stats.in_progress < f->max_handshakes) {
+		f->was_busy = false;
+		if (f->super.room)
+			f->super.room(f->super.room_arg);
+	}
+}
+
+/* The step itself: on the pool, or in the caller without a loop. It touches
+ * only the connection's mbedTLS context, `in`, `out`, the step result fields
+ * and what its configuration generation holds (read-only). */
+static void step_run(struct tls_conn *c)
+{
+	struct tls_factory *f = c->factory;
+	c->step_on_loop = !f->loop;
+	if (f->loop) {
+		uv_thread_t self = uv_thread_self();
+		c->step_on_loop = uv_thread_equal(&self, &f->loop_thread) != 0;
+	}
+	c->buffering = true;
+	tls_stepping = c;
+	c->step_rc = conn_run_handshake(c);
+	tls_stepping = NULL;
+	c->buffering = false;
+}
+
+static void step_submit(struct tls_conn *c);
+
+/* On the loop, after a step: writes what it produced and applies what it
+ * decided. */
+static void step_finish(struct tls_conn *c)
+{
+	struct tls_factory *f = c->factory;
+	if (c->step_on_loop)
+		f->stats.steps_on_loop += c->step_count;
+	else
+		f->stats.steps_on_pool += c->step_count;
+	for (unsigned i = 0; i < c->step_count; i++)
+		observe(f, c->step_on_loop ? TLS_EVENT_STEP_LOOP : TLS_EVENT_STEP_POOL);
+	c->step_count = 0;
+	if (c->out_len > 0 && c->state != TLS_STATE_FAILED && c->state != TLS_STATE_CLOSED)
+		c->super.io.send(c->super.io.conn, c->out, c->out_len);
+	c->out_len = 0;
+	if (c->verify_new) {
+		c->verify_new = false;
+		f->stats.client_cert_verifies++;
+		log_debug("tls: %s: checking the client's CertificateVerify",
+		          c->super.peer ? c->super.peer->address : "?");
+	}
+	if (c->state == TLS_STATE_FAILED || c->state == TLS_STATE_CLOSED)
+		return; /* timed out while the step ran */
+	if (c->fail_pending) {
+		f->stats.client_cert_refused++;
+		conn_fail(c, c->fail_err, c->fail_why);
 		return;
+	}
+	int rc = c->step_rc;
+	if (c->out_failed)
+		rc = MBEDTLS_ERR_NET_SEND_FAILED;
+	if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+		/* bytes that came in during the step: the next step */
+		if (c->later_len > 0) {
+			int arc = bytes_append(&c->in, &c->in_len, &c->in_cap, c->later,
+			                       c->later_len);
+			c->later_len = 0;
+			if (arc < 0) {
+				conn_fail(c, arc,
+				          arc == -EMSGSIZE ? "too much unprocessed TLS input"
+				                           : "out of memory");
+				return;
+			}
+			step_submit(c);
+		}
+		return;
+	}
 	if (rc != 0) {
 		/* mbedTLS leaves a missing required certificate unannounced; RFC
 		 * 5246 §7.4.6 says to answer it with a fatal handshake_failure, so
@@ -989,11 +1185,85 @@ static void conn_step_handshake(struct tls_conn *c)
 	if (c->ctx != c->factory->current)
 		conn_reevaluate(c, c->factory->current);
 	c->state = TLS_STATE_OPEN;
+	slot_release(c, false);
 	c->factory->stats.handshakes++;
 	if (c->resumed)
 		c->factory->stats.resumed++;
 	observe(c->factory, c->resumed ? TLS_EVENT_RESUMED : TLS_EVENT_HANDSHAKE);
 	c->super.io.established(c->super.io.conn);
+	/* Records that followed the client's Finished. */
+	if (c->later_len > 0) {
+		int arc = bytes_append(&c->in, &c->in_len, &c->in_cap, c->later, c->later_len);
+		c->later_len = 0;
+		if (arc < 0) {
+			conn_fail(c, arc, "too much unprocessed TLS input");
+			return;
+		}
+	}
+	if (c->state == TLS_STATE_OPEN)
+		conn_read_plaintext(c);
+	input_compact(c);
+}
+
+static void conn_free(struct tls_conn *c)
+{
+	mbedtls_ssl_free(&c->ssl);
+	context_unref(c->ctx);
+	free(c->in);
+	free(c->out);
+	free(c->later);
+	free(c);
+}
+
+static void factory_release(struct tls_factory *f);
+
+static void factory_maybe_release(struct tls_factory *f)
+{
+	if (f->freeing && !f->timer_open && f->inflight == 0)
+		factory_release(f);
+}
+
+static void step_work_cb(uv_work_t *req)
+{
+	step_run(req->data);
+}
+
+static void step_after_cb(uv_work_t *req, int status)
+{
+	(void)status; /* a queued step is never cancelled */
+	struct tls_conn *c = req->data;
+	struct tls_factory *f = c->factory;
+	c->in_pool = false;
+	f->inflight--;
+	if (c->destroyed) {
+		slot_release(c, true);
+		conn_free(c);
+		factory_maybe_release(f);
+		return;
+	}
+	input_compact(c);
+	step_finish(c);
+	slot_release(c, false);
+}
+
+/* Runs the next step: on the pool when there is a loop. */
+static void step_submit(struct tls_conn *c)
+{
+	struct tls_factory *f = c->factory;
+	if (!f->loop) {
+		step_run(c);
+		step_finish(c);
+		return;
+	}
+	c->work.data = c;
+	c->in_pool = true;
+	f->inflight++;
+	int rc = uv_queue_work(f->loop, &c->work, step_work_cb, step_after_cb);
+	if (rc < 0) {
+		c->in_pool = false;
+		f->inflight--;
+		conn_fail(c, -EIO, "cannot queue the TLS handshake step");
+	}
 }
 
 static int tls_start(struct transport *t)
@@ -1007,14 +1277,26 @@ static int tls_on_read(struct transport *t, const uint8_t *data, size_t len)
 	struct tls_conn *c = (struct tls_conn *)t;
 	if (c->state == TLS_STATE_FAILED || c->state == TLS_STATE_CLOSED)
 		return 0;
-	int rc = input_append(c, data, len);
+	int rc;
+	if (c->in_pool) {
+		/* the step owns `in`: keep the bytes for after it */
+		rc = bytes_append(&c->later, &c->later_len, &c->later_cap, data, len);
+		if (rc == 0 && c->later_len + (c->in_len - c->in_off) > TLS_MAX_PENDING_INPUT)
+			rc = -EMSGSIZE;
+	} else {
+		rc = input_append(c, data, len);
+	}
 	if (rc < 0) {
 		conn_fail(c, rc,
 		          rc == -EMSGSIZE ? "too much unprocessed TLS input" : "out of memory");
 		return 0;
 	}
-	if (c->state == TLS_STATE_HANDSHAKE)
-		conn_step_handshake(c);
+	if (c->in_pool)
+		return 0;
+	if (c->state == TLS_STATE_HANDSHAKE) {
+		step_submit(c);
+		return 0;
+	}
 	if (c->state == TLS_STATE_OPEN)
 		conn_read_plaintext(c);
 	input_compact(c);
@@ -1057,10 +1339,14 @@ static void tls_destroy(struct transport *t)
 		c->factory->conns = c->all_next;
 	if (c->all_next)
 		c->all_next->all_prev = c->all_prev;
-	mbedtls_ssl_free(&c->ssl);
-	context_unref(c->ctx);
-	free(c->in);
-	free(c);
+	c->all_prev = c->all_next = NULL;
+	if (c->in_pool) {
+		/* the step still owns the mbedTLS context: its after_work frees */
+		c->destroyed = true;
+		return;
+	}
+	slot_release(c, true);
+	conn_free(c);
 }
 
 static const struct transport_ops tls_ops = {
@@ -1104,6 +1390,11 @@ static struct transport *factory_create(struct transport_factory *self,
 		c->all_next->all_prev = c;
 	f->conns = c;
 	c->started_ms = now_ms();
+	c->slot = true;
+	if (++f->stats.in_progress >= f->max_handshakes && !f->was_busy) {
+		f->was_busy = true;
+		f->stats.busy++;
+	}
 	c->next = f->handshaking;
 	if (c->next)
 		c->next->prev = c;
@@ -1128,6 +1419,12 @@ unsigned tls_factory_expire_handshakes(struct tls_factory *f, uint64_t now)
 		c = next;
 	}
 	return failed;
+}
+
+static bool factory_busy(struct transport_factory *self)
+{
+	const struct tls_factory *f = (const struct tls_factory *)self;
+	return f->stats.in_progress >= f->max_handshakes;
 }
 
 static void sweep_cb(uv_timer_t *timer)
@@ -1166,6 +1463,8 @@ int tls_factory_new(uv_loop_t *loop, const struct tls_settings *s, struct tls_fa
 	if (!f)
 		return -ENOMEM;
 	f->super.create = factory_create;
+	f->super.busy = factory_busy;
+	f->max_handshakes = s->max_handshakes ? s->max_handshakes : TLS_DEFAULT_MAX_HANDSHAKES;
 	f->cert_file = strdup(s->cert_file);
 	f->key_file = strdup(s->key_file);
 	f->trust_file = dup_or_null(s->trust_file);
@@ -1210,6 +1509,8 @@ int tls_factory_new(uv_loop_t *loop, const struct tls_settings *s, struct tls_fa
 	}
 	f->stats.generation = f->current->generation;
 	f->loop = loop;
+	if (loop)
+		f->loop_thread = uv_thread_self();
 	if (loop && f->handshake_timeout_ms > 0) {
 		uint64_t period = (uint64_t)f->handshake_timeout_ms / 4;
 		if (period < 50)
@@ -1217,12 +1518,11 @@ int tls_factory_new(uv_loop_t *loop, const struct tls_settings *s, struct tls_fa
 		if (period > 1000)
 			period = 1000;
 		uv_timer_init(loop, &f->timer);
+		f->timer_open = true;
 		f->timer.data = f;
 		uv_timer_start(&f->timer, sweep_cb, period, period);
 		/* The sweep alone must not keep the loop alive at shutdown. */
 		uv_unref((uv_handle_t *)&f->timer);
-	} else {
-		f->loop = NULL;
 	}
 	*out = f;
 	return 0;
@@ -1336,6 +1636,7 @@ void tls_factory_set_clock(struct tls_factory *f, int64_t (*now_s)(void))
 void tls_factory_stats(const struct tls_factory *f, struct tls_stats *out)
 {
 	*out = f->stats;
+	out->steps_queued = f->inflight;
 }
 
 void tls_factory_set_observer(struct tls_factory *f, void (*fn)(void *arg, enum tls_event event),
@@ -1347,17 +1648,22 @@ void tls_factory_set_observer(struct tls_factory *f, void (*fn)(void *arg, enum 
 
 static void timer_close_cb(uv_handle_t *h)
 {
-	factory_release(h->data);
+	struct tls_factory *f = h->data;
+	f->timer_open = false;
+	factory_maybe_release(f);
 }
 
+/* Waits for the sweep timer to close and for steps still on the pool (of
+ * connections closed meanwhile) to finish. */
 void tls_factory_free(struct tls_factory *f)
 {
 	if (!f)
 		return;
-	if (f->loop)
+	f->freeing = true;
+	if (f->timer_open)
 		uv_close((uv_handle_t *)&f->timer, timer_close_cb);
 	else
-		factory_release(f);
+		factory_maybe_release(f);
 }
 
 int tls_client_auth_parse(const char *text, enum tls_client_auth *out)

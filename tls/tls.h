@@ -17,8 +17,19 @@
  * machine holding the same file, or any earlier configuration generation
  * resumes here, for its lifetime and within two rotation periods.
  *
- * A factory is used on one loop thread. Create it after fork() (each worker
- * process its own), so random generators are never shared. */
+ * Handshake steps never run on the loop (with a loop): each step of a
+ * connection's handshake (mbedtls_ssl_handshake_step until it needs more
+ * bytes: signatures, key exchange, client-certificate checks) runs on the
+ * libuv thread pool, one step per connection at a time; the loop only moves
+ * ciphertext in and out. At most max_handshakes handshakes are in progress;
+ * beyond that the factory reports busy and listeners leave connections in
+ * the kernel backlog. Record I/O after the handshake stays on the loop.
+ * Without a loop (unit tests, fuzz targets) steps run in the caller.
+ *
+ * A factory is used on one loop thread (its pool steps excepted). Create it
+ * after fork() (each worker process its own), so random generators are
+ * never shared between processes; within one, mbedTLS's locking
+ * (MBEDTLS_THREADING_C, on in Debian's build) guards the shared generator. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,7 +66,13 @@ struct tls_settings {
 	const char *ticket_key_file;  /**< shared ticket secret; NULL: this factory's own */
 	int64_t ticket_rotation_s;    /**< ticket key period; 0: 12 hours */
 	int client_key_max_bits;      /**< largest RSA client key accepted; 0: 4096 */
+	/** Handshakes in progress at once (tls.max_handshakes); beyond it the
+	 * factory is busy and listeners leave connections in the backlog.
+	 * 0: TLS_DEFAULT_MAX_HANDSHAKES. */
+	unsigned max_handshakes;
 };
+
+#define TLS_DEFAULT_MAX_HANDSHAKES 128
 
 /** Client-certificate keys outside these bounds are refused before mbedTLS
  * uses them (docs/tls.md, Handshake cost). */
@@ -68,7 +85,7 @@ struct tls_settings {
 /** Fills settings from kenshod's configuration (tls.cert, tls.key,
  * tls.trust, tls.policy, tls.crl, tls.client_auth, tls.handshake_timeout,
  * tls.ticket_lifetime, tls.ticket_key, tls.ticket_rotation,
- * tls.client_key_max_bits), defaulting files to DIR/tls/...
+ * tls.client_key_max_bits, tls.max_handshakes), defaulting files to DIR/tls/...
  * (docs/tls.md). Returned strings point into config or into `storage` (size storage_len). Returns 0
  * or -EINVAL with a message in err. */
 int tls_settings_from_config(const struct config *c, const char *data_dir, struct tls_settings *out,
@@ -78,8 +95,8 @@ int tls_settings_from_config(const struct config *c, const char *data_dir, struc
 int tls_client_auth_parse(const char *text, enum tls_client_auth *out);
 
 /** Loads the files and creates a factory. `loop` runs the handshake timeout
- * sweep (NULL: no timeouts). On failure returns -errno/-EINVAL with a
- * message for the operator in err. */
+ * sweep and the pool steps (NULL: no timeouts, steps run in the caller). On failure returns
+ * -errno/-EINVAL with a message for the operator in err. */
 int tls_factory_new(uv_loop_t *loop, const struct tls_settings *s, struct tls_factory **out,
                     char *err, size_t err_len);
 
@@ -132,6 +149,13 @@ struct tls_stats {
 	uint64_t client_cert_refused;  /**< client certificates refused before CertificateVerify */
 	uint64_t client_cert_verifies; /**< CertificateVerify messages checked with a client key */
 	unsigned generation;           /**< configuration in force, 1 at start */
+	/** mbedtls_ssl_handshake_step calls made on the loop's thread (only
+	 * without a loop, as in the unit tests) and on the thread pool. */
+	uint64_t steps_on_loop;
+	uint64_t steps_on_pool;
+	unsigned in_progress;  /**< handshakes holding a tls.max_handshakes slot */
+	uint64_t busy;         /**< times the factory reached tls.max_handshakes */
+	unsigned steps_queued; /**< pool steps queued or running now */
 };
 
 /** Copies the factory's counters. */
@@ -143,6 +167,8 @@ enum tls_event {
 	TLS_EVENT_RESUMED,           /**< a handshake completed by session ticket */
 	TLS_EVENT_HANDSHAKE_FAILED,  /**< refused, bad record or bad certificate */
 	TLS_EVENT_HANDSHAKE_TIMEOUT, /**< tls.handshake_timeout passed */
+	TLS_EVENT_STEP_LOOP,         /**< a handshake step ran on the loop's thread */
+	TLS_EVENT_STEP_POOL,         /**< a handshake step ran on the thread pool */
 };
 
 /** Calls fn(arg, event) on the loop thread as handshakes end (NULL: none),

@@ -29,6 +29,10 @@ const struct config_key tls_config_keys[] = {
          "key type of the demo server certificate made on first start without tls.cert", false},
         {"tls.handshake_timeout", CONFIG_DURATION, "10s", "ms", 0, DAY, NULL,
          "drop handshakes slower than this (0: no limit)", false},
+        {"tls.max_handshakes", CONFIG_INT, "128", NULL, 1, 100000, NULL,
+         "TLS handshakes in progress per worker; beyond it new connections wait in the "
+         "kernel backlog",
+         false},
         {"tls.ticket_lifetime", CONFIG_DURATION, "1h", "ms", 0, 30 * DAY, NULL,
          "how long a session ticket resumes (0: no tickets)", false},
         {"tls.ticket_rotation", CONFIG_DURATION, "12h", "ms", MINUTE, 30 * DAY, NULL,

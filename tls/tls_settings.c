@@ -76,6 +76,13 @@ int tls_settings_from_config(const struct config *c, const char *data_dir, struc
 	    !config_get(c, "tls.client_auth", NULL))
 		out->client_auth = TLS_CLIENT_AUTH_NONE;
 	out->handshake_timeout_ms = config_get_ms(c, "tls.handshake_timeout", 10000);
+	int64_t max_hs = config_get_int(c, "tls.max_handshakes", TLS_DEFAULT_MAX_HANDSHAKES);
+	if (max_hs < 1 || max_hs > 100000) {
+		snprintf(err, err_len, "tls.max_handshakes: %lld is outside 1..100000",
+		         (long long)max_hs);
+		return -EINVAL;
+	}
+	out->max_handshakes = (unsigned)max_hs;
 	out->ticket_lifetime_s = config_get_ms(c, "tls.ticket_lifetime", 3600 * 1000) / 1000;
 	out->ticket_rotation_s = config_get_ms(c, "tls.ticket_rotation", 12 * 3600 * 1000) / 1000;
 	if (out->handshake_timeout_ms < 0 || out->ticket_lifetime_s < 0) {

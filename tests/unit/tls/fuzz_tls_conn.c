@@ -35,6 +35,7 @@
 #include "tls/tls_demo_pki.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+static void turn(void);
 
 #define MAX_SPINS 4000
 
@@ -125,7 +126,7 @@ static void write_all(int fd, const uint8_t *p, size_t len)
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return; /* the server closed: fine */
 		drain(fd);
-		uv_run(&loop, UV_RUN_NOWAIT);
+		turn();
 	}
 }
 
@@ -145,6 +146,20 @@ static int peer_recv(void *arg, unsigned char *d, size_t len)
 	if (n == 0)
 		return MBEDTLS_ERR_NET_CONN_RESET;
 	return (int)n;
+}
+
+/* One turn of the loop; handshake steps run on the thread pool, so a turn
+ * also waits for the steps queued during it, and every input meets the
+ * same server state whatever the pool's timing. */
+static void turn(void)
+{
+	uv_run(&loop, UV_RUN_NOWAIT);
+	struct tls_stats st;
+	tls_factory_stats(factory, &st);
+	while (st.steps_queued > 0) {
+		uv_run(&loop, UV_RUN_ONCE);
+		tls_factory_stats(factory, &st);
+	}
 }
 
 /* A real client handshake over the socket, the loop turning in between. */
@@ -183,7 +198,7 @@ static void client_handshake(int fd, bool with_cert, bool send_request)
 		rc = mbedtls_ssl_handshake(&ssl);
 		if (rc != MBEDTLS_ERR_SSL_WANT_READ && rc != MBEDTLS_ERR_SSL_WANT_WRITE)
 			break;
-		uv_run(&loop, UV_RUN_NOWAIT);
+		turn();
 	}
 	if (!ok || rc != 0) {
 		fprintf(stderr, "fuzz_tls_conn: setup handshake failed (%d)\n", rc);
@@ -195,12 +210,12 @@ static void client_handshake(int fd, bool with_cert, bool send_request)
 			rc = mbedtls_ssl_write(&ssl, (const unsigned char *)req, sizeof(req) - 1);
 			if (rc != MBEDTLS_ERR_SSL_WANT_WRITE)
 				break;
-			uv_run(&loop, UV_RUN_NOWAIT);
+			turn();
 		}
 		/* The answer must come back through the same path. */
 		unsigned char answer[256];
 		for (int spins = 0; spins < MAX_SPINS; spins++) {
-			uv_run(&loop, UV_RUN_NOWAIT);
+			turn();
 			rc = mbedtls_ssl_read(&ssl, answer, sizeof(answer) - 1);
 			if (rc != MBEDTLS_ERR_SSL_WANT_READ)
 				break;
@@ -239,16 +254,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t off = 0; off < size; off += chunk) {
 		size_t n = size - off < chunk ? size - off : chunk;
 		write_all(fds[1], data + off, n);
-		uv_run(&loop, UV_RUN_NOWAIT);
+		turn();
 	}
 	/* End of input: the connection must wind down by itself. */
 	shutdown(fds[1], SHUT_WR);
 	for (int spins = 0; spins < MAX_SPINS && server_connection_count(server) > 0; spins++) {
 		drain(fds[1]);
-		uv_run(&loop, UV_RUN_NOWAIT);
+		turn();
 	}
 	close(fds[1]);
 	for (int spins = 0; spins < MAX_SPINS && server_connection_count(server) > 0; spins++)
-		uv_run(&loop, UV_RUN_NOWAIT);
+		turn();
 	return 0;
 }

@@ -436,6 +436,116 @@ static void test_handshake_and_data_both_ways(void **state)
 	tls_factory_free(f);
 }
 
+/* --- handshake steps on the thread pool ------------------------------------------ */
+
+static int room_calls;
+
+static void count_room(void *arg)
+{
+	(void)arg;
+	room_calls++;
+}
+
+/* Runs the loop until no handshake step is queued or running. */
+static void drain_steps(uv_loop_t *loop, struct tls_factory *f)
+{
+	struct tls_stats st;
+	tls_factory_stats(f, &st);
+	while (st.steps_queued > 0) {
+		uv_run(loop, UV_RUN_ONCE);
+		tls_factory_stats(f, &st);
+	}
+}
+
+static struct tls_factory *factory_on_loop(uv_loop_t *loop, unsigned max_handshakes)
+{
+	char cert[512], key[512], trust[512], policy[512], err[256] = "";
+	snprintf(cert, sizeof cert, "%s/tls/server.pem", dir);
+	snprintf(key, sizeof key, "%s/tls/server.key", dir);
+	snprintf(trust, sizeof trust, "%s/tls/ca.pem", dir);
+	snprintf(policy, sizeof policy, "%s/tls/policy.conf", dir);
+	struct tls_settings s = {
+	        .cert_file = cert,
+	        .key_file = key,
+	        .trust_file = trust,
+	        .policy_file = policy,
+	        .roles = &handler_roles,
+	        .client_auth = TLS_CLIENT_AUTH_OPTIONAL,
+	        .ticket_lifetime_s = 3600,
+	        .max_handshakes = max_handshakes,
+	};
+	struct tls_factory *f = NULL;
+	int rc = tls_factory_new(loop, &s, &f, err, sizeof err);
+	if (rc != 0)
+		fail_msg("tls_factory_new: %d %s", rc, err);
+	return f;
+}
+
+/* With a loop, every handshake step runs on the pool and none in the
+ * caller's (the loop's) thread; the factory is busy at max_handshakes and
+ * says when it has room again; a connection destroyed while its step runs
+ * is freed by the step's after_work (ASan sees a leak or a use after free
+ * otherwise). */
+static void test_steps_run_on_the_pool(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	struct tls_factory *f = factory_on_loop(&loop, 1);
+	struct transport_factory *base = tls_factory_base(f);
+	room_calls = 0;
+	base->room = count_room;
+	assert_false(base->busy(base));
+
+	struct fake_conn s;
+	struct client cl;
+	conn_open(&s, f);
+	assert_true(base->busy(base)); /* one handshake in progress, cap 1 */
+	client_init(&cl, &s, NULL);
+	int rc = MBEDTLS_ERR_SSL_WANT_READ;
+	for (int round = 0; round < 50 && rc == MBEDTLS_ERR_SSL_WANT_READ; round++) {
+		rc = mbedtls_ssl_handshake(&cl.ssl);
+		flush_to_server(&cl);
+		drain_steps(&loop, f);
+	}
+	assert_int_equal(rc, 0);
+	flush_to_server(&cl);
+	drain_steps(&loop, f);
+	assert_int_equal(s.established, 1);
+	assert_int_equal(s.failed, 0);
+	assert_false(base->busy(base));
+	assert_int_equal(room_calls, 1);
+	struct tls_stats st;
+	tls_factory_stats(f, &st);
+	assert_int_equal(st.handshakes, 1);
+	assert_int_equal(st.steps_on_loop, 0);
+	assert_true(st.steps_on_pool > 0);
+	assert_int_equal(st.in_progress, 0);
+	/* Records after the handshake stay on the loop. */
+	client_write(&cl, "GET / HTTP/1.1\r\n\r\n");
+	assert_int_equal(s.plaintext.len, 18);
+	client_free(&cl);
+	conn_close(&s);
+
+	/* Closed while its first step is on the pool. */
+	conn_open(&s, f);
+	client_init(&cl, &s, NULL);
+	assert_int_equal(mbedtls_ssl_handshake(&cl.ssl), MBEDTLS_ERR_SSL_WANT_READ);
+	flush_to_server(&cl);
+	tls_factory_stats(f, &st);
+	assert_int_equal(st.steps_queued, 1);
+	conn_close(&s);
+	drain_steps(&loop, f);
+	tls_factory_stats(f, &st);
+	assert_int_equal(st.in_progress, 0);
+	assert_int_equal(room_calls, 2);
+	client_free(&cl);
+
+	tls_factory_free(f);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void spki_of(const char *pem_path, uint8_t out[32])
 {
 	mbedtls_x509_crt crt;
@@ -1717,6 +1827,7 @@ int main(void)
 	        cmocka_unit_test(test_subject_rules_bound_to_their_issuer),
 	        cmocka_unit_test(test_deny_rules_and_reload_reach_open_connections),
 	        cmocka_unit_test(test_file_errors_name_file_and_setting),
+	        cmocka_unit_test(test_steps_run_on_the_pool),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
