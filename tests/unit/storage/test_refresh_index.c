@@ -225,7 +225,7 @@ static void test_index_built_for_schema_1_store(void **state)
 	txn = begin(f->store, false);
 	MDB_val v;
 	assert_int_equal(store_get(txn, DB_META, &sk, &v), 0);
-	assert_int_equal(((const uint8_t *)v.mv_data)[4], 3);
+	assert_int_equal(((const uint8_t *)v.mv_data)[4], 4);
 	store_txn_abort(txn);
 }
 
