@@ -53,6 +53,9 @@
 #define HTTP_ERROR_NOT_SIGNED "not_signed"
 /** 409: the change conflicts with the stored state. */
 #define HTTP_ERROR_CONFLICT "conflict"
+/** 410: what was asked for is no longer kept (a replication cursor older
+ * than the retained change log: take a snapshot). */
+#define HTTP_ERROR_GONE "gone"
 
 /* --- the server's state --------------------------------------------------- */
 

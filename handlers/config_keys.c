@@ -64,6 +64,10 @@ const struct config_key handlers_config_keys[] = {
          "submissions per write transaction (fsync)", false},
         {"log.sth_interval", CONFIG_DURATION, "60s", "ms", SECOND, DAY, NULL,
          "how often worker 0 signs a tree head of the Merkle log, when it grew", false},
+        {"replication.batch_bytes", CONFIG_SIZE, "4M", "bytes", 4096, GIB, NULL,
+         "largest batch of change entries sent to a replica (at least one entry is)", false},
+        {"replication.max_wait", CONFIG_DURATION, "30s", "ms", SECOND, 10 * MINUTE, NULL,
+         "longest a replica's changes request is held waiting for a change", false},
         {"tsa.policy", CONFIG_STRING, "1.3.6.1.4.1.32473.3161.1", NULL, 0, 0, NULL,
          "TSAPolicyId of /tsa's tokens; the default is a placeholder under RFC 5612's "
          "documentation arc: set your own",

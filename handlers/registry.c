@@ -17,6 +17,7 @@
 #include "handlers/log.h"
 #include "handlers/lookup.h"
 #include "handlers/ocsp.h"
+#include "handlers/replication.h"
 #include "handlers/roles.h"
 #include "handlers/status.h"
 #include "handlers/tsa.h"
@@ -25,6 +26,7 @@
 static const struct handler_family *const families[] = {
         &health_family, &crl_family,    &lookup_family, &ocsp_family, &admin_family,
         &verify_family, &intake_family, &status_family, &tsa_family,  &log_family,
+        &replication_family,
 };
 
 #define FAMILY_COUNT (sizeof(families) / sizeof(families[0]))
