@@ -27,6 +27,10 @@ const struct config_key handlers_config_keys[] = {
          "the responder keys must be of this type (default: any)", false},
         {"ocsp.max_inflight_signs", CONFIG_INT, "32", "signatures", 0, 1000000, NULL,
          "live signings queued or running per process; beyond: tryLater", false},
+        {"ocsp.cached_only", CONFIG_BOOL, "false", NULL, 0, 0, NULL,
+         "answer only from the store's pre-signed answers, without responder keys (a "
+         "replica; on with --replica-of); an answer that needs signing is tryLater",
+         false},
         {"ocsp.refresh_rate", CONFIG_INT, "200", "signatures/s", 0, 1000000, NULL,
          "the refresher's signing budget (one refresher per data directory); 0: off",
          false},

@@ -448,6 +448,7 @@ static int ocsp_context_init(struct router *r, const struct handler_env *env, vo
 		return -EINVAL;
 	}
 	opts.validity_seconds = validity_ms / 1000;
+	opts.cached_only = config_get_bool(c, "ocsp.cached_only", false);
 
 	struct ocsp_handler *h = calloc(1, sizeof(*h));
 	if (!h)
