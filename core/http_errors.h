@@ -71,3 +71,5 @@
 #define HTTP_ERROR_NOT_STORED "not_stored"
 /** 503: the service cannot answer now (shutting down, keys not loaded). */
 #define HTTP_ERROR_UNAVAILABLE "unavailable"
+/** 503: a read-only replica was asked to write; the body names the primary. */
+#define HTTP_ERROR_READ_ONLY_REPLICA "read_only_replica"

@@ -4,6 +4,10 @@
  *                                           LMDB environment (data.mdb)
  *   GET /v1/replication/changes?after=SEQ[&wait=SECONDS]
  *                                           the change entries after SEQ
+ *   GET /v1/replication/files               the public files beside the store:
+ *                                           CA and responder certificates,
+ *                                           base-url, published CRLs
+ *                                           (ca/replica_files.h), never a key
  *
  * A batch of changes is application/x-kensho-changes: repeated
  * { u64 sequence, u32 length, change entry } (big-endian), at most
@@ -32,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ca/replica_files.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/exchange.h"
@@ -40,6 +45,7 @@
 #include "handlers/handlers.h"
 #include "handlers/replication.h"
 #include "handlers/replication_query.h"
+#include "pki/hash.h"
 #include "storage/store.h"
 
 #define POLL_MS              200
@@ -61,12 +67,13 @@ struct poll {
 };
 
 struct replication_handler {
-	struct handler changes, snapshot;
+	struct handler changes, snapshot, files;
 	const struct handler_env *env;
 	size_t batch_bytes;
 	int64_t max_wait_ms;
 	bool stopped;
 	bool copying; /* a snapshot is on the thread pool */
+	bool bundling; /* a files bundle is on the thread pool */
 	struct poll *polls;
 	struct metric *snapshots, *batches, *bytes;
 };
@@ -213,6 +220,7 @@ struct snapshot_job {
 	int rc;
 	void *map;
 	size_t size;
+	uint8_t sha256[PKI_SHA256_LEN];
 };
 
 static void snapshot_work_cb(uv_work_t *work)
@@ -242,6 +250,8 @@ static void snapshot_work_cb(uv_work_t *work)
 		if (j->map == MAP_FAILED) {
 			j->map = NULL;
 			j->rc = -errno;
+		} else {
+			pki_sha256(j->map, j->size, j->sha256);
 		}
 	} else if (j->rc == 0) {
 		j->rc = -EIO;
@@ -273,6 +283,10 @@ static void snapshot_after_cb(uv_work_t *work, int status)
 	char seq[24];
 	snprintf(seq, sizeof seq, "%" PRIu64, j->seq);
 	exchange_add_header(j->ex, "X-Kensho-Sequence", seq);
+	char hex[2 * PKI_SHA256_LEN + 1];
+	for (int i = 0; i < PKI_SHA256_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", j->sha256[i]);
+	exchange_add_header(j->ex, "X-Kensho-Snapshot-SHA256", hex);
 	exchange_add_header(j->ex, "Cache-Control", "no-store");
 	metric_add(j->h->snapshots, 1);
 	metric_add(j->h->bytes, (double)j->size);
@@ -315,6 +329,70 @@ static void snapshot_on_request(struct handler *self, struct exchange *ex)
 	h->copying = true;
 }
 
+/* --- files ------------------------------------------------------------------------ */
+
+struct files_job {
+	uv_work_t work;
+	struct replication_handler *h;
+	struct exchange *ex;
+	struct buf out;
+	int rc;
+};
+
+static void files_work_cb(uv_work_t *work)
+{
+	struct files_job *j = work->data;
+	j->rc = replica_files_collect(j->h->env->data_dir, &j->out);
+}
+
+static void files_after_cb(uv_work_t *work, int status)
+{
+	struct files_job *j = work->data;
+	j->h->bundling = false;
+	if (status != 0 || j->rc != 0) {
+		exchange_respond_error(j->ex, 503, HTTP_ERROR_UNAVAILABLE,
+		                       "the data directory's files could not be read; try again");
+		buf_free(&j->out);
+		free(j);
+		return;
+	}
+	size_t len;
+	uint8_t *bytes = buf_steal(&j->out, &len);
+	exchange_add_header(j->ex, "Cache-Control", "no-store");
+	metric_add(j->h->bytes, (double)len);
+	exchange_respond_owned(j->ex, 200, "application/x-kensho-files", bytes, len);
+	free(j);
+}
+
+static void files_on_request(struct handler *self, struct exchange *ex)
+{
+	struct replication_handler *h = (struct replication_handler *)((char *)self -
+	                                        offsetof(struct replication_handler, files));
+	if (!h->env->data_dir) {
+		exchange_respond_error(ex, 503, HTTP_ERROR_UNAVAILABLE, "no data directory");
+		return;
+	}
+	if (h->bundling || h->stopped) {
+		exchange_add_header(ex, "Retry-After", "1");
+		exchange_respond_error(ex, 503, HTTP_ERROR_BUSY, "busy; try again shortly");
+		return;
+	}
+	struct files_job *j = calloc(1, sizeof *j);
+	if (!j) {
+		exchange_respond_error(ex, 503, HTTP_ERROR_BUSY, "out of memory");
+		return;
+	}
+	j->h = h;
+	j->ex = ex;
+	j->work.data = j;
+	if (uv_queue_work(h->env->loop, &j->work, files_work_cb, files_after_cb)) {
+		free(j);
+		exchange_respond_error(ex, 503, HTTP_ERROR_BUSY, "the thread pool refused the job");
+		return;
+	}
+	h->bundling = true;
+}
+
 /* --- life --------------------------------------------------------------------------- */
 
 static int replication_context_init(struct router *r, const struct handler_env *env,
@@ -329,11 +407,15 @@ static int replication_context_init(struct router *r, const struct handler_env *
 	h->max_wait_ms = config_get_ms(env->config, "replication.max_wait", MAX_WAIT_MS_DEFAULT);
 	h->changes = (struct handler){.name = "replication", .on_request = changes_on_request};
 	h->snapshot = (struct handler){.name = "replication", .on_request = snapshot_on_request};
+	h->files = (struct handler){.name = "replication", .on_request = files_on_request};
 	int rc = router_add(r, "/v1/replication/changes", HTTP_METHOD_GET, PEER_ROLE_REPLICA,
 	                    &h->changes);
 	if (rc == 0)
 		rc = router_add(r, "/v1/replication/snapshot", HTTP_METHOD_GET, PEER_ROLE_REPLICA,
 		                &h->snapshot);
+	if (rc == 0)
+		rc = router_add(r, "/v1/replication/files", HTTP_METHOD_GET, PEER_ROLE_REPLICA,
+		                &h->files);
 	if (rc) {
 		free(h);
 		return rc;
@@ -371,4 +453,100 @@ const struct handler_family replication_family = {
         .on_context_init = replication_context_init,
         .on_context_dispose = replication_context_dispose,
         .dispose = replication_dispose,
+};
+
+/* --- a replica's refusal of writes ----------------------------------------------- */
+
+/* On a replica (replication.primary set) the families that write or sign
+ * (intake, tsa, admin) do not start (registry.c); their paths answer 503
+ * read_only_replica naming the primary instead, so a client or a load
+ * balancer knows where writes go. */
+struct refusal_route {
+	struct handler super;
+	const struct refusal *owner;
+};
+
+struct refusal {
+	struct refusal_route routes[4];
+	char body[1024];
+	size_t body_len;
+};
+
+static void refusal_on_request(struct handler *self, struct exchange *ex)
+{
+	const struct refusal_route *route = (const struct refusal_route *)self;
+	exchange_add_header(ex, "Cache-Control", "no-store");
+	exchange_respond(ex, 503, "application/json", route->owner->body, route->owner->body_len);
+}
+
+/* JSON string content: the primary's URL came from the operator's flag. */
+static void json_text(struct buf *b, const char *text)
+{
+	for (const char *p = text; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"' || c == '\\')
+			buf_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			buf_printf(b, "\\u%04x", c);
+		else
+			buf_append(b, p, 1);
+	}
+}
+
+static int refusal_context_init(struct router *r, const struct handler_env *env, void **context)
+{
+	const char *primary = config_get(env->config, "replication.primary", NULL);
+	if (!primary || !*primary)
+		return 0; /* a primary: nothing to refuse */
+	struct refusal *f = calloc(1, sizeof *f);
+	if (!f)
+		return -ENOMEM;
+	struct buf b = {0};
+	buf_append_str(&b, "{\"error\":\"" HTTP_ERROR_READ_ONLY_REPLICA "\",\"detail\":\"this node "
+	                   "is a read-only replica; send writes to the primary\",\"primary\":\"");
+	json_text(&b, primary);
+	buf_append_str(&b, "\"}");
+	if (b.failed || b.len >= sizeof f->body) {
+		buf_free(&b);
+		free(f);
+		log_error("replication.primary is too long");
+		return -EINVAL;
+	}
+	memcpy(f->body, b.data, b.len);
+	f->body_len = b.len;
+	buf_free(&b);
+	static const struct {
+		const char *path;
+		unsigned methods;
+		core_role_set roles;
+	} paths[4] = {
+	        {"/v1/intake", HTTP_METHOD_POST, PEER_ROLE_INTAKE},
+	        {"/v1/intake/", HTTP_METHOD_GET | HTTP_METHOD_HEAD, PEER_ROLE_INTAKE},
+	        {"/tsa", HTTP_METHOD_POST, PEER_ROLE_INTAKE},
+	        {"/v1/admin/", HTTP_METHOD_POST, PEER_ROLE_OPERATOR},
+	};
+	int rc = 0;
+	for (int i = 0; i < 4 && rc == 0; i++) {
+		f->routes[i] = (struct refusal_route){
+		        .super = {.name = "replica", .on_request = refusal_on_request}, .owner = f};
+		rc = router_add(r, paths[i].path, paths[i].methods, paths[i].roles,
+		                &f->routes[i].super);
+	}
+	if (rc) {
+		free(f);
+		return rc;
+	}
+	*context = f;
+	return 0;
+}
+
+static void refusal_dispose(void *context)
+{
+	free(context);
+}
+
+const struct handler_family replica_refusal_family = {
+        .name = "replica",
+        .on_context_init = refusal_context_init,
+        .dispose = refusal_dispose,
 };

@@ -6,3 +6,6 @@ struct handler_family;
 
 /** Routes the snapshot and change-log endpoints. */
 extern const struct handler_family replication_family;
+/** On a replica only: answers the paths of the families that write (intake,
+ * tsa, admin), which do not start there, with 503 naming the primary. */
+extern const struct handler_family replica_refusal_family;

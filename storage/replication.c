@@ -14,6 +14,8 @@
  * value written with MDB_RESERVE is captured once filled in, and a key put
  * and later deleted in the same transaction travels as its final state. */
 #include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +27,14 @@
 #define NAME_MAX_LEN    32
 #define TRIM_PER_COMMIT 64 /* trimming catches up over commits, never stalls one */
 
+/* meta keys that describe this node: leases ('L' + name: which process of
+ * this node does a job) and a replica's state ('R'). */
+static bool meta_key_local(const void *key)
+{
+	uint8_t first = *(const uint8_t *)key;
+	return first == 'L' || first == 'R';
+}
+
 /* Whether a write of key in db belongs in a change entry. */
 static bool replicated(enum store_db db, const MDB_val *key)
 {
@@ -32,8 +42,7 @@ static bool replicated(enum store_db db, const MDB_val *key)
 	case DB_REPLICATED: return true;
 	case DB_LOCAL: return false;
 	case DB_META_KEYS:
-		/* leases ('L' + name) are which process of this node does a job */
-		return !(key->mv_size > 0 && ((const uint8_t *)key->mv_data)[0] == 'L');
+		return !(key->mv_size > 0 && meta_key_local(key->mv_data));
 	}
 	return true;
 }
@@ -236,7 +245,7 @@ static int item_read(const uint8_t **p, const uint8_t *end, struct store_change_
 		item->value = (struct store_blob){q, val_len};
 		q += val_len;
 	}
-	if (store_dbs[*db].replication == DB_META_KEYS && item->key.data[0] == 'L')
+	if (store_dbs[*db].replication == DB_META_KEYS && meta_key_local(item->key.data))
 		return -EBADMSG; /* a local key has no business in a change */
 	*p = q;
 	return 0;
@@ -419,4 +428,83 @@ int store_snapshot_write(struct store *s, int fd)
 	int rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
 	pthread_rwlock_unlock(&s->remap);
 	return store_error(rc);
+}
+
+#define REPLICA_STATE_KEY "Rstate"
+#define REPLICA_STATE_LEN (1 + 8 + 8 + 8 + 1)
+
+int store_replica_state_put(struct store_txn *txn, const struct store_replica_state *state)
+{
+	int rc = store_require_write(txn);
+	if (rc)
+		return rc;
+	uint8_t v[REPLICA_STATE_LEN] = {1};
+	put_be64(v + 1, (uint64_t)state->caught_up_ms);
+	put_be64(v + 9, state->primary_last);
+	put_be64(v + 17, (uint64_t)state->contact_ms);
+	v[25] = state->need_snapshot ? 1 : 0;
+	MDB_val key = {sizeof REPLICA_STATE_KEY - 1, REPLICA_STATE_KEY}, val = {sizeof v, v};
+	return store_put(txn, DB_META, &key, &val, 0);
+}
+
+int store_replica_state_get(struct store_txn *txn, struct store_replica_state *out)
+{
+	*out = (struct store_replica_state){0};
+	MDB_val key = {sizeof REPLICA_STATE_KEY - 1, REPLICA_STATE_KEY}, val;
+	int rc = store_get(txn, DB_META, &key, &val);
+	if (rc)
+		return rc;
+	const uint8_t *v = val.mv_data;
+	if (val.mv_size != REPLICA_STATE_LEN || v[0] != 1)
+		return -EIO;
+	out->caught_up_ms = (int64_t)get_be64(v + 1);
+	out->primary_last = get_be64(v + 9);
+	out->contact_ms = (int64_t)get_be64(v + 17);
+	out->need_snapshot = v[25] != 0;
+	return 0;
+}
+
+int store_snapshot_verify(const char *dir, uint64_t *last)
+{
+	*last = 0;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return -errno;
+	MDB_env *env;
+	int rc = mdb_env_create(&env);
+	if (rc)
+		return store_error(rc);
+	mdb_env_set_maxdbs(env, DB_COUNT);
+	rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0600);
+	if (rc) {
+		mdb_env_close(env);
+		return -EBADMSG;
+	}
+	/* A truncated copy would fault when a page past its end is read: its
+	 * meta page must not point beyond what arrived. */
+	MDB_envinfo info;
+	MDB_stat stat_env;
+	mdb_env_info(env, &info);
+	mdb_env_stat(env, &stat_env);
+	if (((uint64_t)info.me_last_pgno + 1) * stat_env.ms_psize > (uint64_t)st.st_size) {
+		mdb_env_close(env);
+		return -EBADMSG;
+	}
+	mdb_env_close(env);
+	struct store *s;
+	rc = store_open(&(struct store_options){.path = dir, .read_only = true, .read_txn_pool = -1},
+	                &s);
+	if (rc)
+		return rc == -EPROTO ? rc : -EBADMSG;
+	struct store_txn *txn;
+	rc = store_txn_begin(s, false, &txn);
+	if (rc == 0) {
+		uint64_t first;
+		rc = store_replication_bounds(txn, &first, last);
+		store_txn_abort(txn);
+	}
+	store_close(s);
+	return rc == -ENOENT ? -EPROTO : rc;
 }

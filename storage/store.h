@@ -492,6 +492,25 @@ int store_replication_each(struct store_txn *txn, uint64_t after, size_t max_byt
 int store_replication_apply(struct store_txn *txn, uint64_t seq, const uint8_t *entry,
                             size_t len);
 
+/** A replica's own view of its primary (a local meta entry, never replicated). */
+struct store_replica_state {
+	int64_t caught_up_ms;  /**< unix ms when this store last held all the primary had */
+	uint64_t primary_last; /**< the primary's last sequence as last reported */
+	int64_t contact_ms;    /**< unix ms of the primary's last answer */
+	bool need_snapshot;    /**< the primary no longer has what follows (410/409) */
+};
+
+/** Records the replica's state in txn. */
+int store_replica_state_put(struct store_txn *txn, const struct store_replica_state *state);
+/** Reads it; -ENOENT on a store that never followed a primary. */
+int store_replica_state_get(struct store_txn *txn, struct store_replica_state *out);
+
+/** Checks that DIR/data.mdb is a whole kensho store (opens, its pages all
+ * present, the schema known, a replication log) and reads its log's last
+ * sequence. 0, -EBADMSG (not LMDB, truncated), -EPROTO (not a store of
+ * this schema) or another -errno. */
+int store_snapshot_verify(const char *dir, uint64_t *last);
+
 /** Writes a compacted, consistent copy of the whole environment to fd
  * (mdb_env_copyfd2 with MDB_CP_COMPACT); blocks, so off the loop. Its
  * replication log's last sequence is the point it corresponds to. */

@@ -57,6 +57,7 @@ MATRIX = {
     "/v1/status":            "Y     Y     N     Y     N     N     N     N       N",
     "/v1/replication/changes":  "N     N     N     N     N     N     N     N       Y",
     "/v1/replication/snapshot": "N     N     N     N     N     N     N     N       Y",
+    "/v1/replication/files":    "N     N     N     N     N     N     N     N       Y",
 }
 
 # One request per route: method, target, body.
@@ -89,6 +90,7 @@ REQUESTS = {
     "/v1/status": ("GET", "/v1/status", None),
     "/v1/replication/changes": ("GET", "/v1/replication/changes?after=0", None),
     "/v1/replication/snapshot": ("GET", "/v1/replication/snapshot", None),
+    "/v1/replication/files": ("GET", "/v1/replication/files", None),
 }
 
 OCSP_UNAUTHORIZED = bytes.fromhex("30030a0106")  # RFC 6960 §2.3, unsigned
