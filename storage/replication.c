@@ -508,3 +508,36 @@ int store_snapshot_verify(const char *dir, uint64_t *last)
 	store_close(s);
 	return rc == -ENOENT ? -EPROTO : rc;
 }
+
+/* The retention is the data directory's, not one program's: kenshod records
+ * the configured bound in a local meta entry, and every writer (the kensho
+ * command line too) trims by it. */
+#define RETAIN_KEY "Rretain"
+
+int replication_retain_load(struct store *s, uint64_t configured)
+{
+	if (!s->has_replication)
+		return 0;
+	struct store_txn *txn;
+	int rc = store_txn_begin(s, !s->read_only && configured, &txn);
+	if (rc)
+		return rc;
+	MDB_val key = {sizeof RETAIN_KEY - 1, RETAIN_KEY}, val;
+	uint64_t stored = 0;
+	if (store_get(txn, DB_META, &key, &val) == 0 && val.mv_size == 9)
+		stored = get_be64((const uint8_t *)val.mv_data + 1);
+	if (configured && !s->read_only && stored != configured) {
+		uint8_t v[9] = {1};
+		put_be64(v + 1, configured);
+		val = (MDB_val){sizeof v, v};
+		rc = store_put(txn, DB_META, &key, &val, 0);
+		if (rc) {
+			store_txn_abort(txn);
+			return rc;
+		}
+		stored = configured;
+	}
+	if (stored)
+		s->replication_retain = stored;
+	return store_txn_commit(txn);
+}

@@ -284,6 +284,18 @@ int store_open(const struct store_options *opts, struct store **out)
 		store_close(s);
 		return err;
 	}
+	err = replication_retain_load(s, opts->replication_retain);
+	if (err == -EAGAIN) {
+		err = store_adopt_map_size(s);
+		if (err == 0)
+			err = replication_retain_load(s, opts->replication_retain);
+	}
+	if (err) {
+		log_error("store: cannot read the replication log's retention in %s: %s", opts->path,
+		          strerror(-err));
+		store_close(s);
+		return err;
+	}
 	*out = s;
 	return 0;
 }

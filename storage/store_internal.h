@@ -192,6 +192,9 @@ int log_build(struct store_txn *txn);
 /** Notes a put (or, del=true, a delete) of key in db for this transaction's
  * change entry, if db is replicated and the transaction records. */
 void change_note(struct store_txn *txn, enum store_db db, const MDB_val *key, bool del);
+/** Adopts the data directory's retention bound, recording `configured`
+ * (0: none given) as the new one when the store is writable. */
+int replication_retain_load(struct store *s, uint64_t configured);
 /** Appends the transaction's change entry (if it wrote anything replicated)
  * to the replication log and trims the log to its retention; called by
  * store_txn_commit just before the LMDB commit. */
