@@ -494,6 +494,10 @@ static int worker_main(unsigned index, void *arg)
 		 * follower keeps; so all of them stop being ready together. */
 		replica_ready.store = store;
 		readiness_register("replication", replica_readiness_check, &replica_ready);
+		metrics_gauge_read("kensho_replication_lag_seconds", NULL,
+		                   "seconds since this replica last held everything its primary had "
+		                   "(-1: not yet in contact)",
+		                   METRICS_MERGE_MAX, replica_lag_seconds_read, &replica_ready);
 		if (index == 0 &&
 		    replica_follower_start(store, d->data_dir, &d->replica, &follower) != 0) {
 			status = PROCESS_EXIT_CONFIG;

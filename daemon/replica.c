@@ -582,3 +582,17 @@ int replica_readiness_check(void *arg, char *why, size_t why_len)
 	}
 	return 0;
 }
+
+double replica_lag_seconds_read(void *arg)
+{
+	struct replica_readiness *r = arg;
+	struct store_txn *txn;
+	if (store_txn_begin(r->store, false, &txn) != 0)
+		return -1;
+	struct store_replica_state st;
+	int rc = store_replica_state_get(txn, &st);
+	store_txn_abort(txn);
+	if (rc)
+		return -1;
+	return (double)(now_ms() - st.caught_up_ms) / 1000.0;
+}

@@ -50,3 +50,6 @@ struct replica_readiness {
 	const char *primary;
 };
 int replica_readiness_check(void *arg, char *why, size_t why_len);
+/** For a metrics gauge (arg: struct replica_readiness): seconds since the
+ * replica last held everything the primary had; -1 before the first contact. */
+double replica_lag_seconds_read(void *arg);

@@ -72,6 +72,10 @@ def main():
                       and not os.path.exists(os.path.join(rdata, "ca", "sign-ocsp.key")),
                       "no private key reached the replica")
                 wait_for("the replica is ready", lambda: replica.get("/readyz")[0] == 200)
+                metrics = replica.get("/metrics")[2].decode()
+                check("kensho_replication_lag_seconds " in metrics
+                      and "kensho_replication_applied_sequence " in metrics,
+                      "the replica exports its lag and applied sequence")
 
                 # the same pre-signed OCSP bytes, lookup and CRL
                 demo = os.path.join(pdata, "demo", "sign.pem")
