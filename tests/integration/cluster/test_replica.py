@@ -87,6 +87,14 @@ def main():
                 rs, rans = post(replica.url + "/ocsp", body, "application/ocsp-request")
                 check(ps == 200 and rs == 200 and pans == rans and cert_status(pans, tmp) == "good",
                       "OCSP: the replica answers the primary's pre-signed bytes (good)")
+                # a request that needs live signing (a nonce): tryLater, never a signature
+                nreq = os.path.join(tmp, "nonce.der")
+                run("openssl", "ocsp", "-issuer", os.path.join(pdata, "ca", "sign-ca.pem"),
+                    "-cert", demo, "-reqout", nreq)
+                rs, rans = post(replica.url + "/ocsp", open(nreq, "rb").read(),
+                                "application/ocsp-request")
+                check(rs == 200 and rans == bytes.fromhex("30030a0103"),
+                      "OCSP with a nonce on the replica: tryLater (it holds no key)")
                 serial = serial_of(demo)
                 lookup = f"/v1/certs/sign/{serial}"
                 check(primary.get(lookup)[2] == replica.get(lookup)[2], "lookup: the same JSON")
