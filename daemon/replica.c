@@ -426,7 +426,10 @@ static int follow_once(struct replica_follower *f)
 	snprintf(path, sizeof path, "/v1/replication/changes?after=%" PRIu64 "&wait=%" PRId64,
 	         applied, f->s.poll_wait_ms / 1000 > 0 ? f->s.poll_wait_ms / 1000 : 1);
 	struct http_reply r;
-	int rc = http_client_get(f->client, path, BATCH_MAX + 4096, &r);
+	/* A batch holds at least one entry, and one transaction's entry can be
+	 * large (a population generated in bulk): bounded like a snapshot. */
+	size_t max = (size_t)f->s.snapshot_max > BATCH_MAX ? (size_t)f->s.snapshot_max : BATCH_MAX;
+	int rc = http_client_get(f->client, path, max, &r);
 	if (rc) {
 		metric_add(f->reconnects, 1);
 		log_warn("replication: %s unreachable: %s", f->s.primary, http_client_strerror(rc));
