@@ -7,7 +7,8 @@
 - it refuses writes with 503 read_only_replica naming the primary;
 - stopped while changes happen, it catches up on restart;
 - with a cursor older than the primary's retained log it takes a fresh
-  snapshot on restart."""
+  snapshot on restart;
+- with its primary gone for longer than replication.max_lag, /readyz fails."""
 import json
 import os
 import subprocess
@@ -148,6 +149,16 @@ def main():
                       "a cursor older than the retained log: a fresh snapshot")
                 status, _, text = replica.get(f"/v1/certs/sign/{last}")
                 check(status == 200, "the re-bootstrapped replica knows the newest certificate")
+                wait_for("the replica is ready again", lambda: replica.get("/readyz")[0] == 200)
+
+                # the primary goes away: past replication.max_lag the replica stops being ready
+                primary.stop()
+                wait_for("with the primary unreachable past max_lag, /readyz fails and says why",
+                         lambda: replica.get("/readyz")[0] == 503
+                         and b"unreachable" in replica.get("/readyz")[2])
+                status, answer = post(replica.url + "/ocsp", body, "application/ocsp-request")
+                check(status == 200 and answer == bytes.fromhex("30030a0103"),
+                      "and answers OCSP with tryLater: it may hold an answer since revoked")
 
 
 if __name__ == "__main__":
