@@ -103,7 +103,8 @@ int replica_files_collect(const char *data_dir, struct buf *out)
 			buf_append(out, len_be, 4);
 			size_t len = 0;
 			int rc = read_file(path, out, &len);
-			bool secret = rc == 0 && memmem(out->data + len_at + 4, len, "PRIVATE KEY", 11);
+			bool secret =
+			        rc == 0 && memmem(out->data + len_at + 4, len, "PRIVATE KEY", 11);
 			if (rc || secret || out->len > REPLICA_FILES_MAX) {
 				out->len = mark; /* vanished, unreadable or a key: left out */
 				if (rc == -ENOMEM || out->len > REPLICA_FILES_MAX) {

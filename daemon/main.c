@@ -475,8 +475,8 @@ static int worker_main(unsigned index, void *arg)
 	        .replication_retain = (uint64_t)config_get_int(d->config, "replication.retain", 0),
 	};
 	struct replica_follower *follower = NULL;
-	struct replica_readiness replica_ready = {
-	        .max_lag_ms = d->replica.max_lag_ms, .primary = d->replica.primary};
+	struct replica_readiness replica_ready = {.max_lag_ms = d->replica.max_lag_ms,
+	                                          .primary = d->replica.primary};
 	/* Files the store and handlers create while starting belong to the user
 	 * the worker becomes; root comes back only to bind the listeners. */
 	if (d->drop_privileges && privileges_assume(&d->run_as) != 0) {
@@ -494,10 +494,11 @@ static int worker_main(unsigned index, void *arg)
 		 * follower keeps; so all of them stop being ready together. */
 		replica_ready.store = store;
 		readiness_register("replication", replica_readiness_check, &replica_ready);
-		metrics_gauge_read("kensho_replication_lag_seconds", NULL,
-		                   "seconds since this replica last held everything its primary had "
-		                   "(-1: not yet in contact)",
-		                   METRICS_MERGE_MAX, replica_lag_seconds_read, &replica_ready);
+		metrics_gauge_read(
+		        "kensho_replication_lag_seconds", NULL,
+		        "seconds since this replica last held everything its primary had "
+		        "(-1: not yet in contact)",
+		        METRICS_MERGE_MAX, replica_lag_seconds_read, &replica_ready);
 		if (index == 0 &&
 		    replica_follower_start(store, d->data_dir, &d->replica, &follower) != 0) {
 			status = PROCESS_EXIT_CONFIG;
@@ -966,7 +967,8 @@ int main(int argc, char **argv)
 			rc = config_set_flag(d.config, "server.allow_root", "on", "--allow-root");
 			break;
 		case OPT_REPLICA_OF:
-			rc = config_set_flag(d.config, "replication.primary", optarg, "--replica-of");
+			rc = config_set_flag(d.config, "replication.primary", optarg,
+			                     "--replica-of");
 			break;
 		case OPT_VERSION:
 			printf("kenshod %s\n", KENSHO_VERSION);
@@ -1082,8 +1084,7 @@ int main(int argc, char **argv)
 	}
 	if (bootstrap_data_dir(d.data_dir, base_url, d.replica.primary != NULL) != 0 ||
 	    (d.replica.primary && replica_prepare(d.data_dir, &d.replica) != 0) ||
-	    bootstrap_tls(&d) != 0 ||
-	    give_data_dir(&d, data_existed ? &data_st : NULL) != 0) {
+	    bootstrap_tls(&d) != 0 || give_data_dir(&d, data_existed ? &data_st : NULL) != 0) {
 		status = 1;
 		goto out;
 	}

@@ -37,8 +37,8 @@ int replica_settings_read(const struct config *c, struct replica_settings *out)
 	        .max_lag_ms = config_get_ms(c, "replication.max_lag", 30000),
 	        .poll_wait_ms = config_get_ms(c, "replication.poll_wait", 5000),
 	        .files_interval_ms = config_get_ms(c, "replication.files_interval", 10000),
-	        .snapshot_max = (uint64_t)config_get_size(c, "replication.snapshot_max",
-	                                                  (int64_t)4 << 30),
+	        .snapshot_max =
+	                (uint64_t)config_get_size(c, "replication.snapshot_max", (int64_t)4 << 30),
 	};
 	if (out->primary && !*out->primary)
 		out->primary = NULL;
@@ -89,9 +89,10 @@ static int not_replication(const struct replica_settings *s, const char *path,
                            const struct http_reply *r)
 {
 	if (r->status == 403)
-		log_error("replication: %s refused GET %s (403): the certificate in replication.cert "
-		          "is not granted the replica role by the primary's tls.policy",
-		          s->primary, path);
+		log_error(
+		        "replication: %s refused GET %s (403): the certificate in replication.cert "
+		        "is not granted the replica role by the primary's tls.policy",
+		        s->primary, path);
 	else
 		log_error("replication: %s does not answer GET %s as a kensho primary does "
 		          "(status %d, Content-Type \"%s\"); is --replica-of a kenshod?",
@@ -111,8 +112,7 @@ static int fetch(struct http_client *c, const struct replica_settings *s, const 
 
 /* --- the public files ----------------------------------------------------------- */
 
-static int files_sync(struct http_client *c, const struct replica_settings *s,
-                      const char *data_dir)
+static int files_sync(struct http_client *c, const struct replica_settings *s, const char *data_dir)
 {
 	struct http_reply r;
 	int rc = fetch(c, s, "/v1/replication/files", REPLICA_FILES_MAX, &r);
@@ -251,7 +251,8 @@ static int cursor_check(struct http_client *c, const struct replica_settings *s,
 	int rc = fetch(c, s, path, BATCH_MAX, &r);
 	if (rc == 0 && (r.status == 410 || r.status == 409))
 		rc = -ESTALE;
-	else if (rc == 0 && (r.status != 200 || strcmp(r.content_type, "application/x-kensho-changes")))
+	else if (rc == 0 &&
+	         (r.status != 200 || strcmp(r.content_type, "application/x-kensho-changes")))
 		rc = not_replication(s, path, &r);
 	http_reply_free(&r);
 	return rc;
@@ -471,9 +472,8 @@ static int follow_once(struct replica_follower *f)
 		metric_add(f->batches, 1);
 		metric_add(f->bytes, (double)r.body_len);
 		metric_set(f->applied_seq, (double)b.applied);
-		metric_set(f->lag_changes, b.primary_last > b.applied
-		                                   ? (double)(b.primary_last - b.applied)
-		                                   : 0);
+		metric_set(f->lag_changes,
+		           b.primary_last > b.applied ? (double)(b.primary_last - b.applied) : 0);
 	}
 	http_reply_free(&r);
 	return rc ? 1 : 0;
@@ -571,8 +571,10 @@ int replica_readiness_check(void *arg, char *why, size_t why_len)
 		return -EIO;
 	}
 	if (st.need_snapshot) {
-		snprintf(why, why_len, "the primary %s no longer holds what follows; restart to "
-		         "take a snapshot", r->primary);
+		snprintf(why, why_len,
+		         "the primary %s no longer holds what follows; restart to "
+		         "take a snapshot",
+		         r->primary);
 		return -ESTALE;
 	}
 	if (now - st.caught_up_ms > r->max_lag_ms) {

@@ -72,7 +72,7 @@ struct ocsp_handler {
 	struct metric *refresh_signed, *refresh_lease, *refresh_oldest;
 	uint64_t refresh_reported; /* signatures already added to refresh_signed */
 	/* a replica (replication.primary set): past max_lag it answers tryLater */
-	int64_t replica_max_lag_ms; /* 0: not a replica */
+	int64_t replica_max_lag_ms;  /* 0: not a replica */
 	uint64_t replica_checked_at; /* uv_now of the last look at the replica's state */
 	bool replica_stale;
 };
@@ -102,8 +102,8 @@ static bool replica_stale(struct ocsp_handler *h)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	h->replica_stale = rc != 0 || st.need_snapshot ||
-	                   wall_ms - st.caught_up_ms > h->replica_max_lag_ms;
+	h->replica_stale =
+	        rc != 0 || st.need_snapshot || wall_ms - st.caught_up_ms > h->replica_max_lag_ms;
 	return h->replica_stale;
 }
 

@@ -25,9 +25,9 @@
 #include "handlers/verify.h"
 
 static const struct handler_family *const families[] = {
-        &health_family, &crl_family,    &lookup_family, &ocsp_family, &admin_family,
-        &verify_family, &intake_family, &status_family, &tsa_family,  &log_family,
-        &replication_family, &replica_refusal_family,
+        &health_family, &crl_family,    &lookup_family,      &ocsp_family,
+        &admin_family,  &verify_family, &intake_family,      &status_family,
+        &tsa_family,    &log_family,    &replication_family, &replica_refusal_family,
 };
 
 #define FAMILY_COUNT (sizeof(families) / sizeof(families[0]))

@@ -48,10 +48,10 @@
 #include "pki/hash.h"
 #include "storage/store.h"
 
-#define POLL_MS              200
-#define BATCH_BYTES_DEFAULT  (4LL << 20)
-#define MAX_WAIT_MS_DEFAULT  (30LL * 1000)
-#define CHANGES_TYPE         "application/x-kensho-changes"
+#define POLL_MS             200
+#define BATCH_BYTES_DEFAULT (4LL << 20)
+#define MAX_WAIT_MS_DEFAULT (30LL * 1000)
+#define CHANGES_TYPE        "application/x-kensho-changes"
 
 struct replication_handler;
 
@@ -72,7 +72,7 @@ struct replication_handler {
 	size_t batch_bytes;
 	int64_t max_wait_ms;
 	bool stopped;
-	bool copying; /* a snapshot is on the thread pool */
+	bool copying;  /* a snapshot is on the thread pool */
 	bool bundling; /* a files bundle is on the thread pool */
 	struct poll *polls;
 	struct metric *snapshots, *batches, *bytes;
@@ -122,8 +122,8 @@ static int changes_answer(struct replication_handler *h, struct exchange *ex, ui
 		buf_free(&b.out);
 		char detail[160];
 		snprintf(detail, sizeof detail,
-		         "the log holds sequences %" PRIu64 " to %" PRIu64
-		         "; a replica at %" PRIu64 " must take a fresh snapshot",
+		         "the log holds sequences %" PRIu64 " to %" PRIu64 "; a replica at %" PRIu64
+		         " must take a fresh snapshot",
 		         first, last, after);
 		if (rc == -ESTALE)
 			exchange_respond_error(ex, 410, HTTP_ERROR_GONE, detail);
@@ -179,8 +179,9 @@ static void poll_timer_cb(uv_timer_t *timer)
 
 static void changes_on_request(struct handler *self, struct exchange *ex)
 {
-	struct replication_handler *h = (struct replication_handler *)((char *)self -
-	                                        offsetof(struct replication_handler, changes));
+	struct replication_handler *h =
+	        (struct replication_handler *)((char *)self -
+	                                       offsetof(struct replication_handler, changes));
 	const struct http_request *req = exchange_request(ex);
 	struct replication_query q;
 	char err[128];
@@ -197,7 +198,7 @@ static void changes_on_request(struct handler *self, struct exchange *ex)
 		return;
 	}
 	uint64_t wait_ms = q.wait_s > (uint64_t)h->max_wait_ms / 1000 ? (uint64_t)h->max_wait_ms
-	                                                             : q.wait_s * 1000;
+	                                                              : q.wait_s * 1000;
 	*p = (struct poll){.ex = ex, .h = h, .after = q.after};
 	p->deadline = uv_now(h->env->loop) + wait_ms;
 	uv_timer_init(h->env->loop, &p->timer);
@@ -296,8 +297,9 @@ static void snapshot_after_cb(uv_work_t *work, int status)
 
 static void snapshot_on_request(struct handler *self, struct exchange *ex)
 {
-	struct replication_handler *h = (struct replication_handler *)((char *)self -
-	                                        offsetof(struct replication_handler, snapshot));
+	struct replication_handler *h =
+	        (struct replication_handler *)((char *)self -
+	                                       offsetof(struct replication_handler, snapshot));
 	if (exchange_request(ex)->query[0] != '\0') {
 		exchange_respond_error(ex, 400, HTTP_ERROR_BAD_REQUEST, "this path takes no query");
 		return;
@@ -366,8 +368,9 @@ static void files_after_cb(uv_work_t *work, int status)
 
 static void files_on_request(struct handler *self, struct exchange *ex)
 {
-	struct replication_handler *h = (struct replication_handler *)((char *)self -
-	                                        offsetof(struct replication_handler, files));
+	struct replication_handler *h =
+	        (struct replication_handler *)((char *)self -
+	                                       offsetof(struct replication_handler, files));
 	if (!h->env->data_dir) {
 		exchange_respond_error(ex, 503, HTTP_ERROR_UNAVAILABLE, "no data directory");
 		return;
@@ -395,8 +398,7 @@ static void files_on_request(struct handler *self, struct exchange *ex)
 
 /* --- life --------------------------------------------------------------------------- */
 
-static int replication_context_init(struct router *r, const struct handler_env *env,
-                                    void **context)
+static int replication_context_init(struct router *r, const struct handler_env *env, void **context)
 {
 	struct replication_handler *h = calloc(1, sizeof *h);
 	if (!h)

@@ -7,8 +7,8 @@
 
 #include "handlers/log_query.h"
 
-int replication_query_parse(const char *query, size_t len, struct replication_query *out,
-                            char *err, size_t err_len)
+int replication_query_parse(const char *query, size_t len, struct replication_query *out, char *err,
+                            size_t err_len)
 {
 	*out = (struct replication_query){0};
 	bool has_after = false, has_wait = false;
@@ -44,7 +44,8 @@ int replication_query_parse(const char *query, size_t len, struct replication_qu
 		}
 		*seen = true;
 		if (log_query_number(value, value_len, slot) != 0) {
-			snprintf(err, err_len, "a value is not a decimal number of at most 20 digits");
+			snprintf(err, err_len,
+			         "a value is not a decimal number of at most 20 digits");
 			return -EINVAL;
 		}
 		if (amp && at == len) {

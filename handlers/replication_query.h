@@ -12,5 +12,5 @@ struct replication_query {
 };
 
 /** Parses "after=N[&wait=S]" in any order. 0, or -EINVAL with err saying why. */
-int replication_query_parse(const char *query, size_t len, struct replication_query *out,
-                            char *err, size_t err_len);
+int replication_query_parse(const char *query, size_t len, struct replication_query *out, char *err,
+                            size_t err_len);

@@ -41,8 +41,7 @@ static bool replicated(enum store_db db, const MDB_val *key)
 	switch (store_dbs[db].replication) {
 	case DB_REPLICATED: return true;
 	case DB_LOCAL: return false;
-	case DB_META_KEYS:
-		return !(key->mv_size > 0 && meta_key_local(key->mv_data));
+	case DB_META_KEYS: return !(key->mv_size > 0 && meta_key_local(key->mv_data));
 	}
 	return true;
 }
@@ -109,7 +108,8 @@ static int noted_next(struct store_txn *txn, size_t *pos, struct noted *n)
 static size_t item_size(const struct noted *n)
 {
 	size_t name = strlen(store_dbs[n->db].name);
-	return 1 + 1 + name + 2 + n->key.mv_size + (n->op == STORE_CHANGE_PUT ? 4 + n->val.mv_size : 0);
+	return 1 + 1 + name + 2 + n->key.mv_size +
+	       (n->op == STORE_CHANGE_PUT ? 4 + n->val.mv_size : 0);
 }
 
 /* Deletes the oldest entries beyond the retention, a bounded number per call. */
@@ -334,8 +334,7 @@ int store_replication_bounds(struct store_txn *txn, uint64_t *first, uint64_t *l
 }
 
 int store_replication_each(struct store_txn *txn, uint64_t after, size_t max_bytes,
-                           int (*fn)(uint64_t seq, struct store_blob entry, void *arg),
-                           void *arg)
+                           int (*fn)(uint64_t seq, struct store_blob entry, void *arg), void *arg)
 {
 	uint64_t first, last;
 	int rc = store_replication_bounds(txn, &first, &last);
@@ -494,8 +493,8 @@ int store_snapshot_verify(const char *dir, uint64_t *last)
 	}
 	mdb_env_close(env);
 	struct store *s;
-	rc = store_open(&(struct store_options){.path = dir, .read_only = true, .read_txn_pool = -1},
-	                &s);
+	rc = store_open(
+	        &(struct store_options){.path = dir, .read_only = true, .read_txn_pool = -1}, &s);
 	if (rc)
 		return rc == -EPROTO ? rc : -EBADMSG;
 	struct store_txn *txn;

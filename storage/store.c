@@ -146,7 +146,8 @@ static int store_open_dbs(struct store *s)
 	s->has_log = true;
 	s->has_replication = true;
 	for (int i = 0; i < DB_COUNT && rc == 0; i++) {
-		rc = mdb_dbi_open(txn, store_dbs[i].name, s->read_only ? 0 : MDB_CREATE, &s->dbi[i]);
+		rc = mdb_dbi_open(txn, store_dbs[i].name, s->read_only ? 0 : MDB_CREATE,
+		                  &s->dbi[i]);
 		if (rc == MDB_NOTFOUND && i == DB_REFRESH && s->read_only) {
 			s->has_refresh = false; /* generation 1, read-only: no index */
 			rc = 0;
@@ -291,8 +292,8 @@ int store_open(const struct store_options *opts, struct store **out)
 			err = replication_retain_load(s, opts->replication_retain);
 	}
 	if (err) {
-		log_error("store: cannot read the replication log's retention in %s: %s", opts->path,
-		          strerror(-err));
+		log_error("store: cannot read the replication log's retention in %s: %s",
+		          opts->path, strerror(-err));
 		store_close(s);
 		return err;
 	}

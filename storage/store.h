@@ -481,16 +481,14 @@ int store_replication_bounds(struct store_txn *txn, uint64_t *first, uint64_t *l
  * least one is). -ESTALE when entries after `after` were already trimmed
  * (the caller needs a snapshot), -ERANGE when `after` is beyond the log. */
 int store_replication_each(struct store_txn *txn, uint64_t after, size_t max_bytes,
-                           int (*fn)(uint64_t seq, struct store_blob entry, void *arg),
-                           void *arg);
+                           int (*fn)(uint64_t seq, struct store_blob entry, void *arg), void *arg);
 
 /** A replica's step: applies change entry `seq` (decoded strictly first) and
  * appends it to this store's own log under the same sequence, in txn; so
  * the log's last sequence is the replica's cursor, exactly once. -ESTALE
  * unless seq is the last applied plus one (a gap: take a snapshot),
  * -EBADMSG for an undecodable entry; nothing is written then. */
-int store_replication_apply(struct store_txn *txn, uint64_t seq, const uint8_t *entry,
-                            size_t len);
+int store_replication_apply(struct store_txn *txn, uint64_t seq, const uint8_t *entry, size_t len);
 
 /** A replica's own view of its primary (a local meta entry, never replicated). */
 struct store_replica_state {

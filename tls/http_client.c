@@ -621,8 +621,8 @@ static int read_response(struct http_connection *conn, struct buf *raw, size_t m
 
 /* One request (a body only with a content type) and its whole response. */
 static int client_request(struct http_client *c, const char *method, const char *path,
-                          const char *content_type, const uint8_t *body, size_t len,
-                          size_t max, struct http_reply *reply)
+                          const char *content_type, const uint8_t *body, size_t len, size_t max,
+                          struct http_reply *reply)
 {
 	memset(reply, 0, sizeof(*reply));
 	struct buf head = {0};

@@ -70,8 +70,8 @@ static void round_trip_without_keys(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 
 	/* malformed: each refused before anything is written */
-	static const uint8_t traversal[] = {1, 1, 9, '.', '.', '/', 'x', '.', 'p', 'e', 'm', 0,
-	                                    0, 0, 0, 0};
+	static const uint8_t traversal[] = {1,   1,   9,   '.', '.', '/', 'x', '.',
+	                                    'p', 'e', 'm', 0,   0,   0,   0,   0};
 	static const uint8_t key_file[] = {1, 1, 5, 'a', '.', 'k', 'e', 'y', 0, 0, 0, 0};
 	static const uint8_t too_long[] = {1, 2, 5, 'a', '.', 'c', 'r', 'l', 0, 0, 0, 9, 'x'};
 	static const uint8_t bad_folder[] = {1, 3, 5, 'a', '.', 'c', 'r', 'l', 0, 0, 0, 0};

@@ -201,9 +201,10 @@ static void gap_and_garbage_change_nothing(void **state)
 	assert_int_equal(store_replication_apply(txn, 1, bad, len), -EBADMSG);
 	store_txn_abort(txn);
 
-	static const uint8_t local[] = {1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0,
-	                                0, 0, 0, 1, 1, 11, 'r', 'e', 'p', 'l', 'i', 'c', 'a',
-	                                't', 'i', 'o', 'n', 0, 1, 'x', 0, 0, 0, 0};
+	static const uint8_t local[] = {1,   0,   0,   0,   0,   0,   0,   0,   1,   0,   0,
+	                                0,   0,   0,   0,   0,   0,   0,   0,   0,   1,   1,
+	                                11,  'r', 'e', 'p', 'l', 'i', 'c', 'a', 't', 'i', 'o',
+	                                'n', 0,   1,   'x', 0,   0,   0,   0};
 	assert_int_equal(store_change_decode(local, sizeof(local), NULL, NULL, NULL), -EBADMSG);
 
 	uint64_t first, last;
@@ -219,9 +220,8 @@ static void retention_trims_and_stale_cursor_is_refused(void **state)
 	char dir[] = "/tmp/kensho-repl-XXXXXX";
 	assert_non_null(mkdtemp(dir));
 	struct store *s;
-	assert_int_equal(store_open(&(struct store_options){.path = dir, .replication_retain = 3},
-	                            &s),
-	                 0);
+	assert_int_equal(
+	        store_open(&(struct store_options){.path = dir, .replication_retain = 3}, &s), 0);
 	populate(s, 9); /* entries 1..10 */
 	uint64_t first, last;
 	bounds(s, &first, &last);
