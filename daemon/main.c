@@ -473,6 +473,8 @@ static int worker_main(unsigned index, void *arg)
 	        .map_max = (size_t)config_get_size(d->config, "store.map_max", 0),
 	        .max_readers = (unsigned)config_get_int(d->config, "store.max_readers", 0),
 	        .replication_retain = (uint64_t)config_get_int(d->config, "replication.retain", 0),
+	        .replication_retain_bytes =
+	                (uint64_t)config_get_size(d->config, "replication.retain_bytes", 1LL << 30),
 	};
 	struct replica_follower *follower = NULL;
 	struct replica_readiness replica_ready = {.max_lag_ms = d->replica.max_lag_ms,

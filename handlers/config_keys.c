@@ -97,6 +97,10 @@ const struct config_key handlers_config_keys[] = {
          "change entries the primary's log keeps for replicas that fall behind; older "
          "ones are trimmed and such a replica takes a fresh snapshot",
          false},
+        {"replication.retain_bytes", CONFIG_SIZE, "1G", "bytes", MIB, 1024 * 1024 * GIB, NULL,
+         "and at most this many bytes of them (the newest entry always stays): a bulk "
+         "population is not kept twice",
+         false},
         {"tsa.policy", CONFIG_STRING, "1.3.6.1.4.1.32473.3161.1", NULL, 0, 0, NULL,
          "TSAPolicyId of /tsa's tokens; the default is a placeholder under RFC 5612's "
          "documentation arc: set your own",

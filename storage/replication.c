@@ -112,23 +112,72 @@ static size_t item_size(const struct noted *n)
 	       (n->op == STORE_CHANGE_PUT ? 4 + n->val.mv_size : 0);
 }
 
-/* Deletes the oldest entries beyond the retention, a bounded number per call. */
-static int replication_trim(struct store_txn *txn)
+#define LOG_BYTES_KEY "Rbytes"
+
+/* The bytes of entries the log holds (a local meta entry kept by every
+ * append and trim; counted once from the log itself when absent). */
+static int log_bytes_get(struct store_txn *txn, uint64_t *bytes)
 {
-	uint64_t first, last;
+	*bytes = 0;
+	MDB_val key = {sizeof LOG_BYTES_KEY - 1, LOG_BYTES_KEY}, val;
+	int rc = store_get(txn, DB_META, &key, &val);
+	if (rc == 0 && val.mv_size == 9) {
+		*bytes = get_be64((const uint8_t *)val.mv_data + 1);
+		return 0;
+	}
+	if (rc && rc != -ENOENT)
+		return rc;
+	MDB_cursor *c;
+	rc = store_cursor(txn, DB_REPLICATION, &c);
+	if (rc)
+		return rc;
+	int mrc = mdb_cursor_get(c, &key, &val, MDB_FIRST);
+	while (mrc == 0) {
+		*bytes += val.mv_size;
+		mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	return mrc == MDB_NOTFOUND ? 0 : store_error(mrc);
+}
+
+static int log_bytes_put(struct store_txn *txn, uint64_t bytes)
+{
+	uint8_t v[9] = {1};
+	put_be64(v + 1, bytes);
+	MDB_val key = {sizeof LOG_BYTES_KEY - 1, LOG_BYTES_KEY}, val = {sizeof v, v};
+	return store_put(txn, DB_META, &key, &val, 0);
+}
+
+/* Counts an entry of `added` bytes just appended, then deletes the oldest
+ * entries beyond the retention (in entries, or in bytes when that bound is
+ * set; the newest entry always stays), a bounded number per call. */
+static int replication_trim(struct store_txn *txn, size_t added)
+{
+	uint64_t first, last, bytes;
 	int rc = store_replication_bounds(txn, &first, &last);
+	if (rc == 0)
+		rc = log_bytes_get(txn, &bytes);
 	if (rc || last == 0)
 		return rc;
+	bytes += added;
 	uint64_t keep = txn->store->replication_retain;
-	for (int i = 0; i < TRIM_PER_COMMIT && last - first + 1 > keep; i++, first++) {
+	uint64_t keep_bytes = txn->store->replication_retain_bytes;
+	for (int i = 0; i < TRIM_PER_COMMIT && first < last &&
+	                (last - first + 1 > keep || (keep_bytes && bytes > keep_bytes));
+	     i++, first++) {
 		uint8_t k[8];
 		put_be64(k, first);
-		MDB_val key = {8, k};
-		rc = store_del(txn, DB_REPLICATION, &key);
+		MDB_val key = {8, k}, val;
+		rc = store_get(txn, DB_REPLICATION, &key, &val);
+		if (rc == 0) {
+			size_t size = val.mv_size;
+			rc = store_del(txn, DB_REPLICATION, &key);
+			bytes = bytes > size ? bytes - size : 0;
+		}
 		if (rc && rc != -ENOENT)
 			return rc;
 	}
-	return 0;
+	return log_bytes_put(txn, bytes);
 }
 
 int change_flush(struct store_txn *txn)
@@ -194,7 +243,7 @@ int change_flush(struct store_txn *txn)
 	}
 	if (rc < 0)
 		return rc;
-	return replication_trim(txn);
+	return replication_trim(txn, size);
 }
 
 /* The sub-database named name[0..len) if it is a replicated one. */
@@ -417,7 +466,7 @@ int store_replication_apply(struct store_txn *txn, uint64_t seq, const uint8_t *
 	rc = store_put(txn, DB_REPLICATION, &key, &val, MDB_APPEND);
 	if (rc)
 		return rc;
-	return replication_trim(txn);
+	return replication_trim(txn, len);
 }
 
 int store_snapshot_write(struct store *s, int fd)
@@ -513,30 +562,40 @@ int store_snapshot_verify(const char *dir, uint64_t *last)
  * command line too) trims by it. */
 #define RETAIN_KEY "Rretain"
 
-int replication_retain_load(struct store *s, uint64_t configured)
+int replication_retain_load(struct store *s, uint64_t configured, uint64_t configured_bytes)
 {
 	if (!s->has_replication)
 		return 0;
+	bool give = !s->read_only && (configured || configured_bytes);
 	struct store_txn *txn;
-	int rc = store_txn_begin(s, !s->read_only && configured, &txn);
+	int rc = store_txn_begin(s, give, &txn);
 	if (rc)
 		return rc;
 	MDB_val key = {sizeof RETAIN_KEY - 1, RETAIN_KEY}, val;
-	uint64_t stored = 0;
-	if (store_get(txn, DB_META, &key, &val) == 0 && val.mv_size == 9)
-		stored = get_be64((const uint8_t *)val.mv_data + 1);
-	if (configured && !s->read_only && stored != configured) {
-		uint8_t v[9] = {1};
-		put_be64(v + 1, configured);
+	uint64_t count = 0, bytes = 0;
+	if (store_get(txn, DB_META, &key, &val) == 0 && val.mv_size == 17) {
+		count = get_be64((const uint8_t *)val.mv_data + 1);
+		bytes = get_be64((const uint8_t *)val.mv_data + 9);
+	}
+	if (give && ((configured && configured != count) ||
+	             (configured_bytes && configured_bytes != bytes))) {
+		if (configured)
+			count = configured;
+		if (configured_bytes)
+			bytes = configured_bytes;
+		uint8_t v[17] = {1};
+		put_be64(v + 1, count);
+		put_be64(v + 9, bytes);
 		val = (MDB_val){sizeof v, v};
 		rc = store_put(txn, DB_META, &key, &val, 0);
 		if (rc) {
 			store_txn_abort(txn);
 			return rc;
 		}
-		stored = configured;
 	}
-	if (stored)
-		s->replication_retain = stored;
+	if (count)
+		s->replication_retain = count;
+	if (bytes)
+		s->replication_retain_bytes = bytes;
 	return store_txn_commit(txn);
 }

@@ -231,6 +231,7 @@ int store_open(const struct store_options *opts, struct store **out)
 	s->read_only = opts->read_only;
 	s->replication_retain = opts->replication_retain ? opts->replication_retain
 	                                                 : STORE_REPLICATION_RETAIN_DEFAULT;
+	s->replication_retain_bytes = opts->replication_retain_bytes;
 	s->pool_max = opts->read_txn_pool < 0    ? 0
 	              : opts->read_txn_pool == 0 ? STORE_TXN_POOL_DEFAULT
 	                                         : (unsigned)opts->read_txn_pool;
@@ -285,11 +286,11 @@ int store_open(const struct store_options *opts, struct store **out)
 		store_close(s);
 		return err;
 	}
-	err = replication_retain_load(s, opts->replication_retain);
+	err = replication_retain_load(s, opts->replication_retain, opts->replication_retain_bytes);
 	if (err == -EAGAIN) {
 		err = store_adopt_map_size(s);
 		if (err == 0)
-			err = replication_retain_load(s, opts->replication_retain);
+			err = replication_retain_load(s, opts->replication_retain, opts->replication_retain_bytes);
 	}
 	if (err) {
 		log_error("store: cannot read the replication log's retention in %s: %s",

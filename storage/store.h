@@ -47,6 +47,7 @@ struct store_options {
 	bool read_only;
 	int read_txn_pool; /**< idle read transactions kept for reuse; 0 = 64, -1 = none */
 	uint64_t replication_retain; /**< change entries the replication log keeps; 0 = default */
+	uint64_t replication_retain_bytes; /**< and at most these bytes of them; 0 = as recorded */
 };
 
 /** Opens (creating if needed) the environment and all sub-databases, clears

@@ -68,6 +68,7 @@ struct store {
 	bool has_log;     /* false: a read-only store written before the Merkle log */
 	bool has_replication; /* false: a read-only store written before the replication log */
 	uint64_t replication_retain; /* change entries kept (trimmed at commit) */
+	uint64_t replication_retain_bytes; /* and their bytes at most (0: no bound) */
 	/* mdb_env_set_mapsize may run only while no transaction of this process
 	 * is active: every transaction holds `remap` shared, a resize holds it
 	 * exclusively. */
@@ -194,7 +195,7 @@ int log_build(struct store_txn *txn);
 void change_note(struct store_txn *txn, enum store_db db, const MDB_val *key, bool del);
 /** Adopts the data directory's retention bound, recording `configured`
  * (0: none given) as the new one when the store is writable. */
-int replication_retain_load(struct store *s, uint64_t configured);
+int replication_retain_load(struct store *s, uint64_t configured, uint64_t configured_bytes);
 /** Appends the transaction's change entry (if it wrote anything replicated)
  * to the replication log and trims the log to its retention; called by
  * store_txn_commit just before the LMDB commit. */

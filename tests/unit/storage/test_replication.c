@@ -236,6 +236,33 @@ static void retention_trims_and_stale_cursor_is_refused(void **state)
 	nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+static void retention_in_bytes_keeps_the_newest(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/kensho-repl-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct store *s;
+	struct store_options opts = {.path = dir, .replication_retain_bytes = 1};
+	assert_int_equal(store_open(&opts, &s), 0);
+	populate(s, 4); /* entries 1..5, each over a byte: only the newest stays */
+	uint64_t first, last;
+	bounds(s, &first, &last);
+	assert_int_equal(last, 5);
+	assert_int_equal(first, 5);
+	store_close(s);
+	/* the bound is the data directory's: a writer that gives none keeps it */
+	assert_int_equal(store_open(&(struct store_options){.path = dir}, &s), 0);
+	struct store_txn *txn = begin(s, true);
+	struct store_cert c = cert_of(1, serial_of(99, 8));
+	assert_int_equal(store_cert_insert(txn, &c, (struct store_blob){0}), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	bounds(s, &first, &last);
+	assert_int_equal(first, 6);
+	assert_int_equal(last, 6);
+	store_close(s);
+	nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 static void snapshot_opens_at_the_log_point(void **state)
 {
 	struct pair *p = *state;
@@ -276,6 +303,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(leases_stay_local, setup, teardown),
 	        cmocka_unit_test_setup_teardown(gap_and_garbage_change_nothing, setup, teardown),
 	        cmocka_unit_test(retention_trims_and_stale_cursor_is_refused),
+	        cmocka_unit_test(retention_in_bytes_keeps_the_newest),
 	        cmocka_unit_test_setup_teardown(snapshot_opens_at_the_log_point, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
