@@ -53,6 +53,9 @@
 #define HTTP_ERROR_NOT_SIGNED "not_signed"
 /** 409: the change conflicts with the stored state. */
 #define HTTP_ERROR_CONFLICT "conflict"
+/** 410: what was asked for is no longer kept (a replication cursor older
+ * than the retained change log: take a snapshot). */
+#define HTTP_ERROR_GONE "gone"
 
 /* --- the server's state --------------------------------------------------- */
 
@@ -68,3 +71,5 @@
 #define HTTP_ERROR_NOT_STORED "not_stored"
 /** 503: the service cannot answer now (shutting down, keys not loaded). */
 #define HTTP_ERROR_UNAVAILABLE "unavailable"
+/** 503: a read-only replica was asked to write; the body names the primary. */
+#define HTTP_ERROR_READ_ONLY_REPLICA "read_only_replica"

@@ -31,6 +31,7 @@
 #include "handlers/config_keys.h"
 #include "handlers/handlers.h"
 #include "ca/ca.h"
+#include "daemon/replica.h"
 #include "storage/store.h"
 #include "tls/tls.h"
 #include "tls/tls_config_keys.h"
@@ -55,6 +56,7 @@ struct daemon {
 	size_t listen_proxy_count;
 	bool drop_privileges; /* become run_as after binding (server.user) */
 	struct run_user run_as;
+	struct replica_settings replica; /* .primary NULL: not a replica */
 };
 
 /* Per-worker state that signal callbacks need. */
@@ -90,7 +92,7 @@ static void usage(FILE *out)
 	        "usage: kenshod [--data DIR] --listen HOST:PORT [--listen HOST:PORT ...]\n"
 	        "               [--listen-tls HOST:PORT ...] [--workers N] [--config FILE]\n"
 	        "               [--log-level error|warn|info|debug] [--no-access-log]\n"
-	        "               [--user NAME | --allow-root]\n"
+	        "               [--user NAME | --allow-root] [--replica-of https://PRIMARY:PORT]\n"
 	        "       kenshod --check-config FILE | --config-reference FORMAT\n"
 	        "       kenshod --version | --help\n"
 	        "\n"
@@ -104,6 +106,8 @@ static void usage(FILE *out)
 	        "  --no-access-log    do not write JSON access-log lines to stdout\n"
 	        "  --user NAME        serve as user NAME once the listeners are bound\n"
 	        "  --allow-root       serve as root (refused without it or --user)\n"
+	        "  --replica-of URL   serve as a read replica of the primary at URL\n"
+	        "                     (replication.cert/.key/.ca; docs/cluster.md)\n"
 	        "  --check-config FILE  check FILE's keys and values, then exit 0 (valid) or 1\n"
 	        "  --config-reference FORMAT  print every configuration key: markdown, roff\n"
 	        "                     or example (a file with every key at its default)\n"
@@ -151,7 +155,7 @@ static int make_dirs(const char *path, mode_t mode)
 /* People issued real certificate pairs in a new demo data directory. */
 #define DEMO_PEOPLE 100
 
-static int bootstrap_data_dir(const char *dir, const char *base_url)
+static int bootstrap_data_dir(const char *dir, const char *base_url, bool replica)
 {
 	char path[4096];
 	int rc = make_dirs(dir, 0755);
@@ -160,7 +164,8 @@ static int bootstrap_data_dir(const char *dir, const char *base_url)
 		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
 		rc = make_dir(path, 0700);
 	}
-	if (rc == 0)
+	/* A replica's CA files and store come from its primary (replica.c). */
+	if (rc == 0 && !replica)
 		rc = ca_bootstrap_demo(dir, base_url, DEMO_PEOPLE);
 	return rc;
 }
@@ -516,7 +521,13 @@ static int worker_main(unsigned index, void *arg)
 	        .map_size = (size_t)config_get_size(d->config, "store.map_size", 0),
 	        .map_max = (size_t)config_get_size(d->config, "store.map_max", 0),
 	        .max_readers = (unsigned)config_get_int(d->config, "store.max_readers", 0),
+	        .replication_retain = (uint64_t)config_get_int(d->config, "replication.retain", 0),
+	        .replication_retain_bytes =
+	                (uint64_t)config_get_size(d->config, "replication.retain_bytes", 1LL << 30),
 	};
+	struct replica_follower *follower = NULL;
+	struct replica_readiness replica_ready = {.max_lag_ms = d->replica.max_lag_ms,
+	                                          .primary = d->replica.primary};
 	/* Files the store and handlers create while starting belong to the user
 	 * the worker becomes; root comes back only to bind the listeners. */
 	if (d->drop_privileges && privileges_assume(&d->run_as) != 0) {
@@ -529,6 +540,22 @@ static int worker_main(unsigned index, void *arg)
 		goto out;
 	}
 	readiness_register("store", store_readiness_check, store);
+	if (d->replica.primary) {
+		/* Every worker judges lag from the store, which worker 0's
+		 * follower keeps; so all of them stop being ready together. */
+		replica_ready.store = store;
+		readiness_register("replication", replica_readiness_check, &replica_ready);
+		metrics_gauge_read(
+		        "kensho_replication_lag_seconds", NULL,
+		        "seconds since this replica last held everything its primary had "
+		        "(-1: not yet in contact)",
+		        METRICS_MERGE_MAX, replica_lag_seconds_read, &replica_ready);
+		if (index == 0 &&
+		    replica_follower_start(store, d->data_dir, &d->replica, &follower) != 0) {
+			status = PROCESS_EXIT_CONFIG;
+			goto out;
+		}
+	}
 	metric_set(metrics_gauge_merged("kensho_build_info", "version=\"" KENSHO_VERSION "\"",
 	                                "always 1; the label is the version of this kenshod",
 	                                METRICS_MERGE_MAX),
@@ -636,6 +663,7 @@ out:
 		log_warn("event loop closed with handles still open");
 	if (router)
 		router_free(router);
+	replica_follower_stop(follower);
 	if (store)
 		store_close(store);
 	readiness_reset();
@@ -966,6 +994,7 @@ int main(int argc, char **argv)
 		OPT_CONFIG_REFERENCE,
 		OPT_USER,
 		OPT_ALLOW_ROOT,
+		OPT_REPLICA_OF,
 	};
 	static const struct option options[] = {
 	        {"data", required_argument, NULL, 'd'},
@@ -979,6 +1008,7 @@ int main(int argc, char **argv)
 	        {"config-reference", required_argument, NULL, OPT_CONFIG_REFERENCE},
 	        {"user", required_argument, NULL, OPT_USER},
 	        {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
+	        {"replica-of", required_argument, NULL, OPT_REPLICA_OF},
 	        {"version", no_argument, NULL, OPT_VERSION},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
@@ -1024,6 +1054,10 @@ int main(int argc, char **argv)
 			break;
 		case OPT_ALLOW_ROOT:
 			rc = config_set_flag(d.config, "server.allow_root", "on", "--allow-root");
+			break;
+		case OPT_REPLICA_OF:
+			rc = config_set_flag(d.config, "replication.primary", optarg,
+			                     "--replica-of");
 			break;
 		case OPT_VERSION:
 			printf("kenshod %s\n", KENSHO_VERSION);
@@ -1131,8 +1165,23 @@ int main(int argc, char **argv)
 	}
 	struct stat data_st;
 	bool data_existed = stat(d.data_dir, &data_st) == 0;
-	if (bootstrap_data_dir(d.data_dir, base_url) != 0 || bootstrap_tls(&d) != 0 ||
-	    give_data_dir(&d, data_existed ? &data_st : NULL) != 0) {
+	if (replica_settings_read(d.config, &d.replica) != 0) {
+		status = 1;
+		goto out;
+	}
+	if (d.replica.primary) {
+		/* A replica signs nothing and publishes nothing: it serves what the
+		 * primary signed and published (docs/cluster.md). */
+		if (config_set_flag(d.config, "crl.generate", "false", "--replica-of") ||
+		    config_set_flag(d.config, "ocsp.cached_only", "true", "--replica-of") ||
+		    config_set_flag(d.config, "ocsp.refresh_rate", "0", "--replica-of")) {
+			status = 1;
+			goto out;
+		}
+	}
+	if (bootstrap_data_dir(d.data_dir, base_url, d.replica.primary != NULL) != 0 ||
+	    (d.replica.primary && replica_prepare(d.data_dir, &d.replica) != 0) ||
+	    bootstrap_tls(&d) != 0 || give_data_dir(&d, data_existed ? &data_st : NULL) != 0) {
 		status = 1;
 		goto out;
 	}

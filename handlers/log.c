@@ -335,7 +335,9 @@ static int log_context_init(struct router *r, const struct handler_env *env, voi
 		free(h);
 		return rc;
 	}
-	if (env->store && env->data_dir && metrics_worker_index() == 0)
+	/* A replica signs no tree heads: it copies the primary's. */
+	const char *primary = config_get(env->config, "replication.primary", NULL);
+	if (env->store && env->data_dir && metrics_worker_index() == 0 && !(primary && *primary))
 		signing_start(h);
 	*context = h;
 	return 0;

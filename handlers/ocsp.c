@@ -80,7 +80,41 @@ struct ocsp_handler {
 		enum store_signature_purpose purpose;
 	} signature_series[STORE_SIGNATURE_PURPOSES];
 	struct metric *batch_gauge;
+	/* a replica (replication.primary set): past max_lag it answers tryLater */
+	int64_t replica_max_lag_ms;  /* 0: not a replica */
+	uint64_t replica_checked_at; /* uv_now of the last look at the replica's state */
+	bool replica_stale;
 };
+
+/* Rule 1 (docs/architecture.md) on a replica: one that may be behind its
+ * primary by more than replication.max_lag might still hold an answer its
+ * primary has revoked, so it stops answering from its store (tryLater) —
+ * also to callers that reach it past the load balancer. The state is read
+ * from the store at most every REPLICA_CHECK_MS. */
+#define REPLICA_CHECK_MS 100
+
+static bool replica_stale(struct ocsp_handler *h)
+{
+	if (!h->replica_max_lag_ms)
+		return false;
+	uint64_t now = uv_now(h->env->loop);
+	if (h->replica_checked_at && now - h->replica_checked_at < REPLICA_CHECK_MS)
+		return h->replica_stale;
+	h->replica_checked_at = now;
+	struct store_txn *txn;
+	struct store_replica_state st;
+	int rc = store_txn_begin(h->env->store, false, &txn);
+	if (rc == 0) {
+		rc = store_replica_state_get(txn, &st);
+		store_txn_abort(txn);
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	h->replica_stale =
+	        rc != 0 || st.need_snapshot || wall_ms - st.caught_up_ms > h->replica_max_lag_ms;
+	return h->replica_stale;
+}
 
 /* How a request was answered, for /metrics. */
 enum answer_kind {
@@ -316,6 +350,10 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 		respond_status(h, ex, OCSP_STATUS_MALFORMED_REQUEST);
 		return;
 	}
+	if (replica_stale(h)) {
+		respond_status(h, ex, OCSP_STATUS_TRY_LATER);
+		return;
+	}
 	struct hit_target hit = {h, ex, is_get, (int64_t)time(NULL)};
 	int err = ocsp_service_lookup(h->responders, &job->query, hit.now, h->refresh_margin,
 	                              respond_cached_cb, &hit);
@@ -497,11 +535,15 @@ static int ocsp_context_init(struct router *r, const struct handler_env *env, vo
 		return -EINVAL;
 	}
 	opts.validity_seconds = validity_ms / 1000;
+	opts.cached_only = config_get_bool(c, "ocsp.cached_only", false);
 
 	struct ocsp_handler *h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	h->super.name = "ocsp";
+	const char *primary = config_get(c, "replication.primary", NULL);
+	if (primary && *primary && env->store)
+		h->replica_max_lag_ms = config_get_ms(c, "replication.max_lag", 30000);
 	h->super.on_request = ocsp_on_request;
 	h->super.on_forbidden = ocsp_on_forbidden;
 	h->env = env;

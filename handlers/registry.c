@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/exchange.h"
 #include "core/log.h"
 #include "handlers/admin.h"
@@ -17,14 +18,16 @@
 #include "handlers/log.h"
 #include "handlers/lookup.h"
 #include "handlers/ocsp.h"
+#include "handlers/replication.h"
 #include "handlers/roles.h"
 #include "handlers/status.h"
 #include "handlers/tsa.h"
 #include "handlers/verify.h"
 
 static const struct handler_family *const families[] = {
-        &health_family, &crl_family,    &lookup_family, &ocsp_family, &admin_family,
-        &verify_family, &intake_family, &status_family, &tsa_family,  &log_family,
+        &health_family, &crl_family,    &lookup_family,      &ocsp_family,
+        &admin_family,  &verify_family, &intake_family,      &status_family,
+        &tsa_family,    &log_family,    &replication_family, &replica_refusal_family,
 };
 
 #define FAMILY_COUNT (sizeof(families) / sizeof(families[0]))
@@ -45,7 +48,14 @@ int handlers_context_init(struct router *r, const struct handler_env *env,
 	/* Every route declares its roles; this is the one place they are
 	 * checked (handlers/roles.h). */
 	router_set_access(r, handler_check_access, (void *)env);
+	const char *primary = config_get(env->config, "replication.primary", NULL);
+	bool replica = primary && *primary;
 	for (size_t i = 0; i < FAMILY_COUNT; i++) {
+		/* A replica holds no signing keys and takes no writes: these
+		 * families stay off and replica_refusal_family answers for them. */
+		if (replica && (families[i] == &intake_family || families[i] == &tsa_family ||
+		                families[i] == &admin_family))
+			continue;
 		int rc = families[i]->on_context_init(r, env, &hc->contexts[i]);
 		if (rc == 0 || hc->contexts[i])
 			hc->started = i + 1; /* a half-made context is disposed of too */
@@ -69,7 +79,7 @@ void handlers_context_dispose(struct handlers_context *hc)
 		return;
 	hc->disposed = true;
 	for (size_t i = hc->started; i-- > 0;)
-		if (families[i]->on_context_dispose)
+		if (families[i]->on_context_dispose && hc->contexts[i])
 			families[i]->on_context_dispose(hc->contexts[i]);
 }
 
@@ -78,6 +88,7 @@ void handlers_dispose(struct handlers_context *hc)
 	if (!hc)
 		return;
 	for (size_t i = hc->started; i-- > 0;)
-		families[i]->dispose(hc->contexts[i]);
+		if (hc->contexts[i]) /* NULL: skipped on a replica, or nothing made */
+			families[i]->dispose(hc->contexts[i]);
 	free(hc);
 }

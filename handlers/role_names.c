@@ -12,14 +12,16 @@ static const struct role_name names[] = {
         {"relying-party+personal", PEER_ROLE_RELYING_PARTY | PEER_ROLE_PERSONAL, true},
         {"intake", PEER_ROLE_INTAKE, true},
         {"operator", PEER_ROLE_OPERATOR, true},
+        {"replica", PEER_ROLE_REPLICA, true},
         {"personal", PEER_ROLE_PERSONAL, false},
         {"status-page", PEER_ROLE_STATUS, false},
 };
 
-/* docs/architecture.md rule 4: personal data and the admin API need a
- * certificate, so a caller without one can never be granted them. */
+/* docs/architecture.md rule 4: personal data, the admin API and the whole
+ * store (replication) need a certificate, so a caller without one can never
+ * be granted them. */
 const struct role_table handler_roles = {
         .names = names,
         .count = sizeof names / sizeof names[0],
-        .authenticated_only = PEER_ROLE_PERSONAL | PEER_ROLE_OPERATOR,
+        .authenticated_only = PEER_ROLE_PERSONAL | PEER_ROLE_OPERATOR | PEER_ROLE_REPLICA,
 };

@@ -20,6 +20,7 @@ enum peer_role {
 	PEER_ROLE_INTAKE = 1 << 2,        /**< may submit applications */
 	PEER_ROLE_OPERATOR = 1 << 3,      /**< admin API */
 	PEER_ROLE_STATUS = 1 << 4,        /**< status page: operators, or local plain callers */
+	PEER_ROLE_REPLICA = 1 << 5,       /**< replication snapshot and change log */
 };
 
 /** The one table of role names (role_names.c): the words a tls.policy line

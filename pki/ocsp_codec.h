@@ -97,6 +97,7 @@ struct ocsp_responder_options {
 	enum ocsp_responder_id responder_id; /**< default (0): by key */
 	enum ocsp_key_type key_type;         /**< 0: accept whatever the key is */
 	int64_t validity_seconds;            /**< nextUpdate - thisUpdate; 0: 1 hour */
+	bool cached_only; /**< no key (a replica): loads without one, every signing is -EAGAIN */
 };
 
 /** Loads a delegated responder: the CA certificate, the responder

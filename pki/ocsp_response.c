@@ -40,6 +40,7 @@ struct ocsp_responder {
 	uint8_t name_hash[HASH_COUNT][64]; /* the CA's, per CertID hash */
 	uint8_t key_hash[HASH_COUNT][64];
 	uint8_t responder_key_sha1[20]; /* byKey: SHA-1 of our own public key */
+	bool keyless;                   /* opts.cached_only: answers come signed from elsewhere */
 };
 
 /* --- helpers ------------------------------------------------------------------ */
@@ -119,45 +120,15 @@ static int load_fail(struct ocsp_responder *r, int err, const char *what, const 
 	return err;
 }
 
-int ocsp_responder_load(const char *ca_path, const char *cert_path, const char *key_path,
-                        const struct ocsp_responder_options *opts, struct ocsp_responder **out)
+/* Loads and checks the responder's private key into r (load_fail on error). */
+static int responder_load_key(struct ocsp_responder *r, const char *key_path)
 {
-	int err = check_key_file(key_path);
-	if (err)
-		return err;
-	struct ocsp_responder *r = calloc(1, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	mbedtls_x509_crt_init(&r->ca);
-	mbedtls_x509_crt_init(&r->cert);
-	mbedtls_pk_init(&r->key);
-	r->opts = *opts;
-	if (r->opts.validity_seconds <= 0)
-		r->opts.validity_seconds = 3600;
-	if (!r->opts.responder_id)
-		r->opts.responder_id = OCSP_RESPONDER_BY_KEY;
-
-	if (mbedtls_x509_crt_parse_file(&r->ca, ca_path))
-		return load_fail(r, -EINVAL, "cannot parse the CA certificate", ca_path);
-	if (mbedtls_x509_crt_parse_file(&r->cert, cert_path))
-		return load_fail(r, -EINVAL, "cannot parse the responder certificate", cert_path);
 	mbedtls_ctr_drbg_context *drbg = rng();
 	if (!drbg || mbedtls_pk_parse_keyfile(&r->key, key_path, NULL))
 		return load_fail(r, -EINVAL, "cannot parse the responder key", key_path);
 	if (mbedtls_pk_check_pair(&r->cert.pk, &r->key))
 		return load_fail(r, -EINVAL, "responder key does not match its certificate",
 		                 key_path);
-	uint32_t flags;
-	if (mbedtls_x509_crt_verify(&r->cert, &r->ca, NULL, NULL, &flags, NULL, NULL))
-		return load_fail(r, -EINVAL, "responder certificate is not valid under the CA",
-		                 cert_path);
-	/* RFC 6960 §4.2.2.2: a delegated responder carries id-kp-OCSPSigning
-	 * (mbedTLS treats a certificate without the extension as "any"). */
-	if (!(r->cert.ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) ||
-	    mbedtls_x509_crt_check_extended_key_usage(&r->cert, MBEDTLS_OID_OCSP_SIGNING,
-	                                              MBEDTLS_OID_SIZE(MBEDTLS_OID_OCSP_SIGNING)))
-		return load_fail(r, -EINVAL, "responder certificate lacks id-kp-OCSPSigning",
-		                 cert_path);
 	if (mbedtls_pk_can_do(&r->key, MBEDTLS_PK_RSA))
 		r->pk_type = MBEDTLS_PK_RSA;
 	else if (mbedtls_pk_can_do(&r->key, MBEDTLS_PK_ECDSA))
@@ -179,6 +150,48 @@ int ocsp_responder_load(const char *ca_path, const char *cert_path, const char *
 	                    &probe_len, mbedtls_ctr_drbg_random, drbg))
 		return load_fail(r, -EINVAL, "responder key cannot sign", key_path);
 
+	return 0;
+}
+
+int ocsp_responder_load(const char *ca_path, const char *cert_path, const char *key_path,
+                        const struct ocsp_responder_options *opts, struct ocsp_responder **out)
+{
+	int err = opts->cached_only ? 0 : check_key_file(key_path);
+	if (err)
+		return err;
+	struct ocsp_responder *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	mbedtls_x509_crt_init(&r->ca);
+	mbedtls_x509_crt_init(&r->cert);
+	mbedtls_pk_init(&r->key);
+	r->opts = *opts;
+	if (r->opts.validity_seconds <= 0)
+		r->opts.validity_seconds = 3600;
+	if (!r->opts.responder_id)
+		r->opts.responder_id = OCSP_RESPONDER_BY_KEY;
+
+	if (mbedtls_x509_crt_parse_file(&r->ca, ca_path))
+		return load_fail(r, -EINVAL, "cannot parse the CA certificate", ca_path);
+	if (mbedtls_x509_crt_parse_file(&r->cert, cert_path))
+		return load_fail(r, -EINVAL, "cannot parse the responder certificate", cert_path);
+	r->keyless = opts->cached_only;
+	uint32_t flags;
+	if (mbedtls_x509_crt_verify(&r->cert, &r->ca, NULL, NULL, &flags, NULL, NULL))
+		return load_fail(r, -EINVAL, "responder certificate is not valid under the CA",
+		                 cert_path);
+	/* RFC 6960 §4.2.2.2: a delegated responder carries id-kp-OCSPSigning
+	 * (mbedTLS treats a certificate without the extension as "any"). */
+	if (!(r->cert.ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) ||
+	    mbedtls_x509_crt_check_extended_key_usage(&r->cert, MBEDTLS_OID_OCSP_SIGNING,
+	                                              MBEDTLS_OID_SIZE(MBEDTLS_OID_OCSP_SIGNING)))
+		return load_fail(r, -EINVAL, "responder certificate lacks id-kp-OCSPSigning",
+		                 cert_path);
+	if (!r->keyless) { /* a replica has none: the primary signed what it serves */
+		err = responder_load_key(r, key_path);
+		if (err)
+			return err;
+	}
 	const uint8_t *bits;
 	size_t bits_len;
 	if (spki_key_bits(&r->ca, &bits, &bits_len) || key_sha1(&r->cert, r->responder_key_sha1))
@@ -255,6 +268,8 @@ static int sign_tbs(struct ocsp_responder *r, const uint8_t *tbs, size_t tbs_len
                     size_t *sig_len)
 {
 	uint8_t hash[32];
+	if (r->keyless)
+		return -EAGAIN; /* the caller answers tryLater */
 	mbedtls_ctr_drbg_context *drbg = rng();
 	if (!drbg)
 		return -EIO;
@@ -270,6 +285,8 @@ int ocsp_response_sign(struct ocsp_responder *r, const struct ocsp_answer *answe
 {
 	if (count == 0 || count > OCSP_MAX_CERT_IDS || nonce_len > OCSP_NONCE_MAX + 4)
 		return -EINVAL;
+	if (r->keyless)
+		return -EAGAIN; /* nothing to sign with: the caller answers tryLater */
 	int64_t next_update = now + r->opts.validity_seconds;
 
 	struct der d;

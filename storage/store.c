@@ -26,30 +26,33 @@
  * `batches`) and the SHA-256 answers (`responses_sha256`): a kensho of an
  * older generation would misread the former, so it must refuse such a store;
  * an older store needs nothing converted for them (their sub-databases are
- * created empty when it is opened read-write). */
-#define SCHEMA_VERSION 4
+ * created empty when it is opened read-write).
+ * 5 added the replication log (replication.c), which every writer must
+ * append to; it starts empty. */
+#define SCHEMA_VERSION 5
 
-static const char *const db_names[DB_COUNT] = {
-        [DB_META] = "meta",
-        [DB_ISSUERS] = "issuers",
-        [DB_ISSUER_INDEX] = "issuer_index",
-        [DB_CERTS] = "certs",
-        [DB_CERT_DER] = "cert_der",
-        [DB_RESPONSES] = "responses",
-        [DB_REVOKED] = "revoked",
-        [DB_CHANGES] = "changes",
-        [DB_PERSONS] = "persons",
-        [DB_INTAKE] = "intake",
-        [DB_INTAKE_DIGEST] = "intake_digest",
-        [DB_AUDIT] = "audit",
-        [DB_REFRESH] = "refresh",
-        [DB_LOG_LEAVES] = "log_leaves",
-        [DB_LOG_NODES] = "log_nodes",
-        [DB_LOG_STH] = "log_sth",
-        [DB_LOG_RECORDS] = "log_records",
-        [DB_RESPONSES_SHA256] = "responses_sha256",
-        [DB_BATCHES] = "batches",
-        [DB_BATCH_REFS] = "batch_refs",
+const struct store_db_info store_dbs[DB_COUNT] = {
+        [DB_META] = {"meta", DB_META_KEYS},
+        [DB_ISSUERS] = {"issuers", DB_REPLICATED},
+        [DB_ISSUER_INDEX] = {"issuer_index", DB_REPLICATED},
+        [DB_CERTS] = {"certs", DB_REPLICATED},
+        [DB_CERT_DER] = {"cert_der", DB_REPLICATED},
+        [DB_RESPONSES] = {"responses", DB_REPLICATED},
+        [DB_REVOKED] = {"revoked", DB_REPLICATED},
+        [DB_CHANGES] = {"changes", DB_REPLICATED},
+        [DB_PERSONS] = {"persons", DB_REPLICATED},
+        [DB_INTAKE] = {"intake", DB_REPLICATED},
+        [DB_INTAKE_DIGEST] = {"intake_digest", DB_REPLICATED},
+        [DB_AUDIT] = {"audit", DB_REPLICATED},
+        [DB_REFRESH] = {"refresh", DB_REPLICATED},
+        [DB_LOG_LEAVES] = {"log_leaves", DB_REPLICATED},
+        [DB_LOG_NODES] = {"log_nodes", DB_REPLICATED},
+        [DB_LOG_STH] = {"log_sth", DB_REPLICATED},
+        [DB_LOG_RECORDS] = {"log_records", DB_REPLICATED},
+        [DB_RESPONSES_SHA256] = {"responses_sha256", DB_REPLICATED},
+        [DB_BATCHES] = {"batches", DB_REPLICATED},
+        [DB_BATCH_REFS] = {"batch_refs", DB_REPLICATED},
+        [DB_REPLICATION] = {"replication", DB_LOCAL},
 };
 
 int store_error(int rc)
@@ -151,8 +154,10 @@ static int store_open_dbs(struct store *s)
 	s->has_refresh = true;
 	s->has_log = true;
 	s->has_batches = true;
+	s->has_replication = true;
 	for (int i = 0; i < DB_COUNT && rc == 0; i++) {
-		rc = mdb_dbi_open(txn, db_names[i], s->read_only ? 0 : MDB_CREATE, &s->dbi[i]);
+		rc = mdb_dbi_open(txn, store_dbs[i].name, s->read_only ? 0 : MDB_CREATE,
+		                  &s->dbi[i]);
 		if (rc == MDB_NOTFOUND && i == DB_REFRESH && s->read_only) {
 			s->has_refresh = false; /* generation 1, read-only: no index */
 			rc = 0;
@@ -161,8 +166,13 @@ static int store_open_dbs(struct store *s)
 			s->has_log = false; /* before generation 3, read-only: no log */
 			rc = 0;
 		}
-		if (rc == MDB_NOTFOUND && i >= DB_RESPONSES_SHA256 && s->read_only) {
+		if (rc == MDB_NOTFOUND && i >= DB_RESPONSES_SHA256 && i <= DB_BATCH_REFS &&
+		    s->read_only) {
 			s->has_batches = false; /* before generation 4, read-only */
+			rc = 0;
+		}
+		if (rc == MDB_NOTFOUND && i == DB_REPLICATION && s->read_only) {
+			s->has_replication = false; /* before generation 5, read-only */
 			rc = 0;
 		}
 	}
@@ -185,6 +195,8 @@ static int store_open_dbs(struct store *s)
 			s->has_log = false;
 		if (rc == 0 && version < 4 && s->read_only)
 			s->has_batches = false;
+		if (rc == 0 && version < 5 && s->read_only)
+			s->has_replication = false;
 	}
 	if ((rc == MDB_NOTFOUND || (rc == 0 && version < SCHEMA_VERSION)) && !s->read_only) {
 		int err = 0;
@@ -236,6 +248,9 @@ int store_open(const struct store_options *opts, struct store **out)
 	if (!s)
 		return -ENOMEM;
 	s->read_only = opts->read_only;
+	s->replication_retain = opts->replication_retain ? opts->replication_retain
+	                                                 : STORE_REPLICATION_RETAIN_DEFAULT;
+	s->replication_retain_bytes = opts->replication_retain_bytes;
 	s->pool_max = opts->read_txn_pool < 0    ? 0
 	              : opts->read_txn_pool == 0 ? STORE_TXN_POOL_DEFAULT
 	                                         : (unsigned)opts->read_txn_pool;
@@ -291,6 +306,18 @@ int store_open(const struct store_options *opts, struct store **out)
 		return err;
 	}
 	store_counters_open(s, opts->path, s->read_only);
+	err = replication_retain_load(s, opts->replication_retain, opts->replication_retain_bytes);
+	if (err == -EAGAIN) {
+		err = store_adopt_map_size(s);
+		if (err == 0)
+			err = replication_retain_load(s, opts->replication_retain, opts->replication_retain_bytes);
+	}
+	if (err) {
+		log_error("store: cannot read the replication log's retention in %s: %s",
+		          opts->path, strerror(-err));
+		store_close(s);
+		return err;
+	}
 	*out = s;
 	return 0;
 }
@@ -402,6 +429,7 @@ static int txn_begin_once(struct store *s, bool write, struct store_txn **out)
 	}
 	t->map_full = false;
 	if (write) {
+		t->recording = s->has_replication;
 		MDB_envinfo info;
 		mdb_env_info(s->env, &info);
 		t->map_seen = info.me_mapsize;
@@ -436,6 +464,7 @@ static int write_abort(struct store_txn *t)
 	size_t seen = t->map_seen;
 	mdb_txn_abort(t->txn);
 	pthread_rwlock_unlock(&s->remap);
+	free(t->changes.p);
 	free(t);
 	if (!full)
 		return 0;
@@ -452,9 +481,16 @@ int store_txn_commit(struct store_txn *t)
 	}
 	if (t->map_full)
 		return write_abort(t);
+	/* The change entry commits with what it describes, or neither does. */
+	int err = change_flush(t);
+	if (err || t->map_full) {
+		int abort_rc = write_abort(t);
+		return err && err != -EAGAIN ? err : abort_rc ? abort_rc : -EAGAIN;
+	}
 	size_t seen = t->map_seen;
 	int rc = mdb_txn_commit(t->txn);
 	pthread_rwlock_unlock(&s->remap);
+	free(t->changes.p);
 	free(t);
 	if (rc == MDB_MAP_FULL) {
 		rc = store_grow(s, seen);
@@ -511,6 +547,8 @@ int store_put(struct store_txn *txn, enum store_db db, MDB_val *key, MDB_val *va
 	int rc = mdb_put(txn->txn, txn->store->dbi[db], key, val, flags);
 	if (rc == MDB_MAP_FULL)
 		txn->map_full = true;
+	if (rc == 0)
+		change_note(txn, db, key, false);
 	return store_error(rc);
 }
 
@@ -524,6 +562,8 @@ int store_del(struct store_txn *txn, enum store_db db, MDB_val *key)
 	int rc = mdb_del(txn->txn, txn->store->dbi[db], key, NULL);
 	if (rc == MDB_MAP_FULL)
 		txn->map_full = true;
+	if (rc == 0)
+		change_note(txn, db, key, true);
 	return store_error(rc);
 }
 

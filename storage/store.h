@@ -46,6 +46,8 @@ struct store_options {
 	unsigned max_readers; /**< 0 = 1024 */
 	bool read_only;
 	int read_txn_pool; /**< idle read transactions kept for reuse; 0 = 64, -1 = none */
+	uint64_t replication_retain; /**< change entries the replication log keeps; 0 = default */
+	uint64_t replication_retain_bytes; /**< and at most these bytes of them; 0 = as recorded */
 };
 
 /** Opens (creating if needed) the environment and all sub-databases, clears
@@ -507,3 +509,81 @@ int store_serial_from_hex(const char *hex, size_t len, struct store_serial *out)
 /** Writes the serial as lowercase hex (no leading 00 pad) into out[41]: two
  * digits per octet, so 0x0a1b is "0a1b", as openssl prints serials. */
 void store_serial_to_hex(const struct store_serial *serial, char out[2 * STORE_SERIAL_MAX + 1]);
+
+/* --- replication (replication.c; docs/cluster.md) --------------------------------- */
+
+/* Every write transaction that puts or deletes in a replicated sub-database
+ * appends one change entry to the replication log in the same transaction:
+ * what a replica applies to hold the same bytes. */
+
+/** Change entries kept by default (replication.retain). */
+#define STORE_REPLICATION_RETAIN_DEFAULT 100000u
+/** The change-entry layout this build writes and reads. */
+#define STORE_CHANGE_VERSION 1
+/** The epoch of every change until promotion exists. */
+#define STORE_EPOCH_INITIAL 1
+
+enum store_change_op { STORE_CHANGE_PUT = 1, STORE_CHANGE_DEL = 2 };
+
+/** One operation of a decoded change entry; pointers into the entry. */
+struct store_change_item {
+	enum store_change_op op;
+	const char *db; /**< the sub-database's name (one of the store's own) */
+	struct store_blob key;
+	struct store_blob value; /**< empty for STORE_CHANGE_DEL */
+};
+
+struct store_change_head {
+	uint8_t version;
+	uint64_t epoch;
+	int64_t time;   /**< unix seconds at commit */
+	uint32_t count; /**< operations */
+};
+
+/** Decodes a change entry strictly (known version, known replicated
+ * sub-databases, key sizes LMDB accepts, exact length), calling fn (may be
+ * NULL) per operation in order. -EBADMSG on any malformation, before fn
+ * was called for any operation; fn's nonzero result stops and is returned. */
+int store_change_decode(const uint8_t *data, size_t len, struct store_change_head *head,
+                        int (*fn)(const struct store_change_item *item, void *arg), void *arg);
+
+/** The replication log's first and last sequence (both 0 when empty). */
+int store_replication_bounds(struct store_txn *txn, uint64_t *first, uint64_t *last);
+
+/** Calls fn for each change entry after `after` in order, until fn returns
+ * nonzero (1 stops without error) or max_bytes of entries were passed (at
+ * least one is). -ESTALE when entries after `after` were already trimmed
+ * (the caller needs a snapshot), -ERANGE when `after` is beyond the log. */
+int store_replication_each(struct store_txn *txn, uint64_t after, size_t max_bytes,
+                           int (*fn)(uint64_t seq, struct store_blob entry, void *arg), void *arg);
+
+/** A replica's step: applies change entry `seq` (decoded strictly first) and
+ * appends it to this store's own log under the same sequence, in txn; so
+ * the log's last sequence is the replica's cursor, exactly once. -ESTALE
+ * unless seq is the last applied plus one (a gap: take a snapshot),
+ * -EBADMSG for an undecodable entry; nothing is written then. */
+int store_replication_apply(struct store_txn *txn, uint64_t seq, const uint8_t *entry, size_t len);
+
+/** A replica's own view of its primary (a local meta entry, never replicated). */
+struct store_replica_state {
+	int64_t caught_up_ms;  /**< unix ms when this store last held all the primary had */
+	uint64_t primary_last; /**< the primary's last sequence as last reported */
+	int64_t contact_ms;    /**< unix ms of the primary's last answer */
+	bool need_snapshot;    /**< the primary no longer has what follows (410/409) */
+};
+
+/** Records the replica's state in txn. */
+int store_replica_state_put(struct store_txn *txn, const struct store_replica_state *state);
+/** Reads it; -ENOENT on a store that never followed a primary. */
+int store_replica_state_get(struct store_txn *txn, struct store_replica_state *out);
+
+/** Checks that DIR/data.mdb is a whole kensho store (opens, its pages all
+ * present, the schema known, a replication log) and reads its log's last
+ * sequence. 0, -EBADMSG (not LMDB, truncated), -EPROTO (not a store of
+ * this schema) or another -errno. */
+int store_snapshot_verify(const char *dir, uint64_t *last);
+
+/** Writes a compacted, consistent copy of the whole environment to fd
+ * (mdb_env_copyfd2 with MDB_CP_COMPACT); blocks, so off the loop. Its
+ * replication log's last sequence is the point it corresponds to. */
+int store_snapshot_write(struct store *s, int fd);

@@ -28,7 +28,34 @@ enum store_db {
 	DB_RESPONSES_SHA256,
 	DB_BATCHES,
 	DB_BATCH_REFS,
+	DB_REPLICATION,
 	DB_COUNT
+};
+
+/* What replicas receive of a sub-database (docs/cluster.md). A new
+ * sub-database is replicated unless its entry says otherwise. */
+enum store_db_replication {
+	DB_REPLICATED = 0, /* every put and delete travels (the default) */
+	DB_LOCAL,          /* this node's own: never in a change entry */
+	DB_META_KEYS,      /* meta: everything but the local keys (leases) */
+};
+
+struct store_db_info {
+	const char *name;
+	enum store_db_replication replication;
+};
+
+/** The sub-databases' names and replication classes, indexed by enum store_db. */
+extern const struct store_db_info store_dbs[DB_COUNT];
+
+/* A write transaction's record of what it wrote to replicated sub-databases:
+ * one (op, db, key) per store_put/store_del, in order. The values are read
+ * back at commit, so MDB_RESERVE writes are captured once filled in. */
+struct change_record {
+	uint8_t *p;
+	size_t len, cap;
+	uint32_t ops;
+	bool failed; /* out of memory: the commit fails rather than lose a change */
 };
 
 /* Read transactions kept reset for reuse (mdb_txn_reset/renew): beyond this
@@ -43,6 +70,9 @@ struct store {
 	bool has_refresh; /* false: a read-only store written before the refresh index */
 	bool has_log;     /* false: a read-only store written before the Merkle log */
 	bool has_batches; /* false: a read-only store written before batches and SHA-256 answers */
+	bool has_replication; /* false: a read-only store written before the replication log */
+	uint64_t replication_retain; /* change entries kept (trimmed at commit) */
+	uint64_t replication_retain_bytes; /* and their bytes at most (0: no bound) */
 	/* mdb_env_set_mapsize may run only while no transaction of this process
 	 * is active: every transaction holds `remap` shared, a resize holds it
 	 * exclusively. */
@@ -61,6 +91,8 @@ struct store_txn {
 	bool write;
 	bool map_full;          /* a put hit MDB_MAP_FULL: commit/abort grow the map */
 	size_t map_seen;        /* map size when a write transaction began */
+	bool recording;         /* writes to replicated sub-databases go to `changes` */
+	struct change_record changes;
 	struct store_txn *next; /* in the pool */
 };
 
@@ -189,3 +221,16 @@ int log_append(struct store_txn *txn, enum store_log_type type, uint64_t record,
 /** Logs every intake and audit record of a store written before the log,
  * in order of their times (intake first on a tie). */
 int log_build(struct store_txn *txn);
+
+/* --- the replication log (replication.c) ---------------------------------------- */
+
+/** Notes a put (or, del=true, a delete) of key in db for this transaction's
+ * change entry, if db is replicated and the transaction records. */
+void change_note(struct store_txn *txn, enum store_db db, const MDB_val *key, bool del);
+/** Adopts the data directory's retention bound, recording `configured`
+ * (0: none given) as the new one when the store is writable. */
+int replication_retain_load(struct store *s, uint64_t configured, uint64_t configured_bytes);
+/** Appends the transaction's change entry (if it wrote anything replicated)
+ * to the replication log and trims the log to its retention; called by
+ * store_txn_commit just before the LMDB commit. */
+int change_flush(struct store_txn *txn);

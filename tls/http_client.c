@@ -595,8 +595,8 @@ static void connection_close(struct http_connection *conn)
 }
 
 /* Reads until the response is complete (by its framing) or the server
- * closes; at most HTTP_CLIENT_MAX_RESPONSE bytes. */
-static int read_response(struct http_connection *conn, struct buf *raw)
+ * closes; at most max bytes. */
+static int read_response(struct http_connection *conn, struct buf *raw, size_t max)
 {
 	for (;;) {
 		if (buf_reserve(raw, 16384) < 0)
@@ -608,7 +608,7 @@ static int read_response(struct http_connection *conn, struct buf *raw)
 		if (n == 0)
 			return raw->len == 0 && conn->io_error ? conn->io_error : 0;
 		raw->len += (size_t)n;
-		if (raw->len > HTTP_CLIENT_MAX_RESPONSE)
+		if (raw->len > max)
 			return -E2BIG;
 		struct http_reply trial;
 		bool framed = false;
@@ -619,15 +619,17 @@ static int read_response(struct http_connection *conn, struct buf *raw)
 	}
 }
 
-int http_client_post(struct http_client *c, const char *path, const char *content_type,
-                     const uint8_t *body, size_t len, struct http_reply *reply)
+/* One request (a body only with a content type) and its whole response. */
+static int client_request(struct http_client *c, const char *method, const char *path,
+                          const char *content_type, const uint8_t *body, size_t len, size_t max,
+                          struct http_reply *reply)
 {
 	memset(reply, 0, sizeof(*reply));
 	struct buf head = {0};
-	buf_printf(&head,
-	           "POST %s%s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: %s\r\n"
-	           "Content-Length: %zu\r\nConnection: close\r\n",
-	           c->url.base, path, c->url.host, c->url.port, content_type, len);
+	buf_printf(&head, "%s %s%s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n", method,
+	           c->url.base, path, c->url.host, c->url.port);
+	if (content_type)
+		buf_printf(&head, "Content-Type: %s\r\nContent-Length: %zu\r\n", content_type, len);
 	if (c->user_agent)
 		buf_printf(&head, "User-Agent: %s\r\n", c->user_agent);
 	buf_append_str(&head, "\r\n");
@@ -644,11 +646,11 @@ int http_client_post(struct http_client *c, const char *path, const char *conten
 	if (err == 0)
 		err = connection_send(&conn, head.data, head.len);
 	buf_free(&head);
-	if (err == 0)
+	if (err == 0 && content_type && len)
 		err = connection_send(&conn, body, len);
 	struct buf raw = {0};
 	if (err == 0)
-		err = read_response(&conn, &raw);
+		err = read_response(&conn, &raw, max);
 	if (conn.tls && err == 0)
 		mbedtls_ssl_close_notify(&conn.ssl);
 	connection_close(&conn);
@@ -657,6 +659,20 @@ int http_client_post(struct http_client *c, const char *path, const char *conten
 	/* The reply's pointers lead into raw's bytes, which it now owns. */
 	reply->raw = raw;
 	return err;
+}
+
+int http_client_post(struct http_client *c, const char *path, const char *content_type,
+                     const uint8_t *body, size_t len, struct http_reply *reply)
+{
+	return client_request(c, "POST", path, content_type, body, len, HTTP_CLIENT_MAX_RESPONSE,
+	                      reply);
+}
+
+int http_client_get(struct http_client *c, const char *path, size_t max_response,
+                    struct http_reply *reply)
+{
+	return client_request(c, "GET", path, NULL, NULL, 0,
+	                      max_response ? max_response : HTTP_CLIENT_MAX_RESPONSE, reply);
 }
 
 const char *http_client_strerror(int err)

@@ -82,6 +82,11 @@ int http_client_new(const struct http_client_options *options, struct http_clien
 int http_client_post(struct http_client *client, const char *path, const char *content_type,
                      const uint8_t *body, size_t len, struct http_reply *reply);
 
+/** GETs the URL's base + path like http_client_post, accepting a response
+ * of up to max_response bytes (0: HTTP_CLIENT_MAX_RESPONSE). */
+int http_client_get(struct http_client *client, const char *path, size_t max_response,
+                    struct http_reply *reply);
+
 /** Frees a client (NULL is fine). */
 void http_client_free(struct http_client *client);
 

@@ -17,45 +17,48 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from harness import Server, check, run  # noqa: E402
 
 CALLERS = ["plain", "plain-no-rp", "tls-anonymous", "operator", "relying-party",
-           "personal", "intake", "unnamed"]
+           "personal", "intake", "unnamed", "replica"]
 # plain:         plain HTTP, plain.relying_party = true (the default)
 # plain-no-rp:   plain HTTP, plain.relying_party = false
 # tls-anonymous: TLS without a client certificate (demo policy: relying-party anonymous)
-# operator ... intake: TLS with the demo PKI's client certificates (DIR/tls/clients/)
+# operator ... intake, replica: TLS with the demo PKI's client certificates (DIR/tls/clients/)
 # unnamed:       TLS with a certificate from the demo TLS CA that no policy rule names
 
 # Y: the route serves this caller; N: refused before the handler runs.
 MATRIX = {
-    #                         plain no-rp anon  oper  rp    pers  intk  unnamed
-    "/healthz":              "Y     Y     Y     Y     Y     Y     Y     Y",
-    "/readyz":               "Y     Y     Y     Y     Y     Y     Y     Y",
-    "/metrics":              "Y     Y     Y     Y     Y     Y     Y     Y",
-    "/crl/sign.crl":         "Y     N     Y     N     Y     Y     N     N",
-    "/crl/sign-delta.crl":   "Y     N     Y     N     Y     Y     N     N",
-    "/crl/auth.crl":         "Y     N     Y     N     Y     Y     N     N",
-    "/crl/auth-delta.crl":   "Y     N     Y     N     Y     Y     N     N",
-    "/crl/sign/arl.crl":     "Y     N     Y     N     Y     Y     N     N",
-    "/crl/auth/arl.crl":     "Y     N     Y     N     Y     Y     N     N",
-    "/crl/":                 "Y     N     Y     N     Y     Y     N     N",
-    "/v1/certs/":            "Y     N     Y     N     Y     Y     N     N",
-    "/ocsp":                 "Y     N     Y     N     Y     Y     N     N",
-    "/ocsp/":                "Y     N     Y     N     Y     Y     N     N",
-    "/v1/verify":            "Y     N     Y     N     Y     Y     N     N",
-    "/v1/intake":            "N     N     N     N     N     N     Y     N",
-    "/v1/intake/":           "N     N     N     N     N     N     Y     N",
-    "/tsa":                  "N     N     N     N     N     N     Y     N",
-    "/v1/log/sth":           "N     N     N     N     N     N     Y     N",
-    "/v1/log/sth/":          "N     N     N     N     N     N     Y     N",
-    "/v1/log/proof/inclusion":   "N     N     N     N     N     N     Y     N",
-    "/v1/log/proof/consistency": "N     N     N     N     N     N     Y     N",
-    "/v1/admin/issue":       "N     N     N     Y     N     N     N     N",
-    "/v1/admin/revoke":      "N     N     N     Y     N     N     N     N",
-    "/v1/admin/event":       "N     N     N     Y     N     N     N     N",
-    "/v1/admin/reload":      "N     N     N     Y     N     N     N     N",
+    #                         plain no-rp anon  oper  rp    pers  intk  unnamed repl
+    "/healthz":              "Y     Y     Y     Y     Y     Y     Y     Y       Y",
+    "/readyz":               "Y     Y     Y     Y     Y     Y     Y     Y       Y",
+    "/metrics":              "Y     Y     Y     Y     Y     Y     Y     Y       Y",
+    "/crl/sign.crl":         "Y     N     Y     N     Y     Y     N     N       N",
+    "/crl/sign-delta.crl":   "Y     N     Y     N     Y     Y     N     N       N",
+    "/crl/auth.crl":         "Y     N     Y     N     Y     Y     N     N       N",
+    "/crl/auth-delta.crl":   "Y     N     Y     N     Y     Y     N     N       N",
+    "/crl/sign/arl.crl":     "Y     N     Y     N     Y     Y     N     N       N",
+    "/crl/auth/arl.crl":     "Y     N     Y     N     Y     Y     N     N       N",
+    "/crl/":                 "Y     N     Y     N     Y     Y     N     N       N",
+    "/v1/certs/":            "Y     N     Y     N     Y     Y     N     N       N",
+    "/ocsp":                 "Y     N     Y     N     Y     Y     N     N       N",
+    "/ocsp/":                "Y     N     Y     N     Y     Y     N     N       N",
+    "/v1/verify":            "Y     N     Y     N     Y     Y     N     N       N",
+    "/v1/intake":            "N     N     N     N     N     N     Y     N       N",
+    "/v1/intake/":           "N     N     N     N     N     N     Y     N       N",
+    "/tsa":                  "N     N     N     N     N     N     Y     N       N",
+    "/v1/log/sth":           "N     N     N     N     N     N     Y     N       N",
+    "/v1/log/sth/":          "N     N     N     N     N     N     Y     N       N",
+    "/v1/log/proof/inclusion":   "N     N     N     N     N     N     Y     N       N",
+    "/v1/log/proof/consistency": "N     N     N     N     N     N     Y     N       N",
+    "/v1/admin/issue":       "N     N     N     Y     N     N     N     N       N",
+    "/v1/admin/revoke":      "N     N     N     Y     N     N     N     N       N",
+    "/v1/admin/event":       "N     N     N     Y     N     N     N     N       N",
+    "/v1/admin/reload":      "N     N     N     Y     N     N     N     N       N",
     # the status page: operators over TLS, and plain callers on loopback
     # (every caller here is on 127.0.0.1; over TLS that alone opens nothing)
-    "/":                     "Y     Y     N     Y     N     N     N     N",
-    "/v1/status":            "Y     Y     N     Y     N     N     N     N",
+    "/":                     "Y     Y     N     Y     N     N     N     N       N",
+    "/v1/status":            "Y     Y     N     Y     N     N     N     N       N",
+    "/v1/replication/changes":  "N     N     N     N     N     N     N     N       Y",
+    "/v1/replication/snapshot": "N     N     N     N     N     N     N     N       Y",
+    "/v1/replication/files":    "N     N     N     N     N     N     N     N       Y",
 }
 
 # One request per route: method, target, body.
@@ -87,6 +90,9 @@ REQUESTS = {
     "/v1/admin/reload": ("POST", "/v1/admin/reload", b""),
     "/": ("GET", "/", None),
     "/v1/status": ("GET", "/v1/status", None),
+    "/v1/replication/changes": ("GET", "/v1/replication/changes?after=0", None),
+    "/v1/replication/snapshot": ("GET", "/v1/replication/snapshot", None),
+    "/v1/replication/files": ("GET", "/v1/replication/files", None),
 }
 
 OCSP_UNAUTHORIZED = bytes.fromhex("30030a0106")  # RFC 6960 §2.3, unsigned

@@ -22,17 +22,19 @@ static void test_policy_words(void **state)
 	                 PEER_ROLE_RELYING_PARTY | PEER_ROLE_PERSONAL);
 	assert_int_equal(word("intake"), PEER_ROLE_INTAKE);
 	assert_int_equal(word("operator"), PEER_ROLE_OPERATOR);
+	assert_int_equal(word("replica"), PEER_ROLE_REPLICA);
 	/* personal comes only with relying-party; no policy grants the status page */
 	assert_int_equal(word("personal"), (core_role_set)-1);
 	assert_int_equal(word("status-page"), (core_role_set)-1);
 	assert_int_equal(word("admin"), (core_role_set)-1);
 	/* docs/architecture.md rule 4 */
-	assert_int_equal(handler_roles.authenticated_only, PEER_ROLE_PERSONAL | PEER_ROLE_OPERATOR);
+	assert_int_equal(handler_roles.authenticated_only,
+	                 PEER_ROLE_PERSONAL | PEER_ROLE_OPERATOR | PEER_ROLE_REPLICA);
 }
 
 static void test_every_role_has_one_name(void **state)
 {
-	for (core_role_set bit = 1; bit <= PEER_ROLE_STATUS; bit <<= 1) {
+	for (core_role_set bit = 1; bit <= PEER_ROLE_REPLICA; bit <<= 1) {
 		size_t named = 0;
 		for (size_t i = 0; i < handler_roles.count; i++)
 			named += handler_roles.names[i].roles == bit;

@@ -226,7 +226,7 @@ static void test_index_built_for_schema_1_store(void **state)
 	txn = begin(f->store, false);
 	MDB_val v;
 	assert_int_equal(store_get(txn, DB_META, &sk, &v), 0);
-	assert_int_equal(((const uint8_t *)v.mv_data)[4], 4);
+	assert_int_equal(((const uint8_t *)v.mv_data)[4], 5);
 	store_txn_abort(txn);
 }
 
@@ -299,7 +299,7 @@ static void test_schema_2_store_upgraded(void **state)
 	txn = begin(f->store, true);
 	MDB_val v;
 	assert_int_equal(store_get(txn, DB_META, &sk, &v), 0);
-	assert_int_equal(((const uint8_t *)v.mv_data)[4], 4);
+	assert_int_equal(((const uint8_t *)v.mv_data)[4], 5);
 	assert_int_equal(store_status_lookup(txn, issuer, &one, &c, &r), 0);
 	assert_int_equal(r.der.len, sizeof(der));
 	static const uint8_t batch_der[] = {0x30, 0x03, 0x0a, 0x01, 0x07};

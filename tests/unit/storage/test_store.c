@@ -1060,7 +1060,7 @@ static void test_unknown_versions_are_refused(void **state)
 	store_txn_abort(txn);
 
 	txn = begin(f->store, true);
-	uint8_t schema[5] = {1, 0, 0, 0, 5}; /* a future generation */
+	uint8_t schema[5] = {1, 0, 0, 0, 6}; /* a future generation */
 	MDB_val sk = {6, "schema"}, sv = {sizeof(schema), schema};
 	assert_int_equal(store_put(txn, DB_META, &sk, &sv, 0), 0);
 	assert_int_equal(store_txn_commit(txn), 0);

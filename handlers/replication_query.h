@@ -1,0 +1,16 @@
+/* The query string of GET /v1/replication/changes: `after` (a sequence
+ * number, required) and `wait` (seconds, optional), each a decimal number,
+ * each at most once. Kept apart from HTTP so the parser can be fuzzed. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct replication_query {
+	uint64_t after;
+	uint64_t wait_s; /**< 0 when absent: answer at once */
+};
+
+/** Parses "after=N[&wait=S]" in any order. 0, or -EINVAL with err saying why. */
+int replication_query_parse(const char *query, size_t len, struct replication_query *out, char *err,
+                            size_t err_len);
