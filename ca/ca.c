@@ -572,15 +572,28 @@ static int load_issuers(struct ca *ca)
 	return err;
 }
 
-int ca_open_with_store(const char *data_dir, struct store *store, struct ca **out,
-                       char err[CA_ERR_LEN])
+/* Reads the issuers (and the responders for pre-signing) from the store. */
+static int ca_attach_store(struct ca *ca, struct store *store, char err[CA_ERR_LEN])
+{
+	ca->store = store;
+	int e = load_issuers(ca);
+	if (e) {
+		ca_error(err, "the store has no issuers: %s (run `kensho --data %s ca init`)",
+		         strerror(-e), ca->data_dir);
+		return e;
+	}
+	load_responders(ca);
+	return 0;
+}
+
+/* The CA's keys and settings, without its store. */
+static int ca_load_files(const char *data_dir, struct ca **out, char err[CA_ERR_LEN])
 {
 	struct ca *ca = ca_alloc(data_dir);
 	if (!ca) {
 		ca_error(err, "out of memory or no entropy source");
 		return -ENOMEM;
 	}
-	ca->store = store;
 	char path[PATH_MAX];
 	int e = 0;
 	for (int k = CERT_KIND_SIGN; k <= CERT_KIND_AUTH && !e; k++) {
@@ -601,15 +614,6 @@ int ca_open_with_store(const char *data_dir, struct store *store, struct ca **ou
 		if (e)
 			ca_error(err, "reading %s/ca/base-url failed: %s", data_dir, strerror(-e));
 	}
-	if (!e && store) {
-		e = load_issuers(ca);
-		if (e)
-			ca_error(err,
-			         "the store has no issuers: %s (run `kensho --data %s ca init`)",
-			         strerror(-e), data_dir);
-		else
-			load_responders(ca);
-	}
 	if (e) {
 		ca_close(ca);
 		return e;
@@ -618,21 +622,42 @@ int ca_open_with_store(const char *data_dir, struct store *store, struct ca **ou
 	return 0;
 }
 
+int ca_open_with_store(const char *data_dir, struct store *store, struct ca **out,
+                       char err[CA_ERR_LEN])
+{
+	struct ca *ca;
+	int e = ca_load_files(data_dir, &ca, err);
+	if (!e && store && (e = ca_attach_store(ca, store, err)))
+		ca_close(ca);
+	if (!e)
+		*out = ca;
+	return e;
+}
+
+/* The files first: a CA whose keys cannot be used never opens the store, so a
+ * caller that already has it open in this process (LMDB allows one
+ * environment per file and process) does not get a second one. */
 int ca_open(const char *data_dir, struct ca **out, char err[CA_ERR_LEN])
 {
+	struct ca *ca;
+	int e = ca_load_files(data_dir, &ca, err);
+	if (e)
+		return e;
 	struct store *store;
-	int e = ca_store_open(data_dir, &store);
+	e = ca_store_open(data_dir, &store);
 	if (e) {
 		ca_error(err, "opening the store in %s/%s failed: %s", data_dir, CA_STORE_SUBDIR,
 		         strerror(-e));
+		ca_close(ca);
 		return e;
 	}
-	e = ca_open_with_store(data_dir, store, out, err);
+	ca->own_store = true;
+	e = ca_attach_store(ca, store, err);
 	if (e) {
-		store_close(store);
+		ca_close(ca); /* closes the store it owns */
 		return e;
 	}
-	(*out)->own_store = true;
+	*out = ca;
 	return 0;
 }
 

@@ -5,9 +5,11 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "storage/codec.h"
@@ -234,6 +236,47 @@ static int store_open_dbs(struct store *s)
 	return store_error(mdb_txn_commit(txn));
 }
 
+/* The stores open in this process. LMDB allows one environment per file and
+ * process: closing a second one would release the first one's reader slots
+ * and file locks. A second open is refused instead. */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct store *open_stores;
+
+static int open_register(struct store *s, const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return 0; /* mdb_env_open reports it */
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	s->pid = getpid();
+	int rc = 0;
+	pthread_mutex_lock(&open_lock);
+	for (struct store *o = open_stores; o; o = o->next_open)
+		if (o->dev == s->dev && o->ino == s->ino && o->pid == s->pid)
+			rc = -EBUSY; /* (entries from before a fork have another pid) */
+	if (rc == 0) {
+		s->next_open = open_stores;
+		open_stores = s;
+	}
+	pthread_mutex_unlock(&open_lock);
+	if (rc)
+		log_error("store: %s is already open in this process", path);
+	return rc;
+}
+
+static void open_unregister(struct store *s)
+{
+	pthread_mutex_lock(&open_lock);
+	for (struct store **p = &open_stores; *p; p = &(*p)->next_open) {
+		if (*p == s) {
+			*p = s->next_open;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&open_lock);
+}
+
 int store_open(const struct store_options *opts, struct store **out)
 {
 	*out = NULL;
@@ -247,6 +290,11 @@ int store_open(const struct store_options *opts, struct store **out)
 	struct store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	int registered = open_register(s, opts->path);
+	if (registered) {
+		free(s);
+		return registered;
+	}
 	s->read_only = opts->read_only;
 	s->replication_retain = opts->replication_retain ? opts->replication_retain
 	                                                 : STORE_REPLICATION_RETAIN_DEFAULT;
@@ -334,6 +382,7 @@ void store_close(struct store *s)
 	}
 	if (s->env)
 		mdb_env_close(s->env);
+	open_unregister(s);
 	store_counters_close(s);
 	pthread_rwlock_destroy(&s->remap);
 	pthread_mutex_destroy(&s->pool_lock);

@@ -83,6 +83,11 @@ struct store {
 	unsigned pool_max;
 	struct counters_page *counters; /* counters.c; NULL when not mapped */
 	bool counters_writable;
+	/* the directory, to refuse a second open in this process (store.c) */
+	dev_t dev;
+	ino_t ino;
+	pid_t pid;
+	struct store *next_open;
 };
 
 struct store_txn {
