@@ -10,7 +10,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from harness import SOURCE, check  # noqa: E402
 
-SCENARIOS = ["cached", "live", "store", "uniform", "tls", "crl", "intake"]
+SCENARIOS = ["cached", "live", "store", "uniform", "tls", "flood", "crl", "intake"]
 
 with tempfile.TemporaryDirectory(prefix="kensho-compare-test-") as out:
     p = subprocess.run([sys.executable, os.path.join(SOURCE, "bench", "compare"), "--quick",
@@ -38,6 +38,15 @@ with tempfile.TemporaryDirectory(prefix="kensho-compare-test-") as out:
     full = [r for r in results if r["label"] == "tls-full"][0]
     check(resumed["resumed"] > 0 and full["resumed"] == 0,
           f"resumption happened only when offered ({resumed['resumed']} vs {full['resumed']})")
+    for label in ("flood-direct-alone", "flood-direct-during", "flood-direct-handshakes",
+                  "flood-haproxy-alone", "flood-haproxy-during", "flood-haproxy-handshakes"):
+        check(label in peers, f"{label} was measured")
+    handshakes = [r for r in results if r["label"] == "flood-handshakes"]
+    check(handshakes and handshakes[0]["handshakes_per_cpu_second"] and handshakes[0]["raw_sign_per_cpu_second"],
+          "the flood's handshakes per kenshod CPU-second and bench_sign's raw rate were both measured")
+    during = [r for r in results if r["label"] == "flood-direct-during"]
+    check(during and during[0].get("flood_handshakes_per_second", 0) > 0,
+          "the constant-rate run had a handshake flood beside it")
     for png in ("throughput.png", "latency.png"):
         path = os.path.join(out, png)
         check(os.path.getsize(path) > 1000 and open(path, "rb").read(4) == b"\x89PNG",
