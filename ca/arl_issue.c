@@ -11,6 +11,7 @@
 
 #include <mbedtls/pk.h>
 
+#include "core/encoding.h"
 #include "core/log.h"
 #include "pki/crl_read.h"
 #include "pki/crl_write.h"
@@ -61,17 +62,6 @@ int arl_url(const char *base_url, const char *label, char *out, size_t out_len)
 
 /* --- the list ---------------------------------------------------------------------- */
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int parse_line(const char *line, struct arl_item *item)
 {
 	char hex[LINE_MAX_LEN];
@@ -79,16 +69,12 @@ static int parse_line(const char *line, struct arl_item *item)
 	int reason;
 	if (sscanf(line, "%60s %" SCNd64 " %d", hex, &at, &reason) != 3)
 		return -EINVAL;
-	size_t n = strlen(hex);
-	if (n == 0 || n % 2 || n / 2 > SERIAL_MAX || reason < 0 || reason > 10)
+	if (reason < 0 || reason > 10)
 		return -EINVAL;
-	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		item->serial[i] = (uint8_t)(hi << 4 | lo);
-	}
-	item->serial_len = n / 2;
+	int len = hex_decode(hex, strlen(hex), item->serial, SERIAL_MAX);
+	if (len <= 0)
+		return -EINVAL;
+	item->serial_len = (size_t)len;
 	item->revoked_at = at;
 	item->reason = reason;
 	return 0;
