@@ -29,9 +29,13 @@ int log_query_number(const char *text, size_t len, uint64_t *out)
 	return 0;
 }
 
-int log_query_parse(const char *query, size_t len, struct log_query *out, char *err, size_t err_len)
+int number_query_parse(const char *query, size_t len, const char *const *names, size_t count,
+                       bool *has, uint64_t *values, char *err, size_t err_len)
 {
-	memset(out, 0, sizeof *out);
+	for (size_t i = 0; i < count; i++) {
+		has[i] = false;
+		values[i] = 0;
+	}
 	if (len > 0 && query[len - 1] == '&') {
 		snprintf(err, err_len, "the query ends in an empty parameter");
 		return -EINVAL;
@@ -44,28 +48,36 @@ int log_query_parse(const char *query, size_t len, struct log_query *out, char *
 		at += part_len + (amp ? 1 : 0);
 		const char *eq = memchr(part, '=', part_len);
 		size_t name_len = eq ? (size_t)(eq - part) : part_len;
-		int which = -1;
-		for (int i = 0; i < LOG_QUERY_COUNT; i++)
-			if (strlen(NAMES[i]) == name_len && memcmp(NAMES[i], part, name_len) == 0)
+		size_t which = count;
+		for (size_t i = 0; i < count; i++)
+			if (strlen(names[i]) == name_len && memcmp(names[i], part, name_len) == 0)
 				which = i;
-		if (which < 0) {
-			snprintf(err, err_len,
-			         "unknown query parameter \"%.*s\" (index, size, first, "
-			         "second)",
-			         (int)(name_len > 32 ? 32 : name_len), part);
+		if (which == count) {
+			char known[96] = "";
+			for (size_t i = 0, used = 0; i < count && used < sizeof known; i++)
+				used += (size_t)snprintf(known + used, sizeof known - used, "%s%s",
+				                         i ? ", " : "", names[i]);
+			snprintf(err, err_len, "unknown query parameter \"%.*s\" (%s)",
+			         (int)(name_len > 32 ? 32 : name_len), part, known);
 			return -EINVAL;
 		}
-		if (out->has[which]) {
-			snprintf(err, err_len, "%s is given twice", NAMES[which]);
+		if (has[which]) {
+			snprintf(err, err_len, "%s is given twice", names[which]);
 			return -EINVAL;
 		}
 		size_t value_len = eq ? part_len - name_len - 1 : 0;
-		if (!eq || log_query_number(eq + 1, value_len, &out->value[which]) < 0) {
+		if (!eq || log_query_number(eq + 1, value_len, &values[which]) < 0) {
 			snprintf(err, err_len, "%s takes a decimal number (0 to 2^64-1)",
-			         NAMES[which]);
+			         names[which]);
 			return -EINVAL;
 		}
-		out->has[which] = true;
+		has[which] = true;
 	}
 	return 0;
+}
+
+int log_query_parse(const char *query, size_t len, struct log_query *out, char *err, size_t err_len)
+{
+	return number_query_parse(query, len, NAMES, LOG_QUERY_COUNT, out->has, out->value, err,
+	                          err_len);
 }
