@@ -13,6 +13,7 @@
 #include "core/exchange.h"
 #include "core/log.h"
 #include "handlers/admin.h"
+#include "handlers/changes.h"
 #include "handlers/crl_serve.h"
 #include "handlers/health.h"
 #include "handlers/log.h"
@@ -28,6 +29,7 @@ static const struct handler_family *const families[] = {
         &health_family, &crl_family,    &lookup_family,      &ocsp_family,
         &admin_family,  &verify_family, &intake_family,      &status_family,
         &tsa_family,    &log_family,    &replication_family, &replica_refusal_family,
+        &changes_family,
 };
 
 #define FAMILY_COUNT (sizeof(families) / sizeof(families[0]))

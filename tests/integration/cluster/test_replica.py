@@ -3,7 +3,8 @@
 
 - the replica bootstraps from the primary's snapshot and files, then serves
   the same pre-signed OCSP bytes, the same lookup and the same CRL; after a
-  revocation on the primary it converges to the primary's new answer;
+  revocation on the primary it converges to the primary's new answer, and
+  its change feed (/v1/changes) is the primary's;
 - it refuses writes with 503 read_only_replica naming the primary;
 - stopped while changes happen, it catches up on restart;
 - with a cursor older than the primary's retained log it takes a fresh
@@ -125,6 +126,12 @@ def main():
                 wait_for("delta CRL: the same bytes on both after the revocation",
                          lambda: primary.get("/crl/sign-delta.crl")[2]
                          == replica.get("/crl/sign-delta.crl")[2])
+                feed = "/v1/changes?after=0&limit=1000"
+                pfeed = json.loads(primary.get(feed)[2])
+                check(json.loads(replica.get(feed)[2]) == pfeed
+                      and any(c["serial"] == serial.lower() and c.get("reason") == "keyCompromise"
+                              for c in pfeed["changes"]),
+                      "change feed: the same cursors and entries on both, the revocation in it")
 
             # stopped while two changes happen (within retention): catches up
             auth = os.path.join(pdata, "demo", "auth.pem")
