@@ -6,16 +6,18 @@
  * callback ever blocks: an empty `in` answers WANT_READ and the handshake or
  * read resumes on the next on_read.
  *
- * With a loop, the handshake runs on the libuv thread pool, one step per
+ * With a loop, the handshake runs on the factory's own threads
+ * (core/offload.h: libuv's pool announces completions in a way that can make
+ * the loop spin, and its threads run at the loop's priority), one step per
  * connection at a time (a step: mbedtls_ssl_handshake_step until it wants
- * bytes that have not arrived). While a step runs the pool job owns the
+ * bytes that have not arrived). While a step runs the job owns the
  * connection's mbedTLS context, its input buffer `in` and its output buffer
  * `out`; the loop appends newly read ciphertext to `later` and touches
- * nothing else of the handshake. The step's after_work (on the loop) writes
+ * nothing else of the handshake. The step's done callback (on the loop) writes
  * `out` to the socket, moves `later` into `in`, applies what the step
  * decided (counters, refusals, the finished handshake) and submits the next
  * step if bytes are waiting. A connection closed during a step is freed by
- * that after_work. The configuration generation a step reads is held by the
+ * that callback. The configuration generation a step reads is held by the
  * connection's reference, so a reload never frees it under a step. Shared
  * across steps of different connections: the factory's ctr_drbg (locked by
  * mbedTLS, MBEDTLS_THREADING_C) and each generation's key, trust store, CRLs,
@@ -50,6 +52,7 @@
 #include "core/config.h"
 #include "core/exchange.h"
 #include "core/log.h"
+#include "core/offload.h"
 #include "pki/dn_text.h"
 #include "pki/errors.h"
 #include "tls/tls_policy.h"
@@ -137,6 +140,7 @@ struct tls_factory {
 	struct tls_stats stats;
 	unsigned max_handshakes; /* slots: handshakes in progress at once */
 	unsigned inflight;       /* pool steps queued or running */
+	struct offload *offload; /* the threads steps run on (with a loop) */
 	bool timer_open;         /* the sweep timer is not closed yet */
 	bool freeing;            /* tls_factory_free was called */
 	bool was_busy;           /* in_progress reached max_handshakes */
@@ -167,8 +171,8 @@ struct tls_conn {
 	bool verify_counted; /* a CertificateVerify with the client's key was started */
 	bool issuer_known;
 	uint8_t issuer_sha256[32]; /* the issuing CA in tls.trust (full handshakes) */
-	/* The thread-pool step (see the top of this file). */
-	uv_work_t work;
+	/* The step on the factory's offload threads (see the top of this file). */
+	struct offload_job job;
 	bool in_pool;   /* a step is queued or running: the pool owns ssl, in, out */
 	bool destroyed; /* the connection closed during a step: after_work frees */
 	bool buffering; /* mbedTLS output goes to `out`, not to the socket */
@@ -1223,15 +1227,19 @@ static void factory_maybe_release(struct tls_factory *f)
 		factory_release(f);
 }
 
-static void step_work_cb(uv_work_t *req)
+static struct tls_conn *conn_of_job(struct offload_job *job)
 {
-	step_run(req->data);
+	return (struct tls_conn *)((char *)job - offsetof(struct tls_conn, job));
 }
 
-static void step_after_cb(uv_work_t *req, int status)
+static void step_work_cb(struct offload_job *job)
 {
-	(void)status; /* a queued step is never cancelled */
-	struct tls_conn *c = req->data;
+	step_run(conn_of_job(job));
+}
+
+static void step_after_cb(struct offload_job *job)
+{
+	struct tls_conn *c = conn_of_job(job);
 	struct tls_factory *f = c->factory;
 	c->in_pool = false;
 	f->inflight--;
@@ -1255,15 +1263,11 @@ static void step_submit(struct tls_conn *c)
 		step_finish(c);
 		return;
 	}
-	c->work.data = c;
 	c->in_pool = true;
 	f->inflight++;
-	int rc = uv_queue_work(f->loop, &c->work, step_work_cb, step_after_cb);
-	if (rc < 0) {
-		c->in_pool = false;
-		f->inflight--;
-		conn_fail(c, -EIO, "cannot queue the TLS handshake step");
-	}
+	c->job.work = step_work_cb;
+	c->job.done = step_after_cb;
+	offload_submit(f->offload, &c->job);
 }
 
 static int tls_start(struct transport *t)
@@ -1439,6 +1443,7 @@ static char *dup_or_null(const char *s)
 
 static void factory_release(struct tls_factory *f)
 {
+	offload_close(f->offload);
 	context_unref(f->current);
 	mbedtls_ctr_drbg_free(&f->drbg);
 	mbedtls_entropy_free(&f->entropy);
@@ -1509,8 +1514,17 @@ int tls_factory_new(uv_loop_t *loop, const struct tls_settings *s, struct tls_fa
 	}
 	f->stats.generation = f->current->generation;
 	f->loop = loop;
-	if (loop)
+	if (loop) {
 		f->loop_thread = uv_thread_self();
+		unsigned threads = uv_available_parallelism();
+		rc = offload_open(loop, threads > 4 ? 4 : threads ? threads : 1, &f->offload);
+		if (rc < 0) {
+			snprintf(err, err_len, "cannot start the TLS handshake threads: %s",
+			         strerror(-rc));
+			factory_release(f);
+			return rc;
+		}
+	}
 	if (loop && f->handshake_timeout_ms > 0) {
 		uint64_t period = (uint64_t)f->handshake_timeout_ms / 4;
 		if (period < 50)
