@@ -19,10 +19,10 @@ struct offload {
 	int efd;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	struct offload_job *todo, **todo_tail; /* FIFO, under lock */
-	struct offload_job *done, **done_tail; /* FIFO, under lock */
-	bool stopping;                         /* under lock */
-	unsigned pending;                      /* loop only */
+	struct offload_job *queue, **queue_tail; /* FIFO, under lock */
+	struct offload_job *done, **done_tail;   /* FIFO, under lock */
+	bool stopping;                           /* under lock */
+	unsigned pending;                        /* loop only */
 	unsigned threads;
 	pthread_t thread[];
 };
@@ -34,14 +34,14 @@ static void *thread_main(void *arg)
 	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), OFFLOAD_NICE);
 	pthread_mutex_lock(&o->lock);
 	for (;;) {
-		while (!o->todo && !o->stopping)
+		while (!o->queue && !o->stopping)
 			pthread_cond_wait(&o->wake, &o->lock);
-		if (!o->todo)
+		if (!o->queue)
 			break; /* stopping, and nothing left */
-		struct offload_job *job = o->todo;
-		o->todo = job->next;
-		if (!o->todo)
-			o->todo_tail = &o->todo;
+		struct offload_job *job = o->queue;
+		o->queue = job->next;
+		if (!o->queue)
+			o->queue_tail = &o->queue;
 		pthread_mutex_unlock(&o->lock);
 
 		job->work(job);
@@ -91,7 +91,7 @@ int offload_open(uv_loop_t *loop, unsigned threads, struct offload **out)
 	if (!o)
 		return -ENOMEM;
 	o->loop = loop;
-	o->todo_tail = &o->todo;
+	o->queue_tail = &o->queue;
 	o->done_tail = &o->done;
 	o->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (o->efd < 0) {
@@ -135,8 +135,8 @@ void offload_submit(struct offload *o, struct offload_job *job)
 		uv_ref((uv_handle_t *)&o->poll);
 	job->next = NULL;
 	pthread_mutex_lock(&o->lock);
-	*o->todo_tail = job;
-	o->todo_tail = &job->next;
+	*o->queue_tail = job;
+	o->queue_tail = &job->next;
 	pthread_cond_signal(&o->wake);
 	pthread_mutex_unlock(&o->lock);
 }

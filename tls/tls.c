@@ -139,7 +139,6 @@ struct tls_factory {
 	struct tls_conn *conns;       /* every live connection, for reload */
 	struct tls_stats stats;
 	unsigned max_handshakes; /* slots: handshakes in progress at once */
-	unsigned inflight;       /* pool steps queued or running */
 	struct offload *offload; /* the threads steps run on (with a loop) */
 	bool timer_open;         /* the sweep timer is not closed yet */
 	bool freeing;            /* tls_factory_free was called */
@@ -174,7 +173,7 @@ struct tls_conn {
 	/* The step on the factory's offload threads (see the top of this file). */
 	struct offload_job job;
 	bool in_pool;   /* a step is queued or running: the pool owns ssl, in, out */
-	bool destroyed; /* the connection closed during a step: after_work frees */
+	bool destroyed; /* the connection closed during a step: its done callback frees */
 	bool buffering; /* mbedTLS output goes to `out`, not to the socket */
 	bool slot;      /* holds one of the factory's max_handshakes slots */
 	uint8_t *out;
@@ -1221,9 +1220,15 @@ static void conn_free(struct tls_conn *c)
 
 static void factory_release(struct tls_factory *f);
 
+/* Steps queued or running on the factory's threads. */
+static unsigned steps_pending(const struct tls_factory *f)
+{
+	return f->offload ? offload_pending(f->offload) : 0;
+}
+
 static void factory_maybe_release(struct tls_factory *f)
 {
-	if (f->freeing && !f->timer_open && f->inflight == 0)
+	if (f->freeing && !f->timer_open && steps_pending(f) == 0)
 		factory_release(f);
 }
 
@@ -1242,7 +1247,6 @@ static void step_after_cb(struct offload_job *job)
 	struct tls_conn *c = conn_of_job(job);
 	struct tls_factory *f = c->factory;
 	c->in_pool = false;
-	f->inflight--;
 	if (c->destroyed) {
 		slot_release(c, true);
 		conn_free(c);
@@ -1254,7 +1258,7 @@ static void step_after_cb(struct offload_job *job)
 	slot_release(c, false);
 }
 
-/* Runs the next step: on the pool when there is a loop. */
+/* Runs the next step: on the factory's threads when there is a loop. */
 static void step_submit(struct tls_conn *c)
 {
 	struct tls_factory *f = c->factory;
@@ -1264,7 +1268,6 @@ static void step_submit(struct tls_conn *c)
 		return;
 	}
 	c->in_pool = true;
-	f->inflight++;
 	c->job.work = step_work_cb;
 	c->job.done = step_after_cb;
 	offload_submit(f->offload, &c->job);
@@ -1650,7 +1653,7 @@ void tls_factory_set_clock(struct tls_factory *f, int64_t (*now_s)(void))
 void tls_factory_stats(const struct tls_factory *f, struct tls_stats *out)
 {
 	*out = f->stats;
-	out->steps_queued = f->inflight;
+	out->steps_queued = steps_pending(f);
 }
 
 void tls_factory_set_observer(struct tls_factory *f, void (*fn)(void *arg, enum tls_event event),
