@@ -149,7 +149,8 @@ def main():
                 f.write(open(f"{tls_dir}/server.pem").read() + open(f"{tls_dir}/server.key").read())
             env = dict(os.environ, KENSHO_LB_BIND=f"127.0.0.1:{hport}", KENSHO_LB_CERT=bundle,
                        KENSHO_LB_CLIENT_CA=f"{tls_dir}/ca.pem", KENSHO_LB_SOURCE=BALANCER_IP,
-                       KENSHO_BACKEND_1=f"127.0.0.1:{pport}", KENSHO_BACKEND_2=f"127.0.0.1:{pport}")
+                       KENSHO_BACKEND_1=f"127.0.0.1:{pport}", KENSHO_BACKEND_2=f"127.0.0.1:{pport}",
+                       KENSHO_BACKEND_3=f"127.0.0.1:{pport}")
             r = subprocess.run(["haproxy", "-c", "-q", "-f", DEPLOY_CFG], env=env, capture_output=True,
                                text=True)
             check(r.returncode == 0, f"haproxy -c accepts deploy/haproxy.cfg: {r.stderr[-300:]}")
