@@ -577,6 +577,35 @@ int store_replica_state_put(struct store_txn *txn, const struct store_replica_st
 /** Reads it; -ENOENT on a store that never followed a primary. */
 int store_replica_state_get(struct store_txn *txn, struct store_replica_state *out);
 
+/* --- synchronous acknowledgement (replica_acks.c) --- */
+
+/** The longest replica name an acknowledgement is recorded under. */
+#define STORE_REPLICA_NAME_MAX 128
+
+/** replication.sync_replicas and replication.sync_timeout, as kenshod
+ * recorded them for every writer of the directory. */
+struct store_sync {
+	uint32_t replicas;  /**< 0: acknowledged once durable here */
+	int64_t timeout_ms; /**< how long a write waits for them */
+};
+
+/** The primary's record that replica `name` durably holds every change up
+ * to seq (local, never replicated; only moves forward). */
+int store_replica_ack_put(struct store_txn *txn, const char *name, uint64_t seq, int64_t now_ms);
+/** How many replicas have acknowledged seq or a later change. */
+int store_replica_acks(struct store_txn *txn, uint64_t seq, unsigned *count);
+/** Forgets every acknowledgement (a store that came as a snapshot holds its
+ * primary's). */
+int store_replica_acks_clear(struct store_txn *txn);
+/** Records the settings; _get gives replicas 0 when none were recorded. */
+int store_replication_sync_put(struct store_txn *txn, const struct store_sync *sync);
+int store_replication_sync_get(struct store_txn *txn, struct store_sync *out);
+/** Blocks (polling every 5 ms) until sync->replicas replicas acknowledged
+ * seq: 0, or -ETIMEDOUT after sync->timeout_ms; *acked says how many did.
+ * For the command line and threads off any loop. */
+int store_replication_sync_wait(struct store *s, uint64_t seq, const struct store_sync *sync,
+                                unsigned *acked);
+
 /** Checks that DIR/data.mdb is a whole kensho store (opens, its pages all
  * present, the schema known, a replication log) and reads its log's last
  * sequence. 0, -EBADMSG (not LMDB, truncated), -EPROTO (not a store of

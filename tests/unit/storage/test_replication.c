@@ -173,6 +173,67 @@ static void leases_stay_local(void **state)
 	assert_int_equal(last, 0);
 }
 
+static unsigned acks(struct store *s, uint64_t seq)
+{
+	struct store_txn *txn = begin(s, false);
+	unsigned n = 99;
+	assert_int_equal(store_replica_acks(txn, seq, &n), 0);
+	store_txn_abort(txn);
+	return n;
+}
+
+/* Acknowledgements: one per replica, only forward, local, counted by
+ * sequence; the wait gives up after its timeout and ends once enough did. */
+static void acknowledgements_count_replicas(void **state)
+{
+	struct pair *p = *state;
+	struct store *s = p->primary->store;
+	populate(s, 3); /* sequences 1..4 */
+	struct store_txn *txn = begin(s, true);
+	assert_int_equal(store_replica_ack_put(txn, "11", 3, 1000), 0);
+	assert_int_equal(store_replica_ack_put(txn, "22", 4, 1000), 0);
+	assert_int_equal(store_replica_ack_put(txn, "11", 2, 2000), 0); /* older: kept at 3 */
+	assert_int_equal(store_replica_ack_put(txn, "", 4, 1000), -EINVAL);
+	assert_int_equal(store_txn_commit(txn), 0);
+	assert_int_equal(acks(s, 2), 2);
+	assert_int_equal(acks(s, 3), 2);
+	assert_int_equal(acks(s, 4), 1);
+	assert_int_equal(acks(s, 5), 0);
+	uint64_t first, last;
+	bounds(s, &first, &last);
+	assert_int_equal(last, 4); /* not a replicated change */
+
+	struct store_sync sync;
+	txn = begin(s, false);
+	assert_int_equal(store_replication_sync_get(txn, &sync), 0);
+	store_txn_abort(txn);
+	assert_int_equal(sync.replicas, 0); /* never recorded: asynchronous */
+	txn = begin(s, true);
+	assert_int_equal(store_replication_sync_put(
+	                         txn, &(struct store_sync){.replicas = 2, .timeout_ms = 30}),
+	                 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	txn = begin(s, false);
+	assert_int_equal(store_replication_sync_get(txn, &sync), 0);
+	store_txn_abort(txn);
+	assert_int_equal(sync.replicas, 2);
+	assert_int_equal(sync.timeout_ms, 30);
+	unsigned acked;
+	assert_int_equal(store_replication_sync_wait(s, 4, &sync, &acked), -ETIMEDOUT);
+	assert_int_equal(acked, 1);
+	assert_int_equal(store_replication_sync_wait(s, 3, &sync, &acked), 0);
+	assert_int_equal(acked, 2);
+
+	txn = begin(s, true);
+	assert_int_equal(store_replica_acks_clear(txn), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	assert_int_equal(acks(s, 1), 0);
+	txn = begin(s, false);
+	assert_int_equal(store_replication_sync_get(txn, &sync), 0); /* not an acknowledgement */
+	store_txn_abort(txn);
+	assert_int_equal(sync.replicas, 2);
+}
+
 static void gap_and_garbage_change_nothing(void **state)
 {
 	struct pair *p = *state;
@@ -301,6 +362,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(one_entry_per_transaction, setup, teardown),
 	        cmocka_unit_test_setup_teardown(replica_holds_the_same_records, setup, teardown),
 	        cmocka_unit_test_setup_teardown(leases_stay_local, setup, teardown),
+	        cmocka_unit_test_setup_teardown(acknowledgements_count_replicas, setup, teardown),
 	        cmocka_unit_test_setup_teardown(gap_and_garbage_change_nothing, setup, teardown),
 	        cmocka_unit_test(retention_trims_and_stale_cursor_is_refused),
 	        cmocka_unit_test(retention_in_bytes_keeps_the_newest),
