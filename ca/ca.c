@@ -135,6 +135,34 @@ struct store *ca_store(struct ca *ca)
 	return ca->store;
 }
 
+int ca_sync_wait(struct ca *ca, char err[CA_ERR_LEN])
+{
+	struct store_sync sync;
+	struct store_txn *txn;
+	uint64_t first, last;
+	int rc = store_txn_begin(ca->store, false, &txn);
+	if (rc == 0) {
+		rc = store_replication_sync_get(txn, &sync);
+		if (rc == 0)
+			rc = store_replication_bounds(txn, &first, &last);
+		store_txn_abort(txn);
+	}
+	unsigned acked = 0;
+	if (rc == 0)
+		rc = store_replication_sync_wait(ca->store, last, &sync, &acked);
+	if (rc == -ETIMEDOUT)
+		snprintf(err, CA_ERR_LEN,
+		         "committed here, but only %u of the %u replicas replication.sync_replicas "
+		         "asks for acknowledged it within %lld ms; it stands, and reaches the "
+		         "replicas as they catch up",
+		         acked, (unsigned)sync.replicas, (long long)sync.timeout_ms);
+	else if (rc)
+		snprintf(err, CA_ERR_LEN,
+		         "committed here; the replicas' acknowledgements cannot be read: %s",
+		         strerror(-rc));
+	return rc;
+}
+
 uint32_t ca_issuer_id(const struct ca *ca, enum cert_kind kind)
 {
 	return ca->issuer_id[kind];

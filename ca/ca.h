@@ -110,6 +110,11 @@ int ca_open_with_store(const char *data_dir, struct store *store, struct ca **ou
 void ca_close(struct ca *ca);
 /** The store the CA writes. */
 struct store *ca_store(struct ca *ca);
+/** Blocks until every change committed so far is held by the replicas
+ * kenshod's replication.sync_replicas asks for (recorded in the store; none
+ * when it never ran with it). 0, or -ETIMEDOUT (or another -errno) with err
+ * saying how many acknowledged. For the command line, after a write. */
+int ca_sync_wait(struct ca *ca, char err[CA_ERR_LEN]);
 /** The store's issuer id for a kind. */
 uint32_t ca_issuer_id(const struct ca *ca, enum cert_kind kind);
 /** The configured base URL. */

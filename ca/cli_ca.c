@@ -296,6 +296,8 @@ int cli_revoke(const char *data_dir, int argc, char **argv)
 		return CLI_EXIT_FAILED;
 	}
 	int e = ca_revoke(ca, kind, &serial, reason, "cli", err);
+	if (e == 0)
+		e = ca_sync_wait(ca, err);
 	ca_close(ca);
 	if (e) {
 		cli_fail("revoke", "%s", err);
@@ -373,6 +375,8 @@ int cli_event(const char *data_dir, int argc, char **argv)
 	struct ca_issued issued;
 	int e = ca_event_change(ca, kind, &serial, event, reissue ? &change : NULL, "cli", &issued,
 	                        err);
+	char sync_err[CA_ERR_LEN] = "";
+	int synced = e == 0 ? ca_sync_wait(ca, sync_err) : 0;
 	ca_close(ca);
 	if (e) {
 		cli_fail("event", "%s", err);
@@ -384,6 +388,10 @@ int cli_event(const char *data_dir, int argc, char **argv)
 	if (event == CA_EVENT_RENEW || reissue) {
 		status = write_pair("event", cli_get(&args, "out"), &issued) ? CLI_EXIT_FAILED : 0;
 		ca_issued_free(&issued);
+	}
+	if (synced) {
+		cli_fail("event", "%s", sync_err);
+		status = CLI_EXIT_FAILED;
 	}
 out:
 	free(key);

@@ -71,5 +71,8 @@
 #define HTTP_ERROR_NOT_STORED "not_stored"
 /** 503: the service cannot answer now (shutting down, keys not loaded). */
 #define HTTP_ERROR_UNAVAILABLE "unavailable"
+/** 503: a write committed on the primary, but not enough replicas
+ * acknowledged it in time (replication.sync_replicas); it stands. */
+#define HTTP_ERROR_NOT_REPLICATED "not_replicated"
 /** 503: a read-only replica was asked to write; the body names the primary. */
 #define HTTP_ERROR_READ_ONLY_REPLICA "read_only_replica"

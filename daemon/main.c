@@ -334,6 +334,33 @@ static double store_map_bytes_read(void *store)
 }
 
 /* Closes a signal handle once, if it was ever initialised. */
+/* A primary's replication.sync_replicas and sync_timeout, recorded in the
+ * store so that the kensho command line's revocations wait the same way
+ * (storage/replica_acks.c). Written only when they changed. */
+static int sync_settings_record(const struct config *c, struct store *store)
+{
+	struct store_sync have, want;
+	want.replicas = (uint32_t)config_get_int(c, "replication.sync_replicas", 0);
+	want.timeout_ms = config_get_ms(c, "replication.sync_timeout", 10000);
+	struct store_txn *txn;
+	int rc = store_txn_begin(store, false, &txn);
+	if (rc == 0) {
+		rc = store_replication_sync_get(txn, &have);
+		store_txn_abort(txn);
+	}
+	if (rc == 0 && (have.replicas != want.replicas ||
+	                (want.replicas && have.timeout_ms != want.timeout_ms))) {
+		if ((rc = store_txn_begin(store, true, &txn)) == 0) {
+			rc = store_replication_sync_put(txn, &want);
+			rc = rc ? (store_txn_abort(txn), rc) : store_txn_commit(txn);
+		}
+	}
+	if (rc)
+		log_error("cannot record replication.sync_replicas in the store: %s",
+		          strerror(-rc));
+	return rc;
+}
+
 static void signal_close(uv_signal_t *h)
 {
 	if (h->loop && !uv_is_closing((uv_handle_t *)h))
@@ -540,6 +567,10 @@ static int worker_main(unsigned index, void *arg)
 		goto out;
 	}
 	readiness_register("store", store_readiness_check, store);
+	if (!d->replica.primary && index == 0 && sync_settings_record(d->config, store) != 0) {
+		status = PROCESS_EXIT_CONFIG;
+		goto out;
+	}
 	if (d->replica.primary) {
 		/* Every worker judges lag from the store, which worker 0's
 		 * follower keeps; so all of them stop being ready together. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -325,6 +326,7 @@ struct replica_follower {
 	const char *data_dir;
 	struct replica_settings s;
 	struct http_client *client;
+	uint64_t id; /* DIR/replica-id: the primary records acknowledgements under it */
 	struct metric *applied_seq, *lag_changes, *lag_seconds, *bytes, *reconnects, *batches,
 	        *refused;
 };
@@ -387,6 +389,14 @@ static int mark_need_snapshot_cb(struct store_txn *txn, void *arg)
 	return store_replica_state_put(txn, &st);
 }
 
+/* A snapshot carries its primary's local records of which replicas hold
+ * what (storage/replica_acks.c); a replica has none of its own. */
+static int forget_acks_cb(struct store_txn *txn, void *arg)
+{
+	(void)arg;
+	return store_replica_acks_clear(txn);
+}
+
 /* Waits ms unless stopped; true when stopped. */
 static bool follower_sleep(struct replica_follower *f, int64_t ms)
 {
@@ -424,8 +434,9 @@ static int follow_once(struct replica_follower *f)
 	store_replication_bounds(txn, &first, &applied);
 	store_txn_abort(txn);
 	char path[128];
-	snprintf(path, sizeof path, "/v1/replication/changes?after=%" PRIu64 "&wait=%" PRId64,
-	         applied, f->s.poll_wait_ms / 1000 > 0 ? f->s.poll_wait_ms / 1000 : 1);
+	snprintf(path, sizeof path,
+	         "/v1/replication/changes?after=%" PRIu64 "&wait=%" PRId64 "&replica=%" PRIu64,
+	         applied, f->s.poll_wait_ms / 1000 > 0 ? f->s.poll_wait_ms / 1000 : 1, f->id);
 	struct http_reply r;
 	/* A batch holds at least one entry, and one transaction's entry can be
 	 * large (a population generated in bulk): bounded like a snapshot. */
@@ -479,6 +490,46 @@ static int follow_once(struct replica_follower *f)
 	return rc ? 1 : 0;
 }
 
+/* This replica's id: drawn once and kept in DIR/replica-id (not in the
+ * store, which a snapshot replaces), so the primary counts one replica once
+ * in replication.sync_replicas however often it restarts or re-bootstraps. */
+static int replica_id_load(const char *data_dir, uint64_t *id)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/replica-id", data_dir);
+	FILE *fp = fopen(path, "r");
+	if (fp) {
+		int ok = fscanf(fp, "%" SCNu64, id) == 1 && *id != 0;
+		fclose(fp);
+		if (ok)
+			return 0;
+		log_error(
+		        "replication: %s does not hold a replica id (a decimal number); remove it "
+		        "to draw a new one",
+		        path);
+		return -EINVAL;
+	}
+	do {
+		if (getrandom(id, sizeof *id, 0) != sizeof *id)
+			return -errno;
+		*id >>= 11; /* exact in a JSON number and a double */
+	} while (*id == 0);
+	char tmp[4112];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	fp = fopen(tmp, "w");
+	if (!fp)
+		return -errno;
+	int rc = fprintf(fp, "%" PRIu64 "\n", *id) > 0 && fflush(fp) == 0 && fsync(fileno(fp)) == 0
+	                 ? 0
+	                 : -EIO;
+	fclose(fp);
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc)
+		log_error("replication: cannot write %s: %s", path, strerror(-rc));
+	return rc;
+}
+
 static void *follower_main(void *arg)
 {
 	struct replica_follower *f = arg;
@@ -504,8 +555,16 @@ int replica_follower_start(struct store *store, const char *data_dir,
 	f->store = store;
 	f->data_dir = data_dir;
 	f->s = *s;
+	int rc = replica_id_load(data_dir, &f->id);
+	if (rc == 0 && (rc = store_write(store, forget_acks_cb, NULL)) != 0)
+		log_error("replication: cannot clear the snapshot's acknowledgements: %s",
+		          strerror(-rc));
+	if (rc) {
+		free(f);
+		return rc;
+	}
 	int64_t timeout = s->poll_wait_ms + 15000;
-	int rc = client_open(s, (int)(timeout > 600000 ? 600000 : timeout), &f->client);
+	rc = client_open(s, (int)(timeout > 600000 ? 600000 : timeout), &f->client);
 	if (rc) {
 		free(f);
 		return rc;

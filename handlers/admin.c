@@ -37,6 +37,7 @@
 #include "handlers/admin_params.h"
 #include "handlers/handlers.h"
 #include "handlers/roles.h"
+#include "handlers/sync_gate.h"
 #include "storage/store.h"
 
 /* Admin calls waiting for or on the thread pool; more are refused with 503
@@ -61,6 +62,7 @@ struct admin_context {
 	struct ca *ca;   /* opened on first use; closed by dispose */
 	uv_mutex_t lock; /* ca/ calls one at a time: they share keys and random state */
 	unsigned in_flight;
+	struct sync_gate *gate; /* replication.sync_replicas; NULL: none */
 };
 
 struct admin_job {
@@ -158,6 +160,24 @@ static void work_cb(uv_work_t *req)
 	uv_mutex_unlock(&ctx->lock);
 }
 
+static void respond_committed(struct admin_job *job);
+
+static void synced_cb(void *arg, int rc, unsigned acked, unsigned wanted)
+{
+	struct admin_job *job = arg;
+	if (rc == 0) {
+		respond_committed(job);
+		return;
+	}
+	char detail[300];
+	sync_gate_describe(rc, acked, wanted, sync_gate_timeout_ms(job->ctx->gate), detail,
+	                   sizeof detail);
+	log_warn("admin: %s by \"%s\": %s", job->ctx->handlers[job->op].super.name, job->actor,
+	         detail);
+	exchange_respond_error(job->ex, 503, HTTP_ERROR_NOT_REPLICATED, detail);
+	job_free(job);
+}
+
 static void after_work_cb(uv_work_t *req, int status)
 {
 	struct admin_job *job = req->data;
@@ -177,6 +197,14 @@ static void after_work_cb(uv_work_t *req, int status)
 		job_free(job);
 		return;
 	}
+	log_info("admin: %s by \"%s\" committed", ctx->handlers[job->op].super.name, job->actor);
+	/* Answered once replication.sync_replicas replicas hold it too. */
+	sync_gate_wait(ctx->gate, synced_cb, job);
+}
+
+/* The committed write's answer. */
+static void respond_committed(struct admin_job *job)
+{
 	struct buf body = {0};
 	struct json j;
 	json_init(&j, &body);
@@ -205,7 +233,6 @@ static void after_work_cb(uv_work_t *req, int status)
 		break;
 	}
 	json_object_end(&j);
-	log_info("admin: %s by \"%s\" committed", ctx->handlers[job->op].super.name, job->actor);
 	if (body.failed)
 		exchange_respond_error(job->ex, 500, HTTP_ERROR_INTERNAL, "out of memory");
 	else
@@ -423,13 +450,26 @@ static int admin_context_init(struct router *r, const struct handler_env *env, v
 		free(ctx);
 		return rc;
 	}
+	if ((rc = sync_gate_new(env->loop, env->store, env->config, &ctx->gate)) < 0) {
+		uv_mutex_destroy(&ctx->lock);
+		free(ctx);
+		return rc;
+	}
 	*context = ctx;
 	return 0;
+}
+
+/* Writes waiting for replicas are answered not_replicated: the worker drains. */
+static void admin_context_dispose(void *context)
+{
+	struct admin_context *ctx = context;
+	sync_gate_close(ctx->gate);
 }
 
 static void admin_dispose(void *context)
 {
 	struct admin_context *ctx = context;
+	sync_gate_free(ctx->gate);
 	ca_close(ctx->ca);
 	uv_mutex_destroy(&ctx->lock);
 	free(ctx);
@@ -438,5 +478,6 @@ static void admin_dispose(void *context)
 const struct handler_family admin_family = {
         .name = "admin",
         .on_context_init = admin_context_init,
+        .on_context_dispose = admin_context_dispose,
         .dispose = admin_dispose,
 };

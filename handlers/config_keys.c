@@ -105,6 +105,14 @@ const struct config_key handlers_config_keys[] = {
          "and at most this many bytes of them (the newest entry always stays): a bulk "
          "population is not kept twice",
          false},
+        {"replication.sync_replicas", CONFIG_INT, "0", "replicas", 0, 64, NULL,
+         "a revocation or an intake receipt is acknowledged only once this many replicas "
+         "have durably applied it (0: once durable on the primary)",
+         false},
+        {"replication.sync_timeout", CONFIG_DURATION, "10s", "ms", 100, HOUR, NULL,
+         "how long such a write waits for them before it fails (it stays committed on the "
+         "primary and reaches the replicas as they catch up)",
+         false},
         {"tsa.policy", CONFIG_STRING, "1.3.6.1.4.1.32473.3161.1", NULL, 0, 0, NULL,
          "TSAPolicyId of /tsa's tokens and of intake's signature timestamps; the default "
          "is a placeholder under RFC 5612's documentation arc: set your own",

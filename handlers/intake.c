@@ -37,6 +37,7 @@
 #include "ocsp/responder_set.h"
 #include "pki/hash.h"
 #include "pki/signer.h"
+#include "handlers/sync_gate.h"
 #include "storage/store.h"
 
 struct intake_pending {
@@ -67,6 +68,7 @@ struct intake_handler {
 	size_t batch_len;
 	int batch_rc;
 	uint64_t next_receipt; /* expected next receipt number (0: unknown) */
+	struct sync_gate *gate; /* replication.sync_replicas; NULL: none */
 };
 
 /* --- the commit job (thread pool) ------------------------------------------------- */
@@ -100,6 +102,38 @@ static void pending_free(struct intake_pending *p)
 
 static void start_batch(struct intake_handler *h);
 
+/* A committed batch's receipts, answered once replication.sync_replicas
+ * replicas hold them (at once without). */
+struct committed {
+	struct intake_handler *h;
+	struct intake_pending *items; /* linked by next */
+};
+
+static void committed_cb(void *arg, int rc, unsigned acked, unsigned wanted)
+{
+	struct committed *c = arg;
+	char detail[300] = "";
+	if (rc)
+		sync_gate_describe(rc, acked, wanted, sync_gate_timeout_ms(c->h->gate), detail,
+		                   sizeof detail);
+	if (rc)
+		log_warn("intake: receipts not acknowledged: %s", detail);
+	while (c->items) {
+		struct intake_pending *p = c->items;
+		c->items = p->next;
+		if (rc) {
+			/* Sending the same bytes again answers with this receipt. */
+			exchange_respond_error(p->ex, 503, HTTP_ERROR_NOT_REPLICATED, detail);
+		} else {
+			respond_receipt(p->ex, p->item.existed ? 200 : 201, p->item.receipt,
+			                p->item.receipt_der, p->item.receipt_len);
+			p->item.receipt_der = NULL; /* owned by the response now */
+		}
+		pending_free(p);
+	}
+	free(c);
+}
+
 static void commit_after_cb(uv_work_t *work, int status)
 {
 	struct intake_handler *h = work->data;
@@ -107,18 +141,26 @@ static void commit_after_cb(uv_work_t *work, int status)
 	if (rc < 0)
 		log_error("intake: commit of %zu applications failed: %s", h->batch_len,
 		          strerror(-rc));
-	for (size_t i = 0; i < h->batch_len; i++) {
+	struct committed *c = rc < 0 ? NULL : calloc(1, sizeof *c);
+	if (rc == 0 && !c) {
+		rc = -ENOMEM;
+		log_error("intake: out of memory after a commit; its receipts are in the store");
+	}
+	for (size_t i = h->batch_len; i-- > 0;) {
 		struct intake_pending *p = (struct intake_pending *)h->batch[i];
 		if (rc < 0) {
 			exchange_add_header(p->ex, "Retry-After", "1");
 			exchange_respond_error(p->ex, 503, HTTP_ERROR_NOT_STORED,
 			                       "the application could not be stored; retry");
+			pending_free(p);
 		} else {
-			respond_receipt(p->ex, p->item.existed ? 200 : 201, p->item.receipt,
-			                p->item.receipt_der, p->item.receipt_len);
-			p->item.receipt_der = NULL; /* owned by the response now */
+			p->next = c->items;
+			c->items = p;
 		}
-		pending_free(p);
+	}
+	if (c) {
+		c->h = h;
+		sync_gate_wait(h->gate, committed_cb, c);
 	}
 	h->batch_len = 0;
 	h->busy = false;
@@ -159,6 +201,29 @@ static void respond_json(struct exchange *ex, int status, struct buf *b)
 	exchange_respond_owned(ex, status, "application/json", body, len);
 }
 
+struct known {
+	struct intake_handler *h;
+	struct exchange *ex;
+	uint64_t receipt;
+	uint8_t *der;
+	size_t len;
+};
+
+static void known_cb(void *arg, int rc, unsigned acked, unsigned wanted)
+{
+	struct known *k = arg;
+	if (rc == 0) {
+		respond_receipt(k->ex, 200, k->receipt, k->der, k->len);
+	} else {
+		char detail[300];
+		sync_gate_describe(rc, acked, wanted, sync_gate_timeout_ms(k->h->gate), detail,
+		                   sizeof detail);
+		exchange_respond_error(k->ex, 503, HTTP_ERROR_NOT_REPLICATED, detail);
+		free(k->der);
+	}
+	free(k);
+}
+
 /* Answers from the store if these bytes were accepted before. Returns true if
  * it answered. */
 static bool answer_if_known(struct intake_handler *h, struct exchange *ex, const uint8_t *digest)
@@ -175,9 +240,14 @@ static bool answer_if_known(struct intake_handler *h, struct exchange *ex, const
 		memcpy(der, rec.receipt_der.data, rec.receipt_der.len);
 	size_t len = known ? rec.receipt_der.len : 0;
 	store_txn_abort(txn);
-	if (!der)
+	struct known *k = der ? calloc(1, sizeof *k) : NULL;
+	if (!k) {
+		free(der);
 		return false;
-	respond_receipt(ex, 200, receipt, der, len);
+	}
+	/* An earlier answer may have been not_replicated: this one waits too. */
+	*k = (struct known){.h = h, .ex = ex, .receipt = receipt, .der = der, .len = len};
+	sync_gate_wait(h->gate, known_cb, k);
 	return true;
 }
 
@@ -441,6 +511,9 @@ static int intake_context_init(struct router *r, const struct handler_env *env, 
 	if (rc == 0)
 		rc = router_add(r, "/v1/intake/", HTTP_METHOD_GET | HTTP_METHOD_HEAD,
 		                PEER_ROLE_INTAKE, &h->get);
+	/* Last: its timer is a handle, which only the loop can close. */
+	if (rc == 0)
+		rc = sync_gate_new(env->loop, env->store, env->config, &h->gate);
 	if (rc < 0) {
 		intake_dispose(h);
 		return rc;
@@ -449,9 +522,16 @@ static int intake_context_init(struct router *r, const struct handler_env *env, 
 	return 0;
 }
 
+/* Receipts waiting for replicas are answered not_replicated: the worker drains. */
+static void intake_context_dispose(void *context)
+{
+	sync_gate_close(((struct intake_handler *)context)->gate);
+}
+
 static void intake_dispose(void *context)
 {
 	struct intake_handler *h = context;
+	sync_gate_free(h->gate);
 	/* The loop has ended, so every batch has been committed and answered
 	 * and the queue is empty; anything left has no one to answer. */
 	while (h->head) {
@@ -470,5 +550,6 @@ static void intake_dispose(void *context)
 const struct handler_family intake_family = {
         .name = "intake",
         .on_context_init = intake_context_init,
+        .on_context_dispose = intake_context_dispose,
         .dispose = intake_dispose,
 };

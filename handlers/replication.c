@@ -2,8 +2,10 @@
  *
  *   GET /v1/replication/snapshot            a compacted, consistent copy of the
  *                                           LMDB environment (data.mdb)
- *   GET /v1/replication/changes?after=SEQ[&wait=SECONDS]
- *                                           the change entries after SEQ
+ *   GET /v1/replication/changes?after=SEQ[&wait=SECONDS][&replica=ID]
+ *                                           the change entries after SEQ; with
+ *                                           ID, replica ID's acknowledgement of
+ *                                           SEQ (storage/replica_acks.c)
  *   GET /v1/replication/files               the public files beside the store:
  *                                           CA and responder certificates,
  *                                           base-url, published CRLs
@@ -34,6 +36,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ca/replica_files.h"
@@ -48,10 +51,11 @@
 #include "pki/hash.h"
 #include "storage/store.h"
 
-#define POLL_MS             200
+#define POLL_MS             20
 #define BATCH_BYTES_DEFAULT (4LL << 20)
 #define MAX_WAIT_MS_DEFAULT (30LL * 1000)
 #define CHANGES_TYPE        "application/x-kensho-changes"
+#define ACKED_SLOTS         16
 
 struct replication_handler;
 
@@ -76,6 +80,12 @@ struct replication_handler {
 	bool bundling; /* a files bundle is on the thread pool */
 	struct poll *polls;
 	struct metric *snapshots, *batches, *bytes;
+	/* The last acknowledgement written per replica id (a few replicas per
+	 * primary): an unchanged cursor costs no write. */
+	struct {
+		uint64_t replica, seq;
+	} acked[ACKED_SLOTS];
+	unsigned acked_next;
 };
 
 /* --- changes ---------------------------------------------------------------------- */
@@ -177,6 +187,73 @@ static void poll_timer_cb(uv_timer_t *timer)
 	poll_finish(p);
 }
 
+/* --- acknowledgements (storage/replica_acks.c) --------------------------------------- */
+
+/* A replica asks for the changes after `after` only once it has committed
+ * every change up to it: the request acknowledges `after`. The record is a
+ * write transaction, so it is made on the thread pool, never on the loop
+ * (LMDB's one writer may be busy with a revocation or a bulk import). */
+struct ack_job {
+	uv_work_t work;
+	struct store *store;
+	uint64_t replica, seq;
+	int rc;
+};
+
+static int64_t unix_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void ack_work_cb(uv_work_t *work)
+{
+	struct ack_job *j = work->data;
+	struct store_txn *txn;
+	char name[24];
+	snprintf(name, sizeof name, "%" PRIu64, j->replica);
+	if ((j->rc = store_txn_begin(j->store, true, &txn)) != 0)
+		return;
+	j->rc = store_replica_ack_put(txn, name, j->seq, unix_ms());
+	j->rc = j->rc ? (store_txn_abort(txn), j->rc) : store_txn_commit(txn);
+}
+
+static void ack_after_cb(uv_work_t *work, int status)
+{
+	struct ack_job *j = work->data;
+	if (status == 0 && j->rc)
+		log_warn("replication: the acknowledgement of sequence %" PRIu64
+		         " by replica %" PRIu64 " was not recorded: %s",
+		         j->seq, j->replica, strerror(-j->rc));
+	free(j);
+}
+
+static void ack_record(struct replication_handler *h, uint64_t replica, uint64_t seq)
+{
+	if (!replica || !h->env->store || h->stopped)
+		return;
+	unsigned slot = ACKED_SLOTS;
+	for (unsigned i = 0; i < ACKED_SLOTS; i++)
+		if (h->acked[i].replica == replica)
+			slot = i;
+	if (slot < ACKED_SLOTS && h->acked[slot].seq >= seq)
+		return; /* already written (the record only moves forward) */
+	if (slot == ACKED_SLOTS)
+		slot = h->acked_next++ % ACKED_SLOTS;
+	struct ack_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return;
+	*j = (struct ack_job){.store = h->env->store, .replica = replica, .seq = seq};
+	j->work.data = j;
+	if (uv_queue_work(h->env->loop, &j->work, ack_work_cb, ack_after_cb)) {
+		free(j);
+		return;
+	}
+	h->acked[slot].replica = replica;
+	h->acked[slot].seq = seq;
+}
+
 static void changes_on_request(struct handler *self, struct exchange *ex)
 {
 	struct replication_handler *h =
@@ -189,6 +266,7 @@ static void changes_on_request(struct handler *self, struct exchange *ex)
 		exchange_respond_error(ex, 400, HTTP_ERROR_BAD_REQUEST, err);
 		return;
 	}
+	ack_record(h, q.replica, q.after);
 	bool hold = q.wait_s > 0 && !h->stopped;
 	if (changes_answer(h, ex, q.after, hold) != 1)
 		return;

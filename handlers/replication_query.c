@@ -10,16 +10,17 @@
 int replication_query_parse(const char *query, size_t len, struct replication_query *out, char *err,
                             size_t err_len)
 {
-	static const char *const names[] = {"after", "wait"};
-	bool has[2];
-	uint64_t values[2];
-	int rc = number_query_parse(query, len, names, 2, has, values, err, err_len);
+	static const char *const names[] = {"after", "wait", "replica"};
+	bool has[3];
+	uint64_t values[3];
+	int rc = number_query_parse(query, len, names, 3, has, values, err, err_len);
 	if (rc)
 		return rc;
 	if (!has[0]) {
 		snprintf(err, err_len, "after=SEQUENCE is required");
 		return -EINVAL;
 	}
-	*out = (struct replication_query){.after = values[0], .wait_s = values[1]};
+	*out = (struct replication_query){
+	        .after = values[0], .wait_s = values[1], .replica = values[2]};
 	return 0;
 }
