@@ -135,6 +135,28 @@ struct store *ca_store(struct ca *ca)
 	return ca->store;
 }
 
+int ca_open_writer(const char *data_dir, struct ca **out, char err[CA_ERR_LEN])
+{
+	int rc = ca_open(data_dir, out, err);
+	if (rc)
+		return rc;
+	struct store_txn *txn;
+	struct store_fence fence;
+	if (store_txn_begin((*out)->store, false, &txn) != 0)
+		return 0; /* the write itself will say the store cannot be read */
+	rc = store_fence_get(txn, &fence);
+	store_txn_abort(txn);
+	if (rc)
+		return 0;
+	snprintf(err, CA_ERR_LEN,
+	         "this node was fenced: %.120s is the primary at epoch %llu; write there, or "
+	         "rejoin with kenshod --replica-of it",
+	         fence.primary, (unsigned long long)fence.epoch);
+	ca_close(*out);
+	*out = NULL;
+	return -EROFS;
+}
+
 int ca_sync_wait(struct ca *ca, char err[CA_ERR_LEN])
 {
 	struct store_sync sync;

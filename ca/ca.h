@@ -102,6 +102,10 @@ int ca_revoke_service_cert(const char *data_dir, enum ca_service_cert which, enu
 
 /** Loads the CAs of DIR (keys, certificates, base URL) and opens its store. */
 int ca_open(const char *data_dir, struct ca **out, char err[CA_ERR_LEN]);
+/** ca_open for a command that writes (issue, revoke, event, gen): refused
+ * (-EROFS, err naming the new primary) on a primary that learnt another node
+ * was promoted past its epoch (docs/cluster.md, "Promotion"). */
+int ca_open_writer(const char *data_dir, struct ca **out, char err[CA_ERR_LEN]);
 /** Loads the CAs like ca_open but on a store the caller already opened
  * (kenshod's, one per process); the caller keeps ownership of it. */
 int ca_open_with_store(const char *data_dir, struct store *store, struct ca **out,

@@ -44,6 +44,8 @@ int cli_ca(const char *data_dir, int argc, char **argv);
 int cli_issue(const char *data_dir, int argc, char **argv);
 /** `kensho revoke` (ca area). */
 int cli_revoke(const char *data_dir, int argc, char **argv);
+/** `kensho promote`: a replica's store becomes a primary's (docs/cluster.md). */
+int cli_promote(const char *data_dir, int argc, char **argv);
 /** `kensho event` (ca area). */
 int cli_event(const char *data_dir, int argc, char **argv);
 /** `kensho gen` (ca area). */

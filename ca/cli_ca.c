@@ -237,7 +237,7 @@ int cli_issue(const char *data_dir, int argc, char **argv)
 	req.auth_pubkey = auth_key;
 
 	struct ca *ca;
-	if (ca_open(data_dir, &ca, err)) {
+	if (ca_open_writer(data_dir, &ca, err)) {
 		cli_fail("issue", "%s", err);
 		goto out;
 	}
@@ -291,7 +291,7 @@ int cli_revoke(const char *data_dir, int argc, char **argv)
 	}
 	char err[CA_ERR_LEN] = "";
 	struct ca *ca;
-	if (ca_open(data_dir, &ca, err)) {
+	if (ca_open_writer(data_dir, &ca, err)) {
 		cli_fail("revoke", "%s", err);
 		return CLI_EXIT_FAILED;
 	}
@@ -368,7 +368,7 @@ int cli_event(const char *data_dir, int argc, char **argv)
 	char err[CA_ERR_LEN] = "";
 	struct ca *ca;
 	int status = CLI_EXIT_FAILED;
-	if (ca_open(data_dir, &ca, err)) {
+	if (ca_open_writer(data_dir, &ca, err)) {
 		cli_fail("event", "%s", err);
 		goto out;
 	}
@@ -440,7 +440,7 @@ int cli_gen(const char *data_dir, int argc, char **argv)
 	opts.ocsp_batch = (unsigned)per;
 	char err[CA_ERR_LEN] = "";
 	struct ca *ca;
-	if (ca_open(data_dir, &ca, err)) {
+	if (ca_open_writer(data_dir, &ca, err)) {
 		cli_fail("gen", "%s", err);
 		return CLI_EXIT_FAILED;
 	}

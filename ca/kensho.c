@@ -51,6 +51,7 @@ static const struct cli_command COMMANDS[] = {
          "audit [--from SEQ] [--action ACTION] [--json] | audit verify [--data DIR]", cli_audit,
          NULL},
         {"intake", "intake export N --out DIR", cli_intake, NULL},
+        {"promote", "promote (a replica's DIR, its keys in DIR/ca)", cli_promote, NULL},
 };
 
 static void usage(FILE *out)

@@ -74,5 +74,8 @@
 /** 503: a write committed on the primary, but not enough replicas
  * acknowledged it in time (replication.sync_replicas); it stands. */
 #define HTTP_ERROR_NOT_REPLICATED "not_replicated"
+/** 503: a primary another node replaced (promoted past its epoch) was asked
+ * to write; the body names the new primary. */
+#define HTTP_ERROR_FENCED "fenced"
 /** 503: a read-only replica was asked to write; the body names the primary. */
 #define HTTP_ERROR_READ_ONLY_REPLICA "read_only_replica"

@@ -553,6 +553,7 @@ static int worker_main(unsigned index, void *arg)
 	                (uint64_t)config_get_size(d->config, "replication.retain_bytes", 1LL << 30),
 	};
 	struct replica_follower *follower = NULL;
+	struct fence_watch *fence = NULL;
 	struct replica_readiness replica_ready = {.max_lag_ms = d->replica.max_lag_ms,
 	                                          .primary = d->replica.primary};
 	/* Files the store and handlers create while starting belong to the user
@@ -570,6 +571,14 @@ static int worker_main(unsigned index, void *arg)
 	if (!d->replica.primary && index == 0 && sync_settings_record(d->config, store) != 0) {
 		status = PROCESS_EXIT_CONFIG;
 		goto out;
+	}
+	if (!d->replica.primary) {
+		/* A primary that learns another was promoted stops being ready. */
+		readiness_register("fence", replica_fence_readiness_check, store);
+		if (index == 0 && replica_fence_watch_start(store, &d->replica, &fence) != 0) {
+			status = PROCESS_EXIT_CONFIG;
+			goto out;
+		}
 	}
 	if (d->replica.primary) {
 		/* Every worker judges lag from the store, which worker 0's
@@ -695,6 +704,7 @@ out:
 	if (router)
 		router_free(router);
 	replica_follower_stop(follower);
+	replica_fence_watch_stop(fence);
 	if (store)
 		store_close(store);
 	readiness_reset();

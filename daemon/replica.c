@@ -40,7 +40,17 @@ int replica_settings_read(const struct config *c, struct replica_settings *out)
 	        .files_interval_ms = config_get_ms(c, "replication.files_interval", 10000),
 	        .snapshot_max =
 	                (uint64_t)config_get_size(c, "replication.snapshot_max", (int64_t)4 << 30),
+	        .peers = config_get(c, "replication.peers", NULL),
+	        .peer_interval_ms = config_get_ms(c, "replication.peer_interval", 2000),
 	};
+	if (out->peers && !*out->peers)
+		out->peers = NULL;
+	if (!out->primary && out->peers && (!out->cert || !out->key || !out->ca)) {
+		log_error("replication: replication.peers needs replication.cert, replication.key "
+		          "and replication.ca (a client certificate with the replica role on the "
+		          "peers, its key, and the CA their server certificates chain to)");
+		return -EINVAL;
+	}
 	if (out->primary && !*out->primary)
 		out->primary = NULL;
 	if (!out->primary)
@@ -242,12 +252,16 @@ static int snapshot_install(struct http_client *c, const struct replica_settings
 	return 0;
 }
 
-/* What the primary says of a cursor: 0 it can continue, -ESTALE it cannot
- * (410/409), or another error. */
-static int cursor_check(struct http_client *c, const struct replica_settings *s, uint64_t after)
+/* What the primary says of a cursor and its change's epoch: 0 it can
+ * continue, -ESTALE it cannot (410/409: trimmed, beyond its log, or of
+ * another epoch: this store followed, or was, another primary), or another
+ * error. */
+static int cursor_check(struct http_client *c, const struct replica_settings *s, uint64_t after,
+                        uint64_t epoch)
 {
-	char path[96];
-	snprintf(path, sizeof path, "/v1/replication/changes?after=%" PRIu64, after);
+	char path[128];
+	snprintf(path, sizeof path, "/v1/replication/changes?after=%" PRIu64 "&epoch=%" PRIu64,
+	         after, epoch);
 	struct http_reply r;
 	int rc = fetch(c, s, path, BATCH_MAX, &r);
 	if (rc == 0 && (r.status == 410 || r.status == 409))
@@ -259,8 +273,9 @@ static int cursor_check(struct http_client *c, const struct replica_settings *s,
 	return rc;
 }
 
-/* The store's cursor and whether it asked for a snapshot; -ENOENT: no store. */
-static int local_cursor(const char *data_dir, uint64_t *last, bool *need_snapshot)
+/* The store's cursor, its change's epoch, and whether it asked for a
+ * snapshot; -ENOENT: no store. */
+static int local_cursor(const char *data_dir, uint64_t *last, uint64_t *epoch, bool *need_snapshot)
 {
 	char dir[4200], file[4400];
 	snprintf(dir, sizeof dir, "%s/%s", data_dir, STORE_DATA_SUBDIR);
@@ -276,6 +291,9 @@ static int local_cursor(const char *data_dir, uint64_t *last, bool *need_snapsho
 	if (rc == 0) {
 		uint64_t first;
 		rc = store_replication_bounds(txn, &first, last);
+		*epoch = 0;
+		if (rc == 0 && *last)
+			store_change_epoch_at(txn, *last, epoch);
 		struct store_replica_state st;
 		*need_snapshot = store_replica_state_get(txn, &st) == 0 && st.need_snapshot;
 		store_txn_abort(txn);
@@ -291,11 +309,11 @@ int replica_prepare(const char *data_dir, const struct replica_settings *s)
 	int rc = client_open(s, (int)(timeout > 600000 ? 600000 : timeout), &c);
 	if (rc)
 		return rc;
-	uint64_t last = 0;
+	uint64_t last = 0, epoch = 0;
 	bool need_snapshot = false;
-	rc = local_cursor(data_dir, &last, &need_snapshot);
+	rc = local_cursor(data_dir, &last, &epoch, &need_snapshot);
 	if (rc == 0 && !need_snapshot) {
-		rc = cursor_check(c, s, last);
+		rc = cursor_check(c, s, last, epoch);
 		if (rc == -ESTALE) {
 			log_warn("replication: the primary no longer holds the changes after "
 			         "sequence %" PRIu64 "; taking a fresh snapshot",
@@ -362,7 +380,7 @@ static int batch_apply_cb(struct store_txn *txn, void *arg)
 		if (n > b->len - at)
 			return b->error = -EBADMSG;
 		rc = store_replication_apply(txn, seq, b->p + at, n);
-		if (rc == -ESTALE || rc == -EBADMSG)
+		if (rc == -ESTALE || rc == -EBADMSG || rc == -EPERM)
 			return b->error = rc;
 		if (rc)
 			return rc;
@@ -431,12 +449,17 @@ static int follow_once(struct replica_follower *f)
 	uint64_t first, applied = 0;
 	if (store_txn_begin(f->store, false, &txn) != 0)
 		return 1;
+	uint64_t epoch = 0;
 	store_replication_bounds(txn, &first, &applied);
+	if (applied)
+		store_change_epoch_at(txn, applied, &epoch);
 	store_txn_abort(txn);
-	char path[128];
+	char path[160];
 	snprintf(path, sizeof path,
-	         "/v1/replication/changes?after=%" PRIu64 "&wait=%" PRId64 "&replica=%" PRIu64,
-	         applied, f->s.poll_wait_ms / 1000 > 0 ? f->s.poll_wait_ms / 1000 : 1, f->id);
+	         "/v1/replication/changes?after=%" PRIu64 "&wait=%" PRId64 "&replica=%" PRIu64
+	         "&epoch=%" PRIu64,
+	         applied, f->s.poll_wait_ms / 1000 > 0 ? f->s.poll_wait_ms / 1000 : 1, f->id,
+	         epoch);
 	struct http_reply r;
 	/* A batch holds at least one entry, and one transaction's entry can be
 	 * large (a population generated in bulk): bounded like a snapshot. */
@@ -472,6 +495,14 @@ static int follow_once(struct replica_follower *f)
 		log_error("replication: a change after sequence %" PRIu64 " from %s is "
 		          "undecodable; nothing of the batch was applied",
 		          applied, f->s.primary);
+	} else if (rc == -EPERM) {
+		metric_add(f->refused, 1);
+		log_error(
+		        "replication: %s sends changes of an older epoch than this store's: this "
+		        "node was promoted (kensho promote), or follows a primary that was "
+		        "replaced; nothing applied. Restart kenshod without --replica-of to serve "
+		        "as the primary",
+		        f->s.primary);
 	} else if (rc == -ESTALE) {
 		metric_add(f->refused, 1);
 		log_error("replication: the batch after sequence %" PRIu64 " has a gap; nothing "
@@ -607,6 +638,198 @@ void replica_follower_stop(struct replica_follower *f)
 	pthread_mutex_destroy(&f->lock);
 	pthread_cond_destroy(&f->wake);
 	free(f);
+}
+
+/* --- the fence watcher (a primary with replication.peers) ---------------------------- */
+
+#define PEERS_MAX 16
+
+struct fence_watch {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stop;
+	struct store *store;
+	int64_t interval_ms;
+	size_t count;
+	char urls[PEERS_MAX][256];
+	struct http_client *clients[PEERS_MAX];
+};
+
+static int fence_cb(struct store_txn *txn, void *arg)
+{
+	return store_fence_put(txn, arg);
+}
+
+/* Peer i's epoch when it says it is a primary; 0 when it is not, or does
+ * not answer (a partition cannot be told from a dead peer). */
+static uint64_t peer_primary_epoch(struct fence_watch *w, size_t i)
+{
+	struct http_reply r;
+	char role[16] = "", epoch_text[24] = "";
+	uint64_t epoch = 0;
+	int rc = http_client_get(w->clients[i], "/v1/replication/state", 4096, &r);
+	if (rc)
+		log_debug("replication: peer %s unreachable: %s", w->urls[i],
+		          http_client_strerror(rc));
+	else if (r.status == 200 &&
+	         http_reply_header(&r, "X-Kensho-Role", role, sizeof role) == 0 &&
+	         http_reply_header(&r, "X-Kensho-Epoch", epoch_text, sizeof epoch_text) == 0 &&
+	         strcmp(role, "primary") == 0)
+		epoch = strtoull(epoch_text, NULL, 10);
+	http_reply_free(&r);
+	return epoch;
+}
+
+/* Asks every peer for its role and epoch; records a fence when one is a
+ * primary of a later epoch than this store's. True when fenced. */
+static bool fence_pass(struct fence_watch *w)
+{
+	uint64_t mine = 0;
+	struct store_txn *txn;
+	struct store_fence fence;
+	if (store_txn_begin(w->store, false, &txn) != 0)
+		return false;
+	bool fenced = store_fence_get(txn, &fence) == 0;
+	store_epoch(txn, &mine);
+	store_txn_abort(txn);
+	for (size_t i = 0; i < w->count && !fenced; i++) {
+		uint64_t theirs = peer_primary_epoch(w, i);
+		if (theirs <= mine)
+			continue;
+		fence = (struct store_fence){.epoch = theirs};
+		snprintf(fence.primary, sizeof fence.primary, "%s", w->urls[i]);
+		if (store_write(w->store, fence_cb, &fence) != 0)
+			continue;
+		fenced = true;
+		log_error("replication: %s is the primary at epoch %" PRIu64 " (this node: epoch "
+		          "%" PRIu64
+		          "): this node takes no more writes and is not ready; restart it "
+		          "with --replica-of %s to rejoin",
+		          w->urls[i], theirs, mine, w->urls[i]);
+	}
+	return fenced;
+}
+
+static void *fence_main(void *arg)
+{
+	struct fence_watch *w = arg;
+	for (;;) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += w->interval_ms / 1000;
+		until.tv_nsec += (w->interval_ms % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_mutex_lock(&w->lock);
+		while (!w->stop && pthread_cond_timedwait(&w->wake, &w->lock, &until) == 0) {
+		}
+		bool stop = w->stop;
+		pthread_mutex_unlock(&w->lock);
+		if (stop || fence_pass(w))
+			break;
+	}
+	return NULL;
+}
+
+int replica_fence_watch_start(struct store *store, const struct replica_settings *s,
+                              struct fence_watch **out)
+{
+	*out = NULL;
+	if (!s->peers || s->primary)
+		return 0;
+	struct fence_watch *w = calloc(1, sizeof *w);
+	if (!w)
+		return -ENOMEM;
+	w->store = store;
+	w->interval_ms = s->peer_interval_ms;
+	const char *p = s->peers;
+	int rc = 0;
+	while (*p && rc == 0) {
+		size_t n = strcspn(p, " ,\t");
+		if (n == 0) {
+			p++;
+			continue;
+		}
+		if (w->count == PEERS_MAX || n >= sizeof w->urls[0]) {
+			log_error("replication.peers: at most %d URLs of under 256 bytes",
+			          PEERS_MAX);
+			rc = -EINVAL;
+			break;
+		}
+		memcpy(w->urls[w->count], p, n);
+		w->urls[w->count][n] = '\0';
+		p += n;
+		struct replica_settings peer = *s;
+		peer.primary = w->urls[w->count];
+		struct http_url url;
+		if (http_url_parse(peer.primary, &url) != 0 || !url.tls) {
+			log_error("replication.peers: \"%s\" is not https://HOST:PORT",
+			          peer.primary);
+			rc = -EINVAL;
+			break;
+		}
+		rc = client_open(&peer, 3000, &w->clients[w->count]);
+		if (rc == 0)
+			w->count++;
+	}
+	if (rc == 0) {
+		pthread_mutex_init(&w->lock, NULL);
+		pthread_cond_init(&w->wake, NULL);
+		/* Once before this worker listens: a primary that comes back after
+		 * another was promoted learns it before it takes a write here. */
+		if (!fence_pass(w) &&
+		    (rc = -pthread_create(&w->thread, NULL, fence_main, w)) == 0) {
+			*out = w;
+			return 0;
+		}
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->wake);
+	}
+	for (size_t i = 0; i < w->count; i++)
+		http_client_free(w->clients[i]);
+	free(w);
+	return rc;
+}
+
+void replica_fence_watch_stop(struct fence_watch *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	for (size_t i = 0; i < w->count; i++)
+		http_client_free(w->clients[i]);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->wake);
+	free(w);
+}
+
+int replica_fence_readiness_check(void *arg, char *why, size_t why_len)
+{
+	struct store_txn *txn;
+	if (store_txn_begin(arg, false, &txn) != 0) {
+		snprintf(why, why_len, "the store cannot be read");
+		return -1;
+	}
+	struct store_fence fence;
+	int rc = store_fence_get(txn, &fence);
+	store_txn_abort(txn);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		snprintf(why, why_len, "the fence record cannot be read");
+	else
+		snprintf(why, why_len,
+		         "fenced: %s is the primary at epoch %" PRIu64
+		         "; restart with --replica-of it",
+		         fence.primary, fence.epoch);
+	return -1;
 }
 
 int replica_readiness_check(void *arg, char *why, size_t why_len)

@@ -24,6 +24,8 @@ struct replica_settings {
 	int64_t poll_wait_ms;
 	int64_t files_interval_ms;
 	uint64_t snapshot_max;
+	const char *peers; /**< a primary's replication.peers: URLs; NULL: none */
+	int64_t peer_interval_ms;
 };
 
 /** Reads the replication.* keys. 0, or -EINVAL (logged) when a replica
@@ -41,6 +43,19 @@ int replica_follower_start(struct store *store, const char *data_dir,
 /** Stops and joins it (waits for the poll in flight, at most poll_wait + a
  * few seconds). NULL is ignored. */
 void replica_follower_stop(struct replica_follower *f);
+
+/** On a primary with replication.peers, asks each peer's
+ * /v1/replication/state once now and then every peer_interval: when one is
+ * a primary of a later epoch (it was promoted), records the fence in the
+ * store and stops (the node takes no more writes). *out is NULL without
+ * peers, or when already fenced. */
+struct fence_watch;
+int replica_fence_watch_start(struct store *store, const struct replica_settings *s,
+                              struct fence_watch **out);
+/** Stops and joins it. NULL is ignored. */
+void replica_fence_watch_stop(struct fence_watch *w);
+/** /readyz check (arg: the store): fails while the store is fenced. */
+int replica_fence_readiness_check(void *arg, char *why, size_t why_len);
 
 /** /readyz check (arg: struct replica_readiness): fails while the replica is
  * further behind than max_lag, or needs a snapshot. */

@@ -36,6 +36,7 @@
 #include "core/reload.h"
 #include "handlers/admin_params.h"
 #include "handlers/handlers.h"
+#include "handlers/replication.h"
 #include "handlers/roles.h"
 #include "handlers/sync_gate.h"
 #include "storage/store.h"
@@ -343,6 +344,8 @@ static void admin_on_request(struct handler *self, struct exchange *ex)
 {
 	struct admin_handler *h = (struct admin_handler *)self;
 	struct admin_context *ctx = h->ctx;
+	if (replication_refuse_if_fenced(ctx->env, ex))
+		return;
 	if (ctx->in_flight >= ADMIN_MAX_IN_FLIGHT) {
 		exchange_add_header(ex, "Retry-After", "1");
 		exchange_respond_error(ex, 503, HTTP_ERROR_BUSY,

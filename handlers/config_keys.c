@@ -105,6 +105,12 @@ const struct config_key handlers_config_keys[] = {
          "and at most this many bytes of them (the newest entry always stays): a bulk "
          "population is not kept twice",
          false},
+        {"replication.peers", CONFIG_STRING, NULL, NULL, 0, 0, NULL,
+         "a primary's other nodes (https://HOST:PORT, space-separated): when one of them "
+         "was promoted past this node's epoch, this node takes no more writes",
+         false},
+        {"replication.peer_interval", CONFIG_DURATION, "2s", "ms", 100, HOUR, NULL,
+         "how often a primary asks its replication.peers for their role and epoch", false},
         {"replication.sync_replicas", CONFIG_INT, "0", "replicas", 0, 64, NULL,
          "a revocation or an intake receipt is acknowledged only once this many replicas "
          "have durably applied it (0: once durable on the primary)",

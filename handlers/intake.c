@@ -37,6 +37,7 @@
 #include "ocsp/responder_set.h"
 #include "pki/hash.h"
 #include "pki/signer.h"
+#include "handlers/replication.h"
 #include "handlers/sync_gate.h"
 #include "storage/store.h"
 
@@ -256,6 +257,8 @@ static void intake_on_post(struct handler *self, struct exchange *ex)
 	struct intake_handler *h = (struct intake_handler *)self;
 	const struct http_request *req = exchange_request(ex);
 	struct verify_body submission;
+	if (replication_refuse_if_fenced(h->env, ex))
+		return;
 	if (!verify_read_body(ex, "POST a DER CMS SignedData", &submission))
 		return;
 	int64_t now = (int64_t)time(NULL);

@@ -71,7 +71,7 @@ struct poll {
 };
 
 struct replication_handler {
-	struct handler changes, snapshot, files;
+	struct handler changes, snapshot, files, state;
 	const struct handler_env *env;
 	size_t batch_bytes;
 	int64_t max_wait_ms;
@@ -254,6 +254,29 @@ static void ack_record(struct replication_handler *h, uint64_t replica, uint64_t
 	h->acked[slot].seq = seq;
 }
 
+/* A replica's change `after` must be this log's: the same epoch. Otherwise
+ * it followed a primary this one replaced (or replaced this one): 409, take
+ * a fresh snapshot. Answers and returns false when it is not. */
+static bool epoch_matches(struct replication_handler *h, struct exchange *ex, uint64_t after,
+                          uint64_t epoch)
+{
+	struct store_txn *txn;
+	uint64_t here = 0;
+	if (!h->env->store || store_txn_begin(h->env->store, false, &txn) < 0)
+		return true; /* changes_answer says the store cannot be read */
+	int rc = store_change_epoch_at(txn, after, &here);
+	store_txn_abort(txn);
+	if (rc || here == epoch)
+		return true; /* not held: 410 or 409 from changes_answer */
+	char detail[200];
+	snprintf(detail, sizeof detail,
+	         "the replica's change %" PRIu64 " is of epoch %" PRIu64 ", this log's of epoch "
+	         "%" PRIu64 ": it followed another primary; it must take a fresh snapshot",
+	         after, epoch, here);
+	exchange_respond_error(ex, 409, HTTP_ERROR_CONFLICT, detail);
+	return false;
+}
+
 static void changes_on_request(struct handler *self, struct exchange *ex)
 {
 	struct replication_handler *h =
@@ -266,6 +289,8 @@ static void changes_on_request(struct handler *self, struct exchange *ex)
 		exchange_respond_error(ex, 400, HTTP_ERROR_BAD_REQUEST, err);
 		return;
 	}
+	if (q.epoch && q.after && !epoch_matches(h, ex, q.after, q.epoch))
+		return;
 	ack_record(h, q.replica, q.after);
 	bool hold = q.wait_s > 0 && !h->stopped;
 	if (changes_answer(h, ex, q.after, hold) != 1)
@@ -474,6 +499,53 @@ static void files_on_request(struct handler *self, struct exchange *ex)
 	h->bundling = true;
 }
 
+/* --- state: what a peer's fence watcher asks ---------------------------------------- */
+
+/* GET /v1/replication/state: this node's role (primary, replica, fenced),
+ * epoch and last sequence, in X-Kensho-Role, -Epoch and -Sequence and as
+ * JSON. A primary with replication.peers asks each peer (daemon/replica.c,
+ * the fence watcher). */
+static void state_on_request(struct handler *self, struct exchange *ex)
+{
+	struct replication_handler *h =
+	        (struct replication_handler *)((char *)self -
+	                                       offsetof(struct replication_handler, state));
+	struct store_txn *txn;
+	if (!h->env->store || store_txn_begin(h->env->store, false, &txn) < 0) {
+		exchange_respond_error(ex, 503, HTTP_ERROR_STORE_UNAVAILABLE,
+		                       "the store cannot be read");
+		return;
+	}
+	uint64_t epoch = 0, first = 0, last = 0;
+	struct store_fence fence;
+	int rc = store_epoch(txn, &epoch);
+	if (rc == 0)
+		rc = store_replication_bounds(txn, &first, &last);
+	bool fenced = rc == 0 && store_fence_get(txn, &fence) == 0;
+	store_txn_abort(txn);
+	if (rc) {
+		exchange_respond_error(ex, 503, HTTP_ERROR_STORE_UNAVAILABLE,
+		                       "the store cannot be read");
+		return;
+	}
+	const char *primary = config_get(h->env->config, "replication.primary", NULL);
+	const char *role = primary && *primary ? "replica" : fenced ? "fenced" : "primary";
+	char e[24], q[24];
+	snprintf(e, sizeof e, "%" PRIu64, epoch);
+	snprintf(q, sizeof q, "%" PRIu64, last);
+	exchange_add_header(ex, "X-Kensho-Role", role);
+	exchange_add_header(ex, "X-Kensho-Epoch", e);
+	exchange_add_header(ex, "X-Kensho-Sequence", q);
+	exchange_add_header(ex, "Cache-Control", "no-store");
+	struct buf body = {0};
+	buf_printf(&body, "{\"role\":\"%s\",\"epoch\":%s,\"sequence\":%s}", role, e, q);
+	if (body.failed)
+		exchange_respond_error(ex, 500, HTTP_ERROR_INTERNAL, "out of memory");
+	else
+		exchange_respond(ex, 200, "application/json", body.data, body.len);
+	buf_free(&body);
+}
+
 /* --- life --------------------------------------------------------------------------- */
 
 static int replication_context_init(struct router *r, const struct handler_env *env, void **context)
@@ -488,6 +560,7 @@ static int replication_context_init(struct router *r, const struct handler_env *
 	h->changes = (struct handler){.name = "replication", .on_request = changes_on_request};
 	h->snapshot = (struct handler){.name = "replication", .on_request = snapshot_on_request};
 	h->files = (struct handler){.name = "replication", .on_request = files_on_request};
+	h->state = (struct handler){.name = "replication", .on_request = state_on_request};
 	int rc = router_add(r, "/v1/replication/changes", HTTP_METHOD_GET, PEER_ROLE_REPLICA,
 	                    &h->changes);
 	if (rc == 0)
@@ -496,6 +569,9 @@ static int replication_context_init(struct router *r, const struct handler_env *
 	if (rc == 0)
 		rc = router_add(r, "/v1/replication/files", HTTP_METHOD_GET, PEER_ROLE_REPLICA,
 		                &h->files);
+	if (rc == 0)
+		rc = router_add(r, "/v1/replication/state", HTTP_METHOD_GET, PEER_ROLE_REPLICA,
+		                &h->state);
 	if (rc) {
 		free(h);
 		return rc;
@@ -534,6 +610,37 @@ const struct handler_family replication_family = {
         .on_context_dispose = replication_context_dispose,
         .dispose = replication_dispose,
 };
+
+/* --- a fenced primary's refusal of writes ------------------------------------------ */
+
+static void json_text(struct buf *b, const char *text);
+
+bool replication_refuse_if_fenced(const struct handler_env *env, struct exchange *ex)
+{
+	struct store_txn *txn;
+	struct store_fence fence;
+	if (!env->store || store_txn_begin(env->store, false, &txn) < 0)
+		return false; /* the write itself will say the store cannot be read */
+	int rc = store_fence_get(txn, &fence);
+	store_txn_abort(txn);
+	if (rc)
+		return false;
+	struct buf b = {0};
+	buf_printf(&b,
+	           "{\"error\":\"" HTTP_ERROR_FENCED "\",\"detail\":\"another node was promoted "
+	           "to primary at epoch %" PRIu64
+	           "; this one takes no more writes\",\"primary\":\"",
+	           fence.epoch);
+	json_text(&b, fence.primary);
+	buf_append_str(&b, "\"}");
+	exchange_add_header(ex, "Cache-Control", "no-store");
+	if (b.failed)
+		exchange_respond_error(ex, 503, HTTP_ERROR_FENCED, "fenced");
+	else
+		exchange_respond(ex, 503, "application/json", b.data, b.len);
+	buf_free(&b);
+	return true;
+}
 
 /* --- a replica's refusal of writes ----------------------------------------------- */
 

@@ -10,10 +10,10 @@
 int replication_query_parse(const char *query, size_t len, struct replication_query *out, char *err,
                             size_t err_len)
 {
-	static const char *const names[] = {"after", "wait", "replica"};
-	bool has[3];
-	uint64_t values[3];
-	int rc = number_query_parse(query, len, names, 3, has, values, err, err_len);
+	static const char *const names[] = {"after", "wait", "replica", "epoch"};
+	bool has[4];
+	uint64_t values[4];
+	int rc = number_query_parse(query, len, names, 4, has, values, err, err_len);
 	if (rc)
 		return rc;
 	if (!has[0]) {
@@ -21,6 +21,6 @@ int replication_query_parse(const char *query, size_t len, struct replication_qu
 		return -EINVAL;
 	}
 	*out = (struct replication_query){
-	        .after = values[0], .wait_s = values[1], .replica = values[2]};
+	        .after = values[0], .wait_s = values[1], .replica = values[2], .epoch = values[3]};
 	return 0;
 }

@@ -513,6 +513,35 @@ static void write_freshness(struct json *j)
 	json_object_end(j);
 }
 
+/* The node's place in the cluster (docs/cluster.md): primary, replica (with
+ * its lag) or fenced, and the store's epoch. */
+static void write_replication(struct json *j, const struct status_state *st)
+{
+	const struct config *c = st->env ? st->env->config : NULL;
+	const char *primary = c ? config_get(c, "replication.primary", NULL) : NULL;
+	bool replica = primary && *primary;
+	uint64_t epoch = 0;
+	bool fenced = false, known = false;
+	struct store_txn *txn;
+	if (st->env && st->env->store && store_txn_begin(st->env->store, false, &txn) == 0) {
+		struct store_fence fence;
+		known = store_epoch(txn, &epoch) == 0;
+		fenced = store_fence_get(txn, &fence) == 0;
+		store_txn_abort(txn);
+	}
+	json_object_begin(j, "replication");
+	json_string(j, "role", replica ? "replica" : fenced ? "fenced" : "primary");
+	if (known)
+		json_uint(j, "epoch", epoch);
+	else
+		json_null(j, "epoch");
+	if (replica)
+		json_double(j, "lag_seconds", family_total("kensho_replication_lag_seconds"));
+	else
+		json_null(j, "lag_seconds");
+	json_object_end(j);
+}
+
 static int status_render(struct buf *out, const struct status_state *st)
 {
 	struct status_sample now;
@@ -527,11 +556,7 @@ static int status_render(struct buf *out, const struct status_state *st)
 	json_int(&j, "started_at", (int64_t)floor(started));
 	json_int(&j, "uptime_seconds", started > 0 ? (int64_t)(now.time - started) : 0);
 	json_uint(&j, "workers", metrics_worker_count());
-	json_object_begin(&j, "replication");
-	/* No replication yet: every kenshod is its own primary. */
-	json_string(&j, "role", "standalone");
-	json_null(&j, "lag_seconds");
-	json_object_end(&j);
+	write_replication(&j, st);
 	json_object_begin(&j, "requests");
 	json_uint(&j, "total", (uint64_t)now.requests);
 	json_uint(&j, "connections_open", (uint64_t)family_total("kensho_http_connections_open"));

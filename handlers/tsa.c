@@ -9,6 +9,7 @@
  * empty or oversized body). The token itself, and its serialNumber, are
  * tsa_stamp.c's, which intake shares. */
 #include "handlers/tsa.h"
+#include "handlers/replication.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -133,6 +134,8 @@ static void tsa_on_request(struct handler *self, struct exchange *ex)
 {
 	struct tsa_handler *h = (struct tsa_handler *)self;
 	const struct http_request *rq = exchange_request(ex);
+	if (replication_refuse_if_fenced(h->env, ex))
+		return;
 	if (!is_query_type(ex)) {
 		exchange_respond_error(ex, 415, HTTP_ERROR_UNSUPPORTED_MEDIA_TYPE,
 		                       "POST /tsa takes " TSA_QUERY_TYPE " (RFC 3161 §3.4)");

@@ -26,6 +26,8 @@
 #define KEY_MAX_LMDB    511
 #define NAME_MAX_LEN    32
 #define TRIM_PER_COMMIT 64 /* trimming catches up over commits, never stalls one */
+#define REPLICA_STATE_KEY "Rstate"
+#define FENCE_KEY         "Rfence"
 
 /* meta keys that describe this node: leases ('L' + name: which process of
  * this node does a job) and a replica's state ('R'). */
@@ -36,6 +38,25 @@ static bool meta_key_local(const void *key)
 }
 
 /* Whether a write of key in db belongs in a change entry. */
+/* The store's epoch: meta "Epoch" (replicated: a promotion writes it in the
+ * first change of its epoch), 1 before any promotion. */
+#define EPOCH_KEY "Epoch"
+
+static int epoch_read(struct store_txn *txn, uint64_t *epoch)
+{
+	MDB_val key = {sizeof EPOCH_KEY - 1, EPOCH_KEY}, val;
+	int rc = store_get(txn, DB_META, &key, &val);
+	*epoch = STORE_EPOCH_INITIAL;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (val.mv_size != 9 || ((const uint8_t *)val.mv_data)[0] != 1)
+		return -EIO;
+	*epoch = get_be64((const uint8_t *)val.mv_data + 1);
+	return *epoch ? 0 : -EIO;
+}
+
 static bool replicated(enum store_db db, const MDB_val *key)
 {
 	switch (store_dbs[db].replication) {
@@ -202,9 +223,9 @@ int change_flush(struct store_txn *txn)
 		return rc;
 	if (count == 0)
 		return 0;
-	uint64_t last;
-	rc = store_last_seq(txn, DB_REPLICATION, &last);
-	if (rc)
+	uint64_t last, epoch;
+	if ((rc = store_last_seq(txn, DB_REPLICATION, &last)) != 0 ||
+	    (rc = epoch_read(txn, &epoch)) != 0)
 		return rc;
 	uint8_t k[8];
 	put_be64(k, last + 1);
@@ -215,7 +236,7 @@ int change_flush(struct store_txn *txn)
 	/* pass 2: write into the reserved space (reads do not move it) */
 	uint8_t *w = val.mv_data;
 	w[0] = STORE_CHANGE_VERSION;
-	put_be64(w + 1, STORE_EPOCH_INITIAL);
+	put_be64(w + 1, epoch);
 	put_be64(w + 9, (uint64_t)(int64_t)time(NULL));
 	put_be32(w + 17, count);
 	w += CHANGE_HEAD;
@@ -425,6 +446,83 @@ int store_replication_each(struct store_txn *txn, uint64_t after, size_t max_byt
 	return rc < 0 ? rc : store_error(rc);
 }
 
+int store_epoch(struct store_txn *txn, uint64_t *epoch)
+{
+	return epoch_read(txn, epoch);
+}
+
+int store_promote(struct store_txn *txn, uint64_t *epoch)
+{
+	int rc = store_require_write(txn);
+	if (rc)
+		return rc;
+	if ((rc = epoch_read(txn, epoch)) != 0)
+		return rc;
+	uint64_t first, last, at_last = 0;
+	if ((rc = store_replication_bounds(txn, &first, &last)) != 0)
+		return rc;
+	if (last && (rc = store_change_epoch_at(txn, last, &at_last)) != 0)
+		return rc;
+	if (at_last > *epoch)
+		*epoch = at_last;
+	++*epoch;
+	uint8_t v[9] = {1};
+	put_be64(v + 1, *epoch);
+	MDB_val key = {sizeof EPOCH_KEY - 1, EPOCH_KEY}, val = {sizeof v, v};
+	/* A replicated key: this transaction's change entry, the first of the
+	 * new epoch, carries it to every node that follows from now on. */
+	if ((rc = store_put(txn, DB_META, &key, &val, 0)) != 0)
+		return rc;
+	MDB_val state = {sizeof REPLICA_STATE_KEY - 1, REPLICA_STATE_KEY};
+	rc = store_del(txn, DB_META, &state);
+	MDB_val fence = {sizeof FENCE_KEY - 1, FENCE_KEY};
+	if (rc == 0 || rc == -ENOENT)
+		rc = store_del(txn, DB_META, &fence);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+int store_fence_put(struct store_txn *txn, const struct store_fence *fence)
+{
+	int rc = store_require_write(txn);
+	if (rc)
+		return rc;
+	size_t n = strnlen(fence->primary, sizeof fence->primary);
+	uint8_t v[1 + 8 + sizeof fence->primary] = {1};
+	put_be64(v + 1, fence->epoch);
+	memcpy(v + 9, fence->primary, n);
+	MDB_val key = {sizeof FENCE_KEY - 1, FENCE_KEY}, val = {9 + n, v};
+	return store_put(txn, DB_META, &key, &val, 0);
+}
+
+int store_fence_get(struct store_txn *txn, struct store_fence *out)
+{
+	*out = (struct store_fence){0};
+	MDB_val key = {sizeof FENCE_KEY - 1, FENCE_KEY}, val;
+	int rc = store_get(txn, DB_META, &key, &val);
+	if (rc)
+		return rc;
+	const uint8_t *v = val.mv_data;
+	if (val.mv_size < 9 || val.mv_size > 9 + sizeof out->primary - 1 || v[0] != 1)
+		return -EIO;
+	out->epoch = get_be64(v + 1);
+	memcpy(out->primary, v + 9, val.mv_size - 9);
+	return 0;
+}
+
+int store_change_epoch_at(struct store_txn *txn, uint64_t seq, uint64_t *epoch)
+{
+	uint8_t k[8];
+	put_be64(k, seq);
+	MDB_val key = {8, k}, val;
+	int rc = store_get(txn, DB_REPLICATION, &key, &val);
+	if (rc)
+		return rc;
+	if (val.mv_size < CHANGE_HEAD)
+		return -EIO;
+	*epoch = get_be64((const uint8_t *)val.mv_data + 1);
+	return 0;
+}
+
 static int apply_cb(const struct store_change_item *item, enum store_db db, void *arg)
 {
 	struct store_txn *txn = arg;
@@ -450,8 +548,14 @@ int store_replication_apply(struct store_txn *txn, uint64_t seq, const uint8_t *
 		return rc;
 	if (seq != last + 1)
 		return -ESTALE;
-	if (change_walk(entry, len, NULL, NULL, NULL))
+	struct store_change_head head;
+	if (change_walk(entry, len, &head, NULL, NULL))
 		return -EBADMSG;
+	uint64_t epoch;
+	if ((rc = epoch_read(txn, &epoch)) != 0)
+		return rc;
+	if (head.epoch < epoch)
+		return -EPERM; /* from a primary this store has outlived: fenced */
 	/* The operations are the primary's; this transaction must not describe
 	 * them again as its own change. */
 	bool recording = txn->recording;
@@ -478,7 +582,6 @@ int store_snapshot_write(struct store *s, int fd)
 	return store_error(rc);
 }
 
-#define REPLICA_STATE_KEY "Rstate"
 #define REPLICA_STATE_LEN (1 + 8 + 8 + 8 + 1)
 
 int store_replica_state_put(struct store_txn *txn, const struct store_replica_state *state)

@@ -520,7 +520,7 @@ void store_serial_to_hex(const struct store_serial *serial, char out[2 * STORE_S
 #define STORE_REPLICATION_RETAIN_DEFAULT 100000u
 /** The change-entry layout this build writes and reads. */
 #define STORE_CHANGE_VERSION 1
-/** The epoch of every change until promotion exists. */
+/** The epoch of every change before the first promotion. */
 #define STORE_EPOCH_INITIAL 1
 
 enum store_change_op { STORE_CHANGE_PUT = 1, STORE_CHANGE_DEL = 2 };
@@ -561,8 +561,32 @@ int store_replication_each(struct store_txn *txn, uint64_t after, size_t max_byt
  * appends it to this store's own log under the same sequence, in txn; so
  * the log's last sequence is the replica's cursor, exactly once. -ESTALE
  * unless seq is the last applied plus one (a gap: take a snapshot),
- * -EBADMSG for an undecodable entry; nothing is written then. */
+ * -EBADMSG for an undecodable entry, -EPERM for an entry of an epoch older
+ * than this store's (from a primary that was replaced); nothing is written
+ * then. */
 int store_replication_apply(struct store_txn *txn, uint64_t seq, const uint8_t *entry, size_t len);
+
+/** The store's epoch: that of the changes it writes (1 until a promotion). */
+int store_epoch(struct store_txn *txn, uint64_t *epoch);
+/** The epoch of change entry seq; -ENOENT when the log does not hold it. */
+int store_change_epoch_at(struct store_txn *txn, uint64_t seq, uint64_t *epoch);
+/** Makes this store a primary's: the next epoch (one more than its own and
+ * than its log's last entry's), written as a replicated meta entry, so this
+ * transaction's change is the new epoch's first; forgets the replica's
+ * state. store_replication_apply then refuses changes of older epochs
+ * (-EPERM): the old primary is fenced off this store. */
+int store_promote(struct store_txn *txn, uint64_t *epoch);
+
+/** A primary that learnt a peer was promoted past its epoch (a local meta
+ * entry): it takes no more writes. */
+struct store_fence {
+	uint64_t epoch;    /**< the newer primary's epoch */
+	char primary[256]; /**< its URL, NUL-terminated */
+};
+/** Records the fence (kenshod's peer watcher); store_promote removes it. */
+int store_fence_put(struct store_txn *txn, const struct store_fence *fence);
+/** Reads it; -ENOENT when this store is not fenced. */
+int store_fence_get(struct store_txn *txn, struct store_fence *out);
 
 /** A replica's own view of its primary (a local meta entry, never replicated). */
 struct store_replica_state {

@@ -90,7 +90,8 @@ def check_page_and_json(srv):
     check(s["workers"] == 2 == metric(before, "kensho_workers"), "2 workers, as on /metrics")
     check(s["started_at"] == metric(before, "kensho_start_time_seconds"),
           "start time as kensho_start_time_seconds")
-    check(s["replication"]["role"] == "standalone", "no replication: standalone")
+    check(s["replication"]["role"] == "primary" and s["replication"]["epoch"] == 1,
+          "a node without --replica-of: primary at epoch 1")
     check(requests_total(before) <= s["requests"]["total"] <= requests_total(after),
           "requests total between the scrapes before and after")
     crls = {(c["kind"], c["delta"]): c for c in s["crls"]}
@@ -167,7 +168,7 @@ def check_chromium(srv, freshness):
     check(dom_text(dom, "version") == version, "page: version as on /metrics")
     check(number(dom_text(dom, "workers")) == metric(before, "kensho_workers"),
           "page: worker count as on /metrics")
-    check(dom_text(dom, "replication") == "standalone", "page: standalone")
+    check(dom_text(dom, "replication") == "primary", "page: primary")
     shown = number(dom_text(dom, "requests-total"))
     check(requests_total(before) <= shown <= requests_total(after),
           f"page: requests total {shown:.0f} between the scrapes before "

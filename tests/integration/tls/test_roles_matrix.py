@@ -60,6 +60,7 @@ MATRIX = {
     "/v1/replication/changes":  "N     N     N     N     N     N     N     N       Y",
     "/v1/replication/snapshot": "N     N     N     N     N     N     N     N       Y",
     "/v1/replication/files":    "N     N     N     N     N     N     N     N       Y",
+    "/v1/replication/state":    "N     N     N     N     N     N     N     N       Y",
 }
 
 # One request per route: method, target, body.
@@ -95,6 +96,7 @@ REQUESTS = {
     "/v1/replication/changes": ("GET", "/v1/replication/changes?after=0", None),
     "/v1/replication/snapshot": ("GET", "/v1/replication/snapshot", None),
     "/v1/replication/files": ("GET", "/v1/replication/files", None),
+    "/v1/replication/state": ("GET", "/v1/replication/state", None),
 }
 
 OCSP_UNAUTHORIZED = bytes.fromhex("30030a0106")  # RFC 6960 §2.3, unsigned

@@ -234,6 +234,81 @@ static void acknowledgements_count_replicas(void **state)
 	assert_int_equal(sync.replicas, 2);
 }
 
+static uint64_t epoch_of(struct store *s)
+{
+	struct store_txn *txn = begin(s, false);
+	uint64_t epoch = 0;
+	assert_int_equal(store_epoch(txn, &epoch), 0);
+	store_txn_abort(txn);
+	return epoch;
+}
+
+struct one_entry {
+	uint8_t data[4096];
+	size_t len;
+};
+
+static int take_first(uint64_t seq, struct store_blob entry, void *arg)
+{
+	(void)seq;
+	struct one_entry *e = arg;
+	assert_true(entry.len <= sizeof e->data);
+	memcpy(e->data, entry.data, entry.len);
+	e->len = entry.len;
+	return 1;
+}
+
+/* A promoted store writes its changes in the next epoch and refuses the old
+ * primary's; the fence record is local and a promotion clears it. */
+static void promotion_starts_an_epoch_and_fences_the_old(void **state)
+{
+	struct pair *p = *state;
+	populate(p->primary->store, 2); /* 1..3, epoch 1 */
+	assert_int_equal(follow(p->primary->store, p->replica->store), 3);
+	assert_int_equal(epoch_of(p->replica->store), 1);
+
+	struct store_txn *txn = begin(p->replica->store, true);
+	struct store_fence fence = {.epoch = 7};
+	strcpy(fence.primary, "https://old.example:8443");
+	assert_int_equal(store_fence_put(txn, &fence), 0);
+	uint64_t epoch = 0;
+	assert_int_equal(store_promote(txn, &epoch), 0);
+	assert_int_equal(epoch, 2);
+	assert_int_equal(store_txn_commit(txn), 0);
+	assert_int_equal(epoch_of(p->replica->store), 2);
+	uint64_t first, last, at = 0;
+	bounds(p->replica->store, &first, &last);
+	assert_int_equal(last, 4); /* the promotion is a change, of the new epoch */
+	txn = begin(p->replica->store, false);
+	assert_int_equal(store_change_epoch_at(txn, 4, &at), 0);
+	assert_int_equal(store_fence_get(txn, &fence), -ENOENT);
+	store_txn_abort(txn);
+	assert_int_equal(at, 2);
+
+	/* the old primary goes on in epoch 1: its next change is refused */
+	txn = begin(p->primary->store, true);
+	uint8_t der[3] = {0x30, 0x01, 0x00};
+	struct store_cert c = cert_of(1, serial_of(100, 8));
+	assert_int_equal(store_cert_insert(txn, &c, (struct store_blob){der, sizeof(der)}), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	struct one_entry e = {0};
+	txn = begin(p->primary->store, false);
+	assert_int_equal(store_replication_each(txn, 3, 1 << 20, take_first, &e), 0);
+	store_txn_abort(txn);
+	assert_true(e.len > 0);
+	txn = begin(p->replica->store, true);
+	assert_int_equal(store_replication_apply(txn, 5, e.data, e.len), -EPERM);
+	store_txn_abort(txn);
+	bounds(p->replica->store, &first, &last);
+	assert_int_equal(last, 4);
+
+	/* a second promotion goes one further */
+	txn = begin(p->replica->store, true);
+	assert_int_equal(store_promote(txn, &epoch), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	assert_int_equal(epoch, 3);
+}
+
 static void gap_and_garbage_change_nothing(void **state)
 {
 	struct pair *p = *state;
@@ -363,6 +438,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(replica_holds_the_same_records, setup, teardown),
 	        cmocka_unit_test_setup_teardown(leases_stay_local, setup, teardown),
 	        cmocka_unit_test_setup_teardown(acknowledgements_count_replicas, setup, teardown),
+	        cmocka_unit_test_setup_teardown(promotion_starts_an_epoch_and_fences_the_old, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(gap_and_garbage_change_nothing, setup, teardown),
 	        cmocka_unit_test(retention_trims_and_stale_cursor_is_refused),
 	        cmocka_unit_test(retention_in_bytes_keeps_the_newest),
