@@ -10,7 +10,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from harness import SOURCE, check  # noqa: E402
 
-SCENARIOS = ["cached", "live", "store", "uniform", "tls", "flood", "crl", "intake"]
+SCENARIOS = ["cached", "live", "store", "uniform", "tls", "flood", "cluster", "crl", "intake"]
 
 with tempfile.TemporaryDirectory(prefix="kensho-compare-test-") as out:
     p = subprocess.run([sys.executable, os.path.join(SOURCE, "bench", "compare"), "--quick",
@@ -41,6 +41,12 @@ with tempfile.TemporaryDirectory(prefix="kensho-compare-test-") as out:
     for label in ("flood-direct-alone", "flood-direct-during", "flood-direct-handshakes",
                   "flood-haproxy-alone", "flood-haproxy-during", "flood-haproxy-handshakes"):
         check(label in peers, f"{label} was measured")
+    for label in ("cluster-haproxy-1node", "cluster-haproxy-3nodes", "cluster-revocations"):
+        check(label in peers, f"{label} was measured")
+    summary = json.load(open(os.path.join(out, "cluster.json")))
+    check(summary.get("bootstrap_1_seconds", 0) > 0 and summary.get("snapshot_bytes", 0) > 0
+          and summary.get("catch_up_revocations", 0) > 0 and summary.get("lag_samples", 0) > 0,
+          f"cluster: bootstrap, lag samples and a replica's catch-up were measured ({summary})")
     handshakes = [r for r in results if r["label"] == "flood-handshakes"]
     check(handshakes and handshakes[0]["handshakes_per_cpu_second"] and handshakes[0]["raw_sign_per_cpu_second"],
           "the flood's handshakes per kenshod CPU-second and bench_sign's raw rate were both measured")
