@@ -114,6 +114,12 @@ int ca_open_with_store(const char *data_dir, struct store *store, struct ca **ou
 void ca_close(struct ca *ca);
 /** The store the CA writes. */
 struct store *ca_store(struct ca *ca);
+/** Makes DIR's store a primary's at the next epoch (storage: store_promote)
+ * once the CA, OCSP responder and TSA keys in DIR/ca load; store is the
+ * caller's open store, or NULL to open DIR's. 0 with *epoch and the log's
+ * *last sequence, or -ENOKEY / another -errno with err saying why. */
+int ca_promote(const char *data_dir, struct store *store, uint64_t *epoch, uint64_t *last,
+               char err[CA_ERR_LEN]);
 /** Blocks until every change committed so far is held by the replicas
  * kenshod's replication.sync_replicas asks for (recorded in the store; none
  * when it never ran with it). 0, or -ETIMEDOUT (or another -errno) with err

@@ -415,8 +415,10 @@ static int forget_acks_cb(struct store_txn *txn, void *arg)
 	return store_replica_acks_clear(txn);
 }
 
-/* Waits ms unless stopped; true when stopped. */
-static bool follower_sleep(struct replica_follower *f, int64_t ms)
+/* Waits ms on wake unless *stop is (or becomes) set under lock; true when
+ * stopped. The follower's and the fence watcher's pause. */
+static bool sleep_unless_stopped(pthread_mutex_t *lock, pthread_cond_t *wake, const bool *stop,
+                                 int64_t ms)
 {
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -426,12 +428,17 @@ static bool follower_sleep(struct replica_follower *f, int64_t ms)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000;
 	}
-	pthread_mutex_lock(&f->lock);
-	while (!f->stop && pthread_cond_timedwait(&f->wake, &f->lock, &until) == 0) {
+	pthread_mutex_lock(lock);
+	while (!*stop && pthread_cond_timedwait(wake, lock, &until) == 0) {
 	}
-	bool stop = f->stop;
-	pthread_mutex_unlock(&f->lock);
-	return stop;
+	bool was = *stop;
+	pthread_mutex_unlock(lock);
+	return was;
+}
+
+static bool follower_sleep(struct replica_follower *f, int64_t ms)
+{
+	return sleep_unless_stopped(&f->lock, &f->wake, &f->stop, ms);
 }
 
 static bool stopped(struct replica_follower *f)
@@ -715,19 +722,7 @@ static void *fence_main(void *arg)
 {
 	struct fence_watch *w = arg;
 	for (;;) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += w->interval_ms / 1000;
-		until.tv_nsec += (w->interval_ms % 1000) * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
-		pthread_mutex_lock(&w->lock);
-		while (!w->stop && pthread_cond_timedwait(&w->wake, &w->lock, &until) == 0) {
-		}
-		bool stop = w->stop;
-		pthread_mutex_unlock(&w->lock);
+		bool stop = sleep_unless_stopped(&w->lock, &w->wake, &w->stop, w->interval_ms);
 		if (stop || fence_pass(w))
 			break;
 	}

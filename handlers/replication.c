@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ca/ca.h"
 #include "ca/replica_files.h"
 #include "core/buf.h"
 #include "core/config.h"
@@ -655,9 +656,85 @@ struct refusal_route {
 
 struct refusal {
 	struct refusal_route routes[4];
+	struct handler promote;
+	const struct handler_env *env;
+	bool promoting;
 	char body[1024];
 	size_t body_len;
 };
+
+/* POST /v1/admin/promote on a replica (operator role): ca_promote, as
+ * `kensho promote` does, on the thread pool (it loads keys and writes). */
+struct promote_job {
+	uv_work_t work;
+	struct refusal *f;
+	struct exchange *ex;
+	uint64_t epoch, last;
+	int rc;
+	char err[CA_ERR_LEN];
+};
+
+static void promote_work_cb(uv_work_t *work)
+{
+	struct promote_job *j = work->data;
+	j->rc = ca_promote(j->f->env->data_dir, j->f->env->store, &j->epoch, &j->last, j->err);
+}
+
+static void promote_after_cb(uv_work_t *work, int status)
+{
+	struct promote_job *j = work->data;
+	j->f->promoting = false;
+	if (status < 0 || j->rc) {
+		int code = status < 0 ? 503 : j->rc == -ENOKEY ? 409 : 500;
+		log_error("replication: promotion refused: %s",
+		          status < 0 ? "shutting down" : j->err);
+		exchange_respond_error(j->ex, code,
+		                       code == 409   ? HTTP_ERROR_CONFLICT
+		                       : code == 503 ? HTTP_ERROR_UNAVAILABLE
+		                                     : HTTP_ERROR_INTERNAL,
+		                       status < 0 ? "shutting down" : j->err);
+	} else {
+		log_info("replication: promoted to epoch %" PRIu64 " at change %" PRIu64
+		         "; restart kenshod without --replica-of to serve as the primary",
+		         j->epoch, j->last);
+		struct buf b = {0};
+		buf_printf(
+		        &b,
+		        "{\"promoted\":true,\"epoch\":%" PRIu64 ",\"sequence\":%" PRIu64
+		        ",\"detail\":\"this store now refuses the old primary's changes; restart "
+		        "kenshod without --replica-of to serve as the primary\"}",
+		        j->epoch, j->last);
+		if (b.failed)
+			exchange_respond_error(j->ex, 500, HTTP_ERROR_INTERNAL, "out of memory");
+		else
+			exchange_respond(j->ex, 200, "application/json", b.data, b.len);
+		buf_free(&b);
+	}
+	free(j);
+}
+
+static void promote_on_request(struct handler *self, struct exchange *ex)
+{
+	struct refusal *f = (struct refusal *)((char *)self - offsetof(struct refusal, promote));
+	if (f->promoting) {
+		exchange_respond_error(ex, 409, HTTP_ERROR_CONFLICT, "a promotion is in progress");
+		return;
+	}
+	struct promote_job *j = calloc(1, sizeof *j);
+	if (!j) {
+		exchange_respond_error(ex, 503, HTTP_ERROR_BUSY, "out of memory");
+		return;
+	}
+	*j = (struct promote_job){.f = f, .ex = ex};
+	j->work.data = j;
+	log_info("replication: promotion requested by \"%s\"", exchange_request(ex)->peer->subject);
+	if (uv_queue_work(f->env->loop, &j->work, promote_work_cb, promote_after_cb)) {
+		free(j);
+		exchange_respond_error(ex, 503, HTTP_ERROR_BUSY, "the thread pool refused the job");
+		return;
+	}
+	f->promoting = true;
+}
 
 static void refusal_on_request(struct handler *self, struct exchange *ex)
 {
@@ -719,6 +796,11 @@ static int refusal_context_init(struct router *r, const struct handler_env *env,
 		rc = router_add(r, paths[i].path, paths[i].methods, paths[i].roles,
 		                &f->routes[i].super);
 	}
+	f->env = env;
+	f->promote = (struct handler){.name = "admin-promote", .on_request = promote_on_request};
+	if (rc == 0)
+		rc = router_add(r, "/v1/admin/promote", HTTP_METHOD_POST, PEER_ROLE_OPERATOR,
+		                &f->promote);
 	if (rc) {
 		free(f);
 		return rc;

@@ -1,5 +1,6 @@
-/* `kensho promote` (docs/cluster.md, "Promotion"): makes a replica's store
- * a primary's. A replica holds no private key, so the operator first puts
+/* Promotion (docs/cluster.md, "Promotion"): `kensho promote` and a
+ * replica's POST /v1/admin/promote make a replica's store a primary's.
+ * A replica holds no private key, so the operator first puts
  * the CA, OCSP responder and TSA keys into DIR/ca from the key backup; the
  * command checks that they load, then writes the next epoch into the store
  * in one transaction (storage/replication.c, store_promote). From then on
@@ -24,14 +25,10 @@ static int promote_cb(struct store_txn *txn, void *arg)
 	return store_promote(txn, arg);
 }
 
-int cli_promote(const char *data_dir, int argc, char **argv)
+int ca_promote(const char *data_dir, struct store *store, uint64_t *epoch, uint64_t *last,
+               char err[CA_ERR_LEN])
 {
-	struct cli_args args;
-	if (cli_parse(argc, argv, "", &args) || args.positional_count) {
-		cli_fail("promote", "usage: kensho --data DIR promote");
-		return CLI_EXIT_USAGE;
-	}
-	char missing[512] = "";
+	char missing[160] = "";
 	for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++) {
 		char path[4096];
 		snprintf(path, sizeof path, "%s/ca/%s", data_dir, KEYS[i]);
@@ -42,30 +39,45 @@ int cli_promote(const char *data_dir, int argc, char **argv)
 		}
 	}
 	if (missing[0]) {
-		cli_fail(
-		        "promote",
-		        "%s/ca lacks %s: a replica receives no private key; put the primary's keys "
-		        "there from your key backup (owner-only), then promote",
-		        data_dir, missing);
-		return CLI_EXIT_FAILED;
+		snprintf(err, CA_ERR_LEN,
+		         "DIR/ca lacks %s: a replica receives no private key; put the primary's "
+		         "keys "
+		         "there from your key backup (owner-only), then promote",
+		         missing);
+		return -ENOKEY;
 	}
-	char err[CA_ERR_LEN] = "";
+	/* The keys must load, as the primary's kenshod will load them. */
 	struct ca *ca;
-	if (ca_open(data_dir, &ca, err)) {
-		cli_fail("promote", "%s", err);
-		return CLI_EXIT_FAILED;
-	}
-	uint64_t epoch = 0;
-	int rc = store_write(ca_store(ca), promote_cb, &epoch);
-	uint64_t first = 0, last = 0;
+	int rc =
+	        store ? ca_open_with_store(data_dir, store, &ca, err) : ca_open(data_dir, &ca, err);
+	if (rc)
+		return rc;
+	*epoch = 0;
+	rc = store_write(ca_store(ca), promote_cb, epoch);
 	struct store_txn *txn;
+	uint64_t first = 0;
+	*last = 0;
 	if (rc == 0 && store_txn_begin(ca_store(ca), false, &txn) == 0) {
-		store_replication_bounds(txn, &first, &last);
+		store_replication_bounds(txn, &first, last);
 		store_txn_abort(txn);
 	}
 	ca_close(ca);
-	if (rc) {
-		cli_fail("promote", "cannot write the new epoch: %s", strerror(-rc));
+	if (rc)
+		snprintf(err, CA_ERR_LEN, "cannot write the new epoch: %s", strerror(-rc));
+	return rc;
+}
+
+int cli_promote(const char *data_dir, int argc, char **argv)
+{
+	struct cli_args args;
+	if (cli_parse(argc, argv, "", &args) || args.positional_count) {
+		cli_fail("promote", "usage: kensho --data DIR promote");
+		return CLI_EXIT_USAGE;
+	}
+	char err[CA_ERR_LEN] = "";
+	uint64_t epoch, last;
+	if (ca_promote(data_dir, NULL, &epoch, &last, err)) {
+		cli_fail("promote", "%s", err);
 		return CLI_EXIT_FAILED;
 	}
 	printf("promoted %s: epoch %" PRIu64 " from change %" PRIu64 "\n", data_dir, epoch, last);
