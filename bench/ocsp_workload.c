@@ -404,8 +404,15 @@ static bool ocsp_check(struct bench_workload *self, const struct bench_request *
 		return false;
 	if (info.status != OCSP_STATUS_SUCCESSFUL || info.count < 1)
 		return false;
-	const struct ocsp_single *s = &info.singles[0];
-	if (s->id.der_len != v->id.der_len || memcmp(s->id.der, v->id.der, v->id.der_len) != 0)
+	/* A pre-generated batch answer holds several SingleResponses (RFC 6960
+	 * §4.2.2.3): the one for the asked CertID counts, as for Go's
+	 * ParseResponseForCert. */
+	const struct ocsp_single *s = NULL;
+	for (size_t i = 0; i < info.count && !s; i++)
+		if (info.singles[i].id.der_len == v->id.der_len &&
+		    memcmp(info.singles[i].id.der, v->id.der, v->id.der_len) == 0)
+			s = &info.singles[i];
+	if (!s)
 		return false;
 	enum ocsp_cert_status want = v->klass == KLASS_GOOD      ? OCSP_CERT_GOOD
 	                             : v->klass == KLASS_REVOKED ? OCSP_CERT_REVOKED
