@@ -40,6 +40,7 @@ int replica_settings_read(const struct config *c, struct replica_settings *out)
 	        .files_interval_ms = config_get_ms(c, "replication.files_interval", 10000),
 	        .snapshot_max =
 	                (uint64_t)config_get_size(c, "replication.snapshot_max", (int64_t)4 << 30),
+	        .snapshot_timeout_ms = config_get_ms(c, "replication.snapshot_timeout", 900000),
 	        .peers = config_get(c, "replication.peers", NULL),
 	        .peer_interval_ms = config_get_ms(c, "replication.peer_interval", 2000),
 	};
@@ -325,8 +326,16 @@ int replica_prepare(const char *data_dir, const struct replica_settings *s)
 		need_snapshot = true;
 		rc = 0;
 	}
-	if (rc == 0 && need_snapshot)
-		rc = snapshot_install(c, s, data_dir);
+	if (rc == 0 && need_snapshot) {
+		/* The primary answers only once its compacted copy is written:
+		 * minutes for a large store, with nothing on the wire meanwhile. */
+		struct http_client *slow;
+		int64_t wait = s->snapshot_timeout_ms > 600000000 ? 600000000 : s->snapshot_timeout_ms;
+		if ((rc = client_open(s, (int)wait, &slow)) == 0) {
+			rc = snapshot_install(slow, s, data_dir);
+			http_client_free(slow);
+		}
+	}
 	if (rc == 0)
 		rc = files_sync(c, s, data_dir);
 	http_client_free(c);

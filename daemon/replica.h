@@ -24,6 +24,7 @@ struct replica_settings {
 	int64_t poll_wait_ms;
 	int64_t files_interval_ms;
 	uint64_t snapshot_max;
+	int64_t snapshot_timeout_ms; /**< how long the primary may take to start the snapshot */
 	const char *peers; /**< a primary's replication.peers: URLs; NULL: none */
 	int64_t peer_interval_ms;
 };

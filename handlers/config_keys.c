@@ -97,6 +97,10 @@ const struct config_key handlers_config_keys[] = {
          "how often a replica copies the primary's CA certificates and CRLs", false},
         {"replication.snapshot_max", CONFIG_SIZE, "4G", "bytes", MIB, 1024 * GIB, NULL,
          "largest snapshot a replica accepts (it is held in memory while written)", false},
+        {"replication.snapshot_timeout", CONFIG_DURATION, "15m", "ms", SECOND, DAY, NULL,
+         "how long a replica waits for the primary's snapshot to start arriving (the primary "
+         "first writes a compacted copy: minutes for a large store)",
+         false},
         {"replication.retain", CONFIG_INT, "100000", "changes", 1, 1000000000000LL, NULL,
          "change entries the primary's log keeps for replicas that fall behind; older "
          "ones are trimmed and such a replica takes a fresh snapshot",

@@ -96,11 +96,14 @@ static int header_is(const uint8_t *line, size_t len, const char *name, const ui
 	return 1;
 }
 
-/* Parses a decimal or hex number of at most 9 digits (bodies stay under the
- * 1 MiB limit, so longer numbers are malformed). */
+/* Parses a decimal number of at most 18 digits or a hex one of at most 15
+ * (a Content-Length or a chunk size; the caller's max_response bounds what
+ * is read). */
 static int parse_number(const uint8_t *p, size_t len, int base, size_t *out)
 {
-	if (len == 0 || len > 9)
+	/* A replica's snapshot of a large store is gigabytes; size_t holds
+	 * either bound without overflow. */
+	if (len == 0 || len > (base == 10 ? 18u : 15u))
 		return -EBADMSG;
 	size_t v = 0;
 	for (size_t i = 0; i < len; i++) {
