@@ -67,23 +67,28 @@ int store_replica_acks(struct store_txn *txn, uint64_t seq, unsigned *count)
 int store_replica_acks_clear(struct store_txn *txn)
 {
 	int rc = store_require_write(txn);
-	if (rc)
-		return rc;
-	MDB_cursor *c;
-	if ((rc = store_cursor(txn, DB_META, &c)) != 0)
-		return rc;
-	int mrc;
-	for (;;) {
+	while (rc == 0) {
+		/* Found with a cursor, deleted through store_del: a delete may need
+		 * a page, and only store_del grows a full map (store_write). */
+		MDB_cursor *c;
+		if ((rc = store_cursor(txn, DB_META, &c)) != 0)
+			break;
 		MDB_val key = {ACK_PREFIX_LEN, (void *)ACK_PREFIX}, val;
-		mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-		if (mrc || key.mv_size <= ACK_PREFIX_LEN ||
-		    memcmp(key.mv_data, ACK_PREFIX, ACK_PREFIX_LEN) != 0)
+		int mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+		char k[ACK_PREFIX_LEN + STORE_REPLICA_NAME_MAX];
+		bool found = mrc == 0 && key.mv_size > ACK_PREFIX_LEN && key.mv_size <= sizeof k &&
+		             memcmp(key.mv_data, ACK_PREFIX, ACK_PREFIX_LEN) == 0;
+		if (found)
+			memcpy(k, key.mv_data, key.mv_size);
+		mdb_cursor_close(c);
+		if (mrc != 0 && mrc != MDB_NOTFOUND)
+			return store_error(mrc);
+		if (!found)
 			break;
-		if ((mrc = mdb_cursor_del(c, 0)) != 0)
-			break;
+		key.mv_data = k;
+		rc = store_del(txn, DB_META, &key);
 	}
-	mdb_cursor_close(c);
-	return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : store_error(mrc);
+	return rc;
 }
 
 int store_replication_sync_put(struct store_txn *txn, const struct store_sync *sync)
