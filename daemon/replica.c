@@ -330,7 +330,8 @@ int replica_prepare(const char *data_dir, const struct replica_settings *s)
 		/* The primary answers only once its compacted copy is written:
 		 * minutes for a large store, with nothing on the wire meanwhile. */
 		struct http_client *slow;
-		int64_t wait = s->snapshot_timeout_ms > 600000000 ? 600000000 : s->snapshot_timeout_ms;
+		int64_t wait =
+		        s->snapshot_timeout_ms > 600000000 ? 600000000 : s->snapshot_timeout_ms;
 		if ((rc = client_open(s, (int)wait, &slow)) == 0) {
 			rc = snapshot_install(slow, s, data_dir);
 			http_client_free(slow);

@@ -25,7 +25,7 @@ struct replica_settings {
 	int64_t files_interval_ms;
 	uint64_t snapshot_max;
 	int64_t snapshot_timeout_ms; /**< how long the primary may take to start the snapshot */
-	const char *peers; /**< a primary's replication.peers: URLs; NULL: none */
+	const char *peers;           /**< a primary's replication.peers: URLs; NULL: none */
 	int64_t peer_interval_ms;
 };
 
