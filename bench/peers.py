@@ -182,10 +182,11 @@ class OpensslOcsp(Peer):
         return cmd
 
 
-def bench(url, *args, label="run", timeout=None):
-    """Runs kensho-bench and returns (returncode, parsed JSON result or None, text)."""
+def bench(url, *args, label="run", timeout=None, prefix=()):
+    """Runs kensho-bench (after `prefix`, e.g. taskset) and returns
+    (returncode, parsed JSON result or None, text)."""
     import json
-    cmd = [KENSHO_BENCH, "--url", url, "--label", label, "--json", "-", *map(str, args)]
+    cmd = [*prefix, KENSHO_BENCH, "--url", url, "--label", label, "--json", "-", *map(str, args)]
     duration = 10.0
     if "--duration" in args:
         duration = float(args[list(args).index("--duration") + 1])

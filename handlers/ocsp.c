@@ -4,15 +4,18 @@
  * Fast path (the common case): one CertID, no nonce, a cached response in
  * the store that is fresh and names the same CertID: one read transaction on
  * the loop thread, a copy, the answer. Everything else (a miss, a stale
- * entry, a nonce, several CertIDs) is signed on libuv's worker pool, with at
- * most `ocsp.max_inflight_signs` signings queued or running; beyond that the
- * answer is tryLater (RFC 6960 §4.2.1) instead of an unbounded queue.
+ * entry, a nonce, several CertIDs) is signed on the handler's own threads
+ * (core/offload.h, not libuv's pool: a finished signature reaches the loop
+ * without making it spin), with at most `ocsp.max_inflight_signs` signings
+ * queued or running; beyond that the answer is tryLater (RFC 6960 §4.2.1)
+ * instead of an unbounded queue.
  *
  * Looking up, choosing the answer, signing and caching are the OCSP
  * service's (ocsp/service.h), which also keeps DESIGN rule 1 (never good
  * after a revocation); this file parses, calls it and writes the answer. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,7 @@
 #include "core/exchange.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/offload.h"
 #include "core/reload.h"
 #include "handlers/handlers.h"
 #include "handlers/ocsp.h"
@@ -64,7 +68,9 @@ struct ocsp_handler {
 	struct responder_gen *gen;
 	struct ocsp_responder_options opts; /* to reload with */
 	unsigned max_inflight;
-	unsigned inflight;
+	unsigned inflight;          /* signing jobs queued or running */
+	struct offload *signers;    /* the threads live signatures are made on */
+	bool disposing;             /* close the signers when the last job is done */
 	int64_t refresh_margin;     /* re-sign a cached response this long before nextUpdate */
 	struct sign_job *scratch;   /* decoding space for the loop thread's fast path */
 	struct metric *answered[8]; /* by enum answer_kind */
@@ -134,7 +140,7 @@ static const char *const answer_labels[] = {
 };
 
 struct sign_job {
-	uv_work_t work;
+	struct offload_job job;
 	struct ocsp_handler *handler;
 	struct exchange *exchange;
 	struct responder_gen *gen; /* keeps the query's responder alive */
@@ -245,11 +251,16 @@ send:
 		exchange_respond(ex, 200, OCSP_CONTENT_TYPE, der, len);
 }
 
-/* --- signing on the worker pool ------------------------------------------------------------ */
+/* --- signing on the handler's threads ------------------------------------------------------ */
 
-static void sign_work_cb(uv_work_t *work)
+static struct sign_job *sign_job_of(struct offload_job *oj)
 {
-	struct sign_job *job = work->data;
+	return (struct sign_job *)((char *)oj - offsetof(struct sign_job, job));
+}
+
+static void sign_work_cb(struct offload_job *oj)
+{
+	struct sign_job *job = sign_job_of(oj);
 	job->error = ocsp_service_sign(job->gen->set, &job->query, &job->out);
 }
 
@@ -261,13 +272,20 @@ static void gen_unref(struct responder_gen *gen)
 	free(gen);
 }
 
-static void sign_done_cb(uv_work_t *work, int status)
+static void signers_close(struct ocsp_handler *h)
 {
-	struct sign_job *job = work->data;
-	job->handler->inflight--;
+	offload_close(h->signers);
+	h->signers = NULL;
+}
+
+static void sign_done_cb(struct offload_job *oj)
+{
+	struct sign_job *job = sign_job_of(oj);
+	struct ocsp_handler *h = job->handler;
+	h->inflight--;
 	struct responder_gen *gen = job->gen;
-	metric_set(job->handler->inflight_gauge, job->handler->inflight);
-	if (status || job->error) {
+	metric_set(h->inflight_gauge, h->inflight);
+	if (job->error) {
 		if (job->error && job->error != -EAGAIN)
 			log_warn("ocsp: signing failed: %s", strerror(-job->error));
 		free(job->out.der);
@@ -288,6 +306,8 @@ static void sign_done_cb(uv_work_t *work, int status)
 	}
 	free(job);
 	gen_unref(gen);
+	if (h->disposing && h->inflight == 0)
+		signers_close(h);
 }
 
 /* --- the request ------------------------------------------------------------------------------ */
@@ -369,7 +389,7 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 	if (err == 1)
 		return; /* answered from the cache */
 
-	if (exchange_is_cancelled(ex) || h->inflight >= h->max_inflight) {
+	if (exchange_is_cancelled(ex) || h->inflight >= h->max_inflight || !h->signers) {
 		respond_status(h, ex, OCSP_STATUS_TRY_LATER); /* shed load, RFC 6960 §2.3 */
 		return;
 	}
@@ -379,19 +399,15 @@ static void ocsp_on_request(struct handler *self, struct exchange *ex)
 		return;
 	}
 	memcpy(job, h->scratch, sizeof(*job));
-	job->work.data = job;
+	job->job.work = sign_work_cb;
+	job->job.done = sign_done_cb;
 	job->handler = h;
 	job->exchange = ex;
 	job->gen = h->gen;
 	job->is_get = is_get;
 	job->out.der = NULL;
 	job->error = 0;
-	err = uv_queue_work(exchange_loop(ex), &job->work, sign_work_cb, sign_done_cb);
-	if (err) {
-		free(job);
-		respond_status(h, ex, OCSP_STATUS_INTERNAL_ERROR);
-		return;
-	}
+	offload_submit(h->signers, &job->job);
 	h->gen->refs++;
 	h->inflight++;
 	metric_set(h->inflight_gauge, h->inflight);
@@ -566,6 +582,13 @@ static int ocsp_context_init(struct router *r, const struct handler_env *env, vo
 		h->gen->refs = 1;
 		err = reload_register("ocsp", ocsp_reload_cb, h);
 	}
+	if (!err) {
+		/* As many as the cores, up to libuv's pool's 4, which signed before. */
+		unsigned threads = uv_available_parallelism();
+		err = offload_open(env->loop, threads > 4 ? 4 : threads ? threads : 1, &h->signers);
+		if (err)
+			log_error("ocsp: cannot start the signing threads: %s", strerror(-err));
+	}
 	if (!err && metrics_worker_index() == 0) {
 		int64_t rate = config_get_int(c, "ocsp.refresh_rate", DEFAULT_REFRESH_RATE);
 		int64_t batch = config_get_int(c, "ocsp.refresh_batch", DEFAULT_REFRESH_BATCH);
@@ -600,6 +623,7 @@ static int ocsp_context_init(struct router *r, const struct handler_env *env, vo
 		                 PEER_ROLE_RELYING_PARTY, &h->super);
 	if (err) {
 		refresher_stop(h);
+		signers_close(h);
 		reload_unregister(ocsp_reload_cb, h);
 		ocsp_responder_set_free(h->responders);
 		free(h->gen);
@@ -611,11 +635,17 @@ static int ocsp_context_init(struct router *r, const struct handler_env *env, vo
 	return 0;
 }
 
-/* Signings in flight finish and answer; the refresher (worker 0) stops,
- * releasing its lease for another process's worker 0. */
+/* Signings in flight finish and answer, then the signing threads stop (a
+ * request that needs a new signature meanwhile gets tryLater); the
+ * refresher (worker 0) stops, releasing its lease for another process's
+ * worker 0. */
 static void ocsp_context_dispose(void *context)
 {
-	refresher_stop(context);
+	struct ocsp_handler *h = context;
+	refresher_stop(h);
+	h->disposing = true;
+	if (h->inflight == 0)
+		signers_close(h);
 }
 
 /* Every signing job has finished (each held a reference to its keys): the

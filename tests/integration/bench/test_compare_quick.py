@@ -50,6 +50,11 @@ with tempfile.TemporaryDirectory(prefix="kensho-compare-test-") as out:
     handshakes = [r for r in results if r["label"] == "flood-handshakes"]
     check(handshakes and handshakes[0]["handshakes_per_cpu_second"] and handshakes[0]["raw_sign_per_cpu_second"],
           "the flood's handshakes per kenshod CPU-second and bench_sign's raw rate were both measured")
+    for key in ("rsa", "ecdsa"):
+        live = [r for r in results if r["label"] == f"live-{key}-capacity"]
+        check(live and live[0]["signed_per_cpu_second"] and live[0]["raw_sign_per_second"]
+              and live[0]["raw_sign_per_cpu_second"],
+              f"live {key}: signatures per kenshod CPU-second and bench_sign's raw rate were both measured")
     during = [r for r in results if r["label"] == "flood-direct-during"]
     check(during and during[0].get("flood_handshakes_per_second", 0) > 0,
           "the constant-rate run had a handshake flood beside it")
