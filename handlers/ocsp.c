@@ -611,7 +611,7 @@ static int ocsp_context_init(struct router *r, const struct handler_env *env, vo
 		                                 "1 on the worker whose refresher holds the lease");
 		h->refresh_oldest = metrics_gauge_merged(
 		        "kensho_ocsp_refresh_oldest_due_seconds", NULL,
-		        "how long the oldest answer has been due for refresh (0: none due)",
+		        "how long the oldest answer there is has been due for refresh (0: none due)",
 		        METRICS_MERGE_MAX);
 		err = refresher_start(h);
 	}

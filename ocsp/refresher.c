@@ -162,8 +162,10 @@ int ocsp_refresher_run_once(struct ocsp_refresher *r, size_t budget, bool *held,
 	err = store_txn_begin(r->store, false, &txn);
 	if (err)
 		goto out;
+	/* The oldest answer there is: a missing one has no time it fell due
+	 * (kensho_ocsp_cached_answers{state="missing"} counts those). */
 	int64_t oldest = INT64_MAX;
-	err = store_refresh_each(txn, INT64_MAX, 1, first_cb, &oldest);
+	err = store_refresh_each_from(txn, 1, INT64_MAX, 1, first_cb, &oldest);
 	if (err == 1)
 		err = 0;
 	if (!err && limit)

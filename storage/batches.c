@@ -15,54 +15,156 @@
  * member, so a revocation also takes the batch away from the others
  * (batch_invalidate): from its commit on, no bytes kenshod serves say good
  * for it, whichever certificate they were asked for. The others are missing
- * again, first in the refresher's line. */
+ * again, first in the refresher's line.
+ *
+ * A batch's value is kept in records small enough to stay inside LMDB's
+ * leaf pages. A value larger than about half a page goes to overflow
+ * pages, which LMDB must find as one contiguous run; once the free list
+ * is large and fragmented (a store of millions of answers being
+ * refreshed), each such allocation merges and scans the whole free list,
+ * and on a 10,000,000-person store the refresher spent most of its time
+ * there, its signing rate falling from 336 to 105 a second over five
+ * minutes. Single pages come off the free list at once. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "storage/codec.h"
 #include "storage/store_internal.h"
 
-/* A batches value: u8 1, u16 n, n × (u8 length + certs key) of the members
- * cached with it, then the DER. The member list lets a revocation find the
- * others. */
+/* A batch is records of `batches`: under the u64 id, u8 2, u8 the number
+ * of records, u32 the DER's length, u16 n, n × (u8 length + certs key) of
+ * the members cached with it, then the DER's first bytes; under the id and
+ * u8 1, 2, ..., the DER's next bytes. The member list lets a revocation
+ * find the others. A store written before may hold version 1 records: u8
+ * 1, u16 n, the members, then the whole DER, in one value. */
+#define BATCH_V_CHUNKED 2
+#define BATCH_RECORDS_MAX 255
+
 struct batch_view {
 	const uint8_t *members; /* the n keys, each after its length octet */
 	size_t count;
+	unsigned records; /* of `batches` under this id */
 	struct store_blob der;
 };
 
-static int batch_read(struct store_txn *txn, uint64_t id, struct batch_view *out)
+static size_t chunk_key(uint64_t id, unsigned record, uint8_t out[9])
 {
-	uint8_t k[8];
-	put_be64(k, id);
-	MDB_val key = {sizeof(k), k}, v;
+	put_be64(out, id);
+	out[8] = (uint8_t)record;
+	return record ? 9 : 8;
+}
+
+/* The most value bytes a record with a 9-byte key may hold and stay in
+ * its leaf page: LMDB's largest node, (page - 16) / 2 rounded down to
+ * even, less 2, less the node's 8-byte header and the key; 8 to spare. */
+static size_t chunk_max(struct store_txn *txn)
+{
+	MDB_stat st;
+	if (mdb_env_stat(txn->store->env, &st) != 0 || st.ms_psize < 1024)
+		return 1000;
+	return ((((size_t)st.ms_psize - 16) / 2) & ~(size_t)1) - 2 - 8 - 9 - 8;
+}
+
+/* The DER of a chunked batch, gathered into the transaction's scratch
+ * buffer (valid until the transaction ends or gathers again). */
+static int chunks_gather(struct store_txn *txn, uint64_t id, const uint8_t *first,
+                         size_t first_len, size_t total, unsigned records,
+                         struct store_blob *der)
+{
+	if (first_len > total)
+		return -EIO;
+	if (txn->scratch_cap < total) {
+		uint8_t *grown = realloc(txn->scratch, total);
+		if (!grown)
+			return -ENOMEM;
+		txn->scratch = grown;
+		txn->scratch_cap = total;
+	}
+	memcpy(txn->scratch, first, first_len);
+	size_t at = first_len;
+	for (unsigned i = 1; i < records; i++) {
+		uint8_t k[9];
+		MDB_val key = {chunk_key(id, i, k), k}, v;
+		int rc = store_get(txn, DB_BATCHES, &key, &v);
+		if (rc)
+			return rc == -ENOENT ? -EIO : rc;
+		if (v.mv_size == 0 || v.mv_size > total - at)
+			return -EIO;
+		memcpy(txn->scratch + at, v.mv_data, v.mv_size);
+		at += v.mv_size;
+	}
+	if (at != total)
+		return -EIO;
+	der->data = txn->scratch;
+	der->len = total;
+	return 0;
+}
+
+/* Reads the members; with der, the DER too. */
+static int batch_read(struct store_txn *txn, uint64_t id, struct batch_view *out,
+                      bool with_der)
+{
+	uint8_t k[9];
+	MDB_val key = {chunk_key(id, 0, k), k}, v;
 	int rc = store_get(txn, DB_BATCHES, &key, &v);
 	if (rc)
 		return rc == -ENOENT ? -EIO : rc; /* a reference without its batch */
 	const uint8_t *p = v.mv_data, *end = p + v.mv_size;
-	if (v.mv_size < 3 || p[0] != CODEC_V1)
+	size_t total = 0;
+	out->records = 1;
+	if (v.mv_size >= 3 && p[0] == CODEC_V1) {
+		p += 1;
+	} else if (v.mv_size >= 8 && p[0] == BATCH_V_CHUNKED && p[1] >= 1) {
+		out->records = p[1];
+		total = get_be32(p + 2);
+		p += 6;
+	} else {
 		return -EIO;
-	out->count = (size_t)p[1] << 8 | p[2];
-	out->members = p + 3;
-	p += 3;
+	}
+	out->count = (size_t)p[0] << 8 | p[1];
+	p += 2;
+	out->members = p;
 	for (size_t i = 0; i < out->count; i++) {
 		if (p >= end || *p < 5 || *p > CERT_KEY_MAX || end - p < 1 + *p)
 			return -EIO;
 		p += 1 + *p;
 	}
-	if (p >= end)
+	if (out->records == 1 && p >= end)
 		return -EIO;
-	out->der.data = p;
-	out->der.len = (size_t)(end - p);
-	return 0;
+	if (!with_der)
+		return 0;
+	if (out->records == 1 && (!total || total == (size_t)(end - p))) {
+		out->der.data = p;
+		out->der.len = (size_t)(end - p);
+		return 0;
+	}
+	return chunks_gather(txn, id, p, (size_t)(end - p), total, out->records, &out->der);
 }
 
 int batch_der(struct store_txn *txn, uint64_t id, struct store_blob *der)
 {
 	struct batch_view b;
-	int rc = batch_read(txn, id, &b);
+	int rc = batch_read(txn, id, &b, true);
 	if (rc == 0)
 		*der = b.der;
+	return rc;
+}
+
+/* Deletes every record of batch id. */
+static int batch_del(struct store_txn *txn, uint64_t id)
+{
+	struct batch_view b;
+	int rc = batch_read(txn, id, &b, false);
+	if (rc == -EIO)
+		return 0; /* gone already */
+	for (unsigned i = b.records; rc == 0 && i-- > 0;) {
+		uint8_t k[9];
+		MDB_val key = {chunk_key(id, i, k), k};
+		rc = store_del(txn, DB_BATCHES, &key);
+		if (rc == -ENOENT)
+			rc = 0;
+	}
 	return rc;
 }
 
@@ -87,8 +189,8 @@ static int batch_refs_add(struct store_txn *txn, uint64_t id, int64_t delta)
 	if (left == 0) {
 		rc = store_del(txn, DB_BATCH_REFS, &key);
 		if (rc == 0 || rc == -ENOENT)
-			rc = store_del(txn, DB_BATCHES, &key);
-		return rc == -ENOENT ? 0 : rc;
+			rc = batch_del(txn, id);
+		return rc;
 	}
 	put_be32(v + 1, (uint32_t)left);
 	val = (MDB_val){sizeof(v), v};
@@ -116,7 +218,7 @@ int response_release(struct store_txn *txn, enum store_db db, const uint8_t *key
 int batch_invalidate(struct store_txn *txn, uint64_t id)
 {
 	struct batch_view b;
-	int rc = batch_read(txn, id, &b);
+	int rc = batch_read(txn, id, &b, false);
 	if (rc)
 		return rc;
 	/* the keys are copied first: the deletes below may free the value */
@@ -225,8 +327,9 @@ int store_batch_put(struct store_txn *txn, uint32_t issuer_id,
 	    count > OCSP_BATCH_MEMBERS_MAX ||
 	    (response->hash != 0 && response->hash != STORE_HASH_SHA1))
 		return -EINVAL;
+	/* one batch_refs entry per batch, under its id */
 	uint64_t id;
-	rc = store_last_seq(txn, DB_BATCHES, &id);
+	rc = store_last_seq(txn, DB_BATCH_REFS, &id);
 	if (rc)
 		return rc;
 	id++;
@@ -247,15 +350,24 @@ int store_batch_put(struct store_txn *txn, uint32_t issuer_id,
 	for (size_t i = 0; i < count; i++)
 		if (members[i].result == 0)
 			list += 1 + 4 + members[i].serial.len;
-	uint8_t k[8];
-	put_be64(k, id);
-	MDB_val key = {sizeof(k), k}, v = {3 + list + response->der.len, NULL};
-	/* ids only grow while a batch is alive: the one just past the last */
+	size_t most = chunk_max(txn), head = 8 + list;
+	if (head >= most)
+		return -EINVAL; /* cannot happen with 32 members of 20-byte serials */
+	size_t first = response->der.len < most - head ? response->der.len : most - head;
+	size_t records = 1 + (response->der.len - first + most - 1) / most;
+	if (records > BATCH_RECORDS_MAX)
+		return -EFBIG;
+	uint8_t k[9];
+	MDB_val key = {chunk_key(id, 0, k), k}, v = {head + first, NULL};
+	/* ids only grow while a batch is alive: the one just past the last,
+	 * and its records after it */
 	rc = store_put(txn, DB_BATCHES, &key, &v, MDB_APPEND | MDB_RESERVE);
 	if (rc)
 		return rc;
 	struct encoder e = {v.mv_data, 0};
-	enc_u8(&e, CODEC_V1);
+	enc_u8(&e, BATCH_V_CHUNKED);
+	enc_u8(&e, (uint8_t)records);
+	enc_u32(&e, (uint32_t)response->der.len);
 	enc_u16(&e, (uint16_t)refs);
 	for (size_t i = 0; i < count; i++) {
 		if (members[i].result != 0)
@@ -265,7 +377,16 @@ int store_batch_put(struct store_txn *txn, uint32_t issuer_id,
 		enc_u8(&e, (uint8_t)len);
 		enc_bytes(&e, member, (size_t)len);
 	}
-	enc_bytes(&e, response->der.data, response->der.len);
+	enc_bytes(&e, response->der.data, first);
+	for (size_t i = 1, at = first; i < records; i++) {
+		size_t n = response->der.len - at < most ? response->der.len - at : most;
+		MDB_val ck = {chunk_key(id, (unsigned)i, k), k},
+		        cv = {n, (void *)(response->der.data + at)};
+		rc = store_put(txn, DB_BATCHES, &ck, &cv, MDB_APPEND);
+		if (rc)
+			return rc;
+		at += n;
+	}
 	uint8_t r[5] = {CODEC_V1};
 	put_be32(r + 1, refs);
 	MDB_val rv = {sizeof(r), r};
@@ -278,7 +399,7 @@ int store_batch_count(struct store_txn *txn, uint64_t *count)
 	*count = 0;
 	if (!txn->store->has_batches)
 		return 0;
-	int rc = mdb_stat(txn->txn, txn->store->dbi[DB_BATCHES], &stat);
+	int rc = mdb_stat(txn->txn, txn->store->dbi[DB_BATCH_REFS], &stat);
 	if (rc)
 		return store_error(rc);
 	*count = stat.ms_entries;

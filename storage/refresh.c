@@ -105,16 +105,24 @@ int refresh_index_build(struct store_txn *txn)
 int store_refresh_each(struct store_txn *txn, int64_t due_at, size_t limit,
                        int (*fn)(const struct store_refresh_entry *, void *), void *arg)
 {
+	return store_refresh_each_from(txn, 0, due_at, limit, fn, arg);
+}
+
+int store_refresh_each_from(struct store_txn *txn, int64_t from, int64_t due_at, size_t limit,
+                            int (*fn)(const struct store_refresh_entry *, void *), void *arg)
+{
 	if (!txn->store->has_refresh)
 		return -ENOENT;
 	MDB_cursor *cur;
 	int rc = store_cursor(txn, DB_REFRESH, &cur);
 	if (rc)
 		return rc;
-	MDB_val k, v;
+	uint8_t start[8];
+	put_be64(start, due_key_time(from));
+	MDB_val k = {sizeof start, start}, v;
 	int crc;
 	size_t n = 0;
-	for (crc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); crc == 0 && rc == 0 && n < limit;
+	for (crc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); crc == 0 && rc == 0 && n < limit;
 	     crc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++) {
 		if (k.mv_size < 8 + 5 || k.mv_size > REFRESH_KEY_MAX) {
 			rc = -EIO;

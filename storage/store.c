@@ -370,6 +370,12 @@ int store_open(const struct store_options *opts, struct store **out)
 	return 0;
 }
 
+static void txn_free(struct store_txn *t)
+{
+	free(t->scratch);
+	free(t);
+}
+
 void store_close(struct store *s)
 {
 	if (!s)
@@ -378,7 +384,7 @@ void store_close(struct store *s)
 		struct store_txn *t = s->pool;
 		s->pool = t->next;
 		mdb_txn_abort(t->txn);
-		free(t);
+		txn_free(t);
 	}
 	if (s->env)
 		mdb_env_close(s->env);
@@ -441,7 +447,7 @@ static void read_end(struct store_txn *t)
 	pthread_mutex_unlock(&s->pool_lock);
 	if (!kept) {
 		mdb_txn_abort(t->txn);
-		free(t);
+		txn_free(t);
 	}
 }
 
@@ -455,7 +461,7 @@ static int txn_begin_once(struct store *s, bool write, struct store_txn **out)
 		rc = mdb_txn_renew(t->txn);
 		if (rc) {
 			mdb_txn_abort(t->txn);
-			free(t);
+			txn_free(t);
 			t = NULL;
 		}
 	} else {
@@ -468,7 +474,7 @@ static int txn_begin_once(struct store *s, bool write, struct store_txn **out)
 		t->write = write;
 		rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
 		if (rc) {
-			free(t);
+			txn_free(t);
 			t = NULL;
 		}
 	}
@@ -514,7 +520,7 @@ static int write_abort(struct store_txn *t)
 	mdb_txn_abort(t->txn);
 	pthread_rwlock_unlock(&s->remap);
 	free(t->changes.p);
-	free(t);
+	txn_free(t);
 	if (!full)
 		return 0;
 	int rc = store_grow(s, seen);
@@ -540,7 +546,7 @@ int store_txn_commit(struct store_txn *t)
 	int rc = mdb_txn_commit(t->txn);
 	pthread_rwlock_unlock(&s->remap);
 	free(t->changes.p);
-	free(t);
+	txn_free(t);
 	if (rc == MDB_MAP_FULL) {
 		rc = store_grow(s, seen);
 		return rc ? rc : -EAGAIN;

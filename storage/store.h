@@ -317,6 +317,11 @@ struct store_refresh_entry {
 int store_refresh_each(struct store_txn *txn, int64_t due_at, size_t limit,
                        int (*fn)(const struct store_refresh_entry *, void *), void *arg);
 
+/** store_refresh_each over the entries whose nextUpdate is at least `from`
+ * (1: skip the missing answers), found with one seek. */
+int store_refresh_each_from(struct store_txn *txn, int64_t from, int64_t due_at, size_t limit,
+                            int (*fn)(const struct store_refresh_entry *, void *), void *arg);
+
 /* --- leases: one holder of a named duty across processes ------------------------- */
 
 struct store_lease {

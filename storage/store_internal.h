@@ -98,6 +98,8 @@ struct store_txn {
 	size_t map_seen;        /* map size when a write transaction began */
 	bool recording;         /* writes to replicated sub-databases go to `changes` */
 	struct change_record changes;
+	uint8_t *scratch; /* batch answers gathered from their records (batches.c) */
+	size_t scratch_cap;
 	struct store_txn *next; /* in the pool */
 };
 
@@ -151,8 +153,8 @@ int response_head_read(const MDB_val *v, struct response_head *out);
 
 /* --- batch answers (batches.c) ----------------------------------------------- */
 
-/** The DER of batch answer `id` (valid within txn); -EIO when a reference
- * names no batch. */
+/** The DER of batch answer `id` (valid within txn, until the next call on
+ * it); -EIO when a reference names no batch. */
 int batch_der(struct store_txn *txn, uint64_t id, struct store_blob *der);
 /** The most members a batch answer has (OCSP_MAX_CERT_IDS of pki/). */
 #define OCSP_BATCH_MEMBERS_MAX 32

@@ -128,6 +128,18 @@ static void test_order_and_moves(void **state)
 	assert_int_equal(nth(&w, 0), 4);
 	assert_int_equal(nth(&w, 1), 2);
 	assert_int_equal(nth(&w, 2), 3);
+	/* from 1: past the missing one with one seek; from 1500: 3 and 1 */
+	struct seen from = {0};
+	struct store_txn *txn = begin(s, false);
+	assert_int_equal(store_refresh_each_from(txn, 1, INT64_MAX, 10, seen_cb, &from), 0);
+	assert_int_equal(from.n, 3);
+	assert_int_equal(nth(&from, 0), 2);
+	assert_int_equal(from.e[0].next_update, 1000);
+	from.n = 0;
+	assert_int_equal(store_refresh_each_from(txn, 1500, 2500, 10, seen_cb, &from), 0);
+	assert_int_equal(from.n, 1);
+	assert_int_equal(nth(&from, 0), 3);
+	store_txn_abort(txn);
 	assert_int_equal(nth(&w, 3), 1);
 	assert_int_equal(w.e[1].next_update, 1000);
 	/* due_at and limit bound the walk */
@@ -346,6 +358,101 @@ static void test_schema_2_store_upgraded(void **state)
 		assert_int_equal(w.e[i].next_update, 0);
 }
 
+static uint64_t batch_records(struct store *s, uint64_t *overflow_pages)
+{
+	struct store_txn *txn = begin(s, false);
+	MDB_stat st;
+	assert_int_equal(mdb_stat(txn->txn, s->dbi[DB_BATCHES], &st), 0);
+	store_txn_abort(txn);
+	*overflow_pages = st.ms_overflow_pages;
+	return st.ms_entries;
+}
+
+/* A batch answer larger than half an LMDB page is kept in records that stay
+ * in leaf pages (never overflow pages, whose allocation scans LMDB's whole
+ * free list), read back whole, and deleted whole with its last reference;
+ * a version 1 record (one value) written by an earlier kenshod still reads. */
+static void test_batch_records(void **state)
+{
+	struct store *s = ((struct fixture *)*state)->store;
+	uint32_t issuer = add_issuer(s);
+	for (uint64_t n = 1; n <= 3; n++)
+		add_cert(s, issuer, n);
+	static uint8_t big[5000];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (uint8_t)(i * 7 + i / 251);
+	struct store_response b = {.der = {big, sizeof big},
+	                           .this_update = 100,
+	                           .next_update = 4000000001};
+	struct store_batch_member m[3];
+	for (uint64_t n = 1; n <= 3; n++)
+		m[n - 1] = (struct store_batch_member){.serial = serial_of(n, 8), .cert_version = 1};
+	struct store_txn *txn = begin(s, true);
+	assert_int_equal(store_batch_put(txn, issuer, &b, m, 3), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	uint64_t overflow = 9;
+	assert_true(batch_records(s, &overflow) >= 3); /* 5,000 bytes in 2,000-byte records */
+	assert_int_equal(overflow, 0);
+
+	txn = begin(s, false);
+	uint64_t batches = 0;
+	assert_int_equal(store_batch_count(txn, &batches), 0);
+	assert_int_equal(batches, 1);
+	struct store_cert c;
+	struct store_response r;
+	for (uint64_t n = 1; n <= 3; n++) {
+		struct store_serial serial = serial_of(n, 8);
+		assert_int_equal(store_status_lookup(txn, issuer, &serial, &c, &r), 0);
+		assert_int_equal(r.der.len, sizeof big);
+		assert_memory_equal(r.der.data, big, sizeof big);
+	}
+	store_txn_abort(txn);
+
+	/* the same batch as version 1 wrote it: one value under the id */
+	txn = begin(s, true);
+	uint8_t k[8];
+	put_be64(k, 1);
+	MDB_val key = {sizeof k, k}, v;
+	assert_int_equal(store_get(txn, DB_BATCHES, &key, &v), 0);
+	size_t members = 0; /* after u8 2, u8 records, u32 length, u16 count */
+	for (int i = 0; i < 3; i++)
+		members += 1 + ((const uint8_t *)v.mv_data)[8 + members];
+	static uint8_t v1[3 + 3 * 14 + sizeof big];
+	v1[0] = 1;
+	v1[1] = 0;
+	v1[2] = 3;
+	memcpy(v1 + 3, (const uint8_t *)v.mv_data + 8, members);
+	memcpy(v1 + 3 + members, big, sizeof big);
+	MDB_cursor *cur;
+	assert_int_equal(store_cursor(txn, DB_BATCHES, &cur), 0);
+	MDB_val ck, cv;
+	while (mdb_cursor_get(cur, &ck, &cv, MDB_FIRST) == 0)
+		assert_int_equal(mdb_cursor_del(cur, 0), 0);
+	mdb_cursor_close(cur);
+	MDB_val old = {3 + members + sizeof big, v1};
+	assert_int_equal(store_put(txn, DB_BATCHES, &key, &old, 0), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	txn = begin(s, false);
+	struct store_serial two = serial_of(2, 8);
+	assert_int_equal(store_status_lookup(txn, issuer, &two, &c, &r), 0);
+	assert_int_equal(r.der.len, sizeof big);
+	assert_memory_equal(r.der.data, big, sizeof big);
+	store_txn_abort(txn);
+
+	/* a second, chunked batch goes with its last reference */
+	txn = begin(s, true);
+	assert_int_equal(store_batch_put(txn, issuer, &b, m, 3), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	assert_true(batch_records(s, &overflow) > 1);
+	for (uint64_t n = 1; n <= 3; n++)
+		assert_int_equal(put_answer(s, issuer, n, 5000), 0);
+	assert_int_equal(batch_records(s, &overflow), 0);
+	txn = begin(s, false);
+	assert_int_equal(store_batch_count(txn, &batches), 0);
+	assert_int_equal(batches, 0);
+	store_txn_abort(txn);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +463,7 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_schema_2_store_upgraded, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_lease, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_batch_records, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
