@@ -18,13 +18,9 @@
  * again, first in the refresher's line.
  *
  * A batch's value is kept in records small enough to stay inside LMDB's
- * leaf pages. A value larger than about half a page goes to overflow
- * pages, which LMDB must find as one contiguous run; once the free list
- * is large and fragmented (a store of millions of answers being
- * refreshed), each such allocation merges and scans the whole free list,
- * and on a 10,000,000-person store the refresher spent most of its time
- * there, its signing rate falling from 336 to 105 a second over five
- * minutes. Single pages come off the free list at once. */
+ * leaf pages (store_inline_max): on a 10,000,000-person store, while
+ * batches took overflow pages, the refresher spent most of its time in
+ * LMDB's search of the free list for contiguous runs. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,17 +49,6 @@ static size_t chunk_key(uint64_t id, unsigned record, uint8_t out[9])
 	put_be64(out, id);
 	out[8] = (uint8_t)record;
 	return record ? 9 : 8;
-}
-
-/* The most value bytes a record with a 9-byte key may hold and stay in
- * its leaf page: LMDB's largest node, (page - 16) / 2 rounded down to
- * even, less 2, less the node's 8-byte header and the key; 8 to spare. */
-static size_t chunk_max(struct store_txn *txn)
-{
-	MDB_stat st;
-	if (mdb_env_stat(txn->store->env, &st) != 0 || st.ms_psize < 1024)
-		return 1000;
-	return ((((size_t)st.ms_psize - 16) / 2) & ~(size_t)1) - 2 - 8 - 9 - 8;
 }
 
 /* The DER of a chunked batch, gathered into the transaction's scratch
@@ -350,7 +335,7 @@ int store_batch_put(struct store_txn *txn, uint32_t issuer_id,
 	for (size_t i = 0; i < count; i++)
 		if (members[i].result == 0)
 			list += 1 + 4 + members[i].serial.len;
-	size_t most = chunk_max(txn), head = 8 + list;
+	size_t most = store_inline_max(txn, 9), head = 8 + list;
 	if (head >= most)
 		return -EINVAL; /* cannot happen with 32 members of 20-byte serials */
 	size_t first = response->der.len < most - head ? response->der.len : most - head;

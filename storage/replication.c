@@ -12,7 +12,14 @@
  * Names rather than numbers identify sub-databases so that adding one never
  * renumbers another. The values are read back at commit (change_flush), so a
  * value written with MDB_RESERVE is captured once filled in, and a key put
- * and later deleted in the same transaction travels as its final state. */
+ * and later deleted in the same transaction travels as its final state.
+ *
+ * An entry is stored in records that fit a leaf page (store_inline_max):
+ * its first bytes under the u64 sequence, the rest under the sequence and
+ * a u32 1, 2, ...; an entry is the concatenation of its records. An entry
+ * in one value (as earlier stores hold them) reads the same. On a
+ * 10,000,000-person store under refresh, entries in overflow pages had
+ * LMDB search its whole free list for contiguous runs at every commit. */
 #include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -26,6 +33,7 @@
 #define KEY_MAX_LMDB    511
 #define NAME_MAX_LEN    32
 #define TRIM_PER_COMMIT 64 /* trimming catches up over commits, never stalls one */
+#define LOG_PART_KEY      12 /* u64 sequence, u32 part */
 #define REPLICA_STATE_KEY "Rstate"
 #define FENCE_KEY         "Rfence"
 
@@ -169,6 +177,116 @@ static int log_bytes_put(struct store_txn *txn, uint64_t bytes)
 	return store_put(txn, DB_META, &key, &val, 0);
 }
 
+/* The sequence of the log's last entry (0: none). */
+static int log_last_seq(struct store_txn *txn, uint64_t *seq)
+{
+	*seq = 0;
+	MDB_cursor *c;
+	int rc = store_cursor(txn, DB_REPLICATION, &c);
+	if (rc)
+		return rc;
+	MDB_val key, val;
+	rc = mdb_cursor_get(c, &key, &val, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return store_error(rc);
+	if (key.mv_size != 8 && key.mv_size != LOG_PART_KEY)
+		return -EIO;
+	*seq = get_be64(key.mv_data);
+	return 0;
+}
+
+/* Appends entry seq as records that each fit a leaf page. */
+static int log_put(struct store_txn *txn, uint64_t seq, const uint8_t *entry, size_t len)
+{
+	size_t most = store_inline_max(txn, LOG_PART_KEY);
+	uint8_t k[LOG_PART_KEY];
+	put_be64(k, seq);
+	for (size_t at = 0, part = 0; at < len || part == 0; part++) {
+		if (part > UINT32_MAX)
+			return -EFBIG;
+		put_be32(k + 8, (uint32_t)part);
+		size_t n = len - at < most ? len - at : most;
+		MDB_val key = {part ? LOG_PART_KEY : 8, k}, val = {n, (void *)(entry + at)};
+		int rc = store_put(txn, DB_REPLICATION, &key, &val, MDB_APPEND);
+		if (rc)
+			return rc;
+		at += n;
+	}
+	return 0;
+}
+
+/* With the cursor on entry `seq`'s first record (val), the whole entry:
+ * val itself when it has one record, else its records gathered into *buf.
+ * Leaves the cursor past the entry: *more is false at the log's end, else
+ * key/val hold the next record. */
+static int log_gather(MDB_cursor *c, uint64_t seq, MDB_val *key, MDB_val *val, uint8_t **buf,
+                      size_t *cap, struct store_blob *entry, bool *more)
+{
+	MDB_val first = *val;
+	size_t len = first.mv_size;
+	int rc = mdb_cursor_get(c, key, val, MDB_NEXT);
+	bool parts = false;
+	while (rc == 0 && key->mv_size == LOG_PART_KEY && get_be64(key->mv_data) == seq) {
+		if (!parts) {
+			parts = true;
+			if (*cap < len) {
+				uint8_t *grown = realloc(*buf, len + 2 * first.mv_size);
+				if (!grown)
+					return -ENOMEM;
+				*buf = grown;
+				*cap = len + 2 * first.mv_size;
+			}
+			memcpy(*buf, first.mv_data, len);
+		}
+		if (*cap < len + val->mv_size) {
+			size_t want = 2 * (len + val->mv_size);
+			uint8_t *grown = realloc(*buf, want);
+			if (!grown)
+				return -ENOMEM;
+			*buf = grown;
+			*cap = want;
+		}
+		memcpy(*buf + len, val->mv_data, val->mv_size);
+		len += val->mv_size;
+		rc = mdb_cursor_get(c, key, val, MDB_NEXT);
+	}
+	if (rc && rc != MDB_NOTFOUND)
+		return store_error(rc);
+	*more = rc == 0;
+	*entry = parts ? (struct store_blob){*buf, len} : (struct store_blob){first.mv_data, len};
+	return 0;
+}
+
+/* Deletes entry seq's records; *size: their bytes. */
+static int log_del(struct store_txn *txn, uint64_t seq, size_t *size)
+{
+	*size = 0;
+	MDB_cursor *c;
+	int rc = store_cursor(txn, DB_REPLICATION, &c);
+	if (rc)
+		return rc;
+	uint8_t k[8];
+	put_be64(k, seq);
+	int mrc;
+	for (;;) {
+		MDB_val key = {8, k}, val;
+		mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+		if (mrc || (key.mv_size != 8 && key.mv_size != LOG_PART_KEY) ||
+		    get_be64(key.mv_data) != seq)
+			break;
+		*size += val.mv_size;
+		if ((mrc = mdb_cursor_del(c, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (mrc == MDB_NOTFOUND || mrc == 0)
+		return *size ? 0 : -ENOENT;
+	return store_error(mrc);
+}
+
 /* Counts an entry of `added` bytes just appended, then deletes the oldest
  * entries beyond the retention (in entries, or in bytes when that bound is
  * set; the newest entry always stays), a bounded number per call. */
@@ -186,15 +304,9 @@ static int replication_trim(struct store_txn *txn, size_t added)
 	for (int i = 0; i < TRIM_PER_COMMIT && first < last &&
 	                (last - first + 1 > keep || (keep_bytes && bytes > keep_bytes));
 	     i++, first++) {
-		uint8_t k[8];
-		put_be64(k, first);
-		MDB_val key = {8, k}, val;
-		rc = store_get(txn, DB_REPLICATION, &key, &val);
-		if (rc == 0) {
-			size_t size = val.mv_size;
-			rc = store_del(txn, DB_REPLICATION, &key);
-			bytes = bytes > size ? bytes - size : 0;
-		}
+		size_t size;
+		rc = log_del(txn, first, &size);
+		bytes = bytes > size ? bytes - size : 0;
 		if (rc && rc != -ENOENT)
 			return rc;
 	}
@@ -224,17 +336,13 @@ int change_flush(struct store_txn *txn)
 	if (count == 0)
 		return 0;
 	uint64_t last, epoch;
-	if ((rc = store_last_seq(txn, DB_REPLICATION, &last)) != 0 ||
-	    (rc = epoch_read(txn, &epoch)) != 0)
+	if ((rc = log_last_seq(txn, &last)) != 0 || (rc = epoch_read(txn, &epoch)) != 0)
 		return rc;
-	uint8_t k[8];
-	put_be64(k, last + 1);
-	MDB_val key = {8, k}, val = {size, NULL};
-	rc = store_put(txn, DB_REPLICATION, &key, &val, MDB_RESERVE | MDB_APPEND);
-	if (rc)
-		return rc;
-	/* pass 2: write into the reserved space (reads do not move it) */
-	uint8_t *w = val.mv_data;
+	/* pass 2: write the entry */
+	uint8_t *entry = malloc(size);
+	if (!entry)
+		return -ENOMEM;
+	uint8_t *w = entry;
 	w[0] = STORE_CHANGE_VERSION;
 	put_be64(w + 1, epoch);
 	put_be64(w + 9, (uint64_t)(int64_t)time(NULL));
@@ -262,6 +370,9 @@ int change_flush(struct store_txn *txn)
 			w += n.val.mv_size;
 		}
 	}
+	if (rc >= 0)
+		rc = log_put(txn, last + 1, entry, size);
+	free(entry);
 	if (rc < 0)
 		return rc;
 	return replication_trim(txn, size);
@@ -392,14 +503,18 @@ int store_replication_bounds(struct store_txn *txn, uint64_t *first, uint64_t *l
 	if (rc == 0 && key.mv_size == 8) {
 		*first = get_be64(key.mv_data);
 		rc = mdb_cursor_get(c, &key, &val, MDB_LAST);
-		if (rc == 0 && key.mv_size == 8)
+		if (rc == 0 && (key.mv_size == 8 || key.mv_size == LOG_PART_KEY))
 			*last = get_be64(key.mv_data);
+		else if (rc == 0)
+			rc = -EIO;
+	} else if (rc == 0) {
+		rc = -EIO; /* the first record is never a later part */
 	}
 	mdb_cursor_close(c);
 	if (rc == MDB_NOTFOUND)
 		return 0;
-	if (rc == 0 && key.mv_size != 8)
-		return -EIO;
+	if (rc < 0)
+		return rc;
 	return store_error(rc);
 }
 
@@ -423,27 +538,37 @@ int store_replication_each(struct store_txn *txn, uint64_t after, size_t max_byt
 	uint8_t k[8];
 	put_be64(k, after + 1);
 	MDB_val key = {8, k}, val;
-	size_t sent = 0;
+	size_t sent = 0, cap = 0;
 	uint64_t expect = after + 1;
+	uint8_t *buf = NULL;
 	rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-	while (rc == 0) {
+	bool more = rc == 0;
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	else if (rc)
+		rc = store_error(rc);
+	while (more && rc == 0) {
 		if (key.mv_size != 8 || get_be64(key.mv_data) != expect) {
 			rc = -EIO; /* the log has a hole: corrupt */
 			break;
 		}
-		if (sent > 0 && sent + val.mv_size > max_bytes)
-			break;
-		rc = fn(expect, (struct store_blob){val.mv_data, val.mv_size}, arg);
+		struct store_blob entry;
+		rc = log_gather(c, expect, &key, &val, &buf, &cap, &entry, &more);
 		if (rc)
 			break;
-		sent += val.mv_size;
+		if (sent > 0 && sent + entry.len > max_bytes)
+			break;
+		rc = fn(expect, entry, arg);
+		if (rc)
+			break;
+		sent += entry.len;
 		expect++;
-		rc = mdb_cursor_get(c, &key, &val, MDB_NEXT);
 	}
 	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND || rc == 1)
+	free(buf);
+	if (rc == 1)
 		return 0;
-	return rc < 0 ? rc : store_error(rc);
+	return rc;
 }
 
 int store_epoch(struct store_txn *txn, uint64_t *epoch)
@@ -543,7 +668,7 @@ int store_replication_apply(struct store_txn *txn, uint64_t seq, const uint8_t *
 	if (!txn->store->has_replication)
 		return -ENOENT;
 	uint64_t last;
-	rc = store_last_seq(txn, DB_REPLICATION, &last);
+	rc = log_last_seq(txn, &last);
 	if (rc)
 		return rc;
 	if (seq != last + 1)
@@ -564,10 +689,7 @@ int store_replication_apply(struct store_txn *txn, uint64_t seq, const uint8_t *
 	txn->recording = recording;
 	if (rc)
 		return rc;
-	uint8_t k[8];
-	put_be64(k, seq);
-	MDB_val key = {8, k}, val = {len, (void *)entry};
-	rc = store_put(txn, DB_REPLICATION, &key, &val, MDB_APPEND);
+	rc = log_put(txn, seq, entry, len);
 	if (rc)
 		return rc;
 	return replication_trim(txn, len);

@@ -370,6 +370,16 @@ int store_open(const struct store_options *opts, struct store **out)
 	return 0;
 }
 
+size_t store_inline_max(struct store_txn *txn, size_t key_len)
+{
+	/* LMDB's largest node: (page - 16) / 2 rounded down to even, less 2;
+	 * less the node's 8-byte header and the key; 8 to spare. */
+	MDB_stat st;
+	if (mdb_env_stat(txn->store->env, &st) != 0 || st.ms_psize < 1024)
+		return 400;
+	return ((((size_t)st.ms_psize - 16) / 2) & ~(size_t)1) - 2 - 8 - key_len - 8;
+}
+
 static void txn_free(struct store_txn *t)
 {
 	free(t->scratch);

@@ -112,6 +112,15 @@ void store_counters_close(struct store *s);
 /** Translates an LMDB or system error code to a negative errno. */
 int store_error(int rc);
 
+/** The most value bytes a record with a key of key_len bytes may hold and
+ * stay inside its leaf page. A larger value goes to overflow pages, which
+ * LMDB must find as one contiguous run of free pages: once the free list is
+ * large and fragmented (a store of millions of answers being refreshed),
+ * each such allocation merges and scans the whole list. Values written at
+ * the refresher's pace (batch answers, change-log entries) are kept in
+ * records of at most this size. */
+size_t store_inline_max(struct store_txn *txn, size_t key_len);
+
 /** mdb_put with MDB_MAP_FULL bookkeeping; returns 0 or a negative errno. */
 int store_put(struct store_txn *txn, enum store_db db, MDB_val *key, MDB_val *val, unsigned flags);
 /** mdb_get; -ENOENT when absent. */

@@ -431,6 +431,109 @@ static void snapshot_opens_at_the_log_point(void **state)
 	nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+static MDB_stat log_stat(struct store *s)
+{
+	struct store_txn *txn = begin(s, false);
+	MDB_stat st;
+	assert_int_equal(mdb_stat(txn->txn, s->dbi[DB_REPLICATION], &st), 0);
+	store_txn_abort(txn);
+	return st;
+}
+
+struct kept {
+	uint8_t *data;
+	size_t len;
+};
+
+static int keep_cb(uint64_t seq, struct store_blob entry, void *arg)
+{
+	(void)seq;
+	struct kept *k = arg;
+	k->data = malloc(entry.len);
+	memcpy(k->data, entry.data, entry.len);
+	k->len = entry.len;
+	return 1; /* the first only */
+}
+
+static struct kept entry_at(struct store *s, uint64_t seq)
+{
+	struct kept k = {0};
+	struct store_txn *txn = begin(s, false);
+	assert_int_equal(store_replication_each(txn, seq - 1, 1 << 20, keep_cb, &k), 0);
+	store_txn_abort(txn);
+	assert_non_null(k.data);
+	return k;
+}
+
+/* An entry larger than a leaf page is kept in several records, never in
+ * overflow pages (whose allocation scans LMDB's free list), read back
+ * whole, applied whole on a replica, and trimmed whole. */
+static void large_entries_stay_in_leaf_pages(void **state)
+{
+	struct pair *p = *state;
+	populate(p->primary->store, 1);
+	static uint8_t big[12000];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (uint8_t)(i * 13 + i / 509);
+	struct store_txn *txn = begin(p->primary->store, true);
+	struct store_cert c = cert_of(1, serial_of(77, 8));
+	assert_int_equal(store_cert_insert(txn, &c, (struct store_blob){big, sizeof big}), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	uint64_t first, last;
+	bounds(p->primary->store, &first, &last);
+	assert_int_equal(last, 3);
+	MDB_stat st = log_stat(p->primary->store);
+	assert_int_equal(st.ms_overflow_pages, 0);
+	assert_true(st.ms_entries >= 3 + 5); /* the big entry in 2,000-byte records */
+
+	struct kept on_primary = entry_at(p->primary->store, 3);
+	assert_true(on_primary.len > sizeof big);
+	assert_non_null(memmem(on_primary.data, on_primary.len, big, sizeof big));
+	assert_int_equal(follow(p->primary->store, p->replica->store), 3);
+	struct kept on_replica = entry_at(p->replica->store, 3);
+	assert_int_equal(on_replica.len, on_primary.len);
+	assert_memory_equal(on_replica.data, on_primary.data, on_primary.len);
+	assert_int_equal(log_stat(p->replica->store).ms_overflow_pages, 0);
+	free(on_primary.data);
+	free(on_replica.data);
+
+	/* epoch_at reads an entry's head from its first record */
+	txn = begin(p->replica->store, false);
+	uint64_t epoch = 0;
+	assert_int_equal(store_change_epoch_at(txn, 3, &epoch), 0);
+	assert_int_equal(epoch, STORE_EPOCH_INITIAL);
+	store_txn_abort(txn);
+}
+
+static void large_entries_trim_whole(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/kensho-repl-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct store *s;
+	assert_int_equal(
+	        store_open(&(struct store_options){.path = dir, .replication_retain = 1}, &s), 0);
+	populate(s, 0);
+	static uint8_t big[9000];
+	memset(big, 0x5a, sizeof big);
+	struct store_txn *txn = begin(s, true);
+	struct store_cert c = cert_of(1, serial_of(1, 8));
+	assert_int_equal(store_cert_insert(txn, &c, (struct store_blob){big, sizeof big}), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	assert_true(log_stat(s).ms_entries > 1); /* the big entry's records */
+	txn = begin(s, true);
+	c = cert_of(1, serial_of(2, 8));
+	assert_int_equal(store_cert_insert(txn, &c, (struct store_blob){big, 3}), 0);
+	assert_int_equal(store_txn_commit(txn), 0);
+	uint64_t first, last;
+	bounds(s, &first, &last);
+	assert_int_equal(first, 3);
+	assert_int_equal(last, 3);
+	assert_int_equal(log_stat(s).ms_entries, 1); /* every record of entry 2 went */
+	store_close(s);
+	nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +546,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(gap_and_garbage_change_nothing, setup, teardown),
 	        cmocka_unit_test(retention_trims_and_stale_cursor_is_refused),
 	        cmocka_unit_test(retention_in_bytes_keeps_the_newest),
+	        cmocka_unit_test_setup_teardown(large_entries_stay_in_leaf_pages, setup, teardown),
+	        cmocka_unit_test(large_entries_trim_whole),
 	        cmocka_unit_test_setup_teardown(snapshot_opens_at_the_log_point, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
