@@ -180,22 +180,7 @@ static int log_bytes_put(struct store_txn *txn, uint64_t bytes)
 /* The sequence of the log's last entry (0: none). */
 static int log_last_seq(struct store_txn *txn, uint64_t *seq)
 {
-	*seq = 0;
-	MDB_cursor *c;
-	int rc = store_cursor(txn, DB_REPLICATION, &c);
-	if (rc)
-		return rc;
-	MDB_val key, val;
-	rc = mdb_cursor_get(c, &key, &val, MDB_LAST);
-	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	if (rc)
-		return store_error(rc);
-	if (key.mv_size != 8 && key.mv_size != LOG_PART_KEY)
-		return -EIO;
-	*seq = get_be64(key.mv_data);
-	return 0;
+	return store_last_seq_parts(txn, DB_REPLICATION, LOG_PART_KEY, seq);
 }
 
 /* Appends entry seq as records that each fit a leaf page. */

@@ -639,6 +639,11 @@ int store_cursor(struct store_txn *txn, enum store_db db, MDB_cursor **out)
 
 int store_last_seq(struct store_txn *txn, enum store_db db, uint64_t *seq)
 {
+	return store_last_seq_parts(txn, db, 0, seq);
+}
+
+int store_last_seq_parts(struct store_txn *txn, enum store_db db, size_t part_key, uint64_t *seq)
+{
 	MDB_cursor *c;
 	int rc = store_cursor(txn, db, &c);
 	if (rc)
@@ -652,7 +657,7 @@ int store_last_seq(struct store_txn *txn, enum store_db db, uint64_t *seq)
 	}
 	if (rc)
 		return store_error(rc);
-	if (key.mv_size != 8)
+	if (key.mv_size != 8 && (!part_key || key.mv_size != part_key))
 		return -EIO;
 	*seq = get_be64(key.mv_data);
 	return 0;

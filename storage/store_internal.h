@@ -131,6 +131,9 @@ int store_del(struct store_txn *txn, enum store_db db, MDB_val *key);
 int store_cursor(struct store_txn *txn, enum store_db db, MDB_cursor **out);
 /** The last 8-byte big-endian key of db (0 when empty): append-only sequences. */
 int store_last_seq(struct store_txn *txn, enum store_db db, uint64_t *seq);
+/** store_last_seq for a sub-database whose entries may have later parts
+ * under the u64 and more bytes: keys of 8 or part_key bytes. */
+int store_last_seq_parts(struct store_txn *txn, enum store_db db, size_t part_key, uint64_t *seq);
 /** -EINVAL unless txn is a write transaction, -EROFS on a read-only store. */
 int store_require_write(struct store_txn *txn);
 
