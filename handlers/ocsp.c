@@ -286,7 +286,7 @@ static void sign_done_cb(struct offload_job *oj)
 	struct responder_gen *gen = job->gen;
 	metric_set(h->inflight_gauge, h->inflight);
 	if (job->error) {
-		if (job->error && job->error != -EAGAIN)
+		if (job->error != -EAGAIN)
 			log_warn("ocsp: signing failed: %s", strerror(-job->error));
 		free(job->out.der);
 		respond_status(job->handler, job->exchange,

@@ -22,7 +22,6 @@
  * batches took overflow pages, the refresher spent most of its time in
  * LMDB's search of the free list for contiguous runs. */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "storage/codec.h"
@@ -57,31 +56,28 @@ static int chunks_gather(struct store_txn *txn, uint64_t id, const uint8_t *firs
                          size_t first_len, size_t total, unsigned records,
                          struct store_blob *der)
 {
+	struct buf *b = &txn->scratch;
 	if (first_len > total)
 		return -EIO;
-	if (txn->scratch_cap < total) {
-		uint8_t *grown = realloc(txn->scratch, total);
-		if (!grown)
-			return -ENOMEM;
-		txn->scratch = grown;
-		txn->scratch_cap = total;
-	}
-	memcpy(txn->scratch, first, first_len);
-	size_t at = first_len;
+	buf_reset(b);
+	buf_append(b, first, first_len);
 	for (unsigned i = 1; i < records; i++) {
 		uint8_t k[9];
 		MDB_val key = {chunk_key(id, i, k), k}, v;
 		int rc = store_get(txn, DB_BATCHES, &key, &v);
 		if (rc)
 			return rc == -ENOENT ? -EIO : rc;
-		if (v.mv_size == 0 || v.mv_size > total - at)
+		if (v.mv_size == 0 || v.mv_size > total - b->len)
 			return -EIO;
-		memcpy(txn->scratch + at, v.mv_data, v.mv_size);
-		at += v.mv_size;
+		buf_append(b, v.mv_data, v.mv_size);
 	}
-	if (at != total)
+	if (b->failed) {
+		buf_free(b); /* clears failed for the next use */
+		return -ENOMEM;
+	}
+	if (b->len != total)
 		return -EIO;
-	der->data = txn->scratch;
+	der->data = b->data;
 	der->len = total;
 	return 0;
 }

@@ -204,44 +204,31 @@ static int log_put(struct store_txn *txn, uint64_t seq, const uint8_t *entry, si
 }
 
 /* With the cursor on entry `seq`'s first record (val), the whole entry:
- * val itself when it has one record, else its records gathered into *buf.
+ * val itself when it has one record, else its records gathered into buf.
  * Leaves the cursor past the entry: *more is false at the log's end, else
  * key/val hold the next record. */
-static int log_gather(MDB_cursor *c, uint64_t seq, MDB_val *key, MDB_val *val, uint8_t **buf,
-                      size_t *cap, struct store_blob *entry, bool *more)
+static int log_gather(MDB_cursor *c, uint64_t seq, MDB_val *key, MDB_val *val, struct buf *buf,
+                      struct store_blob *entry, bool *more)
 {
 	MDB_val first = *val;
-	size_t len = first.mv_size;
 	int rc = mdb_cursor_get(c, key, val, MDB_NEXT);
 	bool parts = false;
 	while (rc == 0 && key->mv_size == LOG_PART_KEY && get_be64(key->mv_data) == seq) {
 		if (!parts) {
 			parts = true;
-			if (*cap < len) {
-				uint8_t *grown = realloc(*buf, len + 2 * first.mv_size);
-				if (!grown)
-					return -ENOMEM;
-				*buf = grown;
-				*cap = len + 2 * first.mv_size;
-			}
-			memcpy(*buf, first.mv_data, len);
+			buf_reset(buf);
+			buf_append(buf, first.mv_data, first.mv_size);
 		}
-		if (*cap < len + val->mv_size) {
-			size_t want = 2 * (len + val->mv_size);
-			uint8_t *grown = realloc(*buf, want);
-			if (!grown)
-				return -ENOMEM;
-			*buf = grown;
-			*cap = want;
-		}
-		memcpy(*buf + len, val->mv_data, val->mv_size);
-		len += val->mv_size;
+		buf_append(buf, val->mv_data, val->mv_size);
 		rc = mdb_cursor_get(c, key, val, MDB_NEXT);
 	}
 	if (rc && rc != MDB_NOTFOUND)
 		return store_error(rc);
+	if (buf->failed)
+		return -ENOMEM;
 	*more = rc == 0;
-	*entry = parts ? (struct store_blob){*buf, len} : (struct store_blob){first.mv_data, len};
+	*entry = parts ? (struct store_blob){buf->data, buf->len}
+	               : (struct store_blob){first.mv_data, first.mv_size};
 	return 0;
 }
 
@@ -523,9 +510,9 @@ int store_replication_each(struct store_txn *txn, uint64_t after, size_t max_byt
 	uint8_t k[8];
 	put_be64(k, after + 1);
 	MDB_val key = {8, k}, val;
-	size_t sent = 0, cap = 0;
+	size_t sent = 0;
 	uint64_t expect = after + 1;
-	uint8_t *buf = NULL;
+	struct buf buf = {0};
 	rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
 	bool more = rc == 0;
 	if (rc == MDB_NOTFOUND)
@@ -538,7 +525,7 @@ int store_replication_each(struct store_txn *txn, uint64_t after, size_t max_byt
 			break;
 		}
 		struct store_blob entry;
-		rc = log_gather(c, expect, &key, &val, &buf, &cap, &entry, &more);
+		rc = log_gather(c, expect, &key, &val, &buf, &entry, &more);
 		if (rc)
 			break;
 		if (sent > 0 && sent + entry.len > max_bytes)
@@ -550,7 +537,7 @@ int store_replication_each(struct store_txn *txn, uint64_t after, size_t max_byt
 		expect++;
 	}
 	mdb_cursor_close(c);
-	free(buf);
+	buf_free(&buf);
 	if (rc == 1)
 		return 0;
 	return rc;

@@ -382,7 +382,7 @@ size_t store_inline_max(struct store_txn *txn, size_t key_len)
 
 static void txn_free(struct store_txn *t)
 {
-	free(t->scratch);
+	buf_free(&t->scratch);
 	free(t);
 }
 

@@ -4,6 +4,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 
+#include "core/buf.h"
 #include "storage/store.h"
 
 /* The sub-databases, in the order store_open opens them (README.md, "Schema"). */
@@ -98,8 +99,7 @@ struct store_txn {
 	size_t map_seen;        /* map size when a write transaction began */
 	bool recording;         /* writes to replicated sub-databases go to `changes` */
 	struct change_record changes;
-	uint8_t *scratch; /* batch answers gathered from their records (batches.c) */
-	size_t scratch_cap;
+	struct buf scratch;     /* batch answers gathered from their records (batches.c) */
 	struct store_txn *next; /* in the pool */
 };
 
