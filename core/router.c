@@ -30,12 +30,19 @@ struct route {
 	bool prefix; /* path ends in '/' */
 	unsigned methods;
 	struct route_guard *guard;
+	size_t next; /* 1 + the index of the next route of its bucket, 0 at the end */
 };
+
+/* Routes are chained by the character after the leading '/' (ROUTE_BUCKETS
+ * - 1 for "/" alone): a path is only ever covered by routes of its own
+ * bucket, so a request looks at a few routes, not all. */
+#define ROUTE_BUCKETS 257
 
 struct router {
 	struct route *routes;
 	size_t count;
 	size_t cap;
+	size_t bucket[ROUTE_BUCKETS]; /* 1 + the index of a bucket's first route, or 0 */
 	router_access_fn access;
 	void *access_arg;
 };
@@ -115,6 +122,11 @@ static void method_names(unsigned methods, char *out, size_t out_len)
 	}
 }
 
+static size_t bucket_of(const char *path, size_t path_len)
+{
+	return path_len < 2 ? ROUTE_BUCKETS - 1 : (unsigned char)path[1];
+}
+
 int router_add(struct router *r, const char *path, unsigned methods, core_role_set roles,
                struct handler *h)
 {
@@ -150,7 +162,9 @@ int router_add(struct router *r, const char *path, unsigned methods, core_role_s
 	/* "/" alone is the status page, not a prefix of every path: unknown
 	 * paths must keep answering 404. */
 	bool prefix = len > 1 && path[len - 1] == '/';
-	r->routes[r->count++] = (struct route){copy, len, prefix, methods, g};
+	size_t b = bucket_of(path, len);
+	r->routes[r->count] = (struct route){copy, len, prefix, methods, g, r->bucket[b]};
+	r->bucket[b] = ++r->count;
 	/* One line per route, so an operator (and the role-matrix test) can see
 	 * exactly what a running kenshod serves and to whom. */
 	char list[48];
@@ -171,9 +185,10 @@ struct handler *router_match(const struct router *r, enum http_method method, co
                              size_t path_len, unsigned *allowed)
 {
 	/* Pick the most specific path first: exact over prefix, then longest. */
+	size_t first = r->bucket[bucket_of(path, path_len)];
 	const struct route *best = NULL;
-	for (size_t i = 0; i < r->count; i++) {
-		const struct route *rt = &r->routes[i];
+	for (size_t k = first; k; k = r->routes[k - 1].next) {
+		const struct route *rt = &r->routes[k - 1];
 		if (!route_covers(rt, path, path_len))
 			continue;
 		if (!best || (best->prefix && !rt->prefix) ||
@@ -182,8 +197,8 @@ struct handler *router_match(const struct router *r, enum http_method method, co
 	}
 	unsigned methods = 0;
 	struct handler *found = NULL, *get_handler = NULL;
-	for (size_t i = 0; best && i < r->count; i++) {
-		const struct route *rt = &r->routes[i];
+	for (size_t k = best ? first : 0; k; k = r->routes[k - 1].next) {
+		const struct route *rt = &r->routes[k - 1];
 		if (rt->path_len != best->path_len ||
 		    memcmp(rt->path, best->path, rt->path_len) != 0)
 			continue;

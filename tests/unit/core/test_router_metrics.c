@@ -82,6 +82,10 @@ static void test_router_root_is_exact(void **state)
 	assert_null(router_match(r, HTTP_METHOD_POST, "/ocsp", 5, &allowed));
 	assert_int_equal(allowed, 0);
 	assert_string_equal(match_name(r, HTTP_METHOD_GET, "/crl/a", 6, &allowed), "crl");
+	/* routes are looked up by the byte after '/': any byte, or none */
+	assert_null(router_match(r, HTTP_METHOD_GET, "", 0, &allowed));
+	assert_null(router_match(r, HTTP_METHOD_GET, "/\xff", 2, &allowed));
+	assert_null(router_match(r, HTTP_METHOD_GET, "c", 1, &allowed));
 	router_free(r);
 }
 
