@@ -6,11 +6,19 @@
 
 void hex_encode(const uint8_t *data, size_t len, char *out)
 {
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[data[i] >> 4];
-		out[2 * i + 1] = digits[data[i] & 15];
-	}
+	/* Two digits per octet from one table entry: serials and ETags are
+	 * hex-encoded for every cached answer. */
+	static const char pairs[] =
+	        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	        "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+	        "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+	        "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+	        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+	        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+	        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+	        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+	for (size_t i = 0; i < len; i++)
+		memcpy(out + 2 * i, pairs + 2 * data[i], 2);
 	out[2 * len] = '\0';
 }
 
@@ -47,20 +55,36 @@ int hex_decode(const char *text, size_t text_len, uint8_t *out, size_t cap)
 	return (int)(text_len / 2);
 }
 
-/* Each base64 and base64url character's value plus one; 0 for every other
- * byte, so one load classifies and decodes a character. */
-static const uint8_t b64_value_plus_one[256] = {
-        ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,
-        ['H'] = 8,  ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14,
-        ['O'] = 15, ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21,
-        ['V'] = 22, ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28,
-        ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35,
-        ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42,
-        ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49,
-        ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
-        ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63,
-        ['-'] = 63, ['/'] = 64, ['_'] = 64,
-};
+/* Each base64 and base64url character and its value ('+' and '-' are 62,
+ * '/' and '_' 63). */
+// clang-format off
+#define B64_ALPHABET(X) \
+	X('A', 0) X('B', 1) X('C', 2) X('D', 3) X('E', 4) X('F', 5) X('G', 6) \
+	X('H', 7) X('I', 8) X('J', 9) X('K', 10) X('L', 11) X('M', 12) X('N', 13) \
+	X('O', 14) X('P', 15) X('Q', 16) X('R', 17) X('S', 18) X('T', 19) X('U', 20) \
+	X('V', 21) X('W', 22) X('X', 23) X('Y', 24) X('Z', 25) X('a', 26) X('b', 27) \
+	X('c', 28) X('d', 29) X('e', 30) X('f', 31) X('g', 32) X('h', 33) X('i', 34) \
+	X('j', 35) X('k', 36) X('l', 37) X('m', 38) X('n', 39) X('o', 40) X('p', 41) \
+	X('q', 42) X('r', 43) X('s', 44) X('t', 45) X('u', 46) X('v', 47) X('w', 48) \
+	X('x', 49) X('y', 50) X('z', 51) X('0', 52) X('1', 53) X('2', 54) X('3', 55) \
+	X('4', 56) X('5', 57) X('6', 58) X('7', 59) X('8', 60) X('9', 61) X('+', 62) \
+	X('-', 62) X('/', 63) X('_', 63)
+// clang-format on
+
+/* A character's value in place for each position of a group of four, with
+ * one bit of the top octet set per position: the OR of a group's four
+ * entries is its three octets when the top octet is 0x0f, and every other
+ * byte's entry is 0. */
+#define B64_AT(v, shift, bit) ((uint32_t)(v) << (shift) | 1u << (bit))
+#define B64_Q0(c, v)          [c] = B64_AT(v, 18, 24),
+#define B64_Q1(c, v)          [c] = B64_AT(v, 12, 25),
+#define B64_Q2(c, v)          [c] = B64_AT(v, 6, 26),
+#define B64_Q3(c, v)          [c] = B64_AT(v, 0, 27),
+#define B64_VALID             0x0f000000u
+static const uint32_t b64_q0[256] = {B64_ALPHABET(B64_Q0)};
+static const uint32_t b64_q1[256] = {B64_ALPHABET(B64_Q1)};
+static const uint32_t b64_q2[256] = {B64_ALPHABET(B64_Q2)};
+static const uint32_t b64_q3[256] = {B64_ALPHABET(B64_Q3)};
 
 int base64_decode_any(const char *text, size_t text_len, uint8_t *out, size_t cap)
 {
@@ -73,16 +97,10 @@ int base64_decode_any(const char *text, size_t text_len, uint8_t *out, size_t ca
 		return -ENOSPC;
 	const unsigned char *t = (const unsigned char *)text;
 	size_t pos = 0, i = 0;
-	/* Four characters make three octets; a character outside the alphabet
-	 * makes its value -1, and so the OR of the four negative. */
 	for (; i + 4 <= text_len; i += 4) {
-		int32_t a = (int32_t)b64_value_plus_one[t[i]] - 1;
-		int32_t b = (int32_t)b64_value_plus_one[t[i + 1]] - 1;
-		int32_t c = (int32_t)b64_value_plus_one[t[i + 2]] - 1;
-		int32_t d = (int32_t)b64_value_plus_one[t[i + 3]] - 1;
-		if ((a | b | c | d) < 0)
+		uint32_t v = b64_q0[t[i]] | b64_q1[t[i + 1]] | b64_q2[t[i + 2]] | b64_q3[t[i + 3]];
+		if ((v & 0xff000000u) != B64_VALID)
 			return -EINVAL;
-		uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
 		out[pos] = (uint8_t)(v >> 16);
 		out[pos + 1] = (uint8_t)(v >> 8);
 		out[pos + 2] = (uint8_t)v;
@@ -90,21 +108,20 @@ int base64_decode_any(const char *text, size_t text_len, uint8_t *out, size_t ca
 	}
 	/* Two or three characters left: one or two octets, and the bits left
 	 * over must be zero for a canonical encoding. */
-	uint32_t acc = 0;
-	int bits = 0;
-	for (; i < text_len; i++) {
-		int32_t v = (int32_t)b64_value_plus_one[t[i]] - 1;
-		if (v < 0)
+	if (i < text_len) {
+		uint32_t v = b64_q0[t[i]] | b64_q1[t[i + 1]] |
+		             (i + 2 < text_len ? b64_q2[t[i + 2]] : 1u << 26) | 1u << 27;
+		if ((v & 0xff000000u) != B64_VALID)
 			return -EINVAL;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[pos++] = (uint8_t)(acc >> bits);
+		out[pos++] = (uint8_t)(v >> 16);
+		if (i + 2 < text_len) {
+			out[pos++] = (uint8_t)(v >> 8);
+			if (v & 0xff)
+				return -EINVAL;
+		} else if (v & 0xffff) {
+			return -EINVAL;
 		}
 	}
-	if (bits && (acc & ((1u << bits) - 1)))
-		return -EINVAL;
 	return (int)pos;
 }
 
@@ -130,30 +147,22 @@ size_t base64_encode(const uint8_t *data, size_t len, char *out)
 
 size_t decimal_encode(uint64_t v, char *out)
 {
-	char digits[20];
-	size_t n = 0;
-	do {
-		digits[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		out[i] = digits[n - 1 - i];
+	size_t n = 1;
+	for (uint64_t rest = v; rest >= 10; rest /= 10)
+		n++;
 	out[n] = 0;
+	for (size_t i = n; i-- > 0; v /= 10)
+		out[i] = (char)('0' + v % 10);
 	return n;
 }
 
 size_t hex_encode_uint(uint64_t v, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	char digits[16];
-	size_t n = 0;
-	do {
-		digits[n++] = hex[v & 0xf];
-		v >>= 4;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		out[i] = digits[n - 1 - i];
+	size_t n = v ? (size_t)(64 - __builtin_clzll(v) + 3) / 4 : 1;
 	out[n] = 0;
+	for (size_t i = n; i-- > 0; v >>= 4)
+		out[i] = hex[v & 0xf];
 	return n;
 }
 

@@ -186,6 +186,34 @@ static void test_base64_variants(void **state)
 	assert_string_equal(text, "a2U=");
 }
 
+/* Every length round-trips; a byte outside the alphabet at any position of
+ * a group or of the tail is refused, as are stray bits in a tail of three. */
+static void test_base64_every_position(void **state)
+{
+	uint8_t data[48], out[48];
+	char text[72];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 151 + 7);
+	for (size_t len = 0; len <= sizeof(data); len++) {
+		size_t n = base64_encode(data, len, text);
+		assert_int_equal(base64_decode_any(text, n, out, sizeof(out)), (int)len);
+		assert_memory_equal(out, data, len);
+		size_t unpadded = n;
+		while (unpadded && text[unpadded - 1] == '=')
+			unpadded--;
+		for (size_t at = 0; at < unpadded; at++) {
+			char saved = text[at];
+			text[at] = at % 2 ? '%' : '\0';
+			assert_int_equal(base64_decode_any(text, unpadded, out, sizeof(out)),
+			                 -EINVAL);
+			text[at] = saved;
+		}
+	}
+	assert_int_equal(base64_decode_any("a2U", 3, out, sizeof(out)), 2);
+	assert_int_equal(base64_decode_any("a2V", 3, out, sizeof(out)), -EINVAL); /* stray bits */
+	assert_int_equal(base64_decode_any("a2Vuc2hv", 8, out, 5), -ENOSPC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +223,7 @@ int main(void)
 	        cmocka_unit_test(test_json_invalid_utf8_replaced),
 	        cmocka_unit_test(test_hex_round_trip_and_errors),
 	        cmocka_unit_test(test_base64_variants),
+	        cmocka_unit_test(test_base64_every_position),
 	        cmocka_unit_test(test_integer_formatting),
 	        cmocka_unit_test(test_http_date_format),
 	};
