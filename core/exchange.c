@@ -232,6 +232,13 @@ void exchange_add_header(struct exchange *ex, const char *name, const char *valu
 	append_header(&ex->extra_headers, name, name_len, value, value_len);
 }
 
+void exchange_add_composed_header(struct exchange *ex, const char *name, size_t name_len,
+                                  const char *value, size_t value_len)
+{
+	if (!ex->responded)
+		append_header(&ex->extra_headers, name, name_len, value, value_len);
+}
+
 void exchange_close_after(struct exchange *ex)
 {
 	ex->close_after = true;

@@ -94,6 +94,13 @@ const char *exchange_header(const struct exchange *ex, const char *name, size_t 
 /** Adds a response header (copied). Call before exchange_respond*(). Do not
  * set Content-Length, Connection, Date or Transfer-Encoding: the core does. */
 void exchange_add_header(struct exchange *ex, const char *name, const char *value);
+/** exchange_add_header for a header kensho composed itself from digits,
+ * dates and fixed words, with both lengths known (neither needs a NUL): such
+ * text holds no CR or LF, so it is not searched for them.
+ * Anything taken from a request or the store goes through
+ * exchange_add_header. */
+void exchange_add_composed_header(struct exchange *ex, const char *name, size_t name_len,
+                                  const char *value, size_t value_len);
 
 /** Sends the response: status, Content-Type (NULL for none) and a body that
  * is copied. For HEAD the body is counted in Content-Length but not sent. */

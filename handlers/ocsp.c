@@ -206,32 +206,34 @@ static void respond_signed(struct ocsp_handler *h, struct exchange *ex, bool is_
 	}
 	/* Built without printf: this runs for every cached answer. */
 	static const char directives[] = ", public, no-transform, must-revalidate";
-	char value[128], last_modified[HTTP_DATE_SIZE], expires[HTTP_DATE_SIZE], number[24];
-	size_t at = 0;
+	char value[128], last_modified[HTTP_DATE_SIZE], expires[HTTP_DATE_SIZE];
+	size_t value_len = 0;
 	int64_t max_age = next_update > now ? next_update - now : 0;
-	put(value, &at, "max-age=", 8);
-	put(value, &at, number, decimal_encode((uint64_t)max_age, number));
-	put(value, &at, directives, sizeof(directives)); /* with its NUL */
-	http_date_format(this_update, last_modified);
-	http_date_format(next_update, expires);
+	put(value, &value_len, "max-age=", 8);
+	value_len += decimal_encode((uint64_t)max_age, value + value_len);
+	put(value, &value_len, directives, sizeof(directives) - 1);
+	/* A date out of range formats as "" (never, for times kensho signs). */
+	size_t last_modified_len =
+	        http_date_format(this_update, last_modified) ? 0 : HTTP_DATE_SIZE - 1;
+	size_t expires_len = http_date_format(next_update, expires) ? 0 : HTTP_DATE_SIZE - 1;
 	/* The response's identity: issuer, serial, record version and signing
 	 * time name one signed answer: "issuer-serial-version-thisUpdate" in hex. */
 	char etag[3 * 17 + 2 * STORE_SERIAL_MAX + 8];
-	at = 0;
-	put(etag, &at, "\"", 1);
-	put(etag, &at, number, hex_encode_uint(issuer_id, number));
-	put(etag, &at, "-", 1);
-	store_serial_to_hex(serial, etag + at);
-	at += strlen(etag + at);
-	put(etag, &at, "-", 1);
-	put(etag, &at, number, hex_encode_uint(version, number));
-	put(etag, &at, "-", 1);
-	put(etag, &at, number, hex_encode_uint((uint64_t)this_update, number));
-	put(etag, &at, "\"", 2); /* with its NUL */
-	exchange_add_header(ex, "Cache-Control", value);
-	exchange_add_header(ex, "Last-Modified", last_modified);
-	exchange_add_header(ex, "Expires", expires);
-	exchange_add_header(ex, "ETag", etag);
+	size_t etag_len = 0;
+	put(etag, &etag_len, "\"", 1);
+	etag_len += hex_encode_uint(issuer_id, etag + etag_len);
+	put(etag, &etag_len, "-", 1);
+	etag_len += store_serial_to_hex(serial, etag + etag_len);
+	put(etag, &etag_len, "-", 1);
+	etag_len += hex_encode_uint(version, etag + etag_len);
+	put(etag, &etag_len, "-", 1);
+	etag_len += hex_encode_uint((uint64_t)this_update, etag + etag_len);
+	put(etag, &etag_len, "\"", 2); /* with its NUL */
+	etag_len--;
+	exchange_add_composed_header(ex, "Cache-Control", 13, value, value_len);
+	exchange_add_composed_header(ex, "Last-Modified", 13, last_modified, last_modified_len);
+	exchange_add_composed_header(ex, "Expires", 7, expires, expires_len);
+	exchange_add_composed_header(ex, "ETag", 4, etag, etag_len);
 
 	/* "If-None-Match: *" never yields 304 (core/conditional.h): the answer
 	 * to "is it still good?" comes from the current record. */

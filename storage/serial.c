@@ -45,7 +45,7 @@ int store_serial_from_hex(const char *hex, size_t len, struct store_serial *out)
 	return 0;
 }
 
-void store_serial_to_hex(const struct store_serial *serial, char out[2 * STORE_SERIAL_MAX + 1])
+size_t store_serial_to_hex(const struct store_serial *serial, char out[2 * STORE_SERIAL_MAX + 1])
 {
 	const uint8_t *b = serial->bytes;
 	size_t len = serial->len <= STORE_SERIAL_MAX ? serial->len : 0;
@@ -54,6 +54,7 @@ void store_serial_to_hex(const struct store_serial *serial, char out[2 * STORE_S
 		len--;
 	}
 	hex_encode(b, len, out);
+	return 2 * len;
 }
 
 int cert_key(uint32_t issuer_id, const struct store_serial *serial, uint8_t out[CERT_KEY_MAX])

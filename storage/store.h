@@ -512,8 +512,9 @@ int store_log_check(struct store_txn *txn, struct store_log_report *report);
 /** Parses a serial in hex (leading zeros allowed) into DER content form. */
 int store_serial_from_hex(const char *hex, size_t len, struct store_serial *out);
 /** Writes the serial as lowercase hex (no leading 00 pad) into out[41]: two
- * digits per octet, so 0x0a1b is "0a1b", as openssl prints serials. */
-void store_serial_to_hex(const struct store_serial *serial, char out[2 * STORE_SERIAL_MAX + 1]);
+ * digits per octet, so 0x0a1b is "0a1b", as openssl prints serials; returns
+ * the number of digits. */
+size_t store_serial_to_hex(const struct store_serial *serial, char out[2 * STORE_SERIAL_MAX + 1]);
 
 /* --- replication (replication.c; docs/cluster.md) --------------------------------- */
 
