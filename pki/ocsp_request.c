@@ -26,6 +26,36 @@ static int expect_tag(unsigned char **p, const unsigned char *end, size_t *len, 
 	return der_read_header(p, end, len, tag) ? -EINVAL : 0;
 }
 
+/* The digests a CertID may name: read per request, so matched here by
+ * their OID's bytes rather than through mbedTLS's tables. */
+struct cert_id_hash {
+	const char *oid;
+	size_t oid_len;
+	enum pki_digest hash;
+	uint8_t len;
+};
+
+#define CERT_ID_HASH(oid, hash, len)                                                               \
+	{                                                                                          \
+		oid, sizeof(oid) - 1, hash, len                                                    \
+	}
+static const struct cert_id_hash cert_id_hashes[] = {
+        CERT_ID_HASH(MBEDTLS_OID_DIGEST_ALG_SHA1, PKI_DIGEST_SHA1, 20),
+        CERT_ID_HASH(MBEDTLS_OID_DIGEST_ALG_SHA256, PKI_DIGEST_SHA256, 32),
+        CERT_ID_HASH(MBEDTLS_OID_DIGEST_ALG_SHA384, PKI_DIGEST_SHA384, 48),
+        CERT_ID_HASH(MBEDTLS_OID_DIGEST_ALG_SHA512, PKI_DIGEST_SHA512, 64),
+};
+
+static const struct cert_id_hash *cert_id_hash_of(const unsigned char *oid, size_t len)
+{
+	for (size_t i = 0; i < sizeof(cert_id_hashes) / sizeof(cert_id_hashes[0]); i++) {
+		const struct cert_id_hash *h = &cert_id_hashes[i];
+		if (h->oid_len == len && memcmp(h->oid, oid, len) == 0)
+			return h;
+	}
+	return NULL;
+}
+
 int ocsp_cert_id_decode(unsigned char **p, const unsigned char *end, struct ocsp_cert_id *out)
 {
 	unsigned char *start = *p;
@@ -37,16 +67,22 @@ int ocsp_cert_id_decode(unsigned char **p, const unsigned char *end, struct ocsp
 	if ((size_t)(id_end - start) > sizeof(out->der))
 		return -EINVAL;
 
-	mbedtls_asn1_buf alg, params;
-	if (mbedtls_asn1_get_alg(p, id_end, &alg, &params))
+	/* hashAlgorithm: the OID of one of the digests kensho knows, and its
+	 * parameters absent or NULL (RFC 5754 §2 allows both for SHA-2). */
+	if (expect_tag(p, id_end, &len, ASN1_CONSTRUCTED_SEQUENCE))
 		return -EINVAL;
-	/* parameters: absent or NULL (RFC 5754 §2 allows both for SHA-2). */
-	if (params.tag != 0 && !(params.tag == MBEDTLS_ASN1_NULL && params.len == 0))
+	const unsigned char *alg_end = *p + len;
+	if (expect_tag(p, alg_end, &len, MBEDTLS_ASN1_OID))
 		return -EINVAL;
-	mbedtls_md_type_t md;
-	if (mbedtls_oid_get_md_alg(&alg, &md) || pki_digest_from_md(md, &out->hash) != 0)
+	const struct cert_id_hash *known = cert_id_hash_of(*p, len);
+	if (!known)
 		return -EINVAL;
-	out->hash_len = mbedtls_md_get_size(mbedtls_md_info_from_type(md));
+	*p += len;
+	if (*p != alg_end && (alg_end - *p != 2 || (*p)[0] != MBEDTLS_ASN1_NULL || (*p)[1] != 0))
+		return -EINVAL;
+	*p = (unsigned char *)alg_end;
+	out->hash = known->hash;
+	out->hash_len = known->len;
 
 	if (expect_tag(p, id_end, &len, MBEDTLS_ASN1_OCTET_STRING) || len != out->hash_len)
 		return -EINVAL;
