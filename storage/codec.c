@@ -87,69 +87,6 @@ uint8_t dec_init_versioned(struct decoder *d, const void *data, size_t len, uint
 	return version;
 }
 
-const uint8_t *dec_view(struct decoder *d, size_t len)
-{
-	if (d->bad || d->left < len) {
-		d->bad = true;
-		return NULL;
-	}
-	const uint8_t *at = d->p;
-	d->p += len;
-	d->left -= len;
-	return at;
-}
-
-void dec_bytes(struct decoder *d, void *out, size_t len)
-{
-	const uint8_t *at = dec_view(d, len);
-	if (at)
-		memcpy(out, at, len);
-	else
-		memset(out, 0, len);
-}
-
-uint8_t dec_u8(struct decoder *d)
-{
-	const uint8_t *at = dec_view(d, 1);
-	return at ? at[0] : 0;
-}
-
-uint16_t dec_u16(struct decoder *d)
-{
-	const uint8_t *at = dec_view(d, 2);
-	return at ? (uint16_t)(at[0] << 8 | at[1]) : 0;
-}
-
-uint32_t dec_u32(struct decoder *d)
-{
-	const uint8_t *at = dec_view(d, 4);
-	return at ? get_be32(at) : 0;
-}
-
-uint64_t dec_u64(struct decoder *d)
-{
-	const uint8_t *at = dec_view(d, 8);
-	return at ? get_be64(at) : 0;
-}
-
-int64_t dec_i64(struct decoder *d)
-{
-	return (int64_t)dec_u64(d);
-}
-
-void dec_serial(struct decoder *d, struct store_serial *out)
-{
-	uint8_t len = dec_u8(d);
-	if (len > STORE_SERIAL_MAX) {
-		d->bad = true;
-		len = 0;
-	}
-	out->len = len;
-	dec_bytes(d, out->bytes, len);
-	if (d->bad)
-		out->len = 0;
-}
-
 void dec_str16(struct decoder *d, char *out, size_t cap)
 {
 	uint16_t len = dec_u16(d);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "storage/store.h"
 
@@ -47,16 +48,80 @@ void dec_init(struct decoder *d, const void *data, size_t len);
 /** Starts decoding a value of a layout with several versions: returns its
  * version byte (1..newest), or 0 with bad latched for any other. */
 uint8_t dec_init_versioned(struct decoder *d, const void *data, size_t len, uint8_t newest);
-uint8_t dec_u8(struct decoder *d);
-uint16_t dec_u16(struct decoder *d);
-uint32_t dec_u32(struct decoder *d);
-uint64_t dec_u64(struct decoder *d);
-int64_t dec_i64(struct decoder *d);
-/** Copies len bytes into out. */
-void dec_bytes(struct decoder *d, void *out, size_t len);
+/* The fixed-size readers are inline: a cached OCSP answer decodes a
+ * certificate record per request. Multi-byte integers are big-endian. */
+
 /** Points into the value for len bytes (valid within the transaction). */
-const uint8_t *dec_view(struct decoder *d, size_t len);
-void dec_serial(struct decoder *d, struct store_serial *out);
+static inline const uint8_t *dec_view(struct decoder *d, size_t len)
+{
+	if (d->bad || d->left < len) {
+		d->bad = true;
+		return NULL;
+	}
+	const uint8_t *at = d->p;
+	d->p += len;
+	d->left -= len;
+	return at;
+}
+
+/** Copies len bytes into out (zeros once bad). */
+static inline void dec_bytes(struct decoder *d, void *out, size_t len)
+{
+	const uint8_t *at = dec_view(d, len);
+	if (at)
+		memcpy(out, at, len);
+	else
+		memset(out, 0, len);
+}
+
+static inline uint64_t dec_be(struct decoder *d, size_t len)
+{
+	const uint8_t *at = dec_view(d, len);
+	uint64_t v = 0;
+	for (size_t i = 0; at && i < len; i++)
+		v = v << 8 | at[i];
+	return v;
+}
+
+static inline uint8_t dec_u8(struct decoder *d)
+{
+	return (uint8_t)dec_be(d, 1);
+}
+
+static inline uint16_t dec_u16(struct decoder *d)
+{
+	return (uint16_t)dec_be(d, 2);
+}
+
+static inline uint32_t dec_u32(struct decoder *d)
+{
+	return (uint32_t)dec_be(d, 4);
+}
+
+static inline uint64_t dec_u64(struct decoder *d)
+{
+	return dec_be(d, 8);
+}
+
+static inline int64_t dec_i64(struct decoder *d)
+{
+	return (int64_t)dec_u64(d);
+}
+
+/** A serial: u8 length (at most STORE_SERIAL_MAX), then the bytes. */
+static inline void dec_serial(struct decoder *d, struct store_serial *out)
+{
+	uint8_t len = dec_u8(d);
+	if (len > STORE_SERIAL_MAX) {
+		d->bad = true;
+		len = 0;
+	}
+	out->len = len;
+	dec_bytes(d, out->bytes, len);
+	if (d->bad)
+		out->len = 0;
+}
+
 /** Copies a str16 into out (capacity cap, NUL-terminated); too long is bad. */
 void dec_str16(struct decoder *d, char *out, size_t cap);
 void dec_blob(struct decoder *d, struct store_blob *out);
