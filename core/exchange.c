@@ -131,6 +131,11 @@ bool exchange_is_cancelled(const struct exchange *ex)
 
 const char *exchange_header(const struct exchange *ex, const char *name, size_t *len)
 {
+	/* Most lookups are for fields a request does not have: a field name
+	 * whose first letter (either case: c & 31) no field starts with is
+	 * answered without a search. */
+	if (!(ex->header_initials & 1u << (name[0] & 31)))
+		return NULL;
 	size_t name_len = strlen(name);
 	for (size_t i = 0; i < ex->req.header_count; i++) {
 		const struct http_header *h = &ex->req.headers[i];
@@ -308,11 +313,15 @@ static void exchange_serialize(struct exchange *ex, struct conn *c, int status,
 	bool send_body = !head && status_has_body(status) && body_len && copy_body;
 	buf_reserve(o, 200 + ex->extra_headers.len + (send_body ? body_len : 0));
 	char number[24];
-	buf_append_str(o, "HTTP/1.1 ");
-	buf_append(o, number, decimal_encode(status >= 0 ? (uint64_t)status : 0, number));
-	buf_append_str(o, " ");
-	buf_append_str(o, http_reason_phrase(status));
-	buf_append_str(o, "\r\nDate: ");
+	if (status == 200) {
+		buf_append_str(o, "HTTP/1.1 200 OK\r\nDate: "); /* most answers */
+	} else {
+		buf_append_str(o, "HTTP/1.1 ");
+		buf_append(o, number, decimal_encode(status >= 0 ? (uint64_t)status : 0, number));
+		buf_append_str(o, " ");
+		buf_append_str(o, http_reason_phrase(status));
+		buf_append_str(o, "\r\nDate: ");
+	}
 	buf_append_str(o, server_date(c->server));
 	buf_append_str(o, "\r\nServer: kensho\r\n");
 	if (ex->request_id[0]) {

@@ -329,6 +329,8 @@ int http_request_finish_head(struct exchange *ex, llhttp_t *parser)
 			vlen--;
 		}
 		ex->headers[i] = (struct http_header){base + sp->name_off, sp->name_len, v, vlen};
+		if (sp->name_len)
+			ex->header_initials |= 1u << (base[sp->name_off] & 31);
 	}
 	r->headers = ex->headers;
 	r->header_count = ex->span_count;

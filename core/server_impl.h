@@ -130,6 +130,7 @@ struct exchange {
 	size_t span_count, span_cap;
 	struct http_header *headers;
 	size_t headers_cap;
+	uint32_t header_initials; /* bit (c & 31) of each field name's first byte c */
 	struct buf body;
 	size_t head_bytes;
 	size_t url_len;
