@@ -450,10 +450,12 @@ static int open_basic(const uint8_t *der, size_t len, struct ocsp_response_info 
 	*p = (unsigned char *)der;
 	const unsigned char *end = der + len;
 	size_t n;
-	int status;
-	if (get(p, end, &n, ASN1_SEQ) || *p + n != end || mbedtls_asn1_get_enum(p, end, &status) ||
-	    status < 0 || status > 6 || status == 4)
+	/* responseStatus: an ENUMERATED of 0..6 but 4, in DER one content octet */
+	if (get(p, end, &n, ASN1_SEQ) || *p + n != end || end - *p < 3 ||
+	    (*p)[0] != MBEDTLS_ASN1_ENUMERATED || (*p)[1] != 1 || (*p)[2] > 6 || (*p)[2] == 4)
 		return -EINVAL;
+	int status = (*p)[2];
+	*p += 3;
 	info->status = status;
 	if (status != OCSP_STATUS_SUCCESSFUL)
 		return *p == end ? 1 : -EINVAL;
