@@ -275,25 +275,6 @@ static int strict_header(const uint8_t *p, const uint8_t *end, uint8_t *tag, siz
 	return 0;
 }
 
-static int check_strict_values(const uint8_t *p, const uint8_t *end, int depth)
-{
-	while (p < end) {
-		uint8_t tag;
-		size_t header, len;
-		if (strict_header(p, end, &tag, &header, &len) < 0)
-			return -EINVAL;
-		const uint8_t *content = p + header;
-		if (tag & 0x20) {
-			if (depth >= DER_MAX_DEPTH)
-				return -EINVAL;
-			if (check_strict_values(content, content + len, depth + 1) < 0)
-				return -EINVAL;
-		}
-		p = content + len;
-	}
-	return 0;
-}
-
 int der_check_strict(const uint8_t *der, size_t len)
 {
 	uint8_t tag;
@@ -301,5 +282,25 @@ int der_check_strict(const uint8_t *der, size_t len)
 	if (!der || strict_header(der, der + len, &tag, &header, &content_len) < 0 ||
 	    header + content_len != len)
 		return -EINVAL;
-	return check_strict_values(der, der + len, 0);
+	/* One walk over every header in order (this runs for every OCSP
+	 * request): a constructed value's content is entered, with its end
+	 * kept until the walk reaches it; a primitive's is stepped over. */
+	const uint8_t *p = der, *ends[DER_MAX_DEPTH + 1];
+	int depth = 0;
+	ends[0] = der + len;
+	while (p < ends[0]) {
+		while (p == ends[depth])
+			depth--;
+		if (strict_header(p, ends[depth], &tag, &header, &content_len) < 0)
+			return -EINVAL;
+		p += header;
+		if (tag & 0x20) {
+			if (depth >= DER_MAX_DEPTH)
+				return -EINVAL;
+			ends[++depth] = p + content_len;
+		} else {
+			p += content_len;
+		}
+	}
+	return 0;
 }

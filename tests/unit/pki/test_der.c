@@ -108,6 +108,14 @@ static void test_check_strict(void **state)
 	/* primitive content is not looked into: 04 81 .. inside an OCTET STRING */
 	static const uint8_t opaque[] = {0x04, 0x03, 0x04, 0x81, 0x00};
 	assert_int_equal(der_check_strict(opaque, sizeof opaque), 0);
+	/* after a nested value ends, its parent's next value is read */
+	static const uint8_t siblings[] = {0x30, 0x07, 0x30, 0x03, 0x02, 0x01, 0x05, 0x05, 0x00};
+	assert_int_equal(der_check_strict(siblings, sizeof siblings), 0);
+	static const uint8_t empty_inner[] = {0x30, 0x04, 0x30, 0x00, 0x05, 0x00};
+	assert_int_equal(der_check_strict(empty_inner, sizeof empty_inner), 0);
+	/* a value longer than its parent, though within the whole input */
+	static const uint8_t child_overrun[] = {0x30, 0x07, 0x30, 0x02, 0x30,
+	                                        0x03, 0x02, 0x01, 0x05};
 	static const uint8_t long_short[] = {0x30, 0x81, 0x03, 0x02, 0x01, 0x05};
 	static const uint8_t nested[] = {0x30, 0x06, 0x30, 0x04, 0x02, 0x81, 0x01, 0x05};
 	static const uint8_t zero_lead[] = {0x30, 0x82, 0x00, 0x03, 0x02, 0x01, 0x05};
@@ -118,10 +126,11 @@ static void test_check_strict(void **state)
 	const struct {
 		const uint8_t *p;
 		size_t len;
-	} bad[] = {{long_short, sizeof long_short}, {nested, sizeof nested},
-	           {zero_lead, sizeof zero_lead},   {indefinite, sizeof indefinite},
-	           {trailing, sizeof trailing},     {inner_overrun, sizeof inner_overrun},
-	           {long_tag, sizeof long_tag},     {ok, 1}};
+	} bad[] = {{long_short, sizeof long_short},      {nested, sizeof nested},
+	           {zero_lead, sizeof zero_lead},        {indefinite, sizeof indefinite},
+	           {trailing, sizeof trailing},          {inner_overrun, sizeof inner_overrun},
+	           {long_tag, sizeof long_tag},          {ok, 1},
+	           {child_overrun, sizeof child_overrun}};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		assert_int_equal(der_check_strict(bad[i].p, bad[i].len), -EINVAL);
 	/* nesting deeper than DER_MAX_DEPTH is refused, not recursed into */
