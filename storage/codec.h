@@ -74,33 +74,33 @@ static inline void dec_bytes(struct decoder *d, void *out, size_t len)
 		memset(out, 0, len);
 }
 
-static inline uint64_t dec_be(struct decoder *d, size_t len)
-{
-	const uint8_t *at = dec_view(d, len);
-	uint64_t v = 0;
-	for (size_t i = 0; at && i < len; i++)
-		v = v << 8 | at[i];
-	return v;
-}
-
 static inline uint8_t dec_u8(struct decoder *d)
 {
-	return (uint8_t)dec_be(d, 1);
+	const uint8_t *at = dec_view(d, 1);
+	return at ? at[0] : 0;
 }
 
 static inline uint16_t dec_u16(struct decoder *d)
 {
-	return (uint16_t)dec_be(d, 2);
+	const uint8_t *at = dec_view(d, 2);
+	return at ? (uint16_t)(at[0] << 8 | at[1]) : 0;
 }
 
 static inline uint32_t dec_u32(struct decoder *d)
 {
-	return (uint32_t)dec_be(d, 4);
+	const uint8_t *at = dec_view(d, 4);
+	return at ? (uint32_t)at[0] << 24 | (uint32_t)at[1] << 16 | (uint32_t)at[2] << 8 | at[3]
+	          : 0;
 }
 
 static inline uint64_t dec_u64(struct decoder *d)
 {
-	return dec_be(d, 8);
+	const uint8_t *at = dec_view(d, 8);
+	if (!at)
+		return 0;
+	return (uint64_t)at[0] << 56 | (uint64_t)at[1] << 48 | (uint64_t)at[2] << 40 |
+	       (uint64_t)at[3] << 32 | (uint64_t)at[4] << 24 | (uint64_t)at[5] << 16 |
+	       (uint64_t)at[6] << 8 | at[7];
 }
 
 static inline int64_t dec_i64(struct decoder *d)
