@@ -147,12 +147,23 @@ size_t base64_encode(const uint8_t *data, size_t len, char *out)
 
 size_t decimal_encode(uint64_t v, char *out)
 {
+	/* Two digits per division, from the end: Content-Length and max-age
+	 * are written for every answer. */
+	static const char pairs[] =
+	        "0001020304050607080910111213141516171819202122232425262728293031323334353637383940"
+	        "4142434445464748495051525354555657585960616263646566676869707172737475767778798081"
+	        "828384858687888990919293949596979899";
 	size_t n = 1;
 	for (uint64_t rest = v; rest >= 10; rest /= 10)
 		n++;
 	out[n] = 0;
-	for (size_t i = n; i-- > 0; v /= 10)
-		out[i] = (char)('0' + v % 10);
+	size_t i = n;
+	for (; v >= 100; v /= 100, i -= 2)
+		memcpy(out + i - 2, pairs + 2 * (v % 100), 2);
+	if (v >= 10)
+		memcpy(out + i - 2, pairs + 2 * v, 2);
+	else
+		out[i - 1] = (char)('0' + v);
 	return n;
 }
 

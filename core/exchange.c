@@ -219,6 +219,17 @@ static bool header_text_ok(const char *s, size_t len)
 static void append_header(struct buf *b, const char *name, size_t name_len, const char *value,
                           size_t value_len)
 {
+	if (!b->failed && name_len + value_len + 4 <= b->cap - b->len) {
+		/* in place when it fits: a cached answer appends six */
+		uint8_t *p = b->data + b->len;
+		memcpy(p, name, name_len);
+		p += name_len;
+		memcpy(p, ": ", 2);
+		memcpy(p + 2, value, value_len);
+		memcpy(p + 2 + value_len, "\r\n", 2);
+		b->len += name_len + value_len + 4;
+		return;
+	}
 	buf_append(b, name, name_len);
 	buf_append(b, ": ", 2);
 	buf_append(b, value, value_len);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,16 @@ static void test_integer_formatting(void **state)
 	assert_string_equal(out, "1529");
 	assert_int_equal(decimal_encode(UINT64_MAX, out), 20);
 	assert_string_equal(out, "18446744073709551615");
+	/* every width, at both ends of each power of ten, as printf writes it */
+	char want[24];
+	for (uint64_t p = 1, k = 0; k < 20; k++, p *= 10) {
+		uint64_t values[] = {p - 1, p, p + 1, p * 3 + 7};
+		for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)values[i]);
+			assert_int_equal(decimal_encode(values[i], out), strlen(want));
+			assert_string_equal(out, want);
+		}
+	}
 	assert_int_equal(hex_encode_uint(0, out), 1);
 	assert_string_equal(out, "0");
 	assert_int_equal(hex_encode_uint(0x6b030dbe, out), 8);
