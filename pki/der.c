@@ -244,8 +244,8 @@ int der_finish(struct der *d, uint8_t **out, size_t *len)
 
 /* Reads one strict DER header at p (within end): the tag, and the content
  * length in *len, with *header its size. */
-static int strict_header(const uint8_t *p, const uint8_t *end, uint8_t *tag, size_t *header,
-                         size_t *len)
+static inline int strict_header(const uint8_t *p, const uint8_t *end, uint8_t *tag, size_t *header,
+                                size_t *len)
 {
 	if (end - p < 2 || (p[0] & 0x1f) == 0x1f)
 		return -EINVAL; /* truncated, or a multi-octet tag number */
