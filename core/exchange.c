@@ -2,6 +2,7 @@
  * serialization. Responses are queued on the connection, which writes them
  * in request order (RFC 9112 9.3.2). */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ struct exchange *exchange_new(struct conn *c)
 		return NULL;
 	ex->conn = c;
 	ex->loop = c->server->loop;
+	ex->request_id[0] = '\0';
 	ex->peer = c->peer;
 	ex->req.peer = &ex->peer;
 	ex->req.path = ex->req.target = ex->req.query = "";
@@ -89,8 +91,9 @@ void exchange_recycle(struct exchange *ex)
 		span_cap = headers_cap = 0;
 	}
 	/* Nothing of the last request survives but memory: every field is
-	 * zero again, as calloc left it, except the kept allocations. */
-	memset(ex, 0, sizeof(*ex));
+	 * zero again, as calloc left it, except the kept allocations, and the
+	 * request id and peer, which exchange_new sets. */
+	memset(ex, 0, offsetof(struct exchange, request_id));
 	ex->head = head;
 	ex->body = body;
 	ex->extra_headers = extra;

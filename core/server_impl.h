@@ -124,7 +124,6 @@ struct exchange {
 	uv_loop_t *loop;
 	struct exchange *next;
 	struct http_request req;
-	struct peer_info peer;
 	struct buf head; /* request-target, path, query, header text */
 	struct header_span *spans;
 	size_t span_count, span_cap;
@@ -153,7 +152,10 @@ struct exchange {
 	size_t body_bytes_out;
 	uint64_t start_ns;
 	size_t bytes_in;
+	/* Last, and not cleared when the exchange is kept for reuse
+	 * (exchange_recycle): exchange_new sets both. */
 	char request_id[REQUEST_ID_MAX + 1]; /* X-Request-Id, "" until dispatched */
+	struct peer_info peer;
 };
 
 /* conn.c */
