@@ -60,7 +60,10 @@ int ocsp_cert_id_decode(unsigned char **p, const unsigned char *end, struct ocsp
 {
 	unsigned char *start = *p;
 	size_t len;
-	memset(out, 0, sizeof(*out));
+	/* The lengths say how much of each array holds this CertID; the rest
+	 * is not cleared (per request, that was most of the decoding). */
+	out->hash_len = out->serial_len = 0;
+	out->der_len = 0;
 	if (expect_tag(p, end, &len, ASN1_CONSTRUCTED_SEQUENCE))
 		return -EINVAL;
 	const unsigned char *id_end = *p + len;
