@@ -1519,8 +1519,11 @@ int tls_factory_new(uv_loop_t *loop, const struct tls_settings *s, struct tls_fa
 	f->loop = loop;
 	if (loop) {
 		f->loop_thread = uv_thread_self();
+		/* One core fewer than the machine has (at least one thread): a
+		 * flood of handshakes then leaves a core to the loop. */
 		unsigned threads = uv_available_parallelism();
-		rc = offload_open(loop, threads > 4 ? 4 : threads ? threads : 1, &f->offload);
+		threads = threads > 1 ? threads - 1 : 1;
+		rc = offload_open(loop, threads > 4 ? 4 : threads, &f->offload);
 		if (rc < 0) {
 			snprintf(err, err_len, "cannot start the TLS handshake threads: %s",
 			         strerror(-rc));
