@@ -263,42 +263,46 @@ void exchange_close_after(struct exchange *ex)
 	ex->close_after = true;
 }
 
-const char *http_reason_phrase(int status)
+/* The status line of a known status, whole (one append per response);
+ * NULL for any other. */
+#define STATUS_LINE(code, reason)                                                                  \
+	case code: return "HTTP/1.1 " #code " " reason "\r\n"
+static const char *status_line(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 206: return "Partial Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 406: return "Not Acceptable";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 412: return "Precondition Failed";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 417: return "Expectation Failed";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
+		STATUS_LINE(100, "Continue");
+		STATUS_LINE(200, "OK");
+		STATUS_LINE(201, "Created");
+		STATUS_LINE(202, "Accepted");
+		STATUS_LINE(204, "No Content");
+		STATUS_LINE(206, "Partial Content");
+		STATUS_LINE(301, "Moved Permanently");
+		STATUS_LINE(302, "Found");
+		STATUS_LINE(304, "Not Modified");
+		STATUS_LINE(400, "Bad Request");
+		STATUS_LINE(401, "Unauthorized");
+		STATUS_LINE(403, "Forbidden");
+		STATUS_LINE(404, "Not Found");
+		STATUS_LINE(405, "Method Not Allowed");
+		STATUS_LINE(406, "Not Acceptable");
+		STATUS_LINE(408, "Request Timeout");
+		STATUS_LINE(409, "Conflict");
+		STATUS_LINE(411, "Length Required");
+		STATUS_LINE(412, "Precondition Failed");
+		STATUS_LINE(413, "Content Too Large");
+		STATUS_LINE(414, "URI Too Long");
+		STATUS_LINE(415, "Unsupported Media Type");
+		STATUS_LINE(417, "Expectation Failed");
+		STATUS_LINE(422, "Unprocessable Content");
+		STATUS_LINE(429, "Too Many Requests");
+		STATUS_LINE(431, "Request Header Fields Too Large");
+		STATUS_LINE(500, "Internal Server Error");
+		STATUS_LINE(501, "Not Implemented");
+		STATUS_LINE(502, "Bad Gateway");
+		STATUS_LINE(503, "Service Unavailable");
+		STATUS_LINE(504, "Gateway Timeout");
+		STATUS_LINE(505, "HTTP Version Not Supported");
+	default: return NULL;
 	}
 }
 
@@ -327,15 +331,15 @@ static void exchange_serialize(struct exchange *ex, struct conn *c, int status,
 	bool send_body = !head && status_has_body(status) && body_len && copy_body;
 	buf_reserve(o, 200 + ex->extra_headers.len + (send_body ? body_len : 0));
 	char number[24];
-	if (status == 200) {
-		buf_append_str(o, "HTTP/1.1 200 OK\r\nDate: "); /* most answers */
+	const char *line = status_line(status);
+	if (line) {
+		buf_append_str(o, line);
 	} else {
 		buf_append_str(o, "HTTP/1.1 ");
 		buf_append(o, number, decimal_encode(status >= 0 ? (uint64_t)status : 0, number));
-		buf_append_str(o, " ");
-		buf_append_str(o, http_reason_phrase(status));
-		buf_append_str(o, "\r\nDate: ");
+		buf_append_str(o, " Unknown\r\n");
 	}
+	buf_append_str(o, "Date: ");
 	buf_append_str(o, server_date(c->server));
 	buf_append_str(o, "\r\nServer: kensho\r\n");
 	if (ex->request_id[0]) {

@@ -197,8 +197,6 @@ void exchange_spares_free(struct server *s);
 /** Gives ex its request id: the client's X-Request-Id when well-formed,
  * else a new one unique to this server (process prefix + sequence). */
 void exchange_assign_request_id(struct exchange *ex);
-/** Status text for a code ("Not Found"). */
-const char *http_reason_phrase(int status);
 
 /* server.c */
 /** The current IMF-fixdate for the Date header (RFC 9110 5.6.7). */
