@@ -152,8 +152,25 @@ bool ocsp_response_answers(const uint8_t *der, size_t len, const struct ocsp_cer
 
 /* --- client side -------------------------------------------------------------- */
 
-/** Builds a CertID from the issuer certificate's DER and a serial's INTEGER
- * content octets. */
+/** What a CertID names its issuer by (RFC 6960 §4.1.1), for one hash: taken
+ * once per issuer, then shared by every CertID under it. */
+struct ocsp_issuer_hashes {
+	enum pki_digest hash;
+	uint8_t len; /**< digest length of `hash` */
+	uint8_t name[64];
+	uint8_t key[64];
+};
+
+/** Hashes the issuer certificate's subject and subjectPublicKey. */
+int ocsp_issuer_hashes_take(enum pki_digest hash, const uint8_t *issuer_der, size_t issuer_len,
+                            struct ocsp_issuer_hashes *out);
+
+/** Builds a CertID from its issuer's hashes and a serial's INTEGER content
+ * octets. */
+int ocsp_cert_id_build(const struct ocsp_issuer_hashes *issuer, const uint8_t *serial,
+                       size_t serial_len, struct ocsp_cert_id *out);
+
+/** ocsp_issuer_hashes_take, then ocsp_cert_id_build: for one CertID. */
 int ocsp_cert_id_make(enum pki_digest hash, const uint8_t *issuer_der, size_t issuer_len,
                       const uint8_t *serial, size_t serial_len, struct ocsp_cert_id *out);
 

@@ -16,6 +16,7 @@
 #include "pki/ocsp_codec.h"
 #include "pki/hash_internal.h"
 #include "pki/ocsp_internal.h"
+#include "pki/x509_write.h"
 
 #define ASN1_CONSTRUCTED_SEQUENCE (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)
 #define ASN1_EXPLICIT(n)          (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | (n))
@@ -291,12 +292,11 @@ int ocsp_get_path_decode(const char *text, size_t len, uint8_t *out, size_t cap)
 	return base64_decode_any(clean, n, out, cap);
 }
 
-int ocsp_cert_id_make(enum pki_digest hash, const uint8_t *issuer_der, size_t issuer_len,
-                      const uint8_t *serial, size_t serial_len, struct ocsp_cert_id *out)
+int ocsp_issuer_hashes_take(enum pki_digest hash, const uint8_t *issuer_der, size_t issuer_len,
+                            struct ocsp_issuer_hashes *out)
 {
-	mbedtls_md_type_t md = pki_digest_md(hash);
-	const mbedtls_md_info_t *info = mbedtls_md_info_from_type(md);
-	if (!info || serial_len == 0 || serial_len > OCSP_SERIAL_MAX)
+	const mbedtls_md_info_t *info = mbedtls_md_info_from_type(pki_digest_md(hash));
+	if (!info)
 		return -EINVAL;
 	mbedtls_x509_crt crt;
 	mbedtls_x509_crt_init(&crt);
@@ -307,32 +307,37 @@ int ocsp_cert_id_make(enum pki_digest hash, const uint8_t *issuer_der, size_t is
 	}
 	memset(out, 0, sizeof(*out));
 	out->hash = hash;
-	out->hash_len = mbedtls_md_get_size(info);
+	out->len = mbedtls_md_get_size(info);
 	/* RFC 6960 §4.1.1: the hash of the issuer's DN (the DER subject of the
 	 * issuer certificate) and of the value of its subjectPublicKey BIT
 	 * STRING (without tag, length and unused-bits octet). */
-	mbedtls_md(info, crt.subject_raw.p, crt.subject_raw.len, out->name_hash);
-	unsigned char *p = crt.pk_raw.p;
-	const unsigned char *end = p + crt.pk_raw.len;
-	size_t n;
-	mbedtls_asn1_buf alg, params;
-	mbedtls_asn1_bitstring key;
-	if (mbedtls_asn1_get_tag(&p, end, &n, ASN1_CONSTRUCTED_SEQUENCE) ||
-	    mbedtls_asn1_get_alg(&p, end, &alg, &params) ||
-	    mbedtls_asn1_get_bitstring(&p, end, &key)) {
-		mbedtls_x509_crt_free(&crt);
-		return -EINVAL;
-	}
-	mbedtls_md(info, key.p, key.len, out->key_hash);
+	mbedtls_md(info, crt.subject_raw.p, crt.subject_raw.len, out->name);
+	const uint8_t *key;
+	size_t key_len;
+	int err = x509_spki_key_bits(crt.pk_raw.p, crt.pk_raw.len, &key, &key_len);
+	if (!err)
+		mbedtls_md(info, key, key_len, out->key);
 	mbedtls_x509_crt_free(&crt);
+	return err;
+}
 
+int ocsp_cert_id_build(const struct ocsp_issuer_hashes *issuer, const uint8_t *serial,
+                       size_t serial_len, struct ocsp_cert_id *out)
+{
+	const char *oid;
+	size_t oid_len;
+	if (serial_len == 0 || serial_len > OCSP_SERIAL_MAX ||
+	    issuer->len > sizeof(out->name_hash) ||
+	    mbedtls_oid_get_oid_by_md(pki_digest_md(issuer->hash), &oid, &oid_len))
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->hash = issuer->hash;
+	out->hash_len = issuer->len;
+	memcpy(out->name_hash, issuer->name, issuer->len);
+	memcpy(out->key_hash, issuer->key, issuer->len);
 	memcpy(out->serial, serial, serial_len);
 	out->serial_len = (uint8_t)serial_len;
 
-	const char *oid;
-	size_t oid_len;
-	if (mbedtls_oid_get_oid_by_md(md, &oid, &oid_len))
-		return -EINVAL;
 	struct der d;
 	der_init(&d);
 	der_begin(&d, DER_SEQUENCE);
@@ -357,6 +362,14 @@ int ocsp_cert_id_make(enum pki_digest hash, const uint8_t *issuer_der, size_t is
 	out->der_len = (uint16_t)len;
 	free(bytes);
 	return 0;
+}
+
+int ocsp_cert_id_make(enum pki_digest hash, const uint8_t *issuer_der, size_t issuer_len,
+                      const uint8_t *serial, size_t serial_len, struct ocsp_cert_id *out)
+{
+	struct ocsp_issuer_hashes issuer;
+	int err = ocsp_issuer_hashes_take(hash, issuer_der, issuer_len, &issuer);
+	return err ? err : ocsp_cert_id_build(&issuer, serial, serial_len, out);
 }
 
 int ocsp_request_encode(const struct ocsp_cert_id *ids, size_t count, const uint8_t *nonce,

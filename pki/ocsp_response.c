@@ -12,6 +12,7 @@
 #include <mbedtls/md.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/sha1.h>
 #include <mbedtls/x509_crt.h>
 
 #include "core/log.h"
@@ -21,6 +22,7 @@
 #include "pki/ocsp_codec.h"
 #include "pki/hash_internal.h"
 #include "pki/ocsp_internal.h"
+#include "pki/x509_write.h"
 
 #define ASN1_SEQ         (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)
 #define ASN1_EXPLICIT(n) (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | (n))
@@ -37,39 +39,20 @@ struct ocsp_responder {
 	mbedtls_x509_crt cert;
 	mbedtls_pk_context key;
 	mbedtls_pk_type_t pk_type;
-	uint8_t name_hash[HASH_COUNT][64]; /* the CA's, per CertID hash */
-	uint8_t key_hash[HASH_COUNT][64];
+	struct ocsp_issuer_hashes ca_hashes[HASH_COUNT]; /* per CertID hash */
 	uint8_t responder_key_sha1[20]; /* byKey: SHA-1 of our own public key */
 	bool keyless;                   /* opts.cached_only: answers come signed from elsewhere */
 };
 
 /* --- helpers ------------------------------------------------------------------ */
 
-/* The subjectPublicKey BIT STRING's value inside a certificate's SPKI. */
-static int spki_key_bits(const mbedtls_x509_crt *crt, const uint8_t **bits, size_t *len)
-{
-	unsigned char *p = crt->pk_raw.p;
-	const unsigned char *end = p + crt->pk_raw.len;
-	size_t n;
-	mbedtls_asn1_buf alg, params;
-	mbedtls_asn1_bitstring key;
-	if (mbedtls_asn1_get_tag(&p, end, &n, ASN1_SEQ) ||
-	    mbedtls_asn1_get_alg(&p, end, &alg, &params) ||
-	    mbedtls_asn1_get_bitstring(&p, end, &key))
-		return -EINVAL;
-	*bits = key.p;
-	*len = key.len;
-	return 0;
-}
-
+/* ResponderID byKey: the SHA-1 of the subjectPublicKey BIT STRING's value. */
 static int key_sha1(const mbedtls_x509_crt *crt, uint8_t out[20])
 {
 	const uint8_t *bits;
 	size_t len;
-	int err = spki_key_bits(crt, &bits, &len);
-	if (err)
-		return err;
-	return pki_errno(mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA1), bits, len, out));
+	int err = x509_spki_key_bits(crt->pk_raw.p, crt->pk_raw.len, &bits, &len);
+	return err ? err : pki_errno(mbedtls_sha1_ret(bits, len, out));
 }
 
 /* One DRBG per thread: signings run concurrently on libuv's worker pool and
@@ -192,16 +175,12 @@ int ocsp_responder_load(const char *ca_path, const char *cert_path, const char *
 		if (err)
 			return err;
 	}
-	const uint8_t *bits;
-	size_t bits_len;
-	if (spki_key_bits(&r->ca, &bits, &bits_len) || key_sha1(&r->cert, r->responder_key_sha1))
-		return load_fail(r, -EINVAL, "cannot read a public key", ca_path);
-	for (int h = 0; h < HASH_COUNT; h++) {
-		const mbedtls_md_info_t *info =
-		        mbedtls_md_info_from_type(pki_digest_md((enum pki_digest)h));
-		mbedtls_md(info, r->ca.subject_raw.p, r->ca.subject_raw.len, r->name_hash[h]);
-		mbedtls_md(info, bits, bits_len, r->key_hash[h]);
-	}
+	if (key_sha1(&r->cert, r->responder_key_sha1))
+		return load_fail(r, -EINVAL, "cannot read a public key", cert_path);
+	for (int h = 0; h < HASH_COUNT; h++)
+		if (ocsp_issuer_hashes_take((enum pki_digest)h, r->ca.raw.p, r->ca.raw.len,
+		                            &r->ca_hashes[h]))
+			return load_fail(r, -EINVAL, "cannot read a public key", ca_path);
 	*out = r;
 	return 0;
 }
@@ -220,8 +199,9 @@ bool ocsp_responder_matches(const struct ocsp_responder *r, const struct ocsp_ce
 {
 	if ((unsigned)id->hash >= HASH_COUNT)
 		return false;
-	return memcmp(r->name_hash[id->hash], id->name_hash, id->hash_len) == 0 &&
-	       memcmp(r->key_hash[id->hash], id->key_hash, id->hash_len) == 0;
+	const struct ocsp_issuer_hashes *ca = &r->ca_hashes[id->hash];
+	return id->hash_len == ca->len && memcmp(ca->name, id->name_hash, ca->len) == 0 &&
+	       memcmp(ca->key, id->key_hash, ca->len) == 0;
 }
 
 const uint8_t *ocsp_responder_ca_der(const struct ocsp_responder *r, size_t *len)
@@ -233,7 +213,9 @@ const uint8_t *ocsp_responder_ca_der(const struct ocsp_responder *r, size_t *len
 int ocsp_responder_cert_id(const struct ocsp_responder *r, enum pki_digest hash,
                            const uint8_t *serial, size_t serial_len, struct ocsp_cert_id *out)
 {
-	return ocsp_cert_id_make(hash, r->ca.raw.p, r->ca.raw.len, serial, serial_len, out);
+	if ((unsigned)hash >= HASH_COUNT)
+		return -EINVAL;
+	return ocsp_cert_id_build(&r->ca_hashes[hash], serial, serial_len, out);
 }
 
 /* --- signing -------------------------------------------------------------------- */

@@ -163,6 +163,37 @@ static void test_encodes_requests_like_openssl(void **state)
 	expect_encoded_equals(ids, 3, FIXTURE("req-sha256-multi.der"));
 }
 
+/* A responder builds its CertIDs from the CA's hashes taken once at load:
+ * byte for byte those made from the CA certificate, for every hash. */
+static void test_responder_cert_ids_match_the_ca(void **state)
+{
+	struct ocsp_responder *r;
+	assert_int_equal(load_responder(FIXTURE("responder-rsa.pem"), FIXTURE("responder-rsa.key"),
+	                                OCSP_KEY_RSA, OCSP_RESPONDER_BY_NAME, 600, 0600, &r),
+	                 0);
+	static const uint8_t serial[] = {0x00, 0xa0, 0x02};
+	const enum pki_digest hashes[] = {PKI_DIGEST_SHA1, PKI_DIGEST_SHA256, PKI_DIGEST_SHA384,
+	                                  PKI_DIGEST_SHA512};
+	for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
+		struct ocsp_cert_id made, built;
+		cert_id(hashes[i], "00a002", &made);
+		assert_int_equal(
+		        ocsp_responder_cert_id(r, hashes[i], serial, sizeof(serial), &built), 0);
+		assert_int_equal(built.der_len, made.der_len);
+		assert_memory_equal(built.der, made.der, made.der_len);
+		assert_true(ocsp_responder_matches(r, &built));
+	}
+	struct ocsp_cert_id id;
+	assert_int_equal(ocsp_responder_cert_id(r, PKI_DIGEST_SHA1, serial, 0, &id), -EINVAL);
+	assert_int_equal(ocsp_responder_cert_id(r, (enum pki_digest)7, serial, 3, &id), -EINVAL);
+
+	struct ocsp_issuer_hashes ca;
+	static const uint8_t not_a_cert[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+	assert_true(ocsp_issuer_hashes_take(PKI_DIGEST_SHA1, not_a_cert, sizeof(not_a_cert), &ca) <
+	            0);
+	ocsp_responder_free(r);
+}
+
 /* A request whose nonce the encoder would refuse to write. */
 static void request_with_nonce(const struct ocsp_cert_id *id, const uint8_t *nonce, size_t len,
                                bool wrapped, uint8_t **out, size_t *out_len)
@@ -722,6 +753,7 @@ int main(void)
 	        cmocka_unit_test(test_decodes_openssl_request_with_nonce),
 	        cmocka_unit_test(test_decodes_multi_sha256_request),
 	        cmocka_unit_test(test_encodes_requests_like_openssl),
+	        cmocka_unit_test(test_responder_cert_ids_match_the_ca),
 	        cmocka_unit_test(test_nonce_round_trip_and_limits),
 	        cmocka_unit_test(test_rejects_malformed_requests),
 	        cmocka_unit_test(test_too_many_cert_ids),
