@@ -18,6 +18,8 @@ struct issuer {
 	uint32_t id;
 	uint8_t *der;
 	size_t len;
+	/* what its CertIDs name it by, taken once: [0] SHA-1, [1] SHA-256 */
+	struct ocsp_issuer_hashes hashes[2];
 };
 
 /* One prebuilt request: a certificate asked with a SHA-1 or SHA-256 CertID,
@@ -163,6 +165,28 @@ static int collect_revoked(const struct store_cert *cert, void *arg)
 	return 0;
 }
 
+/* Every issuer of the store, its certificate and CertID hashes. */
+static int load_issuers(struct ocsp_workload *w, struct store_txn *txn)
+{
+	int rc = store_issuer_each(txn, collect_issuer, w);
+	for (size_t i = 0; rc == 0 && i < w->issuer_count; i++) {
+		struct issuer *is = &w->issuers[i];
+		struct store_blob der;
+		rc = store_issuer_cert(txn, is->id, &der);
+		if (rc == 0 && !(is->der = malloc(der.len)))
+			rc = -ENOMEM;
+		if (rc)
+			break;
+		memcpy(is->der, der.data, der.len);
+		is->len = der.len;
+		rc = ocsp_issuer_hashes_take(PKI_DIGEST_SHA1, is->der, is->len, &is->hashes[0]);
+		if (rc == 0)
+			rc = ocsp_issuer_hashes_take(PKI_DIGEST_SHA256, is->der, is->len,
+			                             &is->hashes[1]);
+	}
+	return rc;
+}
+
 static int issuer_index(const struct ocsp_workload *w, uint32_t id)
 {
 	for (size_t i = 0; i < w->issuer_count; i++)
@@ -185,7 +209,8 @@ static int build_variant(struct ocsp_workload *w, struct variant *v, enum klass 
 	v->klass = k;
 	v->issuer = issuer;
 	v->nonce = nonce;
-	int rc = ocsp_cert_id_make(hash, is->der, is->len, serial->bytes, serial->len, &v->id);
+	int rc = ocsp_cert_id_build(&is->hashes[hash == PKI_DIGEST_SHA256], serial->bytes,
+	                            serial->len, &v->id);
 	if (rc < 0)
 		return rc;
 	if (nonce)
@@ -511,17 +536,7 @@ static int load_population(struct ocsp_workload *w, const char *data_dir,
 	struct store_txn *txn = NULL;
 	rc = store_txn_begin(s, false, &txn);
 	if (rc == 0)
-		rc = store_issuer_each(txn, collect_issuer, w);
-	for (size_t i = 0; rc == 0 && i < w->issuer_count; i++) {
-		struct store_blob der;
-		rc = store_issuer_cert(txn, w->issuers[i].id, &der);
-		if (rc == 0 && !(w->issuers[i].der = malloc(der.len)))
-			rc = -ENOMEM;
-		if (rc == 0) {
-			memcpy(w->issuers[i].der, der.data, der.len);
-			w->issuers[i].len = der.len;
-		}
-	}
+		rc = load_issuers(w, txn);
 	if (rc == 0 && w->issuer_count == 0) {
 		fprintf(stderr, "kensho-bench: the store in %s has no issuers\n", path);
 		rc = -ENOENT;
@@ -604,17 +619,7 @@ static int load_every_certificate(struct ocsp_workload *w, const char *data_dir)
 	struct uniform_loader l = {.w = w};
 	rc = store_txn_begin(s, false, &l.txn);
 	if (rc == 0)
-		rc = store_issuer_each(l.txn, collect_issuer, w);
-	for (size_t i = 0; rc == 0 && i < w->issuer_count; i++) {
-		struct store_blob der;
-		rc = store_issuer_cert(l.txn, w->issuers[i].id, &der);
-		if (rc == 0 && !(w->issuers[i].der = malloc(der.len)))
-			rc = -ENOMEM;
-		if (rc == 0) {
-			memcpy(w->issuers[i].der, der.data, der.len);
-			w->issuers[i].len = der.len;
-		}
-	}
+		rc = load_issuers(w, l.txn);
 	if (rc == 0 && w->issuer_count > 255)
 		rc = -E2BIG;
 	if (rc == 0)
