@@ -121,6 +121,14 @@ static uint8_t *read_file(const char *path, size_t *len)
 	return buf_steal(&b, len);
 }
 
+static void print_histogram_us(const char *what, const struct histogram *h)
+{
+	printf("  %s us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", what,
+	       histogram_percentile(h, 50) / 1e3, histogram_percentile(h, 90) / 1e3,
+	       histogram_percentile(h, 99) / 1e3, histogram_percentile(h, 99.9) / 1e3,
+	       h->max / 1e3);
+}
+
 static void print_text(const char *label, const struct bench_options *o,
                        const struct bench_result *r)
 {
@@ -136,11 +144,9 @@ static void print_text(const char *label, const struct bench_options *o,
 	       (unsigned long long)r->completed, rps, (unsigned long long)r->status_2xx,
 	       (unsigned long long)r->status_3xx, (unsigned long long)r->status_4xx,
 	       (unsigned long long)r->status_5xx);
-	printf("  latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
-	       histogram_percentile(&r->latency, 50) / 1e3,
-	       histogram_percentile(&r->latency, 90) / 1e3,
-	       histogram_percentile(&r->latency, 99) / 1e3,
-	       histogram_percentile(&r->latency, 99.9) / 1e3, r->latency.max / 1e3);
+	print_histogram_us("latency", &r->latency);
+	if (o->rate > 0)
+		print_histogram_us("of which sent late", &r->send_delay);
 	printf("  errors: connect %llu io %llu parse %llu timeout %llu; checked %llu, wrong %llu\n",
 	       (unsigned long long)r->errors_connect, (unsigned long long)r->errors_io,
 	       (unsigned long long)r->errors_parse, (unsigned long long)r->errors_timeout,

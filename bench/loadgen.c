@@ -202,6 +202,8 @@ static void send_request(struct conn *c, uint64_t intended_ns)
 		return;
 	}
 	c->intended_ns = intended_ns;
+	if (r->interval_ns && measuring(r, intended_ns))
+		histogram_record(&r->result->send_delay, uv_hrtime() - intended_ns);
 	c->state = CONN_BUSY;
 	c->response_done = false;
 	buf_reset(&c->body);
@@ -550,8 +552,11 @@ static void finish(struct run *r)
 	r->stopping = true;
 	uv_timer_stop(&r->tick);
 	uv_timer_stop(&r->end);
-	if (r->timerfd >= 0)
+	if (r->timerfd >= 0) {
+		struct itimerspec off = {0};
+		timerfd_settime(r->timerfd, 0, &off, NULL);
 		uv_poll_stop(&r->due_poll);
+	}
 	for (unsigned i = 0; i < r->opts->connections; i++) {
 		struct conn *c = &r->conns[i];
 		uv_timer_stop(&c->timer);
@@ -593,13 +598,17 @@ static void on_tick_cb(uv_timer_t *t)
 /* Open loop: a libuv timer only has millisecond resolution, which would add up
  * to 1 ms of the generator's own delay to every latency measured from the due
  * time. A timerfd on the same monotonic clock as uv_hrtime() wakes the loop
- * at the next due time exactly, without spinning a core. */
-static void arm_next_due(struct run *r)
+ * at each due time exactly, without spinning a core; armed once as a
+ * periodic timer: re-arming it by a system call at every request was an
+ * eighth of the generator's profile at 25,000 requests/s. */
+static void arm_due_timer(struct run *r)
 {
-	uint64_t next = r->start_ns + r->due * r->interval_ns;
+	uint64_t first = r->start_ns + r->interval_ns;
 	struct itimerspec when = {
-	        .it_value = {.tv_sec = (time_t)(next / 1000000000u),
-	                     .tv_nsec = (long)(next % 1000000000u)},
+	        .it_value = {.tv_sec = (time_t)(first / 1000000000u),
+	                     .tv_nsec = (long)(first % 1000000000u)},
+	        .it_interval = {.tv_sec = (time_t)(r->interval_ns / 1000000000u),
+	                        .tv_nsec = (long)(r->interval_ns % 1000000000u)},
 	};
 	timerfd_settime(r->timerfd, TFD_TIMER_ABSTIME, &when, NULL);
 }
@@ -611,8 +620,6 @@ static void on_due_cb(uv_poll_t *p, int status, int events)
 	if (read(r->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		return;
 	dispatch(r);
-	if (!r->stopping)
-		arm_next_due(r);
 }
 
 /* A client certificate for servers that give roles by certificate (kensho's
@@ -733,6 +740,7 @@ int loadgen_run(const struct bench_options *opts, struct bench_workload *workloa
 		return -ENOMEM;
 	memset(result, 0, sizeof(*result));
 	histogram_reset(&result->latency);
+	histogram_reset(&result->send_delay);
 	r->opts = opts;
 	r->workload = workload;
 	r->result = result;
@@ -778,7 +786,7 @@ int loadgen_run(const struct bench_options *opts, struct bench_workload *workloa
 			uv_poll_start(&r->due_poll, UV_READABLE, on_due_cb);
 			r->due = 1;
 			dispatch(r);
-			arm_next_due(r);
+			arm_due_timer(r);
 		}
 	}
 	uv_timer_start(&r->end, on_end_cb, (uint64_t)((opts->warmup_s + opts->duration_s) * 1000),
@@ -802,6 +810,16 @@ int loadgen_run(const struct bench_options *opts, struct bench_workload *workloa
 	return 0;
 }
 
+static void json_histogram_us(struct json *j, const struct histogram *h)
+{
+	const double points[] = {50, 90, 99, 99.9};
+	const char *names[] = {"p50", "p90", "p99", "p99_9"};
+	for (int i = 0; i < 4; i++)
+		json_double(j, names[i], (double)histogram_percentile(h, points[i]) / 1e3);
+	json_double(j, "max", (double)h->max / 1e3);
+	json_double(j, "mean", histogram_mean(h) / 1e3);
+}
+
 void loadgen_result_json(const struct bench_options *opts, const char *label,
                          const struct bench_result *r, struct buf *out)
 {
@@ -821,14 +839,13 @@ void loadgen_result_json(const struct bench_options *opts, const char *label,
 	json_double(&j, "throughput_rps",
 	            r->elapsed_s > 0 ? (double)r->completed / r->elapsed_s : 0);
 	json_object_begin(&j, "latency_us");
-	const double points[] = {50, 90, 99, 99.9};
-	const char *names[] = {"p50", "p90", "p99", "p99_9"};
-	for (int i = 0; i < 4; i++)
-		json_double(&j, names[i],
-		            (double)histogram_percentile(&r->latency, points[i]) / 1e3);
-	json_double(&j, "max", (double)r->latency.max / 1e3);
-	json_double(&j, "mean", histogram_mean(&r->latency) / 1e3);
+	json_histogram_us(&j, &r->latency);
 	json_object_end(&j);
+	if (opts->rate > 0) {
+		json_object_begin(&j, "send_delay_us");
+		json_histogram_us(&j, &r->send_delay);
+		json_object_end(&j);
+	}
 	json_object_begin(&j, "status");
 	json_uint(&j, "2xx", r->status_2xx);
 	json_uint(&j, "3xx", r->status_3xx);

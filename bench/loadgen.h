@@ -62,6 +62,9 @@ struct bench_options {
 
 struct bench_result {
 	struct histogram latency; /**< ns, of measured (post-warm-up) answers */
+	/** ns from a request's due time to its sending, open loop: the generator's
+	 * own share of `latency` (waiting for its loop or a free connection) */
+	struct histogram send_delay;
 	uint64_t sent;
 	uint64_t completed;
 	uint64_t status_2xx, status_3xx, status_4xx, status_5xx;

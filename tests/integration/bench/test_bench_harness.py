@@ -18,6 +18,7 @@ with Nginx({"resp.der": BODY}) as ng:
     print(out)
     check(rc == 0, "closed loop run exits 0")
     check(r["mode"] == "closed-loop" and r["connections"] == 4, "JSON names the mode and connections")
+    check("send_delay_us" not in r, "closed loop has no due time to be late for")
     check(r["requests"] > 100, f"closed loop answered {r['requests']} requests in ~1 s")
     check(r["status"]["2xx"] == r["requests"], "every answer was 2xx")
     check(r["checks"]["sampled"] == r["requests"] and r["checks"]["failed"] == 0,
@@ -35,6 +36,11 @@ with Nginx({"resp.der": BODY}) as ng:
     check(rc == 0 and r["mode"] == "open-loop", "open loop run exits 0")
     check(abs(r["requests"] - rate) <= rate * 0.1,
           f"open loop sent the target rate: {r['requests']} of {rate} in 1 s")
+    late, lat = r["send_delay_us"], r["latency_us"]
+    check(0 <= late["p50"] <= late["p99"] <= late["max"],
+          f"open loop reports how late the generator sent, ordered: {late}")
+    check(late["p50"] <= lat["p50"] and late["max"] <= lat["max"] + 1,
+          f"a request was sent before it was answered: sent late {late}, latency {lat}")
 
     rc, r, out = bench(f"{ng.url}/resp.der", "--requests", "50", "--duration", "20", label="count")
     check(rc == 0 and r["requests"] == 50, f"a count-bounded run stops after 50: {r['requests']}")
