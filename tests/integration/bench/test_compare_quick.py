@@ -30,7 +30,8 @@ with tempfile.TemporaryDirectory(prefix="kensho-compare-test-") as out:
     for label in ("kenshod-1w-mix", "kenshod-2w-mix", "nginx-1w", "nginx-2w", "cfssl-post", "openssl-ocsp",
                   "live-rsa-capacity", "live-ecdsa-capacity", "tls-full", "tls-resumed"):
         check(label in peers, f"{label} was measured")
-    for label in ("uniform-hot", "uniform-all", "uniform-open"):
+    for label in ("uniform-hot", "uniform-all", "uniform-open",
+                  "uniform-hot-shared", "uniform-all-shared", "uniform-open-shared"):
         runs = [r for r in results if r["label"] == label]
         check(runs and runs[0]["cache_hit_ratio"] == 1.0,
               f"{label}: a pre-signed store answers from the cache ({runs and runs[0].get('answers')})")
