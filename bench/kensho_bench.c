@@ -145,8 +145,10 @@ static void print_text(const char *label, const struct bench_options *o,
 	       (unsigned long long)r->status_3xx, (unsigned long long)r->status_4xx,
 	       (unsigned long long)r->status_5xx);
 	print_histogram_us("latency", &r->latency);
-	if (o->rate > 0)
-		print_histogram_us("of which sent late", &r->send_delay);
+	if (o->rate > 0) {
+		print_histogram_us("sent late", &r->send_delay);
+		print_histogram_us("answered after sending", &r->after_send);
+	}
 	printf("  errors: connect %llu io %llu parse %llu timeout %llu; checked %llu, wrong %llu\n",
 	       (unsigned long long)r->errors_connect, (unsigned long long)r->errors_io,
 	       (unsigned long long)r->errors_parse, (unsigned long long)r->errors_timeout,

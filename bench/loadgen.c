@@ -47,6 +47,7 @@ struct conn {
 	llhttp_t parser;
 	struct bench_request req;
 	uint64_t intended_ns;
+	uint64_t sent_ns; /* when the request was handed to the socket */
 	bool response_done;
 	bool keep_alive;
 	bool last_failed; /* the last close was an error: reconnect after a pause */
@@ -202,8 +203,9 @@ static void send_request(struct conn *c, uint64_t intended_ns)
 		return;
 	}
 	c->intended_ns = intended_ns;
+	c->sent_ns = uv_hrtime();
 	if (r->interval_ns && measuring(r, intended_ns))
-		histogram_record(&r->result->send_delay, uv_hrtime() - intended_ns);
+		histogram_record(&r->result->send_delay, c->sent_ns - intended_ns);
 	c->state = CONN_BUSY;
 	c->response_done = false;
 	buf_reset(&c->body);
@@ -280,6 +282,8 @@ static int on_message_complete_cb(llhttp_t *p)
 	if (measuring(r, c->intended_ns)) {
 		res->completed++;
 		histogram_record(&res->latency, now - c->intended_ns);
+		if (r->interval_ns)
+			histogram_record(&res->after_send, now - c->sent_ns);
 		if (status >= 500)
 			res->status_5xx++;
 		else if (status >= 400)
@@ -741,6 +745,7 @@ int loadgen_run(const struct bench_options *opts, struct bench_workload *workloa
 	memset(result, 0, sizeof(*result));
 	histogram_reset(&result->latency);
 	histogram_reset(&result->send_delay);
+	histogram_reset(&result->after_send);
 	r->opts = opts;
 	r->workload = workload;
 	r->result = result;
@@ -844,6 +849,9 @@ void loadgen_result_json(const struct bench_options *opts, const char *label,
 	if (opts->rate > 0) {
 		json_object_begin(&j, "send_delay_us");
 		json_histogram_us(&j, &r->send_delay);
+		json_object_end(&j);
+		json_object_begin(&j, "after_send_us");
+		json_histogram_us(&j, &r->after_send);
 		json_object_end(&j);
 	}
 	json_object_begin(&j, "status");

@@ -65,6 +65,8 @@ struct bench_result {
 	/** ns from a request's due time to its sending, open loop: the generator's
 	 * own share of `latency` (waiting for its loop or a free connection) */
 	struct histogram send_delay;
+	/** ns from sending to the answer, open loop: the rest of `latency` */
+	struct histogram after_send;
 	uint64_t sent;
 	uint64_t completed;
 	uint64_t status_2xx, status_3xx, status_4xx, status_5xx;
