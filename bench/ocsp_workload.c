@@ -20,6 +20,7 @@ struct issuer {
 	size_t len;
 	/* what its CertIDs name it by, taken once: [0] SHA-1, [1] SHA-256 */
 	struct ocsp_issuer_hashes hashes[2];
+	struct ocsp_verifier *verifier; /* checks its responders' answers */
 };
 
 /* One prebuilt request: a certificate asked with a SHA-1 or SHA-256 CertID,
@@ -183,6 +184,8 @@ static int load_issuers(struct ocsp_workload *w, struct store_txn *txn)
 		if (rc == 0)
 			rc = ocsp_issuer_hashes_take(PKI_DIGEST_SHA256, is->der, is->len,
 			                             &is->hashes[1]);
+		if (rc == 0)
+			rc = ocsp_verifier_new(is->der, is->len, &is->verifier);
 	}
 	return rc;
 }
@@ -450,8 +453,7 @@ static bool ocsp_check(struct bench_workload *self, const struct bench_request *
 		    memcmp(info.nonce + 2, v->nonce_bytes, sizeof(v->nonce_bytes)) != 0)
 			return false;
 	}
-	const struct issuer *is = &w->issuers[v->issuer];
-	if (ocsp_response_verify(&info, is->der, is->len) != 0)
+	if (ocsp_verifier_check(w->issuers[v->issuer].verifier, &info) != 0)
 		return false;
 	if (w->prefetching && w->prefetch_out) {
 		char *b64 = malloc(4 * ((body_len + 2) / 3) + 1);
@@ -756,8 +758,10 @@ void ocsp_workload_free(struct ocsp_workload *w)
 		return;
 	for (int k = 0; k < KLASS_COUNT; k++)
 		free_pool(&w->pools[k]);
-	for (size_t i = 0; i < w->issuer_count; i++)
+	for (size_t i = 0; i < w->issuer_count; i++) {
 		free(w->issuers[i].der);
+		ocsp_verifier_free(w->issuers[i].verifier);
+	}
 	for (int k = 0; k < KLASS_COUNT; k++)
 		free(w->records[k]);
 	variant_clear(&w->scratch);

@@ -225,6 +225,17 @@ int ocsp_response_parse(const uint8_t *der, size_t len, struct ocsp_response_inf
 int ocsp_response_verify(const struct ocsp_response_info *info, const uint8_t *ca_der,
                          size_t ca_len);
 
+/** ocsp_response_verify for many responses of one CA: the CA is parsed once,
+ * and the last delegated responder certificate that verified is kept, so a
+ * run of answers from one responder costs one signature check each instead
+ * of two and two certificate parses. */
+struct ocsp_verifier;
+/** -EINVAL if the CA certificate does not parse, -ENOMEM. */
+int ocsp_verifier_new(const uint8_t *ca_der, size_t ca_len, struct ocsp_verifier **out);
+/** As ocsp_response_verify: 0, -EKEYREJECTED, or -EINVAL. */
+int ocsp_verifier_check(struct ocsp_verifier *v, const struct ocsp_response_info *info);
+void ocsp_verifier_free(struct ocsp_verifier *v);
+
 /* --- client side: checking an answer ------------------------------------------ */
 
 /** Finds the SingleResponse for a CertID (same DER) in a parsed response and

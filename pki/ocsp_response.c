@@ -595,45 +595,102 @@ static bool responder_id_names(const struct ocsp_response_info *info, const mbed
 	       memcmp(hash, info->responder, 20) == 0;
 }
 
+struct ocsp_verifier {
+	mbedtls_x509_crt ca;
+	mbedtls_x509_crt *signer; /* the last delegated responder that verified, or NULL */
+};
+
+static void signer_free(mbedtls_x509_crt *signer)
+{
+	if (signer)
+		mbedtls_x509_crt_free(signer);
+	free(signer);
+}
+
+int ocsp_verifier_new(const uint8_t *ca_der, size_t ca_len, struct ocsp_verifier **out)
+{
+	struct ocsp_verifier *v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	mbedtls_x509_crt_init(&v->ca);
+	if (mbedtls_x509_crt_parse_der(&v->ca, ca_der, ca_len)) {
+		ocsp_verifier_free(v);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+void ocsp_verifier_free(struct ocsp_verifier *v)
+{
+	if (!v)
+		return;
+	mbedtls_x509_crt_free(&v->ca);
+	signer_free(v->signer);
+	free(v);
+}
+
+/* A delegated responder's certificate: issued by the CA for OCSP signing.
+ * The one verified last is kept (its parse holds its own copy of the DER,
+ * to know it again by). */
+static const mbedtls_x509_crt *delegated_signer(struct ocsp_verifier *v,
+                                                const struct ocsp_response_info *info)
+{
+	if (!info->signer_cert)
+		return NULL;
+	mbedtls_x509_crt *known = v->signer;
+	if (known && known->raw.len == info->signer_cert_len &&
+	    memcmp(known->raw.p, info->signer_cert, known->raw.len) == 0)
+		return responder_id_names(info, known) ? known : NULL;
+	mbedtls_x509_crt *signer = malloc(sizeof(*signer));
+	if (!signer)
+		return NULL;
+	mbedtls_x509_crt_init(signer);
+	uint32_t flags;
+	if (mbedtls_x509_crt_parse_der(signer, info->signer_cert, info->signer_cert_len) ||
+	    !responder_id_names(info, signer) ||
+	    mbedtls_x509_crt_verify(signer, &v->ca, NULL, NULL, &flags, NULL, NULL) ||
+	    !(signer->ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) ||
+	    mbedtls_x509_crt_check_extended_key_usage(signer, MBEDTLS_OID_OCSP_SIGNING,
+	                                              MBEDTLS_OID_SIZE(MBEDTLS_OID_OCSP_SIGNING))) {
+		signer_free(signer);
+		return NULL;
+	}
+	signer_free(v->signer);
+	v->signer = signer;
+	return signer;
+}
+
+int ocsp_verifier_check(struct ocsp_verifier *v, const struct ocsp_response_info *info)
+{
+	if (info->status != OCSP_STATUS_SUCCESSFUL || !info->tbs)
+		return -EINVAL;
+	const mbedtls_x509_crt *key_holder =
+	        responder_id_names(info, &v->ca) ? &v->ca : delegated_signer(v, info);
+	if (!key_holder)
+		return -EKEYREJECTED;
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(info->sig_md);
+	uint8_t hash[MBEDTLS_MD_MAX_SIZE];
+	if (!md || !mbedtls_pk_can_do(&key_holder->pk, info->sig_pk) ||
+	    mbedtls_md(md, info->tbs, info->tbs_len, hash))
+		return -EKEYREJECTED;
+	if (mbedtls_pk_verify((mbedtls_pk_context *)&key_holder->pk, info->sig_md, hash,
+	                      mbedtls_md_get_size(md), info->signature, info->signature_len))
+		return -EKEYREJECTED;
+	return 0;
+}
+
 int ocsp_response_verify(const struct ocsp_response_info *info, const uint8_t *ca_der,
                          size_t ca_len)
 {
 	if (info->status != OCSP_STATUS_SUCCESSFUL || !info->tbs)
 		return -EINVAL;
-	mbedtls_x509_crt ca, signer;
-	mbedtls_x509_crt_init(&ca);
-	mbedtls_x509_crt_init(&signer);
-	int err = -EKEYREJECTED;
-	if (mbedtls_x509_crt_parse_der(&ca, ca_der, ca_len)) {
-		err = -EINVAL;
-		goto done;
-	}
-	const mbedtls_x509_crt *key_holder = &ca;
-	if (!responder_id_names(info, &ca)) {
-		/* A delegated responder: issued by the CA for OCSP signing. */
-		uint32_t flags;
-		if (!info->signer_cert ||
-		    mbedtls_x509_crt_parse_der(&signer, info->signer_cert, info->signer_cert_len) ||
-		    !responder_id_names(info, &signer) ||
-		    mbedtls_x509_crt_verify(&signer, &ca, NULL, NULL, &flags, NULL, NULL) ||
-		    !(signer.ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) ||
-		    mbedtls_x509_crt_check_extended_key_usage(
-		            &signer, MBEDTLS_OID_OCSP_SIGNING,
-		            MBEDTLS_OID_SIZE(MBEDTLS_OID_OCSP_SIGNING)))
-			goto done;
-		key_holder = &signer;
-	}
-	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(info->sig_md);
-	uint8_t hash[MBEDTLS_MD_MAX_SIZE];
-	if (!md || !mbedtls_pk_can_do(&key_holder->pk, info->sig_pk) ||
-	    mbedtls_md(md, info->tbs, info->tbs_len, hash))
-		goto done;
-	if (mbedtls_pk_verify((mbedtls_pk_context *)&key_holder->pk, info->sig_md, hash,
-	                      mbedtls_md_get_size(md), info->signature, info->signature_len) == 0)
-		err = 0;
-done:
-	mbedtls_x509_crt_free(&ca);
-	mbedtls_x509_crt_free(&signer);
+	struct ocsp_verifier *v;
+	int err = ocsp_verifier_new(ca_der, ca_len, &v);
+	if (err)
+		return err;
+	err = ocsp_verifier_check(v, info);
+	ocsp_verifier_free(v);
 	return err;
 }
 

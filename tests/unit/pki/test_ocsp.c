@@ -632,6 +632,53 @@ static void test_verifies_and_rejects(void **state)
 	free(foreign.data);
 }
 
+/* One verifier for many answers: it keeps the delegated responder it
+ * verified last, yet still checks every signature, and a responder it has
+ * not seen (another key of the same CA) is verified afresh. */
+static void test_verifier_keeps_the_last_signer(void **state)
+{
+	struct file ca = pem_cert(FIXTURE("ca.pem"));
+	struct file foreign = pem_cert(FIXTURE("foreign-ca.pem"));
+	struct file rsa = slurp(FIXTURE("resp-sha1.der"));
+	struct ocsp_responder *r;
+	assert_int_equal(load_responder(FIXTURE("responder-ec.pem"), FIXTURE("responder-ec.key"),
+	                                OCSP_KEY_ECDSA, OCSP_RESPONDER_BY_KEY, 600, 0600, &r),
+	                 0);
+	static const uint8_t serial[] = {0x00, 0xa0, 0x02};
+	struct ocsp_cert_id id;
+	assert_int_equal(ocsp_responder_cert_id(r, PKI_DIGEST_SHA1, serial, 3, &id), 0);
+	struct ocsp_answer good = {.id = &id, .status = OCSP_CERT_GOOD};
+	struct ocsp_signed ec;
+	assert_int_equal(ocsp_response_sign(r, &good, 1, NULL, 0, 1800000000, &ec), 0);
+
+	struct ocsp_verifier *v, *wrong;
+	assert_int_equal(ocsp_verifier_new(ca.data, ca.len, &v), 0);
+	assert_int_equal(ocsp_verifier_new(foreign.data, foreign.len, &wrong), 0);
+	struct ocsp_response_info *info = malloc(sizeof(*info));
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(ocsp_response_parse(rsa.data, rsa.len, info), 0);
+		assert_int_equal(ocsp_verifier_check(v, info), 0);
+		assert_int_equal(ocsp_verifier_check(v, info), 0); /* the kept signer */
+		assert_int_equal(ocsp_verifier_check(wrong, info), -EKEYREJECTED);
+		((uint8_t *)info->tbs)[info->tbs_len - 5] ^= 1;
+		assert_int_equal(ocsp_verifier_check(v, info), -EKEYREJECTED);
+		((uint8_t *)info->tbs)[info->tbs_len - 5] ^= 1;
+		assert_int_equal(ocsp_response_parse(ec.der, ec.len, info), 0);
+		assert_int_equal(ocsp_verifier_check(v, info), 0); /* another responder */
+		assert_int_equal(ocsp_verifier_check(wrong, info), -EKEYREJECTED);
+	}
+	uint8_t garbage[] = {0x30, 0x00};
+	assert_int_equal(ocsp_verifier_new(garbage, sizeof(garbage), &wrong), -EINVAL);
+	free(info);
+	free(ec.der);
+	ocsp_verifier_free(v);
+	ocsp_verifier_free(wrong);
+	ocsp_responder_free(r);
+	free(rsa.data);
+	free(ca.data);
+	free(foreign.data);
+}
+
 static void test_ecdsa_responder_by_key(void **state)
 {
 	struct ocsp_responder *r;
@@ -754,6 +801,7 @@ int main(void)
 	        cmocka_unit_test(test_decodes_multi_sha256_request),
 	        cmocka_unit_test(test_encodes_requests_like_openssl),
 	        cmocka_unit_test(test_responder_cert_ids_match_the_ca),
+	        cmocka_unit_test(test_verifier_keeps_the_last_signer),
 	        cmocka_unit_test(test_nonce_round_trip_and_limits),
 	        cmocka_unit_test(test_rejects_malformed_requests),
 	        cmocka_unit_test(test_too_many_cert_ids),
