@@ -148,6 +148,8 @@ static void print_text(const char *label, const struct bench_options *o,
 	if (o->rate > 0) {
 		print_histogram_us("sent late", &r->send_delay);
 		print_histogram_us("answered after sending", &r->after_send);
+		printf("  due while every connection waited for an answer: %llu\n",
+		       (unsigned long long)r->waited_for_connection);
 	}
 	printf("  errors: connect %llu io %llu parse %llu timeout %llu; checked %llu, wrong %llu\n",
 	       (unsigned long long)r->errors_connect, (unsigned long long)r->errors_io,

@@ -77,6 +77,7 @@ struct run {
 	uint64_t measure_from_ns;
 	uint64_t interval_ns; /* open loop: time between due requests */
 	uint64_t due;         /* open loop: requests whose due time has come */
+	uint64_t starved;     /* open loop: requests before this one found no free connection */
 	uint64_t issued;
 	bool stopping;
 	bool grace_over;
@@ -256,9 +257,15 @@ static void dispatch(struct run *r)
 		if (r->interval_ns == 0) {
 			send_next(c, uv_hrtime());
 		} else if (r->issued < r->due) {
-			send_next(c, r->start_ns + r->issued * r->interval_ns);
+			uint64_t intended = r->start_ns + r->issued * r->interval_ns;
+			if (r->issued < r->starved && measuring(r, intended))
+				r->result->waited_for_connection++;
+			send_next(c, intended);
 		}
 	}
+	/* Due and still unsent: every connection is waiting for an answer. */
+	if (r->interval_ns && r->issued < r->due && may_issue(r))
+		r->starved = r->due;
 }
 
 static int on_body_cb(llhttp_t *p, const char *at, size_t len)
@@ -853,6 +860,7 @@ void loadgen_result_json(const struct bench_options *opts, const char *label,
 		json_object_begin(&j, "after_send_us");
 		json_histogram_us(&j, &r->after_send);
 		json_object_end(&j);
+		json_uint(&j, "waited_for_connection", r->waited_for_connection);
 	}
 	json_object_begin(&j, "status");
 	json_uint(&j, "2xx", r->status_2xx);

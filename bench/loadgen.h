@@ -67,6 +67,9 @@ struct bench_result {
 	struct histogram send_delay;
 	/** ns from sending to the answer, open loop: the rest of `latency` */
 	struct histogram after_send;
+	/** open loop: measured requests that were due while every connection
+	 * waited for an answer (their lateness is the server's, queued) */
+	uint64_t waited_for_connection;
 	uint64_t sent;
 	uint64_t completed;
 	uint64_t status_2xx, status_3xx, status_4xx, status_5xx;

@@ -1,8 +1,10 @@
 """kensho-bench at tiny scale against nginx: closed and open loop produce
 plausible, self-consistent results; wrong answers fail the run; a dead
 server is reported, not hung on; runs stop by themselves."""
+import http.server
 import os
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -41,6 +43,8 @@ with Nginx({"resp.der": BODY}) as ng:
     check(0 <= late["p50"] <= late["p99"] <= late["max"],
           f"open loop reports how late the generator sent, ordered: {late}")
     after = r["after_send_us"]
+    check(0 <= r["waited_for_connection"] <= r["requests"],
+          f"requests that found no free connection are counted: {r['waited_for_connection']}")
     check(late["p50"] <= lat["p50"] and after["p50"] <= lat["p50"] and after["max"] <= lat["max"],
           f"sent late and answered after sending are parts of the latency: {late}, {after}, {lat}")
 
@@ -51,6 +55,37 @@ with Nginx({"resp.der": BODY}) as ng:
     rc, r, out = bench(f"{ng.url}/missing", "--duration", "0.5", "--check-share", "1", label="wrong")
     check(rc == 3, f"wrong answers (404) fail the run with exit 3, got {rc}")
     check(r["checks"]["failed"] == r["requests"] > 0, "every wrong answer was counted")
+
+
+class SlowHandler(http.server.BaseHTTPRequestHandler):
+    """Answers each request 50 ms after it came: five of the open-loop run's
+    10 ms intervals, so one connection cannot keep up."""
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        time.sleep(0.05)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+slow = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
+threading.Thread(target=slow.serve_forever, daemon=True).start()
+rc, r, out = bench(f"http://127.0.0.1:{slow.server_address[1]}/", "--duration", "1", "--connections", "1",
+                   "--rate", "100", label="starved")
+print(out)
+slow.shutdown()
+# About 20 answers in the second; the other requests fell due while the one
+# connection waited, and their whole wait counts as latency.
+check(rc == 0 and 0 < r["requests"] < 50, f"one connection, 50 ms answers: {r['requests']} in ~1 s")
+check(r["waited_for_connection"] >= r["requests"] - 2,
+      f"every request but the first few found the connection busy: {r['waited_for_connection']}")
+check(r["send_delay_us"]["max"] > 100_000,
+      f"and was sent late by the queue behind it: {r['send_delay_us']}")
 
 dead = free_port()
 t0 = time.monotonic()
