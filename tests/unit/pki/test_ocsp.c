@@ -632,6 +632,18 @@ static void test_verifies_and_rejects(void **state)
 	free(foreign.data);
 }
 
+/* The ECDSA delegated responder (by key) and its CertID for serial 00a002. */
+static struct ocsp_responder *ecdsa_responder(struct ocsp_cert_id *id)
+{
+	struct ocsp_responder *r;
+	assert_int_equal(load_responder(FIXTURE("responder-ec.pem"), FIXTURE("responder-ec.key"),
+	                                OCSP_KEY_ECDSA, OCSP_RESPONDER_BY_KEY, 600, 0600, &r),
+	                 0);
+	static const uint8_t serial[] = {0x00, 0xa0, 0x02};
+	assert_int_equal(ocsp_responder_cert_id(r, PKI_DIGEST_SHA1, serial, 3, id), 0);
+	return r;
+}
+
 /* One verifier for many answers: it keeps the delegated responder it
  * verified last, yet still checks every signature, and a responder it has
  * not seen (another key of the same CA) is verified afresh. */
@@ -640,13 +652,8 @@ static void test_verifier_keeps_the_last_signer(void **state)
 	struct file ca = pem_cert(FIXTURE("ca.pem"));
 	struct file foreign = pem_cert(FIXTURE("foreign-ca.pem"));
 	struct file rsa = slurp(FIXTURE("resp-sha1.der"));
-	struct ocsp_responder *r;
-	assert_int_equal(load_responder(FIXTURE("responder-ec.pem"), FIXTURE("responder-ec.key"),
-	                                OCSP_KEY_ECDSA, OCSP_RESPONDER_BY_KEY, 600, 0600, &r),
-	                 0);
-	static const uint8_t serial[] = {0x00, 0xa0, 0x02};
 	struct ocsp_cert_id id;
-	assert_int_equal(ocsp_responder_cert_id(r, PKI_DIGEST_SHA1, serial, 3, &id), 0);
+	struct ocsp_responder *r = ecdsa_responder(&id);
 	struct ocsp_answer good = {.id = &id, .status = OCSP_CERT_GOOD};
 	struct ocsp_signed ec;
 	assert_int_equal(ocsp_response_sign(r, &good, 1, NULL, 0, 1800000000, &ec), 0);
@@ -685,12 +692,8 @@ static void test_ecdsa_responder_by_key(void **state)
 	assert_int_equal(load_responder(FIXTURE("responder-ec.pem"), FIXTURE("responder-ec.key"),
 	                                OCSP_KEY_RSA, OCSP_RESPONDER_BY_KEY, 600, 0600, &r),
 	                 -EINVAL);
-	assert_int_equal(load_responder(FIXTURE("responder-ec.pem"), FIXTURE("responder-ec.key"),
-	                                OCSP_KEY_ECDSA, OCSP_RESPONDER_BY_KEY, 600, 0600, &r),
-	                 0);
-	static const uint8_t serial[] = {0x00, 0xa0, 0x02};
 	struct ocsp_cert_id id;
-	assert_int_equal(ocsp_responder_cert_id(r, PKI_DIGEST_SHA1, serial, 3, &id), 0);
+	r = ecdsa_responder(&id);
 	struct ocsp_answer revoked = {.id = &id,
 	                              .status = OCSP_CERT_REVOKED,
 	                              .revoked_at = 1700000000,
