@@ -79,8 +79,9 @@ rc, r, out = bench(f"http://127.0.0.1:{slow.server_address[1]}/", "--duration", 
                    "--rate", "100", label="starved")
 print(out)
 slow.shutdown()
-# About 20 answers in the second; the other requests fell due while the one
-# connection waited, and their whole wait counts as latency.
+# At most 20 answers in the second (12 here: the server's own overhead adds
+# to its 50 ms); the other requests fell due while the one connection
+# waited, and their whole wait counts as latency.
 check(rc == 0 and 0 < r["requests"] < 50, f"one connection, 50 ms answers: {r['requests']} in ~1 s")
 check(r["waited_for_connection"] >= r["requests"] - 2,
       f"every request but the first few found the connection busy: {r['waited_for_connection']}")
