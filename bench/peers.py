@@ -98,8 +98,9 @@ class Nginx(Peer):
 
     name = "nginx"
 
-    def __init__(self, files, workers=1, content_type="application/ocsp-response"):
+    def __init__(self, files, workers=1, content_type="application/ocsp-response", cpu=None):
         super().__init__()
+        self.cpu = cpu
         self.root = os.path.join(self.dir, "www")
         os.makedirs(self.root)
         os.chmod(self.dir, 0o755)  # nginx's workers may run as another user
@@ -136,7 +137,8 @@ http {{
             f.write(conf)
 
     def command(self):
-        return ["nginx", "-c", self.conf, "-p", self.dir]
+        pin = [] if self.cpu is None else ["taskset", "-c", str(self.cpu)]
+        return pin + ["nginx", "-c", self.conf, "-p", self.dir]
 
 
 class Cfssl(Peer):

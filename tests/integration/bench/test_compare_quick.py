@@ -35,6 +35,12 @@ with tempfile.TemporaryDirectory(prefix="kensho-compare-test-") as out:
         runs = [r for r in results if r["label"] == label]
         check(runs and runs[0]["cache_hit_ratio"] == 1.0,
               f"{label}: a pre-signed store answers from the cache ({runs and runs[0].get('answers')})")
+    for suffix in ("", "-shared"):
+        own = [r for r in results if r["label"] == "uniform-open" + suffix]
+        floor = [r for r in results if r["label"] == "nginx-open" + suffix]
+        check(own and floor and floor[0]["target_rate"] == own[0]["target_rate"]
+              and floor[0]["connections"] == own[0]["connections"],
+              f"nginx-open{suffix}: the open-loop floor was measured at kenshod's rate and connections")
     resumed = [r for r in results if r["label"] == "tls-resumed"][0]
     full = [r for r in results if r["label"] == "tls-full"][0]
     check(resumed["resumed"] > 0 and full["resumed"] == 0,
