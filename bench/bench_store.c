@@ -18,7 +18,20 @@
  *
  * With --dir an existing population of the same size is reused (filling a
  * million certificates takes a while); without it a temporary one is made and
- * removed. */
+ * removed.
+ *
+ * With --data DIR it measures a kensho data directory's own store instead
+ * (`kensho gen` then `kensho presign`: real records, batch answers), drawing
+ * among the certificates that have an answer, all lookups of a thread in one
+ * read transaction, in three modes:
+ *
+ *   uniform     record and answer of a certificate drawn uniformly
+ *   record      the record alone (store_cert_get), drawn the same way
+ *   one-key     record and answer of one certificate, every time
+ *
+ * The gaps between them are what reading the answer costs, and what the
+ * store's cold pages cost (a uniform draw over a store larger than the CPU's
+ * caches) against the same work on pages already in them. */
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
@@ -42,10 +55,33 @@ struct config {
 	int runs;
 	size_t response_size;
 	const char *dir;
+	const struct pick *picks; /* with --data: the certificates drawn from */
 };
 
-enum mode { MODE_TXN_REUSE, MODE_TXN_FRESH, MODE_ONE_TXN, MODE_COUNT };
-static const char *const mode_names[MODE_COUNT] = {"txn-reuse", "txn-fresh", "one-txn"};
+/* A certificate of a --data store that has an answer. */
+struct pick {
+	uint32_t issuer;
+	struct store_serial serial;
+};
+
+enum mode {
+	MODE_TXN_REUSE,
+	MODE_TXN_FRESH,
+	MODE_ONE_TXN, /* synthetic population; with --data, "uniform" */
+	MODE_RECORD,
+	MODE_ONE_KEY,
+	MODE_COUNT
+};
+static const char *const mode_names[MODE_COUNT] = {"txn-reuse", "txn-fresh", "one-txn", "record",
+                                                   "one-key"};
+/* The modes each kind of population is measured in. */
+static const enum mode synthetic_modes[] = {MODE_TXN_REUSE, MODE_TXN_FRESH, MODE_ONE_TXN};
+static const enum mode data_modes[] = {MODE_ONE_TXN, MODE_RECORD, MODE_ONE_KEY};
+
+static const char *mode_name(const struct config *cfg, enum mode m)
+{
+	return cfg->picks && m == MODE_ONE_TXN ? "uniform" : mode_names[m];
+}
 
 static uint64_t splitmix64(uint64_t *state)
 {
@@ -179,6 +215,48 @@ static int fill_store(struct store *s, const struct config *cfg, uint32_t *issue
 	return rc;
 }
 
+/* --- a kensho data directory's store (--data) ------------------------------------ */
+
+struct picks {
+	struct pick *items;
+	size_t count, cap;
+};
+
+static int pick_fn(const struct store_answer *a, void *arg)
+{
+	struct picks *p = arg;
+	if (a->state == STORE_ANSWER_MISSING)
+		return 0;
+	if (p->count == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 4096;
+		struct pick *items = realloc(p->items, cap * sizeof(*items));
+		if (!items)
+			return -ENOMEM;
+		p->items = items;
+		p->cap = cap;
+	}
+	p->items[p->count++] = (struct pick){a->issuer_id, a->serial};
+	return 0;
+}
+
+/* The certificates of the store in `path` that have an answer (none: count 0). */
+static int load_picks(const char *path, struct picks *out)
+{
+	struct store_options opts = {.path = path, .read_only = true};
+	struct store *s;
+	struct store_txn *txn;
+	int rc = store_open(&opts, &s);
+	if (rc)
+		return rc;
+	rc = store_txn_begin(s, false, &txn);
+	if (rc == 0) {
+		rc = store_response_each(txn, 0, NULL, pick_fn, out);
+		store_txn_abort(txn);
+	}
+	store_close(s);
+	return rc;
+}
+
 /* --- measuring -------------------------------------------------------------------- */
 
 struct worker {
@@ -196,11 +274,19 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	uint8_t *copy = malloc(w->cfg->response_size);
 	struct store_txn *shared = NULL;
-	if (w->mode == MODE_ONE_TXN && store_txn_begin(w->store, false, &shared) != 0)
+	if (w->mode >= MODE_ONE_TXN && store_txn_begin(w->store, false, &shared) != 0)
 		w->errors++;
 	for (uint64_t i = 0; i < w->lookups && copy; i++) {
+		uint32_t issuer = w->issuer;
 		struct store_serial serial;
-		serial_for(splitmix64(&w->seed) % w->cfg->certs, &serial);
+		uint64_t draw = splitmix64(&w->seed) % w->cfg->certs;
+		if (w->cfg->picks) {
+			const struct pick *p = &w->cfg->picks[w->mode == MODE_ONE_KEY ? 0 : draw];
+			issuer = p->issuer;
+			serial = p->serial;
+		} else {
+			serial_for(draw, &serial);
+		}
 		uint64_t t0 = now_ns();
 		struct store_txn *txn = shared;
 		if (!txn && store_txn_begin(w->store, false, &txn) != 0) {
@@ -209,12 +295,18 @@ static void *worker_main(void *arg)
 		}
 		struct store_cert cert;
 		struct store_response response;
-		if (store_status_lookup(txn, w->issuer, &serial, &cert, &response) != 0)
+		if (w->mode == MODE_RECORD) {
+			if (store_cert_get(txn, issuer, &serial, &cert) != 0)
+				w->errors++;
+		} else if (store_status_lookup(txn, issuer, &serial, &cert, &response) != 0) {
 			w->errors++;
-		else if (!response.der.data)
+		} else if (!response.der.data) {
 			w->misses++;
-		else
+		} else if (response.der.len > w->cfg->response_size) {
+			w->errors++;
+		} else {
 			memcpy(copy, response.der.data, response.der.len);
+		}
 		if (!shared)
 			store_txn_commit(txn);
 		uint64_t elapsed = now_ns() - t0;
@@ -278,7 +370,8 @@ static int measure(const struct config *cfg, uint32_t issuer, enum mode mode, in
 	store_close(s);
 	if (errors || misses) {
 		fprintf(stderr, "%s: %llu errors, %llu lookups without a cached response\n",
-		        mode_names[mode], (unsigned long long)errors, (unsigned long long)misses);
+		        mode_name(cfg, mode), (unsigned long long)errors,
+		        (unsigned long long)misses);
 		return -EIO;
 	}
 	uint64_t total = per_thread * (uint64_t)threads;
@@ -304,7 +397,8 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench-store [--certs N] [--lookups M] [--runs R] "
-	                "[--response-size B] [--dir DIR]\n");
+	                "[--response-size B] [--dir DIR]\n"
+	                "       bench-store --data DIR [--lookups M] [--runs R]\n");
 }
 
 int main(int argc, char **argv)
@@ -317,8 +411,10 @@ int main(int argc, char **argv)
 	        {"runs", required_argument, NULL, 'r'},
 	        {"dir", required_argument, NULL, 'd'},
 	        {"response-size", required_argument, NULL, 's'},
+	        {"data", required_argument, NULL, 'D'},
 	        {NULL, 0, NULL, 0},
 	};
+	const char *data = NULL;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
@@ -327,16 +423,18 @@ int main(int argc, char **argv)
 		case 'r': cfg.runs = atoi(optarg); break;
 		case 'd': cfg.dir = optarg; break;
 		case 's': cfg.response_size = strtoull(optarg, NULL, 10); break;
+		case 'D': data = optarg; break;
 		default: usage(); return 2;
 		}
 	}
 	if (cfg.certs == 0 || cfg.lookups < 1000 || cfg.runs < 1 || cfg.runs > MAX_RUNS ||
-	    cfg.response_size < 64 || cfg.response_size > 65536) {
+	    cfg.response_size < 64 || cfg.response_size > 65536 || (data && cfg.dir)) {
 		usage();
 		return 2;
 	}
 	char temp[] = "/tmp/kensho-bench-store-XXXXXX";
-	bool own_dir = !cfg.dir;
+	char data_store[4096];
+	bool own_dir = !cfg.dir && !data;
 	if (own_dir && !(cfg.dir = mkdtemp(temp))) {
 		perror("mkdtemp");
 		return 1;
@@ -347,8 +445,21 @@ int main(int argc, char **argv)
 	struct store_options opts = {.path = cfg.dir, .map_size = estimate};
 	struct store *s;
 	uint32_t issuer = 0;
-	int rc = store_open(&opts, &s);
-	if (rc == 0) {
+	struct picks picks = {0};
+	int rc;
+	if (data) {
+		snprintf(data_store, sizeof(data_store), "%s/%s", data, STORE_DATA_SUBDIR);
+		opts = (struct store_options){.path = cfg.dir = data_store, .read_only = true};
+		rc = load_picks(data_store, &picks);
+		if (rc == 0 && picks.count == 0) {
+			fprintf(stderr, "bench-store: %s holds no answers (kensho presign first)\n",
+			        data_store);
+			return 1;
+		}
+		cfg.picks = picks.items;
+		cfg.certs = picks.count;
+		cfg.response_size = 65536; /* the copy's buffer: answers are smaller */
+	} else if ((rc = store_open(&opts, &s)) == 0) {
 		rc = fill_store(s, &cfg, &issuer);
 		store_close(s);
 	}
@@ -366,32 +477,46 @@ int main(int argc, char **argv)
 		             : -ENOMEM;
 		free(warm_latency);
 	}
-	printf("%llu certificates, %zu-byte cached responses, %llu lookups per run, median of "
-	       "%d runs\n",
-	       (unsigned long long)cfg.certs, cfg.response_size, (unsigned long long)cfg.lookups,
-	       cfg.runs);
-	printf("%-10s %7s %14s %9s %9s %9s\n", "mode", "threads", "lookups/s", "p50 ns", "p99 ns",
-	       "p99.9 ns");
+	const enum mode *modes = data ? data_modes : synthetic_modes;
+	const int mode_count = 3;
+	if (rc == 0) {
+		if (data)
+			printf("%s: %llu certificates with an answer, %llu lookups per run, median "
+			       "of %d runs\n",
+			       data, (unsigned long long)cfg.certs, (unsigned long long)cfg.lookups,
+			       cfg.runs);
+		else
+			printf("%llu certificates, %zu-byte cached responses, %llu lookups per "
+			       "run, "
+			       "median of %d runs\n",
+			       (unsigned long long)cfg.certs, cfg.response_size,
+			       (unsigned long long)cfg.lookups, cfg.runs);
+		printf("%-10s %7s %14s %9s %9s %9s\n", "mode", "threads", "lookups/s", "p50 ns",
+		       "p99 ns", "p99.9 ns");
+	}
 	for (int threads = 1; rc == 0 && threads <= MAX_THREADS; threads++) {
 		double rate[MODE_COUNT][MAX_RUNS], p50[MODE_COUNT][MAX_RUNS];
 		double p99[MODE_COUNT][MAX_RUNS], p999[MODE_COUNT][MAX_RUNS];
 		/* Modes alternate within each run so drift on a shared machine
 		 * affects them alike. */
 		for (int run = 0; rc == 0 && run < cfg.runs; run++) {
-			for (int m = 0; rc == 0 && m < MODE_COUNT; m++) {
+			for (int i = 0; rc == 0 && i < mode_count; i++) {
+				enum mode m = modes[i];
 				struct result r;
-				rc = measure(&cfg, issuer, (enum mode)m, threads,
-				             (uint64_t)run * 1000 + 1, latency, &r);
+				rc = measure(&cfg, issuer, m, threads, (uint64_t)run * 1000 + 1,
+				             latency, &r);
 				rate[m][run] = r.per_second;
 				p50[m][run] = r.p50;
 				p99[m][run] = r.p99;
 				p999[m][run] = r.p999;
 			}
 		}
-		for (int m = 0; rc == 0 && m < MODE_COUNT; m++)
-			printf("%-10s %7d %14.0f %9.0f %9.0f %9.0f\n", mode_names[m], threads,
+		for (int i = 0; rc == 0 && i < mode_count; i++) {
+			enum mode m = modes[i];
+			printf("%-10s %7d %14.0f %9.0f %9.0f %9.0f\n", mode_name(&cfg, m), threads,
 			       median(rate[m], cfg.runs), median(p50[m], cfg.runs),
 			       median(p99[m], cfg.runs), median(p999[m], cfg.runs));
+		}
 	}
 	if (rc == 0) {
 		double walk[MAX_RUNS];
@@ -411,13 +536,16 @@ int main(int argc, char **argv)
 		if (opened)
 			store_close(s);
 		if (rc == 0) {
-			printf("freshness walk: %.3f s for %llu certificates (%llu fresh), median of %d "
+			printf("freshness walk: %.3f s for %llu certificates (%llu fresh), median "
+			       "of %d "
 			       "runs\n",
-			       median(walk, cfg.runs), (unsigned long long)cfg.certs,
+			       median(walk, cfg.runs),
+			       (unsigned long long)(f.fresh + f.due + f.missing),
 			       (unsigned long long)f.fresh, cfg.runs);
 		}
 	}
 	free(latency);
+	free(picks.items);
 	if (own_dir)
 		nftw(cfg.dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 	if (rc) {

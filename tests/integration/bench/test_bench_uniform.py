@@ -2,7 +2,8 @@
 certificate of the store, drawn uniformly (kenshod's access log shows every
 certificate asked, where the hot scenario keeps to its sample); every answer
 checks out (status, CertID, signature), all from kenshod's cache after
-`kensho presign`; the scenario refuses a prefetch."""
+`kensho presign`; the scenario refuses a prefetch. bench-store --data
+measures the same store's lookups, and refuses a store without answers."""
 import json
 import os
 import re
@@ -11,7 +12,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.environ.get("KENSHO_SOURCE_DIR", "."), "bench"))
-from harness import KENSHO, Server, check, run  # noqa: E402
+from harness import BUILD, KENSHO, Server, check, run  # noqa: E402
 from peers import bench  # noqa: E402
 
 
@@ -36,9 +37,22 @@ def main():
     data = os.path.join(tmp.name, "data")
     run(KENSHO, "--data", data, "ca", "init")
     run(KENSHO, "--data", data, "gen", "--people", "40", "--revoked", "0.2", "--seed", "2")
+    bench_store = os.path.join(BUILD, "bench", "bench-store")
+    unsigned = run(bench_store, "--data", data, "--lookups", "1000", "--runs", "1", check=False)
+    check(unsigned.returncode == 1 and "holds no answers" in unsigned.stderr,
+          f"bench-store refuses a store with nothing pre-signed: {unsigned.returncode} {unsigned.stderr!r}")
     run(KENSHO, "--data", data, "presign")
     total = json.loads(run(KENSHO, "--data", data, "ocsp", "status", "--json").stdout)["certificates"]
     check(total > 40, f"a population of {total} certificates")
+
+    measured = run(bench_store, "--data", data, "--lookups", "2000", "--runs", "1").stdout
+    print(measured)
+    check(f"{total} certificates with an answer" in measured, "bench-store draws from every certificate")
+    rows = {m.group(1) + m.group(2): float(m.group(3)) for m in
+            re.finditer(r"^(uniform|record|one-key) +([12]) +(\d+) ", measured, re.M)}
+    check(len(rows) == 6 and all(rate > 0 for rate in rows.values()),
+          f"lookups per second in the three modes, one and two threads: {rows}")
+    check(f"for {total} certificates ({total} fresh)" in measured, "the freshness walk saw them all fresh")
 
     uniform_log = os.path.join(tmp.name, "uniform.log")
     hot_log = os.path.join(tmp.name, "hot.log")
