@@ -51,10 +51,11 @@ static size_t chunk_key(uint64_t id, unsigned record, uint8_t out[9])
 }
 
 /* The DER of a chunked batch, gathered into the transaction's scratch
- * buffer (valid until the transaction ends or gathers again). */
-static int chunks_gather(struct store_txn *txn, uint64_t id, const uint8_t *first,
-                         size_t first_len, size_t total, unsigned records,
-                         struct store_blob *der)
+ * buffer (valid until the transaction ends or gathers again). `c` stands on
+ * the first record; the others follow it in key order, so each is the next
+ * step of the cursor rather than a new descent of the tree. */
+static int chunks_gather(struct store_txn *txn, MDB_cursor *c, uint64_t id, const uint8_t *first,
+                         size_t first_len, size_t total, unsigned records, struct store_blob *der)
 {
 	struct buf *b = &txn->scratch;
 	if (first_len > total)
@@ -63,10 +64,13 @@ static int chunks_gather(struct store_txn *txn, uint64_t id, const uint8_t *firs
 	buf_append(b, first, first_len);
 	for (unsigned i = 1; i < records; i++) {
 		uint8_t k[9];
-		MDB_val key = {chunk_key(id, i, k), k}, v;
-		int rc = store_get(txn, DB_BATCHES, &key, &v);
+		size_t klen = chunk_key(id, i, k);
+		MDB_val key, v;
+		int rc = store_error(mdb_cursor_get(c, &key, &v, MDB_NEXT));
 		if (rc)
 			return rc == -ENOENT ? -EIO : rc;
+		if (key.mv_size != klen || memcmp(key.mv_data, k, klen) != 0)
+			return -EIO; /* a record of the batch is missing */
 		if (v.mv_size == 0 || v.mv_size > total - b->len)
 			return -EIO;
 		buf_append(b, v.mv_data, v.mv_size);
@@ -82,13 +86,13 @@ static int chunks_gather(struct store_txn *txn, uint64_t id, const uint8_t *firs
 	return 0;
 }
 
-/* Reads the members; with der, the DER too. */
-static int batch_read(struct store_txn *txn, uint64_t id, struct batch_view *out,
-                      bool with_der)
+/* batch_read through cursor c, which it leaves on the last record read. */
+static int batch_read_at(struct store_txn *txn, MDB_cursor *c, uint64_t id, struct batch_view *out,
+                         bool with_der)
 {
 	uint8_t k[9];
 	MDB_val key = {chunk_key(id, 0, k), k}, v;
-	int rc = store_get(txn, DB_BATCHES, &key, &v);
+	int rc = store_error(mdb_cursor_get(c, &key, &v, MDB_SET_KEY));
 	if (rc)
 		return rc == -ENOENT ? -EIO : rc; /* a reference without its batch */
 	const uint8_t *p = v.mv_data, *end = p + v.mv_size;
@@ -120,7 +124,20 @@ static int batch_read(struct store_txn *txn, uint64_t id, struct batch_view *out
 		out->der.len = (size_t)(end - p);
 		return 0;
 	}
-	return chunks_gather(txn, id, p, (size_t)(end - p), total, out->records, &out->der);
+	return chunks_gather(txn, c, id, p, (size_t)(end - p), total, out->records, &out->der);
+}
+
+/* Reads the members; with der, the DER too. */
+static int batch_read(struct store_txn *txn, uint64_t id, struct batch_view *out,
+                      bool with_der)
+{
+	MDB_cursor *c;
+	int rc = store_cursor(txn, DB_BATCHES, &c);
+	if (rc)
+		return rc;
+	rc = batch_read_at(txn, c, id, out, with_der);
+	mdb_cursor_close(c);
+	return rc;
 }
 
 int batch_der(struct store_txn *txn, uint64_t id, struct store_blob *der)

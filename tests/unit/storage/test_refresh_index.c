@@ -408,6 +408,26 @@ static void test_batch_records(void **state)
 	}
 	store_txn_abort(txn);
 
+	/* a batch that lost its last record is an error, not someone else's
+	 * bytes: here the record that follows is the next batch's, of just the
+	 * missing length */
+	txn = begin(s, true);
+	uint8_t last[9], next[8];
+	put_be64(last, 1);
+	last[8] = 2;
+	put_be64(next, 2);
+	MDB_val lk = {sizeof last, last}, lv;
+	assert_int_equal(store_get(txn, DB_BATCHES, &lk, &lv), 0);
+	static uint8_t other[2000];
+	assert_true(lv.mv_size <= sizeof other);
+	memset(other, 0xee, sizeof other);
+	MDB_val nk = {sizeof next, next}, nv = {lv.mv_size, other};
+	assert_int_equal(store_del(txn, DB_BATCHES, &lk), 0);
+	assert_int_equal(store_put(txn, DB_BATCHES, &nk, &nv, 0), 0);
+	struct store_serial one = serial_of(1, 8);
+	assert_int_equal(store_status_lookup(txn, issuer, &one, &c, &r), -EIO);
+	store_txn_abort(txn);
+
 	/* the same batch as version 1 wrote it: one value under the id */
 	txn = begin(s, true);
 	uint8_t k[8];
