@@ -74,9 +74,11 @@ enum mode {
 };
 static const char *const mode_names[MODE_COUNT] = {"txn-reuse", "txn-fresh", "one-txn", "record",
                                                    "one-key"};
-/* The modes each kind of population is measured in. */
-static const enum mode synthetic_modes[] = {MODE_TXN_REUSE, MODE_TXN_FRESH, MODE_ONE_TXN};
-static const enum mode data_modes[] = {MODE_ONE_TXN, MODE_RECORD, MODE_ONE_KEY};
+/* The modes each kind of population is measured in, as many for either. */
+#define MODES_MEASURED 3
+static const enum mode synthetic_modes[MODES_MEASURED] = {MODE_TXN_REUSE, MODE_TXN_FRESH,
+                                                          MODE_ONE_TXN};
+static const enum mode data_modes[MODES_MEASURED] = {MODE_ONE_TXN, MODE_RECORD, MODE_ONE_KEY};
 
 static const char *mode_name(const struct config *cfg, enum mode m)
 {
@@ -478,7 +480,6 @@ int main(int argc, char **argv)
 		free(warm_latency);
 	}
 	const enum mode *modes = data ? data_modes : synthetic_modes;
-	const int mode_count = 3;
 	if (rc == 0) {
 		if (data)
 			printf("%s: %llu certificates with an answer, %llu lookups per run, median "
@@ -487,8 +488,7 @@ int main(int argc, char **argv)
 			       cfg.runs);
 		else
 			printf("%llu certificates, %zu-byte cached responses, %llu lookups per "
-			       "run, "
-			       "median of %d runs\n",
+			       "run, median of %d runs\n",
 			       (unsigned long long)cfg.certs, cfg.response_size,
 			       (unsigned long long)cfg.lookups, cfg.runs);
 		printf("%-10s %7s %14s %9s %9s %9s\n", "mode", "threads", "lookups/s", "p50 ns",
@@ -500,7 +500,7 @@ int main(int argc, char **argv)
 		/* Modes alternate within each run so drift on a shared machine
 		 * affects them alike. */
 		for (int run = 0; rc == 0 && run < cfg.runs; run++) {
-			for (int i = 0; rc == 0 && i < mode_count; i++) {
+			for (int i = 0; rc == 0 && i < MODES_MEASURED; i++) {
 				enum mode m = modes[i];
 				struct result r;
 				rc = measure(&cfg, issuer, m, threads, (uint64_t)run * 1000 + 1,
@@ -511,7 +511,7 @@ int main(int argc, char **argv)
 				p999[m][run] = r.p999;
 			}
 		}
-		for (int i = 0; rc == 0 && i < mode_count; i++) {
+		for (int i = 0; rc == 0 && i < MODES_MEASURED; i++) {
 			enum mode m = modes[i];
 			printf("%-10s %7d %14.0f %9.0f %9.0f %9.0f\n", mode_name(&cfg, m), threads,
 			       median(rate[m], cfg.runs), median(p50[m], cfg.runs),
@@ -537,8 +537,7 @@ int main(int argc, char **argv)
 			store_close(s);
 		if (rc == 0) {
 			printf("freshness walk: %.3f s for %llu certificates (%llu fresh), median "
-			       "of %d "
-			       "runs\n",
+			       "of %d runs\n",
 			       median(walk, cfg.runs),
 			       (unsigned long long)(f.fresh + f.due + f.missing),
 			       (unsigned long long)f.fresh, cfg.runs);
